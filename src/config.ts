@@ -1,0 +1,211 @@
+/**
+ * Every knob of a node in one place: flags, their environment variables, defaults with units in
+ * the names, validation at start (one line naming the flag), and the --help text.
+ */
+
+export interface Config {
+  port: number
+  host: string
+  name: string
+  dataDir: string
+  workMs: number
+  retentionMs: number
+  /** How long a running download's record lives without being renewed by its worker. */
+  liveTtlMs: number
+  secret: string
+  /** True when no secret was given and the development one is in use. */
+  devSecret: boolean
+  generator: 'pdf' | 'failing'
+  /** Percent of progress between two checkpoints written to the log. */
+  checkpointStep: number
+  purgeIntervalMs: number
+}
+
+export const DEV_SECRET = 'pdf-cluster-development-secret'
+
+interface Flag {
+  flag: string
+  env: string
+  help: string
+  default: string
+  parse: (v: string) => unknown
+  key: keyof Config
+}
+
+export class ConfigError extends Error {}
+
+function positiveMs(flag: string) {
+  return (v: string) => {
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
+      throw new ConfigError(
+        `${flag} must be a whole number of milliseconds above 0, got ${JSON.stringify(v)}`,
+      )
+    }
+    return n
+  }
+}
+
+const FLAGS: Flag[] = [
+  {
+    flag: '--port',
+    env: 'PORT',
+    key: 'port',
+    default: '4000',
+    help: 'HTTP port (0 picks a free one)',
+    parse: (v) => {
+      const n = Number(v)
+      if (!/^\d+$/.test(v) || n > 65535)
+        throw new ConfigError(`--port must be a port number 0-65535, got ${JSON.stringify(v)}`)
+      return n
+    },
+  },
+  {
+    flag: '--host',
+    env: 'HOST',
+    key: 'host',
+    default: '127.0.0.1',
+    help: 'address to bind',
+    parse: (v) => {
+      if (!/^[A-Za-z0-9.:_-]+$/.test(v))
+        throw new ConfigError(`--host must be an address to bind, got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+  {
+    flag: '--name',
+    env: 'NODE_NAME',
+    key: 'name',
+    default: 'node-<port>',
+    help: 'node name shown in logs and on the page',
+    parse: (v) => {
+      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v)) {
+        throw new ConfigError(
+          `--name must be 1-32 letters, digits, '.', '_' or '-', got ${JSON.stringify(v)}`,
+        )
+      }
+      return v
+    },
+  },
+  {
+    flag: '--data',
+    env: 'DATA_DIR',
+    key: 'dataDir',
+    default: '.data/<name>',
+    help: 'data directory (store and files)',
+    parse: (v) => {
+      if (!v) throw new ConfigError('--data must not be empty')
+      return v
+    },
+  },
+  {
+    flag: '--work-ms',
+    env: 'WORK_MS',
+    key: 'workMs',
+    default: '6000',
+    help: 'how long the default generator works',
+    parse: positiveMs('--work-ms'),
+  },
+  {
+    flag: '--retention-ms',
+    env: 'RETENTION_MS',
+    key: 'retentionMs',
+    default: '600000',
+    help: 'how long a finished download stays available',
+    parse: positiveMs('--retention-ms'),
+  },
+  {
+    flag: '--live-ttl-ms',
+    env: 'LIVE_TTL_MS',
+    key: 'liveTtlMs',
+    default: '120000',
+    help: 'how long a running download survives without its worker renewing it',
+    parse: positiveMs('--live-ttl-ms'),
+  },
+  {
+    flag: '--secret',
+    env: 'CLUSTER_SECRET',
+    key: 'secret',
+    default: '(development secret)',
+    help: 'cluster secret: signs session cookies',
+    parse: (v) => {
+      if (v.length < 8) throw new ConfigError('--secret must be at least 8 characters')
+      return v
+    },
+  },
+  {
+    flag: '--generator',
+    env: 'GENERATOR',
+    key: 'generator',
+    default: 'pdf',
+    help: "worker adapter: 'pdf', or 'failing' (fails half-way, for demos)",
+    parse: (v) => {
+      if (v !== 'pdf' && v !== 'failing')
+        throw new ConfigError(`--generator must be 'pdf' or 'failing', got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+]
+
+export function helpText(): string {
+  const rows = FLAGS.map(
+    (f) =>
+      `  ${`${f.flag} <value>`.padEnd(24)} ${f.env.padEnd(15)} ${f.help} (default ${f.default})`,
+  )
+  return [
+    'Usage: npm run node -- [flags]',
+    '',
+    'Starts one node. Every flag can also be given as the environment variable beside it;',
+    'a flag wins over its variable.',
+    '',
+    ...rows,
+    `  ${'--help'.padEnd(24)} ${''.padEnd(15)} print this and exit`,
+  ].join('\n')
+}
+
+/** Parses flags over environment variables over defaults. Throws ConfigError with one line. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config | 'help' {
+  const given = new Map<string, string>()
+  for (const f of FLAGS) {
+    const v = env[f.env]
+    if (v !== undefined && v !== '') given.set(f.flag, v)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--help' || arg === '-h') return 'help'
+    const eq = arg.indexOf('=')
+    const name = eq > 0 ? arg.slice(0, eq) : arg
+    if (!FLAGS.some((f) => f.flag === name)) {
+      throw new ConfigError(`unknown flag ${JSON.stringify(arg)}; see --help`)
+    }
+    let value: string | undefined
+    if (eq > 0) value = arg.slice(eq + 1)
+    else {
+      value = argv[++i]
+      if (value === undefined) throw new ConfigError(`${name} needs a value`)
+    }
+    given.set(name, value)
+  }
+
+  const out: Partial<Config> = {}
+  for (const f of FLAGS) {
+    const v = given.get(f.flag)
+    if (v !== undefined) (out as Record<string, unknown>)[f.key] = f.parse(v)
+  }
+  const port = out.port ?? 4000
+  const name = out.name ?? `node-${port}`
+  return {
+    port,
+    host: out.host ?? '127.0.0.1',
+    name,
+    dataDir: out.dataDir ?? `.data/${name}`,
+    workMs: out.workMs ?? 6000,
+    retentionMs: out.retentionMs ?? 600_000,
+    liveTtlMs: out.liveTtlMs ?? 120_000,
+    secret: out.secret ?? DEV_SECRET,
+    devSecret: out.secret === undefined,
+    generator: out.generator ?? 'pdf',
+    checkpointStep: 10,
+    purgeIntervalMs: 1000,
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The default generator: spends `workMs` "working" in ticks, reporting progress and a
+ * checkpoint at every tick, then renders a report PDF. Resuming from a checkpoint continues
+ * the remaining work only, so a takeover does not start from zero.
+ */
+import type { Checkpoint } from '../store/record.ts'
+import {
+  sleep as realSleep,
+  type Generator,
+  type Job,
+  type RunContext,
+  type Sleep,
+} from './generator.ts'
+import { renderReport } from './pdf.ts'
+
+export interface PdfGeneratorOptions {
+  workMs: number
+  /** Interval between progress reports; must stay under 200 ms. */
+  tickMs?: number
+  now?: () => number
+  sleep?: Sleep
+}
+
+interface Progress {
+  workedMs: number
+  startedAt: number
+  attempts: string
+}
+
+function readCheckpoint(job: Job, workMs: number, now: number, node: string): Progress {
+  const cp = job.checkpoint
+  const workedMs =
+    typeof cp?.workedMs === 'number'
+      ? Math.min(cp.workedMs, workMs)
+      : Math.round((job.progress / 100) * workMs)
+  const startedAt = typeof cp?.startedAt === 'number' ? cp.startedAt : now
+  const previous = typeof cp?.attempts === 'string' ? cp.attempts : ''
+  const here = `${node} from ${Math.floor((100 * workedMs) / workMs)}%`
+  return { workedMs, startedAt, attempts: previous ? `${previous}, ${here}` : here }
+}
+
+export function createPdfGenerator({
+  workMs,
+  tickMs = 100,
+  now = Date.now,
+  sleep = realSleep,
+}: PdfGeneratorOptions): Generator {
+  return {
+    name: 'pdf',
+    async run(job: Job, ctx: RunContext) {
+      const p = readCheckpoint(job, workMs, now(), job.nodeName)
+      const checkpoint = (): Checkpoint => ({ ...p })
+      while (p.workedMs < workMs) {
+        const step = Math.min(tickMs, workMs - p.workedMs)
+        await sleep(step, ctx.signal)
+        p.workedMs += step
+        // 100 is reserved for "ready": the file is not written until the run returns.
+        ctx.report(Math.min(99, Math.floor((100 * p.workedMs) / workMs)), checkpoint())
+      }
+      const bytes = await renderReport({
+        id: job.id,
+        userId: job.userId,
+        requestedAt: job.createdAt,
+        startedAt: p.startedAt,
+        finishedAt: now(),
+        workMs,
+        attempts: p.attempts,
+      })
+      return { bytes, filename: `report-${job.id}.pdf`, contentType: 'application/pdf' }
+    },
+  }
+}
+
+/** Works like the default until `failAtPercent`, then throws: for demos and tests. */
+export function createFailingGenerator(
+  options: PdfGeneratorOptions & { failAtPercent: number },
+): Generator {
+  const inner = createPdfGenerator(options)
+  return {
+    name: 'failing',
+    run(job, ctx) {
+      const controller = new AbortController()
+      const failure = new Error(
+        `The generator failed at ${options.failAtPercent}% (simulated failure)`,
+      )
+      ctx.signal.addEventListener('abort', () => controller.abort(ctx.signal.reason), {
+        once: true,
+      })
+      return inner.run(job, {
+        signal: controller.signal,
+        report(progress, checkpoint) {
+          if (progress >= options.failAtPercent) controller.abort(failure)
+          else ctx.report(progress, checkpoint)
+        },
+      })
+    },
+  }
+}

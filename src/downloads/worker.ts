@@ -1,0 +1,180 @@
+/**
+ * One attempt at one download on this node: drives the generator, relays its progress as it
+ * comes, and checkpoints to the log only at state changes, at coarse progress steps, and when
+ * the lease needs renewing, so the log does not carry every tick.
+ */
+import type { Download } from '../store/record.ts'
+import type { DownloadRepository } from '../store/repository.ts'
+import type { FileStore } from '../store/file-store.ts'
+import type { Generator } from './generator.ts'
+import type { Logger } from '../logger.ts'
+
+export type StopReason = 'dismissed' | 'fenced' | 'shutdown' | 'expired'
+
+export interface WorkerOptions {
+  download: Download
+  generator: Generator
+  repo: DownloadRepository
+  files: FileStore
+  nodeName: string
+  now: () => number
+  liveTtlMs: number
+  retentionMs: number
+  /** Percent of progress between two checkpoints written to the log. */
+  checkpointStep: number
+  onProgress: (download: Download, progress: number) => void
+  log: Logger
+}
+
+class Stopped extends Error {
+  constructor(readonly reason: StopReason) {
+    super(`stopped: ${reason}`)
+  }
+}
+
+export class Worker {
+  /** The latest write this worker made (or started from). */
+  private current: Download
+  private readonly controller = new AbortController()
+  private writing: Promise<void> = Promise.resolve()
+  private pendingCheckpoint: Partial<Download> | null = null
+  private lastWrite: { progress: number; at: number }
+  /** The generator's newest report, ahead of the last checkpoint written. */
+  private latest: { progress: number; checkpoint: Download['checkpoint'] }
+  progress: number
+  readonly done: Promise<void>
+
+  constructor(private readonly o: WorkerOptions) {
+    this.current = o.download
+    this.progress = o.download.progress
+    this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
+    this.lastWrite = { progress: o.download.progress, at: o.now() }
+    this.done = this.run().catch((err: Error) => {
+      o.log.error('worker-failed', { id: this.current.id, error: err.message })
+    })
+  }
+
+  get id(): string {
+    return this.current.id
+  }
+
+  get userId(): string {
+    return this.current.userId
+  }
+
+  get epoch(): number {
+    return this.current.epoch
+  }
+
+  stop(reason: StopReason): void {
+    if (!this.controller.signal.aborted) this.controller.abort(new Stopped(reason))
+  }
+
+  /** Writes the newest progress before a clean shutdown, so a restart loses as little as possible. */
+  async stopAndCheckpoint(): Promise<void> {
+    this.stop('shutdown')
+    await this.done
+    const { progress, checkpoint } = this.latest
+    if (progress > this.current.progress && this.current.state === 'processing') {
+      await this.write({ progress, checkpoint }).catch(() => {})
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { o } = this
+    const signal = this.controller.signal
+    const resumed = this.current.state === 'processing'
+    o.log.info(resumed ? 'resume' : 'start', {
+      id: this.id,
+      user: this.current.userId,
+      from: `${this.current.progress}%`,
+    })
+    try {
+      await this.write({ state: 'processing', expiresAt: o.now() + o.liveTtlMs })
+      const file = await o.generator.run(
+        {
+          id: this.id,
+          userId: this.current.userId,
+          createdAt: this.current.createdAt,
+          progress: this.current.progress,
+          checkpoint: this.current.checkpoint,
+          nodeName: o.nodeName,
+        },
+        { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
+      )
+      if (signal.aborted) throw signal.reason
+      await this.writing
+      await o.files.put(this.id, file.bytes)
+      const at = o.now()
+      await this.write({
+        state: 'ready',
+        progress: 100,
+        fileUrl: `/downloads/${this.id}`,
+        finishedAt: at,
+        expiresAt: at + o.retentionMs,
+        checkpoint: null,
+      })
+      o.log.info('ready', { id: this.id, bytes: file.bytes.length })
+    } catch (err) {
+      const reason =
+        err instanceof Stopped ? err : signal.reason instanceof Stopped ? signal.reason : null
+      if (reason) {
+        await this.writing
+        o.log.info('stopped', { id: this.id, reason: reason.reason, at: `${this.progress}%` })
+        return
+      }
+      const message = err instanceof Error ? err.message : String(err)
+      o.log.warn('failed', { id: this.id, error: message })
+      const at = o.now()
+      await this.write({
+        state: 'error',
+        error: message,
+        finishedAt: at,
+        expiresAt: at + o.retentionMs,
+        checkpoint: null,
+      }).catch(() => {})
+    }
+  }
+
+  private report(progress: number, checkpoint: Download['checkpoint']): void {
+    if (this.controller.signal.aborted || progress <= this.progress) return
+    this.progress = progress
+    this.latest = { progress, checkpoint }
+    this.o.onProgress(this.current, progress)
+    const now = this.o.now()
+    const due =
+      progress >= this.lastWrite.progress + this.o.checkpointStep ||
+      now - this.lastWrite.at >= this.o.liveTtlMs / 3
+    if (!due) return
+    this.lastWrite = { progress, at: now }
+    // Coalesce: while one checkpoint is being written only the newest waits behind it.
+    const queued = this.pendingCheckpoint !== null
+    this.pendingCheckpoint = { progress, checkpoint, expiresAt: now + this.o.liveTtlMs }
+    if (queued) return
+    this.writing = this.writing.then(async () => {
+      const patch = this.pendingCheckpoint
+      this.pendingCheckpoint = null
+      if (patch && !this.controller.signal.aborted) await this.write(patch).catch(() => {})
+    })
+  }
+
+  /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */
+  private async write(patch: Partial<Download>): Promise<void> {
+    const next: Download = {
+      ...this.current,
+      ...patch,
+      version: this.current.version + 1,
+      updatedAt: this.o.now(),
+    }
+    this.current = next
+    const winner = await this.o.repo.update(next)
+    if (!winner) {
+      this.stop('dismissed')
+      throw new Stopped('dismissed')
+    }
+    if (winner.epoch !== next.epoch || winner.version !== next.version) {
+      this.stop('fenced')
+      throw new Stopped('fenced')
+    }
+  }
+}

@@ -1,0 +1,52 @@
+/** `npm run node -- [flags]`: one node, until SIGINT or SIGTERM. */
+import { ConfigError, helpText, parseConfig } from './config.ts'
+import { startNode } from './node.ts'
+
+/** A clean shutdown must not take longer than this; past it the process exits anyway. */
+const SHUTDOWN_LIMIT_MS = 1000
+
+async function main(): Promise<void> {
+  let config
+  try {
+    config = parseConfig(process.argv.slice(2), process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  if (config === 'help') {
+    process.stdout.write(helpText() + '\n')
+    return
+  }
+  let node
+  try {
+    node = await startNode(config)
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`)
+    process.exit(1)
+  }
+  const stop = (signal: string) => {
+    process.stdout.write(`${config.name} received ${signal}, stopping\n`)
+    setTimeout(() => {
+      process.stderr.write(`${config.name} did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting\n`)
+      process.exit(1)
+    }, SHUTDOWN_LIMIT_MS).unref()
+    node.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`error while stopping: ${err.message}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', () => stop('SIGINT'))
+  process.once('SIGTERM', () => stop('SIGTERM'))
+}
+
+process.on('unhandledRejection', (err) => {
+  process.stderr.write(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}\n`)
+})
+
+void main()

@@ -1,0 +1,134 @@
+/**
+ * A node: composes the store, the record log, the download manager and the web server, and
+ * tears them down in reverse order. Clock, generator and logger are injectable so tests can
+ * run several nodes in one process.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Corestore from 'corestore'
+import type { Config } from './config.ts'
+import { createLogger, type Logger } from './logger.ts'
+import { loadIdentity } from './identity.ts'
+import { RecordLog } from './store/record-log.ts'
+import { LogRepository } from './store/repository.ts'
+import { DiskFileStore } from './store/file-store.ts'
+import { DownloadManager } from './downloads/manager.ts'
+import type { Generator } from './downloads/generator.ts'
+import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
+import { Sessions } from './web/session.ts'
+import { createWebServer } from './web/server.ts'
+
+export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
+
+export interface NodeDeps {
+  generator?: Generator
+  now?: () => number
+  log?: Logger
+}
+
+export interface RunningNode {
+  id: string
+  name: string
+  url: string
+  port: number
+  manager: DownloadManager
+  close(): Promise<void>
+}
+
+export async function startNode(config: Config, deps: NodeDeps = {}): Promise<RunningNode> {
+  const log = deps.log ?? createLogger(config.name)
+  const now = deps.now ?? Date.now
+  const started = now()
+  if (config.devSecret) {
+    log.warn('dev-secret', {
+      message: 'no --secret given: using the development secret; do not use it in production',
+    })
+  }
+  await mkdir(config.dataDir, { recursive: true })
+  const id = await loadIdentity(config.dataDir)
+  const self = { id, name: config.name }
+
+  const store = new Corestore(join(config.dataDir, 'store'))
+  const recordLog = new RecordLog({
+    store,
+    onError: (err) => log.error('log-error', { error: err.message }),
+  })
+  try {
+    await recordLog.ready()
+  } catch (err) {
+    await recordLog.close().catch(() => {})
+    throw new Error(`cannot open the store in ${config.dataDir}: ${(err as Error).message}`)
+  }
+
+  const repo = new LogRepository({
+    log: recordLog,
+    now,
+    tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
+  })
+  const generator =
+    deps.generator ??
+    (config.generator === 'failing'
+      ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
+      : createPdfGenerator({ workMs: config.workMs }))
+  const manager = new DownloadManager({
+    repo,
+    files: new DiskFileStore(join(config.dataDir, 'files')),
+    generator,
+    self,
+    placement: () => self,
+    now,
+    retentionMs: config.retentionMs,
+    liveTtlMs: config.liveTtlMs,
+    checkpointStep: config.checkpointStep,
+    purgeIntervalMs: config.purgeIntervalMs,
+    log,
+  })
+
+  const web = createWebServer({
+    manager,
+    sessions: new Sessions(config.secret),
+    publicDir: PUBLIC_DIR,
+    log,
+    health: () => ({
+      ok: true,
+      id,
+      name: config.name,
+      uptimeMs: now() - started,
+      running: manager.running,
+    }),
+  })
+  let port: number
+  try {
+    port = await web.listen(config.port, config.host)
+  } catch (err) {
+    await recordLog.close().catch(() => {})
+    throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
+  }
+  manager.start()
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  log.info('started', {
+    id,
+    url,
+    data: config.dataDir,
+    log: recordLog.key.toString('hex').slice(0, 12),
+  })
+
+  let closing: Promise<void> | null = null
+  return {
+    id,
+    name: config.name,
+    url,
+    port,
+    manager,
+    close() {
+      closing ??= (async () => {
+        await web.close()
+        await manager.close()
+        await recordLog.close()
+        log.info('stopped')
+      })()
+      return closing
+    },
+  }
+}

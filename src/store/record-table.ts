@@ -1,0 +1,177 @@
+/**
+ * The merge rule: the current records as a pure function of the set of operations seen.
+ *
+ * Autobase may apply the same operations again in another order (it truncates and re-applies
+ * its view when concurrent writes arrive late), so `applyOp` is commutative and idempotent:
+ * any order of any multiset of the same operations yields the same table. Time only enters
+ * through the `now` argument of the read and purge functions.
+ */
+import type { Download, RecordOp, RemoveOp } from './record.ts'
+
+interface Entry {
+  /** The winning write for this id (see `wins`). */
+  download: Download
+  /** A dismissal beats every write of the same id, in any order. */
+  removed: RemoveOp | null
+  /** The latest expiry of any write seen: until then a late write may still arrive. */
+  maxExpiresAt: number
+  /** The file behind it was released by `purge`. */
+  purged: boolean
+}
+
+export interface RecordTable {
+  entries: Map<string, Entry>
+  byUser: Map<string, Set<string>>
+}
+
+export function createTable(): RecordTable {
+  return { entries: new Map(), byUser: new Map() }
+}
+
+/**
+ * True when write `a` beats write `b` of the same record. Higher epoch first: a takeover raises
+ * the epoch, so a paused or cut-off former owner can never overwrite its successor. Within an
+ * epoch only one owner writes, with rising versions. The last two keys only break ties that a
+ * correct cluster never produces, but must still break them the same way everywhere.
+ */
+export function wins(a: Download, b: Download): boolean {
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch
+  if (a.version !== b.version) return a.version > b.version
+  if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt
+  return canonical(a) > canonical(b)
+}
+
+function canonical(d: Download): string {
+  return JSON.stringify(d, Object.keys(d).sort())
+}
+
+/** Merges one operation. Returns the id of the record it touched. */
+export function applyOp(table: RecordTable, op: RecordOp): string {
+  const id = op.type === 'put' ? op.download.id : op.id
+  const entry = table.entries.get(id)
+
+  if (op.type === 'put') {
+    const d = op.download
+    if (!entry) {
+      table.entries.set(id, {
+        download: d,
+        removed: null,
+        maxExpiresAt: d.expiresAt,
+        purged: false,
+      })
+      index(table, d.userId, id)
+      return id
+    }
+    entry.maxExpiresAt = Math.max(entry.maxExpiresAt, d.expiresAt)
+    if (wins(d, entry.download)) {
+      entry.download = d
+      entry.purged = false
+    }
+    return id
+  }
+
+  if (!entry) {
+    // A dismissal that arrives before the record it dismisses: keep it as a tombstone.
+    const placeholder: Download = {
+      id,
+      userId: op.userId,
+      state: 'error',
+      progress: 0,
+      fileUrl: null,
+      error: null,
+      owner: '',
+      ownerName: '',
+      epoch: -1,
+      version: -1,
+      createdAt: op.at,
+      updatedAt: op.at,
+      finishedAt: null,
+      expiresAt: 0,
+      checkpoint: null,
+    }
+    table.entries.set(id, { download: placeholder, removed: op, maxExpiresAt: 0, purged: false })
+    index(table, op.userId, id)
+    return id
+  }
+  // Of two dismissals keep the later-expiring one, so the tombstone outlives every write.
+  if (!entry.removed || op.expiresAt > entry.removed.expiresAt) entry.removed = op
+  return id
+}
+
+function index(table: RecordTable, userId: string, id: string): void {
+  let ids = table.byUser.get(userId)
+  if (!ids) table.byUser.set(userId, (ids = new Set()))
+  ids.add(id)
+}
+
+function visible(entry: Entry, now: number): boolean {
+  return entry.removed === null && now < entry.download.expiresAt
+}
+
+/** A record as readers see it: null once dismissed or expired. */
+export function get(table: RecordTable, id: string, now: number): Download | null {
+  const entry = table.entries.get(id)
+  return entry && visible(entry, now) ? entry.download : null
+}
+
+/**
+ * The user's one current download. Two nodes may insert for the same user at the same moment;
+ * every node then picks the same one: the earliest created, ties broken by id.
+ */
+export function currentFor(table: RecordTable, userId: string, now: number): Download | null {
+  let best: Download | null = null
+  for (const id of table.byUser.get(userId) ?? []) {
+    const entry = table.entries.get(id)
+    if (!entry || !visible(entry, now)) continue
+    const d = entry.download
+    if (
+      !best ||
+      d.createdAt < best.createdAt ||
+      (d.createdAt === best.createdAt && d.id < best.id)
+    ) {
+      best = d
+    }
+  }
+  return best
+}
+
+/** Every visible record, in no particular order. */
+export function visibleRecords(table: RecordTable, now: number): Download[] {
+  const out: Download[] = []
+  for (const entry of table.entries.values()) if (visible(entry, now)) out.push(entry.download)
+  return out
+}
+
+/**
+ * A finished record whose file may still be served: dismissing a card does not revoke the link
+ * the user just clicked, expiry does.
+ */
+export function servable(table: RecordTable, id: string, now: number): Download | null {
+  const entry = table.entries.get(id)
+  if (!entry || entry.download.state !== 'ready' || now >= entry.download.expiresAt) return null
+  return entry.download
+}
+
+/**
+ * Releases what expired: returns the records whose files may now be deleted, and forgets
+ * entries once no write that could revive them can still arrive.
+ */
+export function purge(table: RecordTable, now: number): Download[] {
+  const released: Download[] = []
+  for (const [id, entry] of table.entries) {
+    const expired = now >= entry.download.expiresAt
+    if (!expired) continue
+    if (!entry.purged) {
+      entry.purged = true
+      if (entry.download.epoch >= 0) released.push(entry.download)
+    }
+    const until = Math.max(entry.maxExpiresAt, entry.removed?.expiresAt ?? 0)
+    if (now >= until) {
+      table.entries.delete(id)
+      const ids = table.byUser.get(entry.download.userId)
+      ids?.delete(id)
+      if (ids && ids.size === 0) table.byUser.delete(entry.download.userId)
+    }
+  }
+  return released
+}

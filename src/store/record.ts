@@ -1,0 +1,139 @@
+/**
+ * A download record and the operations that change it. These are the only shapes that travel
+ * through the replicated log, so everything read back from it goes through `parseOp` first.
+ */
+
+export const STATES = ['pending', 'processing', 'ready', 'error'] as const
+export type DownloadState = (typeof STATES)[number]
+
+export interface Download {
+  id: string
+  userId: string
+  state: DownloadState
+  /** 0..100, as of the last checkpoint written to the log. */
+  progress: number
+  fileUrl: string | null
+  error: string | null
+  /** Id of the node that runs (or ran) the worker. */
+  owner: string
+  ownerName: string
+  /** Raised by every takeover; writes from an older epoch lose (fencing). */
+  epoch: number
+  /** Raised by the owner on every write within an epoch. */
+  version: number
+  createdAt: number
+  updatedAt: number
+  finishedAt: number | null
+  /** Wall-clock ms after which the record is invisible and may be purged. */
+  expiresAt: number
+  /** Opaque, generator-specific state to resume from. */
+  checkpoint: Checkpoint | null
+}
+
+export type Checkpoint = Record<string, string | number | boolean | null>
+
+export interface PutOp {
+  type: 'put'
+  download: Download
+}
+
+/** A dismissal. It beats every put of the same id, whatever their order. */
+export interface RemoveOp {
+  type: 'remove'
+  id: string
+  userId: string
+  at: number
+  expiresAt: number
+}
+
+export type RecordOp = PutOp | RemoveOp
+
+export const isLive = (d: Download): boolean => d.state === 'pending' || d.state === 'processing'
+export const isFinished = (d: Download): boolean => !isLive(d)
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/
+
+function str(v: unknown): v is string {
+  return typeof v === 'string'
+}
+function num(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v)
+}
+function nullable<T>(v: unknown, check: (v: unknown) => v is T): v is T | null {
+  return v === null || check(v)
+}
+
+function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
+  if (v === null) return null
+  if (typeof v !== 'object' || Array.isArray(v) || v === undefined) return undefined
+  const out: Checkpoint = {}
+  for (const [k, x] of Object.entries(v as object)) {
+    if (x === null || typeof x === 'string' || typeof x === 'boolean' || num(x)) out[k] = x
+    else return undefined
+  }
+  return out
+}
+
+export function parseDownload(v: unknown): Download | null {
+  if (typeof v !== 'object' || v === null) return null
+  const o = v as Record<string, unknown>
+  const checkpoint = parseCheckpoint(o.checkpoint)
+  if (
+    !str(o.id) ||
+    !ID.test(o.id) ||
+    !str(o.userId) ||
+    !ID.test(o.userId) ||
+    !str(o.state) ||
+    !(STATES as readonly string[]).includes(o.state) ||
+    !num(o.progress) ||
+    o.progress < 0 ||
+    o.progress > 100 ||
+    !nullable(o.fileUrl, str) ||
+    !nullable(o.error, str) ||
+    !str(o.owner) ||
+    !str(o.ownerName) ||
+    !num(o.epoch) ||
+    !num(o.version) ||
+    !num(o.createdAt) ||
+    !num(o.updatedAt) ||
+    !nullable(o.finishedAt, num) ||
+    !num(o.expiresAt) ||
+    checkpoint === undefined
+  ) {
+    return null
+  }
+  return {
+    id: o.id,
+    userId: o.userId,
+    state: o.state as DownloadState,
+    progress: o.progress,
+    fileUrl: o.fileUrl,
+    error: o.error,
+    owner: o.owner,
+    ownerName: o.ownerName,
+    epoch: o.epoch,
+    version: o.version,
+    createdAt: o.createdAt,
+    updatedAt: o.updatedAt,
+    finishedAt: o.finishedAt,
+    expiresAt: o.expiresAt,
+    checkpoint,
+  }
+}
+
+/** Validates an operation read from the log; anything else is dropped by the caller. */
+export function parseOp(v: unknown): RecordOp | null {
+  if (typeof v !== 'object' || v === null) return null
+  const o = v as Record<string, unknown>
+  if (o.type === 'put') {
+    const download = parseDownload(o.download)
+    return download ? { type: 'put', download } : null
+  }
+  if (o.type === 'remove') {
+    if (!str(o.id) || !ID.test(o.id) || !str(o.userId) || !num(o.at) || !num(o.expiresAt)) {
+      return null
+    }
+    return { type: 'remove', id: o.id, userId: o.userId, at: o.at, expiresAt: o.expiresAt }
+  }
+  return null
+}

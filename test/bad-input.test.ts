@@ -1,0 +1,165 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { request } from 'node:http'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { Client, sessionCookie } from './helpers/client.ts'
+import { startTestNode, tempDir } from './helpers/node.ts'
+import type { RunningNode } from '../src/node.ts'
+
+let node: RunningNode
+let dir: Awaited<ReturnType<typeof tempDir>>
+let cookie: string
+
+test.before(async () => {
+  dir = await tempDir()
+  node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 300, retentionMs: 1500 })
+  cookie = await sessionCookie(node.url)
+})
+
+test.after(async () => {
+  await node.close()
+  await dir.remove()
+})
+
+async function stillServing() {
+  const res = await fetch(node.url + '/healthz')
+  assert.is(res.status, 200)
+  const client = await Client.connect(node.url, cookie)
+  await client.next((m) => m.type === 'download')
+  client.close()
+}
+
+/** Raw GET, so paths reach the server exactly as written (fetch would normalise them). */
+function rawGet(path: string, headers: Record<string, string> = {}): Promise<number> {
+  const { hostname, port } = new URL(node.url)
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, headers }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+test('GET /healthz answers 200 with a small JSON body', async () => {
+  const res = await fetch(node.url + '/healthz')
+  assert.is(res.status, 200)
+  const body = (await res.json()) as { ok: boolean; name: string }
+  assert.is(body.ok, true)
+  assert.is(body.name, 'n1')
+})
+
+test('the page sets a signed session cookie; a tampered one earns a fresh identity', async () => {
+  const res = await fetch(node.url + '/')
+  assert.is(res.status, 200)
+  assert.match(res.headers.get('content-type') ?? '', /text\/html/)
+  assert.match(res.headers.get('set-cookie') ?? '', /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax/)
+  const again = await fetch(node.url + '/', { headers: { cookie } })
+  assert.is(again.headers.get('set-cookie'), null, 'a valid cookie is kept')
+  const tampered = cookie.slice(0, -2) + 'xx'
+  const fresh = await fetch(node.url + '/', { headers: { cookie: tampered } })
+  const issued = fresh.headers.get('set-cookie') ?? ''
+  assert.ok(issued.startsWith('sid='))
+  assert.is.not(issued.split(';')[0], cookie)
+  assert.is.not(issued.split(';')[0]?.split('.')[0], cookie.split('.')[0], 'not the same user')
+})
+
+test('upgrades without a valid session, from a foreign origin, or to another path are refused', async () => {
+  const refused = async (
+    c: string,
+    headers: Record<string, string>,
+    status: number,
+    path = '/ws',
+  ) => {
+    const err = await Client.connect(
+      node.url + (path === '/ws' ? '' : path.replace('/ws', '')),
+      c,
+      headers,
+    ).then(
+      (client) => {
+        client.close()
+        return null
+      },
+      (e: Error) => e,
+    )
+    assert.ok(err, 'should be refused')
+    assert.match(err.message, new RegExp(String(status)))
+  }
+  await refused('', {}, 401)
+  await refused(cookie.slice(0, -3) + 'abc', {}, 401)
+  await refused('sid=' + cookie.split('=')[1]!.split('.')[0], {}, 401)
+  await refused(cookie, { origin: 'http://evil.example' }, 403)
+  await refused(cookie, { origin: 'not a url' }, 403)
+  const ok = await Client.connect(node.url, cookie, { origin: node.url })
+  ok.close()
+  await stillServing()
+})
+
+test('malformed JSON, unknown types and binary frames get an error and the socket stays open', async () => {
+  const client = await Client.connect(node.url, cookie)
+  await client.next((m) => m.type === 'download')
+  for (const [frame, pattern] of [
+    ['{not json', /Malformed JSON/],
+    ['[1,2]', /JSON object/],
+    ['null', /JSON object/],
+    ['"request"', /JSON object/],
+    ['{"type":"explode"}', /Unknown message type "explode"/],
+    ['{}', /Unknown message type null/],
+  ] as const) {
+    client.send(frame)
+    const m = await client.wait((x) => x.type === 'error')
+    assert.match((m as { message: string }).message, pattern)
+  }
+  client.ws.send(Buffer.from([1, 2, 3]), { binary: true })
+  assert.match(
+    ((await client.wait((x) => x.type === 'error')) as { message: string }).message,
+    /Binary/,
+  )
+  assert.is(client.ws.readyState, client.ws.OPEN)
+  client.close()
+  await stillServing()
+})
+
+test('an oversized frame closes that socket only', async () => {
+  const client = await Client.connect(node.url, cookie)
+  client.send(JSON.stringify({ type: 'request', pad: 'x'.repeat(100_000) }))
+  const { code } = await client.closed
+  assert.is(code, 1009)
+  await stillServing()
+})
+
+test('unknown, foreign, expired and path-trick downloads get 404', async () => {
+  assert.is(await rawGet('/downloads/nope', { cookie }), 404)
+  assert.is(await rawGet('/downloads/..%2F..%2Fpackage.json', { cookie }), 404)
+  assert.is(await rawGet('/downloads/../../package.json', { cookie }), 404)
+  assert.is(await rawGet('/downloads/%00', { cookie }), 404)
+  assert.is(await rawGet('/downloads/%E0%A4%A', { cookie }), 404)
+  assert.is(await rawGet('/../package.json'), 404)
+  assert.is(await rawGet('/..%2Fpackage.json'), 404)
+
+  const client = await Client.connect(node.url, cookie)
+  client.send({ type: 'request' })
+  const ready = await client.download((d) => d?.state === 'ready')
+  client.close()
+  assert.is(await rawGet(ready!.fileUrl, { cookie }), 200)
+  assert.is(await rawGet(ready!.fileUrl), 404, 'no session')
+  const stranger = await sessionCookie(node.url)
+  assert.is(await rawGet(ready!.fileUrl, { cookie: stranger }), 404, "another user's file")
+  // Retention is 1.5 s in this test: after it the file is gone.
+  await new Promise((r) => setTimeout(r, 2600))
+  assert.is(await rawGet(ready!.fileUrl, { cookie }), 404, 'expired')
+  assert.not.ok(
+    existsSync(join(dir.path, 'files', `${ready!.id}.bin`)),
+    'the file was purged from disk',
+  )
+  await stillServing()
+})
+
+test('other methods get 405', async () => {
+  const res = await fetch(node.url + '/', { method: 'POST', body: 'x' })
+  assert.is(res.status, 405)
+})
+
+test.run()

@@ -1,0 +1,86 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ConfigError, helpText, parseConfig, type Config } from '../src/config.ts'
+
+function parse(argv: string[], env = {}): Config {
+  const c = parseConfig(argv, env)
+  if (c === 'help') throw new Error('unexpected help')
+  return c
+}
+
+function fails(argv: string[], flag: string, env = {}) {
+  try {
+    parseConfig(argv, env)
+  } catch (err) {
+    assert.instance(err, ConfigError)
+    assert.ok((err as Error).message.includes(flag), (err as Error).message)
+    assert.not.match((err as Error).message, /\n/)
+    return
+  }
+  assert.unreachable(`${argv.join(' ')} should fail`)
+}
+
+test('defaults', () => {
+  const c = parse([])
+  assert.is(c.port, 4000)
+  assert.is(c.host, '127.0.0.1')
+  assert.is(c.name, 'node-4000')
+  assert.is(c.dataDir, '.data/node-4000')
+  assert.is(c.workMs, 6000)
+  assert.is(c.retentionMs, 600_000)
+  assert.ok(c.devSecret)
+})
+
+test('flags, with or without =, win over environment variables', () => {
+  const c = parse(['--port', '4001', '--name=n1', '--work-ms', '500'], {
+    PORT: '5000',
+    WORK_MS: '9',
+    RETENTION_MS: '1000',
+    DATA_DIR: '/tmp/x',
+    CLUSTER_SECRET: 'long-enough',
+  })
+  assert.is(c.port, 4001)
+  assert.is(c.name, 'n1')
+  assert.is(c.workMs, 500)
+  assert.is(c.retentionMs, 1000)
+  assert.is(c.dataDir, '/tmp/x')
+  assert.is(c.devSecret, false)
+})
+
+test('invalid values fail with one line naming the flag', () => {
+  fails(['--port', 'abc'], '--port')
+  fails(['--port', '70000'], '--port')
+  fails(['--work-ms', '-5'], '--work-ms')
+  fails(['--work-ms', '1.5'], '--work-ms')
+  fails(['--retention-ms', '0'], '--retention-ms')
+  fails(['--name', 'has space'], '--name')
+  fails(['--secret', 'short'], '--secret')
+  fails(['--generator', 'word'], '--generator')
+  fails(['--port'], '--port')
+  fails(['--bogus', '1'], '--bogus')
+  fails([], '--port', { PORT: 'x' })
+})
+
+test('--help lists every flag with its variable', () => {
+  assert.is(parseConfig(['--help']), 'help')
+  const help = helpText()
+  for (const s of [
+    '--port',
+    'PORT',
+    '--host',
+    'HOST',
+    '--name',
+    'NODE_NAME',
+    '--data',
+    'DATA_DIR',
+    '--work-ms',
+    'WORK_MS',
+    '--retention-ms',
+    '--secret',
+    'CLUSTER_SECRET',
+  ]) {
+    assert.ok(help.includes(s), s)
+  }
+})
+
+test.run()

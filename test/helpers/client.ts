@@ -1,0 +1,96 @@
+/** A WebSocket client that speaks the node's protocol, for tests and the benchmark. */
+import WebSocket from 'ws'
+
+export type Message =
+  { type: 'download'; download: Record<string, any> | null } | { type: 'error'; message: string }
+
+/** GETs the page and returns the session cookie the node set. */
+export async function sessionCookie(baseUrl: string): Promise<string> {
+  const res = await fetch(baseUrl + '/')
+  const setCookie = res.headers.get('set-cookie')
+  if (!setCookie) throw new Error('no session cookie set')
+  await res.arrayBuffer()
+  return setCookie.split(';')[0] as string
+}
+
+export class Client {
+  readonly messages: Message[] = []
+  private waiters: { test: (m: Message) => boolean; resolve: (m: Message) => void }[] = []
+  closed: Promise<{ code: number; reason: string }>
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as Message
+      this.messages.push(m)
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.test(m)) return true
+        w.resolve(m)
+        return false
+      })
+    })
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    )
+  }
+
+  static connect(
+    baseUrl: string,
+    cookie: string,
+    headers: Record<string, string> = {},
+  ): Promise<Client> {
+    const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/ws', {
+      headers: { cookie, ...headers },
+    })
+    const client = new Client(ws)
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(client))
+      ws.once('error', reject)
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade refused: ${res.statusCode}`)),
+      )
+    })
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === 'string' ? value : JSON.stringify(value))
+  }
+
+  /** The first message (already received or still to come) that passes the test. */
+  next(test: (m: Message) => boolean, timeoutMs = 15_000, what = 'message'): Promise<Message> {
+    const seen = this.messages.find(test)
+    if (seen) return Promise.resolve(seen)
+    return this.wait(test, timeoutMs, what)
+  }
+
+  /** The next message still to come that passes the test. */
+  wait(test: (m: Message) => boolean, timeoutMs = 15_000, what = 'message'): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      )
+      this.waiters.push({
+        test,
+        resolve: (m) => {
+          clearTimeout(timer)
+          resolve(m)
+        },
+      })
+    })
+  }
+
+  /** The next download message whose record passes the test. */
+  download(
+    test: (d: Record<string, any> | null) => boolean,
+    timeoutMs?: number,
+    what = 'download',
+  ): Promise<Record<string, any> | null> {
+    return this.wait((m) => m.type === 'download' && test(m.download), timeoutMs, what).then(
+      (m) => (m as { download: Record<string, any> | null }).download,
+    )
+  }
+
+  close(): void {
+    this.ws.close()
+  }
+}

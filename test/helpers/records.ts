@@ -1,0 +1,36 @@
+import type { Download } from '../../src/store/record.ts'
+
+let seq = 0
+
+/** A valid record with sensible defaults; override what the test is about. */
+export function download(over: Partial<Download> = {}): Download {
+  seq++
+  return {
+    id: `dl${seq}`,
+    userId: 'user-1',
+    state: 'pending',
+    progress: 0,
+    fileUrl: null,
+    error: null,
+    owner: 'node-a',
+    ownerName: 'a',
+    epoch: 1,
+    version: 1,
+    createdAt: 1000,
+    updatedAt: 1000,
+    finishedAt: null,
+    expiresAt: 100_000,
+    checkpoint: null,
+    ...over,
+  }
+}
+
+export function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items]
+  const out: T[][] = []
+  items.forEach((item, i) => {
+    for (const rest of permutations([...items.slice(0, i), ...items.slice(i + 1)]))
+      out.push([item, ...rest])
+  })
+  return out
+}

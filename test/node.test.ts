@@ -1,0 +1,149 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Client, sessionCookie } from './helpers/client.ts'
+import { startTestNode, tempDir } from './helpers/node.ts'
+import { assertValidPdf } from './helpers/pdf.ts'
+import type { Generator } from '../src/downloads/generator.ts'
+import type { RunningNode } from '../src/node.ts'
+
+test('request, progress, ready, file, dismiss; a second request while one is live is refused', async () => {
+  const dir = await tempDir()
+  const node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 1500 })
+  try {
+    const cookie = await sessionCookie(node.url)
+    const client = await Client.connect(node.url, cookie)
+    const first = await client.next((m) => m.type === 'download')
+    assert.equal(first, { type: 'download', download: null })
+
+    client.send({ type: 'request' })
+    const pending = await client.download((d) => d !== null)
+    assert.ok(pending)
+    assert.ok(['pending', 'processing'].includes(pending.state))
+    assert.is(pending.owner, node.id)
+    assert.is(pending.ownerName, 'n1')
+    assert.is(pending.checkpoint, undefined, 'internal state is not sent')
+
+    client.send({ type: 'request' })
+    const refused = await client.next((m) => m.type === 'error')
+    assert.match((refused as { message: string }).message, /already have a download/)
+
+    const mid = await client.download(
+      (d) => d?.state === 'processing' && d.progress > 0 && d.progress < 100,
+    )
+    assert.is(mid?.id, pending.id)
+    const ready = await client.download((d) => d?.state === 'ready', 10_000, 'ready')
+    assert.ok(ready)
+    assert.is(ready.progress, 100)
+    assert.is(ready.fileUrl, `/downloads/${pending.id}`)
+
+    // Progress only ever rose.
+    const progress = client.messages.flatMap((m) =>
+      m.type === 'download' && m.download ? [m.download.progress as number] : [],
+    )
+    for (let i = 1; i < progress.length; i++)
+      assert.ok(progress[i]! >= progress[i - 1]!, `progress went back: ${progress}`)
+
+    const res = await fetch(node.url + ready.fileUrl, { headers: { cookie } })
+    assert.is(res.status, 200)
+    assert.is(res.headers.get('content-type'), 'application/pdf')
+    assert.match(
+      res.headers.get('content-disposition') ?? '',
+      /attachment; filename="report-.+\.pdf"/,
+    )
+    assertValidPdf(Buffer.from(await res.arrayBuffer()))
+
+    client.send({ type: 'dismiss' })
+    assert.is(await client.download((d) => d === null), null)
+    // A new request is accepted once the old one is dismissed.
+    client.send({ type: 'request' })
+    const again = await client.download((d) => d !== null && d.id !== pending.id)
+    assert.ok(again)
+    client.close()
+  } finally {
+    await node.close()
+    await dir.remove()
+  }
+})
+
+test('a generator that throws leaves the record in error; the user dismisses and requests again', async () => {
+  const dir = await tempDir()
+  let calls = 0
+  const generator: Generator = {
+    name: 'flaky',
+    async run(job, ctx) {
+      calls++
+      if (calls === 1) {
+        ctx.report(30, {})
+        throw new Error('the printer is on fire')
+      }
+      ctx.report(50, {})
+      return {
+        bytes: Buffer.from('%PDF-1.4 fake'),
+        filename: 'x.pdf',
+        contentType: 'application/pdf',
+      }
+    },
+  }
+  const node = await startTestNode({ name: 'n1', dataDir: dir.path }, { generator })
+  try {
+    const client = await Client.connect(node.url, await sessionCookie(node.url))
+    client.send({ type: 'request' })
+    const failed = await client.download((d) => d?.state === 'error')
+    assert.is(failed?.error, 'the printer is on fire')
+    client.send({ type: 'request' })
+    await client.next((m) => m.type === 'error')
+    client.send({ type: 'dismiss' })
+    await client.download((d) => d === null)
+    client.send({ type: 'request' })
+    const ok = await client.download((d) => d?.state === 'ready')
+    assert.ok(ok && ok.id !== failed?.id)
+    client.close()
+  } finally {
+    await node.close()
+    await dir.remove()
+  }
+})
+
+test('a node stopped mid-download resumes it after a restart on the same data dir', async () => {
+  const dir = await tempDir()
+  let node: RunningNode = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 3000 })
+  try {
+    const cookie = await sessionCookie(node.url)
+    let client = await Client.connect(node.url, cookie)
+    client.send({ type: 'request' })
+    const mid = await client.download((d) => d?.state === 'processing' && d.progress >= 30)
+    assert.ok(mid)
+    await node.close()
+    await client.closed
+
+    node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 3000 })
+    client = await Client.connect(node.url, cookie)
+    const first = await client.next((m) => m.type === 'download')
+    const after = (first as { download: Record<string, any> }).download
+    assert.is(after?.id, mid.id, 'the record survived the restart')
+    assert.ok(after.progress >= 30, `resumed from ${after.progress}%, not from zero`)
+    const ready = await client.download((d) => d?.state === 'ready')
+    const res = await fetch(node.url + ready!.fileUrl, { headers: { cookie } })
+    assertValidPdf(Buffer.from(await res.arrayBuffer()))
+    client.close()
+  } finally {
+    await node.close()
+    await dir.remove()
+  }
+})
+
+test('closing a node takes under a second and is safe to call twice', async () => {
+  const dir = await tempDir()
+  const node = await startTestNode({ name: 'n1', dataDir: dir.path })
+  const client = await Client.connect(node.url, await sessionCookie(node.url))
+  client.send({ type: 'request' })
+  await client.download((d) => d?.state === 'processing')
+  const started = Date.now()
+  await Promise.all([node.close(), node.close()])
+  assert.ok(Date.now() - started < 1000, `close took ${Date.now() - started} ms`)
+  const { code } = await client.closed
+  assert.is(code, 1001)
+  await dir.remove()
+})
+
+test.run()

@@ -1,0 +1,184 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { RecordOp } from '../src/store/record.ts'
+import {
+  applyOp,
+  createTable,
+  currentFor,
+  get,
+  purge,
+  servable,
+  visibleRecords,
+  type RecordTable,
+} from '../src/store/record-table.ts'
+import { download, permutations } from './helpers/records.ts'
+
+function tableOf(ops: RecordOp[]): RecordTable {
+  const t = createTable()
+  for (const op of ops) applyOp(t, op)
+  return t
+}
+
+function snapshot(t: RecordTable, now: number) {
+  return {
+    visible: visibleRecords(t, now).sort((a, b) => a.id.localeCompare(b.id)),
+    current: currentFor(t, 'user-1', now),
+  }
+}
+
+const base = download({ id: 'x', version: 1 })
+const processing = {
+  ...base,
+  state: 'processing' as const,
+  version: 2,
+  progress: 10,
+  updatedAt: 2000,
+}
+const halfway = { ...base, state: 'processing' as const, version: 3, progress: 50, updatedAt: 3000 }
+const ready = {
+  ...base,
+  state: 'ready' as const,
+  version: 4,
+  progress: 100,
+  fileUrl: '/downloads/x',
+  updatedAt: 4000,
+  finishedAt: 4000,
+}
+
+test('every order of the same writes gives the same view', () => {
+  const ops: RecordOp[] = [processing, ready, base, halfway].map((d) => ({
+    type: 'put',
+    download: d,
+  }))
+  const expected = snapshot(tableOf(ops), 5000)
+  assert.is(expected.current?.state, 'ready')
+  for (const order of permutations(ops)) assert.equal(snapshot(tableOf(order), 5000), expected)
+})
+
+test('applying an operation twice changes nothing (autobase may re-apply a reordered tail)', () => {
+  const ops: RecordOp[] = [base, processing, halfway].map((d) => ({ type: 'put', download: d }))
+  const once = snapshot(tableOf(ops), 5000)
+  const twice = snapshot(tableOf([...ops, ...ops.slice().reverse()]), 5000)
+  assert.equal(twice, once)
+})
+
+test('a write from an older epoch loses to a newer epoch in every order', () => {
+  const successor = {
+    ...halfway,
+    epoch: 2,
+    version: 1,
+    owner: 'node-b',
+    progress: 60,
+    updatedAt: 3500,
+  }
+  const stale = { ...ready, epoch: 1, version: 9, owner: 'node-a', updatedAt: 9000 }
+  const ops: RecordOp[] = [base, halfway, successor, stale].map((d) => ({
+    type: 'put',
+    download: d,
+  }))
+  for (const order of permutations(ops)) {
+    const t = tableOf(order)
+    assert.is(get(t, 'x', 5000)?.owner, 'node-b')
+    assert.is(get(t, 'x', 5000)?.epoch, 2)
+  }
+})
+
+test('ties that a correct cluster never produces still resolve the same way everywhere', () => {
+  const a = { ...processing, ownerName: 'a', progress: 20 }
+  const b = { ...processing, ownerName: 'b', progress: 30 }
+  const ab = tableOf([
+    { type: 'put', download: a },
+    { type: 'put', download: b },
+  ])
+  const ba = tableOf([
+    { type: 'put', download: b },
+    { type: 'put', download: a },
+  ])
+  assert.equal(get(ab, 'x', 5000), get(ba, 'x', 5000))
+})
+
+test('a dismissal wins over every write, in every order, also one that arrives first', () => {
+  const remove: RecordOp = {
+    type: 'remove',
+    id: 'x',
+    userId: 'user-1',
+    at: 3000,
+    expiresAt: 200_000,
+  }
+  const ops: RecordOp[] = [
+    remove,
+    ...[base, processing, ready].map((d): RecordOp => ({ type: 'put', download: d })),
+  ]
+  for (const order of permutations(ops)) {
+    const t = tableOf(order)
+    assert.is(get(t, 'x', 5000), null)
+    assert.is(currentFor(t, 'user-1', 5000), null)
+  }
+})
+
+test('two concurrent inserts for one user: every node picks the same current download', () => {
+  const first = download({ id: 'bbb', createdAt: 1000 })
+  const second = download({ id: 'aaa', createdAt: 1001 })
+  const same = download({ id: 'ccc', createdAt: 1000 })
+  const ops: RecordOp[] = [first, second, same].map((d) => ({ type: 'put', download: d }))
+  for (const order of permutations(ops))
+    assert.is(currentFor(tableOf(order), 'user-1', 2000)?.id, 'bbb')
+})
+
+test('a record is invisible from its expiry on, and purge releases it once', () => {
+  const t = tableOf([{ type: 'put', download: { ...ready, expiresAt: 10_000 } }])
+  assert.is(get(t, 'x', 9_999)?.state, 'ready')
+  assert.is(get(t, 'x', 10_000), null)
+  assert.is(currentFor(t, 'user-1', 10_000), null)
+  assert.equal(purge(t, 9_999), [])
+  assert.equal(
+    purge(t, 10_000).map((d) => d.id),
+    ['x'],
+  )
+  assert.equal(purge(t, 10_001), [])
+  assert.is(t.entries.size, 0, 'the entry itself is forgotten')
+  assert.is(t.byUser.size, 0)
+})
+
+test('purge keeps a marker while an older, longer-lived write could still arrive', () => {
+  // The running record had a longer lease than the finished one's retention.
+  const running = { ...processing, expiresAt: 50_000 }
+  const done = { ...ready, expiresAt: 20_000 }
+  const t = tableOf([
+    { type: 'put', download: running },
+    { type: 'put', download: done },
+  ])
+  assert.equal(
+    purge(t, 20_000).map((d) => d.state),
+    ['ready'],
+  )
+  assert.ok(t.entries.has('x'))
+  // The older write is re-applied after the purge (autobase reordered its tail): it stays dead.
+  applyOp(t, { type: 'put', download: running })
+  assert.is(get(t, 'x', 30_000), null)
+  assert.equal(purge(t, 30_000), [])
+  purge(t, 50_000)
+  assert.is(t.entries.size, 0)
+})
+
+test('a dismissed ready record still serves its file until it expires', () => {
+  const t = tableOf([
+    { type: 'put', download: { ...ready, expiresAt: 10_000 } },
+    { type: 'remove', id: 'x', userId: 'user-1', at: 5000, expiresAt: 30_000 },
+  ])
+  assert.is(get(t, 'x', 6000), null)
+  assert.is(servable(t, 'x', 6000)?.id, 'x')
+  assert.is(servable(t, 'x', 10_000), null)
+  assert.equal(purge(t, 6000), [])
+  assert.equal(
+    purge(t, 10_000).map((d) => d.id),
+    ['x'],
+  )
+})
+
+test('a running record is not servable', () => {
+  const t = tableOf([{ type: 'put', download: halfway }])
+  assert.is(servable(t, 'x', 5000), null)
+})
+
+test.run()

@@ -1,0 +1,46 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Sessions, readCookie } from '../src/web/session.ts'
+
+const sessions = new Sessions('a-cluster-secret')
+
+test('a cookie it issued verifies to the same user', () => {
+  const { userId, setCookie } = sessions.issue()
+  assert.match(setCookie, /HttpOnly/)
+  assert.match(setCookie, /SameSite=Lax/)
+  assert.match(setCookie, /Path=\//)
+  const value = /^sid=([^;]+)/.exec(setCookie)?.[1]
+  assert.is(sessions.verify(value), userId)
+  assert.is(sessions.fromCookieHeader(`theme=dark; sid=${value}; other=1`), userId)
+})
+
+test('another node with the same secret accepts it; one with another secret does not', () => {
+  const { userId } = sessions.issue()
+  const value = sessions.sign(userId)
+  assert.is(new Sessions('a-cluster-secret').verify(value), userId)
+  assert.is(new Sessions('another-secret').verify(value), null)
+})
+
+test('a tampered cookie is rejected, never read as another user', () => {
+  const a = sessions.issue().userId
+  const b = sessions.issue().userId
+  const signedA = sessions.sign(a)
+  const sigA = signedA.slice(signedA.indexOf('.') + 1)
+  assert.is(sessions.verify(`${b}.${sigA}`), null, 'signature of a with the id of b')
+  const flipped = signedA.slice(0, -1) + (signedA.endsWith('A') ? 'B' : 'A')
+  assert.is(sessions.verify(flipped), null, 'one character of the signature changed')
+  assert.is(sessions.verify(a), null, 'unsigned')
+  assert.is(sessions.verify(`${a}.`), null, 'empty signature')
+  assert.is(sessions.verify(`../../etc.${sigA}`), null, 'not an id')
+  assert.is(sessions.verify(''), null)
+  assert.is(sessions.verify(undefined), null)
+  assert.is(sessions.fromCookieHeader('garbage;;=;'), null)
+})
+
+test('cookie parsing picks the named cookie only', () => {
+  assert.is(readCookie('a=1; sid=2; sidx=3', 'sid'), '2')
+  assert.is(readCookie('sidx=3', 'sid'), undefined)
+  assert.is(readCookie(undefined, 'sid'), undefined)
+})
+
+test.run()
