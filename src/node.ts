@@ -52,12 +52,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   const store = new Corestore(join(config.dataDir, 'store'))
   const recordLog = new RecordLog({
     store,
+    dataDir: config.dataDir,
+    now,
     onError: (err) => log.error('log-error', { error: err.message }),
   })
   try {
     await recordLog.ready()
   } catch (err) {
     await recordLog.close().catch(() => {})
+    await store.close().catch(() => {})
     throw new Error(`cannot open the store in ${config.dataDir}: ${(err as Error).message}`)
   }
 
@@ -103,6 +106,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     port = await web.listen(config.port, config.host)
   } catch (err) {
     await recordLog.close().catch(() => {})
+    await store.close().catch(() => {})
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
   }
   manager.start()
@@ -126,6 +130,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         await web.close()
         await manager.close()
         await recordLog.close()
+        await store.close()
         log.info('stopped')
       })()
       return closing
