@@ -1,3 +1,5 @@
+import { parseHostPorts, type HostPort } from './cluster/transport.ts'
+
 /**
  * Every knob of a node in one place: flags, their environment variables, defaults with units in
  * the names, validation at start (one line naming the flag), and the --help text.
@@ -19,7 +21,22 @@ export interface Config {
   /** Percent of progress between two checkpoints written to the log. */
   checkpointStep: number
   purgeIntervalMs: number
+  /** UDP port of this node's DHT node (0: any free port). */
+  dhtPort: number
+  /** DHT nodes to join through. */
+  bootstrap: HostPort[]
+  heartbeatMs: number
+  suspectAfterMs: number
+  suspicionMs: number
 }
+
+/** With no --dht-port, a node's DHT listens here above its HTTP port. */
+export const DHT_PORT_OFFSET = 10_000
+/** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */
+export const DEFAULT_BOOTSTRAP: HostPort[] = Array.from({ length: 10 }, (_, i) => ({
+  host: '127.0.0.1',
+  port: 4000 + i + DHT_PORT_OFFSET,
+}))
 
 export const DEV_SECRET = 'pdf-cluster-development-secret'
 
@@ -46,6 +63,16 @@ function positiveMs(flag: string) {
   }
 }
 
+function portNumber(flag: string) {
+  return (v: string) => {
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || n > 65535) {
+      throw new ConfigError(`${flag} must be a port number 0-65535, got ${JSON.stringify(v)}`)
+    }
+    return n
+  }
+}
+
 const FLAGS: Flag[] = [
   {
     flag: '--port',
@@ -53,12 +80,7 @@ const FLAGS: Flag[] = [
     key: 'port',
     default: '4000',
     help: 'HTTP port (0 picks a free one)',
-    parse: (v) => {
-      const n = Number(v)
-      if (!/^\d+$/.test(v) || n > 65535)
-        throw new ConfigError(`--port must be a port number 0-65535, got ${JSON.stringify(v)}`)
-      return n
-    },
+    parse: portNumber('--port'),
   },
   {
     flag: '--host',
@@ -127,11 +149,59 @@ const FLAGS: Flag[] = [
     env: 'CLUSTER_SECRET',
     key: 'secret',
     default: '(development secret)',
-    help: 'cluster secret: signs session cookies',
+    help: 'cluster secret: admits peers, names the swarm topic, signs cookies',
     parse: (v) => {
       if (v.length < 8) throw new ConfigError('--secret must be at least 8 characters')
       return v
     },
+  },
+  {
+    flag: '--dht-port',
+    env: 'DHT_PORT',
+    key: 'dhtPort',
+    default: '<port>+10000',
+    help: "UDP port of this node's DHT node; other nodes can bootstrap through it",
+    parse: portNumber('--dht-port'),
+  },
+  {
+    flag: '--bootstrap',
+    env: 'BOOTSTRAP',
+    key: 'bootstrap',
+    default: '127.0.0.1:14000-14009',
+    help: 'DHT nodes to join through, host:port,…',
+    parse: (v) => {
+      try {
+        const list = parseHostPorts(v)
+        if (list.length === 0) throw new Error('it is empty')
+        return list
+      } catch (err) {
+        throw new ConfigError(`--bootstrap must be host:port,…: ${(err as Error).message}`)
+      }
+    },
+  },
+  {
+    flag: '--heartbeat-ms',
+    env: 'HEARTBEAT_MS',
+    key: 'heartbeatMs',
+    default: '100',
+    help: 'how often a node heartbeats every peer',
+    parse: positiveMs('--heartbeat-ms'),
+  },
+  {
+    flag: '--suspect-after-ms',
+    env: 'SUSPECT_AFTER_MS',
+    key: 'suspectAfterMs',
+    default: '500',
+    help: 'silence after which a member is suspected',
+    parse: positiveMs('--suspect-after-ms'),
+  },
+  {
+    flag: '--suspicion-ms',
+    env: 'SUSPICION_MS',
+    key: 'suspicionMs',
+    default: '300',
+    help: 'how long a suspicion stands before the member is declared dead',
+    parse: positiveMs('--suspicion-ms'),
   },
   {
     flag: '--generator',
@@ -194,6 +264,18 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config
   }
   const port = out.port ?? 4000
   const name = out.name ?? `node-${port}`
+  const dhtPort = out.dhtPort ?? (port === 0 ? 0 : port + DHT_PORT_OFFSET)
+  if (dhtPort > 65535)
+    throw new ConfigError(
+      `--dht-port must be given when --port is above ${65535 - DHT_PORT_OFFSET}`,
+    )
+  const heartbeatMs = out.heartbeatMs ?? 100
+  const suspectAfterMs = out.suspectAfterMs ?? 500
+  if (suspectAfterMs < 3 * heartbeatMs) {
+    throw new ConfigError(
+      `--suspect-after-ms (${suspectAfterMs}) must be at least 3 heartbeats (--heartbeat-ms ${heartbeatMs})`,
+    )
+  }
   return {
     port,
     host: out.host ?? '127.0.0.1',
@@ -207,5 +289,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config
     generator: out.generator ?? 'pdf',
     checkpointStep: 10,
     purgeIntervalMs: 1000,
+    dhtPort,
+    bootstrap: out.bootstrap ?? DEFAULT_BOOTSTRAP,
+    heartbeatMs,
+    suspectAfterMs,
+    suspicionMs: out.suspicionMs ?? 300,
   }
 }

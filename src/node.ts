@@ -12,12 +12,14 @@ import { createLogger, type Logger } from './logger.ts'
 import { loadIdentity } from './identity.ts'
 import { RecordLog } from './store/record-log.ts'
 import { LogRepository } from './store/repository.ts'
-import { DiskFileStore } from './store/file-store.ts'
+import { BlobFileStore } from './store/file-store.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
 import { Sessions } from './web/session.ts'
 import { createWebServer } from './web/server.ts'
+import { SwarmTransport } from './cluster/transport.ts'
+import { Cluster } from './cluster/cluster.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -25,6 +27,8 @@ export interface NodeDeps {
   generator?: Generator
   now?: () => number
   log?: Logger
+  /** Tests only: join this swarm topic instead of the secret's. */
+  topic?: Buffer
 }
 
 export interface RunningNode {
@@ -33,6 +37,7 @@ export interface RunningNode {
   url: string
   port: number
   manager: DownloadManager
+  cluster: Cluster
   close(): Promise<void>
 }
 
@@ -64,6 +69,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     throw new Error(`cannot open the store in ${config.dataDir}: ${(err as Error).message}`)
   }
 
+  const files = new BlobFileStore(store)
+  await files.ready()
   const repo = new LogRepository({
     log: recordLog,
     now,
@@ -76,7 +83,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       : createPdfGenerator({ workMs: config.workMs }))
   const manager = new DownloadManager({
     repo,
-    files: new DiskFileStore(join(config.dataDir, 'files')),
+    files,
     generator,
     self,
     placement: () => self,
@@ -88,6 +95,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     log,
   })
 
+  let cluster = null as Cluster | null
   const web = createWebServer({
     manager,
     sessions: new Sessions(config.secret),
@@ -99,7 +107,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       name: config.name,
       uptimeMs: now() - started,
       running: manager.running,
+      members: cluster ? cluster.live().length : 1,
     }),
+    cluster: () => ({ self: cluster?.self ?? null, members: cluster?.members() ?? [] }),
+    trustedOrigins: () => (cluster ? cluster.members().map((m) => m.url) : []),
   })
   let port: number
   try {
@@ -109,12 +120,43 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await store.close().catch(() => {})
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
   }
-  manager.start()
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+  const transport = new SwarmTransport({
+    secret: config.secret,
+    host: config.host,
+    dhtPort: config.dhtPort,
+    bootstrap: config.bootstrap,
+    log,
+    topic: deps.topic,
+  })
+  const running = new Cluster({
+    self: { id, name: config.name, url },
+    transport,
+    recordLog,
+    timings: {
+      heartbeatMs: config.heartbeatMs,
+      suspectAfterMs: config.suspectAfterMs,
+      suspicionMs: config.suspicionMs,
+    },
+    now,
+    log,
+  })
+  cluster = running
+  try {
+    await running.start()
+  } catch (err) {
+    await web.close()
+    await running.close().catch(() => {})
+    await recordLog.close().catch(() => {})
+    await store.close().catch(() => {})
+    throw err
+  }
+  manager.start()
   log.info('started', {
     id,
     url,
     data: config.dataDir,
+    dht: config.dhtPort,
     log: recordLog.key.toString('hex').slice(0, 12),
   })
 
@@ -125,10 +167,13 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     url,
     port,
     manager,
+    cluster: running,
     close() {
       closing ??= (async () => {
         await web.close()
         await manager.close()
+        await running.close()
+        await files.close()
         await recordLog.close()
         await store.close()
         log.info('stopped')

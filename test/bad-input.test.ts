@@ -1,8 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request } from 'node:http'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { Client, sessionCookie } from './helpers/client.ts'
 import { startTestNode, tempDir } from './helpers/node.ts'
 import type { RunningNode } from '../src/node.ts'
@@ -150,11 +148,24 @@ test('unknown, foreign, expired and path-trick downloads get 404', async () => {
   // Retention is 1.5 s in this test: after it the file is gone.
   await new Promise((r) => setTimeout(r, 2600))
   assert.is(await rawGet(ready!.fileUrl, { cookie }), 404, 'expired')
-  assert.not.ok(
-    existsSync(join(dir.path, 'files', `${ready!.id}.bin`)),
-    'the file was purged from disk',
-  )
   await stillServing()
+})
+
+test('a dismiss sent right after a request cancels it; a dismiss with nothing to dismiss is answered', async () => {
+  const client = await Client.connect(node.url, await sessionCookie(node.url))
+  await client.next((m) => m.type === 'download')
+  client.send({ type: 'dismiss' })
+  assert.equal(await client.wait((m) => m.type === 'download'), {
+    type: 'download',
+    download: null,
+  })
+  client.send({ type: 'request' })
+  client.send({ type: 'dismiss' })
+  await client.download((d) => d === null, 5000, 'the download dismissed')
+  await new Promise((r) => setTimeout(r, 500))
+  const last = client.messages.at(-1)
+  assert.equal(last, { type: 'download', download: null }, 'it stays dismissed')
+  client.close()
 })
 
 test('other methods get 405', async () => {

@@ -11,6 +11,9 @@ declare module 'hypercore' {
     ready(): Promise<void>
     get(index: number, opts?: { wait?: boolean; timeout?: number }): Promise<unknown>
     append(block: unknown): Promise<{ length: number }>
+    has(start: number, end?: number): Promise<boolean>
+    download(range: { start: number; end: number }): { done(): Promise<void>; destroy(): void }
+    clear(start: number, end?: number): Promise<void>
     close(): Promise<void>
   }
 }
@@ -87,5 +90,50 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     destroy(): Promise<void>
     address(): { host: string; port: number }
+  }
+}
+
+declare module 'protomux' {
+  export interface Channel {
+    open(handshake?: unknown): void
+    close(): void
+    addMessage(opts: { encoding: unknown; onmessage?: (m: unknown) => void }): {
+      send(m: unknown): boolean
+    }
+  }
+  export default class Protomux {
+    static from(stream: unknown): Protomux
+    createChannel(opts: {
+      protocol: string
+      id?: Buffer
+      handshake?: unknown
+      onopen?: (handshake: unknown) => void
+      onclose?: () => void
+    }): Channel | null
+  }
+}
+
+declare module 'compact-encoding' {
+  const c: { json: unknown; fixed32: unknown; buffer: unknown; raw: unknown }
+  export default c
+}
+
+declare module 'hyperblobs' {
+  import Hypercore from 'hypercore'
+  import type { Readable } from 'node:stream'
+  export interface BlobId {
+    blockOffset: number
+    blockLength: number
+    byteOffset: number
+    byteLength: number
+  }
+  export default class Hyperblobs {
+    constructor(core: Hypercore, opts?: { blockSize?: number })
+    ready(): Promise<void>
+    put(blob: Buffer): Promise<BlobId>
+    get(id: BlobId, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
+    clear(id: BlobId): Promise<void>
+    createReadStream(id: BlobId, opts?: { wait?: boolean; timeout?: number }): Readable
+    close(): Promise<void>
   }
 }

@@ -44,6 +44,8 @@ export class Membership {
    */
   apply(report: Member): MembershipEvent | { type: 'refuted'; member: Member } | null {
     if (report.id === this.me.id) {
+      // A node on its way out does not argue with reports of its leaving.
+      if (this.me.status === 'left') return null
       if (report.status !== 'alive' && report.incarnation >= this.me.incarnation) {
         this.me = { ...this.me, incarnation: report.incarnation + 1, status: 'alive' }
         return { type: 'refuted', member: this.me }

@@ -40,6 +40,7 @@ export class DownloadManager {
   private readonly live = new Map<string, number>()
   private readonly listeners = new Map<string, Set<Listener>>()
   private readonly lastSent = new Map<string, string>()
+  private readonly prefetched = new Set<string>()
   private purgeTimer: NodeJS.Timeout | null = null
   private closed = false
 
@@ -71,6 +72,7 @@ export class DownloadManager {
       state: 'pending',
       progress: 0,
       fileUrl: null,
+      file: null,
       error: null,
       owner: owner.id,
       ownerName: owner.name,
@@ -102,8 +104,8 @@ export class DownloadManager {
     userId: string,
   ): Promise<{ download: Download; file: StoredFile | null } | null> {
     const d = this.o.repo.servable(id)
-    if (!d || d.userId !== userId) return null
-    return { download: d, file: await this.o.files.open(id) }
+    if (!d || d.userId !== userId || !d.file) return null
+    return { download: d, file: await this.o.files.open(d.file) }
   }
 
   subscribe(userId: string, listener: Listener): () => void {
@@ -135,6 +137,11 @@ export class DownloadManager {
   /** Starts, or stops, this node's workers for one user so they match the log. */
   private supervise(userId: string): void {
     const current = this.o.repo.forUser(userId)
+    // Copy every ready file here as soon as it exists, so it outlives the node that made it.
+    if (current?.file && !this.prefetched.has(current.id)) {
+      this.prefetched.add(current.id)
+      this.o.files.prefetch(current.file)
+    }
     for (const worker of this.workers.values()) {
       if (worker.userId !== userId) continue
       const d = this.o.repo.get(worker.id)
@@ -186,8 +193,9 @@ export class DownloadManager {
     try {
       for (const d of this.o.repo.purge()) {
         this.workers.get(d.id)?.stop('expired')
-        if (d.state === 'ready') {
-          this.o.files.remove(d.id).catch((err: Error) => {
+        this.prefetched.delete(d.id)
+        if (d.file) {
+          this.o.files.remove(d.file).catch((err: Error) => {
             this.o.log.error('purge-failed', { id: d.id, error: err.message })
           })
         }

@@ -104,12 +104,13 @@ export class Worker {
       )
       if (signal.aborted) throw signal.reason
       await this.writing
-      await o.files.put(this.id, file.bytes)
+      const ref = await o.files.put(file.bytes)
       const at = o.now()
       await this.write({
         state: 'ready',
         progress: 100,
         fileUrl: `/downloads/${this.id}`,
+        file: ref,
         finishedAt: at,
         expiresAt: at + o.retentionMs,
         checkpoint: null,

@@ -1,11 +1,23 @@
 /**
- * Where generated files live. The interface is what the rest of the node relies on; this
- * implementation keeps them in the node's data directory.
+ * Generated files, in the cluster's replicated storage: each node appends the files it makes
+ * to a hyperblobs core of its own, in the same corestore as the log, so they replicate over
+ * the same connections. A record points to its file by core key and blob id; any node can
+ * serve it, fetching it from a peer if it must, also after the generating node has died,
+ * once it has been replicated (every node prefetches the files of ready records).
  */
-import { createReadStream } from 'node:fs'
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { Readable } from 'node:stream'
+import Hyperblobs from 'hyperblobs'
+import type Corestore from 'corestore'
+import type Hypercore from 'hypercore'
+
+export interface FileRef {
+  /** Hex key of the hyperblobs core holding the file. */
+  core: string
+  blockOffset: number
+  blockLength: number
+  byteOffset: number
+  byteLength: number
+}
 
 export interface StoredFile {
   size: number
@@ -13,43 +25,102 @@ export interface StoredFile {
 }
 
 export interface FileStore {
-  put(id: string, bytes: Buffer): Promise<void>
-  /** Null when this node does not hold the file. */
-  open(id: string): Promise<StoredFile | null>
-  remove(id: string): Promise<void>
+  put(bytes: Buffer): Promise<FileRef>
+  /** Null when the file cannot be had within the fetch timeout (no peer holding it is reachable). */
+  open(ref: FileRef): Promise<StoredFile | null>
+  /** Starts copying a file here, so it outlives the node that made it. */
+  prefetch(ref: FileRef): void
+  /** Frees this node's copy. */
+  remove(ref: FileRef): Promise<void>
+  close(): Promise<void>
 }
 
-const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/
+/** How long a request waits for a file held only by peers. */
+export const FETCH_TIMEOUT_MS = 3000
 
-export class DiskFileStore implements FileStore {
-  constructor(private readonly dir: string) {}
+export class BlobFileStore implements FileStore {
+  private readonly cores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
+  private own: { core: Hypercore; blobs: Hyperblobs } | null = null
+  private closed = false
 
-  private path(id: string): string {
-    // Ids come from records and URLs: never let one name a path outside the folder.
-    if (!SAFE_ID.test(id)) throw new Error(`invalid file id: ${JSON.stringify(id)}`)
-    return join(this.dir, `${id}.bin`)
+  constructor(
+    private readonly store: Corestore,
+    private readonly fetchTimeoutMs = FETCH_TIMEOUT_MS,
+  ) {}
+
+  async ready(): Promise<void> {
+    const core = this.store.get({ name: 'files' })
+    await core.ready()
+    this.own = { core, blobs: new Hyperblobs(core) }
+    this.cores.set(core.key.toString('hex'), this.own)
   }
 
-  async put(id: string, bytes: Buffer): Promise<void> {
-    await mkdir(this.dir, { recursive: true })
-    const path = this.path(id)
-    const tmp = `${path}.${process.pid}.tmp`
-    await writeFile(tmp, bytes)
-    await rename(tmp, path)
+  async put(bytes: Buffer): Promise<FileRef> {
+    if (!this.own) throw new Error('file store is not open')
+    const id = await this.own.blobs.put(bytes)
+    return { core: this.own.core.key.toString('hex'), ...id }
   }
 
-  async open(id: string): Promise<StoredFile | null> {
-    if (!SAFE_ID.test(id)) return null
-    const path = this.path(id)
-    try {
-      const { size } = await stat(path)
-      return { size, stream: () => createReadStream(path) }
-    } catch {
-      return null
+  private async blobsFor(key: string): Promise<{ core: Hypercore; blobs: Hyperblobs }> {
+    let entry = this.cores.get(key)
+    if (!entry) {
+      const core = this.store.get({ key: Buffer.from(key, 'hex') })
+      entry = { core, blobs: new Hyperblobs(core) }
+      this.cores.set(key, entry)
     }
+    await entry.core.ready()
+    return entry
   }
 
-  async remove(id: string): Promise<void> {
-    await rm(this.path(id), { force: true })
+  async open(ref: FileRef): Promise<StoredFile | null> {
+    if (this.closed) return null
+    const { core, blobs } = await this.blobsFor(ref.core)
+    const end = ref.blockOffset + ref.blockLength
+    if (!(await core.has(ref.blockOffset, end))) {
+      const range = core.download({ start: ref.blockOffset, end })
+      let timer: NodeJS.Timeout | undefined
+      const fetched = await Promise.race([
+        range.done().then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>(
+          (resolve) => (timer = setTimeout(() => resolve(false), this.fetchTimeoutMs)),
+        ),
+      ])
+      clearTimeout(timer)
+      if (!fetched) {
+        range.destroy()
+        return null
+      }
+    }
+    const id = {
+      blockOffset: ref.blockOffset,
+      blockLength: ref.blockLength,
+      byteOffset: ref.byteOffset,
+      byteLength: ref.byteLength,
+    }
+    return { size: ref.byteLength, stream: () => blobs.createReadStream(id, { wait: false }) }
+  }
+
+  prefetch(ref: FileRef): void {
+    if (this.closed) return
+    void this.blobsFor(ref.core)
+      .then(({ core }) =>
+        core.download({ start: ref.blockOffset, end: ref.blockOffset + ref.blockLength }).done(),
+      )
+      .catch(() => {})
+  }
+
+  async remove(ref: FileRef): Promise<void> {
+    if (this.closed) return
+    const { core } = await this.blobsFor(ref.core)
+    await core.clear(ref.blockOffset, ref.blockOffset + ref.blockLength)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.cores.values()].map(({ core }) => core.close().catch(() => {})))
   }
 }

@@ -73,6 +73,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private switching: Promise<void> = Promise.resolve()
   private readonly streams = new Set<unknown>()
   private closing: Promise<void> | null = null
+  private lastAdvert: LogAdvert | null = null
   private readonly o: Required<Omit<RecordLogOptions, 'onError'>> &
     Pick<RecordLogOptions, 'onError'>
 
@@ -101,16 +102,23 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     await this.savePointer()
     this.watchView()
     await this.catchUp()
+    this.advert()
   }
 
   advert(): LogAdvert {
-    return {
-      key: this.base.key.toString('hex'),
-      writers: 1 + this.writers.size,
-      length: this.base.view.length,
-      writer: this.base.local.key.toString('hex'),
-      writable: this.base.writable,
+    const base = this.base
+    // While a base opens or closes some of its parts are null: keep saying what was true last.
+    if (base?.key && base.view && base.local?.key) {
+      this.lastAdvert = {
+        key: base.key.toString('hex'),
+        writers: 1 + this.writers.size,
+        length: base.view.length,
+        writer: base.local.key.toString('hex'),
+        writable: base.writable,
+      }
     }
+    if (!this.lastAdvert) throw new Error('the record log is not open')
+    return this.lastAdvert
   }
 
   /** Replicates the log over an admitted peer connection (and every log adopted later). */

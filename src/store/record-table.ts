@@ -78,6 +78,7 @@ export function applyOp(table: RecordTable, op: RecordOp): string {
       state: 'error',
       progress: 0,
       fileUrl: null,
+      file: null,
       error: null,
       owner: '',
       ownerName: '',

@@ -3,6 +3,8 @@
  * through the replicated log, so everything read back from it goes through `parseOp` first.
  */
 
+import type { FileRef } from './file-store.ts'
+
 export const STATES = ['pending', 'processing', 'ready', 'error'] as const
 export type DownloadState = (typeof STATES)[number]
 
@@ -13,6 +15,8 @@ export interface Download {
   /** 0..100, as of the last checkpoint written to the log. */
   progress: number
   fileUrl: string | null
+  /** Where the file lives in the cluster's replicated storage, once ready. */
+  file: FileRef | null
   error: string | null
   /** Id of the node that runs (or ran) the worker. */
   owner: string
@@ -63,6 +67,22 @@ function nullable<T>(v: unknown, check: (v: unknown) => v is T): v is T | null {
   return v === null || check(v)
 }
 
+function parseFileRef(v: unknown): FileRef | null | undefined {
+  if (v === null) return null
+  if (typeof v !== 'object' || v === undefined) return undefined
+  const o = v as Record<string, unknown>
+  const ints = ['blockOffset', 'blockLength', 'byteOffset', 'byteLength'] as const
+  if (typeof o.core !== 'string' || !/^[0-9a-f]{64}$/.test(o.core)) return undefined
+  for (const k of ints) if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return undefined
+  return {
+    core: o.core,
+    blockOffset: o.blockOffset as number,
+    blockLength: o.blockLength as number,
+    byteOffset: o.byteOffset as number,
+    byteLength: o.byteLength as number,
+  }
+}
+
 function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
   if (v === null) return null
   if (typeof v !== 'object' || Array.isArray(v) || v === undefined) return undefined
@@ -78,6 +98,7 @@ export function parseDownload(v: unknown): Download | null {
   if (typeof v !== 'object' || v === null) return null
   const o = v as Record<string, unknown>
   const checkpoint = parseCheckpoint(o.checkpoint)
+  const file = parseFileRef(o.file)
   if (
     !str(o.id) ||
     !ID.test(o.id) ||
@@ -98,7 +119,8 @@ export function parseDownload(v: unknown): Download | null {
     !num(o.updatedAt) ||
     !nullable(o.finishedAt, num) ||
     !num(o.expiresAt) ||
-    checkpoint === undefined
+    checkpoint === undefined ||
+    file === undefined
   ) {
     return null
   }
@@ -108,6 +130,7 @@ export function parseDownload(v: unknown): Download | null {
     state: o.state as DownloadState,
     progress: o.progress,
     fileUrl: o.fileUrl,
+    file,
     error: o.error,
     owner: o.owner,
     ownerName: o.ownerName,

@@ -7,7 +7,7 @@ import type { Download } from '../store/record.ts'
 export type ClientMessage = { type: 'request' } | { type: 'dismiss' }
 
 /** What a client sees of a record: everything but the worker's internal state. */
-export type PublicDownload = Omit<Download, 'checkpoint' | 'version'>
+export type PublicDownload = Omit<Download, 'checkpoint' | 'version' | 'file'>
 
 export type ServerMessage =
   { type: 'download'; download: PublicDownload | null } | { type: 'error'; message: string }
@@ -41,7 +41,7 @@ export function parseClientMessage(
 
 export function toPublic(d: Download | null): PublicDownload | null {
   if (!d) return null
-  const { checkpoint: _c, version: _v, ...rest } = d
+  const { checkpoint: _c, version: _v, file: _f, ...rest } = d
   return rest
 }
 

@@ -31,6 +31,8 @@ export interface WebServerOptions {
   log: Logger
   /** Body of GET /healthz. */
   health: () => object
+  /** Body of GET /cluster. */
+  cluster: () => object
   /** Other origins (members' URLs) whose pages may open a socket here. */
   trustedOrigins?: () => Iterable<string>
 }
@@ -56,6 +58,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method not allowed')
     if (url.pathname === '/healthz') return json(res, 200, o.health())
+    if (url.pathname === '/cluster') return json(res, 200, o.cluster())
     if (url.pathname === '/' || url.pathname === '/index.html') {
       const headers: Record<string, string> = {}
       if (!o.sessions.fromCookieHeader(req.headers.cookie)) {

@@ -34,16 +34,24 @@ export function serveSocket(
   }, PING_INTERVAL_MS)
   ping.unref()
 
+  // One message at a time, in order: a dismiss sent right after a request must see it.
+  let queue: Promise<void> = Promise.resolve()
   ws.on('message', (data, isBinary) => {
     const parsed = parseClientMessage(data, isBinary)
     if (!parsed.ok) return send({ type: 'error', message: parsed.error })
-    const action =
-      parsed.message.type === 'request' ? manager.request(userId) : manager.dismiss(userId)
-    action.catch((err: Error) => {
-      if (!(err instanceof DownloadConflictError)) {
-        log.warn('refused', { user: userId, type: parsed.message.type, error: err.message })
+    const type = parsed.message.type
+    queue = queue.then(async () => {
+      try {
+        if (type === 'request') await manager.request(userId)
+        // Nothing to dismiss still gets an answer: the (empty) current state.
+        else if (!(await manager.dismiss(userId)))
+          send({ type: 'download', download: toPublic(manager.current(userId)) })
+      } catch (err) {
+        if (!(err instanceof DownloadConflictError)) {
+          log.warn('refused', { user: userId, type, error: (err as Error).message })
+        }
+        send({ type: 'error', message: (err as Error).message })
       }
-      send({ type: 'error', message: err.message })
     })
   })
   ws.on('error', (err) => log.warn('socket-error', { user: userId, error: err.message }))

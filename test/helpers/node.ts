@@ -16,7 +16,15 @@ export async function tempDir(
 export function testConfig(over: Partial<Config> = {}): Config {
   const c = parseConfig([], {})
   if (c === 'help') throw new Error('unreachable')
-  return { ...c, port: 0, secret: 'test-cluster-secret', devSecret: false, ...over }
+  return {
+    ...c,
+    port: 0,
+    dhtPort: 0,
+    bootstrap: [],
+    secret: 'test-cluster-secret',
+    devSecret: false,
+    ...over,
+  }
 }
 
 /** Logs show up only with DEBUG=1, so test output stays readable. */

@@ -11,6 +11,7 @@ export function download(over: Partial<Download> = {}): Download {
     state: 'pending',
     progress: 0,
     fileUrl: null,
+    file: null,
     error: null,
     owner: 'node-a',
     ownerName: 'a',

@@ -1,0 +1,260 @@
+/**
+ * A node's view of the cluster: it drives the membership state machine and the failure
+ * detector from heartbeats over the transport's links, keeps every node on one record log
+ * (election and writer admission), and reports membership events to whoever listens.
+ *
+ * Every heartbeat carries the sender's whole view (members, how long ago it heard each one,
+ * its log). That is simple and converges in one round; it suits clusters of tens of nodes.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from '../logger.ts'
+import type { RecordLog } from '../store/record-log.ts'
+import { FailureDetector } from './failure-detector.ts'
+import { better, parseAdvert, type LogAdvert } from './log-election.ts'
+import { parseMember, type Member } from './member.ts'
+import { Membership, type MembershipEvent } from './membership.ts'
+import type { Link, SwarmTransport } from './transport.ts'
+
+export interface ClusterTimings {
+  /** How often each node sends its heartbeat to every link. */
+  heartbeatMs: number
+  /** Silence after which a member is suspected. */
+  suspectAfterMs: number
+  /** How long a suspicion stands before the member is declared dead. */
+  suspicionMs: number
+}
+
+export const DEFAULT_TIMINGS: ClusterTimings = {
+  heartbeatMs: 100,
+  suspectAfterMs: 500,
+  suspicionMs: 300,
+}
+
+/** Re-announcing a writer that is still waiting is pointless more often than this. */
+const WRITER_RETRY_MS = 2000
+/** While a known live member has no link, look the topic up again this often. */
+const REFRESH_MS = 1000
+
+interface Beat {
+  type: 'beat'
+  self: Member
+  members: Member[]
+  heard: Record<string, number>
+  log: LogAdvert
+}
+
+export interface ClusterEvents {
+  member: [event: MembershipEvent]
+}
+
+export interface ClusterOptions {
+  self: Omit<Member, 'status' | 'incarnation'>
+  transport: SwarmTransport
+  recordLog: RecordLog
+  timings?: ClusterTimings
+  now?: () => number
+  log: Logger
+}
+
+export class Cluster extends EventEmitter<ClusterEvents> {
+  readonly membership: Membership
+  private readonly detector: FailureDetector
+  private readonly t: ClusterTimings
+  private readonly now: () => number
+  private timer: NodeJS.Timeout | null = null
+  private lastTick = 0
+  private lastRefresh = 0
+  private readonly writerAdded = new Map<string, number>()
+  private adopting: string | null = null
+  private closed = false
+
+  constructor(private readonly o: ClusterOptions) {
+    super()
+    this.t = o.timings ?? DEFAULT_TIMINGS
+    this.now = o.now ?? Date.now
+    // A restart must outrank everything said about the previous run: the clock does that.
+    this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
+    this.detector = new FailureDetector(this.t)
+    o.transport.on('open', (link) => this.onOpen(link))
+    o.transport.on('message', (link, m) => this.onMessage(link, m))
+    o.transport.on('close', (link) => this.onClose(link))
+    o.recordLog.on('advert', () => this.broadcast())
+  }
+
+  get self(): Member {
+    return this.membership.self
+  }
+
+  members(): Member[] {
+    return this.membership.all()
+  }
+
+  live(): Member[] {
+    return this.membership.live()
+  }
+
+  async start(): Promise<void> {
+    await this.o.transport.start()
+    this.lastTick = this.now()
+    this.timer = setInterval(() => this.tick(), this.t.heartbeatMs)
+  }
+
+  private tick(): void {
+    try {
+      const now = this.now()
+      const lateMs = now - this.lastTick - this.t.heartbeatMs
+      this.lastTick = now
+      // Our own loop was stalled: the silence of others over that time proves nothing.
+      if (lateMs > this.t.heartbeatMs) this.detector.stalled(lateMs)
+      const others = this.membership.all().filter((m) => m.id !== this.self.id)
+      const { suspect, dead } = this.detector.verdicts(now, others)
+      for (const id of suspect) this.emitEvent(this.membership.mark(id, 'suspect'))
+      for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
+      this.broadcast()
+      this.maybeRefresh(now)
+    } catch (err) {
+      this.o.log.error('cluster-tick-failed', { error: (err as Error).message })
+    }
+  }
+
+  private maybeRefresh(now: number): void {
+    if (now - this.lastRefresh < REFRESH_MS) return
+    const linked = new Set([...this.o.transport.links].map((l) => l.memberId))
+    const unlinked = this.membership.live().some((m) => m.id !== this.self.id && !linked.has(m.id))
+    if (unlinked || this.o.transport.links.size === 0) {
+      this.lastRefresh = now
+      this.o.transport.refresh()
+    }
+  }
+
+  private beat(): Beat {
+    return {
+      type: 'beat',
+      self: this.self,
+      members: this.membership.all(),
+      heard: this.detector.ages(this.now()),
+      log: this.o.recordLog.advert(),
+    }
+  }
+
+  private broadcast(): void {
+    if (this.o.transport.links.size === 0) return
+    const beat = this.beat()
+    for (const link of this.o.transport.links) link.send(beat)
+  }
+
+  private onOpen(link: Link): void {
+    this.o.recordLog.replicate(link.stream)
+    link.send(this.beat())
+  }
+
+  private onClose(link: Link): void {
+    if (link.memberId)
+      this.o.log.info('link-closed', { member: this.membership.get(link.memberId)?.name })
+  }
+
+  private onMessage(link: Link, raw: unknown): void {
+    const beat = parseBeat(raw)
+    if (!beat) {
+      this.o.log.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
+      return
+    }
+    const now = this.now()
+    link.memberId = beat.self.id
+    const before = this.membership.get(beat.self.id)
+    if (!before || beat.self.incarnation > before.incarnation)
+      this.detector.reset(beat.self.id, now)
+    this.detector.heard(beat.self.id, now)
+    this.merge(beat.self)
+    for (const m of beat.members) this.merge(m)
+    for (const [id, ageMs] of Object.entries(beat.heard)) {
+      if (id !== this.self.id && id !== beat.self.id) this.detector.heard(id, now - ageMs)
+    }
+    this.onAdvert(beat.log, beat.self)
+  }
+
+  private merge(report: Member): void {
+    const event = this.membership.apply(report)
+    if (!event) return
+    if (event.type === 'refuted') {
+      this.o.log.info('refuted', { incarnation: event.member.incarnation })
+      this.broadcast()
+      return
+    }
+    if (event.type === 'joined') this.detector.reset(event.member.id, this.now())
+    this.emitEvent(event)
+  }
+
+  private emitEvent(event: MembershipEvent | null): void {
+    if (!event) return
+    this.o.log.info(`member-${event.type}`, {
+      member: event.member.name,
+      id: event.member.id.slice(0, 8),
+      url: event.member.url,
+    })
+    this.emit('member', event)
+  }
+
+  /** Keeps every node on one log: adopt a better one, admit writers to ours. */
+  private onAdvert(theirs: LogAdvert, from: Member): void {
+    const log = this.o.recordLog
+    const mine = log.advert()
+    if (better(theirs, mine)) {
+      if (this.adopting === theirs.key) return
+      this.adopting = theirs.key
+      this.o.log.info('log-adopt', {
+        key: theirs.key.slice(0, 12),
+        from: from.name,
+        writers: theirs.writers,
+      })
+      log
+        .adopt(theirs.key)
+        .catch((err: Error) => this.o.log.error('log-adopt-failed', { error: err.message }))
+        .finally(() => {
+          if (this.adopting === theirs.key) this.adopting = null
+        })
+      return
+    }
+    if (theirs.key !== mine.key || theirs.writable || !mine.writable) return
+    const last = this.writerAdded.get(theirs.writer) ?? 0
+    if (this.now() - last < WRITER_RETRY_MS) return
+    this.writerAdded.set(theirs.writer, this.now())
+    this.o.log.info('writer-add', { member: from.name, writer: theirs.writer.slice(0, 12) })
+    log.addWriter(theirs.writer).catch((err: Error) => {
+      if (!this.closed) this.o.log.error('writer-add-failed', { error: err.message })
+    })
+  }
+
+  /** Leaves cleanly: tells every link at once, then closes the links. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer) clearInterval(this.timer)
+    this.membership.leave()
+    this.broadcast()
+    // Give the leave a moment to reach the wire before the sockets go.
+    await new Promise((r) => setTimeout(r, 30))
+    await this.o.transport.close()
+  }
+}
+
+function parseBeat(v: unknown): Beat | null {
+  if (typeof v !== 'object' || v === null) return null
+  const o = v as Record<string, unknown>
+  if (o.type !== 'beat' || !Array.isArray(o.members) || o.members.length > 1000) return null
+  const self = parseMember(o.self)
+  const log = parseAdvert(o.log)
+  if (!self || !log) return null
+  const members: Member[] = []
+  for (const m of o.members) {
+    const member = parseMember(m)
+    if (member) members.push(member)
+  }
+  const heard: Record<string, number> = {}
+  if (typeof o.heard === 'object' && o.heard !== null) {
+    for (const [id, age] of Object.entries(o.heard)) {
+      if (typeof age === 'number' && Number.isFinite(age) && age >= 0) heard[id] = age
+    }
+  }
+  return { type: 'beat', self, members, heard, log }
+}

@@ -1,0 +1,214 @@
+/**
+ * The cluster's links: hyperswarm over a DHT of the cluster's own (the machines have no
+ * internet), a topic derived from the secret, and admission before anything else is
+ * exchanged. Each admitted connection carries one protomux channel of JSON messages beside
+ * the log's replication.
+ */
+import { EventEmitter } from 'node:events'
+import { createHmac } from 'node:crypto'
+import HyperDHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
+import Protomux from 'protomux'
+import c from 'compact-encoding'
+import { admissionKey, proof, verifyProof } from './admission.ts'
+import type { Logger } from '../logger.ts'
+
+/** A dead link is noticed by the socket itself after this (membership is much faster). */
+const KEEP_ALIVE_MS = 1000
+const LINK_TIMEOUT_MS = 3000
+const PROTOCOL = 'pdf-cluster/v1'
+
+export interface HostPort {
+  host: string
+  port: number
+}
+
+/** An admitted connection to another node. */
+export interface Link {
+  /** The remote end's swarm key, hex: unique per connection pair. */
+  readonly remoteKey: string
+  /** Set once the remote node has said who it is. */
+  memberId: string | null
+  send(message: object): void
+  /** The raw stream, for log replication. */
+  readonly stream: NoiseStream
+  close(): void
+}
+
+interface NoiseStream {
+  handshakeHash: Buffer
+  isInitiator: boolean
+  remotePublicKey: Buffer
+  setKeepAlive(ms: number): void
+  setTimeout(ms: number): void
+  on(event: string, f: (...args: any[]) => void): void
+  once(event: 'close', f: () => void): void
+  destroy(err?: Error): void
+}
+
+export interface TransportEvents {
+  open: [link: Link]
+  message: [link: Link, message: unknown]
+  close: [link: Link]
+}
+
+export interface TransportOptions {
+  secret: string
+  host: string
+  dhtPort: number
+  bootstrap: HostPort[]
+  log: Logger
+  /** Tests only: join this topic instead of the one the secret gives. */
+  topic?: Buffer
+}
+
+export function topicFor(secret: string): Buffer {
+  return createHmac('sha256', secret).update('pdf-cluster topic v1').digest()
+}
+
+export class SwarmTransport extends EventEmitter<TransportEvents> {
+  private boot: HyperDHT | null = null
+  private dht: HyperDHT | null = null
+  private swarm: Hyperswarm | null = null
+  private discovery: { refresh(): Promise<void> } | null = null
+  private readonly key: Buffer
+  readonly links = new Set<Link>()
+  private closed = false
+
+  constructor(private readonly o: TransportOptions) {
+    super()
+    this.key = admissionKey(o.secret)
+  }
+
+  async start(): Promise<void> {
+    const { host, dhtPort, bootstrap } = this.o
+    // Two DHT nodes per process. A persistent one on the known port stores announcements and
+    // lets other nodes bootstrap through it; the swarm's own node sits on a free port and
+    // bootstraps through all of them. With a single node per process, two lone nodes never
+    // find each other: each one's announcement is stored only on the other, and a lookup never
+    // consults the asking node's own store.
+    const others = bootstrap.filter((b) => !(b.port === dhtPort && isSameHost(b.host, host)))
+    const boot = new HyperDHT({
+      host,
+      port: dhtPort,
+      anyPort: false,
+      firewalled: false,
+      ephemeral: false,
+      bootstrap: others,
+    })
+    this.boot = boot
+    try {
+      await boot.ready()
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      throw new Error(
+        code === 'EADDRINUSE'
+          ? `--dht-port ${dhtPort} is already in use on ${host}: pick another one`
+          : `the DHT could not start on ${host}:${dhtPort}: ${(err as Error).message}`,
+      )
+    }
+    const own = { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: boot.address().port }
+    const dht = new HyperDHT({ host, firewalled: false, bootstrap: [own, ...others] })
+    this.dht = dht
+    await dht.ready()
+    const swarm = new Hyperswarm({ dht })
+    this.swarm = swarm
+    swarm.on('connection', (conn: NoiseStream) => this.onConnection(conn))
+    this.discovery = swarm.join(this.o.topic ?? topicFor(this.o.secret), {
+      server: true,
+      client: true,
+    }) as unknown as {
+      refresh(): Promise<void>
+    }
+  }
+
+  /** Looks the topic up again: peers that joined at the same moment can miss each other. */
+  refresh(): void {
+    this.discovery?.refresh().catch(() => {})
+  }
+
+  private onConnection(conn: NoiseStream): void {
+    conn.on('error', () => {})
+    conn.setKeepAlive(KEEP_ALIVE_MS)
+    conn.setTimeout(LINK_TIMEOUT_MS)
+    const remoteKey = conn.remotePublicKey.toString('hex')
+    let admitted = false
+    let link: Link | null = null
+    const mux = Protomux.from(conn)
+    const channel = mux.createChannel({
+      protocol: PROTOCOL,
+      handshake: c.fixed32,
+      onopen: (remoteProof) => {
+        if (!verifyProof(this.key, conn.handshakeHash, conn.isInitiator, remoteProof)) {
+          this.o.log.warn('peer-refused', {
+            peer: remoteKey.slice(0, 12),
+            reason: 'no proof of the cluster secret',
+          })
+          conn.destroy()
+          return
+        }
+        admitted = true
+        link = {
+          remoteKey,
+          memberId: null,
+          stream: conn,
+          send: (m) => {
+            try {
+              message.send(m)
+            } catch {
+              // A closing link: membership will notice the silence.
+            }
+          },
+          close: () => conn.destroy(),
+        }
+        this.links.add(link)
+        this.emit('open', link)
+      },
+      onclose: () => conn.destroy(),
+    })
+    if (!channel) return conn.destroy()
+    const message = channel.addMessage({
+      encoding: c.json,
+      // Never throw here: protomux would tear down the whole connection, replication included.
+      onmessage: (m) => {
+        if (!admitted || !link) return
+        try {
+          this.emit('message', link, m)
+        } catch (err) {
+          this.o.log.error('message-failed', { error: (err as Error).message })
+        }
+      },
+    })
+    channel.open(proof(this.key, conn.handshakeHash, conn.isInitiator))
+    conn.once('close', () => {
+      if (link && this.links.delete(link)) this.emit('close', link)
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.swarm?.destroy().catch(() => {})
+    await this.dht?.destroy().catch(() => {})
+    await this.boot?.destroy().catch(() => {})
+  }
+}
+
+function isSameHost(a: string, b: string): boolean {
+  const local = (h: string) => h === 'localhost' || h.startsWith('127.')
+  return a === b || (local(a) && local(b))
+}
+
+/** Parses "host:port,host:port". Throws with a message naming the bad entry. */
+export function parseHostPorts(value: string): HostPort[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry)
+      const port = Number(m?.[2])
+      if (!m || port < 1 || port > 65535) throw new Error(`"${entry}" is not host:port`)
+      return { host: m[1] as string, port }
+    })
+}

@@ -1,0 +1,181 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createCluster, eventually, freeUdpPorts } from './helpers/cluster.ts'
+import { Client, sessionCookie } from './helpers/client.ts'
+import { startTestNode, tempDir } from './helpers/node.ts'
+import { topicFor } from '../src/cluster/transport.ts'
+import type { RunningNode } from '../src/node.ts'
+
+function aliveNames(node: RunningNode): string[] {
+  return node.cluster
+    .members()
+    .filter((m) => m.status === 'alive')
+    .map((m) => m.name)
+    .sort()
+}
+
+test('three nodes started together converge on one membership and one log', async () => {
+  const c = await createCluster(3)
+  try {
+    await eventually(
+      () => c.nodes.every((n) => aliveNames(n).join() === 'n1,n2,n3'),
+      'membership converges',
+    )
+    await eventually(
+      () => new Set(c.nodes.map((n) => n.cluster['o'].recordLog.key.toString('hex'))).size === 1,
+      'one log',
+    )
+    await eventually(
+      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
+      'every node is a writer',
+    )
+
+    // GET /cluster shows every member with its url and status; /healthz counts the live ones.
+    const body = (await (await fetch(c.nodes[0]!.url + '/cluster')).json()) as {
+      self: { name: string }
+      members: { name: string; status: string; url: string; id: string }[]
+    }
+    assert.is(body.self.name, 'n1')
+    assert.equal(body.members.map((m) => m.name).sort(), ['n1', 'n2', 'n3'])
+    for (const m of body.members) {
+      assert.is(m.status, 'alive')
+      assert.match(m.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.ok(m.id)
+    }
+    const health = (await (await fetch(c.nodes[1]!.url + '/healthz')).json()) as { members: number }
+    assert.is(health.members, 3)
+  } finally {
+    await c.teardown()
+  }
+})
+
+test('a record written on n1 is read on n3, and the same cookie is the same user there', async () => {
+  const c = await createCluster(3, { workMs: 800 })
+  try {
+    await eventually(
+      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
+      'every node is a writer',
+    )
+    const [n1, , n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const cookie = await sessionCookie(n1.url)
+    const client = await Client.connect(n1.url, cookie)
+    client.send({ type: 'request' })
+    const ready = await client.download((d) => d?.state === 'ready')
+    client.close()
+
+    // The page on n3 sees the same download, and a socket whose Origin is n1's page is accepted.
+    const there = await Client.connect(n3.url, cookie, { origin: n1.url })
+    const first = (await there.next((m) => m.type === 'download')) as {
+      download: Record<string, unknown> | null
+    }
+    assert.is(first.download?.id, ready!.id, 'the record is there on connect')
+    await there.next(
+      (m) => m.type === 'download' && m.download?.state === 'ready',
+      5000,
+      'ready on n3',
+    )
+    there.close()
+
+    // The file downloads from n3 too (it replicates from n1).
+    const res = await fetch(n3.url + ready!.fileUrl, { headers: { cookie } })
+    assert.is(res.status, 200)
+    assert.is(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(0, 5)
+        .toString(),
+      '%PDF-',
+    )
+  } finally {
+    await c.teardown()
+  }
+})
+
+test('a node that closes is seen as left at once; restarted, it rejoins and catches up', async () => {
+  const c = await createCluster(3, { workMs: 300 })
+  try {
+    await eventually(() => c.nodes.every((n) => aliveNames(n).length === 3), 'membership converges')
+    await eventually(
+      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
+      'every node is a writer',
+    )
+    const n2 = c.nodes[1]!
+    await n2.close()
+    const leftIn = await eventually(
+      () =>
+        [c.nodes[0]!, c.nodes[2]!].every(
+          (n) => n.cluster.members().find((m) => m.name === 'n2')?.status === 'left',
+        ),
+      'n2 seen as left',
+      2000,
+    )
+    assert.ok(leftIn < 1000, `left after ${leftIn} ms`)
+
+    // Written while n2 is down...
+    const cookie = await sessionCookie(c.nodes[0]!.url)
+    const client = await Client.connect(c.nodes[0]!.url, cookie)
+    client.send({ type: 'request' })
+    const ready = await client.download((d) => d?.state === 'ready')
+    client.close()
+
+    // ...and read on n2 after it comes back on the same data directory.
+    const back = await c.start(1)
+    await eventually(
+      () =>
+        [c.nodes[0]!, c.nodes[2]!].every(
+          (n) => n.cluster.members().find((m) => m.name === 'n2')?.status === 'alive',
+        ),
+      'n2 rejoins',
+    )
+    await eventually(
+      () => back.manager.current(ready!.userId as string)?.id === ready!.id,
+      'n2 catches up',
+    )
+  } finally {
+    await c.teardown()
+  }
+})
+
+test('a peer with the wrong secret is refused and learns nothing', async () => {
+  const c = await createCluster(2)
+  const dir = await tempDir()
+  let rogue: RunningNode | null = null
+  try {
+    await eventually(() => c.nodes.every((n) => aliveNames(n).length === 2), 'membership converges')
+    const cookie = await sessionCookie(c.nodes[0]!.url)
+    const client = await Client.connect(c.nodes[0]!.url, cookie)
+    client.send({ type: 'request' })
+    await client.download((d) => d !== null)
+    client.close()
+
+    // The rogue knows the topic (so it finds the cluster) but not the secret.
+    const [dhtPort] = await freeUdpPorts(1)
+    rogue = await startTestNode(
+      {
+        name: 'rogue',
+        dataDir: dir.path,
+        dhtPort: dhtPort!,
+        bootstrap: c.dhtPorts.map((port) => ({ host: '127.0.0.1', port })),
+        secret: 'not-the-cluster-secret',
+      },
+      { topic: topicFor('test-cluster-secret') },
+    )
+    await new Promise((r) => setTimeout(r, 2500))
+    assert.equal(aliveNames(rogue), ['rogue'], 'the rogue sees no member')
+    assert.is(rogue.manager.current(client.ws.url ? 'x' : 'x'), null)
+    assert.equal(rogue['cluster']['o'].recordLog.advert().writers, 1)
+    for (const n of c.nodes)
+      assert.not.ok(
+        n.cluster.members().some((m) => m.name === 'rogue'),
+        'nobody admits the rogue',
+      )
+    // Its log holds none of the cluster's records.
+    const rogueTable = rogue.cluster['o'].recordLog.table
+    assert.is(rogueTable.entries.size, 0)
+  } finally {
+    await rogue?.close()
+    await dir.remove()
+    await c.teardown()
+  }
+})
+
+test.run()
