@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 
-const FILE_TIMEOUT_MS = 10 * 60 * 1000
+const FILE_TIMEOUT_MS = 5 * 60 * 1000
 const filter = process.argv[2]
 const files = readdirSync('test')
   .filter((f) => f.endsWith('.test.ts') && (!filter || f.includes(filter)))

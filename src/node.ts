@@ -108,6 +108,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       uptimeMs: now() - started,
       running: manager.running,
       members: cluster ? cluster.live().length : 1,
+      log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
     }),
     cluster: () => ({ self: cluster?.self ?? null, members: cluster?.members() ?? [] }),
     trustedOrigins: () => (cluster ? cluster.members().map((m) => m.url) : []),

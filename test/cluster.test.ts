@@ -14,6 +14,14 @@ function aliveNames(node: RunningNode): string[] {
     .sort()
 }
 
+/** Every node on the same log, and a writer of it. */
+function oneLog(nodes: RunningNode[]): Promise<number> {
+  return eventually(() => {
+    const adverts = nodes.map((n) => n.cluster['o'].recordLog.advert())
+    return adverts.every((a) => a.writable) && new Set(adverts.map((a) => a.key)).size === 1
+  }, 'one log, every node a writer')
+}
+
 test('three nodes started together converge on one membership and one log', async () => {
   const c = await createCluster(3)
   try {
@@ -21,14 +29,7 @@ test('three nodes started together converge on one membership and one log', asyn
       () => c.nodes.every((n) => aliveNames(n).join() === 'n1,n2,n3'),
       'membership converges',
     )
-    await eventually(
-      () => new Set(c.nodes.map((n) => n.cluster['o'].recordLog.key.toString('hex'))).size === 1,
-      'one log',
-    )
-    await eventually(
-      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
-      'every node is a writer',
-    )
+    await oneLog(c.nodes)
 
     // GET /cluster shows every member with its url and status; /healthz counts the live ones.
     const body = (await (await fetch(c.nodes[0]!.url + '/cluster')).json()) as {
@@ -52,10 +53,7 @@ test('three nodes started together converge on one membership and one log', asyn
 test('a record written on n1 is read on n3, and the same cookie is the same user there', async () => {
   const c = await createCluster(3, { workMs: 800 })
   try {
-    await eventually(
-      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
-      'every node is a writer',
-    )
+    await oneLog(c.nodes)
     const [n1, , n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
     const cookie = await sessionCookie(n1.url)
     const client = await Client.connect(n1.url, cookie)
@@ -94,10 +92,7 @@ test('a node that closes is seen as left at once; restarted, it rejoins and catc
   const c = await createCluster(3, { workMs: 300 })
   try {
     await eventually(() => c.nodes.every((n) => aliveNames(n).length === 3), 'membership converges')
-    await eventually(
-      () => c.nodes.every((n) => n.cluster['o'].recordLog.writable),
-      'every node is a writer',
-    )
+    await oneLog(c.nodes)
     const n2 = c.nodes[1]!
     await n2.close()
     const leftIn = await eventually(

@@ -78,7 +78,8 @@ declare module 'hyperswarm' {
     constructor(opts?: Record<string, unknown>)
     join(topic: Buffer, opts?: { server?: boolean; client?: boolean }): { flushed(): Promise<void> }
     flush(): Promise<void>
-    destroy(): Promise<void>
+    leave(topic: Buffer): Promise<void>
+    destroy(opts?: { force?: boolean }): Promise<void>
     connections: Set<unknown>
   }
 }
@@ -88,7 +89,7 @@ declare module 'hyperdht' {
     constructor(opts?: Record<string, unknown>)
     static bootstrapper(port: number, host: string, opts?: Record<string, unknown>): HyperDHT
     ready(): Promise<void>
-    destroy(): Promise<void>
+    destroy(opts?: { force?: boolean }): Promise<void>
     address(): { host: string; port: number }
   }
 }

@@ -64,7 +64,10 @@ export class FailureDetector {
       const silentMs = now - last
       if (m.status === 'alive') {
         this.suspectedAt.delete(m.id)
-        if (silentMs >= this.t.suspectAfterMs) suspect.push(m.id)
+        if (silentMs >= this.t.suspectAfterMs) {
+          suspect.push(m.id)
+          this.suspectedAt.set(m.id, now)
+        }
         continue
       }
       let since = this.suspectedAt.get(m.id)

@@ -17,6 +17,8 @@ import type { Logger } from '../logger.ts'
 const KEEP_ALIVE_MS = 1000
 const LINK_TIMEOUT_MS = 3000
 const PROTOCOL = 'pdf-cluster/v1'
+/** A shutdown step that takes longer than this is abandoned (the process is exiting). */
+const DESTROY_LIMIT_MS = 200
 
 export interface HostPort {
   host: string
@@ -72,12 +74,14 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   private swarm: Hyperswarm | null = null
   private discovery: { refresh(): Promise<void> } | null = null
   private readonly key: Buffer
+  private readonly topic: Buffer
   readonly links = new Set<Link>()
   private closed = false
 
   constructor(private readonly o: TransportOptions) {
     super()
     this.key = admissionKey(o.secret)
+    this.topic = o.topic ?? topicFor(o.secret)
   }
 
   async start(): Promise<void> {
@@ -114,7 +118,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     const swarm = new Hyperswarm({ dht })
     this.swarm = swarm
     swarm.on('connection', (conn: NoiseStream) => this.onConnection(conn))
-    this.discovery = swarm.join(this.o.topic ?? topicFor(this.o.secret), {
+    this.discovery = swarm.join(this.topic, {
       server: true,
       client: true,
     }) as unknown as {
@@ -188,10 +192,25 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.swarm?.destroy().catch(() => {})
-    await this.dht?.destroy().catch(() => {})
-    await this.boot?.destroy().catch(() => {})
+    // Leaving stops the topic's refresh timer at once and then withdraws our announcements;
+    // those queries can wait on peers that are shutting down too, so they get a moment only.
+    if (this.swarm) await withTimeout(this.swarm.leave(this.topic), DESTROY_LIMIT_MS)
+    await withTimeout(this.swarm?.destroy({ force: true }), DESTROY_LIMIT_MS)
+    await withTimeout(this.dht?.destroy({ force: true }), DESTROY_LIMIT_MS)
+    await withTimeout(this.boot?.destroy({ force: true }), DESTROY_LIMIT_MS)
   }
+}
+
+function withTimeout(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!work) return Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    work.then(
+      () => {},
+      () => {},
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]).finally(() => clearTimeout(timer))
 }
 
 function isSameHost(a: string, b: string): boolean {

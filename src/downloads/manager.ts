@@ -50,7 +50,7 @@ export class DownloadManager {
 
   start(): void {
     this.onChange(new Set(this.o.repo.all().map((d) => d.userId)))
-    this.purgeTimer = setInterval(() => this.purge(), this.o.purgeIntervalMs)
+    this.purgeTimer = setInterval(() => this.sweep(), this.o.purgeIntervalMs)
     this.purgeTimer.unref()
   }
 
@@ -186,6 +186,20 @@ export class DownloadManager {
       } catch (err) {
         this.o.log.error('listener-failed', { user: userId, error: (err as Error).message })
       }
+    }
+  }
+
+  /** Runs every second: purges what expired, and restarts any owned download left without a worker. */
+  private sweep(): void {
+    this.purge()
+    try {
+      const users = new Set<string>()
+      for (const d of this.o.repo.all()) {
+        if (isLive(d) && d.owner === this.o.self.id && !this.workers.has(d.id)) users.add(d.userId)
+      }
+      for (const userId of users) this.supervise(userId)
+    } catch (err) {
+      this.o.log.error('sweep-failed', { error: (err as Error).message })
     }
   }
 

@@ -91,18 +91,25 @@ export class Worker {
     })
     try {
       await this.write({ state: 'processing', expiresAt: o.now() + o.liveTtlMs })
-      const file = await o.generator.run(
-        {
-          id: this.id,
-          userId: this.current.userId,
-          createdAt: this.current.createdAt,
-          progress: this.current.progress,
-          checkpoint: this.current.checkpoint,
-          nodeName: o.nodeName,
-        },
-        { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
-      )
-      if (signal.aborted) throw signal.reason
+      let file
+      try {
+        file = await o.generator.run(
+          {
+            id: this.id,
+            userId: this.current.userId,
+            createdAt: this.current.createdAt,
+            progress: this.current.progress,
+            checkpoint: this.current.checkpoint,
+            nodeName: o.nodeName,
+          },
+          { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
+        )
+        if (signal.aborted) throw signal.reason
+      } catch (err) {
+        if (this.stopReason(err)) throw err
+        // Only the generator's own failure is the download's failure: the user sees it.
+        return await this.fail(err instanceof Error ? err.message : String(err))
+      }
       await this.writing
       const ref = await o.files.put(file.bytes)
       const at = o.now()
@@ -117,24 +124,35 @@ export class Worker {
       })
       o.log.info('ready', { id: this.id, bytes: file.bytes.length })
     } catch (err) {
-      const reason =
-        err instanceof Stopped ? err : signal.reason instanceof Stopped ? signal.reason : null
+      await this.writing
+      const reason = this.stopReason(err)
       if (reason) {
-        await this.writing
-        o.log.info('stopped', { id: this.id, reason: reason.reason, at: `${this.progress}%` })
+        o.log.info('stopped', { id: this.id, reason, at: `${this.progress}%` })
         return
       }
-      const message = err instanceof Error ? err.message : String(err)
-      o.log.warn('failed', { id: this.id, error: message })
-      const at = o.now()
-      await this.write({
-        state: 'error',
-        error: message,
-        finishedAt: at,
-        expiresAt: at + o.retentionMs,
-        checkpoint: null,
-      }).catch(() => {})
+      // The log or the file store failed, not the work: leave the record as it is; the
+      // manager's supervisor starts a new attempt from the last checkpoint.
+      o.log.warn('worker-halted', { id: this.id, error: (err as Error).message })
     }
+  }
+
+  private stopReason(err: unknown): StopReason | null {
+    if (err instanceof Stopped) return err.reason
+    const reason = this.controller.signal.reason
+    return this.controller.signal.aborted && reason instanceof Stopped ? reason.reason : null
+  }
+
+  private async fail(message: string): Promise<void> {
+    this.o.log.warn('failed', { id: this.id, error: message })
+    await this.writing
+    const at = this.o.now()
+    await this.write({
+      state: 'error',
+      error: message,
+      finishedAt: at,
+      expiresAt: at + this.o.retentionMs,
+      checkpoint: null,
+    })
   }
 
   private report(progress: number, checkpoint: Download['checkpoint']): void {

@@ -1,0 +1,170 @@
+/**
+ * `npm start` / `npm run cluster`: launches a local cluster of nodes (three by default) with a
+ * generated secret, prefixes each node's log lines with its name, and makes the failover demo
+ * a one-person show: press a node's number to kill it (SIGKILL), press it again to restart it.
+ * Ctrl-C (or q) stops them all cleanly.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+const HELP = `Usage: npm start -- [options] [node flags]
+
+  --count <n>        how many nodes (default 3, at most 9)
+  --first-port <p>   HTTP port of n1; the others follow (default 4001)
+  --data-root <dir>  where each node's data directory goes (default .data)
+  --help             print this
+
+Any other flag (--work-ms 3000, say) is passed to every node.
+Keys while running: 1-9 kill that node with SIGKILL, or restart it if it is down; q stops all.`
+
+interface Options {
+  count: number
+  firstPort: number
+  dataRoot: string
+  passThrough: string[]
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = { count: 3, firstPort: 4001, dataRoot: '.data', passThrough: [] }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const value = () => {
+      const v = argv[++i]
+      if (v === undefined) fail(`${arg} needs a value`)
+      return v as string
+    }
+    if (arg === '--help' || arg === '-h') {
+      console.log(HELP)
+      process.exit(0)
+    } else if (arg === '--count') {
+      o.count = Number(value())
+      if (!Number.isInteger(o.count) || o.count < 1 || o.count > 9) fail('--count must be 1 to 9')
+    } else if (arg === '--first-port') {
+      o.firstPort = Number(value())
+      if (!Number.isInteger(o.firstPort) || o.firstPort < 1 || o.firstPort + o.count > 55535)
+        fail('--first-port must be a port number up to 55000')
+    } else if (arg === '--data-root') {
+      o.dataRoot = value()
+    } else {
+      o.passThrough.push(arg)
+    }
+  }
+  return o
+}
+
+function fail(message: string): never {
+  console.error(`error: ${message}`)
+  process.exit(2)
+}
+
+/** One secret per data root, kept, so sessions and the cluster survive a relaunch. */
+function clusterSecret(dataRoot: string): string {
+  if (process.env.CLUSTER_SECRET) return process.env.CLUSTER_SECRET
+  const path = join(dataRoot, 'cluster-secret')
+  try {
+    return readFileSync(path, 'utf8').trim()
+  } catch {
+    mkdirSync(dataRoot, { recursive: true })
+    const secret = randomBytes(24).toString('base64url')
+    writeFileSync(path, secret + '\n', { mode: 0o600 })
+    return secret
+  }
+}
+
+const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93]
+const color = (i: number, s: string) =>
+  process.stdout.isTTY ? `\x1b[${COLORS[i % COLORS.length]}m${s}\x1b[0m` : s
+
+const o = parse(process.argv.slice(2))
+const secret = clusterSecret(o.dataRoot)
+const nodes = Array.from({ length: o.count }, (_, i) => {
+  const port = o.firstPort + i
+  return {
+    name: `n${i + 1}`,
+    port,
+    dhtPort: port + 10_000,
+    url: `http://127.0.0.1:${port}`,
+    child: null as ChildProcess | null,
+  }
+})
+const bootstrap = nodes.map((n) => `127.0.0.1:${n.dhtPort}`).join(',')
+let stopping = false
+
+function start(i: number): void {
+  const n = nodes[i]!
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/main.ts',
+      '--name',
+      n.name,
+      '--port',
+      String(n.port),
+      '--dht-port',
+      String(n.dhtPort),
+      '--bootstrap',
+      bootstrap,
+      '--data',
+      join(o.dataRoot, n.name),
+      ...o.passThrough,
+    ],
+    { env: { ...process.env, CLUSTER_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  n.child = child
+  const prefix = color(i, n.name.padEnd(3))
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on('line', (line) => console.log(`${prefix} | ${line}`))
+  }
+  child.on('exit', (code, signal) => {
+    if (n.child === child) n.child = null
+    if (!stopping)
+      console.log(`${prefix} | exited (${signal ?? `code ${code}`}); press ${i + 1} to restart it`)
+    if (stopping && nodes.every((x) => !x.child)) process.exit(0)
+  })
+}
+
+function stopAll(): void {
+  if (stopping) return
+  stopping = true
+  console.log('stopping all nodes…')
+  const running = nodes.filter((n) => n.child)
+  if (running.length === 0) process.exit(0)
+  for (const n of running) n.child!.kill('SIGTERM')
+  setTimeout(() => {
+    for (const n of nodes) n.child?.kill('SIGKILL')
+    process.exit(1)
+  }, 3000).unref()
+}
+
+console.log(
+  `Starting ${o.count} nodes (data in ${o.dataRoot}/, secret in ${o.dataRoot}/cluster-secret):`,
+)
+for (const n of nodes) console.log(`  ${n.name}  ${n.url}`)
+if (process.stdin.isTTY) console.log('Keys: 1-9 kill/restart a node, q quits.\n')
+nodes.forEach((_, i) => start(i))
+
+process.on('SIGINT', stopAll)
+process.on('SIGTERM', stopAll)
+if (process.stdin.isTTY) {
+  process.stdin.setRawMode(true)
+  process.stdin.resume()
+  process.stdin.on('data', (data) => {
+    const key = data.toString()
+    if (key === '\u0003' || key === 'q') return stopAll()
+    const i = Number(key) - 1
+    const n = nodes[i]
+    if (!n || stopping) return
+    if (n.child) {
+      console.log(`${color(i, n.name.padEnd(3))} | killing with SIGKILL`)
+      n.child.kill('SIGKILL')
+    } else {
+      console.log(`${color(i, n.name.padEnd(3))} | restarting`)
+      start(i)
+    }
+  })
+}

@@ -1,0 +1,134 @@
+/** Real node processes started with `npm run node`, for the tests that kill them. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { freeUdpPorts } from './cluster.ts'
+import { tempDir } from './node.ts'
+import { createServer } from 'node:net'
+
+export interface NodeProcess {
+  name: string
+  url: string
+  port: number
+  dataDir: string
+  child: ChildProcess | null
+  lines: string[]
+}
+
+export async function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export interface ProcessCluster {
+  nodes: NodeProcess[]
+  start(i: number): Promise<void>
+  /** SIGKILL (or another signal) to the node's whole process group: npm, and node under it. */
+  signal(i: number, signal: NodeJS.Signals): void
+  teardown(): Promise<void>
+}
+
+export async function processCluster(count: number, flags: string[] = []): Promise<ProcessCluster> {
+  const dhtPorts = await freeUdpPorts(count)
+  const dirs = await Promise.all(dhtPorts.map(() => tempDir('pdf-cluster-proc-')))
+  const ports: number[] = []
+  for (let i = 0; i < count; i++) ports.push(await freeTcpPort())
+  const bootstrap = dhtPorts.map((p) => `127.0.0.1:${p}`).join(',')
+  const nodes: NodeProcess[] = ports.map((port, i) => ({
+    name: `n${i + 1}`,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dataDir: dirs[i]!.path,
+    child: null,
+    lines: [],
+  }))
+
+  async function start(i: number): Promise<void> {
+    const n = nodes[i]!
+    const child = spawn(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'node',
+        '--',
+        '--name',
+        n.name,
+        '--port',
+        String(n.port),
+        '--dht-port',
+        String(dhtPorts[i]),
+        '--bootstrap',
+        bootstrap,
+        '--data',
+        n.dataDir,
+        ...flags,
+      ],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, CLUSTER_SECRET: 'process-test-secret' },
+      },
+    )
+    n.child = child
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        n.lines.push(line)
+        if (process.env.DEBUG) console.log(`${n.name} | ${line}`)
+      })
+    }
+    child.on('exit', () => {
+      if (n.child === child) n.child = null
+    })
+    const started = Date.now()
+    while (!n.lines.some((l) => / started /.test(l))) {
+      if (!n.child) throw new Error(`${n.name} exited at start:\n${n.lines.join('\n')}`)
+      if (Date.now() - started > 30_000)
+        throw new Error(`${n.name} did not start:\n${n.lines.join('\n')}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+
+  const cluster: ProcessCluster = {
+    nodes,
+    start,
+    signal(i, signal) {
+      const child = nodes[i]!.child
+      if (child?.pid) process.kill(-child.pid, signal)
+    },
+    async teardown() {
+      for (const n of nodes) if (n.child?.pid) process.kill(-n.child.pid, 'SIGCONT')
+      for (const n of nodes) if (n.child?.pid) process.kill(-n.child.pid, 'SIGTERM')
+      const deadline = Date.now() + 5000
+      while (nodes.some((n) => n.child) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50))
+      for (const n of nodes) if (n.child?.pid) process.kill(-n.child.pid, 'SIGKILL')
+      await Promise.all(dirs.map((d) => d.remove()))
+    },
+  }
+  await Promise.all(nodes.map((_, i) => start(i)))
+  return cluster
+}
+
+export interface ClusterView {
+  self: { name: string }
+  members: { id: string; name: string; url: string; status: string }[]
+}
+
+export async function clusterView(url: string): Promise<ClusterView | null> {
+  try {
+    const res = await fetch(url + '/cluster', { signal: AbortSignal.timeout(1000) })
+    return (await res.json()) as ClusterView
+  } catch {
+    return null
+  }
+}
+
+export async function statusOf(url: string, name: string): Promise<string | undefined> {
+  return (await clusterView(url))?.members.find((m) => m.name === name)?.status
+}
