@@ -91,6 +91,8 @@ declare module 'hyperdht' {
     ready(): Promise<void>
     destroy(opts?: { force?: boolean }): Promise<void>
     address(): { host: string; port: number }
+    ping(to: { host: string; port: number }, opts?: { retry?: boolean }): Promise<unknown>
+    addNode(node: { host: string; port: number }): void
   }
 }
 

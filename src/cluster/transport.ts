@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { createHmac } from 'node:crypto'
+import { isIPv4 } from 'node:net'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import Protomux from 'protomux'
@@ -17,6 +18,10 @@ import type { Logger } from '../logger.ts'
 const KEEP_ALIVE_MS = 1000
 const LINK_TIMEOUT_MS = 3000
 const PROTOCOL = 'pdf-cluster/v1'
+/** How long start waits for the bootstrap nodes to answer a first ping. */
+const FIRST_PROBE_MS = 300
+/** How often bootstrap nodes that did not answer yet are pinged again. */
+const PROBE_INTERVAL_MS = 1000
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
 const DESTROY_LIMIT_MS = 200
 
@@ -77,6 +82,11 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   private readonly topic: Buffer
   readonly links = new Set<Link>()
   private closed = false
+  private refreshing = false
+  private candidates: HostPort[] = []
+  private readonly probing = new Set<string>()
+  private readonly reached = new Set<string>()
+  private probeTimer: NodeJS.Timeout | null = null
 
   constructor(private readonly o: TransportOptions) {
     super()
@@ -87,23 +97,27 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async start(): Promise<void> {
     const { host, dhtPort, bootstrap } = this.o
     // Two DHT nodes per process. A persistent one on the known port stores announcements and
-    // lets other nodes bootstrap through it; the swarm's own node sits on a free port and
-    // bootstraps through all of them. With a single node per process, two lone nodes never
-    // find each other: each one's announcement is stored only on the other, and a lookup never
-    // consults the asking node's own store.
-    const others = bootstrap.filter((b) => !(b.port === dhtPort && isSameHost(b.host, host)))
-    const boot = new HyperDHT({
-      host,
-      port: dhtPort,
-      anyPort: false,
-      firewalled: false,
-      ephemeral: false,
-      bootstrap: others,
-    })
+    // lets other nodes bootstrap through it; the swarm's own node sits on a free port beside
+    // it. With a single node per process, two lone nodes never find each other: each one's
+    // announcement is stored only on the other, and a lookup never consults its own store.
+    //
+    // Neither is handed the bootstrap list: a DHT node waits seconds for every entry that does
+    // not answer, and in the zero-configuration case most default entries are nodes nobody
+    // started. The persistent node starts alone and the prober below adds whichever
+    // bootstrap nodes answer, now or later.
+    // bootstrapper() also seeds the node's view of its own address, without which a node with
+    // nobody to ask stays ephemeral: no table, no stored announcements.
+    const boot =
+      dhtPort === 0
+        ? new HyperDHT({ host, firewalled: false, bootstrap: [] })
+        : HyperDHT.bootstrapper(dhtPort, isIPv4(host) && host !== '0.0.0.0' ? host : '127.0.0.1', {
+            host,
+          })
     this.boot = boot
     try {
       await boot.ready()
     } catch (err) {
+      await boot.destroy({ force: true }).catch(() => {})
       const code = (err as NodeJS.ErrnoException).code
       throw new Error(
         code === 'EADDRINUSE'
@@ -112,23 +126,62 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       )
     }
     const own = { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: boot.address().port }
-    const dht = new HyperDHT({ host, firewalled: false, bootstrap: [own, ...others] })
+    this.candidates = bootstrap.filter((b) => !(b.port === own.port && isSameHost(b.host, host)))
+    // Live bootstrap nodes answer within milliseconds; dead ones are not worth waiting for.
+    await withTimeout(this.probe(), FIRST_PROBE_MS)
+    const dht = new HyperDHT({ host, firewalled: false, bootstrap: [own] })
     this.dht = dht
     await dht.ready()
     const swarm = new Hyperswarm({ dht })
     this.swarm = swarm
     swarm.on('connection', (conn: NoiseStream) => this.onConnection(conn))
-    this.discovery = swarm.join(this.topic, {
-      server: true,
-      client: true,
-    }) as unknown as {
+    this.discovery = swarm.join(this.topic, { server: true, client: true }) as unknown as {
       refresh(): Promise<void>
     }
+    this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)
+  }
+
+  /**
+   * Pings the bootstrap nodes not yet known to answer and adds those that do to the persistent
+   * DHT node's table; a node that answers later (started after us) is found the same way.
+   */
+  private async probe(): Promise<void> {
+    const boot = this.boot
+    if (!boot || this.closed) return
+    await Promise.all(
+      this.candidates.map(async (c) => {
+        const key = `${c.host}:${c.port}`
+        if (this.probing.has(key)) return
+        this.probing.add(key)
+        try {
+          // A persistent node that answers enters our table, and we enter its.
+          await boot.ping(c, { retry: false })
+          if (!this.reached.has(key)) {
+            this.reached.add(key)
+            this.refresh()
+          }
+        } catch {
+          // Gone: drop it from our tables now, or every lookup (ours, and those of newcomers
+          // that ask us) waits seconds on it before the DHT gives up on it by itself.
+          if (this.reached.delete(key))
+            for (const dht of [boot, this.dht]) if (dht) forgetNode(dht, c)
+        } finally {
+          this.probing.delete(key)
+        }
+      }),
+    )
   }
 
   /** Looks the topic up again: peers that joined at the same moment can miss each other. */
   refresh(): void {
-    this.discovery?.refresh().catch(() => {})
+    // A new refresh cancels the lookup in flight; with dead bootstrap entries a lookup takes
+    // seconds, so refreshing on a timer would never let one finish.
+    if (!this.discovery || this.refreshing) return
+    this.refreshing = true
+    this.discovery
+      .refresh()
+      .catch(() => {})
+      .finally(() => (this.refreshing = false))
   }
 
   private onConnection(conn: NoiseStream): void {
@@ -192,12 +245,24 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    if (this.probeTimer) clearInterval(this.probeTimer)
     // Leaving stops the topic's refresh timer at once and then withdraws our announcements;
     // those queries can wait on peers that are shutting down too, so they get a moment only.
     if (this.swarm) await withTimeout(this.swarm.leave(this.topic), DESTROY_LIMIT_MS)
     await withTimeout(this.swarm?.destroy({ force: true }), DESTROY_LIMIT_MS)
     await withTimeout(this.dht?.destroy({ force: true }), DESTROY_LIMIT_MS)
     await withTimeout(this.boot?.destroy({ force: true }), DESTROY_LIMIT_MS)
+  }
+}
+
+/** Removes a node from a DHT node's routing table (dht-rpc has no public call for it). */
+function forgetNode(dht: HyperDHT, { host, port }: HostPort): void {
+  const internal = dht as unknown as {
+    nodes?: { toArray(): { host: string; port: number }[] }
+    _removeNode?(node: unknown): void
+  }
+  for (const node of internal.nodes?.toArray() ?? []) {
+    if (node.port === port && isSameHost(node.host, host)) internal._removeNode?.(node)
   }
 }
 

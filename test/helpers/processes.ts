@@ -33,11 +33,20 @@ export interface ProcessCluster {
   teardown(): Promise<void>
 }
 
-export async function processCluster(count: number, flags: string[] = []): Promise<ProcessCluster> {
-  const dhtPorts = await freeUdpPorts(count)
+/**
+ * `count` nodes started, plus `spare` more that share the bootstrap list but are started only
+ * when a test asks (a newcomer joining later).
+ */
+export async function processCluster(
+  count: number,
+  flags: string[] = [],
+  spare = 0,
+): Promise<ProcessCluster> {
+  const total = count + spare
+  const dhtPorts = await freeUdpPorts(total)
   const dirs = await Promise.all(dhtPorts.map(() => tempDir('pdf-cluster-proc-')))
   const ports: number[] = []
-  for (let i = 0; i < count; i++) ports.push(await freeTcpPort())
+  for (let i = 0; i < total; i++) ports.push(await freeTcpPort())
   const bootstrap = dhtPorts.map((p) => `127.0.0.1:${p}`).join(',')
   const nodes: NodeProcess[] = ports.map((port, i) => ({
     name: `n${i + 1}`,
@@ -111,7 +120,7 @@ export async function processCluster(count: number, flags: string[] = []): Promi
       await Promise.all(dirs.map((d) => d.remove()))
     },
   }
-  await Promise.all(nodes.map((_, i) => start(i)))
+  await Promise.all(nodes.slice(0, count).map((_, i) => start(i)))
   return cluster
 }
 
