@@ -20,6 +20,7 @@ import { Sessions } from './web/session.ts'
 import { createWebServer } from './web/server.ts'
 import { SwarmTransport } from './cluster/transport.ts'
 import { Cluster } from './cluster/cluster.ts'
+import { Placement } from './cluster/placement.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -81,12 +82,18 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     (config.generator === 'failing'
       ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
       : createPdfGenerator({ workMs: config.workMs }))
+  let cluster = null as Cluster | null
+  const placement = new Placement({
+    self,
+    members: () => cluster?.members() ?? [{ ...self, url: '', incarnation: 0, status: 'alive' }],
+    uptimeMs: () => now() - started,
+  })
   const manager = new DownloadManager({
     repo,
     files,
     generator,
     self,
-    placement: () => self,
+    placement,
     now,
     retentionMs: config.retentionMs,
     liveTtlMs: config.liveTtlMs,
@@ -95,7 +102,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     log,
   })
 
-  let cluster = null as Cluster | null
   const web = createWebServer({
     manager,
     sessions: new Sessions(config.secret),
@@ -143,6 +149,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     log,
   })
   cluster = running
+  running.on('member', (event) => {
+    if (event.type !== 'suspect') manager.membershipChanged()
+  })
+  // Quiet long enough for the log to show any takeover that happened while we stood still.
+  running.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
   try {
     await running.start()
   } catch (err) {

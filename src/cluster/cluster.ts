@@ -45,6 +45,8 @@ interface Beat {
 
 export interface ClusterEvents {
   member: [event: MembershipEvent]
+  /** This node's event loop stood still for `ms`, long enough for the others to declare it dead. */
+  stalled: [ms: number]
 }
 
 export interface ClusterOptions {
@@ -106,6 +108,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.lastTick = now
       // Our own loop was stalled: the silence of others over that time proves nothing.
       if (lateMs > this.t.heartbeatMs) this.detector.stalled(lateMs)
+      if (lateMs >= this.t.suspectAfterMs + this.t.suspicionMs) {
+        this.o.log.warn('stalled', { ms: lateMs })
+        this.emit('stalled', lateMs)
+      }
       const others = this.membership.all().filter((m) => m.id !== this.self.id)
       const { suspect, dead } = this.detector.verdicts(now, others)
       for (const id of suspect) this.emitEvent(this.membership.mark(id, 'suspect'))

@@ -162,9 +162,12 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
           }
         } catch {
           // Gone: drop it from our tables now, or every lookup (ours, and those of newcomers
-          // that ask us) waits seconds on it before the DHT gives up on it by itself.
-          if (this.reached.delete(key))
-            for (const dht of [boot, this.dht]) if (dht) forgetNode(dht, c)
+          // that ask us) waits seconds on it before the DHT gives up on it by itself. A lookup
+          // already waiting on it is started again.
+          this.reached.delete(key)
+          let forgot = false
+          for (const dht of [boot, this.dht]) if (dht && forgetNode(dht, c)) forgot = true
+          if (forgot) this.refresh(true)
         } finally {
           this.probing.delete(key)
         }
@@ -173,10 +176,10 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   }
 
   /** Looks the topic up again: peers that joined at the same moment can miss each other. */
-  refresh(): void {
+  refresh(restart = false): void {
     // A new refresh cancels the lookup in flight; with dead bootstrap entries a lookup takes
     // seconds, so refreshing on a timer would never let one finish.
-    if (!this.discovery || this.refreshing) return
+    if (!this.discovery || (this.refreshing && !restart)) return
     this.refreshing = true
     this.discovery
       .refresh()
@@ -256,14 +259,19 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
 }
 
 /** Removes a node from a DHT node's routing table (dht-rpc has no public call for it). */
-function forgetNode(dht: HyperDHT, { host, port }: HostPort): void {
+function forgetNode(dht: HyperDHT, { host, port }: HostPort): boolean {
   const internal = dht as unknown as {
     nodes?: { toArray(): { host: string; port: number }[] }
     _removeNode?(node: unknown): void
   }
+  let found = false
   for (const node of internal.nodes?.toArray() ?? []) {
-    if (node.port === port && isSameHost(node.host, host)) internal._removeNode?.(node)
+    if (node.port === port && isSameHost(node.host, host)) {
+      internal._removeNode?.(node)
+      found = true
+    }
   }
+  return found
 }
 
 function withTimeout(work: Promise<unknown> | undefined, ms: number): Promise<void> {

@@ -1,29 +1,24 @@
 /**
  * The download manager: the small public contract the web layer uses (request, dismiss,
- * current, subscribe, open a file), and the supervisor that runs a worker for every live
- * record this node owns, including the ones it finds in its store after a restart.
+ * current, subscribe, open a file). Behind it, the supervisor runs the workers, and a sweep
+ * each second purges what expired and catches anything an event missed.
  */
 import { nanoid } from 'nanoid'
 import type { Download } from '../store/record.ts'
 import { isLive } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
 import type { FileStore, StoredFile } from '../store/file-store.ts'
+import type { Placement, NodeRef } from '../cluster/placement.ts'
 import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
-import { Worker } from './worker.ts'
-
-export interface NodeRef {
-  id: string
-  name: string
-}
+import { Supervisor } from './supervisor.ts'
 
 export interface ManagerOptions {
   repo: DownloadRepository
   files: FileStore
   generator: Generator
   self: NodeRef
-  /** Picks the node that will run a new download's worker. */
-  placement: (userId: string) => NodeRef
+  placement: Placement
   now: () => number
   retentionMs: number
   liveTtlMs: number
@@ -32,26 +27,42 @@ export interface ManagerOptions {
   log: Logger
 }
 
-export type Listener = (download: Download | null) => void
+export type ManagerEvent =
+  { type: 'download'; download: Download | null } | { type: 'error'; message: string }
+export type Listener = (event: ManagerEvent) => void
+
+/** How long a request made here is watched for losing a same-moment race to another. */
+const RACE_WATCH_MS = 30_000
+export const RACE_LOST_MESSAGE =
+  'Another request for a download was made at the same moment and won; showing that download instead.'
 
 export class DownloadManager {
-  private readonly workers = new Map<string, Worker>()
-  /** Progress newer than the last checkpoint, per download id, as workers report it. */
+  private readonly supervisor: Supervisor
+  /** Progress newer than the last checkpoint, per download id, as local workers report it. */
   private readonly live = new Map<string, number>()
   private readonly listeners = new Map<string, Set<Listener>>()
   private readonly lastSent = new Map<string, string>()
   private readonly prefetched = new Set<string>()
-  private purgeTimer: NodeJS.Timeout | null = null
+  /** Requests made on this node, until they are known to have won (or lost). */
+  private readonly racing = new Map<string, { userId: string; createdAt: number; until: number }>()
+  private sweepTimer: NodeJS.Timeout | null = null
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
+    this.supervisor = new Supervisor({
+      ...o,
+      onProgress: (d, progress) => {
+        this.live.set(d.id, progress)
+        this.notify(d.userId)
+      },
+    })
     o.repo.on('change', (users) => this.onChange(users))
   }
 
   start(): void {
     this.onChange(new Set(this.o.repo.all().map((d) => d.userId)))
-    this.purgeTimer = setInterval(() => this.sweep(), this.o.purgeIntervalMs)
-    this.purgeTimer.unref()
+    this.sweepTimer = setInterval(() => this.sweep(), this.o.purgeIntervalMs)
+    this.sweepTimer.unref()
   }
 
   /** The user's download as a client should see it, with the freshest progress known here. */
@@ -65,7 +76,7 @@ export class DownloadManager {
   async request(userId: string): Promise<Download> {
     if (this.closed) throw new Error('This node is shutting down; try again in a moment.')
     const now = this.o.now()
-    const owner = this.o.placement(userId)
+    const owner = this.o.placement.ownerFor(userId)
     const download: Download = {
       id: nanoid(),
       userId,
@@ -84,8 +95,14 @@ export class DownloadManager {
       expiresAt: now + this.o.liveTtlMs,
       checkpoint: null,
     }
-    await this.o.repo.insert(download)
     this.o.log.info('request', { id: download.id, user: userId, owner: owner.name })
+    this.racing.set(download.id, { userId, createdAt: now, until: now + RACE_WATCH_MS })
+    try {
+      await this.o.repo.insert(download)
+    } catch (err) {
+      this.racing.delete(download.id)
+      throw err
+    }
     return download
   }
 
@@ -94,6 +111,7 @@ export class DownloadManager {
     const d = this.o.repo.forUser(userId)
     if (!d) return null
     await this.o.repo.remove(d)
+    for (const [id, race] of this.racing) if (race.userId === userId) this.racing.delete(id)
     this.o.log.info('dismiss', { id: d.id, user: userId, state: d.state })
     return d
   }
@@ -123,101 +141,100 @@ export class DownloadManager {
 
   /** Live downloads this node is running now. */
   get running(): number {
-    return this.workers.size
+    return this.supervisor.running
+  }
+
+  /** Membership changed: owners may be gone, so successors may have work to take over. */
+  membershipChanged(): void {
+    if (!this.closed) this.supervisor.reconcileAll()
+  }
+
+  /** This node was stalled long enough to have been declared dead: see Supervisor.fence. */
+  fence(quietMs: number): void {
+    this.o.log.warn('fenced', {
+      message: 'this node was stalled; its workers stop until the log shows who owns what',
+      quietMs,
+    })
+    this.supervisor.fence(quietMs)
   }
 
   private onChange(users: Set<string>): void {
     if (this.closed) return
+    this.supervisor.reconcile(users)
     for (const userId of users) {
-      this.supervise(userId)
+      this.prefetch(userId)
+      this.watchRace(userId)
       this.notify(userId)
     }
   }
 
-  /** Starts, or stops, this node's workers for one user so they match the log. */
-  private supervise(userId: string): void {
-    const current = this.o.repo.forUser(userId)
-    // Copy every ready file here as soon as it exists, so it outlives the node that made it.
-    if (current?.file && !this.prefetched.has(current.id)) {
-      this.prefetched.add(current.id)
-      this.o.files.prefetch(current.file)
+  /** Copies each ready file here as soon as it exists, so it outlives the node that made it. */
+  private prefetch(userId: string): void {
+    const d = this.o.repo.forUser(userId)
+    if (d?.file && !this.prefetched.has(d.id)) {
+      this.prefetched.add(d.id)
+      this.o.files.prefetch(d.file)
     }
-    for (const worker of this.workers.values()) {
-      if (worker.userId !== userId) continue
-      const d = this.o.repo.get(worker.id)
-      if (!d) worker.stop('dismissed')
-      else if (d.epoch > worker.epoch) worker.stop('fenced')
-    }
-    if (!current || !isLive(current) || current.owner !== this.o.self.id) return
-    if (this.workers.has(current.id)) return
-    const worker = new Worker({
-      download: current,
-      generator: this.o.generator,
-      repo: this.o.repo,
-      files: this.o.files,
-      nodeName: this.o.self.name,
-      now: this.o.now,
-      liveTtlMs: this.o.liveTtlMs,
-      retentionMs: this.o.retentionMs,
-      checkpointStep: this.o.checkpointStep,
-      log: this.o.log,
-      onProgress: (d, progress) => {
-        this.live.set(d.id, progress)
-        this.notify(d.userId)
-      },
-    })
-    this.workers.set(current.id, worker)
-    void worker.done.then(() => {
-      this.workers.delete(current.id)
-      this.live.delete(current.id)
-    })
   }
 
-  private notify(userId: string): void {
-    const set = this.listeners.get(userId)
-    if (!set) return
-    const view = this.current(userId)
-    const key = JSON.stringify(view)
-    if (this.lastSent.get(userId) === key) return
-    this.lastSent.set(userId, key)
-    for (const listener of set) {
+  /** Tells the user when a request made here lost a same-moment race to one made elsewhere. */
+  private watchRace(userId: string): void {
+    const current = this.o.repo.forUser(userId)
+    for (const [id, race] of this.racing) {
+      if (race.userId !== userId || !current || current.id === id) continue
+      // Lost only to one made before (or with) it: a later request means the user moved on.
+      if (
+        current.createdAt < race.createdAt ||
+        (current.createdAt === race.createdAt && current.id < id)
+      ) {
+        this.racing.delete(id)
+        this.o.log.info('race-lost', { id, user: userId, winner: current.id })
+        this.emit(userId, { type: 'error', message: RACE_LOST_MESSAGE })
+      }
+    }
+  }
+
+  private emit(userId: string, event: ManagerEvent): void {
+    for (const listener of this.listeners.get(userId) ?? []) {
       try {
-        listener(view)
+        listener(event)
       } catch (err) {
         this.o.log.error('listener-failed', { user: userId, error: (err as Error).message })
       }
     }
   }
 
-  /** Runs every second: purges what expired, and restarts any owned download left without a worker. */
-  private sweep(): void {
-    this.purge()
-    try {
-      const users = new Set<string>()
-      for (const d of this.o.repo.all()) {
-        if (isLive(d) && d.owner === this.o.self.id && !this.workers.has(d.id)) users.add(d.userId)
-      }
-      for (const userId of users) this.supervise(userId)
-    } catch (err) {
-      this.o.log.error('sweep-failed', { error: (err as Error).message })
-    }
+  private notify(userId: string): void {
+    if (!this.listeners.has(userId)) return
+    const view = this.current(userId)
+    const key = JSON.stringify(view)
+    if (this.lastSent.get(userId) === key) return
+    this.lastSent.set(userId, key)
+    this.emit(userId, { type: 'download', download: view })
   }
 
-  private purge(): void {
+  /** Once a second: purge what expired, forget settled races, and reconcile every worker. */
+  private sweep(): void {
     try {
+      const now = this.o.now()
+      for (const [id, race] of this.racing) if (now > race.until) this.racing.delete(id)
       for (const d of this.o.repo.purge()) {
-        this.workers.get(d.id)?.stop('expired')
+        this.supervisor.stopExpired(d.id)
         this.prefetched.delete(d.id)
+        this.live.delete(d.id)
         if (d.file) {
-          this.o.files.remove(d.file).catch((err: Error) => {
-            this.o.log.error('purge-failed', { id: d.id, error: err.message })
-          })
+          this.o.files
+            .remove(d.file)
+            .catch((err: Error) =>
+              this.o.log.error('purge-failed', { id: d.id, error: err.message }),
+            )
         }
         this.o.log.info('purged', { id: d.id, user: d.userId, state: d.state })
         this.notify(d.userId)
       }
+      this.supervisor.reconcileAll()
     } catch (err) {
-      this.o.log.error('purge-failed', { error: (err as Error).message })
+      this.o.log.error('sweep-failed', { error: (err as Error).message })
     }
   }
 
@@ -225,7 +242,7 @@ export class DownloadManager {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.purgeTimer) clearInterval(this.purgeTimer)
-    await Promise.all([...this.workers.values()].map((w) => w.stopAndCheckpoint()))
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    await this.supervisor.close()
   }
 }

@@ -9,7 +9,7 @@ import type { FileStore } from '../store/file-store.ts'
 import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
 
-export type StopReason = 'dismissed' | 'fenced' | 'shutdown' | 'expired'
+export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired'
 
 export interface WorkerOptions {
   download: Download

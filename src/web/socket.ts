@@ -20,8 +20,10 @@ export function serveSocket(
   const send = (message: ServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(encode(message))
   }
-  const unsubscribe = manager.subscribe(userId, (d) =>
-    send({ type: 'download', download: toPublic(d) }),
+  const unsubscribe = manager.subscribe(userId, (event) =>
+    send(
+      event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event,
+    ),
   )
   send({ type: 'download', download: toPublic(manager.current(userId)) })
 

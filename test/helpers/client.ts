@@ -15,6 +15,8 @@ export async function sessionCookie(baseUrl: string): Promise<string> {
 
 export class Client {
   readonly messages: Message[] = []
+  /** Date.now() at the arrival of each message, index for index. */
+  readonly times: number[] = []
   private waiters: { test: (m: Message) => boolean; resolve: (m: Message) => void }[] = []
   closed: Promise<{ code: number; reason: string }>
 
@@ -22,6 +24,7 @@ export class Client {
     ws.on('message', (data) => {
       const m = JSON.parse(String(data)) as Message
       this.messages.push(m)
+      this.times.push(Date.now())
       this.waiters = this.waiters.filter((w) => {
         if (!w.test(m)) return true
         w.resolve(m)
@@ -77,6 +80,17 @@ export class Client {
         },
       })
     })
+  }
+
+  /** The first download message (already received or still to come) whose record passes the test. */
+  seen(
+    test: (d: Record<string, any> | null) => boolean,
+    timeoutMs?: number,
+    what = 'download',
+  ): Promise<Record<string, any> | null> {
+    return this.next((m) => m.type === 'download' && test(m.download), timeoutMs, what).then(
+      (m) => (m as { download: Record<string, any> | null }).download,
+    )
   }
 
   /** The next download message whose record passes the test. */

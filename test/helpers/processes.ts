@@ -141,3 +141,23 @@ export async function clusterView(url: string): Promise<ClusterView | null> {
 export async function statusOf(url: string, name: string): Promise<string | undefined> {
   return (await clusterView(url))?.members.find((m) => m.name === name)?.status
 }
+
+/** Waits until these nodes see each other alive and share one log that each can write. */
+export async function waitForCluster(nodes: NodeProcess[], timeoutMs = 30_000): Promise<void> {
+  const { eventually } = await import('./cluster.ts')
+  await eventually(
+    async () => {
+      for (const n of nodes)
+        for (const m of nodes) if ((await statusOf(n.url, m.name)) !== 'alive') return false
+      const health = await Promise.all(
+        nodes.map(async (n) => {
+          const res = await fetch(n.url + '/healthz', { signal: AbortSignal.timeout(1000) })
+          return (await res.json()) as { log: { writable: boolean; key: string } }
+        }),
+      )
+      return health.every((h) => h.log.writable) && new Set(health.map((h) => h.log.key)).size === 1
+    },
+    `${nodes.map((n) => n.name).join(', ')} form one cluster on one log`,
+    timeoutMs,
+  )
+}

@@ -1,0 +1,60 @@
+/**
+ * Who runs each user's worker, from this node's membership view alone: a new download goes
+ * to the first alive member in the user's rendezvous ranking; a download whose owner is gone
+ * goes to the first live member in the same ranking. Every node computes the same answer
+ * without asking anyone; when views briefly differ and two nodes both take over, the log's
+ * epoch rule keeps exactly one of them.
+ */
+import type { Member } from './member.ts'
+import { owner } from './rendezvous.ts'
+
+export interface NodeRef {
+  id: string
+  name: string
+}
+
+export interface PlacementView {
+  self: NodeRef
+  members(): Member[]
+  /** Ms since this node started: an owner it has never heard of is presumed gone after the grace. */
+  uptimeMs(): number
+}
+
+/** How long a starting node waits to hear of an unknown owner before presuming it gone. */
+export const UNKNOWN_OWNER_GRACE_MS = 5000
+
+export class Placement {
+  constructor(private readonly view: PlacementView) {}
+
+  private ref(id: string | null): NodeRef | null {
+    if (!id) return null
+    const m = this.view.members().find((x) => x.id === id)
+    return m ? { id: m.id, name: m.name } : null
+  }
+
+  /** The owner of a new download for this user. */
+  ownerFor(userId: string): NodeRef {
+    const alive = this.view
+      .members()
+      .filter((m) => m.status === 'alive')
+      .map((m) => m.id)
+    return this.ref(owner(userId, alive)) ?? this.view.self
+  }
+
+  /** Is the node that owns this download gone (dead, left, or never heard of)? */
+  ownerGone(ownerId: string): boolean {
+    const m = this.view.members().find((x) => x.id === ownerId)
+    if (!m) return this.view.uptimeMs() > UNKNOWN_OWNER_GRACE_MS
+    return m.status === 'dead' || m.status === 'left'
+  }
+
+  /** Who should take over a download of this user whose owner is gone, or null while it is not. */
+  successorFor(userId: string, ownerId: string): NodeRef | null {
+    if (!this.ownerGone(ownerId)) return null
+    const live = this.view
+      .members()
+      .filter((m) => m.status === 'alive' || m.status === 'suspect')
+      .map((m) => m.id)
+    return this.ref(owner(userId, live))
+  }
+}

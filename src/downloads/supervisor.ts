@@ -1,0 +1,164 @@
+/**
+ * Keeps this node's workers matched to the log: a worker for every live download this node
+ * owns (also after a restart), a takeover for every download whose owner is gone and whose
+ * successor is this node, and no worker for a download that was dismissed, taken over
+ * (a higher epoch), or lost a same-moment race with another request of its user.
+ */
+import type { Download } from '../store/record.ts'
+import { isLive } from '../store/record.ts'
+import type { DownloadRepository } from '../store/repository.ts'
+import type { FileStore } from '../store/file-store.ts'
+import type { Placement, NodeRef } from '../cluster/placement.ts'
+import type { Generator } from './generator.ts'
+import type { Logger } from '../logger.ts'
+import { Worker } from './worker.ts'
+
+export interface SupervisorOptions {
+  repo: DownloadRepository
+  files: FileStore
+  generator: Generator
+  self: NodeRef
+  placement: Placement
+  now: () => number
+  retentionMs: number
+  liveTtlMs: number
+  checkpointStep: number
+  log: Logger
+  onProgress: (download: Download, progress: number) => void
+}
+
+export class Supervisor {
+  private readonly workers = new Map<string, Worker>()
+  private readonly takingOver = new Set<string>()
+  /** While set, this node starts no worker: it was stalled long enough to have been replaced. */
+  private quietUntil = 0
+  private closed = false
+
+  constructor(private readonly o: SupervisorOptions) {}
+
+  get running(): number {
+    return this.workers.size
+  }
+
+  /** Matches the workers of these users to the log. */
+  reconcile(users: Iterable<string>): void {
+    if (this.closed) return
+    for (const userId of users) {
+      try {
+        this.reconcileUser(userId)
+      } catch (err) {
+        this.o.log.error('supervise-failed', { user: userId, error: (err as Error).message })
+      }
+    }
+  }
+
+  /** Every user with a live download: after a membership change, and once a second. */
+  reconcileAll(): void {
+    const users = new Set<string>()
+    for (const d of this.o.repo.all()) if (isLive(d)) users.add(d.userId)
+    for (const w of this.workers.values()) users.add(w.userId)
+    this.reconcile(users)
+  }
+
+  /**
+   * This node's event loop stood still longer than the cluster takes to declare a member
+   * dead: its downloads may have been taken over. Stop writing at once, and start nothing
+   * until the log has had time to show who owns what now.
+   */
+  fence(quietMs: number): void {
+    this.quietUntil = this.o.now() + quietMs
+    for (const w of this.workers.values()) w.stop('fenced')
+  }
+
+  private reconcileUser(userId: string): void {
+    const current = this.o.repo.forUser(userId)
+    for (const worker of this.workers.values()) {
+      if (worker.userId !== userId) continue
+      const d = this.o.repo.get(worker.id)
+      if (!d) worker.stop('dismissed')
+      else if (d.epoch > worker.epoch || d.owner !== this.o.self.id) worker.stop('fenced')
+      else if (current && current.id !== d.id) worker.stop('superseded')
+    }
+    this.dropSuperseded(userId, current)
+    if (!current || !isLive(current)) return
+    if (this.o.now() < this.quietUntil) return
+    if (current.owner === this.o.self.id) return this.ensureWorker(current)
+    const successor = this.o.placement.successorFor(userId, current.owner)
+    if (successor?.id === this.o.self.id) void this.takeOver(current)
+  }
+
+  /** Two requests of one user raced: the owner of the losing record dismisses it everywhere. */
+  private dropSuperseded(userId: string, current: Download | null): void {
+    if (!current) return
+    for (const d of this.o.repo.all()) {
+      if (d.userId !== userId || d.id === current.id || d.owner !== this.o.self.id || !isLive(d))
+        continue
+      this.o.log.info('superseded', { id: d.id, user: userId, by: current.id })
+      this.o.repo
+        .remove(d)
+        .catch((err: Error) => this.o.log.warn('remove-failed', { id: d.id, error: err.message }))
+    }
+  }
+
+  private async takeOver(d: Download): Promise<void> {
+    if (this.takingOver.has(d.id)) return
+    this.takingOver.add(d.id)
+    try {
+      const now = this.o.now()
+      const next: Download = {
+        ...d,
+        owner: this.o.self.id,
+        ownerName: this.o.self.name,
+        epoch: d.epoch + 1,
+        version: d.version + 1,
+        updatedAt: now,
+        expiresAt: now + this.o.liveTtlMs,
+      }
+      this.o.log.info('takeover', {
+        id: d.id,
+        user: d.userId,
+        from: d.ownerName,
+        epoch: next.epoch,
+        at: `${d.progress}%`,
+      })
+      await this.o.repo.update(next)
+      // The change event that follows starts the worker (owner is now this node).
+    } catch (err) {
+      this.o.log.warn('takeover-failed', { id: d.id, error: (err as Error).message })
+    } finally {
+      this.takingOver.delete(d.id)
+    }
+  }
+
+  private ensureWorker(d: Download): void {
+    if (this.workers.has(d.id)) return
+    const worker = new Worker({
+      download: d,
+      generator: this.o.generator,
+      repo: this.o.repo,
+      files: this.o.files,
+      nodeName: this.o.self.name,
+      now: this.o.now,
+      liveTtlMs: this.o.liveTtlMs,
+      retentionMs: this.o.retentionMs,
+      checkpointStep: this.o.checkpointStep,
+      log: this.o.log,
+      onProgress: this.o.onProgress,
+    })
+    this.workers.set(d.id, worker)
+    void worker.done.then(() => {
+      if (this.workers.get(d.id) === worker) this.workers.delete(d.id)
+    })
+  }
+
+  stopExpired(id: string): void {
+    this.workers.get(id)?.stop('expired')
+  }
+
+  /** Stops every worker, each writing its newest progress first. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.workers.values()].map((w) => w.stopAndCheckpoint()))
+  }
+}
