@@ -130,6 +130,48 @@ test('a node that closes is seen as left at once; restarted, it rejoins and catc
   }
 })
 
+test('two nodes asked for the same user at the same moment: one download wins everywhere, the other request is told', async () => {
+  const c = await createCluster(3, { workMs: 1500 })
+  try {
+    await oneLog(c.nodes)
+    const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    for (let round = 0; round < 3; round++) {
+      const cookie = await sessionCookie(n1.url)
+      const a = await Client.connect(n1.url, cookie)
+      const b = await Client.connect(n2.url, cookie)
+      await Promise.all([
+        a.next((m) => m.type === 'download'),
+        b.next((m) => m.type === 'download'),
+      ])
+      a.send({ type: 'request' })
+      b.send({ type: 'request' })
+      const userId = (await a.seen((d) => d !== null))!.userId as string
+      // Every node settles on the same single download for the user.
+      await eventually(() => {
+        const ids = c.nodes.map((n) => n.manager.current(userId)?.id)
+        return ids[0] !== undefined && ids.every((id) => id === ids[0])
+      }, 'one download everywhere')
+      const winner = n3.manager.current(userId)!.id
+      await a.seen((d) => d?.id === winner)
+      await b.seen((d) => d?.id === winner)
+      // The other request was refused: at once if the first had already replicated, or by a
+      // notice once the race was decided.
+      const errors = [...a.messages, ...b.messages].filter((m) => m.type === 'error')
+      await eventually(
+        () => [...a.messages, ...b.messages].some((m) => m.type === 'error'),
+        'the losing request is told',
+      )
+      for (const e of errors)
+        assert.match((e as { message: string }).message, /already have a download|same moment/)
+      await a.seen((d) => d?.state === 'ready' && d.id === winner)
+      a.close()
+      b.close()
+    }
+  } finally {
+    await c.teardown()
+  }
+})
+
 test('a peer with the wrong secret is refused and learns nothing', async () => {
   const c = await createCluster(2)
   const dir = await tempDir()

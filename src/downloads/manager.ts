@@ -6,25 +6,12 @@
 import { nanoid } from 'nanoid'
 import type { Download } from '../store/record.ts'
 import { isLive } from '../store/record.ts'
-import type { DownloadRepository } from '../store/repository.ts'
-import type { FileStore, StoredFile } from '../store/file-store.ts'
-import type { Placement, NodeRef } from '../cluster/placement.ts'
-import type { Generator } from './generator.ts'
-import type { Logger } from '../logger.ts'
-import { Supervisor } from './supervisor.ts'
+import type { StoredFile } from '../store/file-store.ts'
+import { Supervisor, type SupervisorOptions } from './supervisor.ts'
 
-export interface ManagerOptions {
-  repo: DownloadRepository
-  files: FileStore
-  generator: Generator
-  self: NodeRef
-  placement: Placement
-  now: () => number
-  retentionMs: number
-  liveTtlMs: number
-  checkpointStep: number
+export interface ManagerOptions extends Omit<SupervisorOptions, 'onProgress'> {
+  /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
-  log: Logger
 }
 
 export type ManagerEvent =
