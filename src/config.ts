@@ -28,6 +28,8 @@ export interface Config {
   heartbeatMs: number
   suspectAfterMs: number
   suspicionMs: number
+  /** Origins (a load balancer's, say) whose pages may open a WebSocket besides the members'. */
+  allowOrigins: string[]
 }
 
 /** With no --dht-port, a node's DHT listens here above its HTTP port. */
@@ -204,6 +206,25 @@ const FLAGS: Flag[] = [
     parse: positiveMs('--suspicion-ms'),
   },
   {
+    flag: '--allow-origin',
+    env: 'ALLOW_ORIGIN',
+    key: 'allowOrigins',
+    default: '(none)',
+    help: "extra origins whose pages may open a socket, e.g. a load balancer's, comma-separated",
+    parse: (v) =>
+      v.split(',').map((s) => {
+        try {
+          const u = new URL(s.trim())
+          if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error()
+          return u.origin
+        } catch {
+          throw new ConfigError(
+            `--allow-origin must be http(s) origins, comma-separated, got ${JSON.stringify(s)}`,
+          )
+        }
+      }),
+  },
+  {
     flag: '--generator',
     env: 'GENERATOR',
     key: 'generator',
@@ -294,5 +315,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config
     heartbeatMs,
     suspectAfterMs,
     suspicionMs: out.suspicionMs ?? 300,
+    allowOrigins: out.allowOrigins ?? [],
   }
 }

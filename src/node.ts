@@ -21,6 +21,7 @@ import { createWebServer } from './web/server.ts'
 import { SwarmTransport } from './cluster/transport.ts'
 import { Cluster } from './cluster/cluster.ts'
 import { Placement } from './cluster/placement.ts'
+import { Relay } from './cluster/relay.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -39,6 +40,7 @@ export interface RunningNode {
   port: number
   manager: DownloadManager
   cluster: Cluster
+  relay: Relay
   close(): Promise<void>
 }
 
@@ -82,6 +84,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     (config.generator === 'failing'
       ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
       : createPdfGenerator({ workMs: config.workMs }))
+  const transport = new SwarmTransport({
+    secret: config.secret,
+    host: config.host,
+    dhtPort: config.dhtPort,
+    bootstrap: config.bootstrap,
+    log,
+    topic: deps.topic,
+  })
+  const relay = new Relay(transport, log)
   let cluster = null as Cluster | null
   const placement = new Placement({
     self,
@@ -94,6 +105,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     generator,
     self,
     placement,
+    relay,
     now,
     retentionMs: config.retentionMs,
     liveTtlMs: config.liveTtlMs,
@@ -117,7 +129,14 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
     }),
     cluster: () => ({ self: cluster?.self ?? null, members: cluster?.members() ?? [] }),
-    trustedOrigins: () => (cluster ? cluster.members().map((m) => m.url) : []),
+    trustedOrigins: () => [
+      ...config.allowOrigins,
+      ...(cluster ? cluster.members().map((m) => m.url) : []),
+    ],
+    members: () =>
+      (cluster?.members() ?? [])
+        .filter((m) => m.status === 'alive')
+        .map(({ id, name, url, status }) => ({ id, name, url, status })),
   })
   let port: number
   try {
@@ -128,14 +147,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-  const transport = new SwarmTransport({
-    secret: config.secret,
-    host: config.host,
-    dhtPort: config.dhtPort,
-    bootstrap: config.bootstrap,
-    log,
-    topic: deps.topic,
-  })
   const running = new Cluster({
     self: { id, name: config.name, url },
     transport,
@@ -151,6 +162,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   cluster = running
   running.on('member', (event) => {
     if (event.type !== 'suspect') manager.membershipChanged()
+    web.membersChanged()
   })
   // Quiet long enough for the log to show any takeover that happened while we stood still.
   running.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
@@ -180,6 +192,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     port,
     manager,
     cluster: running,
+    relay,
     close() {
       closing ??= (async () => {
         await web.close()

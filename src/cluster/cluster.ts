@@ -160,6 +160,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private onMessage(link: Link, raw: unknown): void {
+    // Other message types on the channel belong to the relay.
+    if ((raw as { type?: unknown } | null)?.type !== 'beat') return
     const beat = parseBeat(raw)
     if (!beat) {
       this.o.log.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })

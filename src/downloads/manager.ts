@@ -12,10 +12,30 @@ import { Supervisor, type SupervisorOptions } from './supervisor.ts'
 export interface ManagerOptions extends Omit<SupervisorOptions, 'onProgress'> {
   /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
+  relay?: ProgressRelay
 }
 
+/** Live progress between nodes (see cluster/relay.ts); absent on a node without peers. */
+export interface ProgressRelay {
+  watch(userId: string): void
+  unwatch(userId: string): void
+  publish(event: ProgressTick): void
+  on(event: 'progress', listener: (tick: ProgressTick) => void): unknown
+}
+
+export interface ProgressTick {
+  id: string
+  userId: string
+  epoch: number
+  progress: number
+  at: number
+}
+
+/** A record as a client sees it: with the freshest progress and when it was measured. */
+export type DownloadView = Download & { progressAt?: number }
+
 export type ManagerEvent =
-  { type: 'download'; download: Download | null } | { type: 'error'; message: string }
+  { type: 'download'; download: DownloadView | null } | { type: 'error'; message: string }
 export type Listener = (event: ManagerEvent) => void
 
 /** How long a request made here is watched for losing a same-moment race to another. */
@@ -26,7 +46,9 @@ export const RACE_LOST_MESSAGE =
 export class DownloadManager {
   private readonly supervisor: Supervisor
   /** Progress newer than the last checkpoint, per download id, as local workers report it. */
-  private readonly live = new Map<string, number>()
+  private readonly live = new Map<string, { epoch: number; progress: number; at: number }>()
+  /** The furthest progress shown to this user's sockets here, so it never moves back. */
+  private readonly shown = new Map<string, { id: string; progress: number }>()
   private readonly listeners = new Map<string, Set<Listener>>()
   private readonly lastSent = new Map<string, string>()
   private readonly prefetched = new Set<string>()
@@ -39,11 +61,24 @@ export class DownloadManager {
     this.supervisor = new Supervisor({
       ...o,
       onProgress: (d, progress) => {
-        this.live.set(d.id, progress)
-        this.notify(d.userId)
+        const tick = { id: d.id, userId: d.userId, epoch: d.epoch, progress, at: o.now() }
+        this.onTick(tick)
+        o.relay?.publish(tick)
       },
     })
     o.repo.on('change', (users) => this.onChange(users))
+    o.relay?.on('progress', (tick) => this.onTick(tick))
+  }
+
+  /** Progress from a worker, here or (through the relay) on another node. */
+  private onTick(tick: ProgressTick): void {
+    const d = this.o.repo.get(tick.id)
+    // A late tick from an owner that has since been replaced is ignored.
+    if (d && (tick.epoch < d.epoch || !isLive(d))) return
+    const known = this.live.get(tick.id)
+    if (known && known.epoch === tick.epoch && known.progress >= tick.progress) return
+    this.live.set(tick.id, { epoch: tick.epoch, progress: tick.progress, at: tick.at })
+    this.notify(tick.userId)
   }
 
   start(): void {
@@ -53,11 +88,21 @@ export class DownloadManager {
   }
 
   /** The user's download as a client should see it, with the freshest progress known here. */
-  current(userId: string): Download | null {
+  current(userId: string): DownloadView | null {
     const d = this.o.repo.forUser(userId)
     if (!d) return null
-    const progress = this.live.get(d.id)
-    return progress !== undefined && isLive(d) && progress > d.progress ? { ...d, progress } : d
+    if (!isLive(d)) return d
+    let view: DownloadView = d
+    const tick = this.live.get(d.id)
+    if (tick && tick.epoch >= d.epoch && tick.progress > d.progress) {
+      view = { ...d, progress: tick.progress, progressAt: tick.at }
+    }
+    // After a takeover the successor resumes from the last checkpoint, which may be behind what
+    // the relay already showed: hold the bar where it was rather than move it back.
+    const shown = this.shown.get(userId)
+    if (shown?.id === d.id && shown.progress > view.progress)
+      view = { ...view, progress: shown.progress }
+    return view
   }
 
   async request(userId: string): Promise<Download> {
@@ -117,11 +162,14 @@ export class DownloadManager {
     let set = this.listeners.get(userId)
     if (!set) this.listeners.set(userId, (set = new Set()))
     set.add(listener)
+    if (set.size === 1) this.o.relay?.watch(userId)
     return () => {
-      set.delete(listener)
+      if (!set.delete(listener)) return
       if (set.size === 0) {
         this.listeners.delete(userId)
         this.lastSent.delete(userId)
+        this.shown.delete(userId)
+        this.o.relay?.unwatch(userId)
       }
     }
   }
@@ -194,6 +242,7 @@ export class DownloadManager {
   private notify(userId: string): void {
     if (!this.listeners.has(userId)) return
     const view = this.current(userId)
+    if (view) this.shown.set(userId, { id: view.id, progress: view.progress })
     const key = JSON.stringify(view)
     if (this.lastSent.get(userId) === key) return
     this.lastSent.set(userId, key)

@@ -7,10 +7,23 @@ import type { Download } from '../store/record.ts'
 export type ClientMessage = { type: 'request' } | { type: 'dismiss' }
 
 /** What a client sees of a record: everything but the worker's internal state. */
-export type PublicDownload = Omit<Download, 'checkpoint' | 'version' | 'file'>
+export type PublicDownload = Omit<Download, 'checkpoint' | 'version' | 'file'> & {
+  /** When the worker measured `progress` (ms since the epoch), while it runs. */
+  progressAt?: number
+}
+
+/** A live member as the page sees it: where it can reconnect when its node dies. */
+export interface PublicMember {
+  id: string
+  name: string
+  url: string
+  status: string
+}
 
 export type ServerMessage =
-  { type: 'download'; download: PublicDownload | null } | { type: 'error'; message: string }
+  | { type: 'download'; download: PublicDownload | null }
+  | { type: 'error'; message: string }
+  | { type: 'members'; members: PublicMember[] }
 
 export const CLIENT_TYPES = ['request', 'dismiss'] as const
 
@@ -39,7 +52,7 @@ export function parseClientMessage(
   }
 }
 
-export function toPublic(d: Download | null): PublicDownload | null {
+export function toPublic(d: (Download & { progressAt?: number }) | null): PublicDownload | null {
   if (!d) return null
   const { checkpoint: _c, version: _v, file: _f, ...rest } = d
   return rest

@@ -12,6 +12,7 @@ import type { DownloadManager } from '../downloads/manager.ts'
 import type { Logger } from '../logger.ts'
 import type { Sessions } from './session.ts'
 import { serveSocket } from './socket.ts'
+import { encode, type PublicMember } from './protocol.ts'
 
 /** Client frames are tiny; anything larger is abuse. */
 export const MAX_FRAME_BYTES = 4096
@@ -33,12 +34,16 @@ export interface WebServerOptions {
   health: () => object
   /** Body of GET /cluster. */
   cluster: () => object
-  /** Other origins (members' URLs) whose pages may open a socket here. */
+  /** Other origins (members' URLs, a load balancer's) whose pages may open a socket here. */
   trustedOrigins?: () => Iterable<string>
+  /** The live members, sent to every page so it can reconnect elsewhere when this node dies. */
+  members?: () => PublicMember[]
 }
 
 export interface WebServer {
   server: Server
+  /** Tells every connected page the current live members. */
+  membersChanged(): void
   listen(port: number, host: string): Promise<number>
   close(): Promise<void>
 }
@@ -46,6 +51,7 @@ export interface WebServer {
 export function createWebServer(o: WebServerOptions): WebServer {
   const assets = loadAssets(o.publicDir)
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
+  const members = o.members ?? (() => [])
   const server = createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
       o.log.error('http-failed', { url: req.url, error: err.message })
@@ -98,7 +104,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     const userId = o.sessions.fromCookieHeader(req.headers.cookie)
     if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
     if (!originAllowed(req)) return refuse(socket, 403, 'Foreign origin.')
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, userId, o.manager, o.log))
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, userId, o.manager, members, o.log))
   })
 
   function originAllowed(req: IncomingMessage): boolean {
@@ -121,6 +127,10 @@ export function createWebServer(o: WebServerOptions): WebServer {
   let closing: Promise<void> | null = null
   return {
     server,
+    membersChanged() {
+      const message = encode({ type: 'members', members: members() })
+      for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(message)
+    },
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject)

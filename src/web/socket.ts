@@ -6,7 +6,13 @@ import type { WebSocket } from 'ws'
 import type { DownloadManager } from '../downloads/manager.ts'
 import { DownloadConflictError } from '../store/repository.ts'
 import type { Logger } from '../logger.ts'
-import { encode, parseClientMessage, toPublic, type ServerMessage } from './protocol.ts'
+import {
+  encode,
+  parseClientMessage,
+  toPublic,
+  type PublicMember,
+  type ServerMessage,
+} from './protocol.ts'
 
 /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
 export const PING_INTERVAL_MS = 20_000
@@ -15,6 +21,7 @@ export function serveSocket(
   ws: WebSocket,
   userId: string,
   manager: DownloadManager,
+  members: () => PublicMember[],
   log: Logger,
 ): void {
   const send = (message: ServerMessage) => {
@@ -25,6 +32,7 @@ export function serveSocket(
       event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event,
     ),
   )
+  send({ type: 'members', members: members() })
   send({ type: 'download', download: toPublic(manager.current(userId)) })
 
   let alive = true

@@ -1,0 +1,113 @@
+/**
+ * Live progress between nodes, the role Phoenix PubSub plays in the seed: the worker's node
+ * sends each progress tick straight to the nodes that hold a socket of that user, over the
+ * cluster links, without waiting for log replication. Each node tells its peers which users
+ * it wants (interest), so a user's ticks never reach a node with none of that user's sockets.
+ * The log stays the source of truth; these messages only make the bar move smoothly.
+ */
+import { EventEmitter } from 'node:events'
+import type { Logger } from '../logger.ts'
+import type { Link, SwarmTransport } from './transport.ts'
+
+export interface ProgressEvent {
+  id: string
+  userId: string
+  epoch: number
+  progress: number
+  /** Wall-clock ms when the worker measured it. */
+  at: number
+}
+
+export interface RelayEvents {
+  progress: [event: ProgressEvent]
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/
+/** An interest message naming more users than this is refused. */
+const MAX_USERS_PER_MESSAGE = 100_000
+
+export class Relay extends EventEmitter<RelayEvents> {
+  /** Users with sockets on this node, with how many. */
+  private readonly local = new Map<string, number>()
+  /** Users each peer wants to hear about. */
+  private readonly remote = new Map<Link, Set<string>>()
+  readonly stats = { sent: 0, received: 0 }
+
+  constructor(
+    private readonly transport: SwarmTransport,
+    private readonly log: Logger,
+  ) {
+    super()
+    transport.on('open', (link) =>
+      link.send({ type: 'interest', replace: true, add: [...this.local.keys()] }),
+    )
+    transport.on('close', (link) => this.remote.delete(link))
+    transport.on('message', (link, m) => this.onMessage(link, m))
+  }
+
+  /** A socket of this user opened here. */
+  watch(userId: string): void {
+    const n = (this.local.get(userId) ?? 0) + 1
+    this.local.set(userId, n)
+    if (n === 1) this.broadcast({ type: 'interest', add: [userId] })
+  }
+
+  /** A socket of this user closed here. */
+  unwatch(userId: string): void {
+    const n = (this.local.get(userId) ?? 0) - 1
+    if (n > 0) return void this.local.set(userId, n)
+    this.local.delete(userId)
+    this.broadcast({ type: 'interest', remove: [userId] })
+  }
+
+  /** Sends a tick to the peers that want this user, and to nobody else. */
+  publish(event: ProgressEvent): void {
+    for (const [link, users] of this.remote) {
+      if (!users.has(event.userId)) continue
+      link.send({ type: 'progress', ...event })
+      this.stats.sent++
+    }
+  }
+
+  private broadcast(message: object): void {
+    for (const link of this.transport.links) link.send(message)
+  }
+
+  private onMessage(link: Link, raw: unknown): void {
+    if (typeof raw !== 'object' || raw === null) return
+    const m = raw as Record<string, unknown>
+    if (m.type === 'interest') return this.onInterest(link, m)
+    if (m.type !== 'progress') return
+    const event = parseProgress(m)
+    if (!event) return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    this.stats.received++
+    this.emit('progress', event)
+  }
+
+  private onInterest(link: Link, m: Record<string, unknown>): void {
+    const add = userList(m.add)
+    const remove = userList(m.remove)
+    if (add === null || remove === null)
+      return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    let users = this.remote.get(link)
+    if (!users || m.replace === true) this.remote.set(link, (users = new Set()))
+    for (const u of add) users.add(u)
+    for (const u of remove) users.delete(u)
+  }
+}
+
+function userList(v: unknown): string[] | null {
+  if (v === undefined) return []
+  if (!Array.isArray(v) || v.length > MAX_USERS_PER_MESSAGE) return null
+  return v.every((u) => typeof u === 'string' && ID.test(u)) ? (v as string[]) : null
+}
+
+function parseProgress(m: Record<string, unknown>): ProgressEvent | null {
+  const { id, userId, epoch, progress, at } = m
+  if (typeof id !== 'string' || !ID.test(id) || typeof userId !== 'string' || !ID.test(userId))
+    return null
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return null
+  if (typeof progress !== 'number' || !(progress >= 0 && progress <= 100)) return null
+  if (typeof at !== 'number' || !Number.isFinite(at)) return null
+  return { id, userId, epoch, progress, at }
+}
