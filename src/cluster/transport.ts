@@ -12,6 +12,7 @@ import Hyperswarm from 'hyperswarm'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
 import { admissionKey, proof, verifyProof } from './admission.ts'
+import { BootstrapProber, isSameHost, type HostPort } from './bootstrap-prober.ts'
 import type { Logger } from '../logger.ts'
 
 /** A dead link is noticed by the socket itself after this (membership is much faster). */
@@ -20,15 +21,10 @@ const LINK_TIMEOUT_MS = 3000
 const PROTOCOL = 'pdf-cluster/v1'
 /** How long start waits for the bootstrap nodes to answer a first ping. */
 const FIRST_PROBE_MS = 300
-/** How often bootstrap nodes that did not answer yet are pinged again. */
-const PROBE_INTERVAL_MS = 1000
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
 const DESTROY_LIMIT_MS = 200
 
-export interface HostPort {
-  host: string
-  port: number
-}
+export type { HostPort }
 
 /** An admitted connection to another node. */
 export interface Link {
@@ -83,10 +79,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   readonly links = new Set<Link>()
   private closed = false
   private refreshing = false
-  private candidates: HostPort[] = []
-  private readonly probing = new Set<string>()
-  private readonly reached = new Set<string>()
-  private probeTimer: NodeJS.Timeout | null = null
+  private prober: BootstrapProber | null = null
 
   constructor(private readonly o: TransportOptions) {
     super()
@@ -101,11 +94,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     // it. With a single node per process, two lone nodes never find each other: each one's
     // announcement is stored only on the other, and a lookup never consults its own store.
     //
-    // Neither is handed the bootstrap list: a DHT node waits seconds for every entry that does
-    // not answer, and in the zero-configuration case most default entries are nodes nobody
-    // started. The persistent node starts alone and the prober below adds whichever
-    // bootstrap nodes answer, now or later.
-    // bootstrapper() also seeds the node's view of its own address, without which a node with
+    // Neither is handed the bootstrap list (see bootstrap-prober.ts). bootstrapper() seeds the node's view of its own address, without which a node with
     // nobody to ask stays ephemeral: no table, no stored announcements.
     const boot =
       dhtPort === 0
@@ -126,9 +115,19 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       )
     }
     const own = { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: boot.address().port }
-    this.candidates = bootstrap.filter((b) => !(b.port === own.port && isSameHost(b.host, host)))
+    const candidates = bootstrap.filter((b) => !(b.port === own.port && isSameHost(b.host, host)))
+    this.prober = new BootstrapProber(
+      boot,
+      () => (this.dht ? [boot, this.dht] : [boot]),
+      candidates,
+      {
+        onReached: () => this.refresh(),
+        // A lookup already waiting on the dropped node is started again.
+        onForgotten: () => this.refresh(true),
+      },
+    )
     // Live bootstrap nodes answer within milliseconds; dead ones are not worth waiting for.
-    await withTimeout(this.probe(), FIRST_PROBE_MS)
+    await withTimeout(this.prober.probe(), FIRST_PROBE_MS)
     const dht = new HyperDHT({ host, firewalled: false, bootstrap: [own] })
     this.dht = dht
     await dht.ready()
@@ -138,41 +137,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.discovery = swarm.join(this.topic, { server: true, client: true }) as unknown as {
       refresh(): Promise<void>
     }
-    this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)
-  }
-
-  /**
-   * Pings the bootstrap nodes not yet known to answer and adds those that do to the persistent
-   * DHT node's table; a node that answers later (started after us) is found the same way.
-   */
-  private async probe(): Promise<void> {
-    const boot = this.boot
-    if (!boot || this.closed) return
-    await Promise.all(
-      this.candidates.map(async (c) => {
-        const key = `${c.host}:${c.port}`
-        if (this.probing.has(key)) return
-        this.probing.add(key)
-        try {
-          // A persistent node that answers enters our table, and we enter its.
-          await boot.ping(c, { retry: false })
-          if (!this.reached.has(key)) {
-            this.reached.add(key)
-            this.refresh()
-          }
-        } catch {
-          // Gone: drop it from our tables now, or every lookup (ours, and those of newcomers
-          // that ask us) waits seconds on it before the DHT gives up on it by itself. A lookup
-          // already waiting on it is started again.
-          this.reached.delete(key)
-          let forgot = false
-          for (const dht of [boot, this.dht]) if (dht && forgetNode(dht, c)) forgot = true
-          if (forgot) this.refresh(true)
-        } finally {
-          this.probing.delete(key)
-        }
-      }),
-    )
+    this.prober.start()
   }
 
   /** Looks the topic up again: peers that joined at the same moment can miss each other. */
@@ -248,7 +213,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.probeTimer) clearInterval(this.probeTimer)
+    this.prober?.stop()
     // Leaving stops the topic's refresh timer at once and then withdraws our announcements;
     // those queries can wait on peers that are shutting down too, so they get a moment only.
     if (this.swarm) await withTimeout(this.swarm.leave(this.topic), DESTROY_LIMIT_MS)
@@ -256,22 +221,6 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     await withTimeout(this.dht?.destroy({ force: true }), DESTROY_LIMIT_MS)
     await withTimeout(this.boot?.destroy({ force: true }), DESTROY_LIMIT_MS)
   }
-}
-
-/** Removes a node from a DHT node's routing table (dht-rpc has no public call for it). */
-function forgetNode(dht: HyperDHT, { host, port }: HostPort): boolean {
-  const internal = dht as unknown as {
-    nodes?: { toArray(): { host: string; port: number }[] }
-    _removeNode?(node: unknown): void
-  }
-  let found = false
-  for (const node of internal.nodes?.toArray() ?? []) {
-    if (node.port === port && isSameHost(node.host, host)) {
-      internal._removeNode?.(node)
-      found = true
-    }
-  }
-  return found
 }
 
 function withTimeout(work: Promise<unknown> | undefined, ms: number): Promise<void> {
@@ -284,11 +233,6 @@ function withTimeout(work: Promise<unknown> | undefined, ms: number): Promise<vo
     ),
     new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
   ]).finally(() => clearTimeout(timer))
-}
-
-function isSameHost(a: string, b: string): boolean {
-  const local = (h: string) => h === 'localhost' || h.startsWith('127.')
-  return a === b || (local(a) && local(b))
 }
 
 /** Parses "host:port,host:port". Throws with a message naming the bad entry. */

@@ -9,13 +9,12 @@
  * appended to the new log as soon as the cluster has made this node a writer.
  */
 import { EventEmitter } from 'node:events'
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import Autobase from 'autobase'
 import type { ApplyNode, ApplyHost } from 'autobase'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import { parseOp, type RecordOp } from './record.ts'
+import { readPointer, savePointer } from './log-pointer.ts'
 import { applyOp, createTable, visibleRecords, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from '../cluster/log-election.ts'
 
@@ -39,11 +38,6 @@ export interface RecordLogEvents {
   change: [ids: Set<string>]
   /** The advert changed: another log was adopted, this node became writable, a writer joined. */
   advert: []
-}
-
-interface Pointer {
-  key: string
-  namespace: string
 }
 
 interface WriterOp {
@@ -95,11 +89,14 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   async ready(): Promise<void> {
-    const pointer = await this.readPointer()
+    const pointer = await readPointer(this.o.dataDir)
     this.namespace = pointer?.namespace ?? 'origin'
     this.base = this.openBase(pointer ? Buffer.from(pointer.key, 'hex') : null)
     await this.base.ready()
-    await this.savePointer()
+    await savePointer(this.o.dataDir, {
+      key: this.base.key.toString('hex'),
+      namespace: this.namespace,
+    })
     this.watchView()
     await this.catchUp()
     this.advert()
@@ -161,7 +158,10 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     this.base = this.openBase(Buffer.from(key, 'hex'))
     await this.base.ready()
     for (const stream of this.streams) this.base.replicate(stream)
-    await this.savePointer()
+    await savePointer(this.o.dataDir, {
+      key: this.base.key.toString('hex'),
+      namespace: this.namespace,
+    })
     await old.close().catch(() => {})
 
     this.tableState = createTable()
@@ -258,22 +258,6 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
     if (touched.size > 0) this.emit('change', touched)
     if (writersChanged) this.emit('advert')
-  }
-
-  private async readPointer(): Promise<Pointer | null> {
-    try {
-      const p = JSON.parse(await readFile(join(this.o.dataDir, 'log.json'), 'utf8')) as Pointer
-      return typeof p.key === 'string' && typeof p.namespace === 'string' ? p : null
-    } catch {
-      return null
-    }
-  }
-
-  private async savePointer(): Promise<void> {
-    const path = join(this.o.dataDir, 'log.json')
-    const pointer: Pointer = { key: this.base.key.toString('hex'), namespace: this.namespace }
-    await writeFile(path + '.tmp', JSON.stringify(pointer) + '\n')
-    await rename(path + '.tmp', path)
   }
 
   close(): Promise<void> {

@@ -1,0 +1,33 @@
+/**
+ * Which log a node is on, kept in its data directory: the autobase key and the corestore
+ * namespace that holds this node's writer for it. A restart reopens the same log.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
+export interface LogPointer {
+  key: string
+  namespace: string
+}
+
+const FILE = 'log.json'
+
+export async function readPointer(dataDir: string): Promise<LogPointer | null> {
+  try {
+    const p = JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as LogPointer
+    return typeof p.key === 'string' &&
+      /^[0-9a-f]{64}$/.test(p.key) &&
+      typeof p.namespace === 'string'
+      ? p
+      : null
+  } catch {
+    return null
+  }
+}
+
+/** Written to a temporary file and renamed, so a crash never leaves half a pointer. */
+export async function savePointer(dataDir: string, pointer: LogPointer): Promise<void> {
+  const path = join(dataDir, FILE)
+  await writeFile(path + '.tmp', JSON.stringify(pointer) + '\n')
+  await rename(path + '.tmp', path)
+}
