@@ -175,6 +175,15 @@ async function scenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
       const lines = victim.lines.join('\n')
       assert.match(lines, /fenced|reason=fenced|stalled/, 'the paused node noticed it was replaced')
     }
+    // Under this load no live member was ever declared dead.
+    for (const n of survivors) {
+      for (const other of survivors) {
+        const verdicts = n.lines.filter((l) =>
+          new RegExp(`member-dead member=${other.name} `).test(l),
+        )
+        assert.equal(verdicts, [], `${n.name} declared the live ${other.name} dead`)
+      }
+    }
     for (const u of users) clients.push(u.client)
   } finally {
     for (const cl of clients) cl.close()
