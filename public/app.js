@@ -64,28 +64,38 @@ const el = {
 }
 
 // ------------------------------------------------------------------------------------------
-// Endpoints. For now the only one is this page's own host; failover work will feed the list
-// from the server (e.g. the cluster's members) through setEndpoints().
+// Endpoints. The node this page came from sends the live members' URLs (a `members` message,
+// again on every change); when the socket drops, the page tries another of them, so it
+// survives the death of its own node.
 
 const ownEndpoint = () => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`
+const toSocketUrl = (httpUrl) => httpUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'
+/** The HTTP base of a socket URL: files are fetched from the node the page is connected to. */
+const toHttpBase = (wsUrl) => wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '')
 
 let endpoints = [ownEndpoint()]
-let endpointCursor = 0
+/** The endpoint of the socket open (or being opened) now, and of the last one that failed. */
+let currentEndpoint = ownEndpoint()
+let failedEndpoint = null
 
-/** Replaces the endpoints to try, in order of preference. Keeps this host if given none. */
+/** Replaces the endpoints to try. Keeps this host if given none. */
 export function setEndpoints(urls) {
   const list = (Array.isArray(urls) ? urls : []).filter(
     (u) => typeof u === 'string' && /^wss?:\/\//.test(u),
   )
-  endpoints = list.length > 0 ? list : [ownEndpoint()]
-  endpointCursor = 0
+  endpoints = list.length > 0 ? [...new Set(list)] : [ownEndpoint()]
 }
 
-/** The URL of the next connection attempt: round robin over the known endpoints. */
+/**
+ * The next connection attempt: the current endpoint while it works; after a failure, a random
+ * other one, so the clients of a dead node spread over the survivors instead of all landing on
+ * one, and never the one that just failed while there is another.
+ */
 export function nextEndpoint() {
-  const url = endpoints[endpointCursor % endpoints.length]
-  endpointCursor = (endpointCursor + 1) % endpoints.length
-  return url
+  if (!failedEndpoint) return currentEndpoint
+  const others = endpoints.filter((u) => u !== failedEndpoint)
+  const pool = others.length > 0 ? others : endpoints
+  return pool[Math.floor(Math.random() * pool.length)]
 }
 
 // ------------------------------------------------------------------------------------------
@@ -119,6 +129,7 @@ function connect() {
   clearTimeout(retryTimer)
   retryTimer = 0
   const url = nextEndpoint()
+  currentEndpoint = url
   let ws
   try {
     ws = new WebSocket(url)
@@ -133,6 +144,8 @@ function connect() {
     if (ws !== socket) return
     openedAt = Date.now()
     failuresInARow = 0
+    failedEndpoint = null
+    el.connection.dataset.endpoint = url
     setStatus('open')
   })
 
@@ -144,6 +157,7 @@ function connect() {
   ws.addEventListener('close', () => {
     if (ws !== socket) return
     socket = null
+    failedEndpoint = url
     if (!openedAt) failuresInARow++
     // A connection that lasted starts the backoff over; one dropped at once keeps growing it,
     // so a node that accepts and immediately closes is not hammered.
@@ -221,6 +235,17 @@ function onMessage(data) {
     return
   }
   if (!message || typeof message !== 'object') return
+
+  if (message.type === 'members') {
+    if (Array.isArray(message.members)) {
+      setEndpoints(
+        message.members
+          .filter((m) => m && typeof m.url === 'string' && /^https?:\/\//.test(m.url))
+          .map((m) => toSocketUrl(m.url)),
+      )
+    }
+    return
+  }
 
   if (message.type === 'download') {
     const next = normalize(message.download)
@@ -339,6 +364,9 @@ function flushPendingDismiss() {
   }
 }
 
+/** The file, from the node the page is connected to: the page's own node may be gone. */
+const fileHref = (d) => toHttpBase(currentEndpoint) + d.fileUrl
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -366,9 +394,9 @@ async function onFileLinkClick(event) {
     for (let i = 0; ; i++) {
       let response
       try {
-        response = await fetch(d.fileUrl, {
+        response = await fetch(fileHref(d), {
           method: 'HEAD',
-          credentials: 'same-origin',
+          credentials: 'include',
           cache: 'no-store',
         })
       } catch {
@@ -520,7 +548,7 @@ function render() {
       d.state === 'error' ? d.error || 'The PDF could not be generated.' : ''
 
     el.fileLink.hidden = d.state !== 'ready'
-    if (d.state === 'ready' && d.fileUrl) el.fileLink.setAttribute('href', d.fileUrl)
+    if (d.state === 'ready' && d.fileUrl) el.fileLink.setAttribute('href', fileHref(d))
     const fetching = fetchingFileFor === d.id
     el.fileLink.setAttribute('aria-disabled', String(fetching || dismissing))
     el.fileLinkLabel.textContent = fetching ? 'Preparing your PDF…' : 'Download your PDF'

@@ -80,6 +80,15 @@ export function createWebServer(o: WebServerOptions): WebServer {
   }
 
   async function download(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    // A page whose own node died fetches its file from the node it reconnected to: allow its
+    // origin if it is a member's (or an allowed one), with the session cookie.
+    const origin = req.headers.origin
+    if (origin && originAllowed(req)) {
+      res.setHeader('access-control-allow-origin', origin)
+      res.setHeader('access-control-allow-credentials', 'true')
+      res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
+      res.setHeader('vary', 'origin')
+    }
     const userId = o.sessions.fromCookieHeader(req.headers.cookie)
     const found = userId && id ? await o.manager.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')

@@ -1,0 +1,161 @@
+/**
+ * A real browser, end to end: Debian's Chromium driven by playwright-core against three real
+ * node processes. The page must survive the death of its own node and of the worker's node,
+ * a refresh, and a second tab.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { eventually } from './helpers/cluster.ts'
+import { Client } from './helpers/client.ts'
+import { processCluster, waitForCluster, type ProcessCluster } from './helpers/processes.ts'
+import { assertValidPdf } from './helpers/pdf.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+const shots = mkdtempSync(join(tmpdir(), 'pdf-cluster-browser-'))
+console.log(`  screenshots: ${shots}`)
+let step = 0
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${String(++step).padStart(2, '0')}-${name}.png`) })
+}
+
+async function launch(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does`,
+    )
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+}
+
+const attr = (page: Page, selector: string, name: string) => page.getAttribute(selector, name)
+const progressOf = async (page: Page) =>
+  Number((await attr(page, '#progress', 'aria-valuenow')) ?? -1)
+const portOf = (url: string) => Number(new URL(url.replace(/^ws/, 'http')).port)
+
+async function scenario(
+  name: string,
+  body: (c: ProcessCluster, browser: Browser) => Promise<void>,
+): Promise<void> {
+  const c = await processCluster(3, ['--work-ms', '12000'])
+  const browser = await launch()
+  try {
+    await waitForCluster(c.nodes)
+    await body(c, browser)
+  } catch (err) {
+    console.log(`  ${name} failed; screenshots are in ${shots}`)
+    throw err
+  } finally {
+    await browser.close()
+    await c.teardown()
+  }
+}
+
+test('the page survives the death of its node and of the worker, then downloads a valid PDF', async () => {
+  await scenario('failover', async (c, browser) => {
+    const context = await browser.newContext({ acceptDownloads: true })
+    const page = await context.newPage()
+    await page.goto(c.nodes[0]!.url)
+    await page.waitForSelector('#connection[data-status="open"]')
+    await shot(page, 'idle')
+    await page.click('#request')
+    await page.waitForSelector('#download[data-state="processing"]')
+    await eventually(async () => (await progressOf(page)) >= 10, 'the bar moves')
+    await shot(page, 'running')
+
+    // Kill the node the page is connected to.
+    const first = (await attr(page, '#connection', 'data-endpoint'))!
+    const pageNode = c.nodes.findIndex((n) => n.port === portOf(first))
+    const before = await progressOf(page)
+    c.signal(pageNode, 'SIGKILL')
+    await page.waitForSelector('#connection[data-status="reconnecting"]', { timeout: 10_000 })
+    await shot(page, 'reconnecting')
+    // A string, evaluated in the page: the node tests have no DOM types.
+    await page.waitForFunction(
+      `document.querySelector('#connection').dataset.status === 'open' && document.querySelector('#connection').dataset.endpoint !== ${JSON.stringify(first)}`,
+      undefined,
+      { timeout: 20_000 },
+    )
+    assert.ok((await progressOf(page)) >= before, 'the bar did not move back')
+    await eventually(async () => (await progressOf(page)) > before, 'the bar continues', 20_000)
+    await shot(page, 'reconnected')
+
+    // Then kill the node running the worker (or, if that was the page's node, the page's new node).
+    const now = (await attr(page, '#connection', 'data-endpoint'))!
+    const survivor = c.nodes.find((n) => n.port === portOf(now))!
+    const cookies = await context.cookies(survivor.url)
+    const probe = await Client.connect(
+      survivor.url,
+      cookies.map((k) => `${k.name}=${k.value}`).join('; '),
+    )
+    const record = await probe.seen((d) => d !== null)
+    probe.close()
+    let target = c.nodes.findIndex((n) => n.name === record!.ownerName)
+    if (target === pageNode) target = c.nodes.findIndex((n) => n.port === portOf(now))
+    c.signal(target, 'SIGKILL')
+    await page.waitForSelector('#download[data-state="ready"]', { timeout: 60_000 })
+    await page.waitForSelector('#connection[data-status="open"]', { timeout: 20_000 })
+    await shot(page, 'ready')
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 20_000 }),
+      page.click('#file-link'),
+    ])
+    const path = await download.path()
+    assertValidPdf(readFileSync(path))
+    await page.waitForSelector('#idle:not([hidden])', { timeout: 10_000 })
+    await shot(page, 'downloaded')
+  })
+})
+
+test('a refresh mid-download and a second tab show the same download; a dismissal clears both', async () => {
+  await scenario('tabs', async (c, browser) => {
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(c.nodes[1]!.url)
+    await page.waitForSelector('#connection[data-status="open"]')
+    await page.click('#request')
+    await page.waitForSelector('#download[data-state="processing"]')
+    await eventually(async () => (await progressOf(page)) >= 10, 'the bar moves')
+    const id = await attr(page, '#download', 'data-id')
+    const before = await progressOf(page)
+    await shot(page, 'before-refresh')
+    await page.reload()
+    await page.waitForSelector('#download[data-state="processing"]')
+    assert.is(await attr(page, '#download', 'data-id'), id, 'the same download after a refresh')
+    assert.ok((await progressOf(page)) >= before, 'with its progress')
+    await shot(page, 'after-refresh')
+
+    const second = await context.newPage()
+    await second.goto(c.nodes[2]!.url)
+    await second.waitForSelector('#download[data-state="processing"]')
+    assert.is(
+      await attr(second, '#download', 'data-id'),
+      id,
+      'the same download in a second tab on another node',
+    )
+    await shot(second, 'second-tab')
+    await second.click('#cancel')
+    await page.waitForSelector('#idle:not([hidden])', { timeout: 10_000 })
+    await second.waitForSelector('#idle:not([hidden])', { timeout: 10_000 })
+    await shot(page, 'dismissed-first-tab')
+    await shot(second, 'dismissed-second-tab')
+  })
+})
+
+test.run()
