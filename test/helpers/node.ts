@@ -10,7 +10,10 @@ export async function tempDir(
   prefix = 'pdf-cluster-test-',
 ): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, remove: () => rm(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }) }
+  return {
+    path,
+    remove: () => rm(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
+  }
 }
 
 export function testConfig(over: Partial<Config> = {}): Config {
