@@ -6,6 +6,17 @@ import { startBalancer } from './helpers/balancer.ts'
 import { assertValidPdf } from './helpers/pdf.ts'
 import type { RunningNode } from '../src/node.ts'
 
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    work,
+    new Promise<T>(
+      (_, reject) =>
+        (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer))
+}
+
 test('behind a load balancer: the page origin is the balancer, and a socket survives the death of its node', async () => {
   const c = await createCluster(3, { workMs: 3000 })
   const alive = new Set<RunningNode>()
@@ -24,13 +35,16 @@ test('behind a load balancer: the page origin is the balancer, and a socket surv
     // Kill whichever node holds the socket; the page reconnects through the balancer.
     const holder = c.nodes.find((n) => n.relay['local'].has(mid!.userId))!
     alive.delete(holder)
-    await holder.close()
-    await client.closed
+    await within(holder.close(), 5000, `closing ${holder.name}`)
+    await within(client.closed, 5000, 'the socket to see its node go')
     client = await Client.connect(lb.url, cookie, { origin: lb.url })
     const again = await client.seen((d) => d !== null)
     assert.is(again!.id, mid!.id, 'the same download, no second request')
     const ready = await client.seen((d) => d?.state === 'ready', 20_000, 'ready')
-    const res = await fetch(lb.url + ready!.fileUrl, { headers: { cookie } })
+    const res = await fetch(lb.url + ready!.fileUrl, {
+      headers: { cookie },
+      signal: AbortSignal.timeout(10_000),
+    })
     assert.is(res.status, 200)
     assertValidPdf(Buffer.from(await res.arrayBuffer()))
     client.close()

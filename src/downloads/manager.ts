@@ -38,6 +38,8 @@ export type ManagerEvent =
   { type: 'download'; download: DownloadView | null } | { type: 'error'; message: string }
 export type Listener = (event: ManagerEvent) => void
 
+/** How long a file request waits for a record that may still be replicating here. */
+const REPLICATION_WAIT_MS = 750
 /** How long a request made here is watched for losing a same-moment race to another. */
 const RACE_WATCH_MS = 30_000
 export const RACE_LOST_MESSAGE =
@@ -153,9 +155,30 @@ export class DownloadManager {
     id: string,
     userId: string,
   ): Promise<{ download: Download; file: StoredFile | null } | null> {
-    const d = this.o.repo.servable(id)
+    const d = this.o.repo.servable(id) ?? (await this.untilServable(id))
     if (!d || d.userId !== userId || !d.file) return null
     return { download: d, file: await this.o.files.open(d.file) }
+  }
+
+  /**
+   * A page told "ready" by one node may ask another (behind a load balancer, or after a
+   * reconnect) a few milliseconds before the record has replicated there: wait a moment for it
+   * rather than answer 404 for a file that exists.
+   */
+  private untilServable(id: string): Promise<Download | null> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const d = this.o.repo.servable(id)
+        if (d) done(d)
+      }
+      const done = (d: Download | null) => {
+        clearTimeout(timer)
+        this.o.repo.off('change', check)
+        resolve(d)
+      }
+      const timer = setTimeout(() => done(null), REPLICATION_WAIT_MS)
+      this.o.repo.on('change', check)
+    })
   }
 
   subscribe(userId: string, listener: Listener): () => void {

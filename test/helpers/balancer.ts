@@ -42,15 +42,21 @@ export async function startBalancer(
         (r) => {
           res.writeHead(r.statusCode ?? 502, r.headers)
           r.pipe(res)
+          // A backend that dies mid-response must not leave the client waiting forever.
+          r.on('aborted', () => res.destroy())
+          r.on('error', () => res.destroy())
         },
       )
-      upstream.on('error', () => tryNext(targets))
+      upstream.on('error', () => (res.headersSent ? res.destroy() : tryNext(targets)))
       req.pipe(upstream)
     }
     tryNext(pick())
   })
+  const tunnels = new Set<Socket>()
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
     client.on('error', () => {})
+    tunnels.add(client)
+    client.on('close', () => tunnels.delete(client))
     const tryNext = (targets: URL[]) => {
       const target = targets.shift()
       if (!target) return void client.destroy()
@@ -80,6 +86,8 @@ export async function startBalancer(
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise((resolve) => {
+        // Upgraded sockets are no longer the HTTP server's: close them here.
+        for (const t of tunnels) t.destroy()
         server.closeAllConnections()
         server.close(() => resolve())
       }),

@@ -1,6 +1,8 @@
 /** A WebSocket client that speaks the node's protocol, for tests and the benchmark. */
 import WebSocket from 'ws'
 
+const CONNECT_TIMEOUT_MS = 10_000
+
 export type Message =
   { type: 'download'; download: Record<string, any> | null } | { type: 'error'; message: string }
 
@@ -46,11 +48,22 @@ export class Client {
     })
     const client = new Client(ws)
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(client))
-      ws.once('error', reject)
-      ws.once('unexpected-response', (_req, res) =>
-        reject(new Error(`upgrade refused: ${res.statusCode}`)),
-      )
+      const timer = setTimeout(() => {
+        ws.terminate()
+        reject(new Error(`no answer to the upgrade at ${baseUrl} within ${CONNECT_TIMEOUT_MS} ms`))
+      }, CONNECT_TIMEOUT_MS)
+      ws.once('open', () => {
+        clearTimeout(timer)
+        resolve(client)
+      })
+      ws.once('error', (err) => {
+        clearTimeout(timer)
+        reject(err)
+      })
+      ws.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer)
+        reject(new Error(`upgrade refused: ${res.statusCode}`))
+      })
     })
   }
 
