@@ -1,0 +1,166 @@
+/**
+ * The benchmark's baseline: what a Node team would build instead, BullMQ on Redis. One
+ * process plays one "node" of the usual setup: a BullMQ worker plus a web process whose
+ * QueueEvents relay progress to its WebSocket clients. It speaks this project's WebSocket
+ * protocol (GET / sets a `sid` cookie; `request` / `download` / `error` messages) so the
+ * bench drives both systems with the same client code. Not part of the product.
+ *
+ * node --import tsx scripts/baseline-node.ts --name b1 --port P --redis-port R --work-ms W
+ *   [--lock-ms L --stalled-ms S]   (BullMQ's lock settings; its defaults when absent)
+ */
+import { createServer } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { Queue, QueueEvents, Worker, Job } from 'bullmq'
+import { WebSocketServer, type WebSocket } from 'ws'
+
+const arg = (name: string, fallback?: string): string => {
+  const i = process.argv.indexOf(`--${name}`)
+  const v = i >= 0 ? process.argv[i + 1] : fallback
+  if (v === undefined) throw new Error(`--${name} is required`)
+  return v
+}
+const name = arg('name')
+const port = Number(arg('port'))
+const connection = { host: '127.0.0.1', port: Number(arg('redis-port')) }
+const workMs = Number(arg('work-ms', '6000'))
+const lockMs = process.argv.includes('--lock-ms') ? Number(arg('lock-ms')) : undefined
+const stalledMs = process.argv.includes('--stalled-ms') ? Number(arg('stalled-ms')) : undefined
+const retentionS = Number(arg('retention-s', '600'))
+
+const queue = new Queue('pdf', { connection })
+const events = new QueueEvents('pdf', { connection })
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// The worker: the same work as the cluster's generator, progress every 100 ms. A job that a
+// dead worker held is restarted from zero by BullMQ once it is found stalled.
+const worker = new Worker(
+  'pdf',
+  async (job) => {
+    for (let worked = 0; worked < workMs;) {
+      await sleep(Math.min(100, workMs - worked))
+      worked += 100
+      await job.updateProgress({
+        p: Math.min(99, Math.floor((100 * worked) / workMs)),
+        at: Date.now(),
+        worker: name,
+      })
+    }
+    return { bytes: 2100, worker: name }
+  },
+  {
+    connection,
+    concurrency: 1000,
+    ...(lockMs ? { lockDuration: lockMs } : {}),
+    ...(stalledMs ? { stalledInterval: stalledMs } : {}),
+  },
+)
+worker.on('error', () => {})
+
+// The web side: sockets by user, fed by QueueEvents.
+const sockets = new Map<string, Set<WebSocket>>()
+const users = new Map<string, string>() // jobId -> userId
+const send = (userId: string, message: object) => {
+  for (const ws of sockets.get(userId) ?? [])
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message))
+}
+async function userOf(jobId: string): Promise<string | undefined> {
+  let userId = users.get(jobId)
+  if (!userId) {
+    const job = await Job.fromId(queue, jobId)
+    userId = (job?.data as { userId?: string } | undefined)?.userId
+    if (userId) users.set(jobId, userId)
+  }
+  return userId
+}
+const record = (id: string, userId: string, fields: object) => ({
+  id,
+  userId,
+  epoch: 1,
+  ownerName: '',
+  fileUrl: null,
+  ...fields,
+})
+
+events.on('added', async ({ jobId }) => {
+  const userId = await userOf(jobId)
+  if (userId)
+    send(userId, {
+      type: 'download',
+      download: record(jobId, userId, { state: 'pending', progress: 0 }),
+    })
+})
+events.on('progress', async ({ jobId, data }) => {
+  const userId = await userOf(jobId)
+  const d = data as { p: number; at: number; worker: string }
+  if (userId)
+    send(userId, {
+      type: 'download',
+      download: record(jobId, userId, {
+        state: 'processing',
+        progress: d.p,
+        progressAt: d.at,
+        ownerName: d.worker,
+      }),
+    })
+})
+events.on('completed', async ({ jobId, returnvalue }) => {
+  const userId = await userOf(jobId)
+  const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as {
+    worker?: string
+  }
+  if (userId)
+    send(userId, {
+      type: 'download',
+      download: record(jobId, userId, {
+        state: 'ready',
+        progress: 100,
+        fileUrl: `/downloads/${jobId}`,
+        ownerName: r?.worker ?? '',
+      }),
+    })
+})
+
+const server = createServer((req, res) => {
+  if (req.url === '/healthz') return void res.end('{"ok":true}')
+  res.writeHead(200, {
+    'set-cookie': `sid=${randomBytes(16).toString('base64url')}.baseline; Path=/; HttpOnly`,
+    'content-type': 'text/html',
+  })
+  res.end('<!doctype html><title>baseline</title>')
+})
+const wss = new WebSocketServer({ server, path: '/ws' })
+wss.on('connection', (ws, req) => {
+  const userId = /sid=([^.;]+)/.exec(req.headers.cookie ?? '')?.[1] ?? 'anonymous'
+  let set = sockets.get(userId)
+  if (!set) sockets.set(userId, (set = new Set()))
+  set.add(ws)
+  ws.send(JSON.stringify({ type: 'download', download: null }))
+  ws.on('message', async (raw) => {
+    try {
+      const m = JSON.parse(String(raw)) as { type?: string }
+      if (m.type !== 'request') return
+      const id = randomBytes(12).toString('base64url')
+      users.set(id, userId)
+      await queue.add(
+        'pdf',
+        { userId },
+        { jobId: id, removeOnComplete: { age: retentionS }, removeOnFail: { age: retentionS } },
+      )
+    } catch (err) {
+      ws.send(JSON.stringify({ type: 'error', message: (err as Error).message }))
+    }
+  })
+  ws.on('close', () => set.delete(ws))
+})
+
+await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()])
+server.listen(port, '127.0.0.1', () => console.log(`${name} started url=http://127.0.0.1:${port}`))
+
+const stop = async () => {
+  wss.close()
+  server.close()
+  await Promise.allSettled([worker.close(true), events.close(), queue.close()])
+  process.exit(0)
+}
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

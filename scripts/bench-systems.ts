@@ -1,0 +1,235 @@
+/**
+ * The two systems the bench measures, behind one interface: this cluster (three `npm run node`
+ * processes) and the baseline (BullMQ on a local redis-server, three baseline-node.ts
+ * processes, each a worker plus a QueueEvents-to-WebSocket relay).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { QueueEvents } from 'bullmq'
+import type { Client } from '../test/helpers/client.ts'
+import { freeTcpPort, processCluster, statusOf, waitForCluster } from '../test/helpers/processes.ts'
+
+export type Scenario =
+  'throughput' | 'relay' | 'failover' | 'convergence' | 'connections' | 'storage'
+const ALL: Scenario[] = ['throughput', 'relay', 'failover', 'convergence', 'connections', 'storage']
+
+export interface Running {
+  nodes: { name: string; url: string }[]
+  signal(i: number, signal: NodeJS.Signals): void
+  /** When the system, seen from `observer`, noticed node `victim` was gone; null on timeout. */
+  deadAfter(
+    victim: number,
+    observer: string,
+    since: number,
+    timeoutMs: number,
+  ): Promise<number | null>
+  rssKb(i: number): number
+  storageBytes(): Promise<number>
+  storageWhat: string
+  /** Resolves once the finished downloads of these clients have been purged. */
+  afterRetention(clients: Client[], retentionMs: number): Promise<void>
+  teardown(): Promise<void>
+}
+
+export interface System {
+  label: string
+  scenarios: Scenario[]
+  start(o: { workMs: number; retentionMs?: number }): Promise<Running>
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+function rssKbOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+}
+
+/** The node process under `npm run node` (npm, then sh, then node). */
+function nodePid(groupLeader: number): number {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '-g', String(groupLeader)], {
+    encoding: 'utf8',
+  })
+  const line = out.split('\n').find((l) => /^\s*\d+\s+node\b.*src\/main\.ts/.test(l))
+  return Number(line?.trim().split(/\s+/)[0])
+}
+
+export const clusterSystem: System = {
+  label: 'cluster',
+  scenarios: ALL,
+  async start({ workMs, retentionMs }) {
+    const flags = [
+      '--work-ms',
+      String(workMs),
+      ...(retentionMs ? ['--retention-ms', String(retentionMs)] : []),
+    ]
+    const c = await processCluster(3, flags)
+    try {
+      await waitForCluster(c.nodes)
+    } catch (err) {
+      await c.teardown()
+      throw err
+    }
+    return {
+      nodes: c.nodes,
+      signal: (i, s) => c.signal(i, s),
+      async deadAfter(victim, observer, since, timeoutMs) {
+        const url = c.nodes.find((n) => n.name === observer)!.url
+        while (Date.now() - since < timeoutMs) {
+          if ((await statusOf(url, c.nodes[victim]!.name)) === 'dead') return Date.now()
+          await sleep(20)
+        }
+        return null
+      },
+      rssKb: (i) => rssKbOf(nodePid(c.nodes[i]!.child!.pid!)),
+      storageWhat: 'on disk, 3 nodes',
+      async storageBytes() {
+        const out = execFileSync('du', ['-sb', ...c.nodes.map((n) => n.dataDir)], {
+          encoding: 'utf8',
+        })
+        return out
+          .trim()
+          .split('\n')
+          .reduce((sum, l) => sum + Number(l.split(/\s+/)[0]), 0)
+      },
+      async afterRetention(clients) {
+        await Promise.all(clients.map((cl) => cl.seen((d) => d === null, 30_000, 'purged')))
+        await sleep(2000)
+      },
+      teardown: () => c.teardown(),
+    }
+  },
+}
+
+function redisAvailable(): boolean {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function startProcess(
+  command: string,
+  args: string[],
+  ready: RegExp,
+  what: string,
+): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  for (const s of [child.stdout!, child.stderr!])
+    createInterface({ input: s }).on('line', (l) => lines.push(l))
+  const started = Date.now()
+  while (!lines.some((l) => ready.test(l))) {
+    if (child.exitCode !== null) throw new Error(`${what} exited at start:\n${lines.join('\n')}`)
+    if (Date.now() - started > 30_000)
+      throw new Error(`${what} did not start:\n${lines.join('\n')}`)
+    await sleep(50)
+  }
+  return { child, lines }
+}
+
+function kill(child: ChildProcess | null, signal: NodeJS.Signals): void {
+  try {
+    if (child?.pid) process.kill(-child.pid, signal)
+  } catch {
+    // already gone
+  }
+}
+
+function bullmq(
+  label: string,
+  lock: { lockMs: number; stalledMs: number } | null,
+  scenarios: Scenario[],
+): System {
+  return {
+    label,
+    scenarios,
+    async start({ workMs, retentionMs }) {
+      const redisPort = await freeTcpPort()
+      const redis = await startProcess(
+        'redis-server',
+        ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        /Ready to accept connections/,
+        'redis-server',
+      )
+      const nodes: { name: string; url: string; child: ChildProcess | null }[] = []
+      try {
+        for (let i = 0; i < 3; i++) {
+          const port = await freeTcpPort()
+          const name = `b${i + 1}`
+          const args = [
+            '--import',
+            'tsx',
+            'scripts/baseline-node.ts',
+            '--name',
+            name,
+            '--port',
+            String(port),
+            '--redis-port',
+            String(redisPort),
+          ]
+          args.push(
+            '--work-ms',
+            String(workMs),
+            '--retention-s',
+            String(Math.max(1, Math.round((retentionMs ?? 600_000) / 1000))),
+          )
+          if (lock)
+            args.push('--lock-ms', String(lock.lockMs), '--stalled-ms', String(lock.stalledMs))
+          const { child } = await startProcess(process.execPath, args, / started /, name)
+          nodes.push({ name, url: `http://127.0.0.1:${port}`, child })
+        }
+      } catch (err) {
+        for (const n of nodes) kill(n.child, 'SIGKILL')
+        kill(redis.child, 'SIGKILL')
+        throw err
+      }
+      const connection = { host: '127.0.0.1', port: redisPort }
+      return {
+        nodes,
+        signal: (i, s) => kill(nodes[i]!.child, s),
+        // BullMQ has no membership: a dead worker is noticed when its jobs are found stalled.
+        deadAfter(_victim, _observer, since, timeoutMs) {
+          return new Promise((resolve) => {
+            const events = new QueueEvents('pdf', { connection })
+            const done = (at: number | null) => {
+              clearTimeout(timer)
+              void events.close()
+              resolve(at)
+            }
+            const timer = setTimeout(() => done(null), Math.max(0, since + timeoutMs - Date.now()))
+            events.on('stalled', () => done(Date.now()))
+          })
+        },
+        rssKb: (i) => rssKbOf(nodes[i]!.child!.pid!),
+        storageWhat: 'Redis used_memory',
+        async storageBytes() {
+          const info = execFileSync('redis-cli', ['-p', String(redisPort), 'info', 'memory'], {
+            encoding: 'utf8',
+          })
+          return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN)
+        },
+        async afterRetention(_clients, ms) {
+          // BullMQ removes old completed jobs when later jobs complete: finish one more.
+          await sleep(ms + 1000)
+        },
+        async teardown() {
+          for (const n of nodes) kill(n.child, 'SIGTERM')
+          await sleep(500)
+          for (const n of nodes) kill(n.child, 'SIGKILL')
+          kill(redis.child, 'SIGKILL')
+        },
+      }
+    },
+  }
+}
+
+/** The baseline systems, or why there are none. */
+export async function baselineSystem(quick: boolean): Promise<System[] | string> {
+  if (!redisAvailable())
+    return 'redis-server not found: install it with apt-get install redis-server'
+  const tuned = bullmq('bullmq (lock 1 s)', { lockMs: 1000, stalledMs: 1000 }, ALL)
+  // BullMQ's defaults (30 s lock, 30 s stall check) take a minute per failover: full runs only.
+  return quick ? [tuned] : [tuned, bullmq('bullmq (defaults)', null, ['failover'])]
+}
