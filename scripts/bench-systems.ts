@@ -7,8 +7,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { QueueEvents } from 'bullmq'
-import type { Client } from '../test/helpers/client.ts'
-import { freeTcpPort, processCluster, statusOf, waitForCluster } from '../test/helpers/processes.ts'
+import type { Client } from './lib/client.ts'
+import { freeTcpPort } from './lib/ports.ts'
+import { processCluster, statusOf, waitForCluster } from './lib/processes.ts'
 
 export type Scenario =
   'throughput' | 'relay' | 'failover' | 'convergence' | 'connections' | 'storage'

@@ -7,7 +7,7 @@
  * relay, failover, convergence, connections, storage (all by default).
  */
 import { writeFileSync } from 'node:fs'
-import { Client, sessionCookie } from '../test/helpers/client.ts'
+import { Client, sessionCookie } from './lib/client.ts'
 import {
   baselineSystem,
   clusterSystem,

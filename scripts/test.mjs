@@ -1,23 +1,53 @@
 #!/usr/bin/env node
-// Runs every test file in its own Node process (uvu + tsx), so integration tests that start
-// nodes cannot leak into each other, and ends with one plain line: "N passed, N failed".
+// Runs the tests of one stage, each file in its own Node process (uvu + tsx) so nodes started
+// by one file cannot leak into another, and ends with one plain line: "N passed, N failed".
+//
+//   node scripts/test.mjs fast [filter]   test/unit and test/integration, in parallel
+//   node scripts/test.mjs e2e [filter]    test/e2e (real processes, chaos, the browser), one at a time
+//
+// A file's output is printed whole when it ends, so parallel files never interleave.
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 
+const STAGES = {
+  fast: { dirs: ['test/unit', 'test/integration'], parallel: availableParallelism() },
+  // Timing-sensitive: they measure failover on real processes, so they do not share the cores.
+  e2e: { dirs: ['test/e2e'], parallel: 1 },
+}
 const FILE_TIMEOUT_MS = 5 * 60 * 1000
-const filter = process.argv[2]
-const files = readdirSync('test')
+
+const [stageName = 'fast', filter] = process.argv.slice(2)
+const stage = STAGES[stageName]
+if (!stage) {
+  console.error(`unknown stage ${JSON.stringify(stageName)}; expected one of: fast, e2e`)
+  process.exit(2)
+}
+const files = stage.dirs
+  .flatMap((dir) => readdirSync(dir).map((f) => join(dir, f)))
   .filter((f) => f.endsWith('.test.ts') && (!filter || f.includes(filter)))
   .sort()
 
 let passed = 0
 let failed = 0
 const failures = []
+const started = Date.now()
 
-for (const file of files) {
-  const started = Date.now()
-  const { code, output } = await run(join('test', file))
+const queue = [...files]
+await Promise.all(
+  Array.from({ length: Math.min(stage.parallel, files.length) }, async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) count(file, await run(file))
+  }),
+)
+
+if (failures.length) console.log(`\nfailed files: ${failures.join(', ')}`)
+console.log(`stage ${stageName}: ${files.length} files in ${seconds(Date.now() - started)}`)
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed > 0 || files.length === 0 ? 1 : 0)
+
+function count(file, { code, output, ms }) {
+  process.stdout.write(output)
   const total = Number(/Total:\s+(\d+)/.exec(output)?.[1] ?? NaN)
   const ok = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? NaN)
   const skipped = Number(/Skipped:\s+(\d+)/.exec(output)?.[1] ?? 0)
@@ -32,34 +62,30 @@ for (const file of files) {
     if (bad > 0 || code !== 0) failures.push(file)
     if (bad === 0 && code !== 0) failed += 1
   }
-  console.log(`-- ${file}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  console.log(`-- ${file}: ${seconds(ms)}`)
 }
 
-if (failures.length) console.log(`\nfailed files: ${failures.join(', ')}`)
-console.log(`${passed} passed, ${failed} failed`)
-process.exit(failed > 0 ? 1 : 0)
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(1)} s`
+}
 
 function run(file) {
+  const begun = Date.now()
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0' },
     })
     let output = ''
-    const collect = (stream, sink) =>
-      stream.on('data', (chunk) => {
-        output += chunk
-        sink.write(chunk)
-      })
-    collect(child.stdout, process.stdout)
-    collect(child.stderr, process.stderr)
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
     const timer = setTimeout(() => {
       output += `\n${file} timed out after ${FILE_TIMEOUT_MS / 1000} s\n`
       child.kill('SIGKILL')
     }, FILE_TIMEOUT_MS)
     child.on('close', (code) => {
       clearTimeout(timer)
-      resolve({ code, output })
+      resolve({ code, output, ms: Date.now() - begun })
     })
   })
 }

@@ -1,5 +1,6 @@
 /** `npm run node -- [flags]`: one node, until SIGINT or SIGTERM. */
-import { ConfigError, helpText, parseConfig } from './config.ts'
+import { ConfigError } from './config.ts'
+import { helpText, parseConfig } from './flags.ts'
 import { startNode } from './node.ts'
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */

@@ -1,7 +1,7 @@
 /**
- * A node: composes the store, the record log, the download manager and the web server, and
- * tears them down in reverse order. Clock, generator and logger are injectable so tests can
- * run several nodes in one process.
+ * A node: opens its parts in order (HTTP port, store, log, files, links, membership, downloads,
+ * web) and closes them in reverse. Clock, generator and logger are injectable, so tests can run
+ * several nodes in one process.
  */
 import { mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 import Corestore from 'corestore'
 import type { Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { systemClock, type Clock } from './clock.ts'
+import { Closers } from './closers.ts'
 import { loadIdentity } from './identity.ts'
 import { RecordLog } from './store/record-log.ts'
 import { LogRepository } from './store/repository.ts'
@@ -17,9 +19,10 @@ import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
 import { Sessions } from './web/session.ts'
-import { createWebServer } from './web/server.ts'
-import { SwarmTransport } from './cluster/transport.ts'
+import { createWebServer, listen } from './web/server.ts'
+import { SwarmTransport } from './cluster/swarm-transport.ts'
 import { Cluster } from './cluster/cluster.ts'
+import { LogSync } from './cluster/log-sync.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 
@@ -27,10 +30,21 @@ export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'p
 
 export interface NodeDeps {
   generator?: Generator
-  now?: () => number
+  clock?: Clock
   log?: Logger
   /** Tests only: join this swarm topic instead of the secret's. */
   topic?: Buffer
+}
+
+/** The body of GET /healthz. */
+export interface Health {
+  ok: boolean
+  id: string
+  name: string
+  uptimeMs: number
+  running: number
+  members: number
+  log: { key: string; writers: number; writable: boolean }
 }
 
 export interface RunningNode {
@@ -41,13 +55,14 @@ export interface RunningNode {
   manager: DownloadManager
   cluster: Cluster
   relay: Relay
+  health(): Health
   close(): Promise<void>
 }
 
 export async function startNode(config: Config, deps: NodeDeps = {}): Promise<RunningNode> {
   const log = deps.log ?? createLogger(config.name)
-  const now = deps.now ?? Date.now
-  const started = now()
+  const clock = deps.clock ?? systemClock
+  const started = clock.now()
   if (config.devSecret) {
     log.warn('dev-secret', {
       message: 'no --secret given: using the development secret; do not use it in production',
@@ -56,154 +71,155 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   await mkdir(config.dataDir, { recursive: true })
   const id = await loadIdentity(config.dataDir)
   const self = { id, name: config.name }
-
-  const store = new Corestore(join(config.dataDir, 'store'))
-  const recordLog = new RecordLog({
-    store,
-    dataDir: config.dataDir,
-    now,
-    onError: (err) => log.error('log-error', { error: err.message }),
-  })
+  const closers = new Closers(log)
   try {
-    await recordLog.ready()
-  } catch (err) {
-    await recordLog.close().catch(() => {})
-    await store.close().catch(() => {})
-    throw new Error(`cannot open the store in ${config.dataDir}: ${(err as Error).message}`)
-  }
+    const http = await listen(config.port, config.host).catch((err: Error) => {
+      throw new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)
+    })
+    closers.add('http', http.server, (server) => {
+      if (server.listening) return new Promise((resolve) => server.close(resolve))
+    })
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    const url = `http://${host}:${http.port}`
 
-  const files = new BlobFileStore(store)
-  await files.ready()
-  const repo = new LogRepository({
-    log: recordLog,
-    now,
-    tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
-  })
-  const generator =
-    deps.generator ??
-    (config.generator === 'failing'
-      ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
-      : createPdfGenerator({ workMs: config.workMs }))
-  const transport = new SwarmTransport({
-    secret: config.secret,
-    host: config.host,
-    dhtPort: config.dhtPort,
-    bootstrap: config.bootstrap,
-    log,
-    topic: deps.topic,
-  })
-  const relay = new Relay(transport, log)
-  let cluster = null as Cluster | null
-  const placement = new Placement({
-    self,
-    members: () => cluster?.members() ?? [{ ...self, url: '', incarnation: 0, status: 'alive' }],
-    uptimeMs: () => now() - started,
-  })
-  const manager = new DownloadManager({
-    repo,
-    files,
-    generator,
-    self,
-    placement,
-    relay,
-    now,
-    retentionMs: config.retentionMs,
-    liveTtlMs: config.liveTtlMs,
-    checkpointStep: config.checkpointStep,
-    purgeIntervalMs: config.purgeIntervalMs,
-    log,
-  })
+    const store = closers.add('store', new Corestore(join(config.dataDir, 'store')), (s) =>
+      s.close(),
+    )
+    const recordLog = new RecordLog({
+      store,
+      dataDir: config.dataDir,
+      clock,
+      onError: (err) => log.error('log-error', { error: err.message }),
+    })
+    closers.add('log', recordLog, (l) => l.close())
+    await recordLog.ready().catch((err: Error) => {
+      throw new Error(`cannot open the store in ${config.dataDir}: ${err.message}`)
+    })
+    const files = closers.add('files', new BlobFileStore(store), (f) => f.close())
+    await files.ready()
+    const repo = new LogRepository({
+      log: recordLog,
+      clock,
+      tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
+    })
 
-  const web = createWebServer({
-    manager,
-    sessions: new Sessions(config.secret),
-    publicDir: PUBLIC_DIR,
-    log,
-    health: () => ({
+    const transport = new SwarmTransport({
+      secret: config.secret,
+      host: config.host,
+      dhtPort: config.dhtPort,
+      bootstrap: config.bootstrap,
+      log,
+      topic: deps.topic,
+    })
+    closers.add('transport', transport, (t) => t.close())
+    const cluster = new Cluster({
+      self: { ...self, url },
+      transport,
+      timings: {
+        heartbeatMs: config.heartbeatMs,
+        suspectAfterMs: config.suspectAfterMs,
+        suspicionMs: config.suspicionMs,
+      },
+      clock,
+      log,
+    })
+    closers.add('cluster', cluster, (c) => c.close())
+    const logSync = new LogSync({
+      transport,
+      log: recordLog,
+      advertMs: config.heartbeatMs,
+      nameOf: (memberId) => cluster.member(memberId)?.name,
+      clock,
+      logger: log,
+    })
+    closers.add('log-sync', logSync, (s) => s.close())
+    const relay = new Relay(transport, log)
+
+    const manager = new DownloadManager({
+      repo,
+      files,
+      generator: deps.generator ?? generatorFor(config),
+      self,
+      placement: new Placement({
+        self,
+        members: () => cluster.members(),
+        uptimeMs: () => clock.now() - started,
+      }),
+      relay,
+      clock,
+      retentionMs: config.retentionMs,
+      liveTtlMs: config.liveTtlMs,
+      checkpointStep: config.checkpointStep,
+      purgeIntervalMs: config.purgeIntervalMs,
+      log,
+    })
+    closers.add('downloads', manager, (m) => m.close())
+
+    const health = (): Health => ({
       ok: true,
       id,
       name: config.name,
-      uptimeMs: now() - started,
+      uptimeMs: clock.now() - started,
       running: manager.running,
-      members: cluster ? cluster.live().length : 1,
+      members: cluster.live().length,
       log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
-    }),
-    cluster: () => ({ self: cluster?.self ?? null, members: cluster?.members() ?? [] }),
-    trustedOrigins: () => [
-      ...config.allowOrigins,
-      ...(cluster ? cluster.members().map((m) => m.url) : []),
-    ],
-    members: () =>
-      (cluster?.members() ?? [])
-        .filter((m) => m.status === 'alive')
-        .map(({ id, name, url, status }) => ({ id, name, url, status })),
-  })
-  let port: number
-  try {
-    port = await web.listen(config.port, config.host)
+    })
+    const web = createWebServer({
+      server: http.server,
+      downloads: manager,
+      sessions: new Sessions(config.secret),
+      publicDir: PUBLIC_DIR,
+      log,
+      clock,
+      health,
+      cluster: () => ({ self: cluster.self, members: cluster.members() }),
+      trustedOrigins: () => [...config.allowOrigins, ...cluster.members().map((m) => m.url)],
+      members: () =>
+        cluster
+          .members()
+          .filter((m) => m.status === 'alive')
+          .map(({ id, name, url, status }) => ({ id, name, url, status })),
+    })
+    closers.add('web', web, (w) => w.close())
+
+    cluster.on('member', (event) => {
+      if (event.type !== 'suspect') manager.membershipChanged()
+      web.membersChanged()
+    })
+    // Quiet long enough for the log to show any takeover that happened while we stood still.
+    cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
+
+    await transport.start()
+    cluster.start()
+    logSync.start()
+    manager.start()
+    log.info('started', {
+      id,
+      url,
+      data: config.dataDir,
+      dht: config.dhtPort,
+      log: recordLog.key.toString('hex').slice(0, 12),
+    })
+    let stopping: Promise<void> | null = null
+    return {
+      id,
+      name: config.name,
+      url,
+      port: http.port,
+      manager,
+      cluster,
+      relay,
+      health,
+      close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),
+    }
   } catch (err) {
-    await recordLog.close().catch(() => {})
-    await store.close().catch(() => {})
-    throw new Error(`cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`)
-  }
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
-  const running = new Cluster({
-    self: { id, name: config.name, url },
-    transport,
-    recordLog,
-    timings: {
-      heartbeatMs: config.heartbeatMs,
-      suspectAfterMs: config.suspectAfterMs,
-      suspicionMs: config.suspicionMs,
-    },
-    now,
-    log,
-  })
-  cluster = running
-  running.on('member', (event) => {
-    if (event.type !== 'suspect') manager.membershipChanged()
-    web.membersChanged()
-  })
-  // Quiet long enough for the log to show any takeover that happened while we stood still.
-  running.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
-  try {
-    await running.start()
-  } catch (err) {
-    await web.close()
-    await running.close().catch(() => {})
-    await recordLog.close().catch(() => {})
-    await store.close().catch(() => {})
+    await closers.closeAll()
     throw err
   }
-  manager.start()
-  log.info('started', {
-    id,
-    url,
-    data: config.dataDir,
-    dht: config.dhtPort,
-    log: recordLog.key.toString('hex').slice(0, 12),
-  })
+}
 
-  let closing: Promise<void> | null = null
-  return {
-    id,
-    name: config.name,
-    url,
-    port,
-    manager,
-    cluster: running,
-    relay,
-    close() {
-      closing ??= (async () => {
-        await web.close()
-        await manager.close()
-        await running.close()
-        await files.close()
-        await recordLog.close()
-        await store.close()
-        log.info('stopped')
-      })()
-      return closing
-    },
-  }
+function generatorFor(config: Config): Generator {
+  return config.generator === 'failing'
+    ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
+    : createPdfGenerator({ workMs: config.workMs })
 }

@@ -6,11 +6,7 @@
  * enters our table (and we enter its), one that stops answering is dropped at once.
  */
 import type HyperDHT from 'hyperdht'
-
-export interface HostPort {
-  host: string
-  port: number
-}
+import type { HostPort } from '../config.ts'
 
 /** How often every bootstrap candidate is pinged. */
 export const PROBE_INTERVAL_MS = 1000

@@ -1,19 +1,18 @@
 /**
  * A node's view of the cluster: it drives the membership state machine and the failure
- * detector from heartbeats over the transport's links, keeps every node on one record log
- * (election and writer admission), and reports membership events to whoever listens.
+ * detector from heartbeats over the transport's links, and reports membership events to
+ * whoever listens.
  *
- * Every heartbeat carries the sender's whole view (members, how long ago it heard each one,
- * its log). That is simple and converges in one round; it suits clusters of tens of nodes.
+ * Every heartbeat carries the sender's whole view (members and how long ago it heard each
+ * one). That is simple and converges in one round; it suits clusters of tens of nodes.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
-import type { RecordLog } from '../store/record-log.ts'
+import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
-import { better, parseAdvert, type LogAdvert } from './log-election.ts'
 import { parseMember, type Member } from './member.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
-import type { Link, SwarmTransport } from './transport.ts'
+import type { Link, Transport } from './transport.ts'
 
 export interface ClusterTimings {
   /** How often each node sends its heartbeat to every link. */
@@ -24,23 +23,20 @@ export interface ClusterTimings {
   suspicionMs: number
 }
 
+/** How long a leave is given to reach the wire before the links close. */
+const LEAVE_FLUSH_MS = 30
+
 export const DEFAULT_TIMINGS: ClusterTimings = {
   heartbeatMs: 100,
   suspectAfterMs: 500,
   suspicionMs: 300,
 }
 
-/** Re-announcing a writer that is still waiting is pointless more often than this. */
-const WRITER_RETRY_MS = 2000
-/** While a known live member has no link, look the topic up again this often. */
-const REFRESH_MS = 1000
-
 interface Beat {
   type: 'beat'
   self: Member
   members: Member[]
   heard: Record<string, number>
-  log: LogAdvert
 }
 
 export interface ClusterEvents {
@@ -51,36 +47,40 @@ export interface ClusterEvents {
 
 export interface ClusterOptions {
   self: Omit<Member, 'status' | 'incarnation'>
-  transport: SwarmTransport
-  recordLog: RecordLog
+  transport: Transport
   timings?: ClusterTimings
-  now?: () => number
+  /** While a known live member has no link, look for peers again this often. @default 1000 */
+  refreshMs?: number
+  clock?: Clock
   log: Logger
 }
 
 export class Cluster extends EventEmitter<ClusterEvents> {
-  readonly membership: Membership
+  private readonly membership: Membership
   private readonly detector: FailureDetector
   private readonly t: ClusterTimings
-  private readonly now: () => number
-  private timer: NodeJS.Timeout | null = null
+  private readonly clock: Clock
+  private readonly refreshMs: number
+  private timer: Timer | null = null
   private lastTick = 0
   private lastRefresh = 0
-  private readonly writerAdded = new Map<string, number>()
-  private adopting: string | null = null
   private closed = false
 
   constructor(private readonly o: ClusterOptions) {
     super()
     this.t = o.timings ?? DEFAULT_TIMINGS
-    this.now = o.now ?? Date.now
+    this.clock = o.clock ?? systemClock
+    this.refreshMs = o.refreshMs ?? 1000
     // A restart must outrank everything said about the previous run: the clock does that.
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
     this.detector = new FailureDetector(this.t)
-    o.transport.on('open', (link) => this.onOpen(link))
+    o.transport.on('open', (link) => link.send(this.beat()))
     o.transport.on('message', (link, m) => this.onMessage(link, m))
     o.transport.on('close', (link) => this.onClose(link))
-    o.recordLog.on('advert', () => this.broadcast())
+  }
+
+  private now(): number {
+    return this.clock.now()
   }
 
   get self(): Member {
@@ -95,10 +95,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return this.membership.live()
   }
 
-  async start(): Promise<void> {
-    await this.o.transport.start()
+  /** A member this node has heard of, itself included. */
+  member(id: string): Member | undefined {
+    return this.membership.get(id)
+  }
+
+  /** Starts heartbeating (the transport is started by its owner). */
+  start(): void {
+    if (this.timer || this.closed) return
     this.lastTick = this.now()
-    this.timer = setInterval(() => this.tick(), this.t.heartbeatMs)
+    this.timer = this.clock.setInterval(() => this.tick(), this.t.heartbeatMs)
   }
 
   private tick(): void {
@@ -124,7 +130,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private maybeRefresh(now: number): void {
-    if (now - this.lastRefresh < REFRESH_MS) return
+    if (now - this.lastRefresh < this.refreshMs) return
     const linked = new Set([...this.o.transport.links].map((l) => l.memberId))
     const unlinked = this.membership.live().some((m) => m.id !== this.self.id && !linked.has(m.id))
     if (unlinked || this.o.transport.links.size === 0) {
@@ -139,7 +145,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       self: this.self,
       members: this.membership.all(),
       heard: this.detector.ages(this.now()),
-      log: this.o.recordLog.advert(),
     }
   }
 
@@ -149,18 +154,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const link of this.o.transport.links) link.send(beat)
   }
 
-  private onOpen(link: Link): void {
-    this.o.recordLog.replicate(link.stream)
-    link.send(this.beat())
-  }
-
   private onClose(link: Link): void {
     if (link.memberId)
       this.o.log.info('link-closed', { member: this.membership.get(link.memberId)?.name })
   }
 
   private onMessage(link: Link, raw: unknown): void {
-    // Other message types on the channel belong to the relay.
+    // Other message types on the channel belong to the relay and the log.
     if ((raw as { type?: unknown } | null)?.type !== 'beat') return
     const beat = parseBeat(raw)
     if (!beat) {
@@ -178,7 +178,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const [id, ageMs] of Object.entries(beat.heard)) {
       if (id !== this.self.id && id !== beat.self.id) this.detector.heard(id, now - ageMs)
     }
-    this.onAdvert(beat.log, beat.self)
   }
 
   private merge(report: Member): void {
@@ -203,46 +202,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.emit('member', event)
   }
 
-  /** Keeps every node on one log: adopt a better one, admit writers to ours. */
-  private onAdvert(theirs: LogAdvert, from: Member): void {
-    const log = this.o.recordLog
-    const mine = log.advert()
-    if (better(theirs, mine)) {
-      if (this.adopting === theirs.key) return
-      this.adopting = theirs.key
-      this.o.log.info('log-adopt', {
-        key: theirs.key.slice(0, 12),
-        from: from.name,
-        writers: theirs.writers,
-      })
-      log
-        .adopt(theirs.key)
-        .catch((err: Error) => this.o.log.error('log-adopt-failed', { error: err.message }))
-        .finally(() => {
-          if (this.adopting === theirs.key) this.adopting = null
-        })
-      return
-    }
-    if (theirs.key !== mine.key || theirs.writable || !mine.writable) return
-    const last = this.writerAdded.get(theirs.writer) ?? 0
-    if (this.now() - last < WRITER_RETRY_MS) return
-    this.writerAdded.set(theirs.writer, this.now())
-    this.o.log.info('writer-add', { member: from.name, writer: theirs.writer.slice(0, 12) })
-    log.addWriter(theirs.writer).catch((err: Error) => {
-      if (!this.closed) this.o.log.error('writer-add-failed', { error: err.message })
-    })
-  }
-
-  /** Leaves cleanly: tells every link at once, then closes the links. Safe to call twice. */
+  /**
+   * Leaves cleanly: tells every link at once and gives that a moment to reach the wire before
+   * the transport (closed after this by its owner) drops the sockets. Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.timer) clearInterval(this.timer)
+    if (this.timer) this.clock.clearInterval(this.timer)
     this.membership.leave()
     this.broadcast()
-    // Give the leave a moment to reach the wire before the sockets go.
-    await new Promise((r) => setTimeout(r, 30))
-    await this.o.transport.close()
+    await delay(this.clock, LEAVE_FLUSH_MS)
   }
 }
 
@@ -251,8 +221,7 @@ function parseBeat(v: unknown): Beat | null {
   const o = v as Record<string, unknown>
   if (o.type !== 'beat' || !Array.isArray(o.members) || o.members.length > 1000) return null
   const self = parseMember(o.self)
-  const log = parseAdvert(o.log)
-  if (!self || !log) return null
+  if (!self) return null
   const members: Member[] = []
   for (const m of o.members) {
     const member = parseMember(m)
@@ -264,5 +233,5 @@ function parseBeat(v: unknown): Beat | null {
       if (typeof age === 'number' && Number.isFinite(age) && age >= 0) heard[id] = age
     }
   }
-  return { type: 'beat', self, members, heard, log }
+  return { type: 'beat', self, members, heard }
 }

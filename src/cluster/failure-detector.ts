@@ -5,7 +5,7 @@
  * else heard recently is not suspected), and a stall of this node's own event loop is not
  * counted against anyone (Lifeguard's local health idea).
  */
-import type { Member } from './member.ts'
+import { isLiveStatus, type Member } from './member.ts'
 
 export interface DetectorTimings {
   /** Silence after which a member is suspected. */
@@ -39,11 +39,6 @@ export class FailureDetector {
     this.suspectedAt.delete(id)
   }
 
-  forget(id: string): void {
-    this.lastHeard.delete(id)
-    this.suspectedAt.delete(id)
-  }
-
   /** This node's own event loop stalled for `ms`: nobody could be heard meanwhile. */
   stalled(ms: number): void {
     for (const [id, at] of this.lastHeard) this.lastHeard.set(id, at + ms)
@@ -55,7 +50,7 @@ export class FailureDetector {
     const suspect: string[] = []
     const dead: string[] = []
     for (const m of members) {
-      if (m.status !== 'alive' && m.status !== 'suspect') {
+      if (!isLiveStatus(m.status)) {
         this.suspectedAt.delete(m.id)
         continue
       }

@@ -3,7 +3,7 @@
  * reports (gossip, its own detector's verdicts) merged with the SWIM precedence rule. Pure:
  * the driver feeds it reports and turns the events it returns into messages and logs.
  */
-import { supersedes, type Member, type Status } from './member.ts'
+import { isLiveStatus, supersedes, type Member, type Status } from './member.ts'
 
 export type MembershipEventType = 'joined' | 'suspect' | 'alive' | 'dead' | 'left'
 
@@ -35,7 +35,7 @@ export class Membership {
 
   /** Members currently alive or suspect (not yet declared dead), itself included. */
   live(): Member[] {
-    return this.all().filter((m) => m.status === 'alive' || m.status === 'suspect')
+    return this.all().filter((m) => isLiveStatus(m.status))
   }
 
   /**

@@ -5,7 +5,7 @@
  * without asking anyone; when views briefly differ and two nodes both take over, the log's
  * epoch rule keeps exactly one of them.
  */
-import type { Member } from './member.ts'
+import { isLiveStatus, type Member } from './member.ts'
 import { owner } from './rendezvous.ts'
 
 export interface NodeRef {
@@ -13,47 +13,51 @@ export interface NodeRef {
   name: string
 }
 
-export interface PlacementView {
+export interface PlacementOptions {
   self: NodeRef
+  /** Every member this node has heard of, itself included. */
   members(): Member[]
   /** Ms since this node started: an owner it has never heard of is presumed gone after the grace. */
   uptimeMs(): number
+  /** How long a starting node waits to hear of an unknown owner before presuming it gone. @default 5000 */
+  unknownOwnerGraceMs?: number
 }
 
-/** How long a starting node waits to hear of an unknown owner before presuming it gone. */
-export const UNKNOWN_OWNER_GRACE_MS = 5000
-
 export class Placement {
-  constructor(private readonly view: PlacementView) {}
+  private readonly unknownOwnerGraceMs: number
+
+  constructor(private readonly o: PlacementOptions) {
+    this.unknownOwnerGraceMs = o.unknownOwnerGraceMs ?? 5000
+  }
 
   private ref(id: string | null): NodeRef | null {
     if (!id) return null
-    const m = this.view.members().find((x) => x.id === id)
+    const m = this.o.members().find((x) => x.id === id)
     return m ? { id: m.id, name: m.name } : null
   }
 
   /** The owner of a new download for this user. */
   ownerFor(userId: string): NodeRef {
-    const alive = this.view
+    const alive = this.o
       .members()
       .filter((m) => m.status === 'alive')
       .map((m) => m.id)
-    return this.ref(owner(userId, alive)) ?? this.view.self
+    return this.ref(owner(userId, alive)) ?? this.o.self
   }
 
   /** Is the node that owns this download gone (dead, left, or never heard of)? */
   ownerGone(ownerId: string): boolean {
-    const m = this.view.members().find((x) => x.id === ownerId)
-    if (!m) return this.view.uptimeMs() > UNKNOWN_OWNER_GRACE_MS
+    const m = this.o.members().find((x) => x.id === ownerId)
+    if (!m) return this.o.uptimeMs() > this.unknownOwnerGraceMs
     return m.status === 'dead' || m.status === 'left'
   }
 
   /** Who should take over a download of this user whose owner is gone, or null while it is not. */
   successorFor(userId: string, ownerId: string): NodeRef | null {
     if (!this.ownerGone(ownerId)) return null
-    const live = this.view
+    const live = this.o
       .members()
-      .filter((m) => m.status === 'alive' || m.status === 'suspect')
+      .filter((m) => isLiveStatus(m.status))
       .map((m) => m.id)
     return this.ref(owner(userId, live))
   }

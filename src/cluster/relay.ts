@@ -7,9 +7,9 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
-import type { Link, SwarmTransport } from './transport.ts'
+import type { Link, Transport } from './transport.ts'
 
-export interface ProgressEvent {
+export interface ProgressTick {
   id: string
   userId: string
   epoch: number
@@ -19,7 +19,7 @@ export interface ProgressEvent {
 }
 
 export interface RelayEvents {
-  progress: [event: ProgressEvent]
+  progress: [event: ProgressTick]
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/
@@ -34,7 +34,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   readonly stats = { sent: 0, received: 0 }
 
   constructor(
-    private readonly transport: SwarmTransport,
+    private readonly transport: Transport,
     private readonly log: Logger,
   ) {
     super()
@@ -60,8 +60,15 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.broadcast({ type: 'interest', remove: [userId] })
   }
 
+  /** How many peers have said they want this user's ticks. */
+  watchers(userId: string): number {
+    let n = 0
+    for (const users of this.remote.values()) if (users.has(userId)) n++
+    return n
+  }
+
   /** Sends a tick to the peers that want this user, and to nobody else. */
-  publish(event: ProgressEvent): void {
+  publish(event: ProgressTick): void {
     for (const [link, users] of this.remote) {
       if (!users.has(event.userId)) continue
       link.send({ type: 'progress', ...event })
@@ -102,7 +109,7 @@ function userList(v: unknown): string[] | null {
   return v.every((u) => typeof u === 'string' && ID.test(u)) ? (v as string[]) : null
 }
 
-function parseProgress(m: Record<string, unknown>): ProgressEvent | null {
+function parseProgress(m: Record<string, unknown>): ProgressTick | null {
   const { id, userId, epoch, progress, at } = m
   if (typeof id !== 'string' || !ID.test(id) || typeof userId !== 'string' || !ID.test(userId))
     return null

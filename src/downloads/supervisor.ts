@@ -6,25 +6,18 @@
  */
 import type { Download } from '../store/record.ts'
 import { isLive } from '../store/record.ts'
-import type { DownloadRepository } from '../store/repository.ts'
-import type { FileStore } from '../store/file-store.ts'
-import type { Placement, NodeRef } from '../cluster/placement.ts'
-import type { Generator } from './generator.ts'
-import type { Logger } from '../logger.ts'
-import { Worker } from './worker.ts'
+import type { NodeRef } from '../cluster/placement.ts'
+import { Worker, type WorkerOptions } from './worker.ts'
 
-export interface SupervisorOptions {
-  repo: DownloadRepository
-  files: FileStore
-  generator: Generator
+/** Who takes over a download whose owner is gone (cluster/placement.ts). */
+export interface Successors {
+  /** Null while the owner is not gone. */
+  successorFor(userId: string, ownerId: string): NodeRef | null
+}
+
+export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nodeName'> {
   self: NodeRef
-  placement: Placement
-  now: () => number
-  retentionMs: number
-  liveTtlMs: number
-  checkpointStep: number
-  log: Logger
-  onProgress: (download: Download, progress: number) => void
+  placement: Successors
 }
 
 export class Supervisor {
@@ -66,7 +59,7 @@ export class Supervisor {
    * until the log has had time to show who owns what now.
    */
   fence(quietMs: number): void {
-    this.quietUntil = this.o.now() + quietMs
+    this.quietUntil = this.o.clock.now() + quietMs
     for (const w of this.workers.values()) w.stop('fenced')
   }
 
@@ -81,7 +74,7 @@ export class Supervisor {
     }
     this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
-    if (this.o.now() < this.quietUntil) return
+    if (this.o.clock.now() < this.quietUntil) return
     if (current.owner === this.o.self.id) return this.ensureWorker(current)
     const successor = this.o.placement.successorFor(userId, current.owner)
     if (successor?.id === this.o.self.id) void this.takeOver(current)
@@ -104,7 +97,7 @@ export class Supervisor {
     if (this.takingOver.has(d.id)) return
     this.takingOver.add(d.id)
     try {
-      const now = this.o.now()
+      const now = this.o.clock.now()
       const next: Download = {
         ...d,
         owner: this.o.self.id,
@@ -132,19 +125,7 @@ export class Supervisor {
 
   private ensureWorker(d: Download): void {
     if (this.workers.has(d.id)) return
-    const worker = new Worker({
-      download: d,
-      generator: this.o.generator,
-      repo: this.o.repo,
-      files: this.o.files,
-      nodeName: this.o.self.name,
-      now: this.o.now,
-      liveTtlMs: this.o.liveTtlMs,
-      retentionMs: this.o.retentionMs,
-      checkpointStep: this.o.checkpointStep,
-      log: this.o.log,
-      onProgress: this.o.onProgress,
-    })
+    const worker = new Worker({ ...this.o, download: d, nodeName: this.o.self.name })
     this.workers.set(d.id, worker)
     void worker.done.then(() => {
       if (this.workers.get(d.id) === worker) this.workers.delete(d.id)

@@ -8,6 +8,7 @@ import type { DownloadRepository } from '../store/repository.ts'
 import type { FileStore } from '../store/file-store.ts'
 import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
+import type { Clock } from '../clock.ts'
 
 export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired'
 
@@ -16,8 +17,9 @@ export interface WorkerOptions {
   generator: Generator
   repo: DownloadRepository
   files: FileStore
+  /** The node running this attempt, for the generator. */
   nodeName: string
-  now: () => number
+  clock: Clock
   liveTtlMs: number
   retentionMs: number
   /** Percent of progress between two checkpoints written to the log. */
@@ -48,7 +50,7 @@ export class Worker {
     this.current = o.download
     this.progress = o.download.progress
     this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
-    this.lastWrite = { progress: o.download.progress, at: o.now() }
+    this.lastWrite = { progress: o.download.progress, at: o.clock.now() }
     this.done = this.run().catch((err: Error) => {
       o.log.error('worker-failed', { id: this.current.id, error: err.message })
     })
@@ -90,7 +92,7 @@ export class Worker {
       from: `${this.current.progress}%`,
     })
     try {
-      await this.write({ state: 'processing', expiresAt: o.now() + o.liveTtlMs })
+      await this.write({ state: 'processing', expiresAt: o.clock.now() + o.liveTtlMs })
       let file
       try {
         file = await o.generator.run(
@@ -112,12 +114,11 @@ export class Worker {
       }
       await this.writing
       const ref = await o.files.put(file.bytes)
-      const at = o.now()
+      const at = o.clock.now()
       await this.write({
         state: 'ready',
         progress: 100,
-        fileUrl: `/downloads/${this.id}`,
-        file: ref,
+        file: { ...ref, name: file.filename, contentType: file.contentType },
         finishedAt: at,
         expiresAt: at + o.retentionMs,
         checkpoint: null,
@@ -145,7 +146,7 @@ export class Worker {
   private async fail(message: string): Promise<void> {
     this.o.log.warn('failed', { id: this.id, error: message })
     await this.writing
-    const at = this.o.now()
+    const at = this.o.clock.now()
     await this.write({
       state: 'error',
       error: message,
@@ -160,7 +161,7 @@ export class Worker {
     this.progress = progress
     this.latest = { progress, checkpoint }
     this.o.onProgress(this.current, progress)
-    const now = this.o.now()
+    const now = this.o.clock.now()
     const due =
       progress >= this.lastWrite.progress + this.o.checkpointStep ||
       now - this.lastWrite.at >= this.o.liveTtlMs / 3
@@ -183,7 +184,7 @@ export class Worker {
       ...this.current,
       ...patch,
       version: this.current.version + 1,
-      updatedAt: this.o.now(),
+      updatedAt: this.o.clock.now(),
     }
     this.current = next
     const winner = await this.o.repo.update(next)

@@ -77,7 +77,6 @@ export function applyOp(table: RecordTable, op: RecordOp): string {
       userId: op.userId,
       state: 'error',
       progress: 0,
-      fileUrl: null,
       file: null,
       error: null,
       owner: '',

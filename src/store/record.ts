@@ -14,9 +14,8 @@ export interface Download {
   state: DownloadState
   /** 0..100, as of the last checkpoint written to the log. */
   progress: number
-  fileUrl: string | null
-  /** Where the file lives in the cluster's replicated storage, once ready. */
-  file: FileRef | null
+  /** The generated file, once ready. */
+  file: DownloadFile | null
   error: string | null
   /** Id of the node that runs (or ran) the worker. */
   owner: string
@@ -36,6 +35,13 @@ export interface Download {
 
 export type Checkpoint = Record<string, string | number | boolean | null>
 
+/** A ready download's file: where it lives in the replicated storage, and how it is served. */
+export interface DownloadFile extends FileRef {
+  /** The name a browser saves it under, as the generator gave it. */
+  name: string
+  contentType: string
+}
+
 export interface PutOp {
   type: 'put'
   download: Download
@@ -53,7 +59,6 @@ export interface RemoveOp {
 export type RecordOp = PutOp | RemoveOp
 
 export const isLive = (d: Download): boolean => d.state === 'pending' || d.state === 'processing'
-export const isFinished = (d: Download): boolean => !isLive(d)
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -67,19 +72,30 @@ function nullable<T>(v: unknown, check: (v: unknown) => v is T): v is T | null {
   return v === null || check(v)
 }
 
-function parseFileRef(v: unknown): FileRef | null | undefined {
+/** File names a browser can save: no path separators, no control characters or quotes. */
+const FILE_NAME = /^[^/\\\u0000-\u001f"]{1,200}$/
+const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(;[ \w=.+-]*)?$/
+
+function parseFile(v: unknown, id: string): DownloadFile | null | undefined {
   if (v === null) return null
   if (typeof v !== 'object' || v === undefined) return undefined
   const o = v as Record<string, unknown>
   const ints = ['blockOffset', 'blockLength', 'byteOffset', 'byteLength'] as const
   if (typeof o.core !== 'string' || !/^[0-9a-f]{64}$/.test(o.core)) return undefined
   for (const k of ints) if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return undefined
+  // Records written before files had names were all the built-in PDF report.
+  const name = o.name === undefined ? `report-${id}.pdf` : o.name
+  const contentType = o.contentType === undefined ? 'application/pdf' : o.contentType
+  if (!str(name) || !FILE_NAME.test(name) || !str(contentType) || !CONTENT_TYPE.test(contentType))
+    return undefined
   return {
     core: o.core,
     blockOffset: o.blockOffset as number,
     blockLength: o.blockLength as number,
     byteOffset: o.byteOffset as number,
     byteLength: o.byteLength as number,
+    name,
+    contentType,
   }
 }
 
@@ -97,11 +113,10 @@ function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
 export function parseDownload(v: unknown): Download | null {
   if (typeof v !== 'object' || v === null) return null
   const o = v as Record<string, unknown>
+  if (!str(o.id) || !ID.test(o.id)) return null
   const checkpoint = parseCheckpoint(o.checkpoint)
-  const file = parseFileRef(o.file)
+  const file = parseFile(o.file, o.id)
   if (
-    !str(o.id) ||
-    !ID.test(o.id) ||
     !str(o.userId) ||
     !ID.test(o.userId) ||
     !str(o.state) ||
@@ -109,7 +124,6 @@ export function parseDownload(v: unknown): Download | null {
     !num(o.progress) ||
     o.progress < 0 ||
     o.progress > 100 ||
-    !nullable(o.fileUrl, str) ||
     !nullable(o.error, str) ||
     !str(o.owner) ||
     !str(o.ownerName) ||
@@ -129,7 +143,6 @@ export function parseDownload(v: unknown): Download | null {
     userId: o.userId,
     state: o.state as DownloadState,
     progress: o.progress,
-    fileUrl: o.fileUrl,
     file,
     error: o.error,
     owner: o.owner,

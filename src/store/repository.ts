@@ -4,16 +4,19 @@
  * nothing above this file knows about autobase.
  */
 import { EventEmitter } from 'node:events'
-import type { Download } from './record.ts'
-import { currentFor, get, purge, servable, visibleRecords } from './record-table.ts'
-import type { RecordLog } from './record-log.ts'
+import type { Download, RecordOp } from './record.ts'
+import {
+  currentFor,
+  get,
+  purge,
+  servable,
+  visibleRecords,
+  type RecordTable,
+} from './record-table.ts'
+import type { Clock } from '../clock.ts'
 
-export class DownloadConflictError extends Error {
-  constructor(readonly existing: Download) {
-    super('You already have a download in progress; dismiss it before requesting another.')
-    this.name = 'DownloadConflictError'
-  }
-}
+/** An insert either happened, or did not because the user already has this download. */
+export type InsertResult = { inserted: true } | { inserted: false; existing: Download }
 
 export interface RepositoryEvents {
   /** Records changed; the argument holds the user ids whose records were touched. */
@@ -24,8 +27,8 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
   get(id: string): Download | null
   forUser(userId: string): Download | null
   all(): Download[]
-  /** Refused with DownloadConflictError while the user has a download. */
-  insert(download: Download): Promise<Download>
+  /** Writes a new download unless its user already has one (then nothing is written). */
+  insert(download: Download): Promise<InsertResult>
   /** Writes a new version; resolves to the record that won the merge (maybe not this one). */
   update(download: Download): Promise<Download | null>
   /** Dismisses a record: it disappears everywhere, whatever is written to it later. */
@@ -36,23 +39,31 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
   purge(): Download[]
 }
 
+/** The log as the repository uses it (record-log.ts; an in-memory one in tests). */
+export interface OpLog {
+  readonly table: RecordTable
+  /** Resolves once the operation is merged into `table`. */
+  append(op: RecordOp): Promise<void>
+  on(event: 'change', listener: (ids: Set<string>) => void): unknown
+}
+
 export interface LogRepositoryOptions {
-  log: RecordLog
-  now: () => number
+  log: OpLog
+  clock: Clock
   /** How long a dismissal outlives the record, so late writes cannot revive it. */
   tombstoneMs: number
 }
 
 export class LogRepository extends EventEmitter<RepositoryEvents> implements DownloadRepository {
-  private readonly log: RecordLog
-  private readonly now: () => number
+  private readonly log: OpLog
+  private readonly clock: Clock
   private readonly tombstoneMs: number
   private inserting: Promise<unknown> = Promise.resolve()
 
-  constructor({ log, now, tombstoneMs }: LogRepositoryOptions) {
+  constructor({ log, clock, tombstoneMs }: LogRepositoryOptions) {
     super()
     this.log = log
-    this.now = now
+    this.clock = clock
     this.tombstoneMs = tombstoneMs
     log.on('change', (ids) => {
       const users = new Set<string>()
@@ -65,24 +76,24 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   get(id: string): Download | null {
-    return get(this.log.table, id, this.now())
+    return get(this.log.table, id, this.clock.now())
   }
 
   forUser(userId: string): Download | null {
-    return currentFor(this.log.table, userId, this.now())
+    return currentFor(this.log.table, userId, this.clock.now())
   }
 
   all(): Download[] {
-    return visibleRecords(this.log.table, this.now())
+    return visibleRecords(this.log.table, this.clock.now())
   }
 
-  insert(download: Download): Promise<Download> {
+  insert(download: Download): Promise<InsertResult> {
     // Serialised so two requests racing on this node cannot both pass the check.
-    const run = this.inserting.then(async () => {
+    const run = this.inserting.then(async (): Promise<InsertResult> => {
       const existing = this.forUser(download.userId)
-      if (existing) throw new DownloadConflictError(existing)
+      if (existing) return { inserted: false, existing }
       await this.log.append({ type: 'put', download })
-      return download
+      return { inserted: true }
     })
     this.inserting = run.catch(() => {})
     return run
@@ -94,7 +105,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   async remove(download: Download): Promise<void> {
-    const at = this.now()
+    const at = this.clock.now()
     await this.log.append({
       type: 'remove',
       id: download.id,
@@ -105,10 +116,10 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   servable(id: string): Download | null {
-    return servable(this.log.table, id, this.now())
+    return servable(this.log.table, id, this.clock.now())
   }
 
   purge(): Download[] {
-    return purge(this.log.table, this.now())
+    return purge(this.log.table, this.clock.now())
   }
 }

@@ -1,15 +1,32 @@
 /**
  * The WebSocket protocol, both directions. Client frames are parsed here into typed messages
- * or rejected with a reason; nothing deeper ever sees a raw frame.
+ * or rejected with a reason; nothing deeper ever sees a raw frame. What goes to a client is an
+ * explicit allow-list of fields, so a field added to the record never leaks by default.
  */
-import type { Download } from '../store/record.ts'
+import type { DownloadView } from '../downloads/service.ts'
 
 export type ClientMessage = { type: 'request' } | { type: 'dismiss' }
 
-/** What a client sees of a record: everything but the worker's internal state. */
-export type PublicDownload = Omit<Download, 'checkpoint' | 'version' | 'file'> & {
+/** Where a ready download's file is served; only the web layer knows this route. */
+export const DOWNLOADS_PATH = '/downloads/'
+
+/** A record as a client sees it (README, "A record as the client sees it"). */
+export interface PublicDownload {
+  id: string
+  userId: string
+  state: DownloadView['state']
+  progress: number
   /** When the worker measured `progress` (ms since the epoch), while it runs. */
   progressAt?: number
+  fileUrl: string | null
+  error: string | null
+  owner: string
+  ownerName: string
+  epoch: number
+  createdAt: number
+  updatedAt: number
+  finishedAt: number | null
+  expiresAt: number
 }
 
 /** A live member as the page sees it: where it can reconnect when its node dies. */
@@ -52,10 +69,25 @@ export function parseClientMessage(
   }
 }
 
-export function toPublic(d: (Download & { progressAt?: number }) | null): PublicDownload | null {
+export function toPublic(d: DownloadView | null): PublicDownload | null {
   if (!d) return null
-  const { checkpoint: _c, version: _v, file: _f, ...rest } = d
-  return rest
+  const out: PublicDownload = {
+    id: d.id,
+    userId: d.userId,
+    state: d.state,
+    progress: d.progress,
+    fileUrl: d.state === 'ready' && d.file ? DOWNLOADS_PATH + d.id : null,
+    error: d.error,
+    owner: d.owner,
+    ownerName: d.ownerName,
+    epoch: d.epoch,
+    createdAt: d.createdAt,
+    updatedAt: d.updatedAt,
+    finishedAt: d.finishedAt,
+    expiresAt: d.expiresAt,
+  }
+  if (d.progressAt !== undefined) out.progressAt = d.progressAt
+  return out
 }
 
 export function encode(message: ServerMessage): string {

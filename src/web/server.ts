@@ -1,32 +1,23 @@
 /**
  * The HTTP side of a node: the page, the files, health, and the WebSocket upgrade. It speaks
- * to the rest of the node only through the download manager's public contract.
+ * to the downloads only through their contract (downloads/service.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { readFileSync, readdirSync } from 'node:fs'
-import { extname, join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { WebSocketServer } from 'ws'
-import type { DownloadManager } from '../downloads/manager.ts'
+import type { DownloadService, OpenedFile } from '../downloads/service.ts'
 import type { Logger } from '../logger.ts'
+import { systemClock, type Clock } from '../clock.ts'
 import type { Sessions } from './session.ts'
+import { loadAssets, sendAsset } from './assets.ts'
 import { serveSocket } from './socket.ts'
-import { encode, type PublicMember } from './protocol.ts'
-
-/** Client frames are tiny; anything larger is abuse. */
-export const MAX_FRAME_BYTES = 4096
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.ico': 'image/x-icon',
-}
+import { DOWNLOADS_PATH, encode, type PublicMember } from './protocol.ts'
 
 export interface WebServerOptions {
-  manager: DownloadManager
+  /** A server already listening (see `listen`); its requests and upgrades are handled here. */
+  server: Server
+  downloads: DownloadService
   sessions: Sessions
   publicDir: string
   log: Logger
@@ -38,23 +29,53 @@ export interface WebServerOptions {
   trustedOrigins?: () => Iterable<string>
   /** The live members, sent to every page so it can reconnect elsewhere when this node dies. */
   members?: () => PublicMember[]
+  /** Client frames are tiny; a larger one closes its socket with 1009. @default 4096 */
+  maxFrameBytes?: number
+  /** Idle sockets are pinged this often; one that missed the last ping is dropped. @default 20000 */
+  pingIntervalMs?: number
+  /** Sockets that ignore the close frame at shutdown are cut after this. @default 200 */
+  closeGraceMs?: number
+  clock?: Clock
 }
 
 export interface WebServer {
-  server: Server
   /** Tells every connected page the current live members. */
   membersChanged(): void
-  listen(port: number, host: string): Promise<number>
+  /** Closes every socket (1001) and stops taking requests. Safe to call twice. */
   close(): Promise<void>
 }
 
+/** Binds an HTTP server, so the node knows its URL before anything else is built. */
+export function listen(port: number, host: string): Promise<{ server: Server; port: number }> {
+  const server = createServer()
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      const address = server.address()
+      resolve({ server, port: typeof address === 'object' && address ? address.port : port })
+    })
+  })
+}
+
 export function createWebServer(o: WebServerOptions): WebServer {
+  const {
+    server,
+    downloads,
+    sessions,
+    log,
+    maxFrameBytes = 4096,
+    pingIntervalMs = 20_000,
+    closeGraceMs = 200,
+    clock = systemClock,
+  } = o
   const assets = loadAssets(o.publicDir)
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
-  const server = createServer((req, res) => {
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
-      o.log.error('http-failed', { url: req.url, error: err.message })
+      log.error('http-failed', { url: req.url, error: err.message })
       if (!res.headersSent) text(res, 500, 'Internal error')
       else res.destroy()
     })
@@ -67,15 +88,18 @@ export function createWebServer(o: WebServerOptions): WebServer {
     if (url.pathname === '/cluster') return json(res, 200, o.cluster())
     if (url.pathname === '/' || url.pathname === '/index.html') {
       const headers: Record<string, string> = {}
-      if (!o.sessions.fromCookieHeader(req.headers.cookie)) {
-        headers['set-cookie'] = o.sessions.issue().setCookie
+      if (!sessions.fromCookieHeader(req.headers.cookie)) {
+        headers['set-cookie'] = sessions.issue().setCookie
       }
-      return asset(res, assets.get('/index.html'), headers)
+      const page = assets.get('/index.html')
+      return page ? sendAsset(res, page, headers) : text(res, 404, 'Not found')
     }
-    const match = /^\/downloads\/([^/]+)$/.exec(url.pathname)
-    if (match) return download(req, res, decodeURIComponentSafe(match[1] ?? ''))
-    const file = assets.get(url.pathname)
-    if (file) return asset(res, file)
+    if (url.pathname.startsWith(DOWNLOADS_PATH)) {
+      const id = decodeURIComponentSafe(url.pathname.slice(DOWNLOADS_PATH.length))
+      return download(req, res, id)
+    }
+    const asset = assets.get(url.pathname)
+    if (asset) return sendAsset(res, asset)
     text(res, 404, 'Not found')
   }
 
@@ -89,31 +113,34 @@ export function createWebServer(o: WebServerOptions): WebServer {
       res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
       res.setHeader('vary', 'origin')
     }
-    const userId = o.sessions.fromCookieHeader(req.headers.cookie)
-    const found = userId && id ? await o.manager.openFile(id, userId) : null
+    const userId = sessions.fromCookieHeader(req.headers.cookie)
+    const valid = id !== '' && !id.includes('/')
+    const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
-    if (!found.file) {
+    if (!found.content) {
       res.setHeader('retry-after', '2')
       return text(res, 503, 'The file is not available on this node yet; retry shortly.')
     }
     res.writeHead(200, {
-      'content-type': 'application/pdf',
-      'content-length': found.file.size,
-      'content-disposition': `attachment; filename="report-${found.download.id}.pdf"`,
+      'content-type': found.contentType,
+      'content-length': found.content.size,
+      'content-disposition': attachment(found),
       'cache-control': 'private, no-store',
     })
     if (req.method === 'HEAD') return void res.end()
-    await pipeline(found.file.stream(), res)
+    await pipeline(found.content.stream(), res)
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
-    const userId = o.sessions.fromCookieHeader(req.headers.cookie)
+    const userId = sessions.fromCookieHeader(req.headers.cookie)
     if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
     if (!originAllowed(req)) return refuse(socket, 403, 'Foreign origin.')
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, userId, o.manager, members, o.log))
+    wss.handleUpgrade(req, socket, head, (ws) =>
+      serveSocket(ws, userId, { downloads, members, pingIntervalMs, clock, log }),
+    )
   })
 
   function originAllowed(req: IncomingMessage): boolean {
@@ -135,20 +162,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
 
   let closing: Promise<void> | null = null
   return {
-    server,
     membersChanged() {
       const message = encode({ type: 'members', members: members() })
       for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(message)
-    },
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(port, host, () => {
-          server.off('error', reject)
-          const address = server.address()
-          resolve(typeof address === 'object' && address ? address.port : port)
-        })
-      })
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
@@ -157,13 +173,22 @@ export function createWebServer(o: WebServerOptions): WebServer {
         server.close(() => resolve())
         server.closeAllConnections()
         // Sockets that ignore the close frame must not hold the shutdown.
-        setTimeout(() => {
+        clock.setTimeout(() => {
           for (const ws of wss.clients) ws.terminate()
-        }, 200).unref()
+        }, closeGraceMs)
       })
       return closing
     },
   }
+}
+
+/** Content-Disposition for a generated file; names outside ASCII also go as RFC 5987. */
+function attachment(file: OpenedFile): string {
+  const ascii = file.name.replace(/[^\x20-\x7e]/g, '_')
+  const header = `attachment; filename="${ascii}"`
+  return ascii === file.name
+    ? header
+    : `${header}; filename*=UTF-8''${encodeURIComponent(file.name)}`
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
@@ -172,26 +197,6 @@ function refuse(socket: Duplex, status: number, message: string): void {
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
   )
-}
-
-function loadAssets(dir: string): Map<string, { body: Buffer; type: string }> {
-  // Only files present at start are served: no path from a URL ever reaches the filesystem.
-  const assets = new Map<string, { body: Buffer; type: string }>()
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)]
-    if (type) assets.set(`/${name}`, { body: readFileSync(join(dir, name)), type })
-  }
-  return assets
-}
-
-function asset(
-  res: ServerResponse,
-  file: { body: Buffer; type: string } | undefined,
-  headers: Record<string, string> = {},
-): void {
-  if (!file) return text(res, 404, 'Not found')
-  res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', ...headers })
-  res.end(file.body)
 }
 
 function text(res: ServerResponse, status: number, body: string): void {

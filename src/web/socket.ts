@@ -1,11 +1,12 @@
 /**
  * One client's WebSocket: the current download on connect and on every change, requests and
- * dismissals in, a clear error for anything refused. Bad frames never reach the manager.
+ * dismissals in, a clear error for anything refused. Bad frames never reach the downloads.
  */
 import type { WebSocket } from 'ws'
-import type { DownloadManager } from '../downloads/manager.ts'
-import { DownloadConflictError } from '../store/repository.ts'
+import type { DownloadService } from '../downloads/service.ts'
+import { DownloadConflictError } from '../downloads/errors.ts'
 import type { Logger } from '../logger.ts'
+import type { Clock } from '../clock.ts'
 import {
   encode,
   parseClientMessage,
@@ -14,35 +15,37 @@ import {
   type ServerMessage,
 } from './protocol.ts'
 
-/** Idle sockets are pinged this often; one that missed the last ping is dropped. */
-export const PING_INTERVAL_MS = 20_000
+export interface SocketOptions {
+  downloads: DownloadService
+  members: () => PublicMember[]
+  /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
+  pingIntervalMs: number
+  clock: Clock
+  log: Logger
+}
 
-export function serveSocket(
-  ws: WebSocket,
-  userId: string,
-  manager: DownloadManager,
-  members: () => PublicMember[],
-  log: Logger,
-): void {
+export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): void {
+  const { downloads, log, clock } = o
   const send = (message: ServerMessage) => {
     if (ws.readyState === ws.OPEN) ws.send(encode(message))
   }
-  const unsubscribe = manager.subscribe(userId, (event) =>
+  const sendCurrent = () =>
+    send({ type: 'download', download: toPublic(downloads.current(userId)) })
+  const unsubscribe = downloads.subscribe(userId, (event) =>
     send(
       event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event,
     ),
   )
-  send({ type: 'members', members: members() })
-  send({ type: 'download', download: toPublic(manager.current(userId)) })
+  send({ type: 'members', members: o.members() })
+  sendCurrent()
 
   let alive = true
   ws.on('pong', () => (alive = true))
-  const ping = setInterval(() => {
+  const ping = clock.setInterval(() => {
     if (!alive) return ws.terminate()
     alive = false
     ws.ping()
-  }, PING_INTERVAL_MS)
-  ping.unref()
+  }, o.pingIntervalMs)
 
   // One message at a time, in order: a dismiss sent right after a request must see it.
   let queue: Promise<void> = Promise.resolve()
@@ -52,10 +55,9 @@ export function serveSocket(
     const type = parsed.message.type
     queue = queue.then(async () => {
       try {
-        if (type === 'request') await manager.request(userId)
+        if (type === 'request') await downloads.request(userId)
         // Nothing to dismiss still gets an answer: the (empty) current state.
-        else if (!(await manager.dismiss(userId)))
-          send({ type: 'download', download: toPublic(manager.current(userId)) })
+        else if (!(await downloads.dismiss(userId))) sendCurrent()
       } catch (err) {
         if (!(err instanceof DownloadConflictError)) {
           log.warn('refused', { user: userId, type, error: (err as Error).message })
@@ -66,7 +68,7 @@ export function serveSocket(
   })
   ws.on('error', (err) => log.warn('socket-error', { user: userId, error: err.message }))
   ws.on('close', () => {
-    clearInterval(ping)
+    clock.clearInterval(ping)
     unsubscribe()
   })
 }

@@ -1,38 +1,39 @@
-/** `createCluster(3)`: real nodes in this process, on loopback, each with its own DHT and data. */
-import { createSocket } from 'node:dgram'
+/**
+ * `createCluster(3)`: real nodes in this process, on loopback, each with its own DHT port and
+ * data directory, named n1, n2, …, with their teardown and the waits every multi-node test
+ * needs.
+ */
 import type { Config } from '../../src/config.ts'
 import type { NodeDeps, RunningNode } from '../../src/node.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
+import { freeUdpPorts } from '../../scripts/lib/ports.ts'
 import { startTestNode, tempDir } from './node.ts'
 
-/** UDP ports that were free a moment ago. */
-export async function freeUdpPorts(count: number): Promise<number[]> {
-  const ports: number[] = []
-  while (ports.length < count) {
-    const port = 20_000 + Math.floor(Math.random() * 30_000)
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4')
-      socket.once('error', () => resolve(false))
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
-    })
-    if (free && !ports.includes(port)) ports.push(port)
-  }
-  return ports
-}
+export { eventually, freeUdpPorts }
 
 export interface TestCluster {
+  /** The nodes by index (n1 is nodes[0]); a restarted node replaces its entry. */
   nodes: RunningNode[]
+  /** A node by name: `c.node('n2')`. */
+  node(name: string): RunningNode
   dhtPorts: number[]
   dirs: string[]
   /** Starts (or restarts) node i on its own data directory and DHT port. */
   start(i: number, over?: Partial<Config>, deps?: NodeDeps): Promise<RunningNode>
+  /** Resolves once every running node sees every other alive. */
+  membership(nodes?: RunningNode[]): Promise<number>
+  /** Resolves once these nodes are on one log and each is a writer of it. */
+  oneLog(nodes?: RunningNode[]): Promise<number>
   teardown(): Promise<void>
 }
 
+/** `deps` may differ per node: give a function of the node's index. */
 export async function createCluster(
   count: number,
   over: Partial<Config> = {},
-  deps: NodeDeps = {},
+  deps: NodeDeps | ((i: number) => NodeDeps) = {},
 ): Promise<TestCluster> {
+  const depsOf = typeof deps === 'function' ? deps : () => deps
   const dhtPorts = await freeUdpPorts(count)
   const dirs = await Promise.all(dhtPorts.map(() => tempDir('pdf-cluster-node-')))
   const bootstrap = dhtPorts.map((port) => ({ host: '127.0.0.1', port }))
@@ -41,6 +42,11 @@ export async function createCluster(
     nodes,
     dhtPorts,
     dirs: dirs.map((d) => d.path),
+    node(name) {
+      const found = nodes.find((n) => n.name === name)
+      if (!found) throw new Error(`no node named ${name}`)
+      return found
+    },
     async start(i, more = {}, moreDeps = {}) {
       const node = await startTestNode(
         {
@@ -51,10 +57,27 @@ export async function createCluster(
           ...over,
           ...more,
         },
-        { ...deps, ...moreDeps },
+        { ...depsOf(i), ...moreDeps },
       )
       nodes[i] = node
       return node
+    },
+    membership(of = nodes) {
+      const names = of.map((n) => n.name).sort()
+      return eventually(
+        () =>
+          of.every((n) => {
+            const alive = n.cluster.members().filter((m) => m.status === 'alive')
+            return names.every((name) => alive.some((m) => m.name === name))
+          }),
+        `${names.join(', ')} see each other alive`,
+      )
+    },
+    oneLog(of = nodes) {
+      return eventually(() => {
+        const logs = of.map((n) => n.health().log)
+        return logs.every((l) => l.writable) && new Set(logs.map((l) => l.key)).size === 1
+      }, 'one log, every node a writer')
     },
     async teardown() {
       await Promise.all(nodes.map((n) => n.close().catch(() => {})))
@@ -63,19 +86,4 @@ export async function createCluster(
   }
   await Promise.all(dhtPorts.map((_, i) => cluster.start(i)))
   return cluster
-}
-
-/** Polls until `check` returns true; fails with `what` after the timeout. */
-export async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<number> {
-  const started = Date.now()
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`timed out after ${timeoutMs} ms: ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  return Date.now() - started
 }

@@ -10,7 +10,6 @@ export function download(over: Partial<Download> = {}): Download {
     userId: 'user-1',
     state: 'pending',
     progress: 0,
-    fileUrl: null,
     file: null,
     error: null,
     owner: 'node-a',

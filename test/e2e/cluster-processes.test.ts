@@ -1,9 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { eventually } from './helpers/cluster.ts'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { processCluster, statusOf, type ProcessCluster } from './helpers/processes.ts'
-import { assertValidPdf } from './helpers/pdf.ts'
+import { eventually } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { processCluster, statusOf, type ProcessCluster } from '../../scripts/lib/processes.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
 
 /** The goal is 1 s with the default timings; the assertion leaves room for a noisy machine. */
 const DETECTION_GOAL_MS = 1000

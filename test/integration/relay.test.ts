@@ -1,9 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createCluster, eventually } from './helpers/cluster.ts'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { owner } from '../src/cluster/rendezvous.ts'
-import type { RunningNode } from '../src/node.ts'
+import { createCluster, eventually } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { owner } from '../../src/cluster/rendezvous.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -28,15 +28,13 @@ test('a client on n2 gets every tick of a worker on n3 in milliseconds; n1, with
   const c = await createCluster(3, { workMs: 4000 })
   try {
     const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
-    await eventually(() => c.nodes.every((n) => n.cluster.live().length === 3), 'membership')
-    await eventually(() => {
-      const adverts = c.nodes.map((n) => n.cluster['o'].recordLog.advert())
-      return adverts.every((a) => a.writable) && new Set(adverts.map((a) => a.key)).size === 1
-    }, 'one log')
+    await c.membership()
+    await c.oneLog()
     const cookie = await userOwnedBy(n2, n3, c.nodes)
+    const userId = cookie.slice('sid='.length).split('.')[0]!
     const client = await Client.connect(n2.url, cookie)
     await client.next((m) => m.type === 'download')
-    await new Promise((r) => setTimeout(r, 100)) // the interest reaches n3
+    await eventually(() => n3.relay.watchers(userId) === 1, "n2's interest in the user reaches n3")
     const n1Before = n1.relay.stats.received
     client.send({ type: 'request' })
     const ready = await client.seen((d) => d?.state === 'ready', 20_000, 'ready')
@@ -87,10 +85,7 @@ test('every tab of the user, on any node, shows the same download; a dismissal i
   const c = await createCluster(3, { workMs: 3000 })
   try {
     const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
-    await eventually(() => {
-      const adverts = c.nodes.map((n) => n.cluster['o'].recordLog.advert())
-      return adverts.every((a) => a.writable) && new Set(adverts.map((a) => a.key)).size === 1
-    }, 'one log')
+    await c.oneLog()
     const cookie = await sessionCookie(n1.url)
     const tabs = await Promise.all([n1, n2, n3].map((n) => Client.connect(n.url, cookie)))
     tabs[0]!.send({ type: 'request' })

@@ -1,10 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createCluster, eventually } from './helpers/cluster.ts'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { startBalancer } from './helpers/balancer.ts'
-import { assertValidPdf } from './helpers/pdf.ts'
-import type { RunningNode } from '../src/node.ts'
+import { createCluster, eventually } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { startBalancer } from '../helpers/balancer.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -23,10 +23,7 @@ test('behind a load balancer: the page origin is the balancer, and a socket surv
   const lb = await startBalancer(() => [...alive].map((n) => n.url))
   try {
     for (const n of c.nodes) alive.add(n)
-    await eventually(() => {
-      const adverts = c.nodes.map((n) => n.cluster['o'].recordLog.advert())
-      return adverts.every((a) => a.writable) && new Set(adverts.map((a) => a.key)).size === 1
-    }, 'one log')
+    await c.oneLog()
     const cookie = await sessionCookie(lb.url)
     let client = await Client.connect(lb.url, cookie, { origin: lb.url })
     client.send({ type: 'request' })

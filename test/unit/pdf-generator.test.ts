@@ -1,9 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { Checkpoint } from '../src/store/record.ts'
-import { createFailingGenerator, createPdfGenerator } from '../src/downloads/pdf-generator.ts'
-import type { Job, Sleep } from '../src/downloads/generator.ts'
-import { assertValidPdf } from './helpers/pdf.ts'
+import type { Checkpoint } from '../../src/store/record.ts'
+import { createFailingGenerator, createPdfGenerator } from '../../src/downloads/pdf-generator.ts'
+import type { Job, Sleep } from '../../src/downloads/generator.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
 
 /** A clock that moves only when the generator sleeps: no real waiting in unit tests. */
 function fakeTime() {

@@ -1,10 +1,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { startTestNode, tempDir } from './helpers/node.ts'
-import { assertValidPdf } from './helpers/pdf.ts'
-import type { Generator } from '../src/downloads/generator.ts'
-import type { RunningNode } from '../src/node.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { startTestNode, tempDir } from '../helpers/node.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
+import type { Generator } from '../../src/downloads/generator.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 test('request, progress, ready, file, dismiss; a second request while one is live is refused', async () => {
   const dir = await tempDir()

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { owner, rank } from '../src/cluster/rendezvous.ts'
-import { permutations } from './helpers/records.ts'
+import { owner, rank } from '../../src/cluster/rendezvous.ts'
+import { permutations } from '../helpers/records.ts'
 
 const members = ['node-a', 'node-b', 'node-c', 'node-d']
 const users = Array.from({ length: 30_000 }, (_, i) => `user-${i}`)

@@ -1,9 +1,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request } from 'node:http'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { startTestNode, tempDir } from './helpers/node.ts'
-import type { RunningNode } from '../src/node.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { startTestNode, tempDir } from '../helpers/node.ts'
+import { eventually } from '../helpers/cluster.ts'
+import { offsetClock } from '../helpers/clock.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 let node: RunningNode
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -11,7 +13,7 @@ let cookie: string
 
 test.before(async () => {
   dir = await tempDir()
-  node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 300, retentionMs: 1500 })
+  node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 300 })
   cookie = await sessionCookie(node.url)
 })
 
@@ -128,7 +130,7 @@ test('an oversized frame closes that socket only', async () => {
   await stillServing()
 })
 
-test('unknown, foreign, expired and path-trick downloads get 404', async () => {
+test('unknown, foreign and path-trick downloads get 404', async () => {
   assert.is(await rawGet('/downloads/nope', { cookie }), 404)
   assert.is(await rawGet('/downloads/..%2F..%2Fpackage.json', { cookie }), 404)
   assert.is(await rawGet('/downloads/../../package.json', { cookie }), 404)
@@ -145,14 +147,39 @@ test('unknown, foreign, expired and path-trick downloads get 404', async () => {
   assert.is(await rawGet(ready!.fileUrl), 404, 'no session')
   const stranger = await sessionCookie(node.url)
   assert.is(await rawGet(ready!.fileUrl, { cookie: stranger }), 404, "another user's file")
-  // Retention is 1.5 s in this test: after it the file is gone.
-  await new Promise((r) => setTimeout(r, 2600))
-  assert.is(await rawGet(ready!.fileUrl, { cookie }), 404, 'expired')
   await stillServing()
 })
 
+test('a file past its retention gets 404, on a node whose clock has moved past it', async () => {
+  const clock = offsetClock()
+  const other = await tempDir()
+  const n = await startTestNode(
+    { name: 'n2', dataDir: other.path, workMs: 300, retentionMs: 60_000 },
+    { clock },
+  )
+  try {
+    const me = await sessionCookie(n.url)
+    const client = await Client.connect(n.url, me)
+    client.send({ type: 'request' })
+    const ready = await client.download((d) => d?.state === 'ready')
+    const url = n.url + ready!.fileUrl
+    assert.is((await fetch(url, { method: 'HEAD', headers: { cookie: me } })).status, 200)
+    clock.advance(59_000)
+    assert.is((await fetch(url, { method: 'HEAD', headers: { cookie: me } })).status, 200)
+    clock.advance(1_000)
+    assert.is((await fetch(url, { method: 'HEAD', headers: { cookie: me } })).status, 404)
+    await client.seen((d) => d === null, 5000, 'the page told the download is gone')
+    client.close()
+  } finally {
+    await n.close()
+    await other.remove()
+  }
+})
+
 test('a dismiss sent right after a request cancels it; a dismiss with nothing to dismiss is answered', async () => {
-  const client = await Client.connect(node.url, await sessionCookie(node.url))
+  const mine = await sessionCookie(node.url)
+  const userId = mine.slice('sid='.length).split('.')[0]!
+  const client = await Client.connect(node.url, mine)
   await client.next((m) => m.type === 'download')
   client.send({ type: 'dismiss' })
   assert.equal(await client.wait((m) => m.type === 'download'), {
@@ -162,7 +189,11 @@ test('a dismiss sent right after a request cancels it; a dismiss with nothing to
   client.send({ type: 'request' })
   client.send({ type: 'dismiss' })
   await client.download((d) => d === null, 5000, 'the download dismissed')
-  await new Promise((r) => setTimeout(r, 500))
+  // Nothing can write the record again once no worker runs: the last word stays "none".
+  await eventually(
+    () => node.manager.running === 0 && node.manager.current(userId) === null,
+    'the worker stopped',
+  )
   const last = client.messages.at(-1)
   assert.equal(last, { type: 'download', download: null }, 'it stays dismissed')
   client.close()

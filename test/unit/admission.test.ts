@@ -1,8 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomBytes } from 'node:crypto'
-import { admissionKey, proof, verifyProof } from '../src/cluster/admission.ts'
-import { better, parseAdvert, type LogAdvert } from '../src/cluster/log-election.ts'
+import { admissionKey, proof, verifyProof } from '../../src/cluster/admission.ts'
+import { better } from '../../src/cluster/log-election.ts'
+import { parseAdvert, type LogAdvert } from '../../src/store/log-advert.ts'
 
 const hash = randomBytes(32)
 const key = admissionKey('the-cluster-secret')

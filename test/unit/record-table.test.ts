@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { RecordOp } from '../src/store/record.ts'
+import type { RecordOp } from '../../src/store/record.ts'
 import {
   applyOp,
   createTable,
@@ -10,8 +10,8 @@ import {
   servable,
   visibleRecords,
   type RecordTable,
-} from '../src/store/record-table.ts'
-import { download, permutations } from './helpers/records.ts'
+} from '../../src/store/record-table.ts'
+import { download, permutations } from '../helpers/records.ts'
 
 function tableOf(ops: RecordOp[]): RecordTable {
   const t = createTable()

@@ -1,9 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Membership } from '../src/cluster/membership.ts'
-import { supersedes, type Member } from '../src/cluster/member.ts'
-import { FailureDetector } from '../src/cluster/failure-detector.ts'
-import { permutations } from './helpers/records.ts'
+import { Membership } from '../../src/cluster/membership.ts'
+import { supersedes, type Member } from '../../src/cluster/member.ts'
+import { FailureDetector } from '../../src/cluster/failure-detector.ts'
+import { permutations } from '../helpers/records.ts'
 
 const member = (id: string, incarnation: number, status: Member['status'] = 'alive'): Member => ({
   id,

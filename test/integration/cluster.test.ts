@@ -1,10 +1,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { createCluster, eventually, freeUdpPorts } from './helpers/cluster.ts'
-import { Client, sessionCookie } from './helpers/client.ts'
-import { startTestNode, tempDir } from './helpers/node.ts'
-import { topicFor } from '../src/cluster/transport.ts'
-import type { RunningNode } from '../src/node.ts'
+import { createCluster, eventually, freeUdpPorts } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { startTestNode, tempDir } from '../helpers/node.ts'
+import { recordingLogger, type RecordingLogger } from '../helpers/recording-logger.ts'
+import { topicFor } from '../../src/cluster/swarm-transport.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 function aliveNames(node: RunningNode): string[] {
   return node.cluster
@@ -14,22 +15,12 @@ function aliveNames(node: RunningNode): string[] {
     .sort()
 }
 
-/** Every node on the same log, and a writer of it. */
-function oneLog(nodes: RunningNode[]): Promise<number> {
-  return eventually(() => {
-    const adverts = nodes.map((n) => n.cluster['o'].recordLog.advert())
-    return adverts.every((a) => a.writable) && new Set(adverts.map((a) => a.key)).size === 1
-  }, 'one log, every node a writer')
-}
-
 test('three nodes started together converge on one membership and one log', async () => {
   const c = await createCluster(3)
   try {
-    await eventually(
-      () => c.nodes.every((n) => aliveNames(n).join() === 'n1,n2,n3'),
-      'membership converges',
-    )
-    await oneLog(c.nodes)
+    await c.membership()
+    assert.equal(aliveNames(c.node('n1')), ['n1', 'n2', 'n3'])
+    await c.oneLog()
 
     // GET /cluster shows every member with its url and status; /healthz counts the live ones.
     const body = (await (await fetch(c.nodes[0]!.url + '/cluster')).json()) as {
@@ -53,7 +44,7 @@ test('three nodes started together converge on one membership and one log', asyn
 test('a record written on n1 is read on n3, and the same cookie is the same user there', async () => {
   const c = await createCluster(3, { workMs: 800 })
   try {
-    await oneLog(c.nodes)
+    await c.oneLog()
     const [n1, , n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
     const cookie = await sessionCookie(n1.url)
     const client = await Client.connect(n1.url, cookie)
@@ -91,8 +82,8 @@ test('a record written on n1 is read on n3, and the same cookie is the same user
 test('a node that closes is seen as left at once; restarted, it rejoins and catches up', async () => {
   const c = await createCluster(3, { workMs: 300 })
   try {
-    await eventually(() => c.nodes.every((n) => aliveNames(n).length === 3), 'membership converges')
-    await oneLog(c.nodes)
+    await c.membership()
+    await c.oneLog()
     const n2 = c.nodes[1]!
     await n2.close()
     const leftIn = await eventually(
@@ -133,7 +124,7 @@ test('a node that closes is seen as left at once; restarted, it rejoins and catc
 test('two nodes asked for the same user at the same moment: one download wins everywhere, the other request is told', async () => {
   const c = await createCluster(3, { workMs: 1500 })
   try {
-    await oneLog(c.nodes)
+    await c.oneLog()
     const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
     for (let round = 0; round < 3; round++) {
       const cookie = await sessionCookie(n1.url)
@@ -156,11 +147,12 @@ test('two nodes asked for the same user at the same moment: one download wins ev
       await b.seen((d) => d?.id === winner)
       // The other request was refused: at once if the first had already replicated, or by a
       // notice once the race was decided.
-      const errors = [...a.messages, ...b.messages].filter((m) => m.type === 'error')
       await eventually(
         () => [...a.messages, ...b.messages].some((m) => m.type === 'error'),
         'the losing request is told',
       )
+      const errors = [...a.messages, ...b.messages].filter((m) => m.type === 'error')
+      assert.ok(errors.length >= 1)
       for (const e of errors)
         assert.match((e as { message: string }).message, /already have a download|same moment/)
       await a.seen((d) => d?.state === 'ready' && d.id === winner)
@@ -172,12 +164,15 @@ test('two nodes asked for the same user at the same moment: one download wins ev
   }
 })
 
-test('a peer with the wrong secret is refused and learns nothing', async () => {
-  const c = await createCluster(2)
+test('a peer with the wrong secret is refused on both sides and learns nothing', async () => {
+  // Logs the test can read: a refusal is logged by the side that refuses.
+  const logs = [recordingLogger(), recordingLogger()]
+  const c = await createCluster(2, {}, (i) => ({ log: logs[i] }))
   const dir = await tempDir()
+  const rogueLog = recordingLogger()
   let rogue: RunningNode | null = null
   try {
-    await eventually(() => c.nodes.every((n) => aliveNames(n).length === 2), 'membership converges')
+    await c.membership()
     const cookie = await sessionCookie(c.nodes[0]!.url)
     const client = await Client.connect(c.nodes[0]!.url, cookie)
     client.send({ type: 'request' })
@@ -194,20 +189,29 @@ test('a peer with the wrong secret is refused and learns nothing', async () => {
         bootstrap: c.dhtPorts.map((port) => ({ host: '127.0.0.1', port })),
         secret: 'not-the-cluster-secret',
       },
-      { topic: topicFor('test-cluster-secret') },
+      { topic: topicFor('test-cluster-secret'), log: rogueLog },
     )
-    await new Promise((r) => setTimeout(r, 2500))
+    // Each side drops the connection for want of a proof. The rogue refuses both cluster nodes;
+    // whichever side reads the other's proof first refuses, so at least one node refuses it.
+    const refusedBy = (log: RecordingLogger) =>
+      new Set(log.events('peer-refused').map((e) => e.fields.peer))
+    await eventually(
+      () => refusedBy(rogueLog).size === 2 && logs.some((log) => refusedBy(log).size > 0),
+      'the rogue refuses both nodes, and a node refuses the rogue',
+      20_000,
+    )
+    for (const log of [rogueLog, ...logs])
+      for (const entry of log.events('peer-refused'))
+        assert.is(entry.fields.reason, 'no proof of the cluster secret')
     assert.equal(aliveNames(rogue), ['rogue'], 'the rogue sees no member')
     assert.is(rogue.manager.current(mine!.userId as string), null, 'nor any record')
-    assert.equal(rogue['cluster']['o'].recordLog.advert().writers, 1)
+    assert.is(rogue.health().log.writers, 1, 'nor any writer of the cluster log')
+    assert.is.not(rogue.health().log.key, c.nodes[0]!.health().log.key, 'it stays on its own log')
     for (const n of c.nodes)
       assert.not.ok(
         n.cluster.members().some((m) => m.name === 'rogue'),
         'nobody admits the rogue',
       )
-    // Its log holds none of the cluster's records.
-    const rogueTable = rogue.cluster['o'].recordLog.table
-    assert.is(rogueTable.entries.size, 0)
   } finally {
     await rogue?.close()
     await dir.remove()

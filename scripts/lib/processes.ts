@@ -1,9 +1,9 @@
 /** Real node processes started with `npm run node`, for the tests that kill them. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { freeUdpPorts } from './cluster.ts'
-import { tempDir } from './node.ts'
-import { createServer } from 'node:net'
+import { eventually } from './eventually.ts'
+import { freeTcpPort, freeUdpPorts } from './ports.ts'
+import { tempDir } from './temp-dir.ts'
 
 export interface NodeProcess {
   name: string
@@ -12,17 +12,6 @@ export interface NodeProcess {
   dataDir: string
   child: ChildProcess | null
   lines: string[]
-}
-
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 export interface ProcessCluster {
@@ -144,7 +133,6 @@ export async function statusOf(url: string, name: string): Promise<string | unde
 
 /** Waits until these nodes see each other alive and share one log that each can write. */
 export async function waitForCluster(nodes: NodeProcess[], timeoutMs = 30_000): Promise<void> {
-  const { eventually } = await import('./cluster.ts')
   await eventually(
     async () => {
       for (const n of nodes)

@@ -4,16 +4,16 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { eventually } from './helpers/cluster.ts'
-import { Client, sessionCookie } from './helpers/client.ts'
+import { eventually } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import {
   processCluster,
   statusOf,
   waitForCluster,
   type ProcessCluster,
   type NodeProcess,
-} from './helpers/processes.ts'
-import { assertValidPdf } from './helpers/pdf.ts'
+} from '../../scripts/lib/processes.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
 
 const USERS = 36
 const WORK_MS = 8000
@@ -116,7 +116,13 @@ async function scenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
         'the paused node declared dead',
         10_000,
       )
-      await new Promise((r) => setTimeout(r, 1500))
+      // Resumed only once its downloads have been taken over: it must then find itself fenced.
+      const moved = users.filter((u) => u.ownerName === victimName && runningAtKill.has(u.id))
+      await eventually(
+        () => moved.every((u) => downloads(u.client).some((x) => x.d.epoch > 1)),
+        "the paused node's downloads taken over",
+        10_000,
+      )
       c.signal(victimIndex, 'SIGCONT')
     }
 

@@ -1,8 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
-import { BlobFileStore } from '../src/store/file-store.ts'
-import { tempDir } from './helpers/node.ts'
+import { BlobFileStore } from '../../src/store/file-store.ts'
+import { tempDir } from '../helpers/node.ts'
 
 test('a file put is served back, and after remove this node no longer holds it', async () => {
   const dir = await tempDir()

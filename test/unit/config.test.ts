@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ConfigError, helpText, parseConfig, type Config } from '../src/config.ts'
+import { ConfigError, type Config } from '../../src/config.ts'
+import { helpText, parseConfig } from '../../src/flags.ts'
 
 function parse(argv: string[], env = {}): Config {
   const c = parseConfig(argv, env)

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Sessions, readCookie } from '../src/web/session.ts'
+import { Sessions, readCookie } from '../../src/web/session.ts'
 
 const sessions = new Sessions('a-cluster-secret')
 

@@ -1,0 +1,143 @@
+// The page's one WebSocket to the cluster. When it drops, it is opened again, to this node or
+// another live member, as the policy in reconnect.js says; the page only hears the status.
+
+import {
+  closed,
+  createPolicy,
+  nextRetry,
+  opened,
+  resetBackoff,
+  shouldRefreshSession,
+  startAttempt,
+  withMembers,
+} from './reconnect.js'
+
+/** @typedef {'connecting' | 'open' | 'reconnecting'} Status */
+
+/**
+ * The HTTP base of a socket URL: files are fetched from the node the page is connected to.
+ *
+ * @param {string} wsUrl
+ */
+const toHttpBase = (wsUrl) => wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '')
+
+/**
+ * @param {object} handlers
+ * @param {(status: Status, endpoint?: string) => void} handlers.onStatus  `endpoint`: the URL
+ *   of the socket that just opened
+ * @param {(message: Record<string, unknown>) => void} handlers.onMessage  every message but
+ *   `members`, which only steers the reconnection and stays here
+ * @param {() => void} handlers.onDrop  the socket closed; runs before the retry is scheduled
+ */
+export function createConnection({ onStatus, onMessage, onDrop }) {
+  let policy = createPolicy(
+    `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
+  )
+  /** @type {WebSocket | null} */
+  let socket = null
+  let retryTimer = 0
+
+  function connect() {
+    clearTimeout(retryTimer)
+    retryTimer = 0
+    policy = startAttempt(policy, Math.random)
+    const url = policy.current
+    /** @type {WebSocket} */
+    let ws
+    try {
+      ws = new WebSocket(url)
+    } catch {
+      scheduleReconnect()
+      return
+    }
+    socket = ws
+    /** @type {number | null} */
+    let openedAt = null
+
+    ws.addEventListener('open', () => {
+      if (ws !== socket) return
+      openedAt = Date.now()
+      policy = opened(policy)
+      onStatus('open', url)
+    })
+
+    ws.addEventListener('message', (event) => {
+      if (ws !== socket) return
+      receive(event.data)
+    })
+
+    ws.addEventListener('close', () => {
+      if (ws !== socket) return
+      socket = null
+      policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
+      onDrop()
+      scheduleReconnect()
+    })
+
+    // An error is always followed by close, which does the work.
+    ws.addEventListener('error', () => {})
+  }
+
+  function scheduleReconnect() {
+    onStatus('reconnecting')
+    clearTimeout(retryTimer)
+    const retry = nextRetry(policy, Math.random)
+    policy = retry.policy
+    retryTimer = setTimeout(reconnect, retry.delay)
+  }
+
+  async function reconnect() {
+    retryTimer = 0
+    if (shouldRefreshSession(policy)) {
+      // Loading the page's headers gets a fresh session cookie if ours is the reason for the
+      // refusals (see shouldRefreshSession).
+      try {
+        await fetch('/', { method: 'HEAD', credentials: 'same-origin', cache: 'no-store' })
+      } catch {
+        // The server is down; the next attempt will fail and back off again.
+      }
+    }
+    if (!socket) connect()
+  }
+
+  /** Skip the remaining backoff (the network came back, or the tab became visible). */
+  function reconnectNow() {
+    if (socket || !retryTimer) return
+    clearTimeout(retryTimer)
+    policy = resetBackoff(policy)
+    void reconnect()
+  }
+
+  /** @param {unknown} data */
+  function receive(data) {
+    let message
+    try {
+      message = JSON.parse(typeof data === 'string' ? data : '')
+    } catch {
+      return
+    }
+    if (!message || typeof message !== 'object') return
+    if (message.type === 'members') policy = withMembers(policy, message.members)
+    else onMessage(message)
+  }
+
+  /**
+   * Sends a frame if the socket is open.
+   *
+   * @param {{ type: 'request' | 'dismiss' }} message
+   * @returns {boolean} whether it was sent
+   */
+  function send(message) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false
+    socket.send(JSON.stringify(message))
+    return true
+  }
+
+  return {
+    connect,
+    send,
+    reconnectNow,
+    /** The HTTP base of the node in use: the page's own node may be gone. */
+    httpBase: () => toHttpBase(policy.current),
+  }
+}

@@ -1,0 +1,135 @@
+// @ts-check
+// The reconnection policy: where the next connection attempt goes and how long to wait before
+// it. Pure functions over a small immutable state, with randomness and time passed in, so the
+// policy runs (and is tested) the same in Node as in the page. connection.js applies it.
+
+/** First reconnect delay; each failure doubles it, up to the cap. */
+const BACKOFF_BASE_MS = 250
+const BACKOFF_CAP_MS = 5000
+/** The ceiling is capped long before this; bounding the step keeps 2 ** attempt small. */
+const MAX_ATTEMPT = 16
+/** A connection open at least this long counts as healthy: the next backoff starts over. */
+const STABLE_CONNECTION_MS = 2000
+/** After this many failed connection attempts in a row, refresh the session cookie once. */
+const SESSION_REFRESH_AFTER = 3
+
+/**
+ * @typedef {object} Policy
+ * @property {string} own  This page's node's socket URL: the endpoint when no member is known.
+ * @property {string[]} endpoints  The live members' socket URLs; never empty.
+ * @property {string} current  The endpoint of the socket open (or being opened) now.
+ * @property {string | null} failed  The last endpoint that failed, until a connection opens.
+ * @property {number} attempt  How many steps the backoff has grown.
+ * @property {number} failuresInARow  Attempts that never opened, since the last one that did.
+ */
+
+/**
+ * @param {string} own  the socket URL of the node this page came from
+ * @returns {Policy}
+ */
+export function createPolicy(own) {
+  return { own, endpoints: [own], current: own, failed: null, attempt: 0, failuresInARow: 0 }
+}
+
+/** @param {string} httpUrl */
+const toSocketUrl = (httpUrl) => httpUrl.replace(/^http/, 'ws').replace(/\/$/, '') + '/ws'
+
+/**
+ * The node this page came from sends the live members' URLs (a `members` message, again on
+ * every change); when the socket drops, the page tries another of them, so it survives the
+ * death of its own node. Malformed entries are skipped; if none is left, this host remains.
+ *
+ * @param {Policy} policy
+ * @param {unknown} members  the message's `members` field, as received
+ * @returns {Policy}
+ */
+export function withMembers(policy, members) {
+  if (!Array.isArray(members)) return policy
+  const urls = members
+    .filter((m) => m && typeof m.url === 'string' && /^https?:\/\//.test(m.url))
+    .map((m) => toSocketUrl(m.url))
+  return { ...policy, endpoints: urls.length > 0 ? [...new Set(urls)] : [policy.own] }
+}
+
+/**
+ * Starts a connection attempt; it goes to the returned policy's `current`. That is the current
+ * endpoint while it works; after a failure, a random other one, so the clients of a dead node
+ * spread over the survivors instead of all landing on one, and never the one that just failed
+ * while there is another.
+ *
+ * @param {Policy} policy
+ * @param {() => number} random  a number in [0, 1), like Math.random
+ * @returns {Policy}
+ */
+export function startAttempt(policy, random) {
+  if (!policy.failed) return policy
+  const failed = policy.failed
+  const others = policy.endpoints.filter((u) => u !== failed)
+  const pool = others.length > 0 ? others : policy.endpoints
+  return { ...policy, current: pool[Math.floor(random() * pool.length)] ?? policy.current }
+}
+
+/**
+ * The socket opened: the failure streak is over.
+ *
+ * @param {Policy} policy
+ * @returns {Policy}
+ */
+export function opened(policy) {
+  return { ...policy, failed: null, failuresInARow: 0 }
+}
+
+/**
+ * The socket to `endpoint` closed, or never opened (`openedAt` null).
+ *
+ * @param {Policy} policy
+ * @param {{ endpoint: string, openedAt: number | null, closedAt: number }} socket  times in ms
+ * @returns {Policy}
+ */
+export function closed(policy, { endpoint, openedAt, closedAt }) {
+  const wasOpen = openedAt !== null
+  return {
+    ...policy,
+    failed: endpoint,
+    failuresInARow: wasOpen ? policy.failuresInARow : policy.failuresInARow + 1,
+    // A connection that lasted starts the backoff over; one dropped at once keeps growing it,
+    // so a node that accepts and immediately closes is not hammered.
+    attempt: wasOpen && closedAt - openedAt >= STABLE_CONNECTION_MS ? 0 : policy.attempt,
+  }
+}
+
+/**
+ * The wait before the next attempt, and the policy with the backoff grown one step.
+ *
+ * @param {Policy} policy
+ * @param {() => number} random  a number in [0, 1), like Math.random
+ * @returns {{ delay: number, policy: Policy }}
+ */
+export function nextRetry(policy, random) {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** policy.attempt)
+  // "Equal jitter": at least half the step, so retries spread out but never hammer.
+  const delay = Math.round(ceiling / 2 + random() * (ceiling / 2))
+  return { delay, policy: { ...policy, attempt: Math.min(policy.attempt + 1, MAX_ATTEMPT) } }
+}
+
+/**
+ * Skipping the remaining wait (the network came back, the tab became visible) also starts the
+ * backoff over.
+ *
+ * @param {Policy} policy
+ * @returns {Policy}
+ */
+export function resetBackoff(policy) {
+  return { ...policy, attempt: 0 }
+}
+
+/**
+ * A socket refused for a stale or foreign session cookie looks like any other failure from
+ * here. Every few failures, the page loads its headers once: the server re-issues the cookie
+ * if (and only if) the one we hold is not valid.
+ *
+ * @param {Policy} policy
+ */
+export function shouldRefreshSession(policy) {
+  return policy.failuresInARow > 0 && policy.failuresInARow % SESSION_REFRESH_AFTER === 0
+}

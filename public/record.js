@@ -1,0 +1,58 @@
+// @ts-check
+// A download record as the page uses it, and the rule for adopting a newer copy. Pure: the
+// page and the unit tests use the same code.
+
+/** @typedef {'pending' | 'processing' | 'ready' | 'error'} State */
+
+/**
+ * A record from the server, with `state` and `progress` made safe to render. The other
+ * fields (ownerName, fileUrl, expiresAt, error…) are passed through as sent.
+ *
+ * @typedef {{ id: string, state: State, progress: number, [field: string]: unknown }} Download
+ */
+
+const STATES = ['pending', 'processing', 'ready', 'error']
+
+/**
+ * @param {unknown} state
+ * @returns {state is State}
+ */
+const isState = (state) => typeof state === 'string' && STATES.includes(state)
+
+/**
+ * A record as the page uses it, or null; anything malformed counts as no download.
+ *
+ * @param {unknown} d  the `download` field of a server message
+ * @returns {Download | null}
+ */
+export function normalize(d) {
+  if (!d || typeof d !== 'object') return null
+  const record = /** @type {Record<string, unknown>} */ (d)
+  if (typeof record.id !== 'string') return null
+  const progress = Number(record.progress)
+  return {
+    ...record,
+    id: record.id,
+    state: isState(record.state) ? record.state : 'pending',
+    progress: Number.isFinite(progress) ? Math.min(100, Math.max(0, progress)) : 0,
+  }
+}
+
+/**
+ * The record to show once `next` arrives, never going backwards for the same download:
+ * progress only grows and a download seen ready stays ready (a lagging node may still hold an
+ * older copy of it). Returns `current` itself when `next` is such a stale copy.
+ *
+ * @param {Download | null | undefined} current  undefined: nothing heard from the server yet
+ * @param {Download | null} next
+ * @returns {Download | null}
+ */
+export function mergeRecord(current, next) {
+  if (!next) return null
+  if (!current || current.id !== next.id) {
+    return next.state === 'ready' ? { ...next, progress: 100 } : next
+  }
+  if (current.state === 'ready' && next.state !== 'ready' && next.state !== 'error') return current
+  const progress = next.state === 'ready' ? 100 : Math.max(current.progress, next.progress)
+  return { ...next, progress }
+}

@@ -1,0 +1,123 @@
+/**
+ * Keeps every node on one record log: replicates it over every admitted link, advertises which
+ * log this node is on, moves to a better one it hears of (log-election.ts), and admits peers
+ * that wait to become writers of ours. Its `log` messages ride the same channel as the
+ * heartbeats and the relay.
+ */
+import type { Logger } from '../logger.ts'
+import type { LogAdvert } from '../store/log-advert.ts'
+import { parseAdvert } from '../store/log-advert.ts'
+import { systemClock, type Clock, type Timer } from '../clock.ts'
+import { better } from './log-election.ts'
+import type { Link, LinkStream, Transport } from './transport.ts'
+
+/** The log as this module drives it (store/record-log.ts). */
+export interface SyncedLog {
+  advert(): LogAdvert
+  replicate(stream: LinkStream): void
+  adopt(key: string): Promise<void>
+  addWriter(writerKey: string): Promise<void>
+  on(event: 'advert', listener: () => void): unknown
+}
+
+export interface LogSyncOptions {
+  transport: Transport
+  log: SyncedLog
+  /** How often the advert is repeated to every link (a waiting writer is retried on it). @default 100 */
+  advertMs?: number
+  /** Re-adding a writer that still waits is pointless more often than this. @default 2000 */
+  writerRetryMs?: number
+  /** The name of a member, for log lines. */
+  nameOf?: (memberId: string) => string | undefined
+  clock?: Clock
+  logger: Logger
+}
+
+interface LogMessage {
+  type: 'log'
+  advert: LogAdvert
+}
+
+export class LogSync {
+  private readonly clock: Clock
+  private readonly writerAdded = new Map<string, number>()
+  private adopting: string | null = null
+  private timer: Timer | null = null
+  private closed = false
+
+  constructor(private readonly o: LogSyncOptions) {
+    this.clock = o.clock ?? systemClock
+    o.transport.on('open', (link) => {
+      o.log.replicate(link.stream)
+      link.send(this.message())
+    })
+    o.transport.on('message', (link, m) => this.onMessage(link, m))
+    o.log.on('advert', () => this.broadcast())
+  }
+
+  start(): void {
+    if (this.timer || this.closed) return
+    this.timer = this.clock.setInterval(() => this.broadcast(), this.o.advertMs ?? 100)
+  }
+
+  private message(): LogMessage {
+    return { type: 'log', advert: this.o.log.advert() }
+  }
+
+  private broadcast(): void {
+    if (this.closed || this.o.transport.links.size === 0) return
+    try {
+      const message = this.message()
+      for (const link of this.o.transport.links) link.send(message)
+    } catch (err) {
+      this.o.logger.error('log-advert-failed', { error: (err as Error).message })
+    }
+  }
+
+  private onMessage(link: Link, raw: unknown): void {
+    if ((raw as { type?: unknown } | null)?.type !== 'log') return
+    const advert = parseAdvert((raw as { advert?: unknown }).advert)
+    if (!advert) return this.o.logger.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
+    if (!this.closed) this.onAdvert(advert, this.peerName(link))
+  }
+
+  private peerName(link: Link): string {
+    return (link.memberId && this.o.nameOf?.(link.memberId)) ?? link.remoteKey.slice(0, 12)
+  }
+
+  /** Adopts a better log, or admits the peer to ours if it waits to become a writer. */
+  private onAdvert(theirs: LogAdvert, from: string): void {
+    const mine = this.o.log.advert()
+    if (better(theirs, mine)) {
+      if (this.adopting === theirs.key) return
+      this.adopting = theirs.key
+      this.o.logger.info('log-adopt', {
+        key: theirs.key.slice(0, 12),
+        from,
+        writers: theirs.writers,
+      })
+      this.o.log
+        .adopt(theirs.key)
+        .catch((err: Error) => this.o.logger.error('log-adopt-failed', { error: err.message }))
+        .finally(() => {
+          if (this.adopting === theirs.key) this.adopting = null
+        })
+      return
+    }
+    if (theirs.key !== mine.key || theirs.writable || !mine.writable) return
+    const now = this.clock.now()
+    const last = this.writerAdded.get(theirs.writer) ?? -Infinity
+    if (now - last < (this.o.writerRetryMs ?? 2000)) return
+    this.writerAdded.set(theirs.writer, now)
+    this.o.logger.info('writer-add', { member: from, writer: theirs.writer.slice(0, 12) })
+    this.o.log.addWriter(theirs.writer).catch((err: Error) => {
+      if (!this.closed) this.o.logger.error('writer-add-failed', { error: err.message })
+    })
+  }
+
+  /** Safe to call twice. */
+  close(): void {
+    this.closed = true
+    if (this.timer) this.clock.clearInterval(this.timer)
+  }
+}

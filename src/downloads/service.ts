@@ -1,0 +1,38 @@
+/**
+ * The downloads contract the web layer calls, and nothing more: start, dismiss, read and
+ * follow a user's download, and open its file. manager.ts implements it; the web layer's tests
+ * use a fake.
+ */
+import type { Readable } from 'node:stream'
+import type { Download } from '../store/record.ts'
+
+/** A record as a client should see it: with the freshest progress and when it was measured. */
+export type DownloadView = Download & { progressAt?: number }
+
+export type DownloadEvent =
+  { type: 'download'; download: DownloadView | null } | { type: 'error'; message: string }
+
+export type Listener = (event: DownloadEvent) => void
+
+/** A ready download's file, as the web layer serves it. */
+export interface OpenedFile {
+  id: string
+  /** The name a browser saves it under. */
+  name: string
+  contentType: string
+  /** Null while the file cannot be had on this node yet (no peer holding it reachable). */
+  content: { size: number; stream(): Readable } | null
+}
+
+export interface DownloadService {
+  /** The user's download as a client should see it now, or null. */
+  current(userId: string): DownloadView | null
+  /** Starts a download; refused with DownloadConflictError while the user has one. */
+  request(userId: string): Promise<DownloadView>
+  /** Clears the user's download (cancelling it if it runs); resolves to what was dismissed. */
+  dismiss(userId: string): Promise<DownloadView | null>
+  /** Every change to the user's download, and notices meant for the user; returns the unsubscribe. */
+  subscribe(userId: string, listener: Listener): () => void
+  /** The file of a ready download, for its own user only; null if unknown, expired or foreign. */
+  openFile(id: string, userId: string): Promise<OpenedFile | null>
+}

@@ -1,0 +1,225 @@
+/**
+ * The command line: every flag with the environment variable beside it, its help line, and how
+ * its value is read. A flag wins over its variable; settings not given take config.ts's
+ * defaults.
+ */
+import {
+  ConfigError,
+  DEFAULTS,
+  parseHostPorts,
+  parseOrigins,
+  portNumber,
+  positiveMs,
+  resolveConfig,
+  type Config,
+} from './config.ts'
+
+interface Flag {
+  flag: string
+  env: string
+  key: keyof Config
+  default: string
+  help: string
+  parse: (v: string) => unknown
+}
+
+const ms = (flag: string) => (v: string) => positiveMs(flag, v)
+
+const FLAGS: Flag[] = [
+  {
+    flag: '--port',
+    env: 'PORT',
+    key: 'port',
+    default: String(DEFAULTS.port),
+    help: 'HTTP port (0 picks a free one)',
+    parse: (v) => portNumber('--port', v),
+  },
+  {
+    flag: '--host',
+    env: 'HOST',
+    key: 'host',
+    default: DEFAULTS.host,
+    help: 'address to bind',
+    parse: (v) => {
+      if (!/^[A-Za-z0-9.:_-]+$/.test(v))
+        throw new ConfigError(`--host must be an address to bind, got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+  {
+    flag: '--name',
+    env: 'NODE_NAME',
+    key: 'name',
+    default: 'node-<port>',
+    help: 'node name shown in logs and on the page',
+    parse: (v) => {
+      if (!/^[A-Za-z0-9_.-]{1,32}$/.test(v)) {
+        throw new ConfigError(
+          `--name must be 1-32 letters, digits, '.', '_' or '-', got ${JSON.stringify(v)}`,
+        )
+      }
+      return v
+    },
+  },
+  {
+    flag: '--data',
+    env: 'DATA_DIR',
+    key: 'dataDir',
+    default: '.data/<name>',
+    help: 'data directory (store and files)',
+    parse: (v) => {
+      if (!v) throw new ConfigError('--data must not be empty')
+      return v
+    },
+  },
+  {
+    flag: '--work-ms',
+    env: 'WORK_MS',
+    key: 'workMs',
+    default: String(DEFAULTS.workMs),
+    help: 'how long the default generator works',
+    parse: ms('--work-ms'),
+  },
+  {
+    flag: '--retention-ms',
+    env: 'RETENTION_MS',
+    key: 'retentionMs',
+    default: String(DEFAULTS.retentionMs),
+    help: 'how long a finished download stays available',
+    parse: ms('--retention-ms'),
+  },
+  {
+    flag: '--live-ttl-ms',
+    env: 'LIVE_TTL_MS',
+    key: 'liveTtlMs',
+    default: String(DEFAULTS.liveTtlMs),
+    help: 'how long a running download survives without its worker renewing it',
+    parse: ms('--live-ttl-ms'),
+  },
+  {
+    flag: '--secret',
+    env: 'CLUSTER_SECRET',
+    key: 'secret',
+    default: '(development secret)',
+    help: 'cluster secret: admits peers, names the swarm topic, signs cookies',
+    parse: (v) => {
+      if (v.length < 8) throw new ConfigError('--secret must be at least 8 characters')
+      return v
+    },
+  },
+  {
+    flag: '--dht-port',
+    env: 'DHT_PORT',
+    key: 'dhtPort',
+    default: '<port>+10000',
+    help: "UDP port of this node's DHT node; other nodes can bootstrap through it",
+    parse: (v) => portNumber('--dht-port', v),
+  },
+  {
+    flag: '--bootstrap',
+    env: 'BOOTSTRAP',
+    key: 'bootstrap',
+    default: '127.0.0.1:14000-14009',
+    help: 'DHT nodes to join through, host:port,…',
+    parse: (v) => {
+      try {
+        const list = parseHostPorts(v)
+        if (list.length === 0) throw new Error('it is empty')
+        return list
+      } catch (err) {
+        throw new ConfigError(`--bootstrap must be host:port,…: ${(err as Error).message}`)
+      }
+    },
+  },
+  {
+    flag: '--heartbeat-ms',
+    env: 'HEARTBEAT_MS',
+    key: 'heartbeatMs',
+    default: String(DEFAULTS.heartbeatMs),
+    help: 'how often a node heartbeats every peer',
+    parse: ms('--heartbeat-ms'),
+  },
+  {
+    flag: '--suspect-after-ms',
+    env: 'SUSPECT_AFTER_MS',
+    key: 'suspectAfterMs',
+    default: String(DEFAULTS.suspectAfterMs),
+    help: 'silence after which a member is suspected',
+    parse: ms('--suspect-after-ms'),
+  },
+  {
+    flag: '--suspicion-ms',
+    env: 'SUSPICION_MS',
+    key: 'suspicionMs',
+    default: String(DEFAULTS.suspicionMs),
+    help: 'how long a suspicion stands before the member is declared dead',
+    parse: ms('--suspicion-ms'),
+  },
+  {
+    flag: '--allow-origin',
+    env: 'ALLOW_ORIGIN',
+    key: 'allowOrigins',
+    default: '(none)',
+    help: "extra origins whose pages may open a socket, e.g. a load balancer's, comma-separated",
+    parse: (v) => parseOrigins('--allow-origin', v),
+  },
+  {
+    flag: '--generator',
+    env: 'GENERATOR',
+    key: 'generator',
+    default: DEFAULTS.generator,
+    help: "worker adapter: 'pdf', or 'failing' (fails half-way, for demos)",
+    parse: (v) => {
+      if (v !== 'pdf' && v !== 'failing')
+        throw new ConfigError(`--generator must be 'pdf' or 'failing', got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+]
+
+export function helpText(): string {
+  const rows = FLAGS.map(
+    (f) =>
+      `  ${`${f.flag} <value>`.padEnd(24)} ${f.env.padEnd(15)} ${f.help} (default ${f.default})`,
+  )
+  return [
+    'Usage: npm run node -- [flags]',
+    '',
+    'Starts one node. Every flag can also be given as the environment variable beside it;',
+    'a flag wins over its variable.',
+    '',
+    ...rows,
+    `  ${'--help'.padEnd(24)} ${''.padEnd(15)} print this and exit`,
+  ].join('\n')
+}
+
+/** Parses flags over environment variables over defaults. Throws ConfigError with one line. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config | 'help' {
+  const given = new Map<string, string>()
+  for (const f of FLAGS) {
+    const v = env[f.env]
+    if (v !== undefined && v !== '') given.set(f.flag, v)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (arg === '--help' || arg === '-h') return 'help'
+    const eq = arg.indexOf('=')
+    const name = eq > 0 ? arg.slice(0, eq) : arg
+    if (!FLAGS.some((f) => f.flag === name)) {
+      throw new ConfigError(`unknown flag ${JSON.stringify(arg)}; see --help`)
+    }
+    let value: string | undefined
+    if (eq > 0) value = arg.slice(eq + 1)
+    else {
+      value = argv[++i]
+      if (value === undefined) throw new ConfigError(`${name} needs a value`)
+    }
+    given.set(name, value)
+  }
+  const settings: Partial<Record<keyof Config, unknown>> = {}
+  for (const f of FLAGS) {
+    const v = given.get(f.flag)
+    if (v !== undefined) settings[f.key] = f.parse(v)
+  }
+  return resolveConfig(settings as Partial<Config>)
+}

@@ -1,0 +1,139 @@
+/**
+ * One autobase of record operations, on one corestore namespace, with its view followed into
+ * a table. A node is on one base at a time; record-log.ts moves it from one to another.
+ */
+import { EventEmitter } from 'node:events'
+import Autobase from 'autobase'
+import type Corestore from 'corestore'
+import type { Download, RecordOp } from './record.ts'
+import { applyOp, createTable, type RecordTable } from './record-table.ts'
+import type { LogAdvert } from './log-advert.ts'
+import { ViewReader, type ReadResult } from './view-reader.ts'
+import { applyNodes, type WriterOp } from './writer-admission.ts'
+import type { Clock } from '../clock.ts'
+
+export interface LogBaseOptions {
+  /** The corestore namespace that holds this node's writer for the base. */
+  store: Corestore
+  /** The base to open, or null to create one. */
+  key: Buffer | null
+  /** Records the table starts with (carried over from a previous base). */
+  seed: Download[]
+  /** How often autobase acknowledges, so the signed prefix advances. */
+  ackIntervalMs: number
+  clock: Clock
+  onError: (err: Error) => void
+}
+
+export interface LogBaseEvents {
+  /** Operations were merged into the table: the ids they touched. */
+  change: [ids: Set<string>]
+  /** This node became writable, or a writer was admitted. */
+  advert: []
+}
+
+export class NotWritableError extends Error {
+  constructor() {
+    super('This node has not been admitted to the cluster log yet; try again shortly.')
+    this.name = 'NotWritableError'
+  }
+}
+
+export class LogBase extends EventEmitter<LogBaseEvents> {
+  private readonly base: Autobase
+  private reader: ViewReader | null = null
+  private closing: Promise<void> | null = null
+
+  constructor(private readonly o: LogBaseOptions) {
+    super()
+    this.base = new Autobase(o.store, o.key, {
+      valueEncoding: 'json',
+      ackInterval: o.ackIntervalMs,
+      open: (viewStore) => viewStore.get({ name: 'records', valueEncoding: 'json' }),
+      apply: applyNodes,
+    })
+    this.base.on('error', (err: Error) => o.onError(err))
+    this.base.on('update', () => void this.catchUp().catch((err: Error) => o.onError(err)))
+    this.base.on('writable', () => this.emit('advert'))
+  }
+
+  async ready(): Promise<void> {
+    await this.base.ready()
+    const table = createTable()
+    for (const download of this.o.seed) applyOp(table, { type: 'put', download })
+    this.reader = new ViewReader(this.base.view, table, (read) => this.onRead(read))
+    await this.catchUp()
+  }
+
+  private onRead({ touched, writersChanged }: ReadResult): void {
+    if (touched.size > 0) this.emit('change', touched)
+    if (writersChanged) this.emit('advert')
+  }
+
+  get key(): Buffer {
+    return this.base.key
+  }
+
+  get writable(): boolean {
+    return this.base.writable
+  }
+
+  get table(): RecordTable {
+    if (!this.reader) throw new Error('the log is not open')
+    return this.reader.table
+  }
+
+  /** What the cluster is told about this base; null while parts of it are (re)opening. */
+  advert(): LogAdvert | null {
+    const { base } = this
+    if (!base.key || !base.view || !base.local?.key) return null
+    return {
+      key: base.key.toString('hex'),
+      writers: 1 + (this.reader?.writers.size ?? 0),
+      length: base.view.length,
+      writer: base.local.key.toString('hex'),
+      writable: base.writable,
+    }
+  }
+
+  replicate(stream: unknown): void {
+    if (!this.closing) this.base.replicate(stream)
+  }
+
+  /** Appends operations (this node must be, or become within the timeout, a writer). */
+  async append(ops: (RecordOp | WriterOp)[], writableTimeoutMs: number): Promise<void> {
+    if (this.closing) throw new Error('The record log is closed.')
+    await this.untilWritable(writableTimeoutMs)
+    for (const op of ops) await this.base.append(op)
+    await this.catchUp()
+  }
+
+  untilWritable(timeoutMs: number): Promise<void> {
+    if (this.base.writable) return Promise.resolve()
+    const { clock } = this.o
+    return new Promise((resolve, reject) => {
+      const timer = clock.setTimeout(() => {
+        this.base.off('writable', onWritable)
+        reject(new NotWritableError())
+      }, timeoutMs)
+      const onWritable = () => {
+        clock.clearTimeout(timer)
+        resolve()
+      }
+      this.base.once('writable', onWritable)
+    })
+  }
+
+  catchUp(): Promise<void> {
+    return this.reader && !this.closing ? this.reader.catchUp() : Promise.resolve()
+  }
+
+  /** Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.reader?.close()
+      await this.base.close()
+    })()
+    return this.closing
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * The record log without autobase: operations merge into the table at once, by the same merge
+ * rule. Under a real LogRepository it lets the downloads layer run in unit tests.
+ */
+import { EventEmitter } from 'node:events'
+import type { RecordOp } from '../../src/store/record.ts'
+import { applyOp, createTable } from '../../src/store/record-table.ts'
+import type { OpLog } from '../../src/store/repository.ts'
+
+export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> implements OpLog {
+  readonly table = createTable()
+  readonly ops: RecordOp[] = []
+  /** While set, appends fail with this error (a full disk, a closed store). */
+  failing: Error | null = null
+
+  async append(op: RecordOp): Promise<void> {
+    await Promise.resolve()
+    if (this.failing) throw this.failing
+    this.ops.push(op)
+    this.emit('change', new Set([applyOp(this.table, op)]))
+  }
+}

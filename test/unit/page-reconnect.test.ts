@@ -1,0 +1,252 @@
+/**
+ * The page's pure modules (public/reconnect.js, public/record.js), run in Node: the
+ * reconnection policy with injected randomness and time, and the rule for merging records.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import {
+  closed,
+  createPolicy,
+  nextRetry,
+  opened,
+  resetBackoff,
+  shouldRefreshSession,
+  startAttempt,
+  withMembers,
+} from '../../public/reconnect.js'
+import { mergeRecord, normalize } from '../../public/record.js'
+
+const OWN = 'ws://own:4000/ws'
+const A = 'ws://a:4001/ws'
+const B = 'ws://b:4002/ws'
+const C = 'ws://c:4003/ws'
+
+/** Always returns `value`: the injected randomness. */
+const always = (value: number) => () => value
+/** Just below 1, the largest value Math.random can return. */
+const TOP = 1 - Number.EPSILON
+
+type Policy = ReturnType<typeof createPolicy>
+
+/** A policy that knows members A, B and C and is connected (or connecting) to `current`. */
+function connectedTo(current: string): Policy {
+  const members = [{ url: 'http://a:4001' }, { url: 'http://b:4002' }, { url: 'http://c:4003' }]
+  const policy = withMembers(createPolicy(OWN), members)
+  return { ...policy, current }
+}
+
+/** `n` retries in a row, returning the policy after them. */
+function retried(policy: Policy, n: number): Policy {
+  for (let i = 0; i < n; i++) policy = nextRetry(policy, always(0.5)).policy
+  return policy
+}
+
+/** The policy after an attempt that never opened. */
+const refused = (policy: Policy) =>
+  closed(policy, { endpoint: policy.current, openedAt: null, closedAt: 0 })
+
+// ------------------------------------------------------------------------------------------
+// Backoff
+
+test('the backoff ceiling doubles per attempt from 250 ms and stays at the 5 s cap', () => {
+  const highest: number[] = []
+  const lowest: number[] = []
+  let policy = createPolicy(OWN)
+  for (let i = 0; i < 20; i++) {
+    highest.push(nextRetry(policy, always(TOP)).delay)
+    lowest.push(nextRetry(policy, always(0)).delay)
+    policy = nextRetry(policy, always(0.5)).policy
+  }
+  const ceilings = [250, 500, 1000, 2000, 4000, ...Array(15).fill(5000)]
+  assert.equal(highest, ceilings)
+  const floors = ceilings.map((c) => c / 2)
+  assert.equal(lowest, floors)
+})
+
+test('every backoff delay lies between half the ceiling and the ceiling', () => {
+  const randoms = [0, 0.001, 0.1, 0.25, 0.5, 0.75, 0.9, 0.999, TOP]
+  let policy = createPolicy(OWN)
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const ceiling = Math.min(5000, 250 * 2 ** attempt)
+    const delays = randoms.map((r) => nextRetry(policy, always(r)).delay)
+    for (const delay of delays) {
+      assert.ok(
+        delay >= ceiling / 2 && delay <= ceiling,
+        `attempt ${attempt}: ${delay} ms outside [${ceiling / 2}, ${ceiling}]`,
+      )
+    }
+    // The jitter is real: the random number moves the delay across the range.
+    assert.ok(delays.at(-1)! - delays[0]! >= ceiling / 2 - 1, `attempt ${attempt} is jittered`)
+    policy = nextRetry(policy, always(0.5)).policy
+  }
+})
+
+test('a connection open for at least 2 s resets the backoff', () => {
+  const grown = retried(connectedTo(A), 4)
+  const policy = closed(grown, { endpoint: A, openedAt: 10_000, closedAt: 12_000 })
+  assert.is(policy.attempt, 0)
+  assert.is(nextRetry(policy, always(TOP)).delay, 250)
+})
+
+test('a connection dropped at once keeps the backoff growing', () => {
+  const grown = retried(connectedTo(A), 4)
+  const brief = closed(grown, { endpoint: A, openedAt: 10_000, closedAt: 11_999 })
+  assert.is(brief.attempt, 4)
+  assert.is(nextRetry(brief, always(TOP)).delay, 4000)
+  const never = closed(grown, { endpoint: A, openedAt: null, closedAt: 50_000 })
+  assert.is(never.attempt, 4)
+})
+
+test('skipping the wait starts the backoff over', () => {
+  const policy = resetBackoff(retried(connectedTo(A), 6))
+  assert.is(nextRetry(policy, always(TOP)).delay, 250)
+})
+
+// ------------------------------------------------------------------------------------------
+// Endpoint choice
+
+test('a working page stays on its endpoint even when other members are known', () => {
+  const policy = connectedTo(A)
+  for (const r of [0, 0.5, TOP]) assert.is(startAttempt(policy, always(r)).current, A)
+  // And after a connection that opened, even one that has since been replaced.
+  const reopened = opened(refused(connectedTo(B)))
+  assert.is(startAttempt(reopened, always(0)).current, B)
+})
+
+test('after a failure the next endpoint is never the one that just failed', () => {
+  for (const failed of [A, B, C]) {
+    const policy = refused(connectedTo(failed))
+    for (let i = 0; i < 100; i++) {
+      const next = startAttempt(policy, always(i / 100)).current
+      assert.is.not(next, failed)
+      assert.ok([A, B, C].includes(next), `${next} is a member`)
+    }
+  }
+})
+
+test('after a failure the next endpoint is spread at random over the others', () => {
+  const policy = refused(connectedTo(B))
+  assert.is(startAttempt(policy, always(0)).current, A)
+  assert.is(startAttempt(policy, always(0.49)).current, A)
+  assert.is(startAttempt(policy, always(0.5)).current, C)
+  assert.is(startAttempt(policy, always(TOP)).current, C)
+})
+
+test('with a single endpoint, the retry goes back to it', () => {
+  const alone = refused(createPolicy(OWN))
+  for (const r of [0, 0.5, TOP]) assert.is(startAttempt(alone, always(r)).current, OWN)
+  const one = refused({ ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }]), current: A })
+  assert.is(startAttempt(one, always(0.5)).current, A)
+})
+
+// ------------------------------------------------------------------------------------------
+// Session refresh
+
+test('the session cookie is refreshed on every third failure in a row', () => {
+  let policy = connectedTo(A)
+  const refreshes: boolean[] = []
+  for (let i = 0; i < 9; i++) {
+    policy = startAttempt(refused(policy), always(0.5))
+    refreshes.push(shouldRefreshSession(policy))
+  }
+  assert.equal(refreshes, [false, false, true, false, false, true, false, false, true])
+})
+
+test('a connection that opens ends the failure streak behind the session refresh', () => {
+  const twoFailures = refused(refused(connectedTo(A)))
+  const afterOpen = refused(opened(twoFailures))
+  assert.is(shouldRefreshSession(refused(twoFailures)), true)
+  assert.is(shouldRefreshSession(afterOpen), false)
+  // A connection that opened and then dropped is not a failure to open.
+  const dropped = closed(opened(twoFailures), { endpoint: A, openedAt: 1, closedAt: 2 })
+  assert.is(shouldRefreshSession(refused(dropped)), false)
+})
+
+// ------------------------------------------------------------------------------------------
+// Members
+
+test('a members message with malformed entries keeps only the valid URLs, as sockets', () => {
+  const policy = withMembers(createPolicy(OWN), [
+    { url: 'http://a:4001' },
+    null,
+    'http://b:4002',
+    { url: 42 },
+    { url: 'ftp://c:4003' },
+    { name: 'no url' },
+    { url: 'javascript:alert(1)' },
+    { url: 'https://d.example/' },
+    { url: 'http://a:4001' },
+  ])
+  assert.equal(policy.endpoints, [A, 'wss://d.example/ws'])
+})
+
+test('a members message with no valid entry falls back to the page’s own node', () => {
+  const known = connectedTo(A)
+  assert.equal(withMembers(known, [null, { url: 'nope' }]).endpoints, [OWN])
+  assert.equal(withMembers(known, []).endpoints, [OWN])
+})
+
+test('a members message without a list leaves the endpoints as they were', () => {
+  const known = connectedTo(A)
+  for (const members of [undefined, null, 'http://b:4002', { url: 'http://b:4002' }]) {
+    assert.equal(withMembers(known, members).endpoints, [A, B, C])
+  }
+})
+
+// ------------------------------------------------------------------------------------------
+// Records
+
+const record = (fields: Record<string, unknown>) => normalize({ id: 'd1', ...fields })!
+
+test('progress never moves back for the same download', () => {
+  const current = record({ state: 'processing', progress: 60 })
+  const late = record({ state: 'processing', progress: 40, ownerName: 'n2' })
+  const merged = mergeRecord(current, late)!
+  assert.is(merged.progress, 60)
+  assert.is(merged.ownerName, 'n2', 'the rest of the newer copy is taken')
+  assert.is(mergeRecord(current, record({ state: 'processing', progress: 75 }))!.progress, 75)
+  assert.is(mergeRecord(current, record({ state: 'pending', progress: 0 }))!.progress, 60)
+})
+
+test('a download seen ready stays ready against a late processing copy', () => {
+  const ready = mergeRecord(undefined, record({ state: 'ready', progress: 90, fileUrl: '/f' }))!
+  assert.is(ready.progress, 100, 'ready is always 100%')
+  for (const state of ['processing', 'pending']) {
+    const merged = mergeRecord(ready, record({ state, progress: 95 }))!
+    assert.is(merged.state, 'ready')
+    assert.is(merged.progress, 100)
+    assert.is(merged.fileUrl, '/f')
+  }
+  // An error is news, not a stale copy.
+  assert.is(mergeRecord(ready, record({ state: 'error', error: 'gone' }))!.state, 'error')
+})
+
+test('a record with a different id replaces the current one, progress and all', () => {
+  const current = record({ state: 'processing', progress: 80 })
+  const other = normalize({ id: 'd2', state: 'pending', progress: 0 })
+  assert.equal(mergeRecord(current, other), other)
+  const ready = mergeRecord(current, normalize({ id: 'd2', state: 'ready', progress: 3 }))!
+  assert.is(ready.id, 'd2')
+  assert.is(ready.progress, 100)
+})
+
+test('no download from the server clears the current one', () => {
+  assert.is(mergeRecord(record({ state: 'processing', progress: 10 }), null), null)
+})
+
+test('malformed records count as no download', () => {
+  for (const d of [undefined, null, 'd1', 42, [], { state: 'ready' }, { id: 7, state: 'ready' }]) {
+    assert.is(normalize(d), null, JSON.stringify(d))
+  }
+})
+
+test('an unknown state reads as pending and progress is clamped to 0–100', () => {
+  assert.is(record({ state: 'exploded' }).state, 'pending')
+  assert.is(record({ state: 7 }).state, 'pending')
+  assert.is(record({ state: 'processing', progress: 140 }).progress, 100)
+  assert.is(record({ state: 'processing', progress: -5 }).progress, 0)
+  assert.is(record({ state: 'processing', progress: 'lots' }).progress, 0)
+  assert.is(record({ state: 'processing', progress: '42.5' }).progress, 42.5)
+})
+
+test.run()

@@ -1,0 +1,92 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Readable } from 'node:stream'
+import { createWebServer, listen } from '../../src/web/server.ts'
+import { Sessions } from '../../src/web/session.ts'
+import { PUBLIC_DIR } from '../../src/node.ts'
+import { silentLogger } from '../../src/logger.ts'
+import type { DownloadService, OpenedFile } from '../../src/downloads/service.ts'
+
+/** A downloads service that knows one file, whose bytes may not have reached this node yet. */
+function fakeDownloads(owner: string, file: OpenedFile): DownloadService {
+  return {
+    current: () => null,
+    request: () => Promise.reject(new Error('not in this test')),
+    dismiss: async () => null,
+    subscribe: () => () => {},
+    openFile: async (id, userId) => (id === file.id && userId === owner ? file : null),
+  }
+}
+
+async function serve(downloads: DownloadService) {
+  const sessions = new Sessions('a-test-secret')
+  const { server, port } = await listen(0, '127.0.0.1')
+  const web = createWebServer({
+    server,
+    downloads,
+    sessions,
+    publicDir: PUBLIC_DIR,
+    log: silentLogger,
+    health: () => ({}),
+    cluster: () => ({}),
+  })
+  return { sessions, base: `http://127.0.0.1:${port}`, close: () => web.close() }
+}
+
+test('a file not reachable from this node yet gets 503 with a retry hint, not a hang', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  const s = await serve(
+    fakeDownloads(userId, {
+      id: 'abc',
+      name: 'r.pdf',
+      contentType: 'application/pdf',
+      content: null,
+    }),
+  )
+  try {
+    const cookie = `sid=${s.sessions.sign(userId)}`
+    const res = await fetch(`${s.base}/downloads/abc`, { headers: { cookie } })
+    assert.is(res.status, 503)
+    assert.is(res.headers.get('retry-after'), '2')
+    assert.match(await res.text(), /not available on this node yet/)
+    const other = await fetch(`${s.base}/downloads/nope`, { headers: { cookie } })
+    assert.is(other.status, 404)
+  } finally {
+    await s.close()
+  }
+})
+
+test("the file is served under the generator's name and content type", async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  const bytes = Buffer.from('id,amount\n1,10\n')
+  const s = await serve(
+    fakeDownloads(userId, {
+      id: 'csv1',
+      name: 'invoices-März.csv',
+      contentType: 'text/csv',
+      content: { size: bytes.length, stream: () => Readable.from([bytes]) },
+    }),
+  )
+  try {
+    const res = await fetch(`${s.base}/downloads/csv1`, {
+      headers: { cookie: `sid=${s.sessions.sign(userId)}` },
+    })
+    assert.is(res.status, 200)
+    assert.is(res.headers.get('content-type'), 'text/csv')
+    assert.is(res.headers.get('content-length'), String(bytes.length))
+    assert.is(
+      res.headers.get('content-disposition'),
+      `attachment; filename="invoices-M_rz.csv"; filename*=UTF-8''invoices-M%C3%A4rz.csv`,
+    )
+    assert.is(await res.text(), bytes.toString())
+    const stranger = new Sessions('a-test-secret').issue().userId
+    const foreign = await fetch(`${s.base}/downloads/csv1`, {
+      headers: { cookie: `sid=${s.sessions.sign(stranger)}` },
+    })
+    assert.is(foreign.status, 404, "another user's file")
+  } finally {
+    await s.close()
+  }
+})
+
+test.run()
