@@ -68,9 +68,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   constructor(private readonly o: ClusterOptions) {
     super()
-    this.t = o.timings ?? DEFAULT_TIMINGS
-    this.clock = o.clock ?? systemClock
-    this.refreshMs = o.refreshMs ?? 1000
+    const { timings = DEFAULT_TIMINGS, clock = systemClock, refreshMs = 1000 } = o
+    this.t = timings
+    this.clock = clock
+    this.refreshMs = refreshMs
     // A restart must outrank everything said about the previous run: the clock does that.
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
     this.detector = new FailureDetector(this.t)

@@ -40,13 +40,18 @@ interface LogMessage {
 
 export class LogSync {
   private readonly clock: Clock
+  private readonly advertMs: number
+  private readonly writerRetryMs: number
   private readonly writerAdded = new Map<string, number>()
   private adopting: string | null = null
   private timer: Timer | null = null
   private closed = false
 
   constructor(private readonly o: LogSyncOptions) {
-    this.clock = o.clock ?? systemClock
+    const { advertMs = 100, writerRetryMs = 2000, clock = systemClock } = o
+    this.advertMs = advertMs
+    this.writerRetryMs = writerRetryMs
+    this.clock = clock
     o.transport.on('open', (link) => {
       o.log.replicate(link.stream)
       link.send(this.message())
@@ -57,7 +62,7 @@ export class LogSync {
 
   start(): void {
     if (this.timer || this.closed) return
-    this.timer = this.clock.setInterval(() => this.broadcast(), this.o.advertMs ?? 100)
+    this.timer = this.clock.setInterval(() => this.broadcast(), this.advertMs)
   }
 
   private message(): LogMessage {
@@ -107,7 +112,7 @@ export class LogSync {
     if (theirs.key !== mine.key || theirs.writable || !mine.writable) return
     const now = this.clock.now()
     const last = this.writerAdded.get(theirs.writer) ?? -Infinity
-    if (now - last < (this.o.writerRetryMs ?? 2000)) return
+    if (now - last < this.writerRetryMs) return
     this.writerAdded.set(theirs.writer, now)
     this.o.logger.info('writer-add', { member: from, writer: theirs.writer.slice(0, 12) })
     this.o.log.addWriter(theirs.writer).catch((err: Error) => {

@@ -27,7 +27,8 @@ export class Placement {
   private readonly unknownOwnerGraceMs: number
 
   constructor(private readonly o: PlacementOptions) {
-    this.unknownOwnerGraceMs = o.unknownOwnerGraceMs ?? 5000
+    const { unknownOwnerGraceMs = 5000 } = o
+    this.unknownOwnerGraceMs = unknownOwnerGraceMs
   }
 
   private ref(id: string | null): NodeRef | null {

@@ -60,6 +60,11 @@ export class Relay extends EventEmitter<RelayEvents> {
     this.broadcast({ type: 'interest', remove: [userId] })
   }
 
+  /** Whether a socket of this user is open here. */
+  isWatching(userId: string): boolean {
+    return this.local.has(userId)
+  }
+
   /** How many peers have said they want this user's ticks. */
   watchers(userId: string): number {
     let n = 0

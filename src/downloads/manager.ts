@@ -48,11 +48,19 @@ export class DownloadManager implements DownloadService {
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
-    const { repo, relay, clock, log } = o
+    const {
+      repo,
+      relay,
+      clock,
+      log,
+      purgeIntervalMs = 1000,
+      replicationWaitMs = 750,
+      raceWatchMs = 30_000,
+    } = o
     this.clock = clock
-    this.replicationWaitMs = o.replicationWaitMs ?? 750
+    this.replicationWaitMs = replicationWaitMs
     this.feed = new ProgressFeed({ records: repo, interest: relay, log })
-    this.races = new RaceWatch(clock, o.raceWatchMs ?? 30_000)
+    this.races = new RaceWatch(clock, raceWatchMs)
     this.supervisor = new Supervisor({
       ...o,
       onProgress: (d, progress) => {
@@ -65,7 +73,7 @@ export class DownloadManager implements DownloadService {
       records: repo,
       files: o.files,
       clock,
-      intervalMs: o.purgeIntervalMs ?? 1000,
+      intervalMs: purgeIntervalMs,
       log,
       onPurged: (d) => {
         this.supervisor.stopExpired(d.id)

@@ -60,10 +60,13 @@ export class ProgressFeed {
       view = { ...d, progress: tick.progress, progressAt: tick.at }
     }
     // After a takeover the successor resumes from the last checkpoint, which may be behind what
-    // the relay already showed: hold the bar where it was rather than move it back.
+    // the relay already showed: hold the bar where it was rather than move it back. A held value
+    // was not measured now, so it goes without a `progressAt`.
     const shown = this.shown.get(userId)
-    if (shown?.id === d.id && shown.progress > view.progress)
-      view = { ...view, progress: shown.progress }
+    if (shown?.id === d.id && shown.progress > view.progress) {
+      const { progressAt: _, ...measured } = view
+      view = { ...measured, progress: shown.progress }
+    }
     return view
   }
 

@@ -12,9 +12,20 @@ export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> impl
   readonly ops: RecordOp[] = []
   /** While set, appends fail with this error (a full disk, a closed store). */
   failing: Error | null = null
+  private gate: Promise<void> = Promise.resolve()
+  private open: () => void = () => {}
+
+  /** Appends wait (as on a slow disk) until `release`. */
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve))
+  }
+
+  release(): void {
+    this.open()
+  }
 
   async append(op: RecordOp): Promise<void> {
-    await Promise.resolve()
+    await this.gate
     if (this.failing) throw this.failing
     this.ops.push(op)
     this.emit('change', new Set([applyOp(this.table, op)]))

@@ -9,6 +9,8 @@ import type { Link, Transport, TransportEvents } from '../../src/cluster/transpo
 export class MemoryTransport extends EventEmitter<TransportEvents> implements Transport {
   readonly links = new Set<Link>()
   refreshes = 0
+  /** While set, nothing this end sends arrives: a process that stopped (SIGKILL, SIGSTOP). */
+  muted = false
 
   constructor(readonly name: string) {
     super()
@@ -23,13 +25,13 @@ export class MemoryTransport extends EventEmitter<TransportEvents> implements Tr
 export function connect(a: MemoryTransport, b: MemoryTransport): () => void {
   const stream = new EventEmitter()
   let open = true
-  // A link held by one end: what it sends arrives at `to`, on the link `to` holds.
-  const end = (to: MemoryTransport, received: () => Link): Link => ({
+  // A link held by `from`: what it sends arrives at `to`, on the link `to` holds.
+  const end = (from: MemoryTransport, to: MemoryTransport, received: () => Link): Link => ({
     remoteKey: to.name,
     memberId: null,
     stream,
     send(message) {
-      if (!open) return
+      if (!open || from.muted) return
       const copy = JSON.parse(JSON.stringify(message)) as unknown
       queueMicrotask(() => {
         if (open) to.emit('message', received(), copy)
@@ -37,8 +39,8 @@ export function connect(a: MemoryTransport, b: MemoryTransport): () => void {
     },
     close: () => cut(),
   })
-  const here: Link = end(b, () => there)
-  const there: Link = end(a, () => here)
+  const here: Link = end(a, b, () => there)
+  const there: Link = end(b, a, () => here)
   const cut = () => {
     if (!open) return
     open = false

@@ -30,7 +30,7 @@ test('behind a load balancer: the page origin is the balancer, and a socket surv
     const mid = await client.seen((d) => d?.state === 'processing' && d.progress >= 20)
 
     // Kill whichever node holds the socket; the page reconnects through the balancer.
-    const holder = c.nodes.find((n) => n.relay['local'].has(mid!.userId))!
+    const holder = c.nodes.find((n) => n.relay.isWatching(mid!.userId))!
     alive.delete(holder)
     await within(holder.close(), 5000, `closing ${holder.name}`)
     await within(client.closed, 5000, 'the socket to see its node go')

@@ -1,0 +1,106 @@
+/**
+ * Fakes for the downloads layer's collaborators: a file store in memory, a generator the test
+ * drives step by step, and the repository over an in-memory log.
+ */
+import { Readable } from 'node:stream'
+import type { FileRef, FileStore, StoredFile } from '../../src/store/file-store.ts'
+import { LogRepository } from '../../src/store/repository.ts'
+import type { Generator, Job, RunContext, GeneratedFile } from '../../src/downloads/generator.ts'
+import type { Checkpoint } from '../../src/store/record.ts'
+import type { Clock } from '../../src/clock.ts'
+import { MemoryLog } from './memory-log.ts'
+
+export function memoryRepository(clock: Clock, tombstoneMs = 60_000) {
+  const log = new MemoryLog()
+  return { log, repo: new LogRepository({ log, clock, tombstoneMs }) }
+}
+
+export class MemoryFileStore implements FileStore {
+  readonly files = new Map<number, Buffer>()
+  readonly prefetched: FileRef[] = []
+  readonly removed: FileRef[] = []
+  /** While false, open() answers null: the file is on no reachable peer. */
+  reachable = true
+
+  async put(bytes: Buffer): Promise<FileRef> {
+    const blockOffset = this.files.size
+    this.files.set(blockOffset, bytes)
+    const core = 'ab'.repeat(32)
+    return { core, blockOffset, blockLength: 1, byteOffset: 0, byteLength: bytes.length }
+  }
+
+  async open(ref: FileRef): Promise<StoredFile | null> {
+    const bytes = this.files.get(ref.blockOffset)
+    if (!bytes || !this.reachable) return null
+    return { size: bytes.length, stream: () => Readable.from([bytes]) }
+  }
+
+  prefetch(ref: FileRef): void {
+    this.prefetched.push(ref)
+  }
+
+  async remove(ref: FileRef): Promise<void> {
+    this.removed.push(ref)
+    this.files.delete(ref.blockOffset)
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** One run of the stepped generator, as the test sees it. */
+export interface Run {
+  job: Job
+  ctx: RunContext
+  /** Reports progress (with a checkpoint saying so). */
+  report(progress: number): void
+  finish(file?: Partial<GeneratedFile>): void
+  fail(message: string): void
+}
+
+/**
+ * A generator that does nothing until the test says: every run waits for `finish` or `fail`.
+ * `next()` hands out the runs in the order they started, each once, started already or not.
+ */
+export function steppedGenerator(): Generator & { runs: Run[]; next(): Promise<Run> } {
+  const runs: Run[] = []
+  let claimed = 0
+  let waiting: ((run: Run) => void) | null = null
+  return {
+    name: 'stepped',
+    runs,
+    next() {
+      const started = runs[claimed]
+      if (started) {
+        claimed++
+        return Promise.resolve(started)
+      }
+      return new Promise((resolve) => {
+        waiting = (run) => {
+          claimed++
+          resolve(run)
+        }
+      })
+    },
+    run(job, ctx) {
+      return new Promise<GeneratedFile>((resolve, reject) => {
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+        const run: Run = {
+          job,
+          ctx,
+          report: (progress) => ctx.report(progress, { at: progress } satisfies Checkpoint),
+          finish: (file = {}) =>
+            resolve({
+              bytes: Buffer.from('%PDF-1.4 stepped'),
+              filename: `stepped-${job.id}.pdf`,
+              contentType: 'application/pdf',
+              ...file,
+            }),
+          fail: (message) => reject(new Error(message)),
+        }
+        runs.push(run)
+        waiting?.(run)
+        waiting = null
+      })
+    },
+  }
+}

@@ -1,0 +1,122 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Cluster } from '../../src/cluster/cluster.ts'
+import type { Clock } from '../../src/clock.ts'
+import { fakeClock, type FakeClock } from '../helpers/clock.ts'
+import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+
+const TIMINGS = { heartbeatMs: 100, suspectAfterMs: 500, suspicionMs: 300 }
+
+function member(name: string, clock: Clock) {
+  const transport = new MemoryTransport(name)
+  const log = recordingLogger()
+  const cluster = new Cluster({
+    self: { id: `id-${name}`, name, url: `http://127.0.0.1:1/${name}` },
+    transport,
+    timings: TIMINGS,
+    clock,
+    log,
+  })
+  return { name, transport, log, cluster }
+}
+
+type Node = ReturnType<typeof member>
+
+function statusOf(viewer: Node, name: string): string | undefined {
+  return viewer.cluster.members().find((m) => m.name === name)?.status
+}
+
+/** Three members, fully linked, heartbeating on one fake clock. */
+async function three(clock: FakeClock): Promise<Node[]> {
+  const nodes = ['n1', 'n2', 'n3'].map((n) => member(n, clock))
+  for (let i = 0; i < nodes.length; i++)
+    for (let j = i + 1; j < nodes.length; j++) connect(nodes[i]!.transport, nodes[j]!.transport)
+  for (const n of nodes) n.cluster.start()
+  await clock.tick(200)
+  return nodes
+}
+
+test('three members converge on one membership within a heartbeat or two', async () => {
+  const clock = fakeClock()
+  const nodes = await three(clock)
+  for (const viewer of nodes)
+    for (const n of nodes)
+      assert.is(statusOf(viewer, n.name), 'alive', `${viewer.name} on ${n.name}`)
+  for (const n of nodes) n.cluster.close()
+})
+
+test('a member gone silent is suspected, then dead everywhere within the suspicion window', async () => {
+  const clock = fakeClock()
+  const [n1, n2, n3] = await three(clock)
+  n3!.transport.muted = true // SIGKILL: its links stay up, nothing more comes
+  const killedAt = clock.now()
+  let suspectAt = 0
+  let deadAt = 0
+  while (!deadAt && clock.now() - killedAt < 5000) {
+    await clock.tick(TIMINGS.heartbeatMs)
+    if (!suspectAt && statusOf(n1!, 'n3') === 'suspect') suspectAt = clock.now() - killedAt
+    if ([n1, n2].every((n) => statusOf(n!, 'n3') === 'dead')) deadAt = clock.now() - killedAt
+  }
+  assert.ok(suspectAt >= TIMINGS.suspectAfterMs, `suspected after ${suspectAt} ms`)
+  const window = TIMINGS.suspectAfterMs + TIMINGS.suspicionMs
+  assert.ok(
+    deadAt >= window && deadAt <= window + 2 * TIMINGS.heartbeatMs,
+    `dead after ${deadAt} ms`,
+  )
+  assert.ok(n1!.log.events('member-dead').some((e) => e.fields.member === 'n3'))
+  assert.is(statusOf(n1!, 'n2'), 'alive', 'nobody else is blamed')
+})
+
+test('a member that was only slow refutes its suspicion and stays a member', async () => {
+  const clock = fakeClock()
+  const [n1, , n3] = await three(clock)
+  n3!.transport.muted = true
+  while (statusOf(n1!, 'n3') !== 'suspect') await clock.tick(TIMINGS.heartbeatMs)
+  n3!.transport.muted = false
+  await clock.tick(3 * TIMINGS.heartbeatMs)
+  assert.is(statusOf(n1!, 'n3'), 'alive')
+  assert.ok(n3!.log.events('refuted').length > 0, 'n3 raised its incarnation')
+  await clock.tick(2000)
+  assert.is(statusOf(n1!, 'n3'), 'alive', 'and is not declared dead later')
+})
+
+test('a member that closes is seen as left at once', async () => {
+  const clock = fakeClock()
+  const [n1, n2, n3] = await three(clock)
+  const closing = n2!.cluster.close()
+  await clock.tick(50)
+  await closing
+  assert.is(statusOf(n1!, 'n2'), 'left')
+  assert.is(statusOf(n3!, 'n2'), 'left')
+  await clock.tick(2000)
+  assert.is(statusOf(n1!, 'n2'), 'left', 'not revived by stale gossip')
+})
+
+test('a node whose own loop stood still past the death window says so, and blames nobody for it', async () => {
+  const clock = fakeClock()
+  let jump = 0
+  const skewed: Clock = { ...clock, now: () => clock.now() + jump }
+  const nodes = [member('n1', skewed), member('n2', clock)]
+  connect(nodes[0]!.transport, nodes[1]!.transport)
+  for (const n of nodes) n.cluster.start()
+  await clock.tick(300)
+  const stalls: number[] = []
+  nodes[0]!.cluster.on('stalled', (ms) => stalls.push(ms))
+  jump = 2000 // the next heartbeat of n1 comes 2 s late
+  await clock.tick(TIMINGS.heartbeatMs)
+  assert.equal(stalls, [2000])
+  assert.is(statusOf(nodes[0]!, 'n2'), 'alive', 'n2’s silence during the stall proves nothing')
+})
+
+test('heartbeats that cannot be parsed are logged and ignored', async () => {
+  const clock = fakeClock()
+  const [n1, n2] = await three(clock)
+  const link = [...n2!.transport.links].find((l) => l.remoteKey === 'n1')!
+  link.send({ type: 'beat', self: { id: 'x' }, members: [] })
+  await clock.tick(TIMINGS.heartbeatMs)
+  assert.is(n1!.log.events('bad-message').length, 1)
+  assert.is(n1!.cluster.members().length, 3)
+})
+
+test.run()

@@ -1,0 +1,100 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EventEmitter } from 'node:events'
+import { LogSync, type SyncedLog } from '../../src/cluster/log-sync.ts'
+import type { LogAdvert } from '../../src/store/log-advert.ts'
+import type { LinkStream } from '../../src/cluster/transport.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+
+const key = (c: string) => c.repeat(64)
+
+/** A log that records what it is asked to do. */
+class FakeLog extends EventEmitter<{ advert: [] }> implements SyncedLog {
+  readonly adopted: string[] = []
+  readonly added: string[] = []
+  readonly replicated: LinkStream[] = []
+  constructor(public state: LogAdvert) {
+    super()
+  }
+  advert() {
+    return this.state
+  }
+  replicate(stream: LinkStream) {
+    this.replicated.push(stream)
+  }
+  async adopt(k: string) {
+    this.adopted.push(k)
+    this.state = { ...this.state, key: k, writable: false }
+  }
+  async addWriter(w: string) {
+    this.added.push(w)
+  }
+}
+
+function node(name: string, advert: LogAdvert, clock = fakeClock()) {
+  const transport = new MemoryTransport(name)
+  const log = new FakeLog(advert)
+  const logger = recordingLogger()
+  const sync = new LogSync({ transport, log, advertMs: 100, writerRetryMs: 2000, clock, logger })
+  sync.start()
+  return { transport, log, logger, sync, clock }
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+test('a node on a worse log adopts the better one it hears of, and then admits nothing', async () => {
+  const clock = fakeClock()
+  const a = node(
+    'a',
+    { key: key('1'), writers: 3, length: 10, writer: key('a'), writable: true },
+    clock,
+  )
+  const b = node(
+    'b',
+    { key: key('2'), writers: 1, length: 50, writer: key('b'), writable: true },
+    clock,
+  )
+  connect(a.transport, b.transport)
+  await clock.tick(500)
+  assert.equal(b.log.adopted, [key('1')], 'more writers beats a longer log')
+  assert.equal(a.log.added, [key('b')], 'once on it, b waits to be a writer and a admits it')
+  assert.equal(a.log.adopted, [])
+  assert.is(a.log.replicated.length, 1, 'the log replicates over the new link')
+})
+
+test('a writer admits a peer that waits on the same log, at most once per retry interval', async () => {
+  const clock = fakeClock()
+  const a = node(
+    'a',
+    { key: key('1'), writers: 2, length: 5, writer: key('a'), writable: true },
+    clock,
+  )
+  const b = node(
+    'b',
+    { key: key('1'), writers: 2, length: 5, writer: key('b'), writable: false },
+    clock,
+  )
+  connect(a.transport, b.transport)
+  await clock.tick(1900)
+  assert.equal(a.log.added, [key('b')])
+  await clock.tick(200)
+  assert.equal(a.log.added, [key('b'), key('b')], 'retried after 2 s while it still waits')
+  b.log.state = { ...b.log.state, writable: true }
+  await clock.tick(5000)
+  assert.is(a.log.added.length, 2, 'not once it is a writer')
+  assert.equal(b.log.added, [], 'a node that is not writable admits nobody')
+})
+
+test('an advert that cannot be parsed is logged and ignored', async () => {
+  const a = node('a', { key: key('1'), writers: 1, length: 0, writer: key('a'), writable: true })
+  const b = node('b', { key: key('2'), writers: 1, length: 0, writer: key('b'), writable: true })
+  connect(a.transport, b.transport)
+  await settle()
+  ;[...a.transport.links][0]!.send({ type: 'log', advert: { key: 'not-hex' } })
+  await settle()
+  assert.is(b.logger.events('bad-message').length, 1)
+})
+
+test.run()

@@ -1,0 +1,185 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { rejects } from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import { DownloadManager, type ProgressRelay } from '../../src/downloads/manager.ts'
+import { DownloadConflictError, RACE_LOST_MESSAGE } from '../../src/downloads/errors.ts'
+import type { DownloadEvent } from '../../src/downloads/service.ts'
+import type { ProgressTick } from '../../src/cluster/relay.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { download } from '../helpers/records.ts'
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+class FakeRelay extends EventEmitter<{ progress: [ProgressTick] }> implements ProgressRelay {
+  readonly published: ProgressTick[] = []
+  readonly watching = new Set<string>()
+  watch(userId: string) {
+    this.watching.add(userId)
+  }
+  unwatch(userId: string) {
+    this.watching.delete(userId)
+  }
+  publish(tick: ProgressTick) {
+    this.published.push(tick)
+  }
+}
+
+function setup() {
+  const clock = fakeClock()
+  const { log, repo } = memoryRepository(clock)
+  const files = new MemoryFileStore()
+  const generator = steppedGenerator()
+  const relay = new FakeRelay()
+  const logger = recordingLogger()
+  const self = { id: 'me', name: 'n1' }
+  const manager = new DownloadManager({
+    repo,
+    files,
+    generator,
+    self,
+    placement: { ownerFor: () => self, successorFor: () => null },
+    relay,
+    clock,
+    retentionMs: 60_000,
+    liveTtlMs: 30_000,
+    checkpointStep: 10,
+    purgeIntervalMs: 1000,
+    replicationWaitMs: 750,
+    log: logger,
+  })
+  manager.start()
+  const events: DownloadEvent[] = []
+  return { clock, log, repo, files, generator, relay, logger, manager, events }
+}
+
+test('request, progress (here and relayed), ready, file; a second request is refused while one lives', async () => {
+  const s = setup()
+  s.manager.subscribe('u1', (e) => s.events.push(e))
+  assert.ok(s.relay.watching.has('u1'), 'the relay is asked for this user’s ticks')
+  const d = await s.manager.request('u1')
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) => err instanceof DownloadConflictError,
+  )
+
+  const run = await s.generator.next()
+  run.report(5)
+  assert.equal(
+    s.relay.published.map((t) => [t.id, t.progress]),
+    [[d.id, 5]],
+    'the tick is published for other nodes',
+  )
+  s.relay.emit('progress', { id: d.id, userId: 'u1', epoch: 1, progress: 8, at: s.clock.now() })
+  assert.is(s.manager.current('u1')!.progress, 8)
+
+  run.finish({ filename: 'r.pdf', contentType: 'application/pdf', bytes: Buffer.from('%PDF') })
+  await settle()
+  await settle()
+  assert.is(s.manager.current('u1')!.state, 'ready')
+  const opened = await s.manager.openFile(d.id, 'u1')
+  assert.equal(
+    [opened?.name, opened?.contentType, opened?.content?.size],
+    ['r.pdf', 'application/pdf', 4],
+  )
+  assert.is(await s.manager.openFile(d.id, 'someone-else'), null, 'never another user’s file')
+  assert.ok(s.files.prefetched.length > 0, 'the file is copied here as soon as it exists')
+  await s.manager.close()
+})
+
+test('a file request for a record not replicated yet waits for it, up to the replication wait', async () => {
+  const s = setup()
+  const pending = s.manager.openFile('late', 'u1')
+  const ref = await s.files.put(Buffer.from('%PDF-late'))
+  await s.clock.tick(500)
+  const at = s.clock.now()
+  await s.log.append({
+    type: 'put',
+    download: download({
+      id: 'late',
+      userId: 'u1',
+      state: 'ready',
+      progress: 100,
+      file: { ...ref, name: 'late.pdf', contentType: 'application/pdf' },
+      createdAt: at,
+      updatedAt: at,
+      finishedAt: at,
+      expiresAt: at + 60_000,
+    }),
+  })
+  assert.is((await pending)?.name, 'late.pdf')
+
+  const never = s.manager.openFile('never', 'u1')
+  await s.clock.tick(749)
+  let answered = false
+  void never.then(() => (answered = true))
+  await settle()
+  assert.not.ok(answered, 'still waiting at 749 ms')
+  await s.clock.tick(1)
+  assert.is(await never, null)
+  await s.manager.close()
+})
+
+test('a request that lost a same-moment race is told, once, to the user’s sockets here', async () => {
+  const s = setup()
+  s.manager.subscribe('u1', (e) => s.events.push(e))
+  const mine = await s.manager.request('u1')
+  // A request made on another node a moment earlier arrives through the log.
+  await s.log.append({
+    type: 'put',
+    download: download({
+      id: 'elsewhere',
+      userId: 'u1',
+      owner: 'other',
+      createdAt: mine.createdAt - 1,
+      updatedAt: mine.createdAt - 1,
+      expiresAt: mine.createdAt + 30_000,
+    }),
+  })
+  await settle()
+  const notices = s.events.filter((e) => e.type === 'error')
+  assert.equal(notices, [{ type: 'error', message: RACE_LOST_MESSAGE }])
+  assert.is(s.manager.current('u1')!.id, 'elsewhere', 'the winner is shown')
+  assert.equal(
+    s.logger.events('race-lost').map((e) => e.fields.winner),
+    ['elsewhere'],
+  )
+  await s.manager.close()
+})
+
+test('an expired download is purged with its file, and its sockets are told it is gone', async () => {
+  const s = setup()
+  s.manager.subscribe('u1', (e) => s.events.push(e))
+  const d = await s.manager.request('u1')
+  ;(await s.generator.next()).finish()
+  await settle()
+  await settle()
+  assert.is(s.manager.current('u1')?.state, 'ready')
+  await s.clock.tick(60_000)
+  assert.is(s.manager.current('u1'), null)
+  assert.equal(
+    s.logger.events('purged').map((e) => e.fields.id),
+    [d.id],
+  )
+  assert.is(s.files.removed.length, 1)
+  assert.equal(s.events.at(-1), { type: 'download', download: null })
+  await s.manager.close()
+})
+
+test('a dismissal clears the download and cancels its worker; a shut-down manager refuses requests', async () => {
+  const s = setup()
+  await s.manager.request('u1')
+  const run = await s.generator.next()
+  const dismissed = await s.manager.dismiss('u1')
+  assert.ok(dismissed)
+  await settle()
+  assert.ok(run.ctx.signal.aborted)
+  assert.is(s.manager.current('u1'), null)
+  assert.is(await s.manager.dismiss('u1'), null, 'nothing left to dismiss')
+  await s.manager.close()
+  await rejects(() => s.manager.request('u2'), /shutting down/)
+})
+
+test.run()

@@ -1,0 +1,54 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { toPublic } from '../../src/web/protocol.ts'
+import type { DownloadView } from '../../src/downloads/service.ts'
+import { download } from '../helpers/records.ts'
+
+const README_FIELDS = [
+  'id',
+  'userId',
+  'state',
+  'progress',
+  'fileUrl',
+  'error',
+  'owner',
+  'ownerName',
+  'epoch',
+  'createdAt',
+  'updatedAt',
+  'finishedAt',
+  'expiresAt',
+].sort()
+
+test('a client is sent the README’s fields and nothing else, whatever the record carries', () => {
+  const internal = {
+    ...download({ checkpoint: { secretOffset: 42 } }),
+    leaseHolder: 'a new internal field',
+  } as DownloadView
+  const sent = toPublic(internal)!
+  assert.equal(Object.keys(sent).sort(), README_FIELDS)
+  assert.not.ok(JSON.stringify(sent).includes('secretOffset'))
+})
+
+test('fileUrl is the download route once the file is ready, and null before', () => {
+  const file = {
+    core: 'ab'.repeat(32),
+    blockOffset: 0,
+    blockLength: 1,
+    byteOffset: 0,
+    byteLength: 3,
+    name: 'r.pdf',
+    contentType: 'application/pdf',
+  }
+  assert.is(toPublic(download({ id: 'x1', state: 'processing' }))!.fileUrl, null)
+  assert.is(toPublic(download({ id: 'x2', state: 'ready', file }))!.fileUrl, '/downloads/x2')
+})
+
+test('progressAt is sent while a tick is ahead of the checkpoint', () => {
+  const view: DownloadView = { ...download({ state: 'processing' }), progressAt: 1234 }
+  assert.is(toPublic(view)!.progressAt, 1234)
+  assert.not.ok('progressAt' in toPublic(download())!)
+  assert.is(toPublic(null), null)
+})
+
+test.run()

@@ -1,0 +1,166 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Supervisor } from '../../src/downloads/supervisor.ts'
+import type { NodeRef } from '../../src/cluster/placement.ts'
+import type { Download } from '../../src/store/record.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { download } from '../helpers/records.ts'
+
+const ME: NodeRef = { id: 'me', name: 'n1' }
+const LIVE_TTL_MS = 30_000
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+function setup() {
+  const clock = fakeClock()
+  const { log, repo } = memoryRepository(clock)
+  const generator = steppedGenerator()
+  const logger = recordingLogger()
+  /** Owners that placement reports gone, and who succeeds them. */
+  const gone = new Map<string, NodeRef>()
+  const supervisor = new Supervisor({
+    self: ME,
+    placement: { successorFor: (_user, owner) => gone.get(owner) ?? null },
+    generator,
+    repo,
+    files: new MemoryFileStore(),
+    clock,
+    liveTtlMs: LIVE_TTL_MS,
+    retentionMs: 60_000,
+    checkpointStep: 10,
+    onProgress: () => {},
+    log: logger,
+  })
+  const live = (over: Partial<Download>) =>
+    download({
+      createdAt: clock.now(),
+      updatedAt: clock.now(),
+      expiresAt: clock.now() + LIVE_TTL_MS,
+      ...over,
+    })
+  return { clock, log, repo, generator, logger, gone, supervisor, live }
+}
+
+test('a worker runs for every live download this node owns, and for no other', async () => {
+  const s = setup()
+  await s.repo.insert(s.live({ userId: 'u1', owner: 'me' }))
+  await s.repo.insert(s.live({ userId: 'u2', owner: 'other' }))
+  await s.repo.insert(s.live({ userId: 'u3', owner: 'me', state: 'ready' }))
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.is(s.supervisor.running, 1)
+  assert.equal(
+    s.generator.runs.map((r) => r.job.userId),
+    ['u1'],
+  )
+  s.supervisor.reconcileAll()
+  assert.is(s.generator.runs.length, 1, 'reconciling again starts no second worker')
+  await s.supervisor.close()
+})
+
+test('the successor of a gone owner takes over at the next epoch and resumes from the checkpoint', async () => {
+  const s = setup()
+  const d = s.live({
+    userId: 'u1',
+    owner: 'dead-node',
+    ownerName: 'n2',
+    state: 'processing',
+    progress: 40,
+    checkpoint: { at: 40 },
+  })
+  await s.repo.insert(d)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.is(s.repo.get(d.id)!.epoch, 1, 'the owner is not gone yet: nothing happens')
+
+  s.gone.set('dead-node', ME)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  const taken = s.repo.get(d.id)!
+  assert.equal([taken.owner, taken.ownerName, taken.epoch], ['me', 'n1', 2])
+  assert.equal(
+    s.logger.events('takeover').map((e) => [e.fields.from, e.fields.epoch, e.fields.at]),
+    [['n2', 2, '40%']],
+  )
+  s.supervisor.reconcile(['u1']) // the change event that follows a takeover
+  const run = await s.generator.next()
+  assert.is(run.job.progress, 40)
+  assert.equal(run.job.checkpoint, { at: 40 })
+  await s.supervisor.close()
+})
+
+test('a node that is not the successor leaves a gone owner’s download alone', async () => {
+  const s = setup()
+  const d = s.live({ userId: 'u1', owner: 'dead-node' })
+  await s.repo.insert(d)
+  s.gone.set('dead-node', { id: 'third', name: 'n3' })
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.is(s.repo.get(d.id)!.epoch, 1)
+  assert.is(s.supervisor.running, 0)
+})
+
+test('a fenced node stops its workers at once and starts none until the quiet time has passed', async () => {
+  const s = setup()
+  await s.repo.insert(s.live({ userId: 'u1', owner: 'me' }))
+  s.supervisor.reconcileAll()
+  const first = await s.generator.next()
+  s.supervisor.fence(1600)
+  await settle()
+  assert.ok(first.ctx.signal.aborted)
+  assert.is(s.supervisor.running, 0)
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.is(s.generator.runs.length, 1, 'nothing starts while quiet')
+  await s.clock.tick(1600)
+  s.supervisor.reconcileAll()
+  await s.generator.next()
+  assert.is(s.generator.runs.length, 2, 'it starts again after the quiet time')
+  await s.supervisor.close()
+})
+
+test('a dismissed download’s worker stops', async () => {
+  const s = setup()
+  const d = s.live({ userId: 'u1', owner: 'me' })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  await s.repo.remove(d)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.ok(run.ctx.signal.aborted)
+  assert.is(s.supervisor.running, 0)
+})
+
+test('of two downloads of one user, the owner of the later one dismisses it everywhere', async () => {
+  const s = setup()
+  const winner = s.live({ id: 'a-first', userId: 'u1', owner: 'other' })
+  const loser = s.live({ id: 'b-second', userId: 'u1', owner: 'me', createdAt: s.clock.now() + 1 })
+  // Both were accepted on different nodes at the same moment; the log holds both.
+  await s.log.append({ type: 'put', download: winner })
+  await s.log.append({ type: 'put', download: loser })
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.ok(
+    s.log.ops.some((op) => op.type === 'remove' && op.id === 'b-second'),
+    'the loser is dismissed in the log',
+  )
+  assert.is(s.repo.forUser('u1')?.id, 'a-first')
+  assert.is(s.supervisor.running, 0, 'this node runs nothing for the user')
+})
+
+test('close stops every worker, each writing its newest progress first', async () => {
+  const s = setup()
+  const d = s.live({ userId: 'u1', owner: 'me' })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  run.report(7) // under the 10 % step: not checkpointed yet
+  await s.supervisor.close()
+  assert.is(s.repo.get(d.id)!.progress, 7)
+  assert.is(s.supervisor.running, 0)
+})
+
+test.run()

@@ -1,0 +1,188 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Worker } from '../../src/downloads/worker.ts'
+import type { Download } from '../../src/store/record.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { download } from '../helpers/records.ts'
+
+const LIVE_TTL_MS = 30_000
+const RETENTION_MS = 60_000
+
+async function setup(over: Partial<Download> = {}) {
+  const clock = fakeClock()
+  const { log, repo } = memoryRepository(clock)
+  const files = new MemoryFileStore()
+  const generator = steppedGenerator()
+  const logger = recordingLogger()
+  const ticks: number[] = []
+  const d = download({
+    owner: 'me',
+    ownerName: 'n1',
+    createdAt: clock.now(),
+    updatedAt: clock.now(),
+    expiresAt: clock.now() + LIVE_TTL_MS,
+    ...over,
+  })
+  await repo.insert(d)
+  const start = () =>
+    new Worker({
+      download: repo.get(d.id)!,
+      generator,
+      repo,
+      files,
+      nodeName: 'n1',
+      clock,
+      liveTtlMs: LIVE_TTL_MS,
+      retentionMs: RETENTION_MS,
+      checkpointStep: 10,
+      onProgress: (_, progress) => ticks.push(progress),
+      log: logger,
+    })
+  return { clock, log, repo, files, generator, logger, ticks, d, start }
+}
+
+/** Lets the writes queued so far reach the log (microtasks and I/O callbacks only; no time). */
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+/** The writes the worker made to the log, oldest first. */
+function writes(log: { ops: { type: string; download?: Download }[] }): Download[] {
+  return log.ops.flatMap((op) => (op.type === 'put' && op.download ? [op.download] : []))
+}
+
+test('a run goes processing, checkpoints every 10 %, and ends ready with the generator’s file', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  assert.is(s.repo.get(s.d.id)?.state, 'processing')
+  for (const p of [3, 6, 9, 12]) run.report(p)
+  await settle()
+  for (const p of [15, 22]) run.report(p)
+  await settle()
+  assert.equal(s.ticks, [3, 6, 9, 12, 15, 22], 'every tick goes to the feed at once')
+  run.finish({ filename: 'march.csv', contentType: 'text/csv', bytes: Buffer.from('a,b\n') })
+  await worker.done
+
+  const progressWritten = writes(s.log).map((d) => d.progress)
+  assert.equal(progressWritten, [0, 0, 12, 22, 100], 'insert, processing, two checkpoints, ready')
+  const ready = s.repo.get(s.d.id)!
+  assert.is(ready.state, 'ready')
+  assert.is(ready.file?.name, 'march.csv')
+  assert.is(ready.file?.contentType, 'text/csv')
+  assert.is(ready.checkpoint, null)
+  assert.is(ready.expiresAt, s.clock.now() + RETENTION_MS)
+  assert.is(s.files.files.get(ready.file!.blockOffset)?.toString(), 'a,b\n')
+})
+
+test('checkpoints queued while one is written coalesce: only the newest follows it', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  s.log.hold()
+  run.report(12)
+  await settle() // 12 is being written
+  for (const p of [25, 38, 51]) run.report(p)
+  s.log.release()
+  await settle()
+  assert.equal(
+    writes(s.log).map((d) => d.progress),
+    [0, 0, 12, 51],
+  )
+  worker.stop('shutdown')
+  await worker.done
+})
+
+test('a checkpoint carries the generator’s resume state, and a later run starts from it', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(40)
+  await Promise.resolve()
+  worker.stop('shutdown')
+  await worker.done
+  const saved = s.repo.get(s.d.id)!
+  assert.equal([saved.progress, saved.checkpoint], [40, { at: 40 }])
+
+  const again = s.start()
+  const resumed = await s.generator.next()
+  assert.is(resumed.job.progress, 40)
+  assert.equal(resumed.job.checkpoint, { at: 40 })
+  again.stop('shutdown')
+  await again.done
+})
+
+test('with no progress step due, the lease is renewed after a third of its TTL', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(1)
+  await s.clock.tick(LIVE_TTL_MS / 3)
+  run.report(2)
+  await settle()
+  await worker.stopAndCheckpoint()
+  const renewals = writes(s.log).filter((d) => d.progress === 2)
+  assert.ok(renewals.length >= 1, 'progress 2 was written although it is no 10 % step')
+  assert.is(renewals[0]!.expiresAt, s.clock.now() + LIVE_TTL_MS)
+})
+
+test('a generator that throws leaves the download in error with its message', async () => {
+  const s = await setup()
+  const worker = s.start()
+  ;(await s.generator.next()).fail('the printer is on fire')
+  await worker.done
+  const d = s.repo.get(s.d.id)!
+  assert.is(d.state, 'error')
+  assert.is(d.error, 'the printer is on fire')
+  assert.is(d.expiresAt, s.clock.now() + RETENTION_MS)
+})
+
+test('a dismissal stops the worker: the generator is aborted and nothing more is written', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(15)
+  await s.repo.remove(s.repo.get(s.d.id)!)
+  run.report(35) // its checkpoint loses to the dismissal
+  await worker.done
+  assert.ok(run.ctx.signal.aborted)
+  assert.is(s.repo.get(s.d.id), null)
+  assert.equal(
+    s.logger.events('stopped').map((e) => e.fields.reason),
+    ['dismissed'],
+  )
+})
+
+test('a takeover at a higher epoch fences the former owner at its next write', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(15)
+  await Promise.resolve()
+  const current = s.repo.get(s.d.id)!
+  await s.repo.update({ ...current, owner: 'other', epoch: 2, version: current.version + 1 })
+  run.report(30)
+  await worker.done
+  assert.ok(run.ctx.signal.aborted, 'the generator is told to stop')
+  assert.equal(
+    s.logger.events('stopped').map((e) => e.fields.reason),
+    ['fenced'],
+  )
+  assert.is(s.repo.get(s.d.id)!.owner, 'other', 'the successor’s record stands')
+})
+
+test('a failing log halts the worker without failing the download', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  s.log.failing = new Error('No space left on device')
+  run.finish()
+  await worker.done
+  assert.is(s.repo.get(s.d.id)!.state, 'processing', 'left for a later attempt')
+  assert.equal(
+    s.logger.events('worker-halted').map((e) => e.fields.error),
+    ['No space left on device'],
+  )
+})
+
+test.run()
