@@ -120,8 +120,16 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** Makes a peer's local writer a writer of this log (this node must be writable). */
   async addWriter(writerKey: string): Promise<void> {
-    if (!this.base.writable || this.closing) return
-    await this.base.append([{ type: 'add-writer', key: writerKey }], 0)
+    await this.switching
+    const base = this.base
+    if (!base.writable || this.closing) return
+    try {
+      await base.append([{ type: 'add-writer', key: writerKey }], 0)
+    } catch (err) {
+      // This node moved to another log meanwhile: a writer of the old one is of no use.
+      if (base !== this.base || this.closing) return
+      throw err
+    }
   }
 
   /** Appends an operation and resolves once it is merged into the local table. */
