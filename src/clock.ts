@@ -1,6 +1,8 @@
 /**
- * Time, injected. Every component that reads the time or waits takes a Clock, so a test can
- * run it on a fake one (test/helpers/clock.ts) and no unit test sleeps.
+ * Time, injected. Every component of a node that reads the time or waits takes a Clock, so a
+ * test can run it on a fake one (test/helpers/clock.ts) and no unit test sleeps. The network
+ * layer under the links (swarm-transport.ts, bootstrap-prober.ts: socket keep-alives, DHT
+ * probes, shutdown limits) stays on real time: it waits on real sockets.
  */
 
 /** An opaque handle from setTimeout or setInterval. */
@@ -15,19 +17,32 @@ export interface Clock {
   clearInterval(timer: Timer): void
 }
 
-/**
- * The real clock. Its timers never hold the process open on their own: a node is kept alive
- * by its servers, and a timer left behind by a test must not hang the test process.
- */
+/** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-  setInterval: (callback, ms) => setInterval(callback, ms).unref(),
+  setInterval: (callback, ms) => setInterval(callback, ms),
   clearInterval: (timer) => clearInterval(timer as NodeJS.Timeout),
 }
 
 /** Resolves after `ms` on the given clock. */
 export function delay(clock: Clock, ms: number): Promise<void> {
   return new Promise((resolve) => clock.setTimeout(resolve, ms))
+}
+
+/** Resolves after `ms` on the given clock, or rejects with the signal's reason once aborted. */
+export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason)
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clock.clearTimeout(timer)
+      reject(signal.reason)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }

@@ -22,18 +22,21 @@ export class Closers {
   }
 
   /**
-   * Closes everything, last opened first. A failure is logged and the rest still close.
-   * Safe to call twice.
+   * Closes everything, last opened first. A part that fails to close is logged and the rest
+   * still close; then the whole rejects, naming the parts that failed. Safe to call twice.
    */
   closeAll(): Promise<void> {
     this.closing ??= (async () => {
+      const failed: string[] = []
       for (const { name, close } of this.entries.reverse()) {
         try {
           await close()
         } catch (err) {
+          failed.push(`${name}: ${(err as Error).message}`)
           this.log.error('close-failed', { part: name, error: (err as Error).message })
         }
       }
+      if (failed.length > 0) throw new Error(`could not close ${failed.join('; ')}`)
     })()
     return this.closing
   }

@@ -71,7 +71,11 @@ export const DEFAULTS = {
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */
-export function resolveConfig(given: Partial<Config>): Config {
+export function resolveConfig(settings: Partial<Config>): Config {
+  // A setting given as undefined is a setting not given: it takes its default.
+  const given = Object.fromEntries(
+    Object.entries(settings).filter(([, v]) => v !== undefined),
+  ) as Partial<Config>
   const port = given.port ?? DEFAULTS.port
   const name = given.name ?? `node-${port}`
   const dhtPort = given.dhtPort ?? (port === 0 ? 0 : port + DHT_PORT_OFFSET)

@@ -34,6 +34,8 @@ export interface NodeDeps {
   log?: Logger
   /** Tests only: join this swarm topic instead of the secret's. */
   topic?: Buffer
+  /** Tests only: speak this cluster protocol version (an older node's, say). */
+  protocol?: string
 }
 
 /** The body of GET /healthz. */
@@ -77,7 +79,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)
     })
     closers.add('http', http.server, (server) => {
-      if (server.listening) return new Promise((resolve) => server.close(resolve))
+      if (!server.listening) return
+      const closed = new Promise((resolve) => server.close(resolve))
+      server.closeAllConnections()
+      return closed
     })
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
     const url = `http://${host}:${http.port}`
@@ -95,7 +100,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await recordLog.ready().catch((err: Error) => {
       throw new Error(`cannot open the store in ${config.dataDir}: ${err.message}`)
     })
-    const files = closers.add('files', new BlobFileStore(store), (f) => f.close())
+    const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
     await files.ready()
     const repo = new LogRepository({
       log: recordLog,
@@ -110,6 +115,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       bootstrap: config.bootstrap,
       log,
       topic: deps.topic,
+      protocol: deps.protocol,
     })
     closers.add('transport', transport, (t) => t.close())
     const cluster = new Cluster({
@@ -127,7 +133,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const logSync = new LogSync({
       transport,
       log: recordLog,
-      advertMs: config.heartbeatMs,
       nameOf: (memberId) => cluster.member(memberId)?.name,
       clock,
       logger: log,
@@ -138,7 +143,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const manager = new DownloadManager({
       repo,
       files,
-      generator: deps.generator ?? generatorFor(config),
+      generator: deps.generator ?? generatorFor(config, clock),
       self,
       placement: new Placement({
         self,
@@ -213,13 +218,14 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),
     }
   } catch (err) {
-    await closers.closeAll()
+    // What failed to start is the error worth reporting; a failed close is logged by closers.
+    await closers.closeAll().catch(() => {})
     throw err
   }
 }
 
-function generatorFor(config: Config): Generator {
+function generatorFor(config: Config, clock: Clock): Generator {
   return config.generator === 'failing'
-    ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50 })
-    : createPdfGenerator({ workMs: config.workMs })
+    ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50, clock })
+    : createPdfGenerator({ workMs: config.workMs, clock })
 }

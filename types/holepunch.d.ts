@@ -106,6 +106,8 @@ declare module 'protomux' {
   }
   export default class Protomux {
     static from(stream: unknown): Protomux
+    /** Calls back when the remote opens a channel of this protocol that we have not. */
+    pair(opts: { protocol: string; id?: Buffer }, notify: () => void): void
     createChannel(opts: {
       protocol: string
       id?: Buffer

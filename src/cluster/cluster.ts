@@ -75,7 +75,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     // A restart must outrank everything said about the previous run: the clock does that.
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
     this.detector = new FailureDetector(this.t)
-    o.transport.on('open', (link) => link.send(this.beat()))
+    o.transport.on('open', (link) => {
+      if (!this.closed) link.send(this.beat())
+    })
     o.transport.on('message', (link, m) => this.onMessage(link, m))
     o.transport.on('close', (link) => this.onClose(link))
   }

@@ -23,7 +23,10 @@ export interface SyncedLog {
 export interface LogSyncOptions {
   transport: Transport
   log: SyncedLog
-  /** How often the advert is repeated to every link (a waiting writer is retried on it). @default 100 */
+  /**
+   * How often the advert is repeated to every link. It goes out at once when a link opens and
+   * whenever it changes; the repeat only retries a writer admission that was lost. @default 1000
+   */
   advertMs?: number
   /** Re-adding a writer that still waits is pointless more often than this. @default 2000 */
   writerRetryMs?: number
@@ -48,11 +51,12 @@ export class LogSync {
   private closed = false
 
   constructor(private readonly o: LogSyncOptions) {
-    const { advertMs = 100, writerRetryMs = 2000, clock = systemClock } = o
+    const { advertMs = 1000, writerRetryMs = 2000, clock = systemClock } = o
     this.advertMs = advertMs
     this.writerRetryMs = writerRetryMs
     this.clock = clock
     o.transport.on('open', (link) => {
+      if (this.closed) return
       o.log.replicate(link.stream)
       link.send(this.message())
     })

@@ -20,7 +20,12 @@ import type { Logger } from '../logger.ts'
 /** A dead link is noticed by the socket itself after this (membership is much faster). */
 const KEEP_ALIVE_MS = 1000
 const LINK_TIMEOUT_MS = 3000
-const PROTOCOL = 'pdf-cluster/v1'
+/**
+ * The cluster protocol's version. v2 carries the log advert in its own message and records
+ * without `fileUrl`: nodes of different versions must not link (see README, Upgrading).
+ */
+const PROTOCOL = 'pdf-cluster/v2'
+const OLDER_PROTOCOLS = ['pdf-cluster/v1']
 /** How long start waits for the bootstrap nodes to answer a first ping. */
 const FIRST_PROBE_MS = 300
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
@@ -45,6 +50,8 @@ export interface TransportOptions {
   log: Logger
   /** Tests only: join this topic instead of the one the secret gives. */
   topic?: Buffer
+  /** Tests only: speak this protocol version instead of the current one. */
+  protocol?: string
 }
 
 export function topicFor(secret: string): Buffer {
@@ -59,8 +66,6 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
   private readonly key: Buffer
   private readonly topic: Buffer
   readonly links = new Set<Link>()
-  /** Connections dropped because the peer could not prove it holds the cluster secret. */
-  readonly stats = { refused: 0 }
   private closed = false
   private refreshing = false
   private prober: BootstrapProber | null = null
@@ -91,6 +96,12 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
       await boot.ready()
     } catch (err) {
       await boot.destroy({ force: true }).catch(() => {})
+      // dht-rpc 6.27 never releases the network-interface watcher of a DHT that failed to
+      // bind (its destroy waits on the failed bind first), and that watcher keeps the process
+      // alive: release it here.
+      ;(
+        boot as unknown as { io?: { networkInterfaces?: { destroy(): void } } }
+      ).io?.networkInterfaces?.destroy()
       const code = (err as NodeJS.ErrnoException).code
       throw new Error(
         code === 'EADDRINUSE'
@@ -144,12 +155,20 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
     let admitted = false
     let link: Link | null = null
     const mux = Protomux.from(conn)
+    for (const older of OLDER_PROTOCOLS.filter((p) => p !== this.o.protocol)) {
+      mux.pair({ protocol: older }, () => {
+        this.o.log.warn('peer-refused', {
+          peer: remoteKey.slice(0, 12),
+          reason: `it speaks ${older}, an older version: run one version across the cluster`,
+        })
+        conn.destroy()
+      })
+    }
     const channel = mux.createChannel({
-      protocol: PROTOCOL,
+      protocol: this.o.protocol ?? PROTOCOL,
       handshake: c.fixed32,
       onopen: (remoteProof) => {
         if (!verifyProof(this.key, conn.handshakeHash, conn.isInitiator, remoteProof)) {
-          this.stats.refused++
           this.o.log.warn('peer-refused', {
             peer: remoteKey.slice(0, 12),
             reason: 'no proof of the cluster secret',

@@ -33,19 +33,5 @@ export interface Generator {
   run(job: Job, ctx: RunContext): Promise<GeneratedFile>
 }
 
+/** Waits `ms`, or rejects with the signal's reason once it is aborted. */
 export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>
-
-/** A timer that rejects with the signal's reason when aborted. */
-export const sleep: Sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })

@@ -148,8 +148,8 @@ export class DownloadManager implements DownloadService {
   async openFile(id: string, userId: string): Promise<OpenedFile | null> {
     const d = this.o.repo.servable(id) ?? (await this.untilServable(id))
     if (!d || d.userId !== userId || !d.file) return null
-    const { name, contentType } = d.file
-    return { id: d.id, name, contentType, content: await this.o.files.open(d.file) }
+    const { filename, contentType } = d.file
+    return { id: d.id, filename, contentType, content: await this.o.files.open(d.file) }
   }
 
   /**

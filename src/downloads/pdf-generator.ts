@@ -4,20 +4,17 @@
  * the remaining work only, so a takeover does not start from zero.
  */
 import type { Checkpoint } from '../store/record.ts'
-import {
-  sleep as realSleep,
-  type Generator,
-  type Job,
-  type RunContext,
-  type Sleep,
-} from './generator.ts'
+import type { Generator, Job, RunContext, Sleep } from './generator.ts'
+import { sleep as sleepOn, systemClock, type Clock } from '../clock.ts'
 import { renderReport } from './pdf.ts'
 
 export interface PdfGeneratorOptions {
   workMs: number
-  /** Interval between progress reports; must stay under 200 ms. */
+  /** Interval between progress reports; must stay under 200 ms. @default 100 */
   tickMs?: number
-  now?: () => number
+  /** The node's clock: the report's times and the pace of the work. */
+  clock?: Clock
+  /** Tests only: how the work waits (instant in unit tests). Defaults to the clock's timers. */
   sleep?: Sleep
 }
 
@@ -42,9 +39,10 @@ function readCheckpoint(job: Job, workMs: number, now: number, node: string): Pr
 export function createPdfGenerator({
   workMs,
   tickMs = 100,
-  now = Date.now,
-  sleep = realSleep,
+  clock = systemClock,
+  sleep = (ms, signal) => sleepOn(clock, ms, signal),
 }: PdfGeneratorOptions): Generator {
+  const now = () => clock.now()
   return {
     name: 'pdf',
     async run(job: Job, ctx: RunContext) {

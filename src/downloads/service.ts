@@ -18,7 +18,7 @@ export type Listener = (event: DownloadEvent) => void
 export interface OpenedFile {
   id: string
   /** The name a browser saves it under. */
-  name: string
+  filename: string
   contentType: string
   /** Null while the file cannot be had on this node yet (no peer holding it reachable). */
   content: { size: number; stream(): Readable } | null

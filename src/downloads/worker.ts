@@ -3,7 +3,7 @@
  * comes, and checkpoints to the log only at state changes, at coarse progress steps, and when
  * the lease needs renewing, so the log does not carry every tick.
  */
-import type { Download } from '../store/record.ts'
+import { isContentType, safeFileName, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
 import type { FileStore } from '../store/file-store.ts'
 import type { Generator } from './generator.ts'
@@ -112,13 +112,18 @@ export class Worker {
         // Only the generator's own failure is the download's failure: the user sees it.
         return await this.fail(err instanceof Error ? err.message : String(err))
       }
+      if (!isContentType(file.contentType)) {
+        return await this.fail(
+          `The generator returned an invalid content type ${JSON.stringify(file.contentType).slice(0, 80)}.`,
+        )
+      }
       await this.writing
       const ref = await o.files.put(file.bytes)
       const at = o.clock.now()
       await this.write({
         state: 'ready',
         progress: 100,
-        file: { ...ref, name: file.filename, contentType: file.contentType },
+        file: { ...ref, filename: safeFileName(file.filename), contentType: file.contentType },
         finishedAt: at,
         expiresAt: at + o.retentionMs,
         checkpoint: null,

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import Hyperblobs from 'hyperblobs'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
+import { systemClock, type Clock, type Timer } from '../clock.ts'
 
 export interface FileRef {
   /** Hex key of the hyperblobs core holding the file. */
@@ -35,18 +36,27 @@ export interface FileStore {
   close(): Promise<void>
 }
 
-/** How long a request waits for a file held only by peers. */
-export const FETCH_TIMEOUT_MS = 3000
+export interface BlobFileStoreOptions {
+  /** How long a request waits for a file held only by peers. @default 3000 */
+  fetchTimeoutMs?: number
+  clock?: Clock
+}
 
 export class BlobFileStore implements FileStore {
   private readonly cores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   private own: { core: Hypercore; blobs: Hyperblobs } | null = null
   private closed = false
 
+  private readonly fetchTimeoutMs: number
+  private readonly clock: Clock
+
   constructor(
     private readonly store: Corestore,
-    private readonly fetchTimeoutMs = FETCH_TIMEOUT_MS,
-  ) {}
+    { fetchTimeoutMs = 3000, clock = systemClock }: BlobFileStoreOptions = {},
+  ) {
+    this.fetchTimeoutMs = fetchTimeoutMs
+    this.clock = clock
+  }
 
   async ready(): Promise<void> {
     const core = this.store.get({ name: 'files' })
@@ -78,17 +88,17 @@ export class BlobFileStore implements FileStore {
     const end = ref.blockOffset + ref.blockLength
     if (!(await core.has(ref.blockOffset, end))) {
       const range = core.download({ start: ref.blockOffset, end })
-      let timer: NodeJS.Timeout | undefined
+      let timer: Timer | undefined
       const fetched = await Promise.race([
         range.done().then(
           () => true,
           () => false,
         ),
         new Promise<boolean>(
-          (resolve) => (timer = setTimeout(() => resolve(false), this.fetchTimeoutMs)),
+          (resolve) => (timer = this.clock.setTimeout(() => resolve(false), this.fetchTimeoutMs)),
         ),
       ])
-      clearTimeout(timer)
+      this.clock.clearTimeout(timer)
       if (!fetched) {
         range.destroy()
         return null

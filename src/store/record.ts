@@ -37,8 +37,8 @@ export type Checkpoint = Record<string, string | number | boolean | null>
 
 /** A ready download's file: where it lives in the replicated storage, and how it is served. */
 export interface DownloadFile extends FileRef {
-  /** The name a browser saves it under, as the generator gave it. */
-  name: string
+  /** The name a browser saves it under, as the generator gave it (made safe). */
+  filename: string
   contentType: string
 }
 
@@ -72,9 +72,30 @@ function nullable<T>(v: unknown, check: (v: unknown) => v is T): v is T | null {
   return v === null || check(v)
 }
 
-/** File names a browser can save: no path separators, no control characters or quotes. */
-const FILE_NAME = /^[^/\\\u0000-\u001f"]{1,200}$/
-const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(;[ \w=.+-]*)?$/
+/** Longest file name kept; longer ones are cut (keeping the extension). */
+const MAX_FILE_NAME = 200
+const UNSAFE_IN_FILE_NAME = /[/\\"\u0000-\u001f\u007f]/g
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+const CONTENT_TYPE = new RegExp(
+  `^${TOKEN}/${TOKEN}(\\s*;\\s*${TOKEN}=(${TOKEN}|"[^"\\\\\\u0000-\\u001f]*"))*$`,
+)
+
+/**
+ * A file name a browser can save and a header can carry, from whatever a generator gave:
+ * path separators, quotes and control characters become `_`, and an over-long name is cut.
+ */
+export function safeFileName(name: string): string {
+  const clean = name.replace(UNSAFE_IN_FILE_NAME, '_').trim() || 'download'
+  if (clean.length <= MAX_FILE_NAME) return clean
+  const dot = clean.lastIndexOf('.')
+  const ext = dot > 0 && clean.length - dot <= 16 ? clean.slice(dot) : ''
+  return clean.slice(0, MAX_FILE_NAME - ext.length) + ext
+}
+
+/** A media type a Content-Type header can carry, parameters included (RFC 9110). */
+export function isContentType(v: string): boolean {
+  return v.length <= 200 && CONTENT_TYPE.test(v)
+}
 
 function parseFile(v: unknown, id: string): DownloadFile | null | undefined {
   if (v === null) return null
@@ -84,17 +105,17 @@ function parseFile(v: unknown, id: string): DownloadFile | null | undefined {
   if (typeof o.core !== 'string' || !/^[0-9a-f]{64}$/.test(o.core)) return undefined
   for (const k of ints) if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return undefined
   // Records written before files had names were all the built-in PDF report.
-  const name = o.name === undefined ? `report-${id}.pdf` : o.name
+  const filename = o.filename === undefined ? `report-${id}.pdf` : o.filename
   const contentType = o.contentType === undefined ? 'application/pdf' : o.contentType
-  if (!str(name) || !FILE_NAME.test(name) || !str(contentType) || !CONTENT_TYPE.test(contentType))
-    return undefined
+  if (!str(filename) || safeFileName(filename) !== filename) return undefined
+  if (!str(contentType) || !isContentType(contentType)) return undefined
   return {
     core: o.core,
     blockOffset: o.blockOffset as number,
     blockLength: o.blockLength as number,
     byteOffset: o.byteOffset as number,
     byteLength: o.byteLength as number,
-    name,
+    filename,
     contentType,
   }
 }

@@ -4,7 +4,7 @@
  * nothing above this file knows about autobase.
  */
 import { EventEmitter } from 'node:events'
-import type { Download, RecordOp } from './record.ts'
+import { parseOp, type Download, type RecordOp } from './record.ts'
 import {
   currentFor,
   get,
@@ -14,6 +14,14 @@ import {
   type RecordTable,
 } from './record-table.ts'
 import type { Clock } from '../clock.ts'
+
+export class InvalidRecordError extends Error {
+  constructor(op: RecordOp) {
+    const id = op.type === 'put' ? op.download.id : op.id
+    super(`refused to write an invalid ${op.type} of download ${id}`)
+    this.name = 'InvalidRecordError'
+  }
+}
 
 /** An insert either happened, or did not because the user already has this download. */
 export type InsertResult = { inserted: true } | { inserted: false; existing: Download }
@@ -92,7 +100,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
     const run = this.inserting.then(async (): Promise<InsertResult> => {
       const existing = this.forUser(download.userId)
       if (existing) return { inserted: false, existing }
-      await this.log.append({ type: 'put', download })
+      await this.append({ type: 'put', download })
       return { inserted: true }
     })
     this.inserting = run.catch(() => {})
@@ -100,19 +108,28 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   async update(download: Download): Promise<Download | null> {
-    await this.log.append({ type: 'put', download })
+    await this.append({ type: 'put', download })
     return this.get(download.id)
   }
 
   async remove(download: Download): Promise<void> {
     const at = this.clock.now()
-    await this.log.append({
+    await this.append({
       type: 'remove',
       id: download.id,
       userId: download.userId,
       at,
       expiresAt: Math.max(at, download.expiresAt) + this.tombstoneMs,
     })
+  }
+
+  /**
+   * Every node's apply drops an operation that does not parse, so writing one would be lost
+   * silently: refuse it here, loudly, instead.
+   */
+  private async append(op: RecordOp): Promise<void> {
+    if (!parseOp(op)) throw new InvalidRecordError(op)
+    await this.log.append(op)
   }
 
   servable(id: string): Download | null {

@@ -45,9 +45,20 @@ export interface WebServer {
   close(): Promise<void>
 }
 
-/** Binds an HTTP server, so the node knows its URL before anything else is built. */
+/**
+ * Binds an HTTP server, so the node knows its URL before anything else is built. Until
+ * `createWebServer` takes it over, it answers every request and upgrade with 503 and a
+ * `Retry-After`, so a health check or a page that comes early is told to come back.
+ */
 export function listen(port: number, host: string): Promise<{ server: Server; port: number }> {
-  const server = createServer()
+  const server = createServer((_req, res) => {
+    res.setHeader('retry-after', '1')
+    text(res, 503, 'This node is starting; retry in a moment.')
+  })
+  server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy())
+    refuse(socket, 503, 'This node is starting; retry in a moment.')
+  })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -73,6 +84,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
 
+  // The starting node's 503 answers (see `listen`) give way to the real routes.
+  server.removeAllListeners('request')
+  server.removeAllListeners('upgrade')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
       log.error('http-failed', { url: req.url, error: err.message })
@@ -184,15 +198,21 @@ export function createWebServer(o: WebServerOptions): WebServer {
 
 /** Content-Disposition for a generated file; names outside ASCII also go as RFC 5987. */
 function attachment(file: OpenedFile): string {
-  const ascii = file.name.replace(/[^\x20-\x7e]/g, '_')
+  const ascii = file.filename.replace(/[^\x20-\x7e]/g, '_')
   const header = `attachment; filename="${ascii}"`
-  return ascii === file.name
+  return ascii === file.filename
     ? header
-    : `${header}; filename*=UTF-8''${encodeURIComponent(file.name)}`
+    : `${header}; filename*=UTF-8''${encodeURIComponent(file.filename)}`
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error'
+  const reasons: Record<number, string> = {
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    503: 'Service Unavailable',
+  }
+  const reason = reasons[status] ?? 'Error'
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
       `Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,

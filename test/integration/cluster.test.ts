@@ -219,4 +219,74 @@ test('a peer with the wrong secret is refused on both sides and learns nothing',
   }
 })
 
+test('a node of an older protocol version is refused, with a line that says so', async () => {
+  const logs = [recordingLogger(), recordingLogger()]
+  const c = await createCluster(2, {}, (i) => ({ log: logs[i] }))
+  const dir = await tempDir()
+  let old: RunningNode | null = null
+  try {
+    await c.membership()
+    const [dhtPort] = await freeUdpPorts(1)
+    old = await startTestNode(
+      {
+        name: 'old',
+        dataDir: dir.path,
+        dhtPort: dhtPort!,
+        bootstrap: c.dhtPorts.map((port) => ({ host: '127.0.0.1', port })),
+      },
+      { protocol: 'pdf-cluster/v1' },
+    )
+    await eventually(
+      () =>
+        logs.some((log) =>
+          log
+            .events('peer-refused')
+            .some((e) => /speaks pdf-cluster\/v1, an older version/.test(String(e.fields.reason))),
+        ),
+      'a node refuses the older one, naming its version',
+    )
+    assert.equal(aliveNames(old), ['old'])
+    for (const n of c.nodes) assert.not.ok(n.cluster.members().some((m) => m.name === 'old'))
+  } finally {
+    await old?.close()
+    await dir.remove()
+    await c.teardown()
+  }
+})
+
+test('a node that ran alone carries its records into the cluster it joins', async () => {
+  const c = await createCluster(2)
+  const dir = await tempDir()
+  const [dhtPort] = await freeUdpPorts(1)
+  const lone = { name: 'n3', dataDir: dir.path, dhtPort: dhtPort!, workMs: 300 }
+  let n3: RunningNode | null = await startTestNode(lone)
+  try {
+    const cookie = await sessionCookie(n3.url)
+    const client = await Client.connect(n3.url, cookie)
+    client.send({ type: 'request' })
+    const ready = await client.download((d) => d?.state === 'ready')
+    client.close()
+    await n3.close()
+
+    // Back, this time pointed at the cluster: it moves to the cluster's log (more writers).
+    n3 = await startTestNode({
+      ...lone,
+      bootstrap: c.dhtPorts.map((port) => ({ host: '127.0.0.1', port })),
+    })
+    const all = [...c.nodes, n3]
+    await c.oneLog(all)
+    const userId = ready!.userId as string
+    await eventually(
+      () => all.every((n) => n.manager.current(userId)?.id === ready!.id),
+      'the lone node’s download is on every node',
+    )
+    const res = await fetch(c.nodes[0]!.url + ready!.fileUrl, { headers: { cookie } })
+    assert.is(res.status, 200, 'and its file is served by a node that did not make it')
+  } finally {
+    await n3?.close()
+    await dir.remove()
+    await c.teardown()
+  }
+})
+
 test.run()

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/node.ts'
 test('a file put is served back, and after remove this node no longer holds it', async () => {
   const dir = await tempDir()
   const store = new Corestore(dir.path)
-  const files = new BlobFileStore(store, 200)
+  const files = new BlobFileStore(store, { fetchTimeoutMs: 200 })
   await files.ready()
   try {
     const bytes = Buffer.from('%PDF-1.4 ' + 'x'.repeat(100_000))
@@ -32,7 +32,7 @@ test('a file put is served back, and after remove this node no longer holds it',
 test('a file of an unknown core is reported unavailable after the timeout, not awaited forever', async () => {
   const dir = await tempDir()
   const store = new Corestore(dir.path)
-  const files = new BlobFileStore(store, 200)
+  const files = new BlobFileStore(store, { fetchTimeoutMs: 200 })
   await files.ready()
   try {
     const started = Date.now()

@@ -1,4 +1,7 @@
 import { test } from 'uvu'
+import { rejects } from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { freeTcpPort, freeUdpPorts } from '../../scripts/lib/ports.ts'
 import * as assert from 'uvu/assert'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { startTestNode, tempDir } from '../helpers/node.ts'
@@ -144,6 +147,42 @@ test('closing a node takes under a second and is safe to call twice', async () =
   const { code } = await client.closed
   assert.is(code, 1001)
   await dir.remove()
+})
+
+test('a node that cannot start says why, and leaves nothing open behind it', async () => {
+  const [a, b] = [await tempDir(), await tempDir()]
+  const [dhtA, dhtB] = await freeUdpPorts(2)
+  const first = await startTestNode({ name: 'n1', dataDir: a.path, dhtPort: dhtA! })
+  try {
+    // The HTTP port is taken: refused before the store is even opened.
+    await rejects(
+      () => startTestNode({ name: 'n2', dataDir: b.path, port: first.port }),
+      new RegExp(`cannot listen on 127.0.0.1:${first.port}: .*EADDRINUSE`),
+    )
+    // The data directory belongs to a running node: its port is given back.
+    const port = await freeTcpPort()
+    await rejects(
+      () => startTestNode({ name: 'n2', dataDir: a.path, port }),
+      new RegExp(`cannot open the store in ${a.path}`),
+    )
+    const probe = createServer()
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject)
+      probe.listen(port, '127.0.0.1', resolve)
+    })
+    probe.close()
+    // The DHT port is taken: the store it had opened is closed again, so it can start later.
+    await rejects(
+      () => startTestNode({ name: 'n2', dataDir: b.path, dhtPort: dhtA! }),
+      new RegExp(`--dht-port ${dhtA} is already in use`),
+    )
+    const second = await startTestNode({ name: 'n2', dataDir: b.path, dhtPort: dhtB! })
+    await second.close()
+  } finally {
+    await first.close()
+    await a.remove()
+    await b.remove()
+  }
 })
 
 test.run()

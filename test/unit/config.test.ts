@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ConfigError, type Config } from '../../src/config.ts'
+import { ConfigError, resolveConfig, type Config } from '../../src/config.ts'
 import { helpText, parseConfig } from '../../src/flags.ts'
 
 function parse(argv: string[], env = {}): Config {
@@ -82,6 +82,12 @@ test('--help lists every flag with its variable', () => {
   ]) {
     assert.ok(help.includes(s), s)
   }
+})
+
+test('a setting given as undefined (from code) takes its default', () => {
+  const c = resolveConfig({ workMs: undefined, port: 4005 })
+  assert.is(c.workMs, 6000)
+  assert.is(c.name, 'node-4005')
 })
 
 test.run()

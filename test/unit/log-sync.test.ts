@@ -27,6 +27,7 @@ class FakeLog extends EventEmitter<{ advert: [] }> implements SyncedLog {
   async adopt(k: string) {
     this.adopted.push(k)
     this.state = { ...this.state, key: k, writable: false }
+    this.emit('advert') // as record-log.ts does once it is on the new log
   }
   async addWriter(w: string) {
     this.added.push(w)
@@ -37,7 +38,7 @@ function node(name: string, advert: LogAdvert, clock = fakeClock()) {
   const transport = new MemoryTransport(name)
   const log = new FakeLog(advert)
   const logger = recordingLogger()
-  const sync = new LogSync({ transport, log, advertMs: 100, writerRetryMs: 2000, clock, logger })
+  const sync = new LogSync({ transport, log, writerRetryMs: 2000, clock, logger })
   sync.start()
   return { transport, log, logger, sync, clock }
 }

@@ -81,7 +81,7 @@ test('request, progress (here and relayed), ready, file; a second request is ref
   assert.is(s.manager.current('u1')!.state, 'ready')
   const opened = await s.manager.openFile(d.id, 'u1')
   assert.equal(
-    [opened?.name, opened?.contentType, opened?.content?.size],
+    [opened?.filename, opened?.contentType, opened?.content?.size],
     ['r.pdf', 'application/pdf', 4],
   )
   assert.is(await s.manager.openFile(d.id, 'someone-else'), null, 'never another user’s file')
@@ -102,14 +102,14 @@ test('a file request for a record not replicated yet waits for it, up to the rep
       userId: 'u1',
       state: 'ready',
       progress: 100,
-      file: { ...ref, name: 'late.pdf', contentType: 'application/pdf' },
+      file: { ...ref, filename: 'late.pdf', contentType: 'application/pdf' },
       createdAt: at,
       updatedAt: at,
       finishedAt: at,
       expiresAt: at + 60_000,
     }),
   })
-  assert.is((await pending)?.name, 'late.pdf')
+  assert.is((await pending)?.filename, 'late.pdf')
 
   const never = s.manager.openFile('never', 'u1')
   await s.clock.tick(749)

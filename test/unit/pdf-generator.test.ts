@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import type { Checkpoint } from '../../src/store/record.ts'
 import { createFailingGenerator, createPdfGenerator } from '../../src/downloads/pdf-generator.ts'
 import type { Job, Sleep } from '../../src/downloads/generator.ts'
+import { systemClock } from '../../src/clock.ts'
 import { assertValidPdf } from '../helpers/pdf.ts'
 
 /** A clock that moves only when the generator sleeps: no real waiting in unit tests. */
@@ -14,7 +15,8 @@ function fakeTime() {
     sleeps.push(ms)
     now += ms
   }
-  return { now: () => now, sleep, sleeps }
+  const clock = { ...systemClock, now: () => now }
+  return { clock, sleep, sleeps }
 }
 
 const job: Job = {
@@ -28,7 +30,7 @@ const job: Job = {
 
 test('reports rising progress at least every 200 ms of work and produces a valid PDF', async () => {
   const time = fakeTime()
-  const gen = createPdfGenerator({ workMs: 6000, now: time.now, sleep: time.sleep })
+  const gen = createPdfGenerator({ workMs: 6000, clock: time.clock, sleep: time.sleep })
   const reports: number[] = []
   const file = await gen.run(job, {
     signal: new AbortController().signal,
@@ -57,7 +59,7 @@ test('reports rising progress at least every 200 ms of work and produces a valid
 
 test('resumes from a checkpoint: only the remaining work is done', async () => {
   const first = fakeTime()
-  const gen = createPdfGenerator({ workMs: 1000, now: first.now, sleep: first.sleep })
+  const gen = createPdfGenerator({ workMs: 1000, clock: first.clock, sleep: first.sleep })
   const controller = new AbortController()
   let saved: Checkpoint | null = null
   let savedProgress = 0
@@ -77,7 +79,7 @@ test('resumes from a checkpoint: only the remaining work is done', async () => {
   assert.is(savedProgress, 40)
 
   const second = fakeTime()
-  const resumed = createPdfGenerator({ workMs: 1000, now: second.now, sleep: second.sleep })
+  const resumed = createPdfGenerator({ workMs: 1000, clock: second.clock, sleep: second.sleep })
   const reports: number[] = []
   const file = await resumed.run(
     { ...job, progress: savedProgress, checkpoint: saved, nodeName: 'n2' },
@@ -97,7 +99,7 @@ test('a failing generator rejects with its message after reporting progress', as
   const gen = createFailingGenerator({
     workMs: 1000,
     failAtPercent: 50,
-    now: time.now,
+    clock: time.clock,
     sleep: time.sleep,
   })
   const reports: number[] = []

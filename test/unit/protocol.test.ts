@@ -37,7 +37,7 @@ test('fileUrl is the download route once the file is ready, and null before', ()
     blockLength: 1,
     byteOffset: 0,
     byteLength: 3,
-    name: 'r.pdf',
+    filename: 'r.pdf',
     contentType: 'application/pdf',
   }
   assert.is(toPublic(download({ id: 'x1', state: 'processing' }))!.fileUrl, null)

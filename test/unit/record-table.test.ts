@@ -40,7 +40,6 @@ const ready = {
   state: 'ready' as const,
   version: 4,
   progress: 100,
-  fileUrl: '/downloads/x',
   updatedAt: 4000,
   finishedAt: 4000,
 }

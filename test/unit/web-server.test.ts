@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Readable } from 'node:stream'
+import WebSocket from 'ws'
 import { createWebServer, listen } from '../../src/web/server.ts'
 import { Sessions } from '../../src/web/session.ts'
 import { PUBLIC_DIR } from '../../src/node.ts'
@@ -38,7 +39,7 @@ test('a file not reachable from this node yet gets 503 with a retry hint, not a 
   const s = await serve(
     fakeDownloads(userId, {
       id: 'abc',
-      name: 'r.pdf',
+      filename: 'r.pdf',
       contentType: 'application/pdf',
       content: null,
     }),
@@ -62,7 +63,7 @@ test("the file is served under the generator's name and content type", async () 
   const s = await serve(
     fakeDownloads(userId, {
       id: 'csv1',
-      name: 'invoices-März.csv',
+      filename: 'invoices-März.csv',
       contentType: 'text/csv',
       content: { size: bytes.length, stream: () => Readable.from([bytes]) },
     }),
@@ -86,6 +87,43 @@ test("the file is served under the generator's name and content type", async () 
     assert.is(foreign.status, 404, "another user's file")
   } finally {
     await s.close()
+  }
+})
+
+test('a port bound while the node is still starting answers 503 with a retry hint, then the routes', async () => {
+  const { server, port } = await listen(0, '127.0.0.1')
+  const base = `http://127.0.0.1:${port}`
+  try {
+    const early = await fetch(`${base}/healthz`)
+    assert.is(early.status, 503)
+    assert.is(early.headers.get('retry-after'), '1')
+    const upgrade = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.once('open', () => reject(new Error('upgraded while starting')))
+      ws.once('error', () => {})
+    })
+    assert.is(upgrade, 503)
+    const web = createWebServer({
+      server,
+      downloads: fakeDownloads('nobody', {
+        id: 'x',
+        filename: 'x',
+        contentType: 'text/plain',
+        content: null,
+      }),
+      sessions: new Sessions('a-test-secret'),
+      publicDir: PUBLIC_DIR,
+      log: silentLogger,
+      health: () => ({ ok: true }),
+      cluster: () => ({}),
+    })
+    const ready = await fetch(`${base}/healthz`)
+    assert.is(ready.status, 200)
+    assert.equal(await ready.json(), { ok: true })
+    await web.close()
+  } finally {
+    server.close()
   }
 })
 

@@ -68,7 +68,7 @@ test('a run goes processing, checkpoints every 10 %, and ends ready with the gen
   assert.equal(progressWritten, [0, 0, 12, 22, 100], 'insert, processing, two checkpoints, ready')
   const ready = s.repo.get(s.d.id)!
   assert.is(ready.state, 'ready')
-  assert.is(ready.file?.name, 'march.csv')
+  assert.is(ready.file?.filename, 'march.csv')
   assert.is(ready.file?.contentType, 'text/csv')
   assert.is(ready.checkpoint, null)
   assert.is(ready.expiresAt, s.clock.now() + RETENTION_MS)
@@ -169,6 +169,22 @@ test('a takeover at a higher epoch fences the former owner at its next write', a
     ['fenced'],
   )
   assert.is(s.repo.get(s.d.id)!.owner, 'other', 'the successor’s record stands')
+})
+
+test('a file name the generator made unsafe is mended; an invalid content type fails the download', async () => {
+  const s = await setup()
+  let worker = s.start()
+  ;(await s.generator.next()).finish({ filename: 'Q3 "final"/report.pdf' })
+  await worker.done
+  assert.is(s.repo.get(s.d.id)!.file?.filename, 'Q3 _final__report.pdf')
+
+  const t = await setup()
+  worker = t.start()
+  ;(await t.generator.next()).finish({ contentType: 'text/csv\r\nx-evil: 1' })
+  await worker.done
+  const d = t.repo.get(t.d.id)!
+  assert.is(d.state, 'error')
+  assert.match(d.error ?? '', /invalid content type/)
 })
 
 test('a failing log halts the worker without failing the download', async () => {

@@ -1,0 +1,59 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { isContentType, parseDownload, safeFileName } from '../../src/store/record.ts'
+import { download } from '../helpers/records.ts'
+
+const ref = {
+  core: 'ab'.repeat(32),
+  blockOffset: 0,
+  blockLength: 1,
+  byteOffset: 0,
+  byteLength: 10,
+}
+
+test('a ready record written by an earlier version (fileUrl, no file name) still reads', () => {
+  const legacy = {
+    ...download({ id: 'old1', state: 'ready', progress: 100 }),
+    fileUrl: '/downloads/old1',
+    file: ref,
+  }
+  const d = parseDownload(JSON.parse(JSON.stringify(legacy)))
+  assert.ok(d, 'not dropped')
+  assert.equal(d.file, { ...ref, filename: 'report-old1.pdf', contentType: 'application/pdf' })
+  assert.not.ok('fileUrl' in d, 'the route is not part of the record any more')
+})
+
+test('a record whose file name or content type could not be served is refused', () => {
+  const withFile = (file: object) => parseDownload({ ...download(), file: { ...ref, ...file } })
+  assert.ok(withFile({ filename: 'march.csv', contentType: 'text/csv; charset="utf-8"' }))
+  assert.is(withFile({ filename: '../etc/passwd', contentType: 'text/plain' }), null)
+  assert.is(withFile({ filename: 'a.txt', contentType: 'text/plain\r\nx-evil: 1' }), null)
+  assert.is(withFile({ filename: 'x'.repeat(201), contentType: 'text/plain' }), null)
+})
+
+test('safeFileName keeps a good name and mends any other', () => {
+  assert.is(safeFileName('Invoices März 2026.csv'), 'Invoices März 2026.csv')
+  assert.is(safeFileName('Q3 "final".pdf'), 'Q3 _final_.pdf')
+  assert.is(safeFileName('../../etc/passwd'), '.._.._etc_passwd')
+  assert.is(safeFileName('a\r\nb.txt'), 'a__b.txt')
+  assert.is(safeFileName('   '), 'download')
+  const long = safeFileName('x'.repeat(500) + '.pdf')
+  assert.is(long.length, 200)
+  assert.ok(long.endsWith('.pdf'), 'the extension is kept')
+})
+
+test('isContentType takes media types with parameters, and nothing a header could not carry', () => {
+  for (const ok of ['application/pdf', 'text/csv; charset=utf-8', 'text/csv;charset="utf-8"'])
+    assert.ok(isContentType(ok), ok)
+  for (const bad of [
+    'pdf',
+    'text/',
+    'text/csv; charset',
+    'a/b\nc: d',
+    '',
+    `text/${'x'.repeat(300)}`,
+  ])
+    assert.not.ok(isContentType(bad), bad)
+})
+
+test.run()

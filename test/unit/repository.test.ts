@@ -1,0 +1,48 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { rejects } from 'node:assert/strict'
+import { InvalidRecordError } from '../../src/store/repository.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { memoryRepository } from '../helpers/fakes.ts'
+import { download } from '../helpers/records.ts'
+
+function setup() {
+  const clock = fakeClock()
+  const live = (over = {}) =>
+    download({ createdAt: clock.now(), expiresAt: clock.now() + 30_000, ...over })
+  return { clock, live, ...memoryRepository(clock) }
+}
+
+test('a second download of a user is not written while the first lives; the first is returned', async () => {
+  const s = setup()
+  const first = s.live({ id: 'one', userId: 'u1' })
+  assert.equal(await s.repo.insert(first), { inserted: true })
+  const again = await s.repo.insert(s.live({ id: 'two', userId: 'u1' }))
+  assert.equal(again, { inserted: false, existing: first })
+  assert.is(s.log.ops.length, 1)
+})
+
+test('a record every node would drop is refused loudly instead of lost silently', async () => {
+  const s = setup()
+  const d = s.live({ id: 'one' })
+  await s.repo.insert(d)
+  await rejects(
+    () => s.repo.update({ ...d, version: 2, progress: 250 }),
+    (err: unknown) => err instanceof InvalidRecordError && /download one/.test(err.message),
+  )
+  assert.is(s.log.ops.length, 1, 'nothing was appended')
+  assert.is(s.repo.get('one')!.progress, 0)
+})
+
+test('a dismissal hides the record at once and outlives it by the tombstone time', async () => {
+  const s = setup()
+  const d = s.live({ id: 'one', userId: 'u1' })
+  await s.repo.insert(d)
+  await s.repo.remove(d)
+  assert.is(s.repo.forUser('u1'), null)
+  const op = s.log.ops.at(-1)!
+  assert.is(op.type, 'remove')
+  if (op.type === 'remove') assert.is(op.expiresAt, d.expiresAt + 60_000)
+})
+
+test.run()
