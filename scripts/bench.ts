@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { Client, sessionCookie } from './lib/client.ts'
+import { eventually } from './lib/eventually.ts'
 import {
   baselineSystem,
   clusterSystem,
@@ -169,13 +170,28 @@ async function failover(): Promise<void> {
       const us = await users(c, size.failoverUsers)
       total += us.length
       for (const u of us) u.client.send({ type: 'request' })
-      const first = await Promise.all(
-        us.map((u) =>
-          u.client.seen((d) => d?.state === 'processing' && d.progress >= 20, 60_000, 'mid-way'),
-        ),
+      // Kill once most downloads are mid-way: waiting for the slowest to start would let the
+      // others finish first, and a finished download has nothing to fail over.
+      const midway = (d: Record<string, any> | null) =>
+        d?.state === 'processing' && d.progress >= 20
+      await eventually(
+        () =>
+          us.filter((u) =>
+            u.client.messages.some((m) => m.type === 'download' && midway(m.download)),
+          ).length >=
+          (2 * us.length) / 3,
+        'two thirds of the downloads mid-way',
+        60_000,
       )
+      const latest = (u: User) =>
+        [...u.client.messages].reverse().find((m) => m.type === 'download' && m.download)
+      const first = us.map((u) => {
+        const m = latest(u)
+        return m?.type === 'download' ? m.download : null
+      })
       const owners = new Map<string, number>()
-      for (const d of first) owners.set(d!.ownerName, (owners.get(d!.ownerName) ?? 0) + 1)
+      for (const d of first)
+        if (d && midway(d)) owners.set(d.ownerName, (owners.get(d.ownerName) ?? 0) + 1)
       const victimName = [...owners].sort((a, b) => b[1] - a[1])[0]![0]
       const victim = c.nodes.findIndex((n) => n.name === victimName)
       const observer = c.nodes.find((_, i) => i !== victim)!.name
@@ -197,8 +213,8 @@ async function failover(): Promise<void> {
             .seen((d) => d?.state === 'ready', 150_000, 'ready')
             .catch(() => null)
           if (!ready) return void lost++
-          if (ready.id !== first[i]!.id) duplicated++
-          if (first[i]!.ownerName !== victimName) return
+          if (first[i] && ready.id !== first[i]!.id) duplicated++
+          if (first[i]?.ownerName !== victimName || !midway(first[i]!)) return
           const k = u.client.messages.findIndex((m, j) => {
             const d = m.type === 'download' ? m.download : null
             return (
@@ -226,7 +242,7 @@ async function failover(): Promise<void> {
     'ms',
   )
   add('failover', 'SIGKILL to first progress from another worker, median', pct(resume, 50), 'ms')
-  add('failover', 'SIGKILL to first progress from another worker, max', Math.max(...resume), 'ms')
+  add('failover', 'SIGKILL to first progress from another worker, max', pct(resume, 100), 'ms')
   add('failover', 'progress the moved downloads went on from, median', pct(resumedFrom, 50), '%')
   add('failover', `downloads lost (of ${total})`, lost, '')
   add('failover', `downloads duplicated (of ${total})`, duplicated, '')
