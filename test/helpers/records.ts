@@ -1,4 +1,14 @@
 import type { Download } from '../../src/store/record.ts'
+import type { FileRef } from '../../src/store/file-store.ts'
+
+/** Where a 10-byte file would be, in a core no node holds. */
+export const FILE_REF: FileRef = {
+  core: 'ab'.repeat(32),
+  blockOffset: 0,
+  blockLength: 1,
+  byteOffset: 0,
+  byteLength: 10,
+}
 
 let seq = 0
 

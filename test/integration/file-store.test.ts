@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
 import { BlobFileStore } from '../../src/store/file-store.ts'
 import { tempDir } from '../helpers/node.ts'
+import { FILE_REF } from '../helpers/records.ts'
 
 test('a file put is served back, and after remove this node no longer holds it', async () => {
   const dir = await tempDir()
@@ -36,14 +37,7 @@ test('a file of an unknown core is reported unavailable after the timeout, not a
   await files.ready()
   try {
     const started = Date.now()
-    const ref = {
-      core: 'ab'.repeat(32),
-      blockOffset: 0,
-      blockLength: 1,
-      byteOffset: 0,
-      byteLength: 10,
-    }
-    assert.is(await files.open(ref), null)
+    assert.is(await files.open(FILE_REF), null)
     assert.ok(Date.now() - started < 2000)
   } finally {
     await files.close()

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { toPublic } from '../../src/web/protocol.ts'
 import type { DownloadView } from '../../src/downloads/service.ts'
-import { download } from '../helpers/records.ts'
+import { FILE_REF, download } from '../helpers/records.ts'
 
 const README_FIELDS = [
   'id',
@@ -32,11 +32,7 @@ test('a client is sent the README’s fields and nothing else, whatever the reco
 
 test('fileUrl is the download route once the file is ready, and null before', () => {
   const file = {
-    core: 'ab'.repeat(32),
-    blockOffset: 0,
-    blockLength: 1,
-    byteOffset: 0,
-    byteLength: 3,
+    ...FILE_REF,
     filename: 'r.pdf',
     contentType: 'application/pdf',
   }

@@ -1,15 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { isContentType, parseDownload, safeFileName } from '../../src/store/record.ts'
-import { download } from '../helpers/records.ts'
+import { FILE_REF, download } from '../helpers/records.ts'
 
-const ref = {
-  core: 'ab'.repeat(32),
-  blockOffset: 0,
-  blockLength: 1,
-  byteOffset: 0,
-  byteLength: 10,
-}
+const ref = FILE_REF
 
 test('a ready record written by an earlier version (fileUrl, no file name) still reads', () => {
   const legacy = {
