@@ -95,6 +95,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       dataDir: config.dataDir,
       clock,
       onError: (err) => log.error('log-error', { error: err.message }),
+      onSlowRead: ({ index, length, waitedMs, done }) =>
+        done
+          ? log.info('log-read-recovered', { block: index, waitedMs })
+          : log.warn('log-read-slow', { block: index, length, waitedMs }),
     })
     closers.add('log', recordLog, (l) => l.close())
     await recordLog.ready().catch((err: Error) => {

@@ -84,7 +84,9 @@ export async function processCluster(
       if (n.child === child) n.child = null
     })
     const started = Date.now()
-    while (!n.lines.some((l) => / started /.test(l))) {
+    // A restarted node's earlier lines say "started" too: only this run's count.
+    const from = n.lines.length
+    while (!n.lines.slice(from).some((l) => / started /.test(l))) {
       if (!n.child) throw new Error(`${n.name} exited at start:\n${n.lines.join('\n')}`)
       if (Date.now() - started > 30_000)
         throw new Error(`${n.name} did not start:\n${n.lines.join('\n')}`)

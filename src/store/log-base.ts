@@ -8,7 +8,7 @@ import type Corestore from 'corestore'
 import type { Download, RecordOp } from './record.ts'
 import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { ViewReader, type ReadResult } from './view-reader.ts'
+import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, type WriterOp } from './writer-admission.ts'
 import type { Clock } from '../clock.ts'
 
@@ -23,6 +23,8 @@ export interface LogBaseOptions {
   ackIntervalMs: number
   clock: Clock
   onError: (err: Error) => void
+  /** A block of the view stayed unreadable for a while (`done`: it was read at last). */
+  onSlowRead?: ViewReaderOptions['onSlow']
 }
 
 export interface LogBaseEvents {
@@ -61,7 +63,13 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     await this.base.ready()
     const table = createTable()
     for (const download of this.o.seed) applyOp(table, { type: 'put', download })
-    this.reader = new ViewReader(this.base.view, table, (read) => this.onRead(read))
+    this.reader = new ViewReader({
+      view: this.base.view,
+      table,
+      clock: this.o.clock,
+      onRead: (read) => this.onRead(read),
+      onSlow: this.o.onSlowRead,
+    })
     await this.catchUp()
   }
 
@@ -94,6 +102,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       writer: base.local.key.toString('hex'),
       writable: base.writable,
     }
+  }
+
+  /** How long reading the view has been waiting for a block (0 when it is not). */
+  readStalledMs(): number {
+    return this.reader?.stalledMs() ?? 0
   }
 
   replicate(stream: unknown): void {

@@ -12,7 +12,7 @@ import type { Download, RecordOp } from './record.ts'
 import { readPointer, savePointer } from './log-pointer.ts'
 import { visibleRecords, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { LogBase } from './log-base.ts'
+import { LogBase, type LogBaseOptions } from './log-base.ts'
 import { systemClock, type Clock } from '../clock.ts'
 
 export interface RecordLogOptions {
@@ -27,6 +27,8 @@ export interface RecordLogOptions {
   carryOverTimeoutMs?: number
   clock?: Clock
   onError?: (err: Error) => void
+  /** Reading the view waited long for a block (`done`: it was read at last). */
+  onSlowRead?: LogBaseOptions['onSlowRead']
 }
 
 export interface RecordLogEvents {
@@ -47,7 +49,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private readonly streams = new Set<Stream>()
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
-  private readonly o: Required<RecordLogOptions>
+  private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
+    Pick<RecordLogOptions, 'onSlowRead'>
 
   constructor({
     ackIntervalMs = 1000,
@@ -88,6 +91,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       ackIntervalMs: this.o.ackIntervalMs,
       clock: this.o.clock,
       onError: this.o.onError,
+      onSlowRead: this.o.onSlowRead,
     })
     base.on('change', (ids) => {
       if (base === this.base) this.emit('change', ids)
@@ -102,6 +106,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       throw err
     }
     return base
+  }
+
+  /** How long reading the log has been waiting for a block (0 when it is not). */
+  readStalledMs(): number {
+    return this.base?.readStalledMs() ?? 0
   }
 
   /** What this node says about its log. While a base opens, what was true last. */

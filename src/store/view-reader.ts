@@ -2,11 +2,18 @@
  * Follows one autobase view forward into a record table. Autobase may truncate the view's
  * unsigned tail and apply it again in another order; the reader then moves its cursor back
  * and reads the new tail (the merge is idempotent, so reading a block twice is harmless).
+ *
+ * The view is computed on this node, so every block below its length is local: the reader
+ * never asks the network for one. A block can be counted in the length a moment before it can
+ * be read (seen after a restart that followed a SIGKILL); a read that waited for it would ask
+ * peers and, with none to answer, never return, stopping every write behind it. So the reader
+ * reads with `wait: false` and tries again shortly when the block is not readable yet.
  */
 import type Hypercore from 'hypercore'
 import { parseOp } from './record.ts'
 import { applyOp, type RecordTable } from './record-table.ts'
 import { isWriterOp } from './writer-admission.ts'
+import { delay, type Clock } from '../clock.ts'
 
 export interface ReadResult {
   /** Ids of the records the new operations touched. */
@@ -15,21 +22,45 @@ export interface ReadResult {
   writersChanged: boolean
 }
 
+export interface ViewReaderOptions {
+  view: Hypercore
+  table: RecordTable
+  clock: Clock
+  onRead: (result: ReadResult) => void
+  /** Told once per block that stays unreadable this long, then again when it is read. */
+  onSlow?: (event: { index: number; length: number; waitedMs: number; done: boolean }) => void
+  /** @default 5000 */
+  slowAfterMs?: number
+}
+
+/** First and longest wait before a block not readable yet is tried again. */
+const RETRY_FIRST_MS = 5
+const RETRY_MAX_MS = 200
+
 export class ViewReader {
   /** Keys of the writers admitted by the view's operations (the creator is not among them). */
   readonly writers = new Set<string>()
+  readonly table: RecordTable
+  private readonly view: Hypercore
+  private readonly clock: Clock
   private cursor = 0
   private reading: Promise<void> = Promise.resolve()
+  /** Since when a block has been counted but not readable; null while none is. */
+  private waitingSince: number | null = null
   private closed = false
 
-  constructor(
-    private readonly view: Hypercore,
-    readonly table: RecordTable,
-    private readonly onRead: (result: ReadResult) => void,
-  ) {
-    view.on('truncate', (to: number) => {
+  constructor(private readonly o: ViewReaderOptions) {
+    this.view = o.view
+    this.table = o.table
+    this.clock = o.clock
+    this.view.on('truncate', (to: number) => {
       if (to < this.cursor) this.cursor = to
     })
+  }
+
+  /** How long the reader has been waiting for a block it cannot read yet (0 if it is not). */
+  stalledMs(): number {
+    return this.waitingSince === null ? 0 : this.clock.now() - this.waitingSince
   }
 
   /**
@@ -47,7 +78,9 @@ export class ViewReader {
     let writersChanged = false
     while (!this.closed && this.cursor < this.view.length) {
       const at = this.cursor
-      const value = await this.view.get(at)
+      const read = await this.readLocal(at)
+      if (!read) continue // closed, or truncated below it: the loop looks again
+      const { value } = read
       // A truncation while awaiting moves the cursor back; the block read is still a valid op.
       if (this.cursor === at) this.cursor = at + 1
       if (isWriterOp(value)) {
@@ -58,7 +91,36 @@ export class ViewReader {
       const op = parseOp(value)
       if (op) touched.add(applyOp(this.table, op))
     }
-    if (touched.size > 0 || writersChanged) this.onRead({ touched, writersChanged })
+    if (touched.size > 0 || writersChanged) this.o.onRead({ touched, writersChanged })
+  }
+
+  /** The block at `index` once it can be read here; null if closed or truncated below it. */
+  private async readLocal(index: number): Promise<{ value: unknown } | null> {
+    let waitMs = RETRY_FIRST_MS
+    let told = false
+    for (;;) {
+      const value = await this.view.get(index, { wait: false })
+      if (value !== null) {
+        if (told) this.slow(index, true)
+        this.waitingSince = null
+        return { value }
+      }
+      if (this.closed || index >= this.view.length) {
+        this.waitingSince = null
+        return null
+      }
+      this.waitingSince ??= this.clock.now()
+      if (!told && this.stalledMs() >= (this.o.slowAfterMs ?? 5000)) {
+        told = true
+        this.slow(index, false)
+      }
+      await delay(this.clock, waitMs)
+      waitMs = Math.min(RETRY_MAX_MS, waitMs * 2)
+    }
+  }
+
+  private slow(index: number, done: boolean): void {
+    this.o.onSlow?.({ index, length: this.view.length, waitedMs: this.stalledMs(), done })
   }
 
   /** Stops reading; resolves once a read in progress has ended. */

@@ -1,0 +1,123 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EventEmitter } from 'node:events'
+import type Hypercore from 'hypercore'
+import { ViewReader } from '../../src/store/view-reader.ts'
+import { createTable } from '../../src/store/record-table.ts'
+import type { RecordOp } from '../../src/store/record.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { download } from '../helpers/records.ts'
+
+/**
+ * A view whose blocks may be counted in its length before they can be read, as autobase's is
+ * right after a restart. A read that waits for such a block never returns, as on a node with
+ * no peer to fetch it from.
+ */
+class View extends EventEmitter {
+  blocks: unknown[] = []
+  readable = Infinity
+  get length() {
+    return this.blocks.length
+  }
+  async get(index: number, opts?: { wait?: boolean }): Promise<unknown> {
+    if (index < this.readable) return this.blocks[index] ?? null
+    if (opts?.wait === false) return null
+    return new Promise(() => {})
+  }
+  truncate(to: number) {
+    this.blocks.length = to
+    this.emit('truncate', to)
+  }
+}
+
+const put = (id: string, progress = 0): RecordOp => ({
+  type: 'put',
+  download: download({ id, userId: `u-${id}`, progress, version: progress + 1 }),
+})
+
+function setup() {
+  const clock = fakeClock()
+  const view = new View()
+  const reads: string[][] = []
+  const slow: { index: number; done: boolean }[] = []
+  const reader = new ViewReader({
+    view: view as unknown as Hypercore,
+    table: createTable(),
+    clock,
+    onRead: ({ touched }) => reads.push([...touched]),
+    onSlow: ({ index, done }) => slow.push({ index, done }),
+    slowAfterMs: 1000,
+  })
+  return { clock, view, reader, reads, slow }
+}
+
+test('reads every operation of the view into the table, in one change event', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b'), { type: 'add-writer', key: 'c'.repeat(64) }, 'junk')
+  await s.reader.catchUp()
+  assert.equal(s.reads, [['a', 'b']])
+  assert.equal([...s.reader.writers], ['c'.repeat(64)])
+  assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
+})
+
+test('a block counted but not readable yet is waited for locally, never asked of peers', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b'))
+  s.view.readable = 1
+  let done = false
+  const reading = s.reader.catchUp().then(() => (done = true))
+  await s.clock.tick(1500)
+  assert.not.ok(done, 'still waiting for block 1')
+  assert.ok(s.reader.stalledMs() >= 1000)
+  assert.equal(s.slow, [{ index: 1, done: false }], 'told once that it is slow')
+  s.view.readable = Infinity
+  await s.clock.tick(200)
+  await reading
+  assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
+  assert.is(s.reader.stalledMs(), 0)
+  assert.equal(s.slow.at(-1), { index: 1, done: true })
+})
+
+test('after a truncation the reader reads the new tail again', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b', 10))
+  await s.reader.catchUp()
+  s.view.truncate(1)
+  s.view.blocks.push(put('b', 20), put('c'))
+  await s.reader.catchUp()
+  assert.is(s.reader.table.entries.get('b')?.download.progress, 20)
+  assert.ok(s.reader.table.entries.has('c'))
+})
+
+test('a failed read does not stop the reads after it', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'))
+  const get = s.view.get.bind(s.view)
+  let fail = true
+  s.view.get = async (i, o) => {
+    if (fail) throw new Error('I/O error')
+    return get(i, o)
+  }
+  await s.reader.catchUp().then(
+    () => assert.unreachable('should fail'),
+    (err: Error) => assert.is(err.message, 'I/O error'),
+  )
+  fail = false
+  await s.reader.catchUp()
+  assert.ok(s.reader.table.entries.has('a'))
+})
+
+test('closing ends a read that waits for a block', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'))
+  s.view.readable = 0
+  const reading = s.reader.catchUp()
+  await s.clock.tick(50)
+  const closing = s.reader.close()
+  await s.clock.tick(500)
+  await closing
+  await reading
+  assert.is(s.reader.table.entries.size, 0)
+})
+
+test.run()
