@@ -5,10 +5,10 @@
  * Ctrl-C (or q) stops them all cleanly.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { loadMachineSecret, machineSecretPath } from '../src/machine-secret.ts'
 
 const HELP = `Usage: npm start -- [options] [node flags]
 
@@ -60,18 +60,23 @@ function fail(message: string): never {
   process.exit(2)
 }
 
-/** One secret per data root, kept, so sessions and the cluster survive a relaunch. */
-function clusterSecret(dataRoot: string): string {
+/**
+ * The cluster secret: CLUSTER_SECRET if given, else this machine's (src/machine-secret.ts), so
+ * a node started by hand with `npm run node` joins this cluster. A data root made by an earlier
+ * launcher kept its own secret: that one becomes the machine's, so its nodes keep their cluster.
+ */
+async function clusterSecret(dataRoot: string): Promise<string> {
   if (process.env.CLUSTER_SECRET) return process.env.CLUSTER_SECRET
-  const path = join(dataRoot, 'cluster-secret')
-  try {
-    return readFileSync(path, 'utf8').trim()
-  } catch {
-    mkdirSync(dataRoot, { recursive: true })
-    const secret = randomBytes(24).toString('base64url')
-    writeFileSync(path, secret + '\n', { mode: 0o600 })
-    return secret
+  const path = machineSecretPath()
+  if (!existsSync(path)) {
+    try {
+      const legacy = readFileSync(join(dataRoot, 'cluster-secret'), 'utf8').trim()
+      if (legacy.length >= 8) return await loadMachineSecret(path, () => legacy)
+    } catch {
+      // No earlier secret: a new one is made.
+    }
   }
+  return loadMachineSecret(path)
 }
 
 const COLORS = [36, 35, 33, 32, 34, 31, 96, 95, 93]
@@ -79,7 +84,7 @@ const color = (i: number, s: string) =>
   process.stdout.isTTY ? `\x1b[${COLORS[i % COLORS.length]}m${s}\x1b[0m` : s
 
 const o = parse(process.argv.slice(2))
-const secret = clusterSecret(o.dataRoot)
+const secret = await clusterSecret(o.dataRoot)
 const nodes = Array.from({ length: o.count }, (_, i) => {
   const port = o.firstPort + i
   return {
@@ -141,10 +146,12 @@ function stopAll(): void {
   }, 3000).unref()
 }
 
-console.log(
-  `Starting ${o.count} nodes (data in ${o.dataRoot}/, secret in ${o.dataRoot}/cluster-secret):`,
-)
+const secretFrom = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET' : machineSecretPath()
+console.log(`Starting ${o.count} nodes (data in ${o.dataRoot}/, secret from ${secretFrom}):`)
 for (const n of nodes) console.log(`  ${n.name}  ${n.url}`)
+const nextPort = o.firstPort + o.count
+const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
+console.log(`To add a node to this cluster: ${sameSecret}npm run node -- --port ${nextPort}`)
 if (process.stdin.isTTY) console.log('Keys: 1-9 kill/restart a node, q quits.\n')
 nodes.forEach((_, i) => start(i))
 

@@ -21,9 +21,8 @@ export interface Config {
   retentionMs: number
   /** How long a running download's record lives without being renewed by its worker. */
   liveTtlMs: number
-  secret: string
-  /** True when no secret was given and the development one is in use. */
-  devSecret: boolean
+  /** The cluster secret; null when none was given and this machine's is used (machine-secret.ts). */
+  secret: string | null
   generator: 'pdf' | 'failing'
   /** Percent of progress between two checkpoints written to the log. */
   checkpointStep: number
@@ -48,8 +47,6 @@ export class ConfigError extends Error {}
 
 /** With no --dht-port, a node's DHT listens here above its HTTP port. */
 export const DHT_PORT_OFFSET = 10_000
-
-export const DEV_SECRET = 'pdf-cluster-development-secret'
 
 export const DEFAULTS = {
   port: 4000,
@@ -83,6 +80,12 @@ export function resolveConfig(settings: Partial<Config>): Config {
     throw new ConfigError(
       `--dht-port must be given when --port is above ${65535 - DHT_PORT_OFFSET}`,
     )
+  const host = given.host ?? DEFAULTS.host
+  if (!given.secret && !isLoopback(host)) {
+    throw new ConfigError(
+      `--host ${host} takes connections from other machines: give the cluster a secret with --secret (or CLUSTER_SECRET)`,
+    )
+  }
   const heartbeatMs = given.heartbeatMs ?? DEFAULTS.heartbeatMs
   const suspectAfterMs = given.suspectAfterMs ?? DEFAULTS.suspectAfterMs
   if (suspectAfterMs < 3 * heartbeatMs) {
@@ -98,12 +101,16 @@ export function resolveConfig(settings: Partial<Config>): Config {
     port,
     name,
     dataDir: given.dataDir ?? `.data/${name}`,
-    secret: given.secret ?? DEV_SECRET,
-    devSecret: given.secret === undefined,
+    secret: given.secret ?? null,
     dhtPort,
     heartbeatMs,
     suspectAfterMs,
   }
+}
+
+/** Whether only this machine can reach an address: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }
 
 // Values, each parsed from a string or refused with a one-line ConfigError naming the flag.

@@ -100,8 +100,8 @@ const FLAGS: Flag[] = [
     flag: '--secret',
     env: 'CLUSTER_SECRET',
     key: 'secret',
-    default: '(development secret)',
-    help: 'cluster secret: admits peers, names the swarm topic, signs cookies',
+    default: "this machine's (~/.pdf-cluster)",
+    help: 'cluster secret: admits peers, names the swarm topic, signs cookies; required off loopback',
     parse: (v) => {
       if (v.length < 8) throw new ConfigError('--secret must be at least 8 characters')
       return v

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
 import { loadIdentity } from './identity.ts'
+import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { RecordLog } from './store/record-log.ts'
 import { LogRepository } from './store/repository.ts'
 import { BlobFileStore } from './store/file-store.ts'
@@ -65,9 +66,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   const log = deps.log ?? createLogger(config.name)
   const clock = deps.clock ?? systemClock
   const started = clock.now()
-  if (config.devSecret) {
-    log.warn('dev-secret', {
-      message: 'no --secret given: using the development secret; do not use it in production',
+  const secret = config.secret ?? (await loadMachineSecret())
+  if (!config.secret) {
+    log.info('machine-secret', {
+      message: "no --secret: using this machine's cluster secret",
+      path: machineSecretPath(),
     })
   }
   await mkdir(config.dataDir, { recursive: true })
@@ -113,7 +116,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
 
     const transport = new SwarmTransport({
-      secret: config.secret,
+      secret,
       host: config.host,
       dhtPort: config.dhtPort,
       bootstrap: config.bootstrap,
@@ -176,7 +179,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const web = createWebServer({
       server: http.server,
       downloads: manager,
-      sessions: new Sessions(config.secret),
+      sessions: new Sessions(secret),
       publicDir: PUBLIC_DIR,
       log,
       clock,

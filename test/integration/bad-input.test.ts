@@ -1,6 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { request } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Sessions } from '../../src/web/session.ts'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { startTestNode, tempDir } from '../helpers/node.ts'
 import { eventually } from '../helpers/cluster.ts'
@@ -202,6 +205,32 @@ test('a dismiss sent right after a request cancels it; a dismiss with nothing to
 test('other methods get 405', async () => {
   const res = await fetch(node.url + '/', { method: 'POST', body: 'x' })
   assert.is(res.status, 405)
+})
+
+test('without --secret no cookie can be forged: the old public development secret signs nothing', async () => {
+  const home = await tempDir()
+  const data = await tempDir()
+  process.env.PDF_CLUSTER_HOME = home.path
+  const n = await startTestNode({ name: 'n3', dataDir: data.path, secret: null })
+  try {
+    const forged = `sid=${new Sessions('pdf-cluster-development-secret').sign('someone-elses-id00000')}`
+    const refused = await Client.connect(n.url, forged).then(
+      (c) => (c.close(), null),
+      (err: Error) => err,
+    )
+    assert.match(refused?.message ?? '', /401/)
+    const page = await fetch(n.url + '/', { headers: { cookie: forged } })
+    assert.ok(page.headers.get('set-cookie'), 'the forged identity is replaced by a fresh one')
+    const secret = (await readFile(join(home.path, 'cluster-secret'), 'utf8')).trim()
+    const genuine = `sid=${new Sessions(secret).sign('someone-elses-id00000')}`
+    const ok = await Client.connect(n.url, genuine)
+    ok.close()
+  } finally {
+    delete process.env.PDF_CLUSTER_HOME
+    await n.close()
+    await data.remove()
+    await home.remove()
+  }
 })
 
 test.run()

@@ -29,7 +29,7 @@ test('defaults', () => {
   assert.is(c.dataDir, '.data/node-4000')
   assert.is(c.workMs, 6000)
   assert.is(c.retentionMs, 600_000)
-  assert.ok(c.devSecret)
+  assert.is(c.secret, null, "this machine's secret is used")
 })
 
 test('flags, with or without =, win over environment variables', () => {
@@ -45,7 +45,7 @@ test('flags, with or without =, win over environment variables', () => {
   assert.is(c.workMs, 500)
   assert.is(c.retentionMs, 1000)
   assert.is(c.dataDir, '/tmp/x')
-  assert.is(c.devSecret, false)
+  assert.is(c.secret, 'long-enough')
 })
 
 test('invalid values fail with one line naming the flag', () => {
@@ -82,6 +82,14 @@ test('--help lists every flag with its variable', () => {
   ]) {
     assert.ok(help.includes(s), s)
   }
+})
+
+test('a node reachable from other machines needs an explicit secret', () => {
+  fails(['--host', '0.0.0.0'], '--host 0.0.0.0')
+  fails(['--host', '10.77.0.1'], '--secret')
+  assert.is(parse(['--host', '10.77.0.1', '--secret', 'long-enough']).host, '10.77.0.1')
+  for (const loopback of ['127.0.0.1', '127.0.0.2', '::1', 'localhost'])
+    assert.is(parse(['--host', loopback]).host, loopback)
 })
 
 test('a setting given as undefined (from code) takes its default', () => {

@@ -1,0 +1,49 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { loadMachineSecret, machineSecretPath } from '../../src/machine-secret.ts'
+import { tempDir } from '../helpers/node.ts'
+
+test('the secret is made once, kept private, and the same for every node after', async () => {
+  const dir = await tempDir()
+  try {
+    const path = machineSecretPath({ PDF_CLUSTER_HOME: join(dir.path, 'home') })
+    const first = await loadMachineSecret(path)
+    assert.ok(first.length >= 24)
+    assert.is(await loadMachineSecret(path), first)
+    assert.is((await stat(path)).mode & 0o777, 0o600)
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('two nodes starting at once end with the same secret', async () => {
+  const dir = await tempDir()
+  try {
+    const path = join(dir.path, 'cluster-secret')
+    let n = 0
+    const made = () => `secret-number-${++n}`
+    const [a, b] = await Promise.all([loadMachineSecret(path, made), loadMachineSecret(path, made)])
+    assert.is(a, b)
+    assert.is((await readFile(path, 'utf8')).trim(), a)
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('a file that holds no usable secret is an error, not a silent new secret', async () => {
+  const dir = await tempDir()
+  try {
+    const path = join(dir.path, 'cluster-secret')
+    await writeFile(path, 'short\n')
+    await loadMachineSecret(path).then(
+      () => assert.unreachable('should refuse'),
+      (err: Error) => assert.match(err.message, /no usable secret/),
+    )
+  } finally {
+    await dir.remove()
+  }
+})
+
+test.run()
