@@ -45,6 +45,8 @@ export class DownloadManager implements DownloadService {
   private readonly housekeeper: Housekeeper
   private readonly clock: Clock
   private readonly replicationWaitMs: number
+  /** File requests waiting for their record to replicate here, by download id. */
+  private readonly awaitingFiles = new Map<string, Set<(d: Download | null) => void>>()
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
@@ -85,7 +87,10 @@ export class DownloadManager implements DownloadService {
         this.supervisor.reconcileAll()
       },
     })
-    repo.on('change', (users) => this.onChange(users))
+    repo.on('change', (users) => {
+      this.onChange(users)
+      if (this.awaitingFiles.size > 0) this.wakeFileWaiters()
+    })
     relay?.on('progress', (tick) => this.feed.tick(tick))
   }
 
@@ -155,23 +160,30 @@ export class DownloadManager implements DownloadService {
   /**
    * A page told "ready" by one node may ask another (behind a load balancer, or after a
    * reconnect) a few milliseconds before the record has replicated there: wait a moment for it
-   * rather than answer 404 for a file that exists.
+   * rather than answer 404 for a file that exists. All waits share one listener on the
+   * repository, however many requests wait.
    */
   private untilServable(id: string): Promise<Download | null> {
-    const { repo } = this.o
     return new Promise((resolve) => {
+      let waiters = this.awaitingFiles.get(id)
+      if (!waiters) this.awaitingFiles.set(id, (waiters = new Set()))
       const done = (d: Download | null) => {
         this.clock.clearTimeout(timer)
-        repo.off('change', check)
+        waiters.delete(done)
+        if (waiters.size === 0 && this.awaitingFiles.get(id) === waiters)
+          this.awaitingFiles.delete(id)
         resolve(d)
       }
-      const check = () => {
-        const d = repo.servable(id)
-        if (d) done(d)
-      }
       const timer = this.clock.setTimeout(() => done(null), this.replicationWaitMs)
-      repo.on('change', check)
+      waiters.add(done)
     })
+  }
+
+  private wakeFileWaiters(): void {
+    for (const [id, waiters] of this.awaitingFiles) {
+      const d = this.o.repo.servable(id)
+      if (d) for (const done of [...waiters]) done(d)
+    }
   }
 
   /** Live downloads this node is running now. */

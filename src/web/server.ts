@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Sessions } from './session.ts'
 import { loadAssets, sendAsset } from './assets.ts'
+import { originAllowed } from './origin.ts'
 import { serveSocket } from './socket.ts'
 import { DOWNLOADS_PATH, encode, type PublicMember } from './protocol.ts'
 
@@ -45,16 +46,43 @@ export interface WebServer {
   close(): Promise<void>
 }
 
+/** How long a connection may take over each part of a request; see README, HTTP. */
+export interface HttpTimeouts {
+  /** To send a request's headers (a half-sent request is closed with 408). @default 10000 */
+  headersTimeoutMs?: number
+  /** To send a whole request. @default 30000 */
+  requestTimeoutMs?: number
+  /** An idle keep-alive connection is closed after this. @default 5000 */
+  keepAliveTimeoutMs?: number
+  /** A connection that carries nothing for this long is closed (not a WebSocket). @default 60000 */
+  idleTimeoutMs?: number
+}
+
 /**
  * Binds an HTTP server, so the node knows its URL before anything else is built. Until
  * `createWebServer` takes it over, it answers every request and upgrade with 503 and a
  * `Retry-After`, so a health check or a page that comes early is told to come back.
  */
-export function listen(port: number, host: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((_req, res) => {
+export function listen(
+  port: number,
+  host: string,
+  {
+    headersTimeoutMs = 10_000,
+    requestTimeoutMs = 30_000,
+    keepAliveTimeoutMs = 5_000,
+    idleTimeoutMs = 60_000,
+  }: HttpTimeouts = {},
+): Promise<{ server: Server; port: number }> {
+  // The request and headers timeouts are enforced by a sweep: run it often enough to matter.
+  const sweepMs = Math.max(100, Math.min(1000, headersTimeoutMs / 4))
+  const server = createServer({ connectionsCheckingInterval: sweepMs }, (_req, res) => {
     res.setHeader('retry-after', '1')
     text(res, 503, 'This node is starting; retry in a moment.')
   })
+  server.headersTimeout = headersTimeoutMs
+  server.requestTimeout = requestTimeoutMs
+  server.keepAliveTimeout = keepAliveTimeoutMs
+  server.setTimeout(idleTimeoutMs, (socket) => socket.destroy())
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy())
     refuse(socket, 503, 'This node is starting; retry in a moment.')
@@ -121,7 +149,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     // A page whose own node died fetches its file from the node it reconnected to: allow its
     // origin if it is a member's (or an allowed one), with the session cookie.
     const origin = req.headers.origin
-    if (origin && originAllowed(req)) {
+    if (origin && allowed(req)) {
       res.setHeader('access-control-allow-origin', origin)
       res.setHeader('access-control-allow-credentials', 'true')
       res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
@@ -151,27 +179,19 @@ export function createWebServer(o: WebServerOptions): WebServer {
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
     const userId = sessions.fromCookieHeader(req.headers.cookie)
     if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
-    if (!originAllowed(req)) return refuse(socket, 403, 'Foreign origin.')
+    if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
     wss.handleUpgrade(req, socket, head, (ws) =>
       serveSocket(ws, userId, { downloads, members, pingIntervalMs, clock, log }),
     )
   })
 
-  function originAllowed(req: IncomingMessage): boolean {
-    const origin = req.headers.origin
-    // Browsers always send Origin; scripts may not, and they hold no ambient cookie to abuse.
-    if (origin === undefined) return true
-    let parsed: URL
-    try {
-      parsed = new URL(origin)
-    } catch {
-      return false
-    }
-    if (parsed.host === req.headers.host) return true
-    for (const trusted of o.trustedOrigins?.() ?? []) {
-      if (new URL(trusted).origin === parsed.origin) return true
-    }
-    return false
+  function allowed(req: IncomingMessage): boolean {
+    const proto = req.headers['x-forwarded-proto']
+    return originAllowed(
+      req.headers.origin,
+      { host: req.headers.host, forwardedProto: Array.isArray(proto) ? proto[0] : proto },
+      o.trustedOrigins?.() ?? [],
+    )
   }
 
   let closing: Promise<void> | null = null

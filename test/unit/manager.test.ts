@@ -111,6 +111,10 @@ test('a file request for a record not replicated yet waits for it, up to the rep
   })
   assert.is((await pending)?.filename, 'late.pdf')
 
+  // However many requests wait, the repository gains no listener for them.
+  const listeners = s.repo.listenerCount('change')
+  const crowd = Array.from({ length: 2000 }, (_, i) => s.manager.openFile(`unknown-${i}`, 'u1'))
+  assert.is(s.repo.listenerCount('change'), listeners)
   const never = s.manager.openFile('never', 'u1')
   await s.clock.tick(749)
   let answered = false
@@ -119,6 +123,7 @@ test('a file request for a record not replicated yet waits for it, up to the rep
   assert.not.ok(answered, 'still waiting at 749 ms')
   await s.clock.tick(1)
   assert.is(await never, null)
+  assert.ok((await Promise.all(crowd)).every((f) => f === null))
   await s.manager.close()
 })
 

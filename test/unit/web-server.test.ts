@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Readable } from 'node:stream'
+import { connect } from 'node:net'
 import WebSocket from 'ws'
 import { createWebServer, listen } from '../../src/web/server.ts'
 import { Sessions } from '../../src/web/session.ts'
@@ -122,6 +123,30 @@ test('a port bound while the node is still starting answers 503 with a retry hin
     assert.is(ready.status, 200)
     assert.equal(await ready.json(), { ok: true })
     await web.close()
+  } finally {
+    server.close()
+  }
+})
+
+test('a connection that sends nothing, or half a request, is closed with 408 after the headers timeout', async () => {
+  const { server, port } = await listen(0, '127.0.0.1', { headersTimeoutMs: 300 })
+  try {
+    const started = Date.now()
+    const outcomes = await Promise.all(
+      ['', 'GET / HTTP/1.1\r\nHost: x\r\n'].map(
+        (bytes) =>
+          new Promise<{ ms: number; reply: string }>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
+            let reply = ''
+            socket.on('data', (d) => (reply += d))
+            socket.on('close', () => resolve({ ms: Date.now() - started, reply }))
+          }),
+      ),
+    )
+    for (const { ms, reply } of outcomes) {
+      assert.match(reply, /^HTTP\/1.1 408/)
+      assert.ok(ms < 3000, `closed after ${ms} ms`)
+    }
   } finally {
     server.close()
   }
