@@ -40,6 +40,10 @@ export interface Config {
   suspicionMs: number
   /** Origins (a load balancer's, say) whose pages may open a WebSocket besides the members'. */
   allowOrigins: string[]
+  /** Requests and dismissals one user may make per minute, on one node... */
+  actionsPerMinute: number
+  /** ...after a burst of this many at once. */
+  actionBurst: number
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
@@ -65,6 +69,8 @@ export const DEFAULTS = {
   heartbeatMs: 100,
   suspectAfterMs: 500,
   suspicionMs: 300,
+  actionsPerMinute: 30,
+  actionBurst: 10,
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */
@@ -121,6 +127,14 @@ export function positiveMs(flag: string, v: string): number {
     throw new ConfigError(
       `${flag} must be a whole number of milliseconds above 0, got ${JSON.stringify(v)}`,
     )
+  }
+  return n
+}
+
+export function positiveCount(flag: string, v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigError(`${flag} must be a whole number above 0, got ${JSON.stringify(v)}`)
   }
   return n
 }

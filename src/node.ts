@@ -163,6 +163,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       liveTtlMs: config.liveTtlMs,
       checkpointStep: config.checkpointStep,
       purgeIntervalMs: config.purgeIntervalMs,
+      actionBurst: config.actionBurst,
+      actionIntervalMs: 60_000 / config.actionsPerMinute,
       log,
     })
     closers.add('downloads', manager, (m) => m.close())

@@ -1,18 +1,31 @@
 /** The refusals a user can meet, as errors whose message is meant for the user. */
 import type { Download } from '../store/record.ts'
 
+/** A refusal that is part of normal service: the user is told, nothing is logged as wrong. */
+export class RefusalError extends Error {}
+
 /** One download at a time per user, cluster-wide. */
-export class DownloadConflictError extends Error {
+export class DownloadConflictError extends RefusalError {
   constructor(readonly existing: Download) {
     super('You already have a download in progress; dismiss it before requesting another.')
     this.name = 'DownloadConflictError'
   }
 }
 
-export class ShuttingDownError extends Error {
+export class ShuttingDownError extends RefusalError {
   constructor() {
     super('This node is shutting down; try again in a moment.')
     this.name = 'ShuttingDownError'
+  }
+}
+
+/** A user acting faster than `--actions-per-minute` allows. */
+export class TooManyActionsError extends RefusalError {
+  constructor(readonly retryAfterMs: number) {
+    super(
+      `Too many requests and dismissals; try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s.`,
+    )
+    this.name = 'TooManyActionsError'
   }
 }
 

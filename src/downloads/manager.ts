@@ -9,7 +9,13 @@ import type { Download } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick } from '../cluster/relay.ts'
 import type { Clock } from '../clock.ts'
-import { DownloadConflictError, RACE_LOST_MESSAGE, ShuttingDownError } from './errors.ts'
+import {
+  DownloadConflictError,
+  RACE_LOST_MESSAGE,
+  ShuttingDownError,
+  TooManyActionsError,
+} from './errors.ts'
+import { TokenBuckets } from '../token-bucket.ts'
 import { Housekeeper } from './housekeeper.ts'
 import { ProgressFeed, type Interest } from './progress-feed.ts'
 import { RaceWatch } from './race-watch.ts'
@@ -36,12 +42,18 @@ export interface ManagerOptions extends Omit<SupervisorOptions, 'onProgress' | '
   replicationWaitMs?: number
   /** How long a request made here is watched for losing a same-moment race. @default 30000 */
   raceWatchMs?: number
+  /** Requests and dismissals one user may make at once. @default 10 */
+  actionBurst?: number
+  /** Then one more every this many ms. @default 2000 (30 a minute) */
+  actionIntervalMs?: number
 }
 
 export class DownloadManager implements DownloadService {
   private readonly supervisor: Supervisor
   private readonly feed: ProgressFeed
   private readonly races: RaceWatch
+  /** Requests and dismissals per user: a flood costs a bounded number of writes and workers. */
+  private readonly actions: TokenBuckets
   private readonly housekeeper: Housekeeper
   private readonly clock: Clock
   private readonly replicationWaitMs: number
@@ -58,11 +70,14 @@ export class DownloadManager implements DownloadService {
       purgeIntervalMs = 1000,
       replicationWaitMs = 750,
       raceWatchMs = 30_000,
+      actionBurst = 10,
+      actionIntervalMs = 2000,
     } = o
     this.clock = clock
     this.replicationWaitMs = replicationWaitMs
     this.feed = new ProgressFeed({ records: repo, interest: relay, log })
     this.races = new RaceWatch(clock, raceWatchMs)
+    this.actions = new TokenBuckets({ burst: actionBurst, intervalMs: actionIntervalMs, clock })
     this.supervisor = new Supervisor({
       ...o,
       onProgress: (d, progress) => {
@@ -110,6 +125,7 @@ export class DownloadManager implements DownloadService {
 
   async request(userId: string): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
+    this.takeAction(userId)
     const now = this.clock.now()
     const owner = this.o.placement.ownerFor(userId)
     const download: Download = {
@@ -130,24 +146,28 @@ export class DownloadManager implements DownloadService {
       checkpoint: null,
     }
     this.o.log.info('request', { id: download.id, user: userId, owner: owner.name })
+    const result = await this.o.repo.insert(download)
+    if (!result.inserted) throw new DownloadConflictError(result.existing)
+    // Watched only once written: a request refused here has no race to lose. One made
+    // elsewhere may already have arrived with the write, so look at once too.
     this.races.track(download)
-    try {
-      const result = await this.o.repo.insert(download)
-      if (!result.inserted) throw new DownloadConflictError(result.existing)
-    } catch (err) {
-      this.races.drop(download.id)
-      throw err
-    }
+    this.tellRaceLost(userId)
     return download
   }
 
   async dismiss(userId: string): Promise<DownloadView | null> {
+    this.takeAction(userId)
     const d = this.o.repo.forUser(userId)
     if (!d) return null
     await this.o.repo.remove(d)
     this.races.settle(userId)
     this.o.log.info('dismiss', { id: d.id, user: userId, state: d.state })
     return d
+  }
+
+  private takeAction(userId: string): void {
+    const waitMs = this.actions.take(userId)
+    if (waitMs > 0) throw new TooManyActionsError(waitMs)
   }
 
   async openFile(id: string, userId: string): Promise<OpenedFile | null> {
@@ -209,13 +229,18 @@ export class DownloadManager implements DownloadService {
     if (this.closed) return
     this.supervisor.reconcile(users)
     for (const userId of users) {
-      const current = this.o.repo.forUser(userId)
-      this.housekeeper.prefetch(current)
-      for (const id of this.races.lost(userId, current)) {
-        this.o.log.info('race-lost', { id, user: userId, winner: current?.id })
-        this.feed.emit(userId, { type: 'error', message: RACE_LOST_MESSAGE })
-      }
+      this.housekeeper.prefetch(this.o.repo.forUser(userId))
+      this.tellRaceLost(userId)
       this.feed.notify(userId)
+    }
+  }
+
+  /** Tells the user's sockets here when a request made here lost to one made elsewhere. */
+  private tellRaceLost(userId: string): void {
+    const current = this.o.repo.forUser(userId)
+    for (const id of this.races.lost(userId, current)) {
+      this.o.log.info('race-lost', { id, user: userId, winner: current?.id })
+      this.feed.emit(userId, { type: 'error', message: RACE_LOST_MESSAGE })
     }
   }
 

@@ -33,11 +33,6 @@ export class RaceWatch {
     })
   }
 
-  /** The request was not written after all. */
-  drop(id: string): void {
-    this.racing.delete(id)
-  }
-
   /** The user dismissed: whatever raced is over. */
   settle(userId: string): void {
     for (const [id, race] of this.racing) if (race.userId === userId) this.racing.delete(id)

@@ -34,6 +34,12 @@ export interface WebServerOptions {
   maxFrameBytes?: number
   /** Idle sockets are pinged this often; one that missed the last ping is dropped. @default 20000 */
   pingIntervalMs?: number
+  /** Frames one socket may send at once; then `framesPerSecond`. @default 20 */
+  frameBurst?: number
+  /** @default 10 */
+  framesPerSecond?: number
+  /** Frames dropped over the limit after which a socket is closed (1008). @default 100 */
+  maxDroppedFrames?: number
   /** Sockets that ignore the close frame at shutdown are cut after this. @default 200 */
   closeGraceMs?: number
   clock?: Clock
@@ -105,6 +111,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
     log,
     maxFrameBytes = 4096,
     pingIntervalMs = 20_000,
+    frameBurst = 20,
+    framesPerSecond = 10,
+    maxDroppedFrames = 100,
     closeGraceMs = 200,
     clock = systemClock,
   } = o
@@ -181,7 +190,16 @@ export function createWebServer(o: WebServerOptions): WebServer {
     if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
     if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
     wss.handleUpgrade(req, socket, head, (ws) =>
-      serveSocket(ws, userId, { downloads, members, pingIntervalMs, clock, log }),
+      serveSocket(ws, userId, {
+        downloads,
+        members,
+        pingIntervalMs,
+        frameBurst,
+        framesPerSecond,
+        maxDroppedFrames,
+        clock,
+        log,
+      }),
     )
   })
 

@@ -4,7 +4,8 @@
  */
 import type { WebSocket } from 'ws'
 import type { DownloadService } from '../downloads/service.ts'
-import { DownloadConflictError } from '../downloads/errors.ts'
+import { RefusalError } from '../downloads/errors.ts'
+import { TokenBuckets } from '../token-bucket.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
 import {
@@ -20,6 +21,11 @@ export interface SocketOptions {
   members: () => PublicMember[]
   /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
   pingIntervalMs: number
+  /** Frames one socket may send at once, then `framesPerSecond`. */
+  frameBurst: number
+  framesPerSecond: number
+  /** Frames dropped (over the limit) after which the socket is closed with 1008. */
+  maxDroppedFrames: number
   clock: Clock
   log: Logger
 }
@@ -49,7 +55,28 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
 
   // One message at a time, in order: a dismiss sent right after a request must see it.
   let queue: Promise<void> = Promise.resolve()
+  const frames = new TokenBuckets({
+    burst: o.frameBurst,
+    intervalMs: 1000 / o.framesPerSecond,
+    clock,
+  })
+  let dropped = 0
+  let toldAt = -Infinity
   ws.on('message', (data, isBinary) => {
+    // Frames still in flight after the close frame are not read.
+    if (ws.readyState !== ws.OPEN) return
+    if (frames.take('socket') > 0) {
+      // Past the limit a frame is dropped unread; a socket that keeps on is closed.
+      if (++dropped >= o.maxDroppedFrames) {
+        log.warn('socket-flood', { user: userId, dropped })
+        return ws.close(1008, 'Too many messages')
+      }
+      if (clock.now() - toldAt >= 1000) {
+        toldAt = clock.now()
+        send({ type: 'error', message: 'Too many messages; slow down.' })
+      }
+      return
+    }
     const parsed = parseClientMessage(data, isBinary)
     if (!parsed.ok) return send({ type: 'error', message: parsed.error })
     const type = parsed.message.type
@@ -59,7 +86,7 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
         // Nothing to dismiss still gets an answer: the (empty) current state.
         else if (!(await downloads.dismiss(userId))) sendCurrent()
       } catch (err) {
-        if (!(err instanceof DownloadConflictError)) {
+        if (!(err instanceof RefusalError)) {
           log.warn('refused', { user: userId, type, error: (err as Error).message })
         }
         send({ type: 'error', message: (err as Error).message })

@@ -8,6 +8,7 @@ import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { startTestNode, tempDir } from '../helpers/node.ts'
 import { eventually } from '../helpers/cluster.ts'
 import { offsetClock } from '../helpers/clock.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 import type { RunningNode } from '../../src/node.ts'
 
 let node: RunningNode
@@ -230,6 +231,42 @@ test('without --secret no cookie can be forged: the old public development secre
     await n.close()
     await data.remove()
     await home.remove()
+  }
+})
+
+test('a socket flooding requests and dismissals costs a bounded number of writes and workers', async () => {
+  const data = await tempDir()
+  const log = recordingLogger()
+  const n = await startTestNode({ name: 'n4', dataDir: data.path, workMs: 2000 }, { log })
+  try {
+    const cookie = await sessionCookie(n.url)
+    const flood = await Client.connect(n.url, cookie)
+    await flood.next((m) => m.type === 'download')
+    for (let i = 0; i < 3000; i++) flood.send({ type: i % 2 === 0 ? 'request' : 'dismiss' })
+    const { code } = await flood.closed
+    assert.is(code, 1008, 'the flooding socket is closed')
+    const errors = flood.messages.filter((m) => m.type === 'error').map((m) => m.message)
+    assert.ok(errors.includes('Too many messages; slow down.'))
+    // The limit is the user's, not the socket's: a new socket of the same user is served, and
+    // its actions meet the allowance the flood used up.
+    const calm = await Client.connect(n.url, cookie)
+    await calm.next((m) => m.type === 'download')
+    let refusal: string | null = null
+    for (let i = 0; i < 12 && refusal === null; i++) {
+      calm.send({ type: 'dismiss' })
+      const answer = await calm.wait((m) => m.type === 'error' || m.type === 'download')
+      if (answer.type === 'error' && /^Too many requests and dismissals/.test(answer.message))
+        refusal = answer.message
+    }
+    assert.match(refusal ?? '', /^Too many requests and dismissals; try again in \d+ s\.$/)
+    const requests = log.events('request').length
+    const dismissals = log.events('dismiss').length
+    assert.ok(requests + dismissals <= 12, `${requests} requests, ${dismissals} dismissals`)
+    assert.ok(log.events('start').length <= 6, `${log.events('start').length} workers started`)
+    calm.close()
+  } finally {
+    await n.close()
+    await data.remove()
   }
 })
 

@@ -3,7 +3,11 @@ import * as assert from 'uvu/assert'
 import { rejects } from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { DownloadManager, type ProgressRelay } from '../../src/downloads/manager.ts'
-import { DownloadConflictError, RACE_LOST_MESSAGE } from '../../src/downloads/errors.ts'
+import {
+  DownloadConflictError,
+  RACE_LOST_MESSAGE,
+  TooManyActionsError,
+} from '../../src/downloads/errors.ts'
 import type { DownloadEvent } from '../../src/downloads/service.ts'
 import type { ProgressTick } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
@@ -48,6 +52,8 @@ function setup() {
     checkpointStep: 10,
     purgeIntervalMs: 1000,
     replicationWaitMs: 750,
+    actionBurst: 4,
+    actionIntervalMs: 2000,
     log: logger,
   })
   manager.start()
@@ -185,6 +191,25 @@ test('a dismissal clears the download and cancels its worker; a shut-down manage
   assert.is(await s.manager.dismiss('u1'), null, 'nothing left to dismiss')
   await s.manager.close()
   await rejects(() => s.manager.request('u2'), /shutting down/)
+})
+
+test('a user acting faster than the limit is refused, with the wait, and writes nothing', async () => {
+  const s = setup()
+  await s.manager.request('u1')
+  await s.manager.dismiss('u1')
+  await s.manager.request('u1')
+  await s.manager.dismiss('u1')
+  const writes = s.log.ops.length
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) => err instanceof TooManyActionsError && /try again in 2 s/.test(err.message),
+  )
+  await rejects(() => s.manager.dismiss('u1'), TooManyActionsError)
+  assert.is(s.log.ops.length, writes, 'a refused action writes nothing')
+  assert.ok(await s.manager.request('u2'), 'another user is not held back')
+  await s.clock.tick(2000)
+  assert.ok(await s.manager.request('u1'), 'allowed again once the interval passed')
+  await s.manager.close()
 })
 
 test.run()
