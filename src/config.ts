@@ -44,6 +44,8 @@ export interface Config {
   actionsPerMinute: number
   /** ...after a burst of this many at once. */
   actionBurst: number
+  /** The longest a restarted node waits for a majority of its cluster before it acts alone. */
+  rejoinWaitMs: number
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
@@ -71,6 +73,7 @@ export const DEFAULTS = {
   suspicionMs: 300,
   actionsPerMinute: 30,
   actionBurst: 10,
+  rejoinWaitMs: 60_000,
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */

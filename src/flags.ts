@@ -165,6 +165,14 @@ const FLAGS: Flag[] = [
     parse: (v) => parseOrigins('--allow-origin', v),
   },
   {
+    flag: '--rejoin-wait-ms',
+    env: 'REJOIN_WAIT_MS',
+    key: 'rejoinWaitMs',
+    default: String(DEFAULTS.rejoinWaitMs),
+    help: 'the longest a restarted node waits for a majority of its cluster before acting alone',
+    parse: ms('--rejoin-wait-ms'),
+  },
+  {
     flag: '--actions-per-minute',
     env: 'ACTIONS_PER_MINUTE',
     key: 'actionsPerMinute',

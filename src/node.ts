@@ -26,6 +26,8 @@ import { Cluster } from './cluster/cluster.ts'
 import { LogSync } from './cluster/log-sync.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
+import { KnownMembers } from './cluster/known-members.ts'
+import { Rejoin } from './cluster/rejoin.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -146,17 +148,24 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     closers.add('log-sync', logSync, (s) => s.close())
     const relay = new Relay(transport, log)
+    const known = await KnownMembers.load(config.dataDir, id)
+    closers.add('known-members', known, (k) => k.flush())
+    const rejoin = new Rejoin({
+      selfId: id,
+      knownBefore: known.before,
+      live: () => cluster.live().map((m) => m.id),
+      synced: (ids) => logSync.syncedWith(ids),
+      clock,
+      maxWaitMs: config.rejoinWaitMs,
+      graceMs: UNHEARD_OWNER_GRACE_MS,
+    })
 
     const manager = new DownloadManager({
       repo,
       files,
       generator: deps.generator ?? generatorFor(config, clock),
       self,
-      placement: new Placement({
-        self,
-        members: () => cluster.members(),
-        uptimeMs: () => clock.now() - started,
-      }),
+      placement: new Placement({ self, members: () => cluster.members(), rejoin }),
       relay,
       clock,
       retentionMs: config.retentionMs,
@@ -197,9 +206,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     closers.add('web', web, (w) => w.close())
 
     cluster.on('member', (event) => {
+      known.update(cluster.members())
       if (event.type !== 'suspect') manager.membershipChanged()
       web.membersChanged()
     })
+    closers.add(
+      'rejoin-watch',
+      watchRejoin(rejoin, clock, log, () => manager.membershipChanged()),
+      (stop) => stop(),
+    )
     // Quiet long enough for the log to show any takeover that happened while we stood still.
     cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
 
@@ -231,6 +246,41 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await closers.closeAll().catch(() => {})
     throw err
   }
+}
+
+/** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
+const UNHEARD_OWNER_GRACE_MS = 5000
+
+/**
+ * Says, once, that a restarted node waits for its cluster before it runs anything, and when it
+ * stops waiting; then lets the downloads start at once rather than at the next sweep.
+ */
+function watchRejoin(rejoin: Rejoin, clock: Clock, log: Logger, onReady: () => void): () => void {
+  let told = false
+  const check = () => {
+    const state = rejoin.state()
+    if (!state.ready) {
+      if (!told) {
+        told = true
+        log.warn('waiting-for-cluster', {
+          message: 'restarted: its downloads wait until a majority of its cluster is back',
+          known: state.known,
+          alive: state.alive,
+          needed: state.needed,
+        })
+      }
+      return
+    }
+    clock.clearInterval(timer)
+    if (told)
+      log.info('cluster-back', {
+        message: state.alone ? 'waited long enough: acting alone' : 'a majority is back',
+      })
+    onReady()
+  }
+  const timer = clock.setInterval(check, 250)
+  check()
+  return () => clock.clearInterval(timer)
 }
 
 function generatorFor(config: Config, clock: Clock): Generator {

@@ -46,6 +46,8 @@ export class LogSync {
   private readonly advertMs: number
   private readonly writerRetryMs: number
   private readonly writerAdded = new Map<string, number>()
+  /** The first advert heard on each link: what that peer's log held when this node met it. */
+  private readonly firstHeard = new Map<Link, LogAdvert>()
   private adopting: string | null = null
   private timer: Timer | null = null
   private closed = false
@@ -61,6 +63,7 @@ export class LogSync {
       link.send(this.message())
     })
     o.transport.on('message', (link, m) => this.onMessage(link, m))
+    o.transport.on('close', (link) => this.firstHeard.delete(link))
     o.log.on('advert', () => this.broadcast())
   }
 
@@ -87,7 +90,9 @@ export class LogSync {
     if ((raw as { type?: unknown } | null)?.type !== 'log') return
     const advert = parseAdvert((raw as { advert?: unknown }).advert)
     if (!advert) return this.o.logger.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
-    if (!this.closed) this.onAdvert(advert, this.peerName(link))
+    if (this.closed) return
+    if (!this.firstHeard.has(link)) this.firstHeard.set(link, advert)
+    this.onAdvert(advert, this.peerName(link))
   }
 
   private peerName(link: Link): string {
@@ -121,6 +126,21 @@ export class LogSync {
     this.o.logger.info('writer-add', { member: from, writer: theirs.writer.slice(0, 12) })
     this.o.log.addWriter(theirs.writer).catch((err: Error) => {
       if (!this.closed) this.o.logger.error('writer-add-failed', { error: err.message })
+    })
+  }
+
+  /**
+   * Whether this node's log holds, for each of these members, at least what that member's log
+   * held when this node first heard from it: the same log, and as long.
+   */
+  syncedWith(memberIds: string[]): boolean {
+    const mine = this.o.log.advert()
+    return memberIds.every((id) => {
+      for (const [link, first] of this.firstHeard) {
+        if (link.memberId !== id) continue
+        return first.key === mine.key && mine.length >= first.length
+      }
+      return false
     })
   }
 

@@ -17,18 +17,16 @@ export interface PlacementOptions {
   self: NodeRef
   /** Every member this node has heard of, itself included. */
   members(): Member[]
-  /** Ms since this node started: an owner it has never heard of is presumed gone after the grace. */
-  uptimeMs(): number
-  /** How long a starting node waits to hear of an unknown owner before presuming it gone. @default 5000 */
-  unknownOwnerGraceMs?: number
+  /** Whether this node, just restarted, knows enough to act (rejoin.ts). */
+  rejoin: { ready(): boolean; unheardOwnerGone(): boolean }
 }
 
 export class Placement {
-  private readonly unknownOwnerGraceMs: number
+  constructor(private readonly o: PlacementOptions) {}
 
-  constructor(private readonly o: PlacementOptions) {
-    const { unknownOwnerGraceMs = 5000 } = o
-    this.unknownOwnerGraceMs = unknownOwnerGraceMs
+  /** May this node run work at all: not while, just restarted, it waits for its cluster. */
+  mayWork(): boolean {
+    return this.o.rejoin.ready()
   }
 
   private ref(id: string | null): NodeRef | null {
@@ -46,10 +44,10 @@ export class Placement {
     return this.ref(owner(userId, alive)) ?? this.o.self
   }
 
-  /** Is the node that owns this download gone (dead, left, or never heard of)? */
+  /** Is the node that owns this download gone (dead, left, or not back since a restart)? */
   ownerGone(ownerId: string): boolean {
     const m = this.o.members().find((x) => x.id === ownerId)
-    if (!m) return this.o.uptimeMs() > this.unknownOwnerGraceMs
+    if (!m) return this.o.rejoin.unheardOwnerGone()
     return m.status === 'dead' || m.status === 'left'
   }
 

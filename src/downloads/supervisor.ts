@@ -13,6 +13,8 @@ import { Worker, type WorkerOptions } from './worker.ts'
 export interface Successors {
   /** Null while the owner is not gone. */
   successorFor(userId: string, ownerId: string): NodeRef | null
+  /** False while this node, just restarted, waits to know what happened while it was away. */
+  mayWork(): boolean
 }
 
 export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nodeName'> {
@@ -74,7 +76,7 @@ export class Supervisor {
     }
     this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
-    if (this.o.clock.now() < this.quietUntil) return
+    if (this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
     if (current.owner === this.o.self.id) return this.ensureWorker(current)
     const successor = this.o.placement.successorFor(userId, current.owner)
     if (successor?.id === this.o.self.id) void this.takeOver(current)

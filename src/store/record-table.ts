@@ -6,7 +6,9 @@
  * any order of any multiset of the same operations yields the same table. Time only enters
  * through the `now` argument of the read and purge functions.
  */
-import type { Download, RecordOp, RemoveOp } from './record.ts'
+import { isLive, type Download, type RecordOp, type RemoveOp } from './record.ts'
+
+const isFinished = (d: Download): boolean => !isLive(d)
 
 interface Entry {
   /** The winning write for this id (see `wins`). */
@@ -29,12 +31,17 @@ export function createTable(): RecordTable {
 }
 
 /**
- * True when write `a` beats write `b` of the same record. Higher epoch first: a takeover raises
- * the epoch, so a paused or cut-off former owner can never overwrite its successor. Within an
- * epoch only one owner writes, with rising versions. The last two keys only break ties that a
- * correct cluster never produces, but must still break them the same way everywhere.
+ * True when write `a` beats write `b` of the same record. A finished write (ready or error)
+ * beats every unfinished one: once a download is done, no late takeover or stale worker can
+ * send it back to running, and a worker whose write loses to it stops. Then the higher epoch:
+ * a takeover raises it, so a paused or cut-off former owner can never overwrite its successor.
+ * Within an epoch only one owner writes, with rising versions. The last two keys only break
+ * ties that a correct cluster never produces, but must still break them the same way
+ * everywhere.
  */
 export function wins(a: Download, b: Download): boolean {
+  const finished = isFinished(a)
+  if (finished !== isFinished(b)) return finished
   if (a.epoch !== b.epoch) return a.epoch > b.epoch
   if (a.version !== b.version) return a.version > b.version
   if (a.updatedAt !== b.updatedAt) return a.updatedAt > b.updatedAt

@@ -3,11 +3,11 @@
  * unsigned tail and apply it again in another order; the reader then moves its cursor back
  * and reads the new tail (the merge is idempotent, so reading a block twice is harmless).
  *
- * The view is computed on this node, so every block below its length is local: the reader
- * never asks the network for one. A block can be counted in the length a moment before it can
- * be read (seen after a restart that followed a SIGKILL); a read that waited for it would ask
- * peers and, with none to answer, never return, stopping every write behind it. So the reader
- * reads with `wait: false` and tries again shortly when the block is not readable yet.
+ * A block can be counted in the view's length a moment before it can be read here (seen after
+ * a restart that followed a SIGKILL); a read that waited for it asks peers and, with none to
+ * answer, never returns, stopping every write behind it. And a block of a fast-forwarded view
+ * may be held only by peers. So the reader reads what is local with `wait: false`, again and
+ * again shortly, while one bounded request asks peers for the block.
  */
 import type Hypercore from 'hypercore'
 import { parseOp } from './record.ts'
@@ -36,6 +36,14 @@ export interface ViewReaderOptions {
 /** First and longest wait before a block not readable yet is tried again. */
 const RETRY_FIRST_MS = 5
 const RETRY_MAX_MS = 200
+/** How long one request to peers for a block of the view may wait. */
+const FETCH_TIMEOUT_MS = 2000
+
+/** Whether a promise has settled, without waiting for it. */
+function isSettled(p: Promise<unknown>): Promise<boolean> {
+  const pending = {}
+  return Promise.race([p.then(() => true), Promise.resolve(pending)]).then((v) => v !== pending)
+}
 
 export class ViewReader {
   /** Keys of the writers admitted by the view's operations (the creator is not among them). */
@@ -98,13 +106,10 @@ export class ViewReader {
   private async readLocal(index: number): Promise<{ value: unknown } | null> {
     let waitMs = RETRY_FIRST_MS
     let told = false
+    let fetching: Promise<unknown> | null = null
     for (;;) {
       const value = await this.view.get(index, { wait: false })
-      if (value !== null) {
-        if (told) this.slow(index, true)
-        this.waitingSince = null
-        return { value }
-      }
+      if (value !== null) return this.found(index, value, told)
       if (this.closed || index >= this.view.length) {
         this.waitingSince = null
         return null
@@ -114,9 +119,24 @@ export class ViewReader {
         told = true
         this.slow(index, false)
       }
-      await delay(this.clock, waitMs)
+      // A fast-forwarded view holds blocks only peers have: ask them, one request at a time,
+      // and never wait on that alone (with no peer to answer it would never return).
+      fetching ??= this.view.get(index, { timeout: FETCH_TIMEOUT_MS }).then(
+        (v) => v,
+        () => null,
+      )
+      const pending = fetching
+      const got = await Promise.race([pending, delay(this.clock, waitMs).then(() => null)])
+      if (got !== null && got !== undefined) return this.found(index, got, told)
+      if (await isSettled(pending)) fetching = null
       waitMs = Math.min(RETRY_MAX_MS, waitMs * 2)
     }
+  }
+
+  private found(index: number, value: unknown, told: boolean): { value: unknown } {
+    if (told) this.slow(index, true)
+    this.waitingSince = null
+    return { value }
   }
 
   private slow(index: number, done: boolean): void {

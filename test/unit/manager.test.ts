@@ -44,7 +44,7 @@ function setup() {
     files,
     generator,
     self,
-    placement: { ownerFor: () => self, successorFor: () => null },
+    placement: { ownerFor: () => self, successorFor: () => null, mayWork: () => true },
     relay,
     clock,
     retentionMs: 60_000,

@@ -12,12 +12,11 @@ const member = (id: string, status: Status = 'alive'): Member => ({
   status,
 })
 
-function placement(members: Member[], uptimeMs = 60_000) {
+function placement(members: Member[], rejoin = { ready: true, unheardGone: true }) {
   return new Placement({
     self: { id: 'a', name: 'A' },
     members: () => members,
-    uptimeMs: () => uptimeMs,
-    unknownOwnerGraceMs: 5000,
+    rejoin: { ready: () => rejoin.ready, unheardOwnerGone: () => rejoin.unheardGone },
   })
 }
 
@@ -55,9 +54,10 @@ test('a dead or departed owner is gone; a suspected one is not, yet', () => {
   }
 })
 
-test('an owner never heard of is presumed gone only after the grace since this node started', () => {
-  assert.not.ok(placement([member('a')], 4999).ownerGone('zz'))
-  assert.ok(placement([member('a')], 5001).ownerGone('zz'))
+test('an owner not heard of since the restart is gone only when the rejoin says so', () => {
+  assert.not.ok(placement([member('a')], { ready: true, unheardGone: false }).ownerGone('zz'))
+  assert.ok(placement([member('a')], { ready: true, unheardGone: true }).ownerGone('zz'))
+  assert.not.ok(placement([member('a')], { ready: false, unheardGone: false }).mayWork())
 })
 
 test('the successor of a gone owner is the first live member of the ranking, suspects included', () => {

@@ -70,7 +70,7 @@ test('a write from an older epoch loses to a newer epoch in every order', () => 
     progress: 60,
     updatedAt: 3500,
   }
-  const stale = { ...ready, epoch: 1, version: 9, owner: 'node-a', updatedAt: 9000 }
+  const stale = { ...halfway, epoch: 1, version: 9, owner: 'node-a', progress: 90, updatedAt: 9000 }
   const ops: RecordOp[] = [base, halfway, successor, stale].map((d) => ({
     type: 'put',
     download: d,
@@ -79,6 +79,22 @@ test('a write from an older epoch loses to a newer epoch in every order', () => 
     const t = tableOf(order)
     assert.is(get(t, 'x', 5000)?.owner, 'node-b')
     assert.is(get(t, 'x', 5000)?.epoch, 2)
+  }
+})
+
+test('a finished download stays finished: no late or stale running write sends it back, in any order', () => {
+  const takeover = { ...halfway, epoch: 2, version: 1, owner: 'node-b', updatedAt: 8000 }
+  const done = { ...ready, epoch: 1, version: 4, owner: 'node-a' }
+  const failedLater = { ...done, state: 'error' as const, epoch: 2, version: 2, owner: 'node-b' }
+  for (const order of permutations([base, processing, takeover, done])) {
+    const t = tableOf(order.map((download): RecordOp => ({ type: 'put', download })))
+    assert.is(get(t, 'x', 5000)?.state, 'ready')
+    assert.is(get(t, 'x', 5000)?.owner, 'node-a')
+  }
+  // Between two finished writes (a partition's two owners), the newer epoch, as everywhere.
+  for (const order of permutations([done, failedLater, takeover])) {
+    const t = tableOf(order.map((download): RecordOp => ({ type: 'put', download })))
+    assert.is(get(t, 'x', 5000)?.state, 'error')
   }
 })
 

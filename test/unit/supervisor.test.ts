@@ -20,9 +20,14 @@ function setup() {
   const logger = recordingLogger()
   /** Owners that placement reports gone, and who succeeds them. */
   const gone = new Map<string, NodeRef>()
+  /** False while the node waits for its cluster after a restart. */
+  const rejoin = { ready: true }
   const supervisor = new Supervisor({
     self: ME,
-    placement: { successorFor: (_user, owner) => gone.get(owner) ?? null },
+    placement: {
+      successorFor: (_user, owner) => gone.get(owner) ?? null,
+      mayWork: () => rejoin.ready,
+    },
     generator,
     repo,
     files: new MemoryFileStore(),
@@ -40,7 +45,7 @@ function setup() {
       expiresAt: clock.now() + LIVE_TTL_MS,
       ...over,
     })
-  return { clock, log, repo, generator, logger, gone, supervisor, live }
+  return { clock, log, repo, generator, logger, gone, rejoin, supervisor, live }
 }
 
 test('a worker runs for every live download this node owns, and for no other', async () => {
@@ -118,6 +123,27 @@ test('a fenced node stops its workers at once and starts none until the quiet ti
   s.supervisor.reconcileAll()
   await s.generator.next()
   assert.is(s.generator.runs.length, 2, 'it starts again after the quiet time')
+  await s.supervisor.close()
+})
+
+test('a node waiting for its cluster after a restart runs nothing, then resumes its own downloads', async () => {
+  const s = setup()
+  s.rejoin.ready = false
+  const mine = s.live({ userId: 'u1', owner: 'me', state: 'processing', progress: 30 })
+  const theirs = s.live({ userId: 'u2', owner: 'gone-node' })
+  await s.repo.insert(mine)
+  await s.repo.insert(theirs)
+  s.gone.set('gone-node', ME)
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.is(s.supervisor.running, 0, 'its own download waits')
+  assert.is(s.repo.get(theirs.id)!.epoch, 1, 'and nothing is taken over')
+  s.rejoin.ready = true
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  assert.is(run.job.progress, 30, 'resumed from its checkpoint')
+  await settle()
+  assert.is(s.repo.get(theirs.id)!.owner, 'me', 'the gone owner’s download is taken over')
   await s.supervisor.close()
 })
 

@@ -16,12 +16,15 @@ import { download } from '../helpers/records.ts'
 class View extends EventEmitter {
   blocks: unknown[] = []
   readable = Infinity
+  /** Blocks only peers hold (a fast-forwarded view): a waiting read fetches them. */
+  remote = new Set<number>()
   get length() {
     return this.blocks.length
   }
   async get(index: number, opts?: { wait?: boolean }): Promise<unknown> {
-    if (index < this.readable) return this.blocks[index] ?? null
+    if (index < this.readable && !this.remote.has(index)) return this.blocks[index] ?? null
     if (opts?.wait === false) return null
+    if (this.remote.has(index)) return this.blocks[index]
     return new Promise(() => {})
   }
   truncate(to: number) {
@@ -76,6 +79,14 @@ test('a block counted but not readable yet is waited for locally, never asked of
   assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
   assert.is(s.reader.stalledMs(), 0)
   assert.equal(s.slow.at(-1), { index: 1, done: true })
+})
+
+test('a block only peers hold (a fast-forwarded view) is fetched from them', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b'))
+  s.view.remote.add(1)
+  await s.reader.catchUp()
+  assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
 })
 
 test('after a truncation the reader reads the new tail again', async () => {

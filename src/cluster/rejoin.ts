@@ -1,0 +1,77 @@
+/**
+ * When a restarted node may act: after a restart a node does not know what happened while it
+ * was away. Its own downloads may have been taken over; the owners of others' downloads may be
+ * on their way back. Acting at once makes the same download twice (seen: a whole cluster
+ * killed and restarted made every download two or three times). So a node that knew a
+ * cluster before waits until it sees a majority of the members it knew alive and has caught
+ * up with their log, or until `maxWaitMs` has passed (then it acts alone, as it must if the
+ * others are gone for good). Only then does it resume its own downloads, and only `graceMs`
+ * after that does it presume an owner it has not heard of since the restart gone.
+ *
+ * Pure over what it is given: members and sync come in as functions, time as a clock.
+ */
+import type { Clock } from '../clock.ts'
+
+export interface RejoinOptions {
+  selfId: string
+  /** Members this node knew before it started (itself included); empty for a new node. */
+  knownBefore: ReadonlySet<string>
+  /** Ids of the members alive (or suspect) in this node's view now, itself included. */
+  live(): Iterable<string>
+  /** Whether this node's log holds what these members' logs held when first heard. */
+  synced(memberIds: string[]): boolean
+  clock: Clock
+  /** The longest a restarted node waits for its cluster before it acts alone. */
+  maxWaitMs: number
+  /** How long an owner not heard of since the restart may still take to come back. */
+  graceMs: number
+}
+
+export type RejoinState =
+  | { ready: true; since: number; alone: boolean }
+  | { ready: false; known: number; alive: number; needed: number; synced: boolean }
+
+export class Rejoin {
+  private readonly startedAt: number
+  private readyAt: number | null = null
+  private alone = false
+
+  constructor(private readonly o: RejoinOptions) {
+    this.startedAt = o.clock.now()
+    // A new node, or one that only ever knew itself, has nothing to wait for.
+    const others = [...o.knownBefore].filter((id) => id !== o.selfId)
+    if (others.length === 0) this.readyAt = this.startedAt
+  }
+
+  /** Where the wait stands; once ready, ready for good. */
+  state(): RejoinState {
+    const now = this.o.clock.now()
+    if (this.readyAt !== null) return { ready: true, since: this.readyAt, alone: this.alone }
+    const known = this.o.knownBefore
+    const back = [...this.o.live()].filter((id) => known.has(id) || id === this.o.selfId)
+    const alive = new Set([...back, this.o.selfId]).size
+    const needed = Math.floor(known.size / 2) + 1
+    const peers = back.filter((id) => id !== this.o.selfId)
+    const synced = this.o.synced(peers)
+    if (alive >= needed && synced) {
+      this.readyAt = now
+    } else if (now - this.startedAt >= this.o.maxWaitMs) {
+      this.readyAt = now
+      this.alone = true
+    } else {
+      return { ready: false, known: known.size, alive, needed, synced }
+    }
+    return { ready: true, since: this.readyAt, alone: this.alone }
+  }
+
+  /** May this node run work: its own downloads, and takeovers? */
+  ready(): boolean {
+    return this.state().ready
+  }
+
+  /** An owner not heard of since this node started: may it be presumed gone now? */
+  unheardOwnerGone(): boolean {
+    const s = this.state()
+    return s.ready && this.o.clock.now() - s.since >= this.o.graceMs
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The whole cluster killed at once and restarted node by node, seconds apart: every download
+ * is made once (resumed from its checkpoint by its own owner), and no page sees a finished
+ * download go back to running. Before restarted nodes waited for their cluster, the first node
+ * back took over every download of the others five seconds after it started, and the others
+ * resumed theirs when they came back: each download was made two or three times.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { processCluster, waitForCluster } from '../../scripts/lib/processes.ts'
+
+const USERS = 24
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+test('after a full-cluster SIGKILL and a staggered restart, each download is made exactly once', async () => {
+  const c = await processCluster(3, ['--work-ms', '8000'])
+  try {
+    await waitForCluster(c.nodes)
+    const users = await Promise.all(
+      Array.from({ length: USERS }, async (_, i) => {
+        const node = c.nodes[i % 3]!
+        const cookie = await sessionCookie(node.url)
+        const client = await Client.connect(node.url, cookie)
+        client.send({ type: 'request' })
+        const d = await client.seen((x) => x?.state === 'processing' && x.progress >= 10, 30_000)
+        client.close()
+        return { cookie, id: d!.id as string, home: i % 3 }
+      }),
+    )
+    for (let i = 0; i < 3; i++) c.signal(i, 'SIGKILL')
+    while (c.nodes.some((n) => n.child)) await sleep(20)
+
+    // Back one by one: the first alone for longer than the old five-second grace.
+    await c.start(0)
+    await sleep(6000)
+    await c.start(1)
+    await sleep(3000)
+    await c.start(2)
+
+    const finals = await Promise.all(
+      users.map(async (u) => {
+        const client = await Client.connect(c.nodes[u.home]!.url, u.cookie)
+        const ready = await client.seen((d) => d?.state === 'ready', 60_000, `${u.id} ready`)
+        const states = client.messages.flatMap((m) =>
+          m.type === 'download' && m.download?.id === u.id ? [m.download.state as string] : [],
+        )
+        client.close()
+        return { ready, states }
+      }),
+    )
+    finals.forEach(({ ready, states }, i) => {
+      assert.is(ready!.id, users[i]!.id, 'the same download, not a new one')
+      const back = states.findIndex((s, k) => k > states.indexOf('ready') && s !== 'ready')
+      assert.is(back, -1, `ready went back to ${states[back]}: ${states.join(' ')}`)
+    })
+
+    const lines = c.nodes.flatMap((n) => n.lines)
+    for (const u of users) {
+      const made = lines.filter((l) => l.includes(` ready id=${u.id} `)).length
+      assert.is(made, 1, `${u.id} was made ${made} times`)
+      // One worker resumed it after the restart, from its checkpoint: its owner's.
+      const resumed = lines.filter((l) => l.includes(` resume id=${u.id} `)).length
+      assert.is(resumed, 1, `${u.id} was resumed ${resumed} times`)
+    }
+    const takeovers = lines.filter((l) => / takeover /.test(l))
+    assert.equal(takeovers, [], 'every owner came back in time: nothing was taken over')
+    assert.ok(
+      c.nodes[0]!.lines.some((l) => / waiting-for-cluster /.test(l)),
+      'the first node back said it waits for its cluster',
+    )
+  } finally {
+    await c.teardown()
+  }
+})
+
+test.run()

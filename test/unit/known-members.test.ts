@@ -1,0 +1,43 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { KnownMembers } from '../../src/cluster/known-members.ts'
+import type { Member, Status } from '../../src/cluster/member.ts'
+import { tempDir } from '../helpers/node.ts'
+
+const m = (id: string, status: Status = 'alive'): Member => ({
+  id,
+  name: id.toUpperCase(),
+  url: 'http://127.0.0.1:1',
+  incarnation: 1,
+  status,
+})
+
+test('members seen alive are known after a restart; one that left is forgotten, one that died is not', async () => {
+  const dir = await tempDir()
+  try {
+    const first = await KnownMembers.load(dir.path, 'a')
+    assert.equal([...first.before], ['a'], 'a new node knows only itself')
+    first.update([m('a'), m('b'), m('c'), m('d')])
+    first.update([m('a'), m('b', 'dead'), m('c', 'left'), m('d', 'suspect')])
+    await first.flush()
+    const again = await KnownMembers.load(dir.path, 'a')
+    assert.equal([...again.before].sort(), ['a', 'b', 'd'])
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('an unreadable file is a node that knew nobody, not a crash', async () => {
+  const dir = await tempDir()
+  try {
+    await writeFile(join(dir.path, 'members.json'), '{ half a file')
+    const known = await KnownMembers.load(dir.path, 'a')
+    assert.equal([...known.before], ['a'])
+  } finally {
+    await dir.remove()
+  }
+})
+
+test.run()
