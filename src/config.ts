@@ -46,6 +46,8 @@ export interface Config {
   actionBurst: number
   /** The longest a restarted node waits for a majority of its cluster before it acts alone. */
   rejoinWaitMs: number
+  /** Free disk space below which the node stops writing (refuses downloads, pauses workers). */
+  minFreeMb: number
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
@@ -74,6 +76,7 @@ export const DEFAULTS = {
   actionsPerMinute: 30,
   actionBurst: 10,
   rejoinWaitMs: 60_000,
+  minFreeMb: 64,
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */

@@ -173,6 +173,14 @@ const FLAGS: Flag[] = [
     parse: ms('--rejoin-wait-ms'),
   },
   {
+    flag: '--min-free-mb',
+    env: 'MIN_FREE_MB',
+    key: 'minFreeMb',
+    default: String(DEFAULTS.minFreeMb),
+    help: 'free disk space under which the node refuses downloads and pauses workers',
+    parse: (v) => positiveCount('--min-free-mb', v),
+  },
+  {
     flag: '--actions-per-minute',
     env: 'ACTIONS_PER_MINUTE',
     key: 'actionsPerMinute',

@@ -11,6 +11,8 @@ import type { Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
+import { DiskSpace, type FreeBytes } from './disk-space.ts'
+import { healthProblems } from './health.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { RecordLog } from './store/record-log.ts'
@@ -27,7 +29,7 @@ import { LogSync } from './cluster/log-sync.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
-import { Rejoin } from './cluster/rejoin.ts'
+import { Rejoin, watchRejoin } from './cluster/rejoin.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -39,11 +41,15 @@ export interface NodeDeps {
   topic?: Buffer
   /** Tests only: speak this cluster protocol version (an older node's, say). */
   protocol?: string
+  /** Tests only: how free disk space is measured. */
+  freeBytes?: FreeBytes
 }
 
 /** The body of GET /healthz. */
 export interface Health {
   ok: boolean
+  /** What keeps the node from working now (health.ts); empty when ok. */
+  problems: string[]
   id: string
   name: string
   uptimeMs: number
@@ -178,15 +184,37 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     closers.add('downloads', manager, (m) => m.close())
 
-    const health = (): Health => ({
-      ok: true,
-      id,
-      name: config.name,
-      uptimeMs: clock.now() - started,
-      running: manager.running,
-      members: cluster.live().length,
-      log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
+    const disk = new DiskSpace({
+      dir: config.dataDir,
+      reserveBytes: config.minFreeMb * 1024 * 1024,
+      clock,
+      measure: deps.freeBytes,
+      onChange: (low, free) => {
+        if (low) log.error('disk-low', { freeMb: Math.floor(free / 1048576), dir: config.dataDir })
+        else log.info('disk-ok', { freeMb: Math.floor(free / 1048576) })
+        manager.diskLow(low)
+      },
+      onError: (err) => log.warn('disk-measure-failed', { error: err.message }),
     })
+    closers.add('disk-space', disk, (d) => d.stop())
+    const health = (): Health => {
+      const problems = healthProblems({
+        readStalledMs: recordLog.readStalledMs(),
+        writeError: recordLog.writeError(),
+        disk: disk.state,
+        dataDir: config.dataDir,
+      })
+      return {
+        ok: problems.length === 0,
+        problems,
+        id,
+        name: config.name,
+        uptimeMs: clock.now() - started,
+        running: manager.running,
+        members: cluster.live().length,
+        log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
+      }
+    }
     const web = createWebServer({
       server: http.server,
       downloads: manager,
@@ -218,6 +246,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     // Quiet long enough for the log to show any takeover that happened while we stood still.
     cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
 
+    await disk.start()
     await transport.start()
     cluster.start()
     logSync.start()
@@ -250,38 +279,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
 
 /** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
 const UNHEARD_OWNER_GRACE_MS = 5000
-
-/**
- * Says, once, that a restarted node waits for its cluster before it runs anything, and when it
- * stops waiting; then lets the downloads start at once rather than at the next sweep.
- */
-function watchRejoin(rejoin: Rejoin, clock: Clock, log: Logger, onReady: () => void): () => void {
-  let told = false
-  const check = () => {
-    const state = rejoin.state()
-    if (!state.ready) {
-      if (!told) {
-        told = true
-        log.warn('waiting-for-cluster', {
-          message: 'restarted: its downloads wait until a majority of its cluster is back',
-          known: state.known,
-          alive: state.alive,
-          needed: state.needed,
-        })
-      }
-      return
-    }
-    clock.clearInterval(timer)
-    if (told)
-      log.info('cluster-back', {
-        message: state.alone ? 'waited long enough: acting alone' : 'a majority is back',
-      })
-    onReady()
-  }
-  const timer = clock.setInterval(check, 250)
-  check()
-  return () => clock.clearInterval(timer)
-}
 
 function generatorFor(config: Config, clock: Clock): Generator {
   return config.generator === 'failing'

@@ -8,9 +8,11 @@
  * others are gone for good). Only then does it resume its own downloads, and only `graceMs`
  * after that does it presume an owner it has not heard of since the restart gone.
  *
- * Pure over what it is given: members and sync come in as functions, time as a clock.
+ * The rule is pure over what it is given (members and sync as functions, time as a clock);
+ * `watchRejoin` tells the log and the downloads when it is met.
  */
 import type { Clock } from '../clock.ts'
+import type { Logger } from '../logger.ts'
 
 export interface RejoinOptions {
   selfId: string
@@ -74,4 +76,41 @@ export class Rejoin {
     const s = this.state()
     return s.ready && this.o.clock.now() - s.since >= this.o.graceMs
   }
+}
+
+/**
+ * Says, once, that a restarted node waits for its cluster before it runs anything, and when it
+ * stops waiting; then lets the downloads start at once rather than at the next sweep.
+ */
+export function watchRejoin(
+  rejoin: Rejoin,
+  clock: Clock,
+  log: Logger,
+  onReady: () => void,
+): () => void {
+  let told = false
+  const check = () => {
+    const state = rejoin.state()
+    if (!state.ready) {
+      if (!told) {
+        told = true
+        log.warn('waiting-for-cluster', {
+          message: 'restarted: its downloads wait until a majority of its cluster is back',
+          known: state.known,
+          alive: state.alive,
+          needed: state.needed,
+        })
+      }
+      return
+    }
+    clock.clearInterval(timer)
+    if (told)
+      log.info('cluster-back', {
+        message: state.alone ? 'waited long enough: acting alone' : 'a majority is back',
+      })
+    onReady()
+  }
+  const timer = clock.setInterval(check, 250)
+  check()
+  return () => clock.clearInterval(timer)
 }

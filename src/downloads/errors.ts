@@ -19,6 +19,14 @@ export class ShuttingDownError extends RefusalError {
   }
 }
 
+/** This node must not write now: its disk is nearly full. */
+export class StorageLowError extends RefusalError {
+  constructor() {
+    super('This server is low on disk space and cannot start a download now; try again shortly.')
+    this.name = 'StorageLowError'
+  }
+}
+
 /** A user acting faster than `--actions-per-minute` allows. */
 export class TooManyActionsError extends RefusalError {
   constructor(readonly retryAfterMs: number) {

@@ -13,6 +13,7 @@ import {
   DownloadConflictError,
   RACE_LOST_MESSAGE,
   ShuttingDownError,
+  StorageLowError,
   TooManyActionsError,
 } from './errors.ts'
 import { TokenBuckets } from '../token-bucket.ts'
@@ -59,6 +60,7 @@ export class DownloadManager implements DownloadService {
   private readonly replicationWaitMs: number
   /** File requests waiting for their record to replicate here, by download id. */
   private readonly awaitingFiles = new Map<string, Set<(d: Download | null) => void>>()
+  private diskIsLow = false
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
@@ -125,6 +127,7 @@ export class DownloadManager implements DownloadService {
 
   async request(userId: string): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
+    if (this.diskIsLow) throw new StorageLowError()
     this.takeAction(userId)
     const now = this.clock.now()
     const owner = this.o.placement.ownerFor(userId)
@@ -214,6 +217,17 @@ export class DownloadManager implements DownloadService {
   /** Membership changed: owners may be gone, so successors may have work to take over. */
   membershipChanged(): void {
     if (!this.closed) this.supervisor.reconcileAll()
+  }
+
+  /**
+   * The disk is nearly full (or has room again): new downloads are refused and workers pause,
+   * then resume from their checkpoints. Dismissals and purges go on: they free space.
+   */
+  diskLow(low: boolean): void {
+    if (low === this.diskIsLow || this.closed) return
+    this.diskIsLow = low
+    if (low) this.supervisor.pause()
+    else this.supervisor.resume()
   }
 
   /** This node was stalled long enough to have been declared dead: see Supervisor.fence. */

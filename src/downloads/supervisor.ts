@@ -27,6 +27,8 @@ export class Supervisor {
   private readonly takingOver = new Set<string>()
   /** While set, this node starts no worker: it was stalled long enough to have been replaced. */
   private quietUntil = 0
+  /** While set, this node must not write (its disk is nearly full): no worker runs. */
+  private paused = false
   private closed = false
 
   constructor(private readonly o: SupervisorOptions) {}
@@ -65,6 +67,18 @@ export class Supervisor {
     for (const w of this.workers.values()) w.stop('fenced')
   }
 
+  /** Stops every worker without a last write, and starts none until `resume`. */
+  pause(): void {
+    this.paused = true
+    for (const w of this.workers.values()) w.stop('paused')
+  }
+
+  /** Workers start again, each from its download's last checkpoint. */
+  resume(): void {
+    this.paused = false
+    this.reconcileAll()
+  }
+
   private reconcileUser(userId: string): void {
     const current = this.o.repo.forUser(userId)
     for (const worker of this.workers.values()) {
@@ -76,7 +90,7 @@ export class Supervisor {
     }
     this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
-    if (this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
+    if (this.paused || this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
     if (current.owner === this.o.self.id) return this.ensureWorker(current)
     const successor = this.o.placement.successorFor(userId, current.owner)
     if (successor?.id === this.o.self.id) void this.takeOver(current)

@@ -10,7 +10,7 @@ import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
 
-export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired'
+export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired' | 'paused'
 
 export interface WorkerOptions {
   download: Download

@@ -45,6 +45,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly base: Autobase
   private reader: ViewReader | null = null
   private closing: Promise<void> | null = null
+  /** The last append that failed, until one succeeds. */
+  writeError: { message: string; at: number } | null = null
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -117,7 +119,13 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   async append(ops: (RecordOp | WriterOp)[], writableTimeoutMs: number): Promise<void> {
     if (this.closing) throw new Error('The record log is closed.')
     await this.untilWritable(writableTimeoutMs)
-    for (const op of ops) await this.base.append(op)
+    try {
+      for (const op of ops) await this.base.append(op)
+    } catch (err) {
+      this.writeError = { message: (err as Error).message, at: this.o.clock.now() }
+      throw err
+    }
+    this.writeError = null
     await this.catchUp()
   }
 

@@ -108,6 +108,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return base
   }
 
+  /** The last append that failed, until one succeeds. */
+  writeError(): { message: string; at: number } | null {
+    return this.base?.writeError ?? null
+  }
+
   /** How long reading the log has been waiting for a block (0 when it is not). */
   readStalledMs(): number {
     return this.base?.readStalledMs() ?? 0

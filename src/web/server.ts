@@ -22,8 +22,8 @@ export interface WebServerOptions {
   sessions: Sessions
   publicDir: string
   log: Logger
-  /** Body of GET /healthz. */
-  health: () => object
+  /** Body of GET /healthz; `ok: false` answers 503. */
+  health: () => { ok?: boolean }
   /** Body of GET /cluster. */
   cluster: () => object
   /** Other origins (members' URLs, a load balancer's) whose pages may open a socket here. */
@@ -135,7 +135,10 @@ export function createWebServer(o: WebServerOptions): WebServer {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method not allowed')
-    if (url.pathname === '/healthz') return json(res, 200, o.health())
+    if (url.pathname === '/healthz') {
+      const body = o.health()
+      return json(res, body.ok === false ? 503 : 200, body)
+    }
     if (url.pathname === '/cluster') return json(res, 200, o.cluster())
     if (url.pathname === '/' || url.pathname === '/index.html') {
       const headers: Record<string, string> = {}

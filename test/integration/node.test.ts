@@ -2,6 +2,10 @@ import { test } from 'uvu'
 import { rejects } from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { freeTcpPort, freeUdpPorts } from '../../scripts/lib/ports.ts'
+import { eventually } from '../helpers/cluster.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+
+const MB = 1024 * 1024
 import * as assert from 'uvu/assert'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { startTestNode, tempDir } from '../helpers/node.ts'
@@ -182,6 +186,49 @@ test('a node that cannot start says why, and leaves nothing open behind it', asy
     await first.close()
     await a.remove()
     await b.remove()
+  }
+})
+
+test('a node whose disk runs low says so, refuses new downloads, pauses its workers, and resumes when space is back', async () => {
+  const dir = await tempDir()
+  const disk = { free: 10_000 * MB }
+  const log = recordingLogger()
+  const node = await startTestNode(
+    { name: 'n1', dataDir: dir.path, workMs: 2000, minFreeMb: 64 },
+    { freeBytes: async () => disk.free, log },
+  )
+  try {
+    const cookie = await sessionCookie(node.url)
+    const client = await Client.connect(node.url, cookie)
+    client.send({ type: 'request' })
+    const running = await client.seen((d) => d?.state === 'processing' && d.progress >= 20)
+
+    disk.free = 10 * MB
+    await eventually(() => node.manager.running === 0, 'the worker paused')
+    const health = await fetch(node.url + '/healthz')
+    assert.is(health.status, 503)
+    const body = (await health.json()) as { ok: boolean; problems: string[] }
+    assert.is(body.ok, false)
+    assert.match(body.problems[0] ?? '', /^disk nearly full: 10 MB free in /)
+    assert.equal(
+      log.events('disk-low').map((e) => e.fields.freeMb),
+      [10],
+    )
+    const other = await Client.connect(node.url, await sessionCookie(node.url))
+    other.send({ type: 'request' })
+    const refused = (await other.next((m) => m.type === 'error')) as { message: string }
+    assert.match(refused.message, /low on disk space/)
+    other.close()
+
+    disk.free = 10_000 * MB
+    const ready = await client.seen((d) => d?.state === 'ready', 15_000, 'resumed and finished')
+    assert.is(ready!.id, running!.id)
+    assert.is((await fetch(node.url + '/healthz')).status, 200)
+    assert.ok(log.events('resume').length >= 1, 'resumed from its checkpoint')
+    client.close()
+  } finally {
+    await node.close()
+    await dir.remove()
   }
 })
 

@@ -1,0 +1,78 @@
+/**
+ * Watches the free space where a node keeps its data. A store that runs out of disk mid-write
+ * closes itself for good (autobase over RocksDB: "Batch was not applied", then every write
+ * answers "Autobase is closing"), so a node must stop writing before that: below the reserve
+ * it refuses new downloads and pauses its workers, and once space is back (with some margin,
+ * so it does not flap) it resumes them from their checkpoints.
+ */
+import { statfs } from 'node:fs/promises'
+import type { Clock, Timer } from './clock.ts'
+
+/** Free bytes of the file system holding `dir`, for a non-root user. */
+export type FreeBytes = (dir: string) => Promise<number>
+
+export const freeBytes: FreeBytes = async (dir) => {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize
+}
+
+export interface DiskSpaceOptions {
+  dir: string
+  /** Below this, the node stops writing. */
+  reserveBytes: number
+  clock: Clock
+  /** How often free space is measured. @default 1000 */
+  intervalMs?: number
+  /** Tests: the measure. */
+  measure?: FreeBytes
+  /** Called when the disk becomes low or is fine again. */
+  onChange(low: boolean, free: number): void
+  onError(err: Error): void
+}
+
+/** Space comes back only with this margin over the reserve, so the state does not flap. */
+const RECOVER_FACTOR = 1.5
+
+export class DiskSpace {
+  private low = false
+  private free = Infinity
+  private timer: Timer | null = null
+  private measuring = false
+
+  constructor(private readonly o: DiskSpaceOptions) {}
+
+  /** Measures once now, then every interval. */
+  async start(): Promise<void> {
+    await this.check()
+    this.timer ??= this.o.clock.setInterval(() => void this.check(), this.o.intervalMs ?? 1000)
+  }
+
+  /** Whether the node must not write now, and the free bytes last measured. */
+  get state(): { low: boolean; free: number; reserve: number } {
+    return { low: this.low, free: this.free, reserve: this.o.reserveBytes }
+  }
+
+  async check(): Promise<void> {
+    if (this.measuring) return
+    this.measuring = true
+    try {
+      this.free = await (this.o.measure ?? freeBytes)(this.o.dir)
+      const low = this.low
+        ? this.free < this.o.reserveBytes * RECOVER_FACTOR
+        : this.free < this.o.reserveBytes
+      if (low !== this.low) {
+        this.low = low
+        this.o.onChange(low, this.free)
+      }
+    } catch (err) {
+      this.o.onError(err as Error)
+    } finally {
+      this.measuring = false
+    }
+  }
+
+  stop(): void {
+    if (this.timer) this.o.clock.clearInterval(this.timer)
+    this.timer = null
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * What keeps a node from doing its work right now, in words an operator can act on. /healthz
+ * answers 503 with these while there are any, so a load balancer takes the node out.
+ */
+
+export interface HealthSignals {
+  /** How long reading the record log has waited for a block (0 when it is not waiting). */
+  readStalledMs: number
+  /** The last write to the record log that failed, until one succeeds. */
+  writeError: { message: string; at: number } | null
+  disk: { low: boolean; free: number; reserve: number }
+  dataDir: string
+}
+
+/** Reading may wait this long for a block before the node counts as stuck. */
+export const READ_STALL_MS = 5000
+
+const mb = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MB`
+
+export function healthProblems(s: HealthSignals): string[] {
+  const problems: string[] = []
+  if (s.disk.low) {
+    problems.push(
+      `disk nearly full: ${mb(s.disk.free)} free in ${s.dataDir}, under the ${mb(s.disk.reserve)} reserve (--min-free-mb); new downloads are refused and workers paused until space is back`,
+    )
+  }
+  if (s.writeError) problems.push(`writes to the record log fail: ${s.writeError.message}`)
+  if (s.readStalledMs >= READ_STALL_MS) {
+    problems.push(
+      `reading the record log has waited ${Math.round(s.readStalledMs / 1000)} s for a block`,
+    )
+  }
+  return problems
+}

@@ -1,0 +1,31 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { healthProblems, type HealthSignals } from '../../src/health.ts'
+
+const MB = 1024 * 1024
+const fine: HealthSignals = {
+  readStalledMs: 0,
+  writeError: null,
+  disk: { low: false, free: 900 * MB, reserve: 64 * MB },
+  dataDir: '/data/n1',
+}
+
+test('a node that can read, write and store has no problem', () => {
+  assert.equal(healthProblems(fine), [])
+  assert.equal(healthProblems({ ...fine, readStalledMs: 4999 }), [], 'a short wait is normal')
+})
+
+test('each problem is named with what to look at', () => {
+  const problems = healthProblems({
+    readStalledMs: 7200,
+    writeError: { message: 'Batch was not applied', at: 1 },
+    disk: { low: true, free: 12 * MB, reserve: 64 * MB },
+    dataDir: '/data/n1',
+  })
+  assert.is(problems.length, 3)
+  assert.match(problems[0]!, /^disk nearly full: 12 MB free in \/data\/n1, under the 64 MB reserve/)
+  assert.is(problems[1], 'writes to the record log fail: Batch was not applied')
+  assert.is(problems[2], 'reading the record log has waited 7 s for a block')
+})
+
+test.run()
