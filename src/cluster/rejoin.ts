@@ -82,6 +82,9 @@ export class Rejoin {
  * Says, once, that a restarted node waits for its cluster before it runs anything, and when it
  * stops waiting; then lets the downloads start at once rather than at the next sweep.
  */
+/** A restart that waits this long for its cluster is worth a log line. */
+const TELL_WAITING_AFTER_MS = 2000
+
 export function watchRejoin(
   rejoin: Rejoin,
   clock: Clock,
@@ -89,10 +92,12 @@ export function watchRejoin(
   onReady: () => void,
 ): () => void {
   let told = false
+  const started = clock.now()
   const check = () => {
     const state = rejoin.state()
     if (!state.ready) {
-      if (!told) {
+      // A routine restart finds its cluster within moments: say so only if it takes a while.
+      if (!told && clock.now() - started >= TELL_WAITING_AFTER_MS) {
         told = true
         log.warn('waiting-for-cluster', {
           message: 'restarted: its downloads wait until a majority of its cluster is back',
