@@ -13,7 +13,15 @@ import { processCluster, statusOf, waitForCluster } from './lib/processes.ts'
 
 export type Scenario =
   'throughput' | 'relay' | 'failover' | 'convergence' | 'connections' | 'storage'
-const ALL: Scenario[] = ['throughput', 'relay', 'failover', 'convergence', 'connections', 'storage']
+/** Every scenario, in the order a run takes them. */
+export const ALL: Scenario[] = [
+  'throughput',
+  'relay',
+  'failover',
+  'convergence',
+  'connections',
+  'storage',
+]
 
 export interface Running {
   nodes: { name: string; url: string }[]

@@ -136,15 +136,15 @@ test('two nodes asked for the same user at the same moment: one download wins ev
       ])
       a.send({ type: 'request' })
       b.send({ type: 'request' })
-      const userId = (await a.seen((d) => d !== null))!.userId as string
+      const userId = (await a.seen((d) => d !== null, 15_000, 'a download on n1'))!.userId as string
       // Every node settles on the same single download for the user.
       await eventually(() => {
         const ids = c.nodes.map((n) => n.manager.current(userId)?.id)
         return ids[0] !== undefined && ids.every((id) => id === ids[0])
       }, 'one download everywhere')
       const winner = n3.manager.current(userId)!.id
-      await a.seen((d) => d?.id === winner)
-      await b.seen((d) => d?.id === winner)
+      await a.seen((d) => d?.id === winner, 15_000, `the winner ${winner} on n1`)
+      await b.seen((d) => d?.id === winner, 15_000, `the winner ${winner} on n2`)
       // The other request was refused: at once if the first had already replicated, or by a
       // notice once the race was decided.
       await eventually(
@@ -155,7 +155,7 @@ test('two nodes asked for the same user at the same moment: one download wins ev
       assert.ok(errors.length >= 1)
       for (const e of errors)
         assert.match((e as { message: string }).message, /already have a download|same moment/)
-      await a.seen((d) => d?.state === 'ready' && d.id === winner)
+      await a.seen((d) => d?.state === 'ready' && d.id === winner, 15_000, 'the winner ready on n1')
       a.close()
       b.close()
     }
