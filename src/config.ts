@@ -48,6 +48,8 @@ export interface Config {
   rejoinWaitMs: number
   /** Free disk space below which the node stops writing (refuses downloads, pauses workers). */
   minFreeMb: number
+  /** A member's clock further than this from cluster time is reported (cluster/clock-skew.ts). */
+  maxClockSkewMs: number
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
@@ -77,6 +79,7 @@ export const DEFAULTS = {
   actionBurst: 10,
   rejoinWaitMs: 60_000,
   minFreeMb: 64,
+  maxClockSkewMs: 1000,
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */

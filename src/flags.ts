@@ -181,6 +181,14 @@ const FLAGS: Flag[] = [
     parse: (v) => positiveCount('--min-free-mb', v),
   },
   {
+    flag: '--max-clock-skew-ms',
+    env: 'MAX_CLOCK_SKEW_MS',
+    key: 'maxClockSkewMs',
+    default: String(DEFAULTS.maxClockSkewMs),
+    help: "how far a member's clock may be from the cluster's before it is reported",
+    parse: ms('--max-clock-skew-ms'),
+  },
+  {
     flag: '--actions-per-minute',
     env: 'ACTIONS_PER_MINUTE',
     key: 'actionsPerMinute',

@@ -12,6 +12,8 @@ export interface HealthSignals {
   dataDir: string
 }
 
+import { describeSkew } from './cluster/clock-skew.ts'
+
 /** Reading may wait this long for a block before the node counts as stuck. */
 export const READ_STALL_MS = 5000
 
@@ -31,4 +33,21 @@ export function healthProblems(s: HealthSignals): string[] {
     )
   }
   return problems
+}
+
+export interface WarningSignals {
+  /** Members (this node among them if `self`) whose clocks are off cluster time. */
+  skewedClocks: { name: string; aheadMs: number; self: boolean }[]
+}
+
+/**
+ * What is wrong but does not stop the node: /healthz lists these and still answers 200. A
+ * skewed clock is one: records use cluster time whatever the machine's clock says.
+ */
+export function healthWarnings(s: WarningSignals): string[] {
+  return s.skewedClocks.map(({ name, aheadMs, self }) =>
+    self
+      ? `this node's clock is ${describeSkew(aheadMs)} the cluster's: records use the cluster's time, but fix this machine's clock (NTP)`
+      : `${name}'s clock is ${describeSkew(aheadMs)} the cluster's`,
+  )
 }

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
 import { DiskSpace, type FreeBytes } from './disk-space.ts'
-import { healthProblems } from './health.ts'
+import { healthProblems, healthWarnings } from './health.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { RecordLog } from './store/record-log.ts'
@@ -25,6 +25,7 @@ import { Sessions } from './web/session.ts'
 import { createWebServer, listen } from './web/server.ts'
 import { SwarmTransport } from './cluster/swarm-transport.ts'
 import { Cluster } from './cluster/cluster.ts'
+import { ClusterTime } from './cluster/cluster-time.ts'
 import { LogSync } from './cluster/log-sync.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
@@ -50,12 +51,16 @@ export interface Health {
   ok: boolean
   /** What keeps the node from working now (health.ts); empty when ok. */
   problems: string[]
+  /** What is wrong but does not stop the node (a member's clock off, say). */
+  warnings: string[]
   id: string
   name: string
   uptimeMs: number
   running: number
   members: number
   log: { key: string; writers: number; writable: boolean }
+  /** This node's clock against cluster time (cluster/cluster-time.ts). */
+  clock: { aheadMs: number; compared: boolean }
 }
 
 export interface RunningNode {
@@ -98,6 +103,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const host = config.host.includes(':') ? `[${config.host}]` : config.host
     const url = `http://${host}:${http.port}`
 
+    // Record time: this node's clock corrected to the cluster's, once heartbeats tell it.
+    const time = new ClusterTime(clock)
     const store = closers.add('store', new Corestore(join(config.dataDir, 'store')), (s) =>
       s.close(),
     )
@@ -105,6 +112,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       store,
       dataDir: config.dataDir,
       clock,
+      recordTime: time,
       onError: (err) => log.error('log-error', { error: err.message }),
       onSlowRead: ({ index, length, waitedMs, done }) =>
         done
@@ -117,10 +125,13 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
     await files.ready()
+    // Purging on an unchecked clock could drop the others' records; alone, a node's own clock
+    // is the cluster's (`cluster` and `rejoin` exist by the time the first sweep runs).
     const repo = new LogRepository({
       log: recordLog,
-      clock,
+      time,
       tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
+      mayPurge: () => time.compared || (rejoin.ready() && cluster.live().length === 1),
     })
 
     const transport = new SwarmTransport({
@@ -142,6 +153,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         suspicionMs: config.suspicionMs,
       },
       clock,
+      time,
+      maxClockSkewMs: config.maxClockSkewMs,
       log,
     })
     closers.add('cluster', cluster, (c) => c.close())
@@ -207,12 +220,14 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       return {
         ok: problems.length === 0,
         problems,
+        warnings: healthWarnings({ skewedClocks: cluster.skewedClocks() }),
         id,
         name: config.name,
         uptimeMs: clock.now() - started,
         running: manager.running,
         members: cluster.live().length,
         log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
+        clock: { aheadMs: Math.round(time.aheadMs), compared: time.compared },
       }
     }
     const web = createWebServer({

@@ -30,6 +30,8 @@ export async function processCluster(
   count: number,
   flags: string[] = [],
   spare = 0,
+  /** A command to run node i under, e.g. `['faketime', '-f', '+1h']`; none by default. */
+  wrap: (i: number) => string[] = () => [],
 ): Promise<ProcessCluster> {
   const total = count + spare
   const dhtPorts = await freeUdpPorts(total)
@@ -48,9 +50,11 @@ export async function processCluster(
 
   async function start(i: number): Promise<void> {
     const n = nodes[i]!
+    const [command, ...prefix] = [...wrap(i), 'npm']
     const child = spawn(
-      'npm',
+      command!,
       [
+        ...prefix,
         'run',
         '--silent',
         'node',

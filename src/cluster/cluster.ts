@@ -11,6 +11,8 @@ import type { Logger } from '../logger.ts'
 import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
 import { parseMember, type Member } from './member.ts'
+import { ClusterTime } from './cluster-time.ts'
+import { describeSkew, SkewAlarm } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
 import type { Link, Transport } from './transport.ts'
 
@@ -35,6 +37,8 @@ export const DEFAULT_TIMINGS: ClusterTimings = {
 interface Beat {
   type: 'beat'
   self: Member
+  /** The sender's clock as the beat left (cluster-time.ts); absent from older nodes. */
+  now?: number
   members: Member[]
   heard: Record<string, number>
 }
@@ -52,6 +56,10 @@ export interface ClusterOptions {
   /** While a known live member has no link, look for peers again this often. @default 1000 */
   refreshMs?: number
   clock?: Clock
+  /** Fed with every member's clock; one is made if not given. */
+  time?: ClusterTime
+  /** Clocks further than this from cluster time are reported (clock-skew.ts). @default 1000 */
+  maxClockSkewMs?: number
   log: Logger
 }
 
@@ -61,6 +69,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly t: ClusterTimings
   private readonly clock: Clock
   private readonly refreshMs: number
+  private readonly skewAlarm: SkewAlarm
+  /** Cluster time, from the members' clocks as their heartbeats report them. */
+  readonly time: ClusterTime
   private timer: Timer | null = null
   private lastTick = 0
   private lastRefresh = 0
@@ -74,6 +85,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.refreshMs = refreshMs
     // A restart must outrank everything said about the previous run: the clock does that.
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
+    this.time = o.time ?? new ClusterTime(clock)
+    this.skewAlarm = new SkewAlarm({ selfId: o.self.id, toleranceMs: o.maxClockSkewMs ?? 1000 })
     this.detector = new FailureDetector(this.t)
     o.transport.on('open', (link) => {
       if (!this.closed) link.send(this.beat())
@@ -127,6 +140,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
       this.broadcast()
       this.maybeRefresh(now)
+      this.reportSkew(now)
     } catch (err) {
       this.o.log.error('cluster-tick-failed', { error: (err as Error).message })
     }
@@ -142,9 +156,43 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  private reportSkew(now: number): void {
+    for (const r of this.skewAlarm.check(this.time.skews(this.self.id), now)) {
+      const members = this.live().length
+      if (r.type === 'self-skewed') {
+        this.o.log.error('clock-skew', {
+          message: `this machine's clock is ${describeSkew(r.aheadMs)} the cluster's (the median of ${members} members): records use the cluster's time, but fix this clock (NTP)`,
+          aheadMs: Math.round(r.aheadMs),
+        })
+      } else if (r.type === 'self-resolved') {
+        this.o.log.info('clock-skew-resolved', { aheadMs: Math.round(this.time.aheadMs) })
+      } else {
+        this.o.log.warn('member-clock-skew', {
+          message: `${this.membership.get(r.id)?.name ?? r.id}'s clock is ${describeSkew(r.aheadMs)} the cluster's`,
+          member: this.membership.get(r.id)?.name,
+          aheadMs: Math.round(r.aheadMs),
+        })
+      }
+    }
+  }
+
+  /** Members whose clocks are off cluster time past the tolerance, as last checked. */
+  skewedClocks(): { name: string; aheadMs: number; self: boolean }[] {
+    const off = new Set(this.skewAlarm.skewed())
+    return this.time
+      .skews(this.self.id)
+      .filter((s) => off.has(s.id))
+      .map((s) => ({
+        name: this.membership.get(s.id)?.name ?? s.id,
+        aheadMs: Math.round(s.aheadMs),
+        self: s.id === this.self.id,
+      }))
+  }
+
   private beat(): Beat {
     return {
       type: 'beat',
+      now: this.now(),
       self: this.self,
       members: this.membership.all(),
       heard: this.detector.ages(this.now()),
@@ -176,6 +224,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!before || beat.self.incarnation > before.incarnation)
       this.detector.reset(beat.self.id, now)
     this.detector.heard(beat.self.id, now)
+    if (beat.now !== undefined) this.time.observe(beat.self.id, beat.now)
     this.merge(beat.self)
     for (const m of beat.members) this.merge(m)
     for (const [id, ageMs] of Object.entries(beat.heard)) {
@@ -197,6 +246,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private emitEvent(event: MembershipEvent | null): void {
     if (!event) return
+    if (event.type === 'dead' || event.type === 'left') this.time.forget(event.member.id)
     this.o.log.info(`member-${event.type}`, {
       member: event.member.name,
       id: event.member.id.slice(0, 8),
@@ -236,5 +286,6 @@ function parseBeat(v: unknown): Beat | null {
       if (typeof age === 'number' && Number.isFinite(age) && age >= 0) heard[id] = age
     }
   }
-  return { type: 'beat', self, members, heard }
+  const now = typeof o.now === 'number' && Number.isFinite(o.now) ? o.now : undefined
+  return { type: 'beat', now, self, members, heard }
 }

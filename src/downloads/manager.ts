@@ -83,7 +83,7 @@ export class DownloadManager implements DownloadService {
     this.supervisor = new Supervisor({
       ...o,
       onProgress: (d, progress) => {
-        const tick = { id: d.id, userId: d.userId, epoch: d.epoch, progress, at: clock.now() }
+        const tick = { id: d.id, userId: d.userId, epoch: d.epoch, progress, at: repo.now() }
         this.feed.tick(tick)
         relay?.publish(tick)
       },
@@ -129,7 +129,7 @@ export class DownloadManager implements DownloadService {
     if (this.closed) throw new ShuttingDownError()
     if (this.diskIsLow) throw new StorageLowError()
     this.takeAction(userId)
-    const now = this.clock.now()
+    const now = this.o.repo.now()
     const owner = this.o.placement.ownerFor(userId)
     const download: Download = {
       id: nanoid(),

@@ -113,7 +113,7 @@ export class Supervisor {
     if (this.takingOver.has(d.id)) return
     this.takingOver.add(d.id)
     try {
-      const now = this.o.clock.now()
+      const now = this.o.repo.now()
       const next: Download = {
         ...d,
         owner: this.o.self.id,

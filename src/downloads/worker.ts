@@ -1,7 +1,8 @@
 /**
  * One attempt at one download on this node: drives the generator, relays its progress as it
  * comes, and checkpoints to the log only at state changes, at coarse progress steps, and when
- * the lease needs renewing, so the log does not carry every tick.
+ * the lease needs renewing, so the log does not carry every tick. Record times (updatedAt,
+ * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
 import { isContentType, safeFileName, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
@@ -92,7 +93,7 @@ export class Worker {
       from: `${this.current.progress}%`,
     })
     try {
-      await this.write({ state: 'processing', expiresAt: o.clock.now() + o.liveTtlMs })
+      await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
       let file
       try {
         file = await o.generator.run(
@@ -119,7 +120,7 @@ export class Worker {
       }
       await this.writing
       const ref = await o.files.put(file.bytes)
-      const at = o.clock.now()
+      const at = o.repo.now()
       await this.write({
         state: 'ready',
         progress: 100,
@@ -151,7 +152,7 @@ export class Worker {
   private async fail(message: string): Promise<void> {
     this.o.log.warn('failed', { id: this.id, error: message })
     await this.writing
-    const at = this.o.clock.now()
+    const at = this.o.repo.now()
     await this.write({
       state: 'error',
       error: message,
@@ -174,7 +175,11 @@ export class Worker {
     this.lastWrite = { progress, at: now }
     // Coalesce: while one checkpoint is being written only the newest waits behind it.
     const queued = this.pendingCheckpoint !== null
-    this.pendingCheckpoint = { progress, checkpoint, expiresAt: now + this.o.liveTtlMs }
+    this.pendingCheckpoint = {
+      progress,
+      checkpoint,
+      expiresAt: this.o.repo.now() + this.o.liveTtlMs,
+    }
     if (queued) return
     this.writing = this.writing.then(async () => {
       const patch = this.pendingCheckpoint
@@ -189,7 +194,7 @@ export class Worker {
       ...this.current,
       ...patch,
       version: this.current.version + 1,
-      updatedAt: this.o.clock.now(),
+      updatedAt: this.o.repo.now(),
     }
     this.current = next
     const winner = await this.o.repo.update(next)

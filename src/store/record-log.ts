@@ -26,6 +26,8 @@ export interface RecordLogOptions {
   /** How long records carried to an adopted log wait for this node to become its writer. @default 60000 */
   carryOverTimeoutMs?: number
   clock?: Clock
+  /** Record time (cluster/cluster-time.ts), to tell which records are still live. @default clock */
+  recordTime?: Pick<Clock, 'now'>
   onError?: (err: Error) => void
   /** Reading the view waited long for a block (`done`: it was read at last). */
   onSlowRead?: LogBaseOptions['onSlowRead']
@@ -57,11 +59,20 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     writableTimeoutMs = 10_000,
     carryOverTimeoutMs = 60_000,
     clock = systemClock,
+    recordTime = clock,
     onError = () => {},
     ...rest
   }: RecordLogOptions) {
     super()
-    this.o = { ackIntervalMs, writableTimeoutMs, carryOverTimeoutMs, clock, onError, ...rest }
+    this.o = {
+      ackIntervalMs,
+      writableTimeoutMs,
+      carryOverTimeoutMs,
+      clock,
+      recordTime,
+      onError,
+      ...rest,
+    }
   }
 
   get table(): RecordTable {
@@ -163,7 +174,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private async switchTo(key: string): Promise<void> {
     if (this.closing || this.base.key.toString('hex') === key) return
     const old = this.base
-    const carried = visibleRecords(old.table, this.o.clock.now())
+    const carried = visibleRecords(old.table, this.o.recordTime.now())
     const oldIds = new Set(old.table.entries.keys())
     const namespace = `log-${key.slice(0, 32)}`
     // The new base opens before the old one closes: if it cannot, this node stays where it was.

@@ -32,6 +32,11 @@ export interface RepositoryEvents {
 }
 
 export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
+  /**
+   * The time records are stamped and judged in: cluster time (cluster/cluster-time.ts), not
+   * this machine's clock, which may be off.
+   */
+  now(): number
   get(id: string): Download | null
   forUser(userId: string): Download | null
   all(): Download[]
@@ -57,22 +62,31 @@ export interface OpLog {
 
 export interface LogRepositoryOptions {
   log: OpLog
-  clock: Clock
+  /** Record time: cluster time on a node, a fake clock in tests. */
+  time: Pick<Clock, 'now'>
   /** How long a dismissal outlives the record, so late writes cannot revive it. */
   tombstoneMs: number
+  /**
+   * Whether record time can be trusted to purge on. A node that has not yet compared its clock
+   * with any other member's may be hours off, and a purge cannot be undone: it waits.
+   * @default always
+   */
+  mayPurge?: () => boolean
 }
 
 export class LogRepository extends EventEmitter<RepositoryEvents> implements DownloadRepository {
   private readonly log: OpLog
-  private readonly clock: Clock
+  private readonly time: Pick<Clock, 'now'>
   private readonly tombstoneMs: number
+  private readonly mayPurge: () => boolean
   private inserting: Promise<unknown> = Promise.resolve()
 
-  constructor({ log, clock, tombstoneMs }: LogRepositoryOptions) {
+  constructor({ log, time, tombstoneMs, mayPurge = () => true }: LogRepositoryOptions) {
     super()
     this.log = log
-    this.clock = clock
+    this.time = time
     this.tombstoneMs = tombstoneMs
+    this.mayPurge = mayPurge
     log.on('change', (ids) => {
       const users = new Set<string>()
       for (const id of ids) {
@@ -83,16 +97,20 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
     })
   }
 
+  now(): number {
+    return this.time.now()
+  }
+
   get(id: string): Download | null {
-    return get(this.log.table, id, this.clock.now())
+    return get(this.log.table, id, this.now())
   }
 
   forUser(userId: string): Download | null {
-    return currentFor(this.log.table, userId, this.clock.now())
+    return currentFor(this.log.table, userId, this.now())
   }
 
   all(): Download[] {
-    return visibleRecords(this.log.table, this.clock.now())
+    return visibleRecords(this.log.table, this.now())
   }
 
   insert(download: Download): Promise<InsertResult> {
@@ -113,7 +131,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   async remove(download: Download): Promise<void> {
-    const at = this.clock.now()
+    const at = this.now()
     await this.append({
       type: 'remove',
       id: download.id,
@@ -133,10 +151,11 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   servable(id: string): Download | null {
-    return servable(this.log.table, id, this.clock.now())
+    return servable(this.log.table, id, this.now())
   }
 
   purge(): Download[] {
-    return purge(this.log.table, this.clock.now())
+    if (!this.mayPurge()) return []
+    return purge(this.log.table, this.now())
   }
 }

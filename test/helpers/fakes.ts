@@ -12,7 +12,7 @@ import { MemoryLog } from './memory-log.ts'
 
 export function memoryRepository(clock: Clock, tombstoneMs = 60_000) {
   const log = new MemoryLog()
-  return { log, repo: new LogRepository({ log, clock, tombstoneMs }) }
+  return { log, repo: new LogRepository({ log, time: clock, tombstoneMs }) }
 }
 
 export class MemoryFileStore implements FileStore {

@@ -109,6 +109,65 @@ test('a node whose own loop stood still past the death window says so, and blame
   assert.is(statusOf(nodes[0]!, 'n2'), 'alive', 'n2’s silence during the stall proves nothing')
 })
 
+/** The same fake clock, read `offsetMs` off: a machine whose clock is wrong. */
+function skewed(clock: FakeClock, offsetMs: number): Clock {
+  return { ...clock, now: () => clock.now() + offsetMs }
+}
+
+test("heartbeats carry clocks: a node an hour ahead keeps the cluster's time, and both sides say so", async () => {
+  const clock = fakeClock()
+  const [n1, n2] = ['n1', 'n2'].map((n) => member(n, clock)) as [Node, Node]
+  const n3 = member('n3', skewed(clock, 3_600_000))
+  for (const [a, b] of [
+    [n1, n2],
+    [n1, n3],
+    [n2, n3],
+  ] as const)
+    connect(a.transport, b.transport)
+  for (const n of [n1, n2, n3]) n.cluster.start()
+  await clock.tick(300)
+  assert.is(n3.cluster.time.now(), clock.now(), "n3 runs on the others' time")
+  assert.is(n1.cluster.time.now(), clock.now(), 'n1 is not moved by n3')
+  const [said] = n3.log.events('clock-skew')
+  assert.is(said?.level, 'error')
+  assert.match(String(said?.fields.message), /3600\.0 s ahead of the cluster's/)
+  assert.equal(n3.cluster.skewedClocks(), [{ name: 'n3', aheadMs: 3_600_000, self: true }])
+  assert.ok(n1.log.events('member-clock-skew').some((e) => e.fields.member === 'n3'))
+  assert.is(n3.log.events('clock-skew').length, 1, 'said once, not on every beat')
+
+  // n3 dies: its clock stops counting anywhere, and nobody warns about it any more.
+  n3.transport.muted = true
+  await clock.tick(1500)
+  assert.equal(n1.cluster.skewedClocks(), [])
+  for (const n of [n1, n2, n3]) void n.cluster.close()
+})
+
+test('a node restarted with its clock set back an hour refutes its old incarnation and is a member again', async () => {
+  const clock = fakeClock()
+  const [n1, n2] = ['n1', 'n2'].map((n) => member(n, clock)) as [Node, Node]
+  connect(n1.transport, n2.transport)
+  const before = member('n3', skewed(clock, 3_600_000))
+  connect(n1.transport, before.transport)
+  for (const n of [n1, n2, before]) n.cluster.start()
+  await clock.tick(300)
+  assert.is(statusOf(n1, 'n3'), 'alive')
+  before.transport.muted = true
+  await clock.tick(1500)
+  assert.is(statusOf(n1, 'n3'), 'dead')
+  void before.cluster.close()
+
+  // NTP fixed the clock; the same member (same id) starts with an incarnation an hour lower.
+  const after = member('n3', clock)
+  connect(n1.transport, after.transport)
+  connect(n2.transport, after.transport)
+  after.cluster.start()
+  await clock.tick(500)
+  assert.is(statusOf(n1, 'n3'), 'alive')
+  assert.is(statusOf(n2, 'n3'), 'alive')
+  assert.ok(after.log.events('refuted').length > 0)
+  for (const n of [n1, n2, after]) void n.cluster.close()
+})
+
 test('heartbeats that cannot be parsed are logged and ignored', async () => {
   const clock = fakeClock()
   const [n1, n2] = await three(clock)

@@ -4,6 +4,8 @@ import { rejects } from 'node:assert/strict'
 import { InvalidRecordError } from '../../src/store/repository.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { memoryRepository } from '../helpers/fakes.ts'
+import { MemoryLog } from '../helpers/memory-log.ts'
+import { LogRepository } from '../../src/store/repository.ts'
 import { download } from '../helpers/records.ts'
 
 function setup() {
@@ -43,6 +45,35 @@ test('a dismissal hides the record at once and outlives it by the tombstone time
   const op = s.log.ops.at(-1)!
   assert.is(op.type, 'remove')
   if (op.type === 'remove') assert.is(op.expiresAt, d.expiresAt + 60_000)
+})
+
+test('records are stamped and judged in the time it is given; it purges only once that time may be trusted', async () => {
+  const clock = fakeClock()
+  const log = new MemoryLog()
+  let trusted = false
+  const repo = new LogRepository({
+    log,
+    time: clock,
+    tombstoneMs: 1000,
+    mayPurge: () => trusted,
+  })
+  assert.is(repo.now(), clock.now())
+  const d = download({
+    id: 'one',
+    state: 'ready',
+    createdAt: clock.now(),
+    expiresAt: clock.now() + 5000,
+  })
+  await repo.insert(d)
+  await clock.tick(10_000)
+  assert.is(repo.get('one'), null, 'expired: no longer shown')
+  assert.equal(repo.purge(), [], 'but not purged on an unchecked clock')
+  assert.ok(log.table.entries.has('one'))
+  trusted = true
+  assert.equal(
+    repo.purge().map((x) => x.id),
+    ['one'],
+  )
 })
 
 test.run()
