@@ -3,7 +3,8 @@
  * closes itself for good (autobase over RocksDB: "Batch was not applied", then every write
  * answers "Autobase is closing"), so a node must stop writing before that: below the reserve
  * it refuses new downloads and pauses its workers, and once space is back (with some margin,
- * so it does not flap) it resumes them from their checkpoints.
+ * so it does not flap) it resumes them from their checkpoints. A store that breaks anyway is
+ * reopened by node-runner.ts.
  */
 import { statfs } from 'node:fs/promises'
 import type { Clock, Timer } from './clock.ts'

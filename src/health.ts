@@ -10,6 +10,8 @@ export interface HealthSignals {
   writeError: { message: string; at: number } | null
   disk: { low: boolean; free: number; reserve: number }
   dataDir: string
+  /** The store failed for good (record-log.ts, `failed`); the node is being reopened. */
+  storeFailure?: Error | null
 }
 
 import { describeSkew } from './cluster/clock-skew.ts'
@@ -24,6 +26,11 @@ export function healthProblems(s: HealthSignals): string[] {
   if (s.disk.low) {
     problems.push(
       `disk nearly full: ${mb(s.disk.free)} free in ${s.dataDir}, under the ${mb(s.disk.reserve)} reserve (--min-free-mb); new downloads are refused and workers paused until space is back`,
+    )
+  }
+  if (s.storeFailure) {
+    problems.push(
+      `the store failed (${describeError(s.storeFailure)}); the node restarts itself once it can open it again`,
     )
   }
   if (s.writeError) problems.push(`writes to the record log fail: ${s.writeError.message}`)
@@ -50,4 +57,18 @@ export function healthWarnings(s: WarningSignals): string[] {
       ? `this node's clock is ${describeSkew(aheadMs)} the cluster's: records use the cluster's time, but fix this machine's clock (NTP)`
       : `${name}'s clock is ${describeSkew(aheadMs)} the cluster's`,
   )
+}
+
+/**
+ * An error with its causes, as one line: RocksDB's reason ("No space left on device") hides
+ * in the `cause` of autobase's "Batch was not applied", or in the errors of an AggregateError.
+ */
+export function describeError(err: Error): string {
+  const parts = [err.message]
+  let next: unknown = err.cause ?? (err as Partial<AggregateError>).errors?.find(Boolean)
+  for (let depth = 0; next instanceof Error && depth < 4; depth++) {
+    if (!parts.includes(next.message)) parts.push(next.message)
+    next = next.cause ?? (next as Partial<AggregateError>).errors?.find(Boolean)
+  }
+  return parts.join(': ')
 }

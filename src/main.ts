@@ -1,7 +1,7 @@
 /** `npm run node -- [flags]`: one node, until SIGINT or SIGTERM. */
 import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'
-import { startNode } from './node.ts'
+import { runNode } from './node-runner.ts'
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 1000
@@ -21,9 +21,9 @@ async function main(): Promise<void> {
     process.stdout.write(helpText() + '\n')
     return
   }
-  let node
+  let runner
   try {
-    node = await startNode(config)
+    runner = await runNode(config)
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
       process.stderr.write(`${config.name} did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting\n`)
       process.exit(1)
     }, SHUTDOWN_LIMIT_MS).unref()
-    node.close().then(
+    runner.close().then(
       () => process.exit(0),
       (err: Error) => {
         process.stderr.write(`error while stopping: ${err.message}\n`)

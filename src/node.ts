@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
 import { DiskSpace, type FreeBytes } from './disk-space.ts'
-import { healthProblems, healthWarnings } from './health.ts'
+import { describeError, healthProblems, healthWarnings } from './health.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { RecordLog } from './store/record-log.ts'
@@ -72,6 +72,12 @@ export interface RunningNode {
   cluster: Cluster
   relay: Relay
   health(): Health
+  /**
+   * Settles with the error if the store fails for good (a write that did not reach the disk):
+   * the node then refuses work, and only closing it and starting it again recovers
+   * (node-runner.ts does).
+   */
+  failed: Promise<Error>
   close(): Promise<void>
 }
 
@@ -205,17 +211,31 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       onChange: (low, free) => {
         if (low) log.error('disk-low', { freeMb: Math.floor(free / 1048576), dir: config.dataDir })
         else log.info('disk-ok', { freeMb: Math.floor(free / 1048576) })
-        manager.diskLow(low)
+        if (!recordLog.failure()) manager.storage(low ? 'low' : null)
       },
       onError: (err) => log.warn('disk-measure-failed', { error: err.message }),
     })
     closers.add('disk-space', disk, (d) => d.stop())
+    let reportFailure: (err: Error) => void = () => {}
+    const failed = new Promise<Error>((resolve) => (reportFailure = resolve))
+    recordLog.on('failed', (err) => {
+      log.error('store-failed', {
+        message:
+          'the store failed: writes no longer land, so the node stops its work and reopens it',
+        error: describeError(err),
+        freeMb: Math.floor(disk.state.free / 1048576),
+        dir: config.dataDir,
+      })
+      manager.storage('failed')
+      reportFailure(err)
+    })
     const health = (): Health => {
       const problems = healthProblems({
         readStalledMs: recordLog.readStalledMs(),
         writeError: recordLog.writeError(),
         disk: disk.state,
         dataDir: config.dataDir,
+        storeFailure: recordLog.failure(),
       })
       return {
         ok: problems.length === 0,
@@ -283,6 +303,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       cluster,
       relay,
       health,
+      failed,
       close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),
     }
   } catch (err) {

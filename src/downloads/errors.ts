@@ -27,6 +27,14 @@ export class StorageLowError extends RefusalError {
   }
 }
 
+/** The store failed (a write did not reach the disk) and the node is reopening it. */
+export class StorageFailedError extends RefusalError {
+  constructor() {
+    super("This server's storage failed and is being reopened; try again in a moment.")
+    this.name = 'StorageFailedError'
+  }
+}
+
 /** A user acting faster than `--actions-per-minute` allows. */
 export class TooManyActionsError extends RefusalError {
   constructor(readonly retryAfterMs: number) {

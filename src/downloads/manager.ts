@@ -13,6 +13,7 @@ import {
   DownloadConflictError,
   RACE_LOST_MESSAGE,
   ShuttingDownError,
+  StorageFailedError,
   StorageLowError,
   TooManyActionsError,
 } from './errors.ts'
@@ -33,6 +34,9 @@ export interface ProgressRelay extends Interest {
 export interface Owners {
   ownerFor(userId: string): NodeRef
 }
+
+/** Why the node cannot write now: the disk is under its reserve, or the store failed. */
+export type StorageProblem = 'low' | 'failed'
 
 export interface ManagerOptions extends Omit<SupervisorOptions, 'onProgress' | 'placement'> {
   placement: Successors & Owners
@@ -60,7 +64,7 @@ export class DownloadManager implements DownloadService {
   private readonly replicationWaitMs: number
   /** File requests waiting for their record to replicate here, by download id. */
   private readonly awaitingFiles = new Map<string, Set<(d: Download | null) => void>>()
-  private diskIsLow = false
+  private storageProblem: StorageProblem | null = null
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
@@ -127,7 +131,8 @@ export class DownloadManager implements DownloadService {
 
   async request(userId: string): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
-    if (this.diskIsLow) throw new StorageLowError()
+    if (this.storageProblem === 'low') throw new StorageLowError()
+    if (this.storageProblem === 'failed') throw new StorageFailedError()
     this.takeAction(userId)
     const now = this.o.repo.now()
     const owner = this.o.placement.ownerFor(userId)
@@ -220,14 +225,16 @@ export class DownloadManager implements DownloadService {
   }
 
   /**
-   * The disk is nearly full (or has room again): new downloads are refused and workers pause,
-   * then resume from their checkpoints. Dismissals and purges go on: they free space.
+   * The disk is nearly full, or the store failed (or all is well again): new downloads are
+   * refused and workers pause, then resume from their checkpoints. Dismissals and purges go on:
+   * they free space.
    */
-  diskLow(low: boolean): void {
-    if (low === this.diskIsLow || this.closed) return
-    this.diskIsLow = low
-    if (low) this.supervisor.pause()
-    else this.supervisor.resume()
+  storage(problem: StorageProblem | null): void {
+    if (problem === this.storageProblem || this.closed) return
+    const was = this.storageProblem
+    this.storageProblem = problem
+    if (problem && !was) this.supervisor.pause()
+    else if (!problem) this.supervisor.resume()
   }
 
   /** This node was stalled long enough to have been declared dead: see Supervisor.fence. */

@@ -23,6 +23,11 @@ export interface LogBaseOptions {
   ackIntervalMs: number
   clock: Clock
   onError: (err: Error) => void
+  /**
+   * Autobase failed and closed itself (a write that did not reach the disk: a full disk, an I/O
+   * error). Nothing written from then on lands; only opening the store again recovers.
+   */
+  onFailed: (err: Error) => void
   /** A block of the view stayed unreadable for a while (`done`: it was read at last). */
   onSlowRead?: ViewReaderOptions['onSlow']
 }
@@ -47,6 +52,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private closing: Promise<void> | null = null
   /** The last append that failed, until one succeeds. */
   writeError: { message: string; at: number } | null = null
+  /** Why autobase closed itself, if it did. */
+  failure: Error | null = null
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -56,7 +63,12 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       open: (viewStore) => viewStore.get({ name: 'records', valueEncoding: 'json' }),
       apply: applyNodes,
     })
-    this.base.on('error', (err: Error) => o.onError(err))
+    // Autobase closes itself before it emits an error: every one is the end of this base.
+    this.base.on('error', (err: Error) => {
+      if (this.closing) return
+      this.failure ??= err
+      o.onFailed(err)
+    })
     this.base.on('update', () => void this.catchUp().catch((err: Error) => o.onError(err)))
     this.base.on('writable', () => this.emit('advert'))
   }

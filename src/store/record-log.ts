@@ -38,6 +38,11 @@ export interface RecordLogEvents {
   change: [ids: Set<string>]
   /** The advert changed: another log was adopted, this node became writable, a writer joined. */
   advert: []
+  /**
+   * The log this node is on failed for good (log-base.ts, `onFailed`): writes no longer land,
+   * and only opening the store again recovers (node-runner.ts).
+   */
+  failed: [err: Error]
 }
 
 /** Replication streams stay open across a move; a stream only needs `close` to be tracked. */
@@ -102,6 +107,10 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       ackIntervalMs: this.o.ackIntervalMs,
       clock: this.o.clock,
       onError: this.o.onError,
+      onFailed: (err) => {
+        if (base === this.base && !this.closing) this.emit('failed', err)
+        else this.o.onError(err)
+      },
       onSlowRead: this.o.onSlowRead,
     })
     base.on('change', (ids) => {
@@ -122,6 +131,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** The last append that failed, until one succeeds. */
   writeError(): { message: string; at: number } | null {
     return this.base?.writeError ?? null
+  }
+
+  /** Why the log this node is on failed for good, if it did. */
+  failure(): Error | null {
+    return this.base?.failure ?? null
   }
 
   /** How long reading the log has been waiting for a block (0 when it is not). */

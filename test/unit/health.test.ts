@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { healthProblems, type HealthSignals } from '../../src/health.ts'
+import { describeError, healthProblems, type HealthSignals } from '../../src/health.ts'
 
 const MB = 1024 * 1024
 const fine: HealthSignals = {
@@ -26,6 +26,23 @@ test('each problem is named with what to look at', () => {
   assert.match(problems[0]!, /^disk nearly full: 12 MB free in \/data\/n1, under the 64 MB reserve/)
   assert.is(problems[1], 'writes to the record log fail: Batch was not applied')
   assert.is(problems[2], 'reading the record log has waited 7 s for a block')
+})
+
+test('a failed store is a problem, named with the cause RocksDB gave', () => {
+  const err = new Error('Batch was not applied', {
+    cause: new Error('While appending to file: db/000008.log: No space left on device'),
+  })
+  assert.is(
+    describeError(err),
+    'Batch was not applied: While appending to file: db/000008.log: No space left on device',
+  )
+  const [problem] = healthProblems({ ...fine, storeFailure: err })
+  assert.match(
+    problem!,
+    /^the store failed \(Batch was not applied: .*No space left on device\); the node restarts itself/,
+  )
+  const aggregate = new AggregateError([undefined, new Error('IO error')], 'Batch was not applied')
+  assert.is(describeError(aggregate), 'Batch was not applied: IO error')
 })
 
 test.run()

@@ -1,0 +1,119 @@
+/**
+ * Keeps a node up when its store fails. A write that does not reach the disk (a disk filled
+ * faster than the reserve check could see, an I/O error) makes autobase close itself for good,
+ * and RocksDB stays read-only until it is opened again; so the runner closes the node and
+ * starts it again in this process, on the same data directory and port, as soon as the disk
+ * has room, backing off while it cannot. To the cluster this is a restart (rejoin.ts): its
+ * downloads are taken over from their checkpoints meanwhile, or it takes them back.
+ *
+ * This is what a process supervisor would do, done where a node runs without one
+ * (`npm run node`, the launcher).
+ */
+import type { Config } from './config.ts'
+import { sleep, systemClock } from './clock.ts'
+import { freeBytes } from './disk-space.ts'
+import { createLogger } from './logger.ts'
+import { startNode, type NodeDeps, type RunningNode } from './node.ts'
+
+export interface RunnerOptions {
+  /** The first wait between two attempts to start again; it doubles up to `maxBackoffMs`. */
+  backoffMs?: number
+  /** @default 30000 */
+  maxBackoffMs?: number
+  /** Tests: how a node is started. @default startNode */
+  start?: typeof startNode
+}
+
+export interface NodeRunner {
+  /** The node running now: a restart replaces it; null while it is down. */
+  readonly node: RunningNode | null
+  /** How many times the node was started again after its store failed. */
+  readonly restarts: number
+  /** Stops the node (and any restart under way). Safe to call twice. */
+  close(): Promise<void>
+}
+
+/** Starts a node (throws as `startNode` does) and keeps it running through store failures. */
+export async function runNode(
+  config: Config,
+  deps: NodeDeps = {},
+  { backoffMs = 1000, maxBackoffMs = 30_000, start = startNode }: RunnerOptions = {},
+): Promise<NodeRunner> {
+  const log = deps.log ?? createLogger(config.name)
+  const clock = deps.clock ?? systemClock
+  const measure = deps.freeBytes ?? freeBytes
+  const reserve = config.minFreeMb * 1024 * 1024
+  const stop = new AbortController()
+  let node: RunningNode | null = await start(config, { ...deps, log })
+  // A node on port 0 comes back on the port it was given, so its URL stays its own.
+  const again: Config = { ...config, port: node.port }
+  let restarts = 0
+  let restarting: Promise<void> | null = null
+  let closing: Promise<void> | null = null
+
+  const roomOnDisk = async (): Promise<boolean> => {
+    try {
+      return (await measure(config.dataDir)) >= reserve
+    } catch {
+      return true // cannot tell: let the start itself say what is wrong
+    }
+  }
+
+  const watch = (running: RunningNode): void => {
+    void running.failed.then(() => {
+      if (stop.signal.aborted || node !== running) return
+      restarting = restart(running)
+        .catch((err: Error) => log.error('restart-failed', { error: err.message }))
+        .finally(() => (restarting = null))
+    })
+  }
+
+  const restart = async (failed: RunningNode): Promise<void> => {
+    node = null
+    await failed.close().catch(() => {}) // what failed to close is logged by the node
+    let waitMs = backoffMs
+    for (let attempt = 1; !stop.signal.aborted; attempt++) {
+      if (await roomOnDisk()) {
+        try {
+          const started = await start(again, { ...deps, log })
+          if (stop.signal.aborted) return void (await started.close())
+          node = started
+          restarts++
+          watch(started)
+          log.info('restarted', { attempt, message: 'the store is open again' })
+          return
+        } catch (err) {
+          log.error('restart-failed', { attempt, error: (err as Error).message, retryMs: waitMs })
+        }
+      } else if (attempt === 1) {
+        log.warn('restart-waiting', {
+          message: `waiting for ${config.minFreeMb} MB free in ${config.dataDir} (--min-free-mb) to open the store again`,
+        })
+      }
+      try {
+        await sleep(clock, waitMs, stop.signal)
+      } catch {
+        return
+      }
+      waitMs = Math.min(waitMs * 2, maxBackoffMs)
+    }
+  }
+
+  watch(node)
+  return {
+    get node() {
+      return node
+    },
+    get restarts() {
+      return restarts
+    },
+    close() {
+      closing ??= (async () => {
+        stop.abort()
+        await restarting
+        await node?.close()
+      })()
+      return closing
+    },
+  }
+}
