@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { processCluster } from '../../scripts/lib/processes.ts'
 
-const ROUNDS = 12
+const ROUNDS = 20
 const DOWNLOADS = 20
 
 test(`a node SIGKILLed mid-work and restarted ${ROUNDS} times finishes every download each time`, async () => {
