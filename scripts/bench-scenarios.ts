@@ -56,6 +56,7 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
   async function throughput(): Promise<void> {
     await withSystem({ workMs: 500 }, async (c) => {
       const us = await users(c, size.users)
+      const opsBefore = await c.logOps?.()
       const started = Date.now()
       const sent = us.map((u) => (u.client.send({ type: 'request' }), Date.now()))
       const done = await Promise.all(
@@ -72,6 +73,12 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
       )
       add('throughput', 'request to ready, median', pct(latencies, 50), 'ms')
       add('throughput', 'request to ready, p99', pct(latencies, 99), 'ms')
+      if (opsBefore !== undefined) {
+        // Ready is seen once the last write is applied here; the log's length is n1's view.
+        await sleep(500)
+        const ops = (await c.logOps!()) - opsBefore
+        add('throughput', 'log operations per download (no failure)', ops / size.users, '')
+      }
       for (const u of us) u.client.close()
     })
   }

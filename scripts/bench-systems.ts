@@ -36,6 +36,8 @@ export interface Running {
   rssKb(i: number): number
   storageBytes(): Promise<number>
   storageWhat: string
+  /** Operations in the replicated log so far (the cluster only: BullMQ has no such log). */
+  logOps?(): Promise<number>
   /** Resolves once the finished downloads of these clients have been purged. */
   afterRetention(clients: Client[], retentionMs: number): Promise<void>
   teardown(): Promise<void>
@@ -91,6 +93,10 @@ export const clusterSystem: System = {
       },
       rssKb: (i) => rssKbOf(nodePid(c.nodes[i]!.child!.pid!)),
       storageWhat: 'on disk, 3 nodes',
+      async logOps() {
+        const res = await fetch(c.nodes[0]!.url + '/healthz')
+        return ((await res.json()) as { log: { length: number } }).log.length
+      },
       async storageBytes() {
         const out = execFileSync('du', ['-sb', ...c.nodes.map((n) => n.dataDir)], {
           encoding: 'utf8',

@@ -26,6 +26,8 @@ export interface Config {
   generator: 'pdf' | 'failing'
   /** Percent of progress between two checkpoints written to the log. */
   checkpointStep: number
+  /** The least time between two checkpoints a worker writes to the log (it relays the rest). */
+  logCheckpointMs: number
   /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
   /** UDP port of this node's DHT node (0: any free port). */
@@ -66,6 +68,7 @@ export const DEFAULTS = {
   liveTtlMs: 120_000,
   generator: 'pdf',
   checkpointStep: 10,
+  logCheckpointMs: 10_000,
   purgeIntervalMs: 1000,
   /** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */
   bootstrap: Array.from({ length: 10 }, (_, i) => ({

@@ -181,6 +181,14 @@ const FLAGS: Flag[] = [
     parse: (v) => positiveCount('--min-free-mb', v),
   },
   {
+    flag: '--log-checkpoint-ms',
+    env: 'LOG_CHECKPOINT_MS',
+    key: 'logCheckpointMs',
+    default: String(DEFAULTS.logCheckpointMs),
+    help: 'the least time between two checkpoints a worker writes to the log; the others go to the next nodes in line',
+    parse: ms('--log-checkpoint-ms'),
+  },
+  {
     flag: '--max-clock-skew-ms',
     env: 'MAX_CLOCK_SKEW_MS',
     key: 'maxClockSkewMs',

@@ -58,7 +58,8 @@ export interface Health {
   uptimeMs: number
   running: number
   members: number
-  log: { key: string; writers: number; writable: boolean }
+  /** The log this node is on: its key, writers, whether this node may write, operations in it. */
+  log: { key: string; writers: number; writable: boolean; length: number }
   /** This node's clock against cluster time (cluster/cluster-time.ts). */
   clock: { aheadMs: number; compared: boolean }
 }
@@ -196,6 +197,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       retentionMs: config.retentionMs,
       liveTtlMs: config.liveTtlMs,
       checkpointStep: config.checkpointStep,
+      logCheckpointMs: config.logCheckpointMs,
       purgeIntervalMs: config.purgeIntervalMs,
       actionBurst: config.actionBurst,
       actionIntervalMs: 60_000 / config.actionsPerMinute,
@@ -246,7 +248,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         uptimeMs: clock.now() - started,
         running: manager.running,
         members: cluster.live().length,
-        log: (({ key, writers, writable }) => ({ key, writers, writable }))(recordLog.advert()),
+        log: (({ key, writers, writable, length }) => ({ key, writers, writable, length }))(
+          recordLog.advert(),
+        ),
         clock: { aheadMs: Math.round(time.aheadMs), compared: time.compared },
       }
     }

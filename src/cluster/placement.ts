@@ -6,7 +6,7 @@
  * epoch rule keeps exactly one of them.
  */
 import { isLiveStatus, type Member } from './member.ts'
-import { owner } from './rendezvous.ts'
+import { owner, rank } from './rendezvous.ts'
 
 export interface NodeRef {
   id: string
@@ -49,6 +49,18 @@ export class Placement {
     const m = this.o.members().find((x) => x.id === ownerId)
     if (!m) return this.o.rejoin.unheardOwnerGone()
     return m.status === 'dead' || m.status === 'left'
+  }
+
+  /**
+   * The members that would take this user's download over from this node, in order: the
+   * first if this node died, the second if the first died with it. They get its checkpoints.
+   */
+  successorsOf(userId: string, count: number): string[] {
+    const live = this.o
+      .members()
+      .filter((m) => isLiveStatus(m.status) && m.id !== this.o.self.id)
+      .map((m) => m.id)
+    return rank(userId, live).slice(0, count)
   }
 
   /** Who should take over a download of this user whose owner is gone, or null while it is not. */

@@ -4,9 +4,14 @@
  * cluster links, without waiting for log replication. Each node tells its peers which users
  * it wants (interest), so a user's ticks never reach a node with none of that user's sockets.
  * The log stays the source of truth; these messages only make the bar move smoothly.
+ *
+ * It also carries checkpoints beside the log: a worker sends each one to the members that
+ * would take its download over (downloads/checkpoint-copies.ts), which is what lets the log
+ * take a checkpoint only every few seconds.
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
+import { parseCheckpoint, type Checkpoint } from '../store/record.ts'
 import type { Link, Transport } from './transport.ts'
 
 export interface ProgressTick {
@@ -18,8 +23,19 @@ export interface ProgressTick {
   at: number
 }
 
+/** A worker's checkpoint, sent to the members that would take its download over. */
+export interface RelayedCheckpoint {
+  id: string
+  userId: string
+  /** The epoch of the worker that reached it: a copy from a replaced owner is worth nothing. */
+  epoch: number
+  progress: number
+  checkpoint: Checkpoint | null
+}
+
 export interface RelayEvents {
   progress: [event: ProgressTick]
+  checkpoint: [copy: RelayedCheckpoint]
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/
@@ -31,7 +47,7 @@ export class Relay extends EventEmitter<RelayEvents> {
   private readonly local = new Map<string, number>()
   /** Users each peer wants to hear about. */
   private readonly remote = new Map<Link, Set<string>>()
-  readonly stats = { sent: 0, received: 0 }
+  readonly stats = { sent: 0, received: 0, checkpointsSent: 0, checkpointsReceived: 0 }
 
   constructor(
     private readonly transport: Transport,
@@ -81,6 +97,18 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
+  /** Sends a checkpoint to these members (by id), over their links; returns how many got it. */
+  sendCheckpoint(memberIds: readonly string[], copy: RelayedCheckpoint): number {
+    let sent = 0
+    for (const link of this.transport.links) {
+      if (!link.memberId || !memberIds.includes(link.memberId)) continue
+      link.send({ type: 'checkpoint', ...copy })
+      sent++
+    }
+    this.stats.checkpointsSent += sent
+    return sent
+  }
+
   private broadcast(message: object): void {
     for (const link of this.transport.links) link.send(message)
   }
@@ -89,11 +117,19 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (typeof raw !== 'object' || raw === null) return
     const m = raw as Record<string, unknown>
     if (m.type === 'interest') return this.onInterest(link, m)
+    if (m.type === 'checkpoint') return this.onCheckpoint(link, m)
     if (m.type !== 'progress') return
     const event = parseProgress(m)
     if (!event) return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
     this.stats.received++
     this.emit('progress', event)
+  }
+
+  private onCheckpoint(link: Link, m: Record<string, unknown>): void {
+    const copy = parseRelayedCheckpoint(m)
+    if (!copy) return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    this.stats.checkpointsReceived++
+    this.emit('checkpoint', copy)
   }
 
   private onInterest(link: Link, m: Record<string, unknown>): void {
@@ -122,4 +158,16 @@ function parseProgress(m: Record<string, unknown>): ProgressTick | null {
   if (typeof progress !== 'number' || !(progress >= 0 && progress <= 100)) return null
   if (typeof at !== 'number' || !Number.isFinite(at)) return null
   return { id, userId, epoch, progress, at }
+}
+
+/** A checkpoint as the log would take it, or null: nothing a peer sends is trusted. */
+function parseRelayedCheckpoint(m: Record<string, unknown>): RelayedCheckpoint | null {
+  const { id, userId, epoch, progress } = m
+  if (typeof id !== 'string' || !ID.test(id) || typeof userId !== 'string' || !ID.test(userId))
+    return null
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch)) return null
+  if (typeof progress !== 'number' || !(progress >= 0 && progress <= 100)) return null
+  const checkpoint = parseCheckpoint(m.checkpoint)
+  if (checkpoint === undefined) return null
+  return { id, userId, epoch, progress, checkpoint }
 }

@@ -7,7 +7,7 @@
 import { nanoid } from 'nanoid'
 import type { Download } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
-import type { ProgressTick } from '../cluster/relay.ts'
+import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Clock } from '../clock.ts'
 import {
   DownloadConflictError,
@@ -19,16 +19,22 @@ import {
 } from './errors.ts'
 import { TokenBuckets } from '../token-bucket.ts'
 import { Housekeeper } from './housekeeper.ts'
+import { CheckpointCopies } from './checkpoint-copies.ts'
 import { ProgressFeed, type Interest } from './progress-feed.ts'
 import { RaceWatch } from './race-watch.ts'
 import { Supervisor, type SupervisorOptions, type Successors } from './supervisor.ts'
 import type { DownloadService, DownloadView, Listener, OpenedFile } from './service.ts'
 
-/** Live progress between nodes (cluster/relay.ts); absent on a node without peers. */
+/** Live progress and checkpoints between nodes (cluster/relay.ts); absent on a node without peers. */
 export interface ProgressRelay extends Interest {
   publish(tick: ProgressTick): void
   on(event: 'progress', listener: (tick: ProgressTick) => void): unknown
+  sendCheckpoint(memberIds: readonly string[], copy: RelayedCheckpoint): number
+  on(event: 'checkpoint', listener: (copy: RelayedCheckpoint) => void): unknown
 }
+
+/** How many successors hold a copy of each checkpoint: the log's is needed only if all die. */
+const CHECKPOINT_COPIES = 2
 
 /** Where new downloads go (cluster/placement.ts). */
 export interface Owners {
@@ -38,8 +44,11 @@ export interface Owners {
 /** Why the node cannot write now: the disk is under its reserve, or the store failed. */
 export type StorageProblem = 'low' | 'failed'
 
-export interface ManagerOptions extends Omit<SupervisorOptions, 'onProgress' | 'placement'> {
-  placement: Successors & Owners
+export interface ManagerOptions extends Omit<
+  SupervisorOptions,
+  'onProgress' | 'onCheckpoint' | 'placement' | 'copies'
+> {
+  placement: Successors & Owners & { successorsOf(userId: string, count: number): string[] }
   relay?: ProgressRelay
   /** How often expired records are purged and every worker is reconciled. @default 1000 */
   purgeIntervalMs?: number
@@ -60,6 +69,8 @@ export class DownloadManager implements DownloadService {
   /** Requests and dismissals per user: a flood costs a bounded number of writes and workers. */
   private readonly actions: TokenBuckets
   private readonly housekeeper: Housekeeper
+  /** Other nodes' checkpoints of downloads this node would take over. */
+  private readonly copies = new CheckpointCopies()
   private readonly clock: Clock
   private readonly replicationWaitMs: number
   /** File requests waiting for their record to replicate here, by download id. */
@@ -86,11 +97,14 @@ export class DownloadManager implements DownloadService {
     this.actions = new TokenBuckets({ burst: actionBurst, intervalMs: actionIntervalMs, clock })
     this.supervisor = new Supervisor({
       ...o,
+      copies: this.copies,
       onProgress: (d, progress) => {
         const tick = { id: d.id, userId: d.userId, epoch: d.epoch, progress, at: repo.now() }
         this.feed.tick(tick)
         relay?.publish(tick)
       },
+      onCheckpoint: (copy) =>
+        relay?.sendCheckpoint(o.placement.successorsOf(copy.userId, CHECKPOINT_COPIES), copy) ?? 0,
     })
     this.housekeeper = new Housekeeper({
       records: repo,
@@ -100,6 +114,7 @@ export class DownloadManager implements DownloadService {
       log,
       onPurged: (d) => {
         this.supervisor.stopExpired(d.id)
+        this.copies.forget(d.id)
         this.feed.forget(d.id)
         this.feed.notify(d.userId)
       },
@@ -113,6 +128,7 @@ export class DownloadManager implements DownloadService {
       if (this.awaitingFiles.size > 0) this.wakeFileWaiters()
     })
     relay?.on('progress', (tick) => this.feed.tick(tick))
+    relay?.on('checkpoint', (copy) => this.copies.offer(copy))
   }
 
   /** Starts the workers this node owns (after a restart too) and the sweep. */

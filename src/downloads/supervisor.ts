@@ -8,6 +8,7 @@ import type { Download } from '../store/record.ts'
 import { isLive } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
+import type { RelayedCheckpoint } from '../cluster/relay.ts'
 
 /** Who takes over a download whose owner is gone (cluster/placement.ts). */
 export interface Successors {
@@ -20,6 +21,8 @@ export interface Successors {
 export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nodeName'> {
   self: NodeRef
   placement: Successors
+  /** Checkpoints other nodes sent here (checkpoint-copies.ts): a takeover resumes from them. */
+  copies?: { aheadOf(d: Download): RelayedCheckpoint | null }
 }
 
 export class Supervisor {
@@ -114,8 +117,11 @@ export class Supervisor {
     this.takingOver.add(d.id)
     try {
       const now = this.o.repo.now()
+      // The freshest checkpoint wins: the copy the owner sent here, or the log's.
+      const copy = this.o.copies?.aheadOf(d)
       const next: Download = {
         ...d,
+        ...(copy && { progress: copy.progress, checkpoint: copy.checkpoint }),
         owner: this.o.self.id,
         ownerName: this.o.self.name,
         epoch: d.epoch + 1,
@@ -128,7 +134,8 @@ export class Supervisor {
         user: d.userId,
         from: d.ownerName,
         epoch: next.epoch,
-        at: `${d.progress}%`,
+        at: `${next.progress}%`,
+        checkpoint: copy ? 'relayed' : 'log',
       })
       await this.o.repo.update(next)
       // The change event that follows starts the worker (owner is now this node).

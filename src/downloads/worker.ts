@@ -1,7 +1,9 @@
 /**
  * One attempt at one download on this node: drives the generator, relays its progress as it
- * comes, and checkpoints to the log only at state changes, at coarse progress steps, and when
- * the lease needs renewing, so the log does not carry every tick. Record times (updatedAt,
+ * comes, sends a checkpoint at every coarse progress step to the nodes that would take the
+ * download over (checkpoint-copies.ts), and writes to the log only its decisions (started,
+ * ready or failed) and, at most every `logCheckpointMs`, a checkpoint as a fallback for when
+ * those nodes die with this one (or when none took the copy). Record times (updatedAt,
  * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
 import { isContentType, safeFileName, type Download } from '../store/record.ts'
@@ -10,6 +12,7 @@ import type { FileStore } from '../store/file-store.ts'
 import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
+import type { RelayedCheckpoint } from '../cluster/relay.ts'
 
 export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired' | 'paused'
 
@@ -23,9 +26,13 @@ export interface WorkerOptions {
   clock: Clock
   liveTtlMs: number
   retentionMs: number
-  /** Percent of progress between two checkpoints written to the log. */
+  /** Percent of progress between two checkpoints sent to the successors. */
   checkpointStep: number
+  /** The least time between two checkpoints written to the log. */
+  logCheckpointMs: number
   onProgress: (download: Download, progress: number) => void
+  /** Sends a checkpoint to the successors; returns how many took it (0: the log must). */
+  onCheckpoint?: (copy: RelayedCheckpoint) => number
   log: Logger
 }
 
@@ -41,7 +48,10 @@ export class Worker {
   private readonly controller = new AbortController()
   private writing: Promise<void> = Promise.resolve()
   private pendingCheckpoint: Partial<Download> | null = null
+  /** The last checkpoint written to the log (or the record this worker started from). */
   private lastWrite: { progress: number; at: number }
+  /** The last checkpoint sent to the successors. */
+  private lastCopied: number
   /** The generator's newest report, ahead of the last checkpoint written. */
   private latest: { progress: number; checkpoint: Download['checkpoint'] }
   progress: number
@@ -52,6 +62,7 @@ export class Worker {
     this.progress = o.download.progress
     this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
     this.lastWrite = { progress: o.download.progress, at: o.clock.now() }
+    this.lastCopied = o.download.progress
     this.done = this.run().catch((err: Error) => {
       o.log.error('worker-failed', { id: this.current.id, error: err.message })
     })
@@ -167,10 +178,16 @@ export class Worker {
     this.progress = progress
     this.latest = { progress, checkpoint }
     this.o.onProgress(this.current, progress)
+    let copied = true
+    if (progress >= this.lastCopied + this.o.checkpointStep) {
+      this.lastCopied = progress
+      const { id, userId, epoch } = this.current
+      copied = (this.o.onCheckpoint?.({ id, userId, epoch, progress, checkpoint }) ?? 0) > 0
+    }
     const now = this.o.clock.now()
     const due =
-      progress >= this.lastWrite.progress + this.o.checkpointStep ||
-      now - this.lastWrite.at >= this.o.liveTtlMs / 3
+      (!copied && progress > this.lastWrite.progress) ||
+      now - this.lastWrite.at >= Math.min(this.o.logCheckpointMs, this.o.liveTtlMs / 3)
     if (!due) return
     this.lastWrite = { progress, at: now }
     // Coalesce: while one checkpoint is being written only the newest waits behind it.

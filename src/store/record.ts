@@ -120,7 +120,7 @@ function parseFile(v: unknown, id: string): DownloadFile | null | undefined {
   }
 }
 
-function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
+export function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
   if (v === null) return null
   if (typeof v !== 'object' || Array.isArray(v) || v === undefined) return undefined
   const out: Checkpoint = {}

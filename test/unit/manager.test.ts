@@ -9,7 +9,7 @@ import {
   TooManyActionsError,
 } from '../../src/downloads/errors.ts'
 import type { DownloadEvent } from '../../src/downloads/service.ts'
-import type { ProgressTick } from '../../src/cluster/relay.ts'
+import type { ProgressTick, RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
@@ -17,8 +17,16 @@ import { download } from '../helpers/records.ts'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
-class FakeRelay extends EventEmitter<{ progress: [ProgressTick] }> implements ProgressRelay {
+class FakeRelay
+  extends EventEmitter<{ progress: [ProgressTick]; checkpoint: [RelayedCheckpoint] }>
+  implements ProgressRelay
+{
   readonly published: ProgressTick[] = []
+  readonly checkpoints: { to: readonly string[]; copy: RelayedCheckpoint }[] = []
+  sendCheckpoint(to: readonly string[], copy: RelayedCheckpoint) {
+    this.checkpoints.push({ to, copy })
+    return to.length
+  }
   readonly watching = new Set<string>()
   watch(userId: string) {
     this.watching.add(userId)
@@ -44,12 +52,18 @@ function setup() {
     files,
     generator,
     self,
-    placement: { ownerFor: () => self, successorFor: () => null, mayWork: () => true },
+    placement: {
+      ownerFor: () => self,
+      successorFor: () => null,
+      successorsOf: () => ['next', 'after'],
+      mayWork: () => true,
+    },
     relay,
     clock,
     retentionMs: 60_000,
     liveTtlMs: 30_000,
     checkpointStep: 10,
+    logCheckpointMs: 10_000,
     purgeIntervalMs: 1000,
     replicationWaitMs: 750,
     actionBurst: 4,

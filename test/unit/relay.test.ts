@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Relay, type ProgressTick } from '../../src/cluster/relay.ts'
+import { Relay, type ProgressTick, type RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 
@@ -88,6 +88,28 @@ test('malformed relay messages are logged and change nothing', async () => {
   assert.equal(b.got, [])
   assert.is(b.relay.watchers('u1'), 0)
   assert.is(b.log.events('bad-relay-message').length, 4)
+})
+
+test('a checkpoint goes to the members named, over their links, and a malformed one is refused', async () => {
+  const [a, b, c] = [node('a'), node('b'), node('c')]
+  connect(a.transport, b.transport)
+  connect(a.transport, c.transport)
+  // Membership names each link's member from its heartbeats; here the endpoint's name.
+  for (const link of a.transport.links) link.memberId = link.remoteKey
+  const held: RelayedCheckpoint[] = []
+  b.relay.on('checkpoint', (copy) => held.push(copy))
+  c.relay.on('checkpoint', () => assert.unreachable('c is not a successor'))
+  const copy = { id: 'd1', userId: 'u1', epoch: 2, progress: 40, checkpoint: { page: 4 } }
+  assert.is(a.relay.sendCheckpoint(['b', 'gone'], copy), 1, 'one successor has a link')
+  await settle()
+  assert.equal(held, [copy])
+
+  const [link] = [...c.transport.links]
+  link!.send({ type: 'checkpoint', ...copy, checkpoint: { nested: { no: 1 } } })
+  link!.send({ type: 'checkpoint', ...copy, progress: 400 })
+  await settle()
+  assert.equal(held, [copy])
+  assert.is(a.log.events('bad-relay-message').length, 2)
 })
 
 test.run()

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Supervisor } from '../../src/downloads/supervisor.ts'
+import { CheckpointCopies } from '../../src/downloads/checkpoint-copies.ts'
 import type { NodeRef } from '../../src/cluster/placement.ts'
 import type { Download } from '../../src/store/record.ts'
 import { fakeClock } from '../helpers/clock.ts'
@@ -15,6 +16,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve))
 
 function setup() {
   const clock = fakeClock()
+  const copies = new CheckpointCopies()
   const { log, repo } = memoryRepository(clock)
   const generator = steppedGenerator()
   const logger = recordingLogger()
@@ -28,6 +30,7 @@ function setup() {
       successorFor: (_user, owner) => gone.get(owner) ?? null,
       mayWork: () => rejoin.ready,
     },
+    copies,
     generator,
     repo,
     files: new MemoryFileStore(),
@@ -35,6 +38,7 @@ function setup() {
     liveTtlMs: LIVE_TTL_MS,
     retentionMs: 60_000,
     checkpointStep: 10,
+    logCheckpointMs: 10_000,
     onProgress: () => {},
     log: logger,
   })
@@ -45,7 +49,21 @@ function setup() {
       expiresAt: clock.now() + LIVE_TTL_MS,
       ...over,
     })
-  return { clock, log, repo, generator, logger, gone, rejoin, supervisor, live }
+  return { clock, log, repo, generator, logger, gone, rejoin, supervisor, live, copies }
+}
+
+/** A download of u1 owned by n2 ('dead-node'), its checkpoint in the log at `progress`. */
+async function orphan(s: ReturnType<typeof setup>, progress: number): Promise<Download> {
+  const d = s.live({
+    userId: 'u1',
+    owner: 'dead-node',
+    ownerName: 'n2',
+    state: 'processing',
+    progress,
+    checkpoint: { at: progress },
+  })
+  await s.repo.insert(d)
+  return d
 }
 
 test('a worker runs for every live download this node owns, and for no other', async () => {
@@ -67,15 +85,7 @@ test('a worker runs for every live download this node owns, and for no other', a
 
 test('the successor of a gone owner takes over at the next epoch and resumes from the checkpoint', async () => {
   const s = setup()
-  const d = s.live({
-    userId: 'u1',
-    owner: 'dead-node',
-    ownerName: 'n2',
-    state: 'processing',
-    progress: 40,
-    checkpoint: { at: 40 },
-  })
-  await s.repo.insert(d)
+  const d = await orphan(s, 40)
   s.supervisor.reconcile(['u1'])
   await settle()
   assert.is(s.repo.get(d.id)!.epoch, 1, 'the owner is not gone yet: nothing happens')
@@ -93,6 +103,26 @@ test('the successor of a gone owner takes over at the next epoch and resumes fro
   const run = await s.generator.next()
   assert.is(run.job.progress, 40)
   assert.equal(run.job.checkpoint, { at: 40 })
+  await s.supervisor.close()
+})
+
+test('a takeover resumes from the checkpoint the owner sent here when it is ahead of the log', async () => {
+  const s = setup()
+  const d = await orphan(s, 20)
+  // A copy from the owner's worker (epoch 1), one from a worker replaced long ago is no use.
+  s.copies.offer({ id: d.id, userId: 'u1', epoch: 1, progress: 70, checkpoint: { at: 70 } })
+  s.gone.set('dead-node', ME)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  const taken = s.repo.get(d.id)!
+  assert.equal([taken.epoch, taken.progress, taken.checkpoint], [2, 70, { at: 70 }])
+  assert.equal(
+    s.logger.events('takeover').map((e) => [e.fields.at, e.fields.checkpoint]),
+    [['70%', 'relayed']],
+  )
+  s.supervisor.reconcile(['u1'])
+  const run = await s.generator.next()
+  assert.equal([run.job.progress, run.job.checkpoint], [70, { at: 70 }])
   await s.supervisor.close()
 })
 

@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Worker } from '../../src/downloads/worker.ts'
 import type { Download } from '../../src/store/record.ts'
+import type { RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
@@ -10,7 +11,7 @@ import { download } from '../helpers/records.ts'
 const LIVE_TTL_MS = 30_000
 const RETENTION_MS = 60_000
 
-async function setup(over: Partial<Download> = {}) {
+async function setup(over: Partial<Download> = {}, copies?: RelayedCheckpoint[]) {
   const clock = fakeClock()
   const { log, repo } = memoryRepository(clock)
   const files = new MemoryFileStore()
@@ -37,7 +38,9 @@ async function setup(over: Partial<Download> = {}) {
       liveTtlMs: LIVE_TTL_MS,
       retentionMs: RETENTION_MS,
       checkpointStep: 10,
+      logCheckpointMs: 10_000,
       onProgress: (_, progress) => ticks.push(progress),
+      ...(copies && { onCheckpoint: (copy: RelayedCheckpoint) => copies.push(copy) }),
       log: logger,
     })
   return { clock, log, repo, files, generator, logger, ticks, d, start }
@@ -73,6 +76,58 @@ test('a run goes processing, checkpoints every 10 %, and ends ready with the gen
   assert.is(ready.checkpoint, null)
   assert.is(ready.expiresAt, s.clock.now() + RETENTION_MS)
   assert.is(s.files.files.get(ready.file!.blockOffset)?.toString(), 'a,b\n')
+})
+
+test('with successors to hold its checkpoints, a download no failure touched costs the log 3 operations', async () => {
+  const copies: RelayedCheckpoint[] = []
+  const s = await setup({}, copies)
+  const worker = s.start()
+  const run = await s.generator.next()
+  for (let p = 5; p <= 95; p += 5) run.report(p)
+  await settle()
+  run.finish()
+  await worker.done
+  assert.equal(
+    writes(s.log).map((d) => [d.state, d.progress]),
+    [
+      ['pending', 0],
+      ['processing', 0],
+      ['ready', 100],
+    ],
+    'the request, the start, the outcome',
+  )
+  assert.equal(
+    copies.map((c) => c.progress),
+    [10, 20, 30, 40, 50, 60, 70, 80, 90],
+    'every step went to the successors',
+  )
+  assert.equal(copies[3], {
+    id: s.d.id,
+    userId: s.d.userId,
+    epoch: s.d.epoch,
+    progress: 40,
+    checkpoint: { at: 40 },
+  })
+})
+
+test('a long run still writes a checkpoint to the log every logCheckpointMs, for when its successors die too', async () => {
+  const copies: RelayedCheckpoint[] = []
+  const s = await setup({}, copies)
+  const worker = s.start()
+  const run = await s.generator.next()
+  for (const p of [10, 20, 30]) {
+    await s.clock.tick(4000)
+    run.report(p)
+  }
+  await settle()
+  assert.equal(
+    writes(s.log).map((d) => d.progress),
+    [0, 0, 30],
+    'one fallback after 10 s of work, not one per step',
+  )
+  assert.is(s.repo.get(s.d.id)!.expiresAt, s.clock.now() + LIVE_TTL_MS, 'the lease renewed')
+  worker.stop('shutdown')
+  await worker.done
 })
 
 test('checkpoints queued while one is written coalesce: only the newest follows it', async () => {
