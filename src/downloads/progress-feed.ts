@@ -57,7 +57,9 @@ export class ProgressFeed {
     let view: DownloadView = d
     const tick = this.live.get(d.id)
     if (tick && tick.epoch >= d.epoch && tick.progress > d.progress) {
-      view = { ...d, progress: tick.progress, progressAt: tick.at }
+      // Ticks come straight from the worker, its `processing` write through the log: a tick
+      // can arrive first, and a worker that ticks is running.
+      view = { ...d, state: 'processing', progress: tick.progress, progressAt: tick.at }
     }
     // After a takeover the successor resumes from the last checkpoint, which may be behind what
     // the relay already showed: hold the bar where it was rather than move it back. A held value

@@ -39,6 +39,11 @@ export interface LogBaseEvents {
   advert: []
 }
 
+interface Batch {
+  ops: (RecordOp | WriterOp)[]
+  written: Promise<void>
+}
+
 export class NotWritableError extends Error {
   constructor() {
     super('This node has not been admitted to the cluster log yet; try again shortly.')
@@ -54,6 +59,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   writeError: { message: string; at: number } | null = null
   /** Why autobase closed itself, if it did. */
   failure: Error | null = null
+  /** Operations this node appended, and in how many batches (group commit). */
+  readonly writeStats = { batches: 0, ops: 0 }
+  /** The batch the appends of this turn join, written at the end of the turn. */
+  private batch: Batch | null = null
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -127,18 +136,46 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     if (!this.closing) this.base.replicate(stream)
   }
 
-  /** Appends operations (this node must be, or become within the timeout, a writer). */
+  /**
+   * Appends operations (this node must be, or become within the timeout, a writer). Group
+   * commit: what every caller appends within one turn of the event loop goes to autobase as
+   * one `append([...])`, one batch on disk, instead of one write per operation; each caller
+   * resolves once the batch holding its operations is written and applied here.
+   */
   async append(ops: (RecordOp | WriterOp)[], writableTimeoutMs: number): Promise<void> {
     if (this.closing) throw new Error('The record log is closed.')
     await this.untilWritable(writableTimeoutMs)
+    if (this.closing) throw new Error('The record log is closed.')
+    const batch = (this.batch ??= this.openBatch())
+    batch.ops.push(...ops)
+    await batch.written
+    await this.catchUp()
+  }
+
+  private openBatch(): Batch {
+    let settle!: (err?: Error) => void
+    const written = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve())
+    })
+    const batch: Batch = { ops: [], written }
+    // setImmediate: after the microtasks of this turn, so every append made in it joins.
+    setImmediate(() => {
+      if (this.batch === batch) this.batch = null
+      void this.write(batch.ops).then(() => settle(), settle)
+    })
+    return batch
+  }
+
+  private async write(ops: (RecordOp | WriterOp)[]): Promise<void> {
     try {
-      for (const op of ops) await this.base.append(op)
+      await this.base.append(ops)
+      this.writeStats.batches++
+      this.writeStats.ops += ops.length
     } catch (err) {
       this.writeError = { message: (err as Error).message, at: this.o.clock.now() }
       throw err
     }
     this.writeError = null
-    await this.catchUp()
   }
 
   untilWritable(timeoutMs: number): Promise<void> {

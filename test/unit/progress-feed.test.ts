@@ -48,6 +48,13 @@ test('a tick ahead of the checkpoint is shown with the time it was measured', ()
   assert.equal(s.progress(), [27])
 })
 
+test('a tick that arrives before the worker’s start has replicated shows the download running', () => {
+  const s = setup()
+  s.recs.set(running({ state: 'pending', progress: 0 }))
+  s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 30, at: 5 })
+  assert.equal([s.feed.current('u1')?.state, s.feed.current('u1')?.progress], ['processing', 30])
+})
+
 test('a tick from a replaced owner (older epoch) is dropped', () => {
   const s = setup()
   s.recs.set(running({ epoch: 2, progress: 30 }))
