@@ -4,12 +4,11 @@
  * processes, each a worker plus a QueueEvents-to-WebSocket relay).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { QueueEvents } from 'bullmq'
 import type { Client } from './lib/client.ts'
 import { freeTcpPort } from './lib/ports.ts'
-import { processCluster, statusOf, waitForCluster } from './lib/processes.ts'
+import { nodeRssKb, processCluster, rssKbOf, statusOf, waitForCluster } from './lib/processes.ts'
 
 export type Scenario =
   'throughput' | 'relay' | 'failover' | 'convergence' | 'connections' | 'storage'
@@ -51,19 +50,6 @@ export interface System {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function rssKbOf(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
-}
-
-/** The node process under `npm run node` (npm, then sh, then node). */
-function nodePid(groupLeader: number): number {
-  const out = execFileSync('ps', ['-o', 'pid=,args=', '-g', String(groupLeader)], {
-    encoding: 'utf8',
-  })
-  const line = out.split('\n').find((l) => /^\s*\d+\s+node\b.*src\/main\.ts/.test(l))
-  return Number(line?.trim().split(/\s+/)[0])
-}
-
 export const clusterSystem: System = {
   label: 'cluster',
   scenarios: ALL,
@@ -91,7 +77,7 @@ export const clusterSystem: System = {
         }
         return null
       },
-      rssKb: (i) => rssKbOf(nodePid(c.nodes[i]!.child!.pid!)),
+      rssKb: (i) => nodeRssKb(c.nodes[i]!),
       storageWhat: 'on disk, 3 nodes',
       async logOps() {
         const res = await fetch(c.nodes[0]!.url + '/healthz')

@@ -24,7 +24,7 @@ export interface Config {
   /** The cluster secret; null when none was given and this machine's is used (machine-secret.ts). */
   secret: string | null
   generator: 'pdf' | 'failing'
-  /** Percent of progress between two checkpoints written to the log. */
+  /** Percent of progress between two checkpoints sent to the successors (worker.ts). */
   checkpointStep: number
   /** The least time between two checkpoints a worker writes to the log (it relays the rest). */
   logCheckpointMs: number

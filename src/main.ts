@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   }
   let runner
   try {
-    runner = await runNode(config)
+    runner = await runNode(config, {}, { onGiveUp: () => process.exit(1) })
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)

@@ -22,6 +22,14 @@ export interface RunnerOptions {
   maxBackoffMs?: number
   /** Tests: how a node is started. @default startNode */
   start?: typeof startNode
+  /** A failed node that takes longer than this to close is left behind. @default 10000 */
+  closeTimeoutMs?: number
+  /**
+   * Failed starts after which the runner gives up: it says so and calls `onGiveUp`, so the
+   * process can exit for an outside supervisor to restart it. @default 20
+   */
+  maxAttempts?: number
+  onGiveUp?: () => void
 }
 
 export interface NodeRunner {
@@ -37,7 +45,14 @@ export interface NodeRunner {
 export async function runNode(
   config: Config,
   deps: NodeDeps = {},
-  { backoffMs = 1000, maxBackoffMs = 30_000, start = startNode }: RunnerOptions = {},
+  {
+    backoffMs = 1000,
+    maxBackoffMs = 30_000,
+    start = startNode,
+    closeTimeoutMs = 10_000,
+    maxAttempts = 20,
+    onGiveUp = () => {},
+  }: RunnerOptions = {},
 ): Promise<NodeRunner> {
   const log = deps.log ?? createLogger(config.name)
   const clock = deps.clock ?? systemClock
@@ -70,9 +85,32 @@ export async function runNode(
 
   const restart = async (failed: RunningNode): Promise<void> => {
     node = null
-    await failed.close().catch(() => {}) // what failed to close is logged by the node
+    // What fails to close is logged by the node; what hangs is left behind after a while.
+    const closed = failed.close().then(
+      () => true,
+      () => true,
+    )
+    const waited = new AbortController()
+    const timedOut = sleep(clock, closeTimeoutMs, AbortSignal.any([stop.signal, waited.signal]))
+      .then(() => false)
+      .catch(() => true)
+    const done = await Promise.race([closed, timedOut])
+    waited.abort()
+    if (!done) {
+      log.error('close-timed-out', {
+        message: `the failed node did not close in ${closeTimeoutMs} ms`,
+      })
+    }
     let waitMs = backoffMs
+    let failures = 0
     for (let attempt = 1; !stop.signal.aborted; attempt++) {
+      // Waiting for disk space is not failing: only failed starts count towards giving up.
+      if (failures >= maxAttempts) {
+        log.error('restart-gave-up', {
+          message: `the node failed to start again ${failures} times; exiting for a supervisor to restart it`,
+        })
+        return onGiveUp()
+      }
       if (await roomOnDisk()) {
         try {
           const started = await start(again, { ...deps, log })
@@ -83,6 +121,7 @@ export async function runNode(
           log.info('restarted', { attempt, message: 'the store is open again' })
           return
         } catch (err) {
+          failures++
           log.error('restart-failed', { attempt, error: (err as Error).message, retryMs: waitMs })
         }
       } else if (attempt === 1) {

@@ -57,6 +57,8 @@ export interface Health {
   name: string
   uptimeMs: number
   running: number
+  /** Records this node shows (live and finished, until they expire). */
+  records: number
   members: number
   /** The log this node is on: its key, writers, whether this node may write, operations in it. */
   log: { key: string; writers: number; writable: boolean; length: number }
@@ -132,13 +134,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
     await files.ready()
-    // Purging on an unchecked clock could drop the others' records; alone, a node's own clock
-    // is the cluster's (`cluster` and `rejoin` exist by the time the first sweep runs).
+    // Record time can be trusted once compared with a member's clock; alone, a node's own clock
+    // is the cluster's. Until then it neither purges (that cannot be undone) nor stamps new
+    // records. (`cluster` and `rejoin` exist before either can be asked.)
+    const timeTrusted = () => time.compared || (rejoin.ready() && cluster.live().length === 1)
     const repo = new LogRepository({
       log: recordLog,
       time,
       tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
-      mayPurge: () => time.compared || (rejoin.ready() && cluster.live().length === 1),
+      mayPurge: timeTrusted,
     })
 
     const transport = new SwarmTransport({
@@ -189,7 +193,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const manager = new DownloadManager({
       repo,
       files,
-      generator: deps.generator ?? generatorFor(config, clock),
+      // The report's times sit beside the record's: both in cluster time.
+      generator: deps.generator ?? generatorFor(config, { ...clock, now: () => time.now() }),
       self,
       placement: new Placement({ self, members: () => cluster.members(), rejoin }),
       relay,
@@ -201,6 +206,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       purgeIntervalMs: config.purgeIntervalMs,
       actionBurst: config.actionBurst,
       actionIntervalMs: 60_000 / config.actionsPerMinute,
+      timeTrusted,
       log,
     })
     closers.add('downloads', manager, (m) => m.close())
@@ -231,6 +237,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       manager.storage('failed')
       reportFailure(err)
     })
+    // A base that failed before anyone listened has said so already: look.
+    const early = recordLog.failure()
+    if (early) recordLog.emit('failed', early)
     const health = (): Health => {
       const problems = healthProblems({
         readStalledMs: recordLog.readStalledMs(),
@@ -247,6 +256,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         name: config.name,
         uptimeMs: clock.now() - started,
         running: manager.running,
+        records: repo.all().length,
         members: cluster.live().length,
         log: (({ key, writers, writable, length }) => ({ key, writers, writable, length }))(
           recordLog.advert(),

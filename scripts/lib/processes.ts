@@ -1,5 +1,6 @@
 /** Real node processes started with `npm run node`, for the tests that kill them. */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { eventually } from './eventually.ts'
 import { freeTcpPort, freeUdpPorts } from './ports.ts'
@@ -154,4 +155,18 @@ export async function waitForCluster(nodes: NodeProcess[], timeoutMs = 30_000): 
     `${nodes.map((n) => n.name).join(', ')} form one cluster on one log`,
     timeoutMs,
   )
+}
+
+/** Resident memory of a process, in KB (Linux). */
+export function rssKbOf(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN)
+}
+
+/** Resident memory of a running node, the node process under `npm run node` (npm, sh, node). */
+export function nodeRssKb(n: NodeProcess): number {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '-g', String(n.child!.pid!)], {
+    encoding: 'utf8',
+  })
+  const line = out.split('\n').find((l) => /^\s*\d+\s+node\b.*src\/main\.ts/.test(l))
+  return rssKbOf(Number(line?.trim().split(/\s+/)[0]))
 }

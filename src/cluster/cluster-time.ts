@@ -15,12 +15,21 @@
  * minimum-delay filter NTP uses), and a stalled event loop, which delivers beats late, cannot
  * drag the estimate down.
  *
+ * Cluster time must not jump once records are stamped in it: a jump forward would expire live
+ * records at once. So a member that dies keeps counting with its last estimate (its clock goes
+ * on ticking) until it leaves cleanly, and after the first comparison, which steps, cluster
+ * time slews towards a new median at most SLEW_RATE of the time that passes (NTP slews too).
+ * It never moves back.
+ *
  * Pure over what it is given: the local clock, and observations fed by cluster.ts.
  */
 import type { Clock } from '../clock.ts'
 
 /** Samples kept per member: a second of heartbeats at the default 100 ms. */
 const SAMPLES = 10
+
+/** After the first comparison, cluster time moves at most this much per ms towards the median. */
+export const SLEW_RATE = 0.1
 
 export interface MemberSkew {
   id: string
@@ -30,19 +39,31 @@ export interface MemberSkew {
 
 export class ClusterTime {
   private readonly samples = new Map<string, number[]>()
+  /** The offset the median asks for. */
+  private target = 0
+  /** The offset in use, slewing towards `target`. */
   private offset = 0
+  private slewedAt: number
+  private last = -Infinity
   private heardAny = false
 
-  constructor(private readonly local: Pick<Clock, 'now'>) {}
-
-  /** Cluster time now, in milliseconds since the epoch. */
-  now(): number {
-    return this.local.now() + this.offset
+  constructor(private readonly local: Pick<Clock, 'now'>) {
+    this.slewedAt = local.now()
   }
 
-  /** How far this node's own clock is ahead of cluster time (negative: behind). */
+  /** Cluster time now, in milliseconds since the epoch; never less than it said before. */
+  now(): number {
+    const local = this.local.now()
+    const step = Math.max(0, local - this.slewedAt) * SLEW_RATE
+    this.slewedAt = local
+    this.offset += Math.max(-step, Math.min(step, this.target - this.offset))
+    this.last = Math.max(this.last, local + this.offset)
+    return this.last
+  }
+
+  /** How far this node's own clock is ahead of the cluster's median (negative: behind). */
   get aheadMs(): number {
-    return -this.offset
+    return -this.target
   }
 
   /**
@@ -61,25 +82,37 @@ export class ClusterTime {
     if (!list) this.samples.set(memberId, (list = []))
     list.push(sample)
     if (list.length > SAMPLES) list.shift()
-    this.heardAny = true
     this.recompute()
+    if (!this.heardAny) {
+      // The first comparison steps: nothing could be stamped in cluster time before it.
+      this.heardAny = true
+      this.now()
+      this.offset = this.target
+      this.last = -Infinity
+    }
   }
 
-  /** A member died or left: its clock no longer counts. */
+  /** A member left cleanly: its clock no longer counts (a dead one's still does). */
   forget(memberId: string): void {
     if (this.samples.delete(memberId)) this.recompute()
   }
 
-  /** Each member's clock (this node's included, as `selfId`) against cluster time. */
-  skews(selfId: string): MemberSkew[] {
-    const out: MemberSkew[] = [{ id: selfId, aheadMs: -this.offset }]
-    for (const [id, list] of this.samples) out.push({ id, aheadMs: estimate(list) - this.offset })
+  /**
+   * The clocks of this node (as `selfId`) and of the members `include` accepts, each against
+   * the cluster's median.
+   */
+  skews(selfId: string, include: (id: string) => boolean = () => true): MemberSkew[] {
+    const out: MemberSkew[] = [{ id: selfId, aheadMs: -this.target }]
+    for (const [id, list] of this.samples) {
+      if (include(id)) out.push({ id, aheadMs: estimate(list) - this.target })
+    }
     return out
   }
 
   private recompute(): void {
+    this.now() // the slew so far is owed to the old target
     const offsets = [0, ...[...this.samples.values()].map(estimate)].sort((a, b) => a - b)
-    this.offset = offsets[Math.floor((offsets.length - 1) / 2)]!
+    this.target = offsets[Math.floor((offsets.length - 1) / 2)]!
   }
 }
 

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
 import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
-import { parseMember, type Member } from './member.ts'
+import { isLiveStatus, parseMember, type Member } from './member.ts'
 import { ClusterTime } from './cluster-time.ts'
 import { describeSkew, SkewAlarm } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
@@ -157,11 +157,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private reportSkew(now: number): void {
-    for (const r of this.skewAlarm.check(this.time.skews(this.self.id), now)) {
-      const members = this.live().length
+    const live = (id: string) => isLiveStatus(this.membership.get(id)?.status ?? 'dead')
+    for (const r of this.skewAlarm.check(this.time.skews(this.self.id, live), now)) {
       if (r.type === 'self-skewed') {
         this.o.log.error('clock-skew', {
-          message: `this machine's clock is ${describeSkew(r.aheadMs)} the cluster's (the median of ${members} members): records use the cluster's time, but fix this clock (NTP)`,
+          message: `this machine's clock is ${describeSkew(r.aheadMs)} the cluster's (the median of its members' clocks): records use the cluster's time, but fix this clock (NTP)`,
           aheadMs: Math.round(r.aheadMs),
         })
       } else if (r.type === 'self-resolved') {
@@ -180,7 +180,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   skewedClocks(): { name: string; aheadMs: number; self: boolean }[] {
     const off = new Set(this.skewAlarm.skewed())
     return this.time
-      .skews(this.self.id)
+      .skews(this.self.id, (id) => isLiveStatus(this.membership.get(id)?.status ?? 'dead'))
       .filter((s) => off.has(s.id))
       .map((s) => ({
         name: this.membership.get(s.id)?.name ?? s.id,
@@ -224,8 +224,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!before || beat.self.incarnation > before.incarnation)
       this.detector.reset(beat.self.id, now)
     this.detector.heard(beat.self.id, now)
-    if (beat.now !== undefined) this.time.observe(beat.self.id, beat.now)
     this.merge(beat.self)
+    // A late beat of a member that has since left must not bring its clock back.
+    const sender = this.membership.get(beat.self.id)
+    if (beat.now !== undefined && sender && isLiveStatus(sender.status))
+      this.time.observe(beat.self.id, beat.now)
     for (const m of beat.members) this.merge(m)
     for (const [id, ageMs] of Object.entries(beat.heard)) {
       if (id !== this.self.id && id !== beat.self.id) this.detector.heard(id, now - ageMs)
@@ -246,7 +249,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
 
   private emitEvent(event: MembershipEvent | null): void {
     if (!event) return
-    if (event.type === 'dead' || event.type === 'left') this.time.forget(event.member.id)
+    // A dead member's clock still counts (cluster-time.ts); one that left cleanly does not.
+    if (event.type === 'left') this.time.forget(event.member.id)
     this.o.log.info(`member-${event.type}`, {
       member: event.member.name,
       id: event.member.id.slice(0, 8),

@@ -97,7 +97,10 @@ export class Relay extends EventEmitter<RelayEvents> {
     }
   }
 
-  /** Sends a checkpoint to these members (by id), over their links; returns how many got it. */
+  /**
+   * Sends a checkpoint to these members (by id) over their links; returns to how many it was
+   * sent (a link that takes it, not an acknowledgement: the log's fallback covers a copy lost).
+   */
   sendCheckpoint(memberIds: readonly string[], copy: RelayedCheckpoint): number {
     let sent = 0
     for (const link of this.transport.links) {

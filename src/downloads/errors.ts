@@ -12,6 +12,14 @@ export class DownloadConflictError extends RefusalError {
   }
 }
 
+/** The node has not yet checked its clock against its cluster's (cluster/cluster-time.ts). */
+export class JoiningError extends RefusalError {
+  constructor() {
+    super('This node is still joining its cluster; try again in a moment.')
+    this.name = 'JoiningError'
+  }
+}
+
 export class ShuttingDownError extends RefusalError {
   constructor() {
     super('This node is shutting down; try again in a moment.')

@@ -11,6 +11,7 @@ import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Clock } from '../clock.ts'
 import {
   DownloadConflictError,
+  JoiningError,
   RACE_LOST_MESSAGE,
   ShuttingDownError,
   StorageFailedError,
@@ -60,6 +61,8 @@ export interface ManagerOptions extends Omit<
   actionBurst?: number
   /** Then one more every this many ms. @default 2000 (30 a minute) */
   actionIntervalMs?: number
+  /** Whether record time may be stamped on yet (cluster time compared, or alone). @default yes */
+  timeTrusted?: () => boolean
 }
 
 export class DownloadManager implements DownloadService {
@@ -147,6 +150,8 @@ export class DownloadManager implements DownloadService {
 
   async request(userId: string): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
+    // A record stamped on a clock not yet checked against the cluster's may be hours off.
+    if (this.o.timeTrusted && !this.o.timeTrusted()) throw new JoiningError()
     if (this.storageProblem === 'low') throw new StorageLowError()
     if (this.storageProblem === 'failed') throw new StorageFailedError()
     this.takeAction(userId)

@@ -2,8 +2,9 @@
  * One attempt at one download on this node: drives the generator, relays its progress as it
  * comes, sends a checkpoint at every coarse progress step to the nodes that would take the
  * download over (checkpoint-copies.ts), and writes to the log only its decisions (started,
- * ready or failed) and, at most every `logCheckpointMs`, a checkpoint as a fallback for when
- * those nodes die with this one (or when none took the copy). Record times (updatedAt,
+ * ready or failed) and a fallback checkpoint: every `logCheckpointMs` (or a third of the live
+ * TTL if that is shorter, to renew the lease) for when those nodes die with this one, and at
+ * every step that no successor took. Record times (updatedAt,
  * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
 import { isContentType, safeFileName, type Download } from '../store/record.ts'

@@ -161,6 +161,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     // setImmediate: after the microtasks of this turn, so every append made in it joins.
     setImmediate(() => {
       if (this.batch === batch) this.batch = null
+      if (this.closing) return settle(new Error('The record log is closed.'))
       void this.write(batch.ops).then(() => settle(), settle)
     })
     return batch

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { ClusterTime } from '../../src/cluster/cluster-time.ts'
+import { ClusterTime, SLEW_RATE } from '../../src/cluster/cluster-time.ts'
 import { SkewAlarm, describeSkew } from '../../src/cluster/clock-skew.ts'
 import { healthWarnings } from '../../src/health.ts'
 
@@ -69,17 +69,59 @@ test("the highest recent sample wins: a beat's delay reads low, never high", () 
   assert.is(time.now(), local.now())
 })
 
-test('a dead member stops counting; a member not heard as a number is ignored', () => {
+test('a member that leaves stops counting, but cluster time slews there and never jumps', () => {
   const real = 1_700_000_000_000
-  const time = new ClusterTime(localClock(real + HOUR))
+  const local = localClock(real + HOUR)
+  const time = new ClusterTime(local)
   time.observe('a', real)
   time.observe('b', real)
-  assert.is(time.now(), real)
+  assert.is(time.now(), real, 'the first comparison steps')
   time.observe('c', Number.NaN)
-  assert.is(time.skews('me').length, 3)
+  assert.is(time.skews('me').length, 3, 'a clock that is not a number is ignored')
   time.forget('a')
   time.forget('b')
-  assert.is(time.now(), real + HOUR, 'alone again: its own clock')
+  assert.is(time.aheadMs, 0, 'alone: its own clock is the median')
+  local.add(1000)
+  assert.is(time.now(), real + 1000 + 1000 * SLEW_RATE, 'but it moves there at the slew rate')
+  local.add(HOUR * 20)
+  assert.is(time.now(), local.now(), 'and gets there')
+})
+
+test('a member that dies keeps counting: its clock goes on ticking', () => {
+  // Two members, the right one dies: the one an hour ahead keeps the right time.
+  const real = 1_700_000_000_000
+  const local = localClock(real + HOUR)
+  const time = new ClusterTime(local)
+  time.observe('right', real)
+  local.add(60_000) // nothing is said about 'right' any more: it is dead, not forgotten
+  assert.is(time.now(), real + 60_000)
+})
+
+test('a member joining moves cluster time towards the new median slowly, so no record expires at once', () => {
+  // Two members, one an hour behind: both run on the slower clock. A third, right, joins.
+  const real = 1_700_000_000_000
+  const local = localClock(real)
+  const time = new ClusterTime(local)
+  time.observe('slow', real - HOUR)
+  assert.is(time.now(), real - HOUR)
+  time.observe('new', real)
+  assert.is(time.aheadMs, 0, 'the median is now the right clock')
+  local.add(10_000)
+  const moved = time.now() - (real - HOUR)
+  assert.is(moved, 10_000 + 10_000 * SLEW_RATE, 'only a tenth faster than real time')
+})
+
+test('cluster time never moves back, even when the median does', () => {
+  const real = 1_700_000_000_000
+  const local = localClock(real)
+  const time = new ClusterTime(local)
+  time.observe('a', real)
+  const before = time.now()
+  time.observe('b', real - HOUR)
+  time.observe('c', real - HOUR)
+  local.add(100)
+  assert.ok(time.now() >= before)
+  assert.is(time.now(), real + 100 - 100 * SLEW_RATE)
 })
 
 test('the alarm: the skewed node and each member once past the tolerance, again after repeatMs, then resolved', () => {

@@ -2,9 +2,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { rejects } from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
-import { DownloadManager, type ProgressRelay } from '../../src/downloads/manager.ts'
+import {
+  DownloadManager,
+  type ManagerOptions,
+  type ProgressRelay,
+} from '../../src/downloads/manager.ts'
 import {
   DownloadConflictError,
+  JoiningError,
   RACE_LOST_MESSAGE,
   TooManyActionsError,
 } from '../../src/downloads/errors.ts'
@@ -39,7 +44,7 @@ class FakeRelay
   }
 }
 
-function setup() {
+function setup(over: Partial<ManagerOptions> = {}) {
   const clock = fakeClock()
   const { log, repo } = memoryRepository(clock)
   const files = new MemoryFileStore()
@@ -69,6 +74,7 @@ function setup() {
     actionBurst: 4,
     actionIntervalMs: 2000,
     log: logger,
+    ...over,
   })
   manager.start()
   const events: DownloadEvent[] = []
@@ -224,6 +230,18 @@ test('a user acting faster than the limit is refused, with the wait, and writes 
   await s.clock.tick(2000)
   assert.ok(await s.manager.request('u1'), 'allowed again once the interval passed')
   await s.manager.close()
+})
+
+test('a node whose clock is not yet checked against its cluster refuses new downloads, clearly', async () => {
+  let trusted = false
+  const s = setup({ timeTrusted: () => trusted })
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) => err instanceof JoiningError && /still joining its cluster/.test(err.message),
+  )
+  trusted = true
+  const d = await s.manager.request('u1')
+  assert.is(d.state, 'pending')
 })
 
 test.run()

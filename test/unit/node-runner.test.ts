@@ -12,10 +12,14 @@ function fakeStarts() {
   const started: { config: Config; node: RunningNode; fail(err: Error): void; closed: boolean }[] =
     []
   let refuse: string | null = null
+  let hangOnClose = false
   return {
     started,
     refuseWith(message: string | null) {
       refuse = message
+    },
+    hangOnClose() {
+      hangOnClose = true
     },
     async start(config: Config): Promise<RunningNode> {
       if (refuse) throw new Error(refuse)
@@ -25,8 +29,10 @@ function fakeStarts() {
       entry.node = {
         port: config.port === 0 ? 4321 : config.port,
         failed,
-        close: async () => {
+        close: () => {
+          if (hangOnClose) return new Promise(() => {})
           entry.closed = true
+          return Promise.resolve()
         },
       } as unknown as RunningNode
       started.push(entry)
@@ -37,7 +43,7 @@ function fakeStarts() {
 
 const MB = 1024 * 1024
 
-function setup(free: { bytes: number }) {
+function setup(free: { bytes: number }, gaveUp = { count: 0 }) {
   const clock = fakeClock()
   const log = recordingLogger()
   const starts = fakeStarts()
@@ -46,7 +52,14 @@ function setup(free: { bytes: number }) {
     runNode(
       config,
       { clock, log, freeBytes: async () => free.bytes },
-      { backoffMs: 1000, maxBackoffMs: 4000, start: (c) => starts.start(c) },
+      {
+        backoffMs: 1000,
+        maxBackoffMs: 4000,
+        closeTimeoutMs: 5000,
+        maxAttempts: 3,
+        onGiveUp: () => gaveUp.count++,
+        start: (c) => starts.start(c),
+      },
     )
   return { clock, log, starts, run }
 }
@@ -97,6 +110,35 @@ test('it waits for room on the disk, then retries a start that fails with a grow
   assert.ok(runner.node, 'started at last')
   assert.is(runner.restarts, 1)
   await runner.close()
+})
+
+test('a failed node that hangs on close is left behind after the timeout, and the node starts again', async () => {
+  const s = setup({ bytes: 1000 * MB })
+  const runner = await s.run()
+  s.starts.hangOnClose()
+  s.starts.started[0]!.fail(new Error('boom'))
+  await s.clock.tick(4999)
+  assert.is(s.starts.started.length, 1, 'still waiting for the close')
+  await s.clock.tick(1)
+  assert.is(s.log.events('close-timed-out').length, 1)
+  assert.is(s.starts.started.length, 2)
+  assert.ok(runner.node)
+})
+
+test('after maxAttempts failed starts it gives up and says so; waiting for disk does not count', async () => {
+  const free = { bytes: 0 }
+  const gaveUp = { count: 0 }
+  const s = setup(free, gaveUp)
+  await s.run()
+  s.starts.started[0]!.fail(new Error('boom'))
+  await s.clock.tick(60_000)
+  assert.is(gaveUp.count, 0, 'a minute waiting for disk is not a failure')
+  free.bytes = 1000 * MB
+  s.starts.refuseWith('cannot open')
+  await s.clock.tick(60_000)
+  assert.is(s.log.events('restart-failed').length, 3)
+  assert.is(gaveUp.count, 1)
+  assert.match(String(s.log.events('restart-gave-up')[0]?.fields.message), /3 times/)
 })
 
 test('closing while it waits stops the restarts', async () => {

@@ -1,0 +1,263 @@
+/**
+ * `npm run soak -- --minutes N`: downloads without end through a three-node cluster, as users
+ * would make them (request, wait for ready, fetch the file, dismiss, again), with a short
+ * retention so that purges run all along. Every ten seconds it prints, per node, the data
+ * directory's size, the node's resident memory, the length of the replicated log and the
+ * records it shows.
+ *
+ * At the end it judges disk (all three data directories together) and memory (all three
+ * nodes) on the samples after the warm-up: the floor of each (its lowest value over the last
+ * minute, since both saw-tooth), its least-squares slope projected over that span, as a share
+ * of its mean (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says
+ * which and exits 1: a node that runs for months must level off, not grow with every download
+ * ever made.
+ */
+import { execFileSync } from 'node:child_process'
+import { Client, sessionCookie } from './lib/client.ts'
+import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
+import { floor, relativeGrowth, type Sample } from './lib/growth.ts'
+
+/** Disk and memory saw-tooth (compactions, collections): judged on their floor over this. */
+const FLOOR_WINDOW_S = 60
+
+interface Options {
+  minutes: number
+  users: number
+  workMs: number
+  retentionMs: number
+  warmupMinutes: number | null
+  maxGrowth: number
+}
+
+const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
+                      [--warmup-minutes M] [--max-growth PERCENT]
+  --minutes         how long to run (default 10)
+  --users           users making downloads at once (default 30)
+  --work-ms         each download's work (default 1000)
+  --retention-ms    how long a finished download is kept (default 20000)
+  --warmup-minutes  samples before this are not judged (default: a third of the run, at least 1)
+  --max-growth      growth over the judged span that fails the run, in percent (default 10)`
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    minutes: 10,
+    users: 30,
+    workMs: 1000,
+    retentionMs: 20_000,
+    warmupMinutes: null,
+    maxGrowth: 10,
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!
+    if (flag === '--help' || flag === '-h') {
+      console.log(HELP)
+      process.exit(0)
+    }
+    const value = Number(argv[++i])
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new Error(`${flag} needs a number above 0, got ${JSON.stringify(argv[i])}`)
+    }
+    if (flag === '--minutes') o.minutes = value
+    else if (flag === '--users') o.users = Math.round(value)
+    else if (flag === '--work-ms') o.workMs = value
+    else if (flag === '--retention-ms') o.retentionMs = value
+    else if (flag === '--warmup-minutes') o.warmupMinutes = value
+    else if (flag === '--max-growth') o.maxGrowth = value
+    else throw new Error(`unknown flag ${flag}; see --help`)
+  }
+  return o
+}
+
+interface NodeSample {
+  bytes: number
+  rssKb: number
+  logLength: number
+  records: number
+}
+
+async function sample(n: NodeProcess): Promise<NodeSample> {
+  const bytes = Number(execFileSync('du', ['-sb', n.dataDir], { encoding: 'utf8' }).split(/\s/)[0])
+  const health = (await (await fetch(n.url + '/healthz')).json()) as {
+    records: number
+    log: { length: number }
+  }
+  return { bytes, rssKb: nodeRssKb(n), logLength: health.log.length, records: health.records }
+}
+
+const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
+
+interface Stuck {
+  node: string
+  user: string
+  /** When the request was sent (UTC, as the nodes log). */
+  since: string
+  shown: string
+  socket: string
+}
+
+const userOf = (cookie: string) => cookie.slice('sid='.length).split('.')[0]!
+
+interface UserResult {
+  made: number
+  /** Refusals the node answered, by message. */
+  refused: Map<string, number>
+  /** Downloads not ready within STUCK_MS, with what the page last showed. */
+  stuck: Stuck[]
+  /** Ready files that could not be fetched. */
+  failedFiles: string[]
+}
+
+/** A download not ready this long after its request counts as stuck. */
+const STUCK_MS = 120_000
+
+/** One user, over and over until `until`. */
+async function user(node: NodeProcess, until: number): Promise<UserResult> {
+  const cookie = await sessionCookie(node.url)
+  const client = await Client.connect(node.url, cookie)
+  const result: UserResult = { made: 0, refused: new Map(), stuck: [], failedFiles: [] }
+  const last = () =>
+    [...client.messages].reverse().find((m) => m.type === 'download')?.download as
+      Record<string, any> | null | undefined
+  try {
+    while (Date.now() < until) {
+      client.send({ type: 'request' })
+      const answer = await client
+        .wait(
+          (m) => m.type === 'error' || (m.type === 'download' && m.download?.state === 'ready'),
+          STUCK_MS,
+          'ready',
+        )
+        .catch(() => null)
+      if (!answer) {
+        const d = last()
+        const socket = client.ws.readyState === client.ws.OPEN ? 'open' : 'CLOSED'
+        result.stuck.push({
+          node: node.name,
+          user: userOf(cookie),
+          since: new Date(Date.now() - STUCK_MS).toISOString().slice(11, 23),
+          shown: d ? `${d.id} ${d.state} ${d.progress}% on ${d.ownerName}` : 'no download',
+          socket,
+        })
+        if (socket === 'CLOSED') break
+        client.send({ type: 'dismiss' })
+        continue
+      }
+      if (answer.type === 'error') {
+        const message = String((answer as { message: unknown }).message)
+        result.refused.set(message, (result.refused.get(message) ?? 0) + 1)
+        await new Promise((r) => setTimeout(r, 1000))
+        continue
+      }
+      const ready = (answer as { download: Record<string, any> }).download
+      const file = await fetch(node.url + ready.fileUrl, { headers: { cookie } })
+      await file.arrayBuffer()
+      if (file.status === 200) result.made++
+      else result.failedFiles.push(`${node.name}: ${ready.id} HTTP ${file.status}`)
+      client.send({ type: 'dismiss' })
+      await client
+        .download((d) => d === null, 30_000, 'dismissed')
+        .catch(() => {
+          result.refused.set(
+            '(no answer to a dismissal in 30 s)',
+            1 + (result.refused.get('(no answer to a dismissal in 30 s)') ?? 0),
+          )
+        })
+    }
+  } finally {
+    client.close()
+  }
+  return result
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2))
+  const warmupS = 60 * (o.warmupMinutes ?? Math.max(1, o.minutes / 3))
+  if (warmupS >= o.minutes * 60 - 60)
+    throw new Error('the run must last at least a minute past the warm-up')
+  const c = await processCluster(3, [
+    '--work-ms',
+    String(o.workMs),
+    '--retention-ms',
+    String(o.retentionMs),
+    // A soak user acts every second or two, faster than the per-user default allows.
+    '--actions-per-minute',
+    '600',
+  ])
+  const started = Date.now()
+  const until = started + o.minutes * 60_000
+  const disk: Sample[] = []
+  const memory: Sample[] = []
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await waitForCluster(c.nodes)
+    console.log(
+      `soak: ${o.users} users on 3 nodes for ${o.minutes} min, ${o.workMs} ms of work, ` +
+        `${o.retentionMs} ms retention; judged after ${Math.round(warmupS)} s`,
+    )
+    const users = Array.from({ length: o.users }, (_, i) => user(c.nodes[i % 3]!, until))
+    timer = setInterval(() => {
+      void Promise.all(c.nodes.map(sample)).then(
+        (samples) => {
+          const t = (Date.now() - started) / 1000
+          const total = samples.reduce((s, x) => s + x.bytes, 0)
+          const rss = samples.reduce((s, x) => s + x.rssKb * 1024, 0)
+          disk.push({ t, value: total })
+          memory.push({ t, value: rss })
+          const per = samples.map(
+            (x, i) =>
+              `${c.nodes[i]!.name} ${mb(x.bytes)} disk, ${mb(x.rssKb * 1024)} rss, ` +
+              `log ${x.logLength}, ${x.records} records`,
+          )
+          console.log(`${Math.round(t)} s  ${per.join(' | ')}`)
+        },
+        (err: Error) => console.log(`sample failed: ${err.message}`),
+      )
+    }, 10_000)
+    const results = await Promise.all(users)
+    clearInterval(timer)
+    const made = results.reduce((a, r) => a + r.made, 0)
+    const refused = new Map<string, number>()
+    for (const r of results)
+      for (const [message, n] of r.refused) refused.set(message, (refused.get(message) ?? 0) + n)
+    const stuck = results.flatMap((r) => r.stuck)
+    const failedFiles = results.flatMap((r) => r.failedFiles)
+
+    // The floor over every sample, judged after the warm-up.
+    const judged = (xs: Sample[]) => floor(xs, FLOOR_WINDOW_S).filter((x) => x.t >= warmupS)
+    const diskGrowth = relativeGrowth(judged(disk)) * 100
+    const memoryGrowth = relativeGrowth(judged(memory)) * 100
+    const minutes = (Date.now() - started) / 60_000
+    console.log(`\n${made} downloads in ${minutes.toFixed(1)} min`)
+    for (const [message, n] of refused) console.log(`refused ${n} times: ${message}`)
+    for (const line of failedFiles) console.log(`FILE NOT SERVED: ${line}`)
+    for (const st of stuck) {
+      console.log(
+        `STUCK (not ready in ${STUCK_MS / 1000} s): user ${st.user} on ${st.node}, asked at ${st.since}, ` +
+          `the page showed ${st.shown}, socket ${st.socket}`,
+      )
+      const told = c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(st.user)))
+      for (const l of told.slice(-12)) console.log(`  ${l}`)
+    }
+    const verdict = (what: string, growth: number) => {
+      const ok = growth <= o.maxGrowth
+      console.log(
+        `${what}: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % over the judged span ` +
+          `(limit ${o.maxGrowth} %): ${ok ? 'levels off' : 'KEEPS GROWING'}`,
+      )
+      return ok
+    }
+    const ok =
+      [verdict('disk', diskGrowth), verdict('memory', memoryGrowth)].every(Boolean) &&
+      stuck.length === 0 &&
+      failedFiles.length === 0
+    process.exitCode = ok ? 0 : 1
+  } finally {
+    clearInterval(timer)
+    await c.teardown()
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`soak failed: ${err.message}`)
+  process.exit(2)
+})
