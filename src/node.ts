@@ -137,7 +137,12 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     // Record time can be trusted once compared with a member's clock; alone, a node's own clock
     // is the cluster's. Until then it neither purges (that cannot be undone) nor stamps new
     // records. (`cluster` and `rejoin` exist before either can be asked.)
-    const timeTrusted = () => time.compared || (rejoin.ready() && cluster.live().length === 1)
+    // Peers of an older version send no clock: after a grace, a node among only those trusts
+    // its own, as it did before.
+    const timeTrusted = () =>
+      time.compared ||
+      (rejoin.ready() &&
+        (cluster.live().length === 1 || clock.now() - started >= CLOCK_COMPARE_GRACE_MS))
     const repo = new LogRepository({
       log: recordLog,
       time,
@@ -326,6 +331,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     throw err
   }
 }
+
+/** How long a node among peers that send no clock waits before it trusts its own. */
+const CLOCK_COMPARE_GRACE_MS = 10_000
 
 /** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
 const UNHEARD_OWNER_GRACE_MS = 5000

@@ -96,6 +96,8 @@ test('when the owner and both successors die together, the next node resumes fro
     const d = await downloadWhere(c.nodes, (order) => order[3] === c.nodes[0])
     const order = d.order
     await d.page.seen((x) => (x?.progress ?? 0) >= 50, 30_000, '50 %')
+    // Two more fallback intervals, for the log's checkpoint to have replicated to n1.
+    await new Promise((r) => setTimeout(r, 3000))
     for (const n of order.slice(0, 3)) c.signal(c.nodes.indexOf(n), 'SIGKILL')
 
     await eventually(() => takeoverLine(c.nodes, d.id) !== null, 'a takeover', 15_000)
