@@ -5,6 +5,11 @@
  * protocol (GET / sets a `sid` cookie; `request` / `download` / `error` messages) so the
  * bench drives both systems with the same client code. Not part of the product.
  *
+ * The work is the cluster's own: the project's PDF generator (the same ticks, the same
+ * rendered report), and the file is kept where a BullMQ user would keep it, in Redis with the
+ * retention as its TTL, served from GET /downloads/<id>; so both columns pay for the same CPU
+ * and the same bytes.
+ *
  * node --import tsx scripts/baseline-node.ts --name b1 --port P --redis-port R --work-ms W
  *   [--lock-ms L --stalled-ms S]   (BullMQ's lock settings; its defaults when absent)
  */
@@ -12,6 +17,8 @@ import { createServer } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { Queue, QueueEvents, Worker, Job } from 'bullmq'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { Redis } from 'ioredis'
+import { createPdfGenerator } from '../src/downloads/pdf-generator.ts'
 
 const arg = (name: string, fallback?: string): string => {
   const i = process.argv.indexOf(`--${name}`)
@@ -31,21 +38,33 @@ const queue = new Queue('pdf', { connection })
 const events = new QueueEvents('pdf', { connection })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-// The worker: the same work as the cluster's generator, progress every 100 ms. A job that a
-// dead worker held is restarted from zero by BullMQ once it is found stalled.
+// The worker: the cluster's generator, progress at each of its ticks. A job that a dead
+// worker held is restarted from zero by BullMQ once it is found stalled.
+const generator = createPdfGenerator({ workMs })
+// The files' own connection: BullMQ's may be blocked on its queue commands.
+const redis = new Redis(connection)
+const fileKey = (id: string) => `pdf:file:${id}`
 const worker = new Worker(
   'pdf',
   async (job) => {
-    for (let worked = 0; worked < workMs;) {
-      await sleep(Math.min(100, workMs - worked))
-      worked += 100
-      await job.updateProgress({
-        p: Math.min(99, Math.floor((100 * worked) / workMs)),
-        at: Date.now(),
-        worker: name,
-      })
-    }
-    return { bytes: 2100, worker: name }
+    const file = await generator.run(
+      {
+        id: job.id!,
+        userId: (job.data as { userId: string }).userId,
+        createdAt: job.timestamp,
+        progress: 0,
+        checkpoint: null,
+        nodeName: name,
+      },
+      {
+        signal: new AbortController().signal,
+        report: (p) => {
+          job.updateProgress({ p, at: Date.now(), worker: name }).catch(() => {})
+        },
+      },
+    )
+    await redis.set(fileKey(job.id!), file.bytes, 'EX', retentionS)
+    return { bytes: file.bytes.length, worker: name }
   },
   {
     connection,
@@ -122,6 +141,17 @@ events.on('completed', async ({ jobId, returnvalue }) => {
 
 const server = createServer((req, res) => {
   if (req.url === '/healthz') return void res.end('{"ok":true}')
+  if (req.url?.startsWith('/downloads/')) {
+    const id = req.url.slice('/downloads/'.length)
+    void redis.getBuffer(fileKey(id)).then(
+      (bytes) => {
+        if (!bytes) return void res.writeHead(404).end('Not found')
+        res.writeHead(200, { 'content-type': 'application/pdf' }).end(bytes)
+      },
+      () => void res.writeHead(500).end('Redis failed'),
+    )
+    return
+  }
   res.writeHead(200, {
     'set-cookie': `sid=${randomBytes(16).toString('base64url')}.baseline; Path=/; HttpOnly`,
     'content-type': 'text/html',
@@ -159,7 +189,7 @@ server.listen(port, '127.0.0.1', () => console.log(`${name} started url=http://1
 const stop = async () => {
   wss.close()
   server.close()
-  await Promise.allSettled([worker.close(true), events.close(), queue.close()])
+  await Promise.allSettled([worker.close(true), events.close(), queue.close(), redis.quit()])
   process.exit(0)
 }
 process.on('SIGTERM', stop)
