@@ -6,18 +6,15 @@
 import { mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import Corestore from 'corestore'
 import type { Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
-import { DiskSpace, type FreeBytes } from './disk-space.ts'
-import { describeError, healthProblems, healthWarnings } from './health.ts'
+import type { FreeBytes } from './disk-space.ts'
+import { healthProblems, healthWarnings } from './health.ts'
+import { openStorage } from './node-storage.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
-import { RecordLog } from './store/record-log.ts'
-import { LogRepository } from './store/repository.ts'
-import { BlobFileStore } from './store/file-store.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
@@ -114,41 +111,23 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
 
     // Record time: this node's clock corrected to the cluster's, once heartbeats tell it.
     const time = new ClusterTime(clock)
-    const store = closers.add('store', new Corestore(join(config.dataDir, 'store')), (s) =>
-      s.close(),
-    )
-    const recordLog = new RecordLog({
-      store,
-      dataDir: config.dataDir,
-      clock,
-      recordTime: time,
-      onError: (err) => log.error('log-error', { error: err.message }),
-      onSlowRead: ({ index, length, waitedMs, done }) =>
-        done
-          ? log.info('log-read-recovered', { block: index, waitedMs })
-          : log.warn('log-read-slow', { block: index, length, waitedMs }),
-    })
-    closers.add('log', recordLog, (l) => l.close())
-    await recordLog.ready().catch((err: Error) => {
-      throw new Error(`cannot open the store in ${config.dataDir}: ${err.message}`)
-    })
-    const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
-    await files.ready()
     // Record time can be trusted once compared with a member's clock; alone, a node's own clock
     // is the cluster's. Until then it neither purges (that cannot be undone) nor stamps new
-    // records. (`cluster` and `rejoin` exist before either can be asked.)
-    // Peers of an older version send no clock: after a grace, a node among only those trusts
-    // its own, as it did before.
+    // records. Peers of an older version send no clock: after a grace, a node among only those
+    // trusts its own, as it did before. (`cluster` and `rejoin` exist before it is asked.)
     const timeTrusted = () =>
       time.compared ||
       (rejoin.ready() &&
         (cluster.live().length === 1 || clock.now() - started >= CLOCK_COMPARE_GRACE_MS))
-    const repo = new LogRepository({
-      log: recordLog,
+    const storage = await openStorage(config, {
+      clock,
       time,
-      tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
       mayPurge: timeTrusted,
+      freeBytes: deps.freeBytes,
+      log,
+      closers,
     })
+    const { recordLog, files, repo, disk } = storage
 
     const transport = new SwarmTransport({
       secret,
@@ -216,43 +195,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     closers.add('downloads', manager, (m) => m.close())
 
-    const disk = new DiskSpace({
-      dir: config.dataDir,
-      reserveBytes: config.minFreeMb * 1024 * 1024,
-      clock,
-      measure: deps.freeBytes,
-      onChange: (low, free) => {
-        if (low) log.error('disk-low', { freeMb: Math.floor(free / 1048576), dir: config.dataDir })
-        else log.info('disk-ok', { freeMb: Math.floor(free / 1048576) })
-        if (!recordLog.failure()) manager.storage(low ? 'low' : null)
-      },
-      onError: (err) => log.warn('disk-measure-failed', { error: err.message }),
-    })
-    closers.add('disk-space', disk, (d) => d.stop())
-    let reportFailure: (err: Error) => void = () => {}
-    const failed = new Promise<Error>((resolve) => (reportFailure = resolve))
-    recordLog.on('failed', (err) => {
-      log.error('store-failed', {
-        message:
-          'the store failed: writes no longer land, so the node stops its work and reopens it',
-        error: describeError(err),
-        freeMb: Math.floor(disk.state.free / 1048576),
-        dir: config.dataDir,
-      })
-      manager.storage('failed')
-      reportFailure(err)
-    })
-    // A base that failed before anyone listened has said so already: look.
-    const early = recordLog.failure()
-    if (early) recordLog.emit('failed', early)
+    storage.onProblem((problem) => manager.storage(problem))
     const health = (): Health => {
-      const problems = healthProblems({
-        readStalledMs: recordLog.readStalledMs(),
-        writeError: recordLog.writeError(),
-        disk: disk.state,
-        dataDir: config.dataDir,
-        storeFailure: recordLog.failure(),
-      })
+      const problems = healthProblems(storage.signals())
       return {
         ok: problems.length === 0,
         problems,
@@ -322,7 +267,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       cluster,
       relay,
       health,
-      failed,
+      failed: storage.failed,
       close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),
     }
   } catch (err) {

@@ -2,13 +2,17 @@
 import type { Download } from '../store/record.ts'
 
 /** A refusal that is part of normal service: the user is told, nothing is logged as wrong. */
-export class RefusalError extends Error {}
+export class RefusalError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = new.target.name
+  }
+}
 
 /** One download at a time per user, cluster-wide. */
 export class DownloadConflictError extends RefusalError {
   constructor(readonly existing: Download) {
     super('You already have a download in progress; dismiss it before requesting another.')
-    this.name = 'DownloadConflictError'
   }
 }
 
@@ -16,14 +20,12 @@ export class DownloadConflictError extends RefusalError {
 export class JoiningError extends RefusalError {
   constructor() {
     super('This node is still joining its cluster; try again in a moment.')
-    this.name = 'JoiningError'
   }
 }
 
 export class ShuttingDownError extends RefusalError {
   constructor() {
     super('This node is shutting down; try again in a moment.')
-    this.name = 'ShuttingDownError'
   }
 }
 
@@ -31,7 +33,6 @@ export class ShuttingDownError extends RefusalError {
 export class StorageLowError extends RefusalError {
   constructor() {
     super('This server is low on disk space and cannot start a download now; try again shortly.')
-    this.name = 'StorageLowError'
   }
 }
 
@@ -39,7 +40,6 @@ export class StorageLowError extends RefusalError {
 export class StorageFailedError extends RefusalError {
   constructor() {
     super("This server's storage failed and is being reopened; try again in a moment.")
-    this.name = 'StorageFailedError'
   }
 }
 
@@ -49,7 +49,6 @@ export class TooManyActionsError extends RefusalError {
     super(
       `Too many requests and dismissals; try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s.`,
     )
-    this.name = 'TooManyActionsError'
   }
 }
 

@@ -1,0 +1,127 @@
+/**
+ * A node's storage: the corestore in its data directory, the record log and the files on it,
+ * the repository over the log, the watch on free disk space, and what stops the node writing
+ * (a disk under its reserve, a store that failed for good) as one state for the downloads.
+ */
+import { join } from 'node:path'
+import Corestore from 'corestore'
+import type { Config } from './config.ts'
+import type { Clock } from './clock.ts'
+import type { Logger } from './logger.ts'
+import type { Closers } from './closers.ts'
+import { DiskSpace, type FreeBytes } from './disk-space.ts'
+import { describeError, type HealthSignals } from './health.ts'
+import { RecordLog } from './store/record-log.ts'
+import { LogRepository } from './store/repository.ts'
+import { BlobFileStore } from './store/file-store.ts'
+import type { StorageProblem } from './downloads/manager.ts'
+
+export interface StorageOptions {
+  clock: Clock
+  /** Record time (cluster/cluster-time.ts). */
+  time: { now(): number }
+  /** Whether record time may be purged on yet. */
+  mayPurge: () => boolean
+  freeBytes?: FreeBytes
+  log: Logger
+  /** What is opened here is closed from this list, in reverse. */
+  closers: Closers
+}
+
+export interface NodeStorage {
+  recordLog: RecordLog
+  files: BlobFileStore
+  repo: LogRepository
+  disk: DiskSpace
+  /** Settles with the error if the store fails for good: only opening it again recovers. */
+  failed: Promise<Error>
+  /** Tells `listener` what keeps the node from writing, now and at every change. */
+  onProblem(listener: (problem: StorageProblem | null) => void): void
+  /** What health.ts needs to know of the storage. */
+  signals(): HealthSignals
+}
+
+const mb = (bytes: number) => Math.floor(bytes / 1048576)
+
+export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
+  const { clock, log, closers } = o
+  const dir = config.dataDir
+  const store = closers.add('store', new Corestore(join(dir, 'store')), (s) => s.close())
+  const recordLog = new RecordLog({
+    store,
+    dataDir: dir,
+    clock,
+    recordTime: o.time,
+    onError: (err) => log.error('log-error', { error: err.message }),
+    onSlowRead: ({ index, length, waitedMs, done }) =>
+      done
+        ? log.info('log-read-recovered', { block: index, waitedMs })
+        : log.warn('log-read-slow', { block: index, length, waitedMs }),
+  })
+  closers.add('log', recordLog, (l) => l.close())
+
+  let problem: StorageProblem | null = null
+  let listener: (problem: StorageProblem | null) => void = () => {}
+  const tell = (next: StorageProblem | null) => {
+    problem = next
+    listener(next)
+  }
+  const disk = new DiskSpace({
+    dir,
+    reserveBytes: config.minFreeMb * 1024 * 1024,
+    clock,
+    measure: o.freeBytes,
+    onChange: (low, free) => {
+      if (low) log.error('disk-low', { freeMb: mb(free), dir })
+      else log.info('disk-ok', { freeMb: mb(free) })
+      if (!recordLog.failure()) tell(low ? 'low' : null)
+    },
+    onError: (err) => log.warn('disk-measure-failed', { error: err.message }),
+  })
+  closers.add('disk-space', disk, (d) => d.stop())
+  // Listening before the log opens: a failure while it opens is not missed.
+  const failed = new Promise<Error>((resolve) =>
+    recordLog.on('failed', (err) => {
+      log.error('store-failed', {
+        message:
+          'the store failed: writes no longer land, so the node stops its work and reopens it',
+        error: describeError(err),
+        freeMb: mb(disk.state.free),
+        dir,
+      })
+      tell('failed')
+      resolve(err)
+    }),
+  )
+
+  await recordLog.ready().catch((err: Error) => {
+    throw new Error(`cannot open the store in ${dir}: ${err.message}`)
+  })
+  const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
+  await files.ready()
+  const repo = new LogRepository({
+    log: recordLog,
+    time: o.time,
+    tombstoneMs: Math.max(config.liveTtlMs, config.retentionMs),
+    mayPurge: o.mayPurge,
+  })
+
+  return {
+    recordLog,
+    files,
+    repo,
+    disk,
+    failed,
+    onProblem(next) {
+      listener = next
+      if (problem) next(problem)
+    },
+    signals: () => ({
+      readStalledMs: recordLog.readStalledMs(),
+      writeError: recordLog.writeError(),
+      disk: disk.state,
+      dataDir: dir,
+      storeFailure: recordLog.failure(),
+    }),
+  }
+}
