@@ -26,8 +26,6 @@ try {
 }
 const run = faketime ? test : test.skip
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 async function healthOf(n: NodeProcess) {
   const res = await fetch(n.url + '/healthz')
   return { status: res.status, ...((await res.json()) as { warnings: string[] }) }
@@ -56,7 +54,9 @@ run(
       const made = (await home.download((d) => d?.state === 'ready', 30_000))!
       home.close()
 
-      const checkAliceOnN3 = async (when: string) => {
+      // Alice's page on n3 sees her download; it stays open while n3 works on, so that any
+      // purge sweep that dropped the download would show as a `null` sent to it.
+      const aliceOnN3 = async (when: string) => {
         const page = await Client.connect(n3.url, alice, { origin: n1.url })
         const seen = await page.seen(
           (d) => d?.state === 'ready',
@@ -64,15 +64,6 @@ run(
           `alice's download ready on n3 ${when}`,
         )
         assert.is(seen?.id, made.id, `the same download ${when}`)
-        // Purge sweeps run every second: give them several chances to drop it.
-        await sleep(3000)
-        assert.ok(
-          !page.messages.some((m) => m.type === 'download' && m.download === null),
-          `n3 told the page the download was gone ${when}`,
-        )
-        const file = await fetch(n3.url + made.fileUrl, { headers: { cookie: alice } })
-        assert.is(file.status, 200, `the file on n3 ${when}`)
-        await file.arrayBuffer()
         page.send({ type: 'request' })
         const refused = await page.next(
           (m) => m.type === 'error',
@@ -80,20 +71,34 @@ run(
           'a second download refused',
         )
         assert.match(String((refused as { message: string }).message), /already/i)
+        return page
+      }
+      const stillThere = async (page: Client, when: string) => {
+        assert.ok(
+          !page.messages.some((m) => m.type === 'download' && m.download === null),
+          `n3 told the page the download was gone ${when}`,
+        )
+        const file = await fetch(n3.url + made.fileUrl, { headers: { cookie: alice } })
+        assert.is(file.status, 200, `the file on n3 ${when}`)
+        await file.arrayBuffer()
         page.close()
       }
-      await checkAliceOnN3('at first')
+      /** A download asked of n3, until ready: seconds of work, over which sweeps run. */
+      const downloadOnN3 = async (what: string) => {
+        const page = await Client.connect(n3.url, await sessionCookie(n3.url))
+        page.send({ type: 'request' })
+        const d = (await page.download((x) => x?.state === 'ready', 30_000, what))!
+        page.close()
+        return d
+      }
+      const first = await aliceOnN3('at first')
 
       // Downloads asked of n3 finish, stamped in the cluster's time, until some are its own.
       const mine: Record<string, any>[] = []
-      for (let k = 0; k < 30 && mine.filter((d) => d.ownerName === 'n3').length < 2; k++) {
-        const cookie = await sessionCookie(n3.url)
-        const page = await Client.connect(n3.url, cookie)
-        page.send({ type: 'request' })
-        mine.push((await page.download((d) => d?.state === 'ready', 30_000, `download ${k}`))!)
-        page.close()
-      }
+      for (let k = 0; k < 30 && mine.filter((d) => d.ownerName === 'n3').length < 2; k++)
+        mine.push(await downloadOnN3(`download ${k}`))
       assert.ok(mine.filter((d) => d.ownerName === 'n3').length >= 2, 'n3 made some itself')
+      await stillThere(first, 'after n3 worked on')
       for (const d of mine) {
         assert.ok(
           Math.abs(d.createdAt - Date.now()) < 120_000,
@@ -113,7 +118,9 @@ run(
       c.signal(2, 'SIGKILL')
       await eventually(() => n3.child === null, 'n3 gone')
       await c.start(2)
-      await checkAliceOnN3('after a restart')
+      const again = await aliceOnN3('after a restart')
+      await downloadOnN3('a download after the restart')
+      await stillThere(again, 'after a restart')
       assert.ok(
         !n3.lines.some((l) => / purged /.test(l)),
         `n3 purged records:\n${n3.lines.filter((l) => / purged /.test(l)).join('\n')}`,

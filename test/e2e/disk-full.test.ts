@@ -150,7 +150,19 @@ run(
             ?.request(user)
             .catch(() => {})
         }
-        await new Promise((r) => setTimeout(r, 1000))
+        // The next round once this one's downloads are half done (each wrote ~50 checkpoints).
+        const halfDone = eventually(
+          () =>
+            load.every((u) => {
+              const d = manager()?.current(u)
+              return !d || d.state === 'ready' || d.state === 'error' || d.progress >= 50
+            }),
+          'a round of the load half done',
+          30_000,
+        )
+        await Promise.race([failed, halfDone.catch(() => {})])
+        // Refused requests leave nothing to wait for: still let timers (the failure check) run.
+        await new Promise((r) => setImmediate(r))
       }
       await failed
       const [said] = log.events('store-failed')

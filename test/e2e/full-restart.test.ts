@@ -8,11 +8,14 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
-import { processCluster, waitForCluster } from '../../scripts/lib/processes.ts'
+import { processCluster, statusOf, waitForCluster } from '../../scripts/lib/processes.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
 
 const USERS = 24
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+interface Uptime {
+  uptimeMs: number
+}
 
 test('after a full-cluster SIGKILL and a staggered restart, each download is made exactly once', async () => {
   const c = await processCluster(3, ['--work-ms', '8000'])
@@ -30,13 +33,24 @@ test('after a full-cluster SIGKILL and a staggered restart, each download is mad
       }),
     )
     for (let i = 0; i < 3; i++) c.signal(i, 'SIGKILL')
-    while (c.nodes.some((n) => n.child)) await sleep(20)
+    await eventually(() => c.nodes.every((n) => !n.child), 'all three gone')
 
-    // Back one by one: the first alone for longer than the old five-second grace.
+    // Back one by one: the first alone for longer than the old five-second grace (it says it
+    // is waiting after two seconds; its own uptime tells when the grace would have passed),
+    // the second once the first sees it, the third after.
+    const [n1] = c.nodes
     await c.start(0)
-    await sleep(6000)
+    await eventually(
+      async () => ((await (await fetch(n1!.url + '/healthz')).json()) as Uptime).uptimeMs > 6000,
+      'n1 alone for six seconds',
+      15_000,
+    )
+    assert.ok(
+      n1!.lines.some((l) => / waiting-for-cluster /.test(l)),
+      'n1 said it waits',
+    )
     await c.start(1)
-    await sleep(3000)
+    await eventually(async () => (await statusOf(n1!.url, 'n2')) === 'alive', 'n1 sees n2', 15_000)
     await c.start(2)
 
     const finals = await Promise.all(

@@ -12,6 +12,17 @@ function localClock(start = 1_700_000_000_000) {
   return { now: () => now, set: (t: number) => (now = t), add: (ms: number) => (now += ms) }
 }
 
+const REAL = 1_700_000_000_000
+
+/** A node an hour ahead that has heard two members with right clocks. */
+function aheadOfTwo() {
+  const local = localClock(REAL + HOUR)
+  const time = new ClusterTime(local)
+  time.observe('a', REAL)
+  time.observe('b', REAL)
+  return { local, time }
+}
+
 test('alone, cluster time is the own clock, and nothing has been compared', () => {
   const local = localClock()
   const time = new ClusterTime(local)
@@ -21,11 +32,8 @@ test('alone, cluster time is the own clock, and nothing has been compared', () =
 })
 
 test('a node an hour ahead of two others takes their time; they keep theirs', () => {
-  const real = 1_700_000_000_000
-  const ahead = localClock(real + HOUR)
-  const skewed = new ClusterTime(ahead)
-  skewed.observe('a', real)
-  skewed.observe('b', real)
+  const real = REAL
+  const { time: skewed } = aheadOfTwo()
   assert.is(skewed.compared, true)
   assert.is(skewed.now(), real)
   assert.is(skewed.aheadMs, HOUR)
@@ -70,11 +78,8 @@ test("the highest recent sample wins: a beat's delay reads low, never high", () 
 })
 
 test('a member that leaves stops counting, but cluster time slews there and never jumps', () => {
-  const real = 1_700_000_000_000
-  const local = localClock(real + HOUR)
-  const time = new ClusterTime(local)
-  time.observe('a', real)
-  time.observe('b', real)
+  const real = REAL
+  const { local, time } = aheadOfTwo()
   assert.is(time.now(), real, 'the first comparison steps')
   time.observe('c', Number.NaN)
   assert.is(time.skews('me').length, 3, 'a clock that is not a number is ignored')
