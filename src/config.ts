@@ -28,6 +28,8 @@ export interface Config {
   checkpointStep: number
   /** The least time between two checkpoints a worker writes to the log (it relays the rest). */
   logCheckpointMs: number
+  /** Log length past which the cluster compacts it into a fresh log (0: never). */
+  logCompactOps: number
   /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
   /** UDP port of this node's DHT node (0: any free port). */
@@ -69,6 +71,7 @@ export const DEFAULTS = {
   generator: 'pdf',
   checkpointStep: 10,
   logCheckpointMs: 10_000,
+  logCompactOps: 10_000,
   purgeIntervalMs: 1000,
   /** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */
   bootstrap: Array.from({ length: 10 }, (_, i) => ({

@@ -6,7 +6,8 @@
  * so it does not flap) it resumes them from their checkpoints. A store that breaks anyway is
  * reopened by node-runner.ts.
  */
-import { statfs } from 'node:fs/promises'
+import { readdir, stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Clock, Timer } from './clock.ts'
 
 /** Free bytes of the file system holding `dir`, for a non-root user. */
@@ -15,6 +16,25 @@ export type FreeBytes = (dir: string) => Promise<number>
 export const freeBytes: FreeBytes = async (dir) => {
   const s = await statfs(dir)
   return s.bavail * s.bsize
+}
+
+/**
+ * The disk a directory takes, as `du` counts it: allocated blocks, which include what RocksDB
+ * allocates ahead (some MB per store). `apparent`: the bytes the files hold, as `du
+ * --apparent-size` counts them.
+ */
+export async function dirBytes(dir: string, apparent = false): Promise<number> {
+  let total = 0
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) total += await dirBytes(path, apparent)
+    else
+      total += await stat(path).then(
+        (s) => (apparent ? s.size : s.blocks * 512),
+        () => 0,
+      )
+  }
+  return total
 }
 
 export interface DiskSpaceOptions {

@@ -189,6 +189,14 @@ const FLAGS: Flag[] = [
     parse: ms('--log-checkpoint-ms'),
   },
   {
+    flag: '--log-compact-ops',
+    env: 'LOG_COMPACT_OPS',
+    key: 'logCompactOps',
+    default: String(DEFAULTS.logCompactOps),
+    help: 'log length past which the cluster moves to a fresh log holding only the live records (0: never)',
+    parse: (v) => (v === '0' ? 0 : positiveCount('--log-compact-ops', v)),
+  },
+  {
     flag: '--max-clock-skew-ms',
     env: 'MAX_CLOCK_SKEW_MS',
     key: 'maxClockSkewMs',

@@ -72,3 +72,26 @@ export function describeError(err: Error): string {
   }
   return parts.join(': ')
 }
+
+/** The body of GET /healthz. */
+export interface Health {
+  ok: boolean
+  /** What keeps the node from working now (health.ts); empty when ok. */
+  problems: string[]
+  /** What is wrong but does not stop the node (a member's clock off, say). */
+  warnings: string[]
+  id: string
+  name: string
+  uptimeMs: number
+  running: number
+  /** Records this node shows (live and finished, until they expire). */
+  records: number
+  members: number
+  /**
+   * The log this node is on: its key, writers, whether this node may write, operations in it,
+   * and how many compactions the cluster's log has been through.
+   */
+  log: { key: string; writers: number; writable: boolean; length: number; generation: number }
+  /** This node's clock against cluster time (cluster/cluster-time.ts). */
+  clock: { aheadMs: number; compared: boolean }
+}

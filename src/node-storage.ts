@@ -9,11 +9,13 @@ import type { Config } from './config.ts'
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
 import type { Closers } from './closers.ts'
-import { DiskSpace, type FreeBytes } from './disk-space.ts'
+import { DiskSpace, dirBytes, type FreeBytes } from './disk-space.ts'
 import { describeError, type HealthSignals } from './health.ts'
 import { RecordLog } from './store/record-log.ts'
+import type { RecordTable } from './store/record-table.ts'
 import { LogRepository } from './store/repository.ts'
 import { BlobFileStore } from './store/file-store.ts'
+import { Sweeper } from './store/core-sweep.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
@@ -23,6 +25,8 @@ export interface StorageOptions {
   /** Whether record time may be purged on yet. */
   mayPurge: () => boolean
   freeBytes?: FreeBytes
+  /** How long after a move the store is swept. @default 30000 */
+  sweepAfterMoveMs?: number
   log: Logger
   /** What is opened here is closed from this list, in reverse. */
   closers: Closers
@@ -42,6 +46,14 @@ export interface NodeStorage {
 }
 
 const mb = (bytes: number) => Math.floor(bytes / 1048576)
+
+/** The file cores that records of the table point to, expired ones included. */
+function fileCores(table: RecordTable): string[] {
+  const cores = new Set<string>()
+  for (const { download } of table.entries.values())
+    if (download.file) cores.add(download.file.core)
+  return [...cores]
+}
 
 export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
   const { clock, log, closers } = o
@@ -99,6 +111,30 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
   await files.ready()
+  // Disk back from the logs this node left and the files of purged downloads.
+  const storeDir = join(dir, 'store')
+  let before = 0
+  const sweeper = new Sweeper({
+    store,
+    keep: () => [...recordLog.writerKeys(), ...fileCores(recordLog.table), files.key],
+    settled: () => recordLog.settled(),
+    afterMoveMs: o.sweepAfterMoveMs,
+    clock,
+    onStart: async () => void (before = await dirBytes(storeDir)),
+    onSwept: async ({ deleted, closing, kept, ms }) =>
+      log.info('store-swept', {
+        deleted,
+        closing,
+        kept,
+        ms,
+        beforeMb: mb(before),
+        afterMb: mb(await dirBytes(storeDir)),
+      }),
+    onError: (err) => log.error('store-sweep-failed', { error: err.message }),
+  })
+  closers.add('store-sweep', sweeper, (s) => s.stop())
+  recordLog.on('settled', () => sweeper.soon())
+  sweeper.start()
   const repo = new LogRepository({
     log: recordLog,
     time: o.time,

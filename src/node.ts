@@ -11,7 +11,8 @@ import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
 import type { FreeBytes } from './disk-space.ts'
-import { healthProblems, healthWarnings } from './health.ts'
+import { healthProblems, healthWarnings, type Health } from './health.ts'
+import type { RecordLog } from './store/record-log.ts'
 import { openStorage } from './node-storage.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
@@ -24,6 +25,7 @@ import { SwarmTransport } from './cluster/swarm-transport.ts'
 import { Cluster } from './cluster/cluster.ts'
 import { ClusterTime } from './cluster/cluster-time.ts'
 import { LogSync } from './cluster/log-sync.ts'
+import { LogCompaction } from './cluster/log-compaction.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
@@ -41,27 +43,11 @@ export interface NodeDeps {
   protocol?: string
   /** Tests only: how free disk space is measured. */
   freeBytes?: FreeBytes
+  /** Tests only: how long after a move the store is swept (store/core-sweep.ts). */
+  sweepAfterMoveMs?: number
 }
 
-/** The body of GET /healthz. */
-export interface Health {
-  ok: boolean
-  /** What keeps the node from working now (health.ts); empty when ok. */
-  problems: string[]
-  /** What is wrong but does not stop the node (a member's clock off, say). */
-  warnings: string[]
-  id: string
-  name: string
-  uptimeMs: number
-  running: number
-  /** Records this node shows (live and finished, until they expire). */
-  records: number
-  members: number
-  /** The log this node is on: its key, writers, whether this node may write, operations in it. */
-  log: { key: string; writers: number; writable: boolean; length: number }
-  /** This node's clock against cluster time (cluster/cluster-time.ts). */
-  clock: { aheadMs: number; compared: boolean }
-}
+export type { Health } from './health.ts'
 
 export interface RunningNode {
   id: string
@@ -71,6 +57,8 @@ export interface RunningNode {
   manager: DownloadManager
   cluster: Cluster
   relay: Relay
+  /** The record log this node is on (and moves between). */
+  recordLog: RecordLog
   health(): Health
   /**
    * Settles with the error if the store fails for good (a write that did not reach the disk):
@@ -124,6 +112,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       time,
       mayPurge: timeTrusted,
       freeBytes: deps.freeBytes,
+      sweepAfterMoveMs: deps.sweepAfterMoveMs,
       log,
       closers,
     })
@@ -161,6 +150,16 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       logger: log,
     })
     closers.add('log-sync', logSync, (s) => s.close())
+    const compaction = new LogCompaction({
+      log: recordLog,
+      records: () => recordLog.table.entries.size,
+      // One member starts it: the live one with the smallest id.
+      leads: () => cluster.live().every((m) => m.id >= id),
+      thresholdOps: config.logCompactOps,
+      clock,
+      logger: log,
+    })
+    closers.add('log-compaction', compaction, (c) => c.stop())
     const relay = new Relay(transport, log)
     const known = await KnownMembers.load(config.dataDir, id)
     closers.add('known-members', known, (k) => k.flush())
@@ -208,9 +207,13 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         running: manager.running,
         records: repo.all().length,
         members: cluster.live().length,
-        log: (({ key, writers, writable, length }) => ({ key, writers, writable, length }))(
-          recordLog.advert(),
-        ),
+        log: (({ key, writers, writable, length, generation }) => ({
+          key,
+          writers,
+          writable,
+          length,
+          generation,
+        }))(recordLog.advert()),
         clock: { aheadMs: Math.round(time.aheadMs), compared: time.compared },
       }
     }
@@ -249,6 +252,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await transport.start()
     cluster.start()
     logSync.start()
+    compaction.start()
     manager.start()
     log.info('started', {
       id,
@@ -266,6 +270,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       manager,
       cluster,
       relay,
+      recordLog,
       health,
       failed: storage.failed,
       close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),

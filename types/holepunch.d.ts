@@ -15,6 +15,7 @@ declare module 'hypercore' {
     download(range: { start: number; end: number }): { done(): Promise<void>; destroy(): void }
     clear(start: number, end?: number): Promise<void>
     close(): Promise<void>
+    static discoveryKey(key: Buffer): Buffer
   }
 }
 
@@ -28,7 +29,33 @@ declare module 'corestore' {
     namespace(name: string): Corestore
     replicate(stream: unknown): unknown
     close(): Promise<void>
+    /** The cores open in this process, by hex discovery key, and their idle collection. */
+    cores: {
+      map: Map<string, { hasSession(): boolean; gc: number }>
+      gc(core: { hasSession(): boolean; gc: number }): void
+    }
+    /** hypercore-storage, the RocksDB under every core of the store (core-sweep.ts). */
+    storage: {
+      createCoreStream(): AsyncIterable<{
+        discoveryKey: Buffer
+        core: { corePointer: number; dataPointer: number }
+      }>
+      deleteCore(ptr: { corePointer: number; dataPointer: number }): Promise<void>
+      hasCore(discoveryKey: Buffer): Promise<boolean>
+      compact(): Promise<void>
+      db: {
+        write(opts: { autoDestroy: boolean }): {
+          tryDeleteRange(start: Buffer, end: Buffer): void
+          flush(): Promise<void>
+        }
+      }
+    }
   }
+}
+
+declare module 'hypercore-storage/lib/keys.js' {
+  const keys: { core: { data(pointer: number): Buffer } }
+  export default keys
 }
 
 declare module 'autobase' {

@@ -15,7 +15,7 @@ import type { Link, LinkStream, Transport } from './transport.ts'
 export interface SyncedLog {
   advert(): LogAdvert
   replicate(stream: LinkStream): void
-  adopt(key: string): Promise<void>
+  adopt(key: string, generation: number): Promise<void>
   addWriter(writerKey: string): Promise<void>
   on(event: 'advert', listener: () => void): unknown
 }
@@ -109,9 +109,10 @@ export class LogSync {
         key: theirs.key.slice(0, 12),
         from,
         writers: theirs.writers,
+        generation: theirs.generation,
       })
       this.o.log
-        .adopt(theirs.key)
+        .adopt(theirs.key, theirs.generation)
         .catch((err: Error) => this.o.logger.error('log-adopt-failed', { error: err.message }))
         .finally(() => {
           if (this.adopting === theirs.key) this.adopting = null

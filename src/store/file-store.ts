@@ -65,6 +65,12 @@ export class BlobFileStore implements FileStore {
     this.cores.set(core.key.toString('hex'), this.own)
   }
 
+  /** Hex key of this node's own file core. */
+  get key(): string {
+    if (!this.own) throw new Error('file store is not open')
+    return this.own.core.key.toString('hex')
+  }
+
   async put(bytes: Buffer): Promise<FileRef> {
     if (!this.own) throw new Error('file store is not open')
     const id = await this.own.blobs.put(bytes)

@@ -11,6 +11,11 @@ export interface LogAdvert {
   /** Hex key of the advertiser's local writer on that log. */
   writer: string
   writable: boolean
+  /**
+   * How many times the cluster's log has been compacted into a fresh one (store/record-log.ts).
+   * A later generation beats any earlier one. Peers of an older version send none: 0.
+   */
+  generation: number
 }
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -27,7 +32,9 @@ export function parseAdvert(v: unknown): LogAdvert | null {
     !Number.isSafeInteger(o.writers) ||
     typeof o.length !== 'number' ||
     !Number.isSafeInteger(o.length) ||
-    typeof o.writable !== 'boolean'
+    typeof o.writable !== 'boolean' ||
+    (o.generation !== undefined &&
+      (typeof o.generation !== 'number' || !Number.isSafeInteger(o.generation) || o.generation < 0))
   ) {
     return null
   }
@@ -37,5 +44,6 @@ export function parseAdvert(v: unknown): LogAdvert | null {
     length: o.length,
     writer: o.writer,
     writable: o.writable,
+    generation: (o.generation as number | undefined) ?? 0,
   }
 }

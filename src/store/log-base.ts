@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import Autobase from 'autobase'
 import type Corestore from 'corestore'
-import type { Download, RecordOp } from './record.ts'
+import type { RecordOp } from './record.ts'
 import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
@@ -17,8 +17,10 @@ export interface LogBaseOptions {
   store: Corestore
   /** The base to open, or null to create one. */
   key: Buffer | null
-  /** Records the table starts with (carried over from a previous base). */
-  seed: Download[]
+  /** Operations the table starts with (carried over from a previous base). */
+  seed: RecordOp[]
+  /** The base's generation (log-advert.ts). */
+  generation: number
   /** How often autobase acknowledges, so the signed prefix advances. */
   ackIntervalMs: number
   clock: Clock
@@ -44,6 +46,17 @@ interface Batch {
   written: Promise<void>
 }
 
+/**
+ * The base closed before these operations were written to it: nothing of them landed, so the
+ * caller may write them to the base this node moved to (record-log.ts does).
+ */
+export class BaseClosedError extends Error {
+  constructor() {
+    super('The record log is closed.')
+    this.name = 'BaseClosedError'
+  }
+}
+
 export class NotWritableError extends Error {
   constructor() {
     super('This node has not been admitted to the cluster log yet; try again shortly.')
@@ -63,6 +76,12 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   readonly writeStats = { batches: 0, ops: 0 }
   /** The batch the appends of this turn join, written at the end of the turn. */
   private batch: Batch | null = null
+  /** Set by `drain`: nothing more is written here. */
+  private draining = false
+  /** Batches handed to autobase and not yet written. */
+  private readonly writing = new Set<Promise<void>>()
+  /** Appends waiting for this node to become a writer: told when the base closes. */
+  private readonly waiting = new Set<(err: Error) => void>()
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -85,7 +104,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   async ready(): Promise<void> {
     await this.base.ready()
     const table = createTable()
-    for (const download of this.o.seed) applyOp(table, { type: 'put', download })
+    for (const op of this.o.seed) applyOp(table, op)
     this.reader = new ViewReader({
       view: this.base.view,
       table,
@@ -94,6 +113,12 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       onSlow: this.o.onSlowRead,
     })
     await this.catchUp()
+  }
+
+  /** Merges operations into the table without writing them (what a previous base carried). */
+  merge(ops: RecordOp[]): void {
+    const touched = new Set(ops.map((op) => applyOp(this.table, op)))
+    if (touched.size > 0) this.emit('change', touched)
   }
 
   private onRead({ touched, writersChanged }: ReadResult): void {
@@ -124,7 +149,13 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       length: base.view.length,
       writer: base.local.key.toString('hex'),
       writable: base.writable,
+      generation: this.o.generation,
     }
+  }
+
+  /** The keys of the writers the view admitted (the creator is not among them). */
+  writerKeys(): string[] {
+    return [...(this.reader?.writers ?? [])]
   }
 
   /** How long reading the view has been waiting for a block (0 when it is not). */
@@ -143,9 +174,9 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
    * resolves once the batch holding its operations is written and applied here.
    */
   async append(ops: (RecordOp | WriterOp)[], writableTimeoutMs: number): Promise<void> {
-    if (this.closing) throw new Error('The record log is closed.')
+    if (this.closing || this.draining) throw new BaseClosedError()
     await this.untilWritable(writableTimeoutMs)
-    if (this.closing) throw new Error('The record log is closed.')
+    if (this.closing || this.draining) throw new BaseClosedError()
     const batch = (this.batch ??= this.openBatch())
     batch.ops.push(...ops)
     await batch.written
@@ -161,8 +192,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     // setImmediate: after the microtasks of this turn, so every append made in it joins.
     setImmediate(() => {
       if (this.batch === batch) this.batch = null
-      if (this.closing) return settle(new Error('The record log is closed.'))
-      void this.write(batch.ops).then(() => settle(), settle)
+      if (this.closing) return settle(new BaseClosedError())
+      const writing = this.write(batch.ops).then(() => settle(), settle)
+      this.writing.add(writing)
+      void writing.finally(() => this.writing.delete(writing))
     })
     return batch
   }
@@ -182,17 +215,34 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   untilWritable(timeoutMs: number): Promise<void> {
     if (this.base.writable) return Promise.resolve()
     const { clock } = this.o
+    if (this.closing || this.draining) return Promise.reject(new BaseClosedError())
     return new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(() => {
-        this.base.off('writable', onWritable)
-        reject(new NotWritableError())
-      }, timeoutMs)
-      const onWritable = () => {
+      const done = (err?: Error) => {
         clock.clearTimeout(timer)
-        resolve()
+        this.base.off('writable', onWritable)
+        this.waiting.delete(done)
+        if (err) reject(err)
+        else resolve()
       }
+      const timer = clock.setTimeout(() => done(new NotWritableError()), timeoutMs)
+      const onWritable = () => done()
       this.base.once('writable', onWritable)
+      this.waiting.add(done)
     })
+  }
+
+  /**
+   * Stops taking operations and resolves once every batch already handed to autobase is
+   * written: then the table holds everything this node wrote here. Appends still waiting to
+   * become a writer, or to be batched, fail with BaseClosedError.
+   */
+  async drain(): Promise<void> {
+    this.draining = true
+    for (const done of [...this.waiting]) done(new BaseClosedError())
+    // A batch opened this turn is handed over at the end of it.
+    if (this.batch) await new Promise<void>((resolve) => setImmediate(resolve))
+    await Promise.allSettled([...this.writing])
+    await this.catchUp()
   }
 
   catchUp(): Promise<void> {
@@ -202,6 +252,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   /** Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const done of [...this.waiting]) done(new BaseClosedError())
       await this.reader?.close()
       await this.base.close()
     })()

@@ -8,17 +8,22 @@ import { join } from 'node:path'
 export interface LogPointer {
   key: string
   namespace: string
+  /** The log's generation (log-advert.ts); pointers written before compaction existed: 0. */
+  generation: number
 }
 
 const FILE = 'log.json'
 
 export async function readPointer(dataDir: string): Promise<LogPointer | null> {
   try {
-    const p = JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as LogPointer
+    const p = JSON.parse(await readFile(join(dataDir, FILE), 'utf8')) as Partial<LogPointer>
+    const generation = p.generation ?? 0
     return typeof p.key === 'string' &&
       /^[0-9a-f]{64}$/.test(p.key) &&
-      typeof p.namespace === 'string'
-      ? p
+      typeof p.namespace === 'string' &&
+      Number.isSafeInteger(generation) &&
+      generation >= 0
+      ? { key: p.key, namespace: p.namespace, generation }
       : null
   } catch {
     return null

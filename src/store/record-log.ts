@@ -5,14 +5,20 @@
  * A fresh node starts on a base of its own. When it meets a cluster on a better one (see
  * cluster/log-election.ts) it adopts that one: its records are merged into the new table at
  * once and appended to the new base as soon as the cluster has made this node a writer.
+ * Compaction is the same move to a base this node creates, one generation on, seeded with the
+ * live records only; the others adopt it because it is later. See DESIGN.md, "Compaction".
+ *
+ * The pointer moves only once what was carried has landed on the new base: a node that stops
+ * in between reopens the old base, which still holds everything, and moves again.
  */
 import { EventEmitter } from 'node:events'
 import type Corestore from 'corestore'
-import type { Download, RecordOp } from './record.ts'
-import { readPointer, savePointer } from './log-pointer.ts'
-import { visibleRecords, type RecordTable } from './record-table.ts'
+import { nanoid } from 'nanoid'
+import type { RecordOp } from './record.ts'
+import { readPointer, savePointer, type LogPointer } from './log-pointer.ts'
+import { carriedOps, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { LogBase, type LogBaseOptions } from './log-base.ts'
+import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
 import { systemClock, type Clock } from '../clock.ts'
 
 export interface RecordLogOptions {
@@ -43,6 +49,18 @@ export interface RecordLogEvents {
    * and only opening the store again recovers (node-runner.ts).
    */
   failed: [err: Error]
+  /**
+   * This node is on another base for good: what it carried landed there and the pointer says
+   * so. The cores of the bases it left may now be deleted (core-sweep.ts).
+   */
+  settled: [pointer: LogPointer]
+}
+
+/** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
+interface Target {
+  key: string | null
+  namespace: string
+  generation: number
 }
 
 /** Replication streams stay open across a move; a stream only needs `close` to be tracked. */
@@ -54,6 +72,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private base!: LogBase
   private switching: Promise<void> = Promise.resolve()
   private readonly streams = new Set<Stream>()
+  /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
+  private pointer: LogPointer | null = null
+  private moving = false
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
@@ -92,18 +113,24 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base.writable
   }
 
+  get generation(): number {
+    return this.pointer?.generation ?? 0
+  }
+
   async ready(): Promise<void> {
     const pointer = await readPointer(this.o.dataDir)
     const namespace = pointer?.namespace ?? 'origin'
-    this.base = await this.open(namespace, pointer ? Buffer.from(pointer.key, 'hex') : null, [])
-    await savePointer(this.o.dataDir, { key: this.base.key.toString('hex'), namespace })
+    const generation = pointer?.generation ?? 0
+    this.base = await this.open({ key: pointer?.key ?? null, namespace, generation }, [])
+    await this.savePointer({ key: this.base.key.toString('hex'), namespace, generation })
   }
 
-  private async open(namespace: string, key: Buffer | null, seed: Download[]): Promise<LogBase> {
+  private async open(target: Target, seed: RecordOp[]): Promise<LogBase> {
     const base = new LogBase({
-      store: this.o.store.namespace(namespace),
-      key,
+      store: this.o.store.namespace(target.namespace),
+      key: target.key === null ? null : Buffer.from(target.key, 'hex'),
       seed,
+      generation: target.generation,
       ackIntervalMs: this.o.ackIntervalMs,
       clock: this.o.clock,
       onError: this.o.onError,
@@ -126,6 +153,29 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       throw err
     }
     return base
+  }
+
+  private async savePointer(pointer: LogPointer): Promise<void> {
+    await savePointer(this.o.dataDir, pointer)
+    this.pointer = pointer
+  }
+
+  /**
+   * Whether the pointer names the base this node is on and no move is under way: only then may
+   * the cores of other bases be deleted.
+   */
+  settled(): boolean {
+    return (
+      !this.moving &&
+      !this.closing &&
+      this.pointer !== null &&
+      this.pointer.key === this.base?.key.toString('hex')
+    )
+  }
+
+  /** The keys of the writers of the base this node is on, its creator's included. */
+  writerKeys(): string[] {
+    return [this.base.key.toString('hex'), ...this.base.writerKeys()]
   }
 
   /** The last append that failed, until one succeeds. */
@@ -171,48 +221,97 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
   }
 
-  /** Appends an operation and resolves once it is merged into the local table. */
+  /**
+   * Appends an operation and resolves once it is merged into the local table. An operation the
+   * base closed on before writing it (this node moved meanwhile) goes to the new base.
+   */
   async append(op: RecordOp): Promise<void> {
-    await this.switching
-    if (this.closing) throw new Error('The record log is closed.')
-    await this.base.append([op], this.o.writableTimeoutMs)
+    for (;;) {
+      await this.switching
+      if (this.closing) throw new Error('The record log is closed.')
+      const base = this.base
+      try {
+        return await base.append([op], this.o.writableTimeoutMs)
+      } catch (err) {
+        if (err instanceof BaseClosedError && base !== this.base && !this.closing) continue
+        throw err
+      }
+    }
   }
 
   /** Moves this node onto another log, carrying its records over. */
-  adopt(key: string): Promise<void> {
-    const run = this.switching.then(() => this.switchTo(key))
+  adopt(key: string, generation: number): Promise<void> {
+    return this.move(() =>
+      this.base.key.toString('hex') === key
+        ? null
+        : { key, namespace: `log-${key.slice(0, 32)}`, generation },
+    )
+  }
+
+  /**
+   * Compaction: moves this node onto a new base one generation on, seeded with the live records
+   * only. The others follow because a later generation wins (cluster/log-election.ts).
+   */
+  compact(): Promise<void> {
+    return this.move(() => {
+      const generation = this.generation + 1
+      return { key: null, namespace: `gen-${generation}-${nanoid(10)}`, generation }
+    })
+  }
+
+  private move(target: () => Target | null): Promise<void> {
+    const run = this.switching.then(() => {
+      const to = this.closing ? null : target()
+      return to ? this.switchTo(to) : undefined
+    })
     this.switching = run.catch((err: Error) => this.o.onError(err))
     return run
   }
 
-  private async switchTo(key: string): Promise<void> {
-    if (this.closing || this.base.key.toString('hex') === key) return
-    const old = this.base
-    const carried = visibleRecords(old.table, this.o.recordTime.now())
-    const oldIds = new Set(old.table.entries.keys())
-    const namespace = `log-${key.slice(0, 32)}`
-    // The new base opens before the old one closes: if it cannot, this node stays where it was.
-    this.base = await this.open(namespace, Buffer.from(key, 'hex'), carried)
-    for (const stream of this.streams) this.base.replicate(stream)
-    await savePointer(this.o.dataDir, { key: this.base.key.toString('hex'), namespace })
-    await old.close().catch(() => {})
-
-    this.emit('change', new Set([...oldIds, ...this.base.table.entries.keys()]))
-    this.emit('advert')
-    if (carried.length > 0) void this.carryOver(this.base, carried)
+  private async switchTo(target: Target): Promise<void> {
+    this.moving = true
+    try {
+      const old = this.base
+      const now = () => this.o.recordTime.now()
+      // The new base opens before the old one closes: if it cannot, this node stays where it was.
+      const next = await this.open(target, carriedOps(old.table, now()))
+      this.base = next
+      for (const stream of this.streams) next.replicate(stream)
+      // What the old base was still writing lands there, then is carried like the rest; an
+      // append it had not taken yet is written to the new base (`append`).
+      await old.drain()
+      const carried = carriedOps(old.table, now())
+      next.merge(carried)
+      const oldIds = new Set(old.table.entries.keys())
+      await old.close().catch(() => {})
+      this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
+      this.emit('advert')
+      const pointer = { ...target, key: next.key.toString('hex') }
+      if (carried.length === 0) await this.settle(next, pointer)
+      else void this.carryOver(next, carried, pointer)
+    } finally {
+      this.moving = false
+    }
   }
 
-  private async carryOver(base: LogBase, records: Download[]): Promise<void> {
+  private async carryOver(base: LogBase, ops: RecordOp[], pointer: LogPointer): Promise<void> {
     try {
-      const ops = records.map((download): RecordOp => ({ type: 'put', download }))
       await base.append(ops, this.o.carryOverTimeoutMs)
+      await this.settle(base, pointer)
     } catch (err) {
+      if (base !== this.base || this.closing) return
       this.o.onError(
         new Error(
-          `could not carry ${records.length} records to the cluster log: ${(err as Error).message}`,
+          `could not carry ${ops.length} records to the cluster log: ${(err as Error).message}`,
         ),
       )
     }
+  }
+
+  private async settle(base: LogBase, pointer: LogPointer): Promise<void> {
+    if (base !== this.base || this.closing) return
+    await this.savePointer(pointer)
+    this.emit('settled', pointer)
   }
 
   /** Safe to call twice. */

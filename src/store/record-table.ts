@@ -150,6 +150,20 @@ export function visibleRecords(table: RecordTable, now: number): Download[] {
 }
 
 /**
+ * What a node carries from one log to the next (an adoption, a compaction): every visible
+ * record, and every dismissal that may still meet a stale copy of its record. Without the
+ * dismissals, a node that had not yet seen one would carry the dismissed record back to life.
+ */
+export function carriedOps(table: RecordTable, now: number): RecordOp[] {
+  const ops: RecordOp[] = []
+  for (const entry of table.entries.values()) {
+    if (visible(entry, now)) ops.push({ type: 'put', download: entry.download })
+    else if (entry.removed && now < entry.removed.expiresAt) ops.push(entry.removed)
+  }
+  return ops
+}
+
+/**
  * A finished record whose file may still be served: dismissing a card does not revoke the link
  * the user just clicked, expiry does.
  */

@@ -137,6 +137,13 @@ test('two nodes asked for the same user at the same moment: one download wins ev
       a.send({ type: 'request' })
       b.send({ type: 'request' })
       const userId = (await a.seen((d) => d !== null, 15_000, 'a download on n1'))!.userId as string
+      // The other request was refused: at once if the first had already replicated, or by a
+      // notice once the race was decided. Not before: until then every node may show the
+      // later download for a moment (the earlier one was still being written).
+      await eventually(
+        () => [...a.messages, ...b.messages].some((m) => m.type === 'error'),
+        'the losing request is told',
+      )
       // Every node settles on the same single download for the user.
       await eventually(() => {
         const ids = c.nodes.map((n) => n.manager.current(userId)?.id)
@@ -145,12 +152,6 @@ test('two nodes asked for the same user at the same moment: one download wins ev
       const winner = n3.manager.current(userId)!.id
       await a.seen((d) => d?.id === winner, 15_000, `the winner ${winner} on n1`)
       await b.seen((d) => d?.id === winner, 15_000, `the winner ${winner} on n2`)
-      // The other request was refused: at once if the first had already replicated, or by a
-      // notice once the race was decided.
-      await eventually(
-        () => [...a.messages, ...b.messages].some((m) => m.type === 'error'),
-        'the losing request is told',
-      )
       const errors = [...a.messages, ...b.messages].filter((m) => m.type === 'error')
       assert.ok(errors.length >= 1)
       for (const e of errors)

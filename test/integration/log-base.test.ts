@@ -14,6 +14,7 @@ async function open() {
     store,
     key: null,
     seed: [],
+    generation: 0,
     ackIntervalMs: 1000,
     clock: systemClock,
     onError: (err) => errors.push(err),

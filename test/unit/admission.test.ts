@@ -23,12 +23,13 @@ test('a proof under another secret, for another handshake, echoed back, or malfo
   assert.not.ok(verifyProof(key, hash, false, null))
 })
 
-const advert = (key: string, writers: number, length: number): LogAdvert => ({
+const advert = (key: string, writers: number, length: number, generation = 0): LogAdvert => ({
   key: key.repeat(64),
   writers,
   length,
   writer: 'f'.repeat(64),
   writable: true,
+  generation,
 })
 
 test('log election: more writers, then longer, then smaller key; one winner in every order', () => {
@@ -47,8 +48,28 @@ test('log election: more writers, then longer, then smaller key; one winner in e
   }
 })
 
+test('log election: a later generation beats any earlier one, and its order stays total', () => {
+  assert.ok(
+    better(advert('f', 1, 3, 1), advert('a', 5, 900, 0)),
+    'a compacted log beats the long log it replaced, with fewer writers',
+  )
+  assert.not.ok(better(advert('a', 9, 900, 1), advert('f', 1, 3, 2)))
+  // Two compactions started at once: two logs of one generation, one winner in every order.
+  const all = [advert('c', 1, 4, 1), advert('a', 3, 90, 0), advert('b', 1, 4, 1)]
+  for (const start of all) {
+    let mine = start
+    for (const theirs of all) if (better(theirs, mine)) mine = theirs
+    assert.is(mine.key, 'b'.repeat(64))
+  }
+})
+
 test('adverts from the wire are validated', () => {
   assert.ok(parseAdvert(advert('a', 1, 0)))
+  const { generation: _, ...older } = advert('a', 1, 0, 4)
+  assert.is(parseAdvert(older)?.generation, 0, 'an older peer sends no generation: 0')
+  assert.is(parseAdvert(advert('a', 1, 0, 4))?.generation, 4)
+  assert.is(parseAdvert({ ...advert('a', 1, 0), generation: -1 }), null)
+  assert.is(parseAdvert({ ...advert('a', 1, 0), generation: 1.5 }), null)
   assert.is(parseAdvert({ ...advert('a', 1, 0), key: 'zz' }), null)
   assert.is(parseAdvert({ ...advert('a', 1, 0), writers: '3' }), null)
   assert.is(parseAdvert(null), null)

@@ -24,9 +24,9 @@ class FakeLog extends EventEmitter<{ advert: [] }> implements SyncedLog {
   replicate(stream: LinkStream) {
     this.replicated.push(stream)
   }
-  async adopt(k: string) {
+  async adopt(k: string, generation: number) {
     this.adopted.push(k)
-    this.state = { ...this.state, key: k, writable: false }
+    this.state = { ...this.state, key: k, writable: false, generation }
     this.emit('advert') // as record-log.ts does once it is on the new log
   }
   async addWriter(w: string) {
@@ -49,12 +49,12 @@ test('a node on a worse log adopts the better one it hears of, and then admits n
   const clock = fakeClock()
   const a = node(
     'a',
-    { key: key('1'), writers: 3, length: 10, writer: key('a'), writable: true },
+    { key: key('1'), writers: 3, length: 10, writer: key('a'), writable: true, generation: 0 },
     clock,
   )
   const b = node(
     'b',
-    { key: key('2'), writers: 1, length: 50, writer: key('b'), writable: true },
+    { key: key('2'), writers: 1, length: 50, writer: key('b'), writable: true, generation: 0 },
     clock,
   )
   connect(a.transport, b.transport)
@@ -69,12 +69,12 @@ test('a writer admits a peer that waits on the same log, at most once per retry 
   const clock = fakeClock()
   const a = node(
     'a',
-    { key: key('1'), writers: 2, length: 5, writer: key('a'), writable: true },
+    { key: key('1'), writers: 2, length: 5, writer: key('a'), writable: true, generation: 0 },
     clock,
   )
   const b = node(
     'b',
-    { key: key('1'), writers: 2, length: 5, writer: key('b'), writable: false },
+    { key: key('1'), writers: 2, length: 5, writer: key('b'), writable: false, generation: 0 },
     clock,
   )
   connect(a.transport, b.transport)
@@ -82,15 +82,29 @@ test('a writer admits a peer that waits on the same log, at most once per retry 
   assert.equal(a.log.added, [key('b')])
   await clock.tick(200)
   assert.equal(a.log.added, [key('b'), key('b')], 'retried after 2 s while it still waits')
-  b.log.state = { ...b.log.state, writable: true }
+  b.log.state = { ...b.log.state, writable: true, generation: 0 }
   await clock.tick(5000)
   assert.is(a.log.added.length, 2, 'not once it is a writer')
   assert.equal(b.log.added, [], 'a node that is not writable admits nobody')
 })
 
 test('an advert that cannot be parsed is logged and ignored', async () => {
-  const a = node('a', { key: key('1'), writers: 1, length: 0, writer: key('a'), writable: true })
-  const b = node('b', { key: key('2'), writers: 1, length: 0, writer: key('b'), writable: true })
+  const a = node('a', {
+    key: key('1'),
+    writers: 1,
+    length: 0,
+    writer: key('a'),
+    writable: true,
+    generation: 0,
+  })
+  const b = node('b', {
+    key: key('2'),
+    writers: 1,
+    length: 0,
+    writer: key('b'),
+    writable: true,
+    generation: 0,
+  })
   connect(a.transport, b.transport)
   await settle()
   ;[...a.transport.links][0]!.send({ type: 'log', advert: { key: 'not-hex' } })

@@ -1,0 +1,164 @@
+/**
+ * Gets disk back. Autobase deletes nothing, and clearing blocks leaves RocksDB's files as they
+ * were; so, once this node has moved to another log (a compaction, an adoption) and from time
+ * to time, it deletes from its corestore every core it no longer needs, then compacts RocksDB
+ * so the files shrink.
+ *
+ * Kept: every core in use in this process (the log this node is on, its files, a peer's file
+ * being served), every writer of the log this node is on (autobase closes an idle
+ * non-indexer's core and opens it again when it wakes), and the file cores that a record still
+ * points to. Everything else is a core of a log this node has left, or of files every record
+ * of which is gone. A core deleted that a peer asks for again is simply fetched again.
+ *
+ * A core nobody here uses any more stays open as long as a peer replicates it, and the peer
+ * keeps it for the same reason: after a move, the old log's cores would stay open on every
+ * node for as long as the connections last. So the sweep hands such a core to corestore's own
+ * idle collection, which closes it some seconds later unless it is used again meanwhile; the
+ * next sweep deletes it.
+ *
+ * Measured (../shared/STACK.md): hypercore-storage's `deleteCore` removes a core's entry and
+ * its sessions' data but not its own data range; that range is deleted here as well, else the
+ * blocks and tree nodes stay on disk for ever.
+ */
+import Hypercore from 'hypercore'
+import type Corestore from 'corestore'
+import keys from 'hypercore-storage/lib/keys.js'
+import type { Clock, Timer } from '../clock.ts'
+
+export interface SweepResult {
+  /** Cores deleted. */
+  deleted: number
+  /** Cores no longer needed, still open: corestore closes them some seconds later. */
+  closing: number
+  /** Cores left in the store. */
+  kept: number
+  ms: number
+}
+
+/**
+ * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
+ * compacts the store.
+ */
+export async function sweepCores(store: Corestore, keep: Iterable<string>): Promise<SweepResult> {
+  const started = Date.now()
+  const kept = new Set<string>()
+  for (const key of keep) {
+    kept.add(Hypercore.discoveryKey(Buffer.from(key, 'hex')).toString('hex'))
+  }
+  const { storage } = store
+  const doomed = []
+  let total = 0
+  let closing = 0
+  for await (const { discoveryKey, core } of storage.createCoreStream()) {
+    total++
+    const id = discoveryKey.toString('hex')
+    if (kept.has(id)) continue
+    const open = store.cores.map.get(id)
+    if (!open) doomed.push({ id, core })
+    else if (!open.hasSession()) {
+      // Already handed over: collecting it again would start its countdown afresh.
+      if (!open.gc) store.cores.gc(open)
+      closing++
+    }
+  }
+  let deleted = 0
+  for (const { id, core } of doomed) {
+    // Opened meanwhile (a peer asked for it): it is in use after all.
+    if (store.cores.map.has(id)) continue
+    await storage.deleteCore(core)
+    const tx = storage.db.write({ autoDestroy: true })
+    tx.tryDeleteRange(keys.core.data(core.dataPointer), keys.core.data(core.dataPointer + 1))
+    await tx.flush()
+    deleted++
+  }
+  await storage.compact()
+  return { deleted, closing, kept: total - deleted, ms: Date.now() - started }
+}
+
+export interface SweeperOptions {
+  store: Corestore
+  /** The hex keys of the cores to keep beside those open. */
+  keep: () => Iterable<string>
+  /** Whether it is safe to sweep now (the pointer names the log this node is on). */
+  settled: () => boolean
+  /**
+   * How long after a move the sweep waits, for the cores left behind to close; while some are
+   * still open it sweeps again as often, for a minute. @default 30000
+   */
+  afterMoveMs?: number
+  /** How often it sweeps anyway, for the files of purged downloads. @default 3600000 */
+  intervalMs?: number
+  clock: Clock
+  /** Before a sweep starts (to measure the disk, for instance). */
+  onStart?: () => Promise<void>
+  onSwept: (result: SweepResult) => void | Promise<void>
+  onError: (err: Error) => void
+}
+
+/** How long after a move the sweep keeps coming back for cores still closing. */
+const FOLLOW_UP_MS = 60_000
+
+/** When to sweep: a while after each move, and every interval. One sweep at a time. */
+export class Sweeper {
+  private timer: Timer | null = null
+  private running: Promise<void> | null = null
+  private stopped = false
+  /** Since when cores left behind may still be closing. */
+  private movedAt = -Infinity
+
+  constructor(private readonly o: SweeperOptions) {}
+
+  /** Sweeps after the delay that lets a log this node left close its cores. */
+  soon(): void {
+    this.movedAt = this.o.clock.now()
+    this.schedule(this.afterMoveMs)
+  }
+
+  private get afterMoveMs(): number {
+    return this.o.afterMoveMs ?? 30_000
+  }
+
+  start(): void {
+    this.soon()
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return
+    if (this.timer) this.o.clock.clearTimeout(this.timer)
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = null
+      void this.run()
+    }, ms)
+  }
+
+  /** Sweeps now unless one is running or a move is under way (then shortly after it). */
+  run(): Promise<void> {
+    if (this.stopped) return Promise.resolve()
+    if (this.running) return this.running
+    if (!this.o.settled()) {
+      this.soon()
+      return Promise.resolve()
+    }
+    let again = this.o.intervalMs ?? 3_600_000
+    this.running = Promise.resolve(this.o.onStart?.())
+      .then(() => sweepCores(this.o.store, this.o.keep()))
+      .then((result) => {
+        const following = this.o.clock.now() - this.movedAt < FOLLOW_UP_MS
+        if (result.closing > 0 && following) again = this.afterMoveMs
+        return this.o.onSwept(result)
+      })
+      .catch(this.o.onError)
+      .finally(() => {
+        this.running = null
+        this.schedule(again)
+      })
+    return this.running
+  }
+
+  /** Waits for a sweep in progress: the store must not close under it. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) this.o.clock.clearTimeout(this.timer)
+    await this.running
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The cluster compacts its log: past the threshold every node moves to a fresh log holding
+ * only the live records, users see nothing, each node's disk gets the old log back, a node
+ * that was away follows on its return, and two compactions at once end on one log.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createCluster, type TestCluster } from '../helpers/cluster.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { download } from '../helpers/records.ts'
+import type { RunningNode } from '../../src/node.ts'
+
+const THRESHOLD = 60
+
+/** Lengthens the log with records that expired at once: churn a compaction leaves behind. */
+async function churn(node: RunningNode, count: number): Promise<void> {
+  const now = Date.now()
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      node.recordLog.append({
+        type: 'put',
+        download: download({ id: `churn-${now}-${i}`, userId: `churn${i}`, expiresAt: now - 1 }),
+      }),
+    ),
+  )
+}
+
+/** Every node (of `nodes`) on one log of this generation. */
+function oneLog(c: TestCluster, generation: number, nodes = c.nodes): Promise<number> {
+  return eventually(() => {
+    const logs = nodes.map((n) => n.health().log)
+    return logs.every((l) => l.generation === generation && l.key === logs[0]!.key && l.writable)
+  }, `every node on one log of generation ${generation}`)
+}
+
+async function readyDownload(node: RunningNode) {
+  const cookie = await sessionCookie(node.url)
+  const client = await Client.connect(node.url, cookie)
+  client.send({ type: 'request' })
+  const ready = await client.seen((d) => d?.state === 'ready', 15_000, 'a ready download')
+  const readyAt = client.messages.findIndex((m) => m.type === 'download' && m.download === ready)
+  return { client, cookie, ready: ready!, readyAt }
+}
+
+test('past the threshold the cluster moves to a fresh log; users see nothing and the disk comes back', async () => {
+  const logs = [recordingLogger(), recordingLogger(), recordingLogger()]
+  const c = await createCluster(3, { workMs: 300, logCompactOps: THRESHOLD }, (i) => ({
+    log: logs[i],
+    sweepAfterMoveMs: 200,
+  }))
+  try {
+    await c.oneLog()
+    const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const first = await readyDownload(n1)
+    const oldKey = n1.health().log.key
+    // A download that runs while the cluster compacts.
+    const cookie = await sessionCookie(n2.url)
+    const running = await Client.connect(n2.url, cookie)
+    running.send({ type: 'request' })
+    await running.seen((d) => d?.state === 'processing', 15_000, 'the second download running')
+    await churn(n3, THRESHOLD)
+
+    await oneLog(c, 1)
+    assert.is.not(n1.health().log.key, oldKey)
+    assert.ok(n1.health().log.length < THRESHOLD / 2, 'the fresh log holds the live records only')
+    const started = logs.flatMap((l) => l.events('log-compact'))
+    assert.is(started.length, 1, 'one member started it')
+    assert.is(started[0]!.fields.generation, 1)
+
+    // The running download ends once, and the finished one is still there, file and all.
+    const done = await running.seen((d) => d?.state === 'ready', 15_000, 'the second download')
+    for (const n of c.nodes) {
+      assert.is(n.manager.current(first.ready.userId as string)?.state, 'ready', n.name)
+      assert.is(n.manager.current(done!.userId as string)?.id, done!.id, n.name)
+    }
+    const file = await fetch(n3.url + first.ready.fileUrl, { headers: { cookie: first.cookie } })
+    assert.is(file.status, 200)
+    assert.ok((await file.arrayBuffer()).byteLength > 1000)
+    const sinceReady = first.client.messages.slice(first.readyAt)
+    assert.ok(
+      sinceReady.every((m) => m.type === 'download' && m.download?.state === 'ready'),
+      'the page never lost its download',
+    )
+
+    // Every node deletes the old log's cores.
+    await eventually(
+      () => logs.every((l) => l.events('store-swept').some((e) => Number(e.fields.deleted) > 0)),
+      'every node swept the old log from its store',
+      20_000,
+    )
+    for (const l of logs) assert.equal(l.events('store-sweep-failed'), [])
+    first.client.close()
+    running.close()
+  } finally {
+    await c.teardown()
+  }
+})
+
+test('a node that was down during a compaction follows it on its return', async () => {
+  const c = await createCluster(3, { workMs: 200, logCompactOps: THRESHOLD })
+  try {
+    await c.oneLog()
+    const [n1, n2] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const before = await readyDownload(n1)
+    before.client.close()
+    await c.nodes[2]!.close()
+    await churn(n2, THRESHOLD)
+    await oneLog(c, 1, [n1, n2])
+
+    const n3 = await c.start(2)
+    await oneLog(c, 1)
+    await eventually(
+      () => n3.manager.current(before.ready.userId as string)?.state === 'ready',
+      'the returning node shows the download made before',
+    )
+  } finally {
+    await c.teardown()
+  }
+})
+
+test('two compactions started at once end on one log', async () => {
+  const c = await createCluster(3, { workMs: 200, logCompactOps: 0 })
+  try {
+    await c.oneLog()
+    const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const made = await readyDownload(n3)
+    made.client.close()
+    await Promise.all([n1.recordLog.compact(), n2.recordLog.compact()])
+    assert.is.not(n1.health().log.key, n2.health().log.key, 'two fresh logs at first')
+    await oneLog(c, 1)
+    for (const n of c.nodes) {
+      assert.is(n.manager.current(made.ready.userId as string)?.id, made.ready.id, n.name)
+    }
+    // And the cluster still works on it.
+    const after = await readyDownload(n2)
+    after.client.close()
+  } finally {
+    await c.teardown()
+  }
+})
+
+test.run()
