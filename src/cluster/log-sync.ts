@@ -15,7 +15,7 @@ import type { Link, LinkStream, Transport } from './transport.ts'
 export interface SyncedLog {
   advert(): LogAdvert
   replicate(stream: LinkStream): void
-  adopt(key: string, generation: number): Promise<void>
+  adopt(key: string, generation: number, length: number): Promise<void>
   addWriter(writerKey: string): Promise<void>
   on(event: 'advert', listener: () => void): unknown
 }
@@ -112,7 +112,7 @@ export class LogSync {
         generation: theirs.generation,
       })
       this.o.log
-        .adopt(theirs.key, theirs.generation)
+        .adopt(theirs.key, theirs.generation, theirs.length)
         .catch((err: Error) => this.o.logger.error('log-adopt-failed', { error: err.message }))
         .finally(() => {
           if (this.adopting === theirs.key) this.adopting = null

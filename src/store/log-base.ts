@@ -10,7 +10,7 @@ import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, type WriterOp } from './writer-admission.ts'
-import type { Clock } from '../clock.ts'
+import { delay, type Clock } from '../clock.ts'
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base. */
@@ -151,6 +151,20 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       writable: base.writable,
       generation: this.o.generation,
     }
+  }
+
+  /**
+   * Once the view has been read up to `length` (what a peer said the base held), the table the
+   * view alone makes; null if that takes longer than the timeout.
+   */
+  async viewTable(length: number, timeoutMs: number): Promise<RecordTable | null> {
+    const deadline = this.o.clock.now() + timeoutMs
+    while (!this.closing && (this.reader?.position ?? 0) < length) {
+      if (this.o.clock.now() >= deadline) return null
+      await delay(this.o.clock, 50)
+      await this.catchUp()
+    }
+    return this.reader && !this.closing ? this.reader.foldRead() : null
   }
 
   /** The keys of the writers the view admitted (the creator is not among them). */

@@ -17,9 +17,13 @@ import { nanoid } from 'nanoid'
 import type { RecordOp } from './record.ts'
 import { readPointer, savePointer, type LogPointer } from './log-pointer.ts'
 import { carriedOps, type RecordTable } from './record-table.ts'
+import { carryOver } from './carry-over.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
-import { systemClock, type Clock } from '../clock.ts'
+import { delay, systemClock, type Clock } from '../clock.ts'
+
+/** The pause before carrying records to a new log again after it failed. */
+const CARRY_RETRY_MS = 1000
 
 export interface RecordLogOptions {
   store: Corestore
@@ -61,6 +65,8 @@ interface Target {
   key: string | null
   namespace: string
   generation: number
+  /** How long a peer said the base was: what to read of it before carrying what it lacks. */
+  length: number
 }
 
 /** Replication streams stay open across a move; a stream only needs `close` to be tracked. */
@@ -80,24 +86,19 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
     Pick<RecordLogOptions, 'onSlowRead'>
 
-  constructor({
-    ackIntervalMs = 1000,
-    writableTimeoutMs = 10_000,
-    carryOverTimeoutMs = 60_000,
-    clock = systemClock,
-    recordTime = clock,
-    onError = () => {},
-    ...rest
-  }: RecordLogOptions) {
+  constructor(o: RecordLogOptions) {
     super()
+    const clock = o.clock ?? systemClock
     this.o = {
-      ackIntervalMs,
-      writableTimeoutMs,
-      carryOverTimeoutMs,
+      ackIntervalMs: o.ackIntervalMs ?? 1000,
+      writableTimeoutMs: o.writableTimeoutMs ?? 10_000,
+      carryOverTimeoutMs: o.carryOverTimeoutMs ?? 60_000,
       clock,
-      recordTime,
-      onError,
-      ...rest,
+      recordTime: o.recordTime ?? clock,
+      onError: o.onError ?? (() => {}),
+      store: o.store,
+      dataDir: o.dataDir,
+      onSlowRead: o.onSlowRead,
     }
   }
 
@@ -121,7 +122,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     const pointer = await readPointer(this.o.dataDir)
     const namespace = pointer?.namespace ?? 'origin'
     const generation = pointer?.generation ?? 0
-    this.base = await this.open({ key: pointer?.key ?? null, namespace, generation }, [])
+    this.base = await this.open({ key: pointer?.key ?? null, namespace, generation, length: 0 }, [])
     await this.savePointer({ key: this.base.key.toString('hex'), namespace, generation })
   }
 
@@ -239,12 +240,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
   }
 
-  /** Moves this node onto another log, carrying its records over. */
-  adopt(key: string, generation: number): Promise<void> {
+  /**
+   * Moves this node onto another log (which a peer said was `length` long), carrying over the
+   * records that log lacks.
+   */
+  adopt(key: string, generation: number, length: number): Promise<void> {
     return this.move(() =>
       this.base.key.toString('hex') === key
         ? null
-        : { key, namespace: `log-${key.slice(0, 32)}`, generation },
+        : { key, namespace: `log-${key.slice(0, 32)}`, generation, length },
     )
   }
 
@@ -255,7 +259,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   compact(): Promise<void> {
     return this.move(() => {
       const generation = this.generation + 1
-      return { key: null, namespace: `gen-${generation}-${nanoid(10)}`, generation }
+      return { key: null, namespace: `gen-${generation}-${nanoid(10)}`, generation, length: 0 }
     })
   }
 
@@ -273,8 +277,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     try {
       const old = this.base
       const now = () => this.o.recordTime.now()
+      const snapshot = carriedOps(old.table, now())
       // The new base opens before the old one closes: if it cannot, this node stays where it was.
-      const next = await this.open(target, carriedOps(old.table, now()))
+      const next = await this.open(target, snapshot)
+      // A new base holds the records before any peer hears of it, so they carry only the rest.
+      if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
       this.base = next
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an
@@ -287,24 +294,23 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
       const pointer = { ...target, key: next.key.toString('hex') }
-      if (carried.length === 0) await this.settle(next, pointer)
-      else void this.carryOver(next, carried, pointer)
+      void this.carry(next, carried, pointer, target.length)
     } finally {
       this.moving = false
     }
   }
 
-  private async carryOver(base: LogBase, ops: RecordOp[], pointer: LogPointer): Promise<void> {
-    try {
-      await base.append(ops, this.o.carryOverTimeoutMs)
-      await this.settle(base, pointer)
-    } catch (err) {
-      if (base !== this.base || this.closing) return
-      this.o.onError(
-        new Error(
-          `could not carry ${ops.length} records to the cluster log: ${(err as Error).message}`,
-        ),
-      )
+  /** Carries what the new base lacks, then moves the pointer; tries again until it can. */
+  private async carry(base: LogBase, carried: RecordOp[], pointer: LogPointer, length: number) {
+    while (base === this.base && !this.closing) {
+      try {
+        await carryOver(base, carried, length, this.o.carryOverTimeoutMs)
+        return await this.settle(base, pointer)
+      } catch (err) {
+        if (base !== this.base || this.closing) return
+        this.o.onError(new Error(`could not carry records to the log: ${(err as Error).message}`))
+        await delay(this.o.clock, CARRY_RETRY_MS)
+      }
     }
   }
 

@@ -164,6 +164,21 @@ export function carriedOps(table: RecordTable, now: number): RecordOp[] {
 }
 
 /**
+ * Of the operations a node would carry to a log, those that log's table does not already
+ * reflect: a record it lacks or holds an older write of, a dismissal it lacks or holds an
+ * earlier-expiring one of. Nodes that follow a compaction carry only these, not their whole
+ * table again.
+ */
+export function missingFrom(table: RecordTable, ops: RecordOp[]): RecordOp[] {
+  return ops.filter((op) => {
+    const entry = table.entries.get(op.type === 'put' ? op.download.id : op.id)
+    if (!entry) return true
+    if (op.type === 'put') return entry.removed === null && wins(op.download, entry.download)
+    return !entry.removed || op.expiresAt > entry.removed.expiresAt
+  })
+}
+
+/**
  * A finished record whose file may still be served: dismissing a card does not revoke the link
  * the user just clicked, expiry does.
  */

@@ -11,7 +11,7 @@
  */
 import type Hypercore from 'hypercore'
 import { parseOp } from './record.ts'
-import { applyOp, type RecordTable } from './record-table.ts'
+import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import { isWriterOp } from './writer-admission.ts'
 import { delay, type Clock } from '../clock.ts'
 
@@ -64,6 +64,26 @@ export class ViewReader {
     this.view.on('truncate', (to: number) => {
       if (to < this.cursor) this.cursor = to
     })
+  }
+
+  /** How many blocks of the view have been read into the table. */
+  get position(): number {
+    return this.cursor
+  }
+
+  /**
+   * The table the view alone makes, without what was merged from elsewhere (carried records):
+   * the blocks read so far, folded again from the start. They are local, so this waits on
+   * nothing but the disk.
+   */
+  async foldRead(): Promise<RecordTable> {
+    const table = createTable()
+    for (let i = 0; i < this.cursor && !this.closed; i++) {
+      const value = await this.view.get(i, { wait: false })
+      const op = value === null || isWriterOp(value) ? null : parseOp(value)
+      if (op) applyOp(table, op)
+    }
+    return table
   }
 
   /** How long the reader has been waiting for a block it cannot read yet (0 if it is not). */

@@ -2,6 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { RecordOp } from '../../src/store/record.ts'
 import {
+  carriedOps,
+  missingFrom,
   applyOp,
   createTable,
   currentFor,
@@ -194,6 +196,30 @@ test('a dismissed ready record still serves its file until it expires', () => {
 test('a running record is not servable', () => {
   const t = tableOf([{ type: 'put', download: halfway }])
   assert.is(servable(t, 'x', 5000), null)
+})
+
+test('what a log carries: visible records and live dismissals; and of those, what another log lacks', () => {
+  const t = createTable()
+  const live = download({ id: 'live', userId: 'a', expiresAt: 500 })
+  const expired = download({ id: 'old', userId: 'b', expiresAt: 50 })
+  const gone = download({ id: 'gone', userId: 'c', expiresAt: 500 })
+  const removal: RecordOp = { type: 'remove', id: 'gone', userId: 'c', at: 90, expiresAt: 800 }
+  for (const d of [live, expired, gone]) applyOp(t, { type: 'put', download: d })
+  applyOp(t, removal)
+  const carried = carriedOps(t, 100)
+  assert.equal(carried, [{ type: 'put', download: live }, removal])
+  assert.equal(carriedOps(t, 900), [], 'nothing once all expired')
+
+  // The log moved to already holds the record, at an older version and at this one.
+  const other = createTable()
+  assert.equal(missingFrom(other, carried), carried, 'an empty log lacks everything')
+  applyOp(other, { type: 'put', download: { ...live, version: 0 } })
+  applyOp(other, removal)
+  assert.equal(missingFrom(other, carried), [{ type: 'put', download: live }], 'a newer write')
+  applyOp(other, { type: 'put', download: live })
+  assert.equal(missingFrom(other, carried), [], 'nothing when it holds the same')
+  applyOp(other, { type: 'put', download: { ...live, version: 9 } })
+  assert.equal(missingFrom(other, carried), [], 'nor an older write than it holds')
 })
 
 test.run()
