@@ -13,7 +13,7 @@ import { applyNodes, type WriterOp } from './writer-admission.ts'
 import { delay, type Clock } from '../clock.ts'
 
 export interface LogBaseOptions {
-  /** The corestore namespace that holds this node's writer for the base. */
+  /** The corestore namespace that holds this node's writer for the base; closed with it. */
   store: Corestore
   /** The base to open, or null to create one. */
   key: Buffer | null
@@ -269,6 +269,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       for (const done of [...this.waiting]) done(new BaseClosedError())
       await this.reader?.close()
       await this.base.close()
+      // The namespace session: the root corestore keeps every session until it is closed.
+      await this.o.store.close()
     })()
     return this.closing
   }
