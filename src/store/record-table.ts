@@ -150,15 +150,19 @@ export function visibleRecords(table: RecordTable, now: number): Download[] {
 }
 
 /**
- * What a node carries from one log to the next (an adoption, a compaction): every visible
- * record, and every dismissal that may still meet a stale copy of its record. Without the
+ * What a node carries from one log to the next (an adoption, a compaction): every record not
+ * yet purged, and every dismissal that may still meet a stale copy of its record. Without the
  * dismissals, a node that had not yet seen one would carry the dismissed record back to life.
+ * A dismissed or expired record is carried until it is purged (it stays invisible): its purge
+ * is what frees its file, and a log that never held it would never free it.
  */
 export function carriedOps(table: RecordTable, now: number): RecordOp[] {
   const ops: RecordOp[] = []
   for (const entry of table.entries.values()) {
-    if (visible(entry, now)) ops.push({ type: 'put', download: entry.download })
-    else if (entry.removed && now < entry.removed.expiresAt) ops.push(entry.removed)
+    if (!entry.purged && entry.download.epoch >= 0) {
+      ops.push({ type: 'put', download: entry.download })
+    }
+    if (entry.removed && now < entry.removed.expiresAt) ops.push(entry.removed)
   }
   return ops
 }
@@ -173,7 +177,7 @@ export function missingFrom(table: RecordTable, ops: RecordOp[]): RecordOp[] {
   return ops.filter((op) => {
     const entry = table.entries.get(op.type === 'put' ? op.download.id : op.id)
     if (!entry) return true
-    if (op.type === 'put') return entry.removed === null && wins(op.download, entry.download)
+    if (op.type === 'put') return wins(op.download, entry.download)
     return !entry.removed || op.expiresAt > entry.removed.expiresAt
   })
 }

@@ -198,25 +198,32 @@ test('a running record is not servable', () => {
   assert.is(servable(t, 'x', 5000), null)
 })
 
-test('what a log carries: visible records and live dismissals; and of those, what another log lacks', () => {
+test('what a log carries: records until purged, live dismissals; and of those, what another log lacks', () => {
   const t = createTable()
   const live = download({ id: 'live', userId: 'a', expiresAt: 500 })
   const expired = download({ id: 'old', userId: 'b', expiresAt: 50 })
-  const gone = download({ id: 'gone', userId: 'c', expiresAt: 500 })
+  const gone = download({ id: 'gone', userId: 'c', state: 'ready', expiresAt: 500 })
   const removal: RecordOp = { type: 'remove', id: 'gone', userId: 'c', at: 90, expiresAt: 800 }
   for (const d of [live, expired, gone]) applyOp(t, { type: 'put', download: d })
   applyOp(t, removal)
+  const put = (download: typeof live): RecordOp => ({ type: 'put', download })
+  // The expired and the dismissed record go along until purged: their purge frees their files.
+  assert.equal(carriedOps(t, 100), [put(live), put(expired), put(gone), removal])
+  purge(t, 100)
   const carried = carriedOps(t, 100)
-  assert.equal(carried, [{ type: 'put', download: live }, removal])
+  assert.equal(carried, [put(live), put(gone), removal], 'a purged record stays behind')
+  purge(t, 600)
+  assert.equal(carriedOps(t, 600), [removal], 'the dismissal outlives its record')
   assert.equal(carriedOps(t, 900), [], 'nothing once all expired')
 
-  // The log moved to already holds the record, at an older version and at this one.
+  // The log moved to already holds the records, at an older version and at this one.
   const other = createTable()
   assert.equal(missingFrom(other, carried), carried, 'an empty log lacks everything')
   applyOp(other, { type: 'put', download: { ...live, version: 0 } })
   applyOp(other, removal)
-  assert.equal(missingFrom(other, carried), [{ type: 'put', download: live }], 'a newer write')
-  applyOp(other, { type: 'put', download: live })
+  assert.equal(missingFrom(other, carried), [put(live), put(gone)], 'a newer write, a record')
+  applyOp(other, put(live))
+  applyOp(other, put(gone))
   assert.equal(missingFrom(other, carried), [], 'nothing when it holds the same')
   applyOp(other, { type: 'put', download: { ...live, version: 9 } })
   assert.equal(missingFrom(other, carried), [], 'nor an older write than it holds')
