@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path'
 import Corestore from 'corestore'
+import CoreStorage from 'hypercore-storage'
 import type { Config } from './config.ts'
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
@@ -47,6 +48,9 @@ export interface NodeStorage {
 
 const mb = (bytes: number) => Math.floor(bytes / 1048576)
 
+/** RocksDB's memtable size (hypercore-storage's default: 64 MB). */
+const WRITE_BUFFER_BYTES = 16 * 1048576
+
 /** The file cores that records of the table point to, expired ones included. */
 function fileCores(table: RecordTable): string[] {
   const cores = new Set<string>()
@@ -58,7 +62,9 @@ function fileCores(table: RecordTable): string[] {
 export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
   const { clock, log, closers } = o
   const dir = config.dataDir
-  const store = closers.add('store', new Corestore(join(dir, 'store')), (s) => s.close())
+  // RocksDB's memtables default to 64 MB each, two of them: most of a busy node's memory.
+  const storage = new CoreStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
+  const store = closers.add('store', new Corestore(storage), (s) => s.close())
   const recordLog = new RecordLog({
     store,
     dataDir: dir,

@@ -21,8 +21,9 @@ declare module 'hypercore' {
 
 declare module 'corestore' {
   import Hypercore from 'hypercore'
+  import CoreStorage from 'hypercore-storage'
   export default class Corestore {
-    constructor(storage: string, opts?: Record<string, unknown>)
+    constructor(storage: string | CoreStorage, opts?: Record<string, unknown>)
     ready(): Promise<void>
     get(opts: { name?: string; key?: Buffer; valueEncoding?: string } | Buffer): Hypercore
     session(): Corestore
@@ -50,6 +51,13 @@ declare module 'corestore' {
         }
       }
     }
+  }
+}
+
+declare module 'hypercore-storage' {
+  /** The RocksDB under a corestore; options reach RocksDB's column family. */
+  export default class CoreStorage {
+    constructor(dir: string, opts?: { writeBufferSize?: number })
   }
 }
 
