@@ -48,6 +48,8 @@ export class LogSync {
   private readonly writerAdded = new Map<string, number>()
   /** The first advert heard on each link: what that peer's log held when this node met it. */
   private readonly firstHeard = new Map<Link, LogAdvert>()
+  /** The most writers and operations any peer said each log has (by key). */
+  private readonly known = new Map<string, { writers: number; length: number }>()
   private adopting: string | null = null
   private timer: Timer | null = null
   private closed = false
@@ -99,9 +101,14 @@ export class LogSync {
     return (link.memberId && this.o.nameOf?.(link.memberId)) ?? link.remoteKey.slice(0, 12)
   }
 
-  /** Adopts a better log, or admits the peer to ours if it waits to become a writer. */
+  /**
+   * Adopts a better log, or admits the peer to ours if it waits to become a writer. Our log is
+   * judged by the most any peer said of it: a node that has just moved to a log holds little
+   * of it yet, and judged by that alone it would move to a log it had just left, and back.
+   */
   private onAdvert(theirs: LogAdvert, from: string): void {
-    const mine = this.o.log.advert()
+    this.remember(theirs)
+    const mine = this.judged(this.o.log.advert())
     if (better(theirs, mine)) {
       if (this.adopting === theirs.key) return
       this.adopting = theirs.key
@@ -128,6 +135,24 @@ export class LogSync {
     this.o.log.addWriter(theirs.writer).catch((err: Error) => {
       if (!this.closed) this.o.logger.error('writer-add-failed', { error: err.message })
     })
+  }
+
+  private remember(advert: LogAdvert): void {
+    const known = this.known.get(advert.key)
+    this.known.set(advert.key, {
+      writers: Math.max(known?.writers ?? 0, advert.writers),
+      length: Math.max(known?.length ?? 0, advert.length),
+    })
+  }
+
+  private judged(mine: LogAdvert): LogAdvert {
+    const known = this.known.get(mine.key)
+    if (!known) return mine
+    return {
+      ...mine,
+      writers: Math.max(mine.writers, known.writers),
+      length: Math.max(mine.length, known.length),
+    }
   }
 
   /**

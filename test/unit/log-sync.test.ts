@@ -26,7 +26,8 @@ class FakeLog extends EventEmitter<{ advert: [] }> implements SyncedLog {
   }
   async adopt(k: string, generation: number) {
     this.adopted.push(k)
-    this.state = { ...this.state, key: k, writable: false, generation }
+    // Just moved: it holds nothing of the new log yet.
+    this.state = { ...this.state, key: k, writable: false, generation, length: 0, writers: 1 }
     this.emit('advert') // as record-log.ts does once it is on the new log
   }
   async addWriter(w: string) {
@@ -86,6 +87,28 @@ test('a writer admits a peer that waits on the same log, at most once per retry 
   await clock.tick(5000)
   assert.is(a.log.added.length, 2, 'not once it is a writer')
   assert.equal(b.log.added, [], 'a node that is not writable admits nobody')
+})
+
+test('a node that just moved judges its log by what peers said of it, and does not move back', async () => {
+  const clock = fakeClock()
+  const advert = (k: string, w: string, length: number): LogAdvert => ({
+    key: key(k),
+    writers: 1,
+    length,
+    writer: key(w),
+    writable: true,
+    generation: 0,
+  })
+  const a = node('a', advert('1', 'a', 10), clock)
+  const b = node('b', advert('2', 'b', 3), clock)
+  const c = node('c', advert('3', 'c', 5), clock)
+  connect(a.transport, b.transport)
+  await clock.tick(10)
+  assert.equal(b.log.adopted, [key('1')])
+  // c's log is longer than what b holds of log 1 so far, not than log 1.
+  connect(c.transport, b.transport)
+  await clock.tick(10)
+  assert.equal(b.log.adopted, [key('1')], 'it stays on the log it moved to')
 })
 
 test('an advert that cannot be parsed is logged and ignored', async () => {
