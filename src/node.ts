@@ -26,6 +26,7 @@ import { Cluster } from './cluster/cluster.ts'
 import { ClusterTime } from './cluster/cluster-time.ts'
 import { LogSync } from './cluster/log-sync.ts'
 import { LogCompaction } from './cluster/log-compaction.ts'
+import { carriedOps } from './store/record-table.ts'
 import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
@@ -152,7 +153,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     closers.add('log-sync', logSync, (s) => s.close())
     const compaction = new LogCompaction({
       log: recordLog,
-      records: () => recordLog.table.entries.size,
+      records: () => carriedOps(recordLog.table, time.now()).length,
       // One member starts it: the live one with the smallest id.
       leads: () => cluster.live().every((m) => m.id >= id),
       thresholdOps: config.logCompactOps,
