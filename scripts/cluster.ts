@@ -93,6 +93,8 @@ const nodes = Array.from({ length: o.count }, (_, i) => {
     dhtPort: port + 10_000,
     url: `http://127.0.0.1:${port}`,
     child: null as ChildProcess | null,
+    /** Whether the node said it started, this run or an earlier one. */
+    started: false,
   }
 })
 const bootstrap = nodes.map((n) => `127.0.0.1:${n.dhtPort}`).join(',')
@@ -123,13 +125,23 @@ function start(i: number): void {
   n.child = child
   const prefix = color(i, n.name.padEnd(3))
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => console.log(`${prefix} | ${line}`))
+    createInterface({ input: stream! }).on('line', (line) => {
+      if (/ started id=/.test(line)) n.started = true
+      console.log(`${prefix} | ${line}`)
+    })
   }
   child.on('exit', (code, signal) => {
     if (n.child === child) n.child = null
-    if (!stopping)
-      console.log(`${prefix} | exited (${signal ?? `code ${code}`}); press ${i + 1} to restart it`)
-    if (stopping && nodes.every((x) => !x.child)) process.exit(0)
+    if (stopping) {
+      if (nodes.every((x) => !x.child)) process.exit(0)
+      return
+    }
+    // Not one node came up (the data in use by another launcher, say): nothing to demo.
+    if (nodes.every((x) => !x.child && !x.started)) {
+      console.error('None of the nodes could start; their errors are above.')
+      process.exit(1)
+    }
+    console.log(`${prefix} | exited (${signal ?? `code ${code}`}); press ${i + 1} to restart it`)
   })
 }
 

@@ -64,6 +64,15 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   const dir = config.dataDir
   // RocksDB's memtables default to 64 MB each, two of them: most of a busy node's memory.
   const storage = new CoreStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
+  await storage.ready().catch(async (err: Error) => {
+    await storage.close().catch(() => {})
+    throw /could not be locked/i.test(err.message)
+      ? new Error(
+          `the data directory ${dir} is in use by another running node (its store is locked): ` +
+            'stop that node first, or give this one a --data directory of its own',
+        )
+      : new Error(`cannot open the store in ${dir}: ${err.message}`)
+  })
   const store = closers.add('store', new Corestore(storage), (s) => s.close())
   const recordLog = new RecordLog({
     store,

@@ -58,6 +58,8 @@ declare module 'hypercore-storage' {
   /** The RocksDB under a corestore; options reach RocksDB's column family. */
   export default class CoreStorage {
     constructor(dir: string, opts?: { writeBufferSize?: number })
+    ready(): Promise<void>
+    close(): Promise<void>
   }
 }
 

@@ -163,11 +163,11 @@ test('a node that cannot start says why, and leaves nothing open behind it', asy
       () => startTestNode({ name: 'n2', dataDir: b.path, port: first.port }),
       new RegExp(`cannot listen on 127.0.0.1:${first.port}: .*EADDRINUSE`),
     )
-    // The data directory belongs to a running node: its port is given back.
+    // The data directory belongs to a running node: said in those words, its port given back.
     const port = await freeTcpPort()
     await rejects(
       () => startTestNode({ name: 'n2', dataDir: a.path, port }),
-      new RegExp(`cannot open the store in ${a.path}`),
+      new RegExp(`the data directory ${a.path} is in use by another running node`),
     )
     const probe = createServer()
     await new Promise<void>((resolve, reject) => {

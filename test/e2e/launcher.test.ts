@@ -1,0 +1,68 @@
+/**
+ * `npm start` as a user meets it: a second launcher on the data of a running one says why its
+ * nodes cannot start and exits non-zero, instead of staying up with no node; the first stops
+ * cleanly on SIGTERM.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { eventually } from '../../scripts/lib/eventually.ts'
+import { tempDir } from '../../scripts/lib/temp-dir.ts'
+
+interface Launcher {
+  child: ChildProcess
+  output: string[]
+  exited: Promise<number | null>
+}
+
+function launch(dataRoot: string, firstPort: number): Launcher {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'scripts/cluster.ts',
+      '--count',
+      '2',
+      '--first-port',
+      String(firstPort),
+    ].concat(['--data-root', dataRoot]),
+    { env: { ...process.env, CLUSTER_SECRET: 'launcher-test-secret' }, stdio: 'pipe' },
+  )
+  const output: string[] = []
+  for (const s of [child.stdout, child.stderr]) s.on('data', (b) => output.push(String(b)))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { child, output, exited }
+}
+
+/** Two HTTP ports in a row, with their DHT ports (10,000 above), away from the defaults. */
+const firstPort = () => 30_000 + Math.floor(Math.random() * 5000) * 2
+
+test('a second launcher on the data of a running one says why and exits 1', async () => {
+  const data = await tempDir()
+  const first = launch(data.path, firstPort())
+  try {
+    await eventually(
+      () => (first.output.join('').match(/ started id=/g) ?? []).length === 2,
+      'the first launcher started its two nodes',
+      30_000,
+    )
+    const second = launch(data.path, firstPort())
+    const timer = setTimeout(() => second.child.kill('SIGKILL'), 30_000)
+    const code = await second.exited
+    clearTimeout(timer)
+    const said = second.output.join('')
+    assert.is(code, 1, `the second launcher exits 1:\n${said}`)
+    assert.match(said, /is in use by another running node/)
+    assert.match(said, /None of the nodes could start/)
+    assert.is(first.child.exitCode, null, 'the first launcher is unharmed')
+
+    first.child.kill('SIGTERM')
+    assert.is(await first.exited, 0, 'and stops cleanly')
+  } finally {
+    first.child.kill('SIGKILL')
+    await data.remove()
+  }
+})
+
+test.run()
