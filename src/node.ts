@@ -31,6 +31,7 @@ import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
 import { Rejoin, watchRejoin } from './cluster/rejoin.ts'
+import { watchAlone } from './cluster/alone-watch.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -246,6 +247,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       watchRejoin(rejoin, clock, log, () => manager.membershipChanged()),
       (stop) => stop(),
     )
+    const alone = watchAlone({
+      met: () => cluster.members().length > 1,
+      secretFrom: config.secret ? '--secret or CLUSTER_SECRET' : machineSecretPath(),
+      bootstrap: config.bootstrap,
+      dhtPort: config.dhtPort,
+      clock,
+      log,
+    })
+    closers.add('alone-watch', alone, (stop) => stop())
     // Quiet long enough for the log to show any takeover that happened while we stood still.
     cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
 
