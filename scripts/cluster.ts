@@ -97,7 +97,6 @@ const nodes = Array.from({ length: o.count }, (_, i) => {
     started: false,
   }
 })
-const bootstrap = nodes.map((n) => `127.0.0.1:${n.dhtPort}`).join(',')
 let stopping = false
 
 function start(i: number): void {
@@ -114,8 +113,6 @@ function start(i: number): void {
       String(n.port),
       '--dht-port',
       String(n.dhtPort),
-      '--bootstrap',
-      bootstrap,
       '--data',
       join(o.dataRoot, n.name),
       ...o.passThrough,

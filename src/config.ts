@@ -130,6 +130,11 @@ export function resolveConfig(settings: Partial<Config>): Config {
 }
 
 /** Whether only this machine can reach an address: 127.0.0.0/8, ::1 or localhost. */
+/** Whether no --bootstrap was given: then the nodes of this machine find each other themselves. */
+export function usesDefaultBootstrap(config: Pick<Config, 'bootstrap'>): boolean {
+  return JSON.stringify(config.bootstrap) === JSON.stringify(DEFAULTS.bootstrap)
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
 }

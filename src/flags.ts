@@ -121,7 +121,7 @@ const FLAGS: Flag[] = [
     env: 'BOOTSTRAP',
     key: 'bootstrap',
     default: '127.0.0.1:14000-14009',
-    help: 'DHT nodes to join through, host:port,…',
+    help: 'DHT nodes to join through, host:port,…; without it, every node of this machine started without it (~/.pdf-cluster/nodes)',
     parse: (v) => {
       try {
         const list = parseHostPorts(v)

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Config } from './config.ts'
+import { usesDefaultBootstrap, type Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
@@ -32,6 +32,7 @@ import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
 import { Rejoin, watchRejoin } from './cluster/rejoin.ts'
 import { watchAlone } from './cluster/alone-watch.ts'
+import { machineRegistryDir } from './cluster/machine-registry.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -125,6 +126,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       host: config.host,
       dhtPort: config.dhtPort,
       bootstrap: config.bootstrap,
+      registryDir: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
       log,
       topic: deps.topic,
       protocol: deps.protocol,

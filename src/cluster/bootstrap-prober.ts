@@ -26,7 +26,8 @@ export class BootstrapProber {
   constructor(
     private readonly boot: HyperDHT,
     private readonly tables: () => HyperDHT[],
-    private readonly candidates: HostPort[],
+    /** Read at every round: the list may change (cluster/machine-registry.ts). */
+    private readonly candidates: () => HostPort[],
     private readonly events: ProberEvents,
   ) {}
 
@@ -41,7 +42,7 @@ export class BootstrapProber {
 
   /** One round: pings every candidate not already being pinged. */
   async probe(): Promise<void> {
-    await Promise.all(this.candidates.map((c) => this.probeOne(c)))
+    await Promise.all(this.candidates().map((c) => this.probeOne(c)))
   }
 
   private async probeOne(c: HostPort): Promise<void> {

@@ -12,7 +12,8 @@ import Hyperswarm from 'hyperswarm'
 import Protomux from 'protomux'
 import c from 'compact-encoding'
 import { admissionKey, proof, verifyProof } from './admission.ts'
-import { BootstrapProber, isSameHost } from './bootstrap-prober.ts'
+import { BootstrapProber, PROBE_INTERVAL_MS, isSameHost } from './bootstrap-prober.ts'
+import { MachineRegistry } from './machine-registry.ts'
 import type { Link, Transport, TransportEvents } from './transport.ts'
 import type { HostPort } from '../config.ts'
 import type { Logger } from '../logger.ts'
@@ -47,6 +48,11 @@ export interface TransportOptions {
   host: string
   dhtPort: number
   bootstrap: HostPort[]
+  /**
+   * Where the nodes of this machine register their DHT addresses, to bootstrap through each
+   * other whatever their ports (machine-registry.ts); null: not used (--bootstrap was given).
+   */
+  registryDir?: string | null
   log: Logger
   /** Tests only: join this topic instead of the one the secret gives. */
   topic?: Buffer
@@ -68,6 +74,8 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
   readonly links = new Set<Link>()
   private closed = false
   private refreshing = false
+  private registry: MachineRegistry | null = null
+  private registryTimer: NodeJS.Timeout | null = null
   private prober: BootstrapProber | null = null
 
   constructor(private readonly o: TransportOptions) {
@@ -110,7 +118,21 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
       )
     }
     const own = { host: host === '0.0.0.0' ? '127.0.0.1' : host, port: boot.address().port }
-    const candidates = bootstrap.filter((b) => !(b.port === own.port && isSameHost(b.host, host)))
+    if (this.o.registryDir) {
+      const registry = new MachineRegistry(this.o.registryDir, own)
+      await registry.start().catch((err: Error) => {
+        this.o.log.warn('machine-registry-failed', { error: err.message })
+      })
+      this.registry = registry
+      this.registryTimer = setInterval(() => void registry.refresh(), PROBE_INTERVAL_MS)
+    }
+    const notOwn = (b: HostPort) => !(b.port === own.port && isSameHost(b.host, host))
+    const candidates = () => {
+      const all = [...bootstrap, ...(this.registry?.list() ?? [])].filter(notOwn)
+      return all.filter(
+        (b, i) => all.findIndex((o) => o.port === b.port && o.host === b.host) === i,
+      )
+    }
     this.prober = new BootstrapProber(
       boot,
       () => (this.dht ? [boot, this.dht] : [boot]),
@@ -218,6 +240,8 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
     if (this.closed) return
     this.closed = true
     this.prober?.stop()
+    if (this.registryTimer) clearInterval(this.registryTimer)
+    await this.registry?.stop().catch(() => {})
     // Leaving stops the topic's refresh timer at once and then withdraws our announcements;
     // those queries can wait on peers that are shutting down too, so they get a moment only.
     if (this.swarm) await withTimeout(this.swarm.leave(this.topic), DESTROY_LIMIT_MS)

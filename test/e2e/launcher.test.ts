@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
+import { statusOf } from '../../scripts/lib/processes.ts'
 
 interface Launcher {
   child: ChildProcess
@@ -15,7 +16,7 @@ interface Launcher {
   exited: Promise<number | null>
 }
 
-function launch(dataRoot: string, firstPort: number): Launcher {
+function launch(dataRoot: string, firstPort: number, home: string): Launcher {
   const child = spawn(
     process.execPath,
     [
@@ -27,7 +28,10 @@ function launch(dataRoot: string, firstPort: number): Launcher {
       '--first-port',
       String(firstPort),
     ].concat(['--data-root', dataRoot]),
-    { env: { ...process.env, CLUSTER_SECRET: 'launcher-test-secret' }, stdio: 'pipe' },
+    {
+      env: { ...process.env, CLUSTER_SECRET: 'launcher-test-secret', PDF_CLUSTER_HOME: home },
+      stdio: 'pipe',
+    },
   )
   const output: string[] = []
   for (const s of [child.stdout, child.stderr]) s.on('data', (b) => output.push(String(b)))
@@ -38,16 +42,19 @@ function launch(dataRoot: string, firstPort: number): Launcher {
 /** Two HTTP ports in a row, with their DHT ports (10,000 above), away from the defaults. */
 const firstPort = () => 30_000 + Math.floor(Math.random() * 5000) * 2
 
-test('a second launcher on the data of a running one says why and exits 1', async () => {
+test('a launcher on any ports forms its cluster; a second one on its data says why and exits 1', async () => {
   const data = await tempDir()
-  const first = launch(data.path, firstPort())
+  const home = await tempDir()
+  const port = firstPort()
+  const first = launch(data.path, port, home.path)
   try {
+    // Its nodes find each other through the machine's registry, far from ports 4000-4009.
     await eventually(
-      () => (first.output.join('').match(/ started id=/g) ?? []).length === 2,
-      'the first launcher started its two nodes',
+      async () => (await statusOf(`http://127.0.0.1:${port}`, 'n2')) === 'alive',
+      'the first launcher formed its two-node cluster',
       30_000,
     )
-    const second = launch(data.path, firstPort())
+    const second = launch(data.path, firstPort(), home.path)
     const timer = setTimeout(() => second.child.kill('SIGKILL'), 30_000)
     const code = await second.exited
     clearTimeout(timer)
@@ -62,6 +69,7 @@ test('a second launcher on the data of a running one says why and exits 1', asyn
   } finally {
     first.child.kill('SIGKILL')
     await data.remove()
+    await home.remove()
   }
 })
 
