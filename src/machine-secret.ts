@@ -5,7 +5,7 @@
  * explicit secret (config.ts refuses it otherwise).
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 
@@ -16,7 +16,8 @@ export function machineSecretPath(env: NodeJS.ProcessEnv = process.env): string 
 
 /**
  * Reads the machine's secret, creating it if there is none. Two nodes starting at once both
- * end with the one that was written first: creation is exclusive.
+ * end with the one that was written first: creation is exclusive, and whole (the secret is
+ * written to a file of its own, then linked into place, so nobody reads a half-written one).
  */
 export async function loadMachineSecret(
   path = machineSecretPath(),
@@ -25,10 +26,14 @@ export async function loadMachineSecret(
   const existing = await read(path)
   if (existing) return existing
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`
+  await writeFile(draft, initial() + '\n', { flag: 'wx', mode: 0o600 })
   try {
-    await writeFile(path, initial() + '\n', { flag: 'wx', mode: 0o600 })
+    await link(draft, path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    await rm(draft, { force: true })
   }
   const secret = await read(path)
   if (!secret) throw new Error(`${path} holds no usable secret (8 characters at least)`)

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadMachineSecret, machineSecretPath } from '../../src/machine-secret.ts'
 import { tempDir } from '../helpers/node.ts'
@@ -24,9 +24,11 @@ test('two nodes starting at once end with the same secret', async () => {
     const path = join(dir.path, 'cluster-secret')
     let n = 0
     const made = () => `secret-number-${++n}`
-    const [a, b] = await Promise.all([loadMachineSecret(path, made), loadMachineSecret(path, made)])
-    assert.is(a, b)
-    assert.is((await readFile(path, 'utf8')).trim(), a)
+    // Many at once: one that finds the file created must never read it half-written.
+    const all = await Promise.all(Array.from({ length: 20 }, () => loadMachineSecret(path, made)))
+    assert.equal(new Set(all).size, 1, 'one secret for all')
+    assert.is((await readFile(path, 'utf8')).trim(), all[0])
+    assert.equal(await readdir(dir.path), ['cluster-secret'], 'no draft left behind')
   } finally {
     await dir.remove()
   }
