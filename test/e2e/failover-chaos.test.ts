@@ -43,8 +43,23 @@ async function requestAll(c: ProcessCluster): Promise<User[]> {
       const node = nodes[i % 3]!
       const cookie = await sessionCookie(node.url)
       const client = await Client.connect(node.url, cookie)
-      client.send({ type: 'request' })
-      const d = await client.seen((x) => x !== null, 15_000, 'the request accepted')
+      // A node may still refuse for a moment after the cluster formed (it says why, and the
+      // page would let the user click again): said here, and tried again.
+      let d: Rec | null = null
+      for (let tries = 0; !d; tries++) {
+        client.send({ type: 'request' })
+        const m = await client.wait(
+          (x) => x.type === 'error' || (x.type === 'download' && x.download !== null),
+          15_000,
+          'the request accepted',
+        )
+        if (m.type === 'download') d = m.download
+        else if (tries >= 10) throw new Error(`${node.name} keeps refusing: ${m.message}`)
+        else {
+          console.log(`  ${node.name} refused a request at first: ${m.message}`)
+          await new Promise((r) => setTimeout(r, 500))
+        }
+      }
       return { cookie, client, node, id: d!.id as string, ownerName: d!.ownerName as string }
     }),
   )
