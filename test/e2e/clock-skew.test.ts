@@ -14,7 +14,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { execFileSync } from 'node:child_process'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
-import { processCluster, waitForCluster, type NodeProcess } from '../../scripts/lib/processes.ts'
+import {
+  processCluster,
+  statusOf,
+  waitForCluster,
+  type NodeProcess,
+} from '../../scripts/lib/processes.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
 
 let faketime = true
@@ -118,6 +123,8 @@ run(
       c.signal(2, 'SIGKILL')
       await eventually(() => n3.child === null, 'n3 gone')
       await c.start(2)
+      // Alice's page comes from n1: n3 trusts that origin once it knows n1 again.
+      await eventually(async () => (await statusOf(n3.url, 'n1')) === 'alive', 'n3 sees n1')
       const again = await aliceOnN3('after a restart')
       await downloadOnN3('a download after the restart')
       await stillThere(again, 'after a restart')
