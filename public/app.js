@@ -89,6 +89,13 @@ function onMessage(message) {
     if (awaiting === 'dismiss' && (current === null || current.id !== awaitingId)) clearAwaiting()
     flushPendingDismiss()
     render()
+  } else if (message.type === 'cut-off') {
+    notice.show(
+      typeof message.message === 'string' && message.message
+        ? message.message
+        : 'This server is cut off from its cluster; moving to another.',
+    )
+    render()
   } else if (message.type === 'error') {
     clearAwaiting()
     notice.show(

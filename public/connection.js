@@ -118,7 +118,23 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
     }
     if (!message || typeof message !== 'object') return
     if (message.type === 'members') policy = withMembers(policy, message.members)
+    else if (message.type === 'cut-off') cutOff(message)
     else onMessage(message)
+  }
+
+  /**
+   * The node is cut off from most of its cluster and can do nothing for this page: say so,
+   * and move to one of the members it cannot reach, which may hold the majority. With none
+   * named, stay: the node still shows the download as it last knew it.
+   *
+   * @param {Record<string, unknown>} message
+   */
+  function cutOff(message) {
+    onMessage(message)
+    const others = withMembers(policy, message.members)
+    if (!others.endpoints.some((u) => u !== policy.current)) return
+    policy = others
+    socket?.close()
   }
 
   /**

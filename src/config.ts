@@ -3,6 +3,14 @@
  * defaults, what values each takes, and the checks across settings. flags.ts reads them from
  * the command line and the environment.
  */
+/** How many members a node must reach to act for its cluster (cluster/quorum.ts). */
+export type QuorumRule =
+  /** More than half of the voting members (the default). */
+  | { kind: 'majority' }
+  /** At least this many members, this node included: an operator's fixed number. */
+  | { kind: 'count'; count: number }
+  /** Always: availability over safety, as before quorums existed. */
+  | { kind: 'off' }
 
 export interface HostPort {
   host: string
@@ -54,6 +62,10 @@ export interface Config {
   minFreeMb: number
   /** A member's clock further than this from cluster time is reported (cluster/clock-skew.ts). */
   maxClockSkewMs: number
+  /** How many members a node must reach to act for the cluster (cluster/quorum.ts). */
+  quorum: QuorumRule
+  /** How long a member may be dead before a node that holds its quorum stops counting it. */
+  forgetDeadMs: number
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
@@ -86,6 +98,8 @@ export const DEFAULTS = {
   rejoinWaitMs: 60_000,
   minFreeMb: 64,
   maxClockSkewMs: 1000,
+  quorum: { kind: 'majority' } as QuorumRule,
+  forgetDeadMs: 3_600_000,
 } as const satisfies Partial<Config>
 
 /** Fills in the defaults and checks the settings against each other. */

@@ -14,6 +14,7 @@ import {
   resolveConfig,
   type Config,
 } from './config.ts'
+import { formatQuorumRule, parseQuorumRule } from './cluster/quorum.ts'
 
 interface Flag {
   flag: string
@@ -171,6 +172,29 @@ const FLAGS: Flag[] = [
     default: String(DEFAULTS.rejoinWaitMs),
     help: 'the longest a restarted node waits for a majority of its cluster before acting alone',
     parse: ms('--rejoin-wait-ms'),
+  },
+  {
+    flag: '--quorum',
+    env: 'QUORUM',
+    key: 'quorum',
+    default: formatQuorumRule(DEFAULTS.quorum),
+    help: "members a node must reach to work, take over and accept downloads: 'majority', a number, or 'off' (availability over safety in a network split)",
+    parse: (v) => {
+      const rule = parseQuorumRule(v)
+      if (!rule)
+        throw new ConfigError(
+          `--quorum must be 'majority', 'off' or a number of members from 1, got ${JSON.stringify(v)}`,
+        )
+      return rule
+    },
+  },
+  {
+    flag: '--forget-dead-ms',
+    env: 'FORGET_DEAD_MS',
+    key: 'forgetDeadMs',
+    default: String(DEFAULTS.forgetDeadMs),
+    help: 'how long a member may be dead before nodes that hold their quorum stop counting it',
+    parse: ms('--forget-dead-ms'),
   },
   {
     flag: '--min-free-mb',

@@ -12,9 +12,12 @@ export interface HealthSignals {
   dataDir: string
   /** The store failed for good (record-log.ts, `failed`); the node is being reopened. */
   storeFailure?: Error | null
+  /** This node's quorum (cluster/quorum.ts); absent where none is kept. */
+  quorum?: QuorumState
 }
 
 import { describeSkew } from './cluster/clock-skew.ts'
+import { describeQuorum, type QuorumState } from './cluster/quorum.ts'
 
 /** Reading may wait this long for a block before the node counts as stuck. */
 export const READ_STALL_MS = 5000
@@ -31,6 +34,11 @@ export function healthProblems(s: HealthSignals): string[] {
   if (s.storeFailure) {
     problems.push(
       `the store failed (${describeError(s.storeFailure)}); the node restarts itself once it can open it again`,
+    )
+  }
+  if (s.quorum && !s.quorum.ok) {
+    problems.push(
+      `cut off from its cluster: ${describeQuorum(s.quorum)}; it runs no work and refuses new downloads until it reaches them again`,
     )
   }
   if (s.writeError) problems.push(`writes to the record log fail: ${s.writeError.message}`)
@@ -94,4 +102,6 @@ export interface Health {
   log: { key: string; writers: number; writable: boolean; length: number; generation: number }
   /** This node's clock against cluster time (cluster/cluster-time.ts). */
   clock: { aheadMs: number; compared: boolean }
+  /** Whether this node reaches enough of its cluster to act for it (cluster/quorum.ts). */
+  quorum: QuorumState & { rule: string }
 }

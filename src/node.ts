@@ -31,6 +31,8 @@ import { Placement } from './cluster/placement.ts'
 import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
 import { Rejoin, watchRejoin } from './cluster/rejoin.ts'
+import { QuorumWatch } from './cluster/quorum-watch.ts'
+import { formatQuorumRule } from './cluster/quorum.ts'
 import { watchAlone } from './cluster/alone-watch.ts'
 import { machineRegistryDir } from './cluster/machine-registry.ts'
 
@@ -176,6 +178,19 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       maxWaitMs: config.rejoinWaitMs,
       graceMs: UNHEARD_OWNER_GRACE_MS,
     })
+    const quorum = new QuorumWatch({
+      rule: config.quorum,
+      selfId: id,
+      voters: () => known.ids(),
+      reaches: (member) => cluster.reaches(member),
+      statusOf: (member) => cluster.member(member)?.status,
+      forget: (member) => known.forget(member),
+      forgetDeadMs: config.forgetDeadMs,
+      intervalMs: config.heartbeatMs,
+      clock,
+      log,
+    })
+    closers.add('quorum', quorum, (q) => q.stop())
 
     const manager = new DownloadManager({
       repo,
@@ -183,7 +198,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       // The report's times sit beside the record's: both in cluster time.
       generator: deps.generator ?? generatorFor(config, { ...clock, now: () => time.now() }),
       self,
-      placement: new Placement({ self, members: () => cluster.members(), rejoin }),
+      placement: new Placement({ self, members: () => cluster.members(), rejoin, quorum }),
       relay,
       clock,
       retentionMs: config.retentionMs,
@@ -194,13 +209,15 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       actionBurst: config.actionBurst,
       actionIntervalMs: 60_000 / config.actionsPerMinute,
       timeTrusted,
+      quorum: () => quorum.state(),
       log,
     })
     closers.add('downloads', manager, (m) => m.close())
 
     storage.onProblem((problem) => manager.storage(problem))
     const health = (): Health => {
-      const problems = healthProblems(storage.signals())
+      const quorumNow = quorum.state()
+      const problems = healthProblems({ ...storage.signals(), quorum: quorumNow })
       return {
         ok: problems.length === 0,
         problems,
@@ -219,6 +236,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
           generation,
         }))(recordLog.advert()),
         clock: { aheadMs: Math.round(time.aheadMs), compared: time.compared },
+        quorum: { ...quorumNow, rule: formatQuorumRule(config.quorum) },
       }
     }
     const web = createWebServer({
@@ -236,11 +254,28 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
           .members()
           .filter((m) => m.status === 'alive')
           .map(({ id, name, url, status }) => ({ id, name, url, status })),
+      cutOff: () => {
+        const state = quorum.state()
+        if (state.ok) return null
+        const voters = new Set(known.ids())
+        return {
+          message: `This server is cut off from most of its cluster (it reaches ${state.reachable} of ${state.voters} servers); moving to another.`,
+          members: cluster
+            .members()
+            .filter((m) => voters.has(m.id) && m.status !== 'left')
+            .map(({ id, name, url, status }) => ({ id, name, url, status })),
+        }
+      },
     })
     closers.add('web', web, (w) => w.close())
 
+    quorum.on('change', (state) => {
+      manager.quorumChanged(state)
+      web.membersChanged()
+    })
     cluster.on('member', (event) => {
       known.update(cluster.members())
+      quorum.check()
       if (event.type !== 'suspect') manager.membershipChanged()
       web.membersChanged()
     })
@@ -264,6 +299,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await disk.start()
     await transport.start()
     cluster.start()
+    quorum.start()
     logSync.start()
     compaction.start()
     manager.start()

@@ -70,6 +70,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly clock: Clock
   private readonly refreshMs: number
   private readonly skewAlarm: SkewAlarm
+  /**
+   * When each member's own heartbeat last arrived here: the quorum's lease (quorum.ts). Unlike
+   * the detector's evidence it counts no relayed hearsay and is not forgiven a local stall:
+   * a node cut off must stop before the others take its work over.
+   */
+  private readonly heardDirectly = new Map<string, number>()
   /** Cluster time, from the members' clocks as their heartbeats report them. */
   readonly time: ClusterTime
   private timer: Timer | null = null
@@ -114,6 +120,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** A member this node has heard of, itself included. */
   member(id: string): Member | undefined {
     return this.membership.get(id)
+  }
+
+  /**
+   * Whether this node reaches the member now: it is itself, or its own heartbeat arrived
+   * within the suspicion delay and it is not dead. Judged afresh on every call.
+   */
+  reaches(id: string): boolean {
+    if (id === this.self.id) return true
+    const status = this.membership.get(id)?.status
+    const at = this.heardDirectly.get(id)
+    return (
+      at !== undefined &&
+      status !== undefined &&
+      isLiveStatus(status) &&
+      this.now() - at < this.t.suspectAfterMs
+    )
   }
 
   /** Starts heartbeating (the transport is started by its owner). */
@@ -224,6 +246,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (!before || beat.self.incarnation > before.incarnation)
       this.detector.reset(beat.self.id, now)
     this.detector.heard(beat.self.id, now)
+    this.heardDirectly.set(beat.self.id, now)
     this.merge(beat.self)
     // A late beat of a member that has since left must not bring its clock back.
     const sender = this.membership.get(beat.self.id)

@@ -1,7 +1,8 @@
 /**
  * The members this node has known, kept in its data directory, so that after a restart it
- * knows which cluster to wait for (rejoin.ts). A member seen alive is known; one that left
- * cleanly is forgotten; one that died stays known, since it may come back.
+ * knows which cluster to wait for (rejoin.ts), and who votes in its quorum (quorum.ts). A member
+ * seen alive is known; one that left cleanly is forgotten; one that died stays known, since it
+ * may come back, until the quorum forgets it (quorum-watch.ts).
  */
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -38,6 +39,18 @@ export class KnownMembers {
     }
     known.delete(selfId)
     return new KnownMembers(dataDir, new Set([selfId, ...known.keys()]), known)
+  }
+
+  /** The other members known now: with this node, the ones that vote. */
+  ids(): string[] {
+    return [...this.current.keys()]
+  }
+
+  /** A member dead for long enough no longer counts: saved in the background. */
+  forget(id: string): void {
+    if (!this.current.delete(id)) return
+    this.dirty = true
+    this.saving = this.saving.then(() => this.save()).catch(() => {})
   }
 
   /** Takes in what membership says now; saves in the background when it changed. */

@@ -19,14 +19,19 @@ export interface PlacementOptions {
   members(): Member[]
   /** Whether this node, just restarted, knows enough to act (rejoin.ts). */
   rejoin: { ready(): boolean; unheardOwnerGone(): boolean }
+  /** Whether this node reaches enough of its cluster to act for it (quorum-watch.ts). */
+  quorum?: { holds(): boolean }
 }
 
 export class Placement {
   constructor(private readonly o: PlacementOptions) {}
 
-  /** May this node run work at all: not while, just restarted, it waits for its cluster. */
+  /**
+   * May this node run work at all: not while, just restarted, it waits for its cluster, nor
+   * while it is cut off from a quorum of it. Judged afresh on every call.
+   */
   mayWork(): boolean {
-    return this.o.rejoin.ready()
+    return this.o.rejoin.ready() && (this.o.quorum?.holds() ?? true)
   }
 
   private ref(id: string | null): NodeRef | null {

@@ -16,6 +16,15 @@ export class DownloadConflictError extends RefusalError {
   }
 }
 
+/** The node reaches too few of its cluster's members to act for it (cluster/quorum.ts). */
+export class CutOffError extends RefusalError {
+  constructor(readonly quorum: { reachable: number; voters: number }) {
+    super(
+      `This server is cut off from most of its cluster (it reaches ${quorum.reachable} of ${quorum.voters} servers) and cannot start a download now; try again in a moment.`,
+    )
+  }
+}
+
 /** The node has not yet checked its clock against its cluster's (cluster/cluster-time.ts). */
 export class JoiningError extends RefusalError {
   constructor() {

@@ -9,7 +9,9 @@ import type { Download } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Clock } from '../clock.ts'
+import type { QuorumState } from '../cluster/quorum.ts'
 import {
+  CutOffError,
   DownloadConflictError,
   JoiningError,
   RACE_LOST_MESSAGE,
@@ -63,6 +65,8 @@ export interface ManagerOptions extends Omit<
   actionIntervalMs?: number
   /** Whether record time may be stamped on yet (cluster time compared, or alone). @default yes */
   timeTrusted?: () => boolean
+  /** This node's quorum now (cluster/quorum-watch.ts). @default always held */
+  quorum?: () => QuorumState
 }
 
 export class DownloadManager implements DownloadService {
@@ -152,6 +156,10 @@ export class DownloadManager implements DownloadService {
     if (this.closed) throw new ShuttingDownError()
     // A record stamped on a clock not yet checked against the cluster's may be hours off.
     if (this.o.timeTrusted && !this.o.timeTrusted()) throw new JoiningError()
+    // Cut off, it may be on the minority side of a split: a download accepted here could run
+    // beside one accepted there for the same user.
+    const quorum = this.o.quorum?.()
+    if (quorum && !quorum.ok) throw new CutOffError(quorum)
     if (this.storageProblem === 'low') throw new StorageLowError()
     if (this.storageProblem === 'failed') throw new StorageFailedError()
     this.takeAction(userId)
@@ -256,6 +264,16 @@ export class DownloadManager implements DownloadService {
     this.storageProblem = problem
     if (problem && !was) this.supervisor.pause()
     else if (!problem) this.supervisor.resume()
+  }
+
+  /**
+   * The quorum was lost (the others may take this node's downloads over: its workers stop at
+   * once) or regained (they resume from their checkpoints, unless taken over meanwhile).
+   */
+  quorumChanged(state: QuorumState): void {
+    if (this.closed) return
+    if (state.ok) this.supervisor.reconcileAll()
+    else this.supervisor.cutOff()
   }
 
   /** This node was stalled long enough to have been declared dead: see Supervisor.fence. */

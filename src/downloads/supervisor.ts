@@ -70,6 +70,15 @@ export class Supervisor {
     for (const w of this.workers.values()) w.stop('fenced')
   }
 
+  /**
+   * This node no longer reaches a quorum of its cluster: the others may take its downloads
+   * over. Stop at once, without a last write; `reconcileAll` starts them again, from their
+   * checkpoints, once it does (mayWork says when).
+   */
+  cutOff(): void {
+    for (const w of this.workers.values()) w.stop('cut-off')
+  }
+
   /** Stops every worker without a last write, and starts none until `resume`. */
   pause(): void {
     this.paused = true
@@ -148,7 +157,12 @@ export class Supervisor {
 
   private ensureWorker(d: Download): void {
     if (this.workers.has(d.id)) return
-    const worker = new Worker({ ...this.o, download: d, nodeName: this.o.self.name })
+    const worker = new Worker({
+      ...this.o,
+      download: d,
+      nodeName: this.o.self.name,
+      mayAct: () => this.o.placement.mayWork(),
+    })
     this.workers.set(d.id, worker)
     void worker.done.then(() => {
       if (this.workers.get(d.id) === worker) this.workers.delete(d.id)

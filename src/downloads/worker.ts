@@ -15,7 +15,8 @@ import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
 
-export type StopReason = 'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired' | 'paused'
+export type StopReason =
+  'dismissed' | 'fenced' | 'superseded' | 'shutdown' | 'expired' | 'paused' | 'cut-off'
 
 export interface WorkerOptions {
   download: Download
@@ -34,6 +35,12 @@ export interface WorkerOptions {
   onProgress: (download: Download, progress: number) => void
   /** Sends a checkpoint to the successors; returns how many took it (0: the log must). */
   onCheckpoint?: (copy: RelayedCheckpoint) => number
+  /**
+   * Whether this node may still act for the cluster (its quorum's lease, placement.ts): asked
+   * before every report and write, so a node cut off stops at its next step, before the
+   * others take the download over, even if the event that says so comes late. @default always
+   */
+  mayAct?: () => boolean
   log: Logger
 }
 
@@ -176,6 +183,7 @@ export class Worker {
 
   private report(progress: number, checkpoint: Download['checkpoint']): void {
     if (this.controller.signal.aborted || progress <= this.progress) return
+    if (this.o.mayAct && !this.o.mayAct()) return this.stop('cut-off')
     this.progress = progress
     this.latest = { progress, checkpoint }
     this.o.onProgress(this.current, progress)
@@ -208,6 +216,10 @@ export class Worker {
 
   /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */
   private async write(patch: Partial<Download>): Promise<void> {
+    if (this.o.mayAct && !this.o.mayAct()) {
+      this.stop('cut-off')
+      throw new Stopped('cut-off')
+    }
     const next: Download = {
       ...this.current,
       ...patch,

@@ -37,10 +37,19 @@ export interface PublicMember {
   status: string
 }
 
+/** What a node cut off from its cluster tells its pages: why, and where else to go. */
+export interface CutOff {
+  message: string
+  /** The members it cannot reach (they may still hold the majority). */
+  members: PublicMember[]
+}
+
 export type ServerMessage =
   | { type: 'download'; download: PublicDownload | null }
   | { type: 'error'; message: string }
   | { type: 'members'; members: PublicMember[] }
+  /** This node cannot act for its cluster (cluster/quorum.ts): the page should move on. */
+  | { type: 'cut-off'; message: string; members: PublicMember[] }
 
 export const CLIENT_TYPES = ['request', 'dismiss'] as const
 

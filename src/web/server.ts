@@ -13,7 +13,7 @@ import type { Sessions } from './session.ts'
 import { loadAssets, sendAsset } from './assets.ts'
 import { originAllowed } from './origin.ts'
 import { serveSocket } from './socket.ts'
-import { DOWNLOADS_PATH, encode, type PublicMember } from './protocol.ts'
+import { DOWNLOADS_PATH, encode, type CutOff, type PublicMember } from './protocol.ts'
 
 export interface WebServerOptions {
   /** A server already listening (see `listen`); its requests and upgrades are handled here. */
@@ -30,6 +30,8 @@ export interface WebServerOptions {
   trustedOrigins?: () => Iterable<string>
   /** The live members, sent to every page so it can reconnect elsewhere when this node dies. */
   members?: () => PublicMember[]
+  /** Null while this node holds its quorum; else what its pages are told (a `cut-off` message). */
+  cutOff?: () => CutOff | null
   /** Client frames are tiny; a larger one closes its socket with 1009. @default 4096 */
   maxFrameBytes?: number
   /** Idle sockets are pinged this often; one that missed the last ping is dropped. @default 20000 */
@@ -46,7 +48,7 @@ export interface WebServerOptions {
 }
 
 export interface WebServer {
-  /** Tells every connected page the current live members. */
+  /** Tells every connected page the current live members, and that it is cut off if it is. */
   membersChanged(): void
   /** Closes every socket (1001) and stops taking requests. Safe to call twice. */
   close(): Promise<void>
@@ -120,6 +122,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const assets = loadAssets(o.publicDir)
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
+  const cutOff = o.cutOff ?? (() => null)
 
   // The starting node's 503 answers (see `listen`) give way to the real routes.
   server.removeAllListeners('request')
@@ -196,6 +199,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
       serveSocket(ws, userId, {
         downloads,
         members,
+        cutOff,
         pingIntervalMs,
         frameBurst,
         framesPerSecond,
@@ -218,8 +222,11 @@ export function createWebServer(o: WebServerOptions): WebServer {
   let closing: Promise<void> | null = null
   return {
     membersChanged() {
-      const message = encode({ type: 'members', members: members() })
-      for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(message)
+      const messages = [encode({ type: 'members', members: members() })]
+      const cut = cutOff()
+      if (cut) messages.push(encode({ type: 'cut-off', ...cut }))
+      for (const ws of wss.clients)
+        if (ws.readyState === ws.OPEN) for (const m of messages) ws.send(m)
     },
     close() {
       closing ??= new Promise<void>((resolve) => {

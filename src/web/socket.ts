@@ -12,6 +12,7 @@ import {
   encode,
   parseClientMessage,
   toPublic,
+  type CutOff,
   type PublicMember,
   type ServerMessage,
 } from './protocol.ts'
@@ -19,6 +20,8 @@ import {
 export interface SocketOptions {
   downloads: DownloadService
   members: () => PublicMember[]
+  /** Null while this node holds its quorum; else what to tell the page (server.ts). */
+  cutOff: () => CutOff | null
   /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
   pingIntervalMs: number
   /** Frames one socket may send at once, then `framesPerSecond`. */
@@ -43,6 +46,8 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
     ),
   )
   send({ type: 'members', members: o.members() })
+  const cut = o.cutOff()
+  if (cut) send({ type: 'cut-off', ...cut })
   sendCurrent()
 
   let alive = true

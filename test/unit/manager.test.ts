@@ -9,6 +9,7 @@ import {
 } from '../../src/downloads/manager.ts'
 import {
   DownloadConflictError,
+  CutOffError,
   JoiningError,
   RACE_LOST_MESSAGE,
   TooManyActionsError,
@@ -240,6 +241,20 @@ test('a node whose clock is not yet checked against its cluster refuses new down
     (err: unknown) => err instanceof JoiningError && /still joining its cluster/.test(err.message),
   )
   trusted = true
+  const d = await s.manager.request('u1')
+  assert.is(d.state, 'pending')
+})
+
+test('a node cut off from its quorum refuses new downloads, saying how much of its cluster it reaches', async () => {
+  let quorum = { ok: false, reachable: 1, voters: 3, needed: 2 }
+  const s = setup({ quorum: () => quorum })
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) =>
+      err instanceof CutOffError && /cut off .* reaches 1 of 3 servers/.test(err.message),
+  )
+  assert.is(s.log.ops.length, 0, 'nothing written')
+  quorum = { ...quorum, ok: true, reachable: 2 }
   const d = await s.manager.request('u1')
   assert.is(d.state, 'pending')
 })

@@ -177,6 +177,55 @@ test('a node waiting for its cluster after a restart runs nothing, then resumes 
   await s.supervisor.close()
 })
 
+test('a node cut off from its quorum stops its workers at their next step, takes nothing over, and resumes once back', async () => {
+  const s = setup()
+  const mine = s.live({ userId: 'u1', owner: 'me' })
+  const theirs = s.live({ userId: 'u2', owner: 'gone-node' })
+  await s.repo.insert(mine)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  run.report(12)
+  await settle()
+  const writesBefore = s.log.ops.length
+
+  // Cut off: the lease is gone before any event says so. The next report stops the worker.
+  s.rejoin.ready = false
+  run.report(15)
+  await settle()
+  assert.ok(run.ctx.signal.aborted, 'the generator is aborted at its next report')
+  assert.is(s.log.ops.length, writesBefore, 'and nothing more is written')
+  assert.ok(s.logger.events('stopped').some((e) => e.fields.reason === 'cut-off'))
+  await s.repo.insert(theirs)
+  s.gone.set('gone-node', ME)
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.is(s.supervisor.running, 0)
+  assert.is(s.repo.get(theirs.id)!.epoch, 1, 'nothing is taken over while cut off')
+
+  s.rejoin.ready = true
+  s.supervisor.reconcileAll()
+  const again = await s.generator.next()
+  assert.is(again.job.progress, 12, 'resumed from its last checkpoint')
+  await settle()
+  assert.is(s.repo.get(theirs.id)!.owner, 'me')
+  await s.supervisor.close()
+})
+
+test('cutOff stops every worker at once, without a last write', async () => {
+  const s = setup()
+  await s.repo.insert(s.live({ userId: 'u1', owner: 'me' }))
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  await settle()
+  const writesBefore = s.log.ops.length
+  s.supervisor.cutOff()
+  await settle()
+  assert.ok(run.ctx.signal.aborted)
+  assert.is(s.supervisor.running, 0)
+  assert.is(s.log.ops.length, writesBefore)
+  await s.supervisor.close()
+})
+
 test('a dismissed download’s worker stops', async () => {
   const s = setup()
   const d = s.live({ userId: 'u1', owner: 'me' })

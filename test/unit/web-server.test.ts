@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert'
 import { Readable } from 'node:stream'
 import { connect } from 'node:net'
 import WebSocket from 'ws'
-import { createWebServer, listen } from '../../src/web/server.ts'
+import { createWebServer, listen, type WebServerOptions } from '../../src/web/server.ts'
+import type { CutOff } from '../../src/web/protocol.ts'
 import { Sessions } from '../../src/web/session.ts'
 import { PUBLIC_DIR } from '../../src/node.ts'
 import { silentLogger } from '../../src/logger.ts'
@@ -20,7 +21,7 @@ function fakeDownloads(owner: string, file: OpenedFile): DownloadService {
   }
 }
 
-async function serve(downloads: DownloadService) {
+async function serve(downloads: DownloadService, more: Partial<WebServerOptions> = {}) {
   const sessions = new Sessions('a-test-secret')
   const { server, port } = await listen(0, '127.0.0.1')
   const web = createWebServer({
@@ -31,8 +32,9 @@ async function serve(downloads: DownloadService) {
     log: silentLogger,
     health: () => ({}),
     cluster: () => ({}),
+    ...more,
   })
-  return { sessions, base: `http://127.0.0.1:${port}`, close: () => web.close() }
+  return { sessions, web, base: `http://127.0.0.1:${port}`, close: () => web.close() }
 }
 
 test('a file not reachable from this node yet gets 503 with a retry hint, not a hang', async () => {
@@ -149,6 +151,62 @@ test('a connection that sends nothing, or half a request, is closed with 408 aft
     }
   } finally {
     server.close()
+  }
+})
+
+test('a node cut off from its cluster tells its pages on connect and when it happens, naming where else to go', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  const other = { id: 'n2-id', name: 'n2', url: 'http://127.0.0.1:4002', status: 'dead' }
+  let cut: CutOff | null = null
+  const s = await serve(
+    fakeDownloads(userId, { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    {
+      members: () => [],
+      cutOff: () => cut,
+    },
+  )
+  const open = async () => {
+    const ws = new WebSocket(s.base.replace('http', 'ws') + '/ws', {
+      headers: { cookie: `sid=${s.sessions.sign(userId)}` },
+    })
+    const messages: Message[] = []
+    ws.on('message', (data) => messages.push(JSON.parse(String(data))))
+    await new Promise((resolve) => ws.once('open', resolve))
+    return { ws, messages }
+  }
+  type Message = { type: string; members?: unknown; message?: string }
+  const waitFor = async (messages: Message[], type: string) => {
+    for (let i = 0; i < 200 && !messages.some((m) => m.type === type); i++)
+      await new Promise((r) => setTimeout(r, 5))
+    return messages.find((m) => m.type === type)
+  }
+  try {
+    const before = await open()
+    await waitFor(before.messages, 'download')
+    assert.not.ok(
+      before.messages.some((m) => m.type === 'cut-off'),
+      'nothing to say yet',
+    )
+
+    cut = { message: 'This server is cut off; moving to another.', members: [other] }
+    s.web.membersChanged()
+    const told = (await waitFor(before.messages, 'cut-off')) as {
+      members: unknown
+      message: string
+    }
+    assert.equal(told.members, [other])
+    assert.match(told.message, /cut off/)
+
+    const after = await open()
+    const types = async () => {
+      await waitFor(after.messages, 'download')
+      return after.messages.map((m) => m.type)
+    }
+    assert.equal(await types(), ['members', 'cut-off', 'download'], 'a page arriving is told too')
+    before.ws.close()
+    after.ws.close()
+  } finally {
+    await s.close()
   }
 })
 

@@ -1,0 +1,119 @@
+/**
+ * Keeps watch over this node's quorum (quorum.ts): judged every heartbeat and on every
+ * membership change, told once when it is lost or regained, and asked afresh by anything
+ * about to act for the cluster. While the quorum holds, a voter dead for `forgetDeadMs` stops
+ * counting, so members replaced over months do not pile up; a node without a quorum forgets
+ * nobody, so a side cut off cannot vote itself a majority.
+ */
+import { EventEmitter } from 'node:events'
+import type { Clock, Timer } from '../clock.ts'
+import type { Logger } from '../logger.ts'
+import type { Status } from './member.ts'
+import { describeQuorum, judgeQuorum, type QuorumRule, type QuorumState } from './quorum.ts'
+
+export interface QuorumWatchOptions {
+  rule: QuorumRule
+  selfId: string
+  /** The other members that vote (known-members.ts). */
+  voters(): string[]
+  /** Whether this node reaches the member now (cluster.ts). */
+  reaches(id: string): boolean
+  /** The member's status in this node's view; undefined if not heard of since the start. */
+  statusOf(id: string): Status | undefined
+  /** Stops counting a member. */
+  forget(id: string): void
+  /** How long a voter may be dead (or unheard of) before a node with a quorum forgets it. */
+  forgetDeadMs: number
+  /** How often the quorum is judged besides membership changes: the heartbeat. */
+  intervalMs: number
+  clock: Clock
+  log: Logger
+}
+
+export interface QuorumWatchEvents {
+  change: [state: QuorumState]
+}
+
+export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
+  /** Whether the quorum held at the last check; null before the first. */
+  private held: boolean | null = null
+  /** A loss was logged: the regain is worth a line too. */
+  private told = false
+  private timer: Timer | null = null
+  /** Since when each voter has been seen dead or not at all. */
+  private readonly goneSince = new Map<string, number>()
+
+  constructor(private readonly o: QuorumWatchOptions) {
+    super()
+  }
+
+  /** Judged now, from who is reached at this moment. */
+  state(): QuorumState {
+    return judgeQuorum(this.o.rule, this.o.selfId, this.o.voters(), (id) => this.o.reaches(id))
+  }
+
+  /** May this node act for the cluster at this moment? */
+  holds(): boolean {
+    return this.state().ok
+  }
+
+  start(): void {
+    if (this.timer) return
+    this.timer = this.o.clock.setInterval(() => this.check(), this.o.intervalMs)
+    this.check()
+  }
+
+  stop(): void {
+    if (this.timer) this.o.clock.clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** Judges the quorum and tells a change. Also after every membership change. */
+  check(): void {
+    try {
+      const state = this.state()
+      // A node that starts without its quorum (restarted while its cluster is away) is not cut
+      // off from anything yet: rejoin.ts says what it waits for.
+      if (this.held === null) this.held = state.ok
+      if (state.ok !== this.held) {
+        this.held = state.ok
+        if (!state.ok) {
+          this.told = true
+          this.o.log.error('quorum-lost', {
+            message: `cut off: ${describeQuorum(state)}; its workers stop, it takes nothing over and refuses new downloads until it reaches them again`,
+          })
+        } else if (this.told) {
+          this.told = false
+          this.o.log.info('quorum-regained', { message: describeQuorum(state) })
+        }
+        this.emit('change', state)
+      }
+      this.forgetLongDead(state.ok)
+    } catch (err) {
+      this.o.log.error('quorum-check-failed', { error: (err as Error).message })
+    }
+  }
+
+  private forgetLongDead(holding: boolean): void {
+    const now = this.o.clock.now()
+    const voters = new Set(this.o.voters())
+    for (const id of this.goneSince.keys()) if (!voters.has(id)) this.goneSince.delete(id)
+    for (const id of voters) {
+      const status = this.o.statusOf(id)
+      if (status === 'alive' || status === 'suspect') {
+        this.goneSince.delete(id)
+        continue
+      }
+      const since = this.goneSince.get(id) ?? now
+      this.goneSince.set(id, since)
+      if (holding && now - since >= this.o.forgetDeadMs) {
+        this.goneSince.delete(id)
+        this.o.forget(id)
+        this.o.log.info('member-forgotten', {
+          id: id.slice(0, 8),
+          message: `dead for ${Math.round((now - since) / 1000)} s: no longer counts toward the quorum`,
+        })
+      }
+    }
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The quorum over real membership: members heartbeating over an in-memory transport on a fake
+ * clock, split and healed. The side cut off must stop before the others declare it dead.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Cluster } from '../../src/cluster/cluster.ts'
+import { QuorumWatch } from '../../src/cluster/quorum-watch.ts'
+import type { QuorumRule } from '../../src/cluster/quorum.ts'
+import { fakeClock, type FakeClock } from '../helpers/clock.ts'
+import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+
+const TIMINGS = { heartbeatMs: 100, suspectAfterMs: 500, suspicionMs: 300 }
+
+interface Member {
+  name: string
+  id: string
+  transport: MemoryTransport
+  cluster: Cluster
+  watch: QuorumWatch
+  voters: Set<string>
+  log: ReturnType<typeof recordingLogger>
+  /** Fake-clock times at which the quorum was lost and regained. */
+  lost: number[]
+  regained: number[]
+}
+
+function members(
+  names: string[],
+  clock: FakeClock,
+  { rule = { kind: 'majority' } as QuorumRule, forgetDeadMs = 3_600_000 } = {},
+): Member[] {
+  const ids = names.map((n) => `id-${n}`)
+  return names.map((name, i) => {
+    const transport = new MemoryTransport(name)
+    const log = recordingLogger()
+    const id = ids[i]!
+    const cluster = new Cluster({
+      self: { id, name, url: `http://127.0.0.1:1/${name}` },
+      transport,
+      timings: TIMINGS,
+      clock,
+      log,
+    })
+    const voters = new Set(ids.filter((x) => x !== id))
+    const watch = new QuorumWatch({
+      rule,
+      selfId: id,
+      voters: () => [...voters],
+      reaches: (m) => cluster.reaches(m),
+      statusOf: (m) => cluster.member(m)?.status,
+      forget: (m) => voters.delete(m),
+      forgetDeadMs,
+      intervalMs: TIMINGS.heartbeatMs,
+      clock,
+      log,
+    })
+    const m: Member = { name, id, transport, cluster, watch, voters, log, lost: [], regained: [] }
+    watch.on('change', (s) => (s.ok ? m.regained : m.lost).push(clock.now()))
+    cluster.on('member', () => watch.check())
+    return m
+  })
+}
+
+/** Links every pair; returns the cut of each pair's link, by "a-b". */
+function mesh(nodes: Member[]): Map<string, () => void> {
+  const cuts = new Map<string, () => void>()
+  for (let i = 0; i < nodes.length; i++)
+    for (let j = i + 1; j < nodes.length; j++)
+      cuts.set(
+        `${nodes[i]!.name}-${nodes[j]!.name}`,
+        connect(nodes[i]!.transport, nodes[j]!.transport),
+      )
+  return cuts
+}
+
+async function start(nodes: Member[], clock: FakeClock): Promise<void> {
+  for (const n of nodes) n.cluster.start()
+  await clock.tick(300)
+  for (const n of nodes) n.watch.start()
+  for (const n of nodes) assert.ok(n.watch.holds(), `${n.name} starts with its quorum`)
+}
+
+const deadAt = (viewer: Member, name: string) =>
+  viewer.cluster.members().find((m) => m.name === name)?.status === 'dead'
+
+/** Ticks 10 ms at a time until `done`, returning the time taken. */
+async function until(clock: FakeClock, done: () => boolean, limitMs = 5000): Promise<number> {
+  const from = clock.now()
+  while (!done()) {
+    if (clock.now() - from > limitMs) throw new Error(`not within ${limitMs} ms`)
+    await clock.tick(10)
+  }
+  return clock.now() - from
+}
+
+function close(nodes: Member[]): void {
+  for (const n of nodes) {
+    n.watch.stop()
+    void n.cluster.close()
+  }
+}
+
+test('a member cut off from two others stops before they declare it dead, and they keep working', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock)
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+
+  const cutAt = clock.now()
+  cuts.get('n1-n3')!()
+  cuts.get('n2-n3')!()
+  await until(clock, () => deadAt(n1, 'n3') && deadAt(n2, 'n3'))
+  const declared = clock.now() - cutAt
+  assert.is(n3.lost.length, 1, 'n3 lost its quorum')
+  const stopped = n3.lost[0]! - cutAt
+  assert.ok(
+    stopped <= TIMINGS.suspectAfterMs + TIMINGS.heartbeatMs,
+    `n3 stopped ${stopped} ms after the cut`,
+  )
+  assert.ok(
+    declared - stopped >= 2 * TIMINGS.heartbeatMs,
+    `n3 stopped at ${stopped} ms, the others declared it dead at ${declared} ms`,
+  )
+  assert.is(n3.watch.holds(), false)
+  assert.match(
+    String(n3.log.events('quorum-lost')[0]?.fields.message),
+    /reaches 1 of .* 3 .* needs 2/,
+  )
+  for (const n of [n1, n2]) {
+    assert.equal(n.lost, [], `${n.name} never lost its quorum`)
+    assert.ok(n.watch.holds())
+  }
+
+  // The heal: n3 is heard again, refutes its death, and acts again.
+  connect(n1.transport, n3.transport)
+  connect(n2.transport, n3.transport)
+  await until(clock, () => n3.watch.holds() && !deadAt(n1, 'n3'))
+  await clock.tick(TIMINGS.heartbeatMs)
+  assert.is(n3.regained.length, 1)
+  assert.is(n3.log.events('quorum-regained').length, 1)
+  close(nodes)
+})
+
+test('two of five cut off both stop; the three keep their quorum', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3', 'n4', 'n5'], clock)
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+  const minority = ['n4', 'n5']
+  for (const [pair, cut] of cuts) {
+    const [a, b] = pair.split('-')
+    if (minority.includes(a!) !== minority.includes(b!)) cut()
+  }
+  await until(clock, () => nodes.slice(0, 3).every((n) => deadAt(n, 'n4') && deadAt(n, 'n5')))
+  for (const n of nodes.slice(3)) assert.is(n.watch.holds(), false, `${n.name} stopped`)
+  for (const n of nodes.slice(0, 3)) assert.equal(n.lost, [], `${n.name} kept working`)
+  close(nodes)
+})
+
+test('a member killed: the two left hold their quorum; a second death stops the last', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock)
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  mesh(nodes)
+  await start(nodes, clock)
+  n3.transport.muted = true
+  await until(clock, () => deadAt(n1, 'n3'))
+  assert.ok(n1.watch.holds() && n2.watch.holds())
+  n2.transport.muted = true
+  await until(clock, () => !n1.watch.holds())
+  assert.is(n1.lost.length, 1, 'n1 alone, one of three, stops: a majority must be back')
+  close(nodes)
+})
+
+test('a member dead for --forget-dead-ms stops counting, but only where the quorum holds', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock, { forgetDeadMs: 5000 })
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+  // n3 is cut off: n1 and n2 hold their quorum and forget it; n3, cut off, forgets nobody.
+  cuts.get('n1-n3')!()
+  cuts.get('n2-n3')!()
+  await clock.tick(4000)
+  assert.ok(n1.voters.has(n3.id), 'not yet')
+  await clock.tick(2000)
+  assert.not.ok(n1.voters.has(n3.id), 'forgotten by n1')
+  assert.not.ok(n2.voters.has(n3.id), 'and by n2')
+  assert.ok(n1.log.events('member-forgotten').length === 1)
+  assert.equal(
+    [...n3.voters].sort(),
+    [n1.id, n2.id],
+    'the side without a quorum cannot vote itself one',
+  )
+  // Two voters now: n2 dying leaves n1 with one of two, not a majority.
+  n2.transport.muted = true
+  await until(clock, () => !n1.watch.holds())
+  close(nodes)
+})
+
+test('with --quorum off a node alone keeps working', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock, { rule: { kind: 'off' } })
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  mesh(nodes)
+  await start(nodes, clock)
+  n2.transport.muted = true
+  n3.transport.muted = true
+  await until(clock, () => deadAt(n1, 'n2') && deadAt(n1, 'n3'))
+  assert.ok(n1.watch.holds())
+  assert.equal(n1.lost, [])
+  close(nodes)
+})
+
+test.run()
