@@ -145,6 +145,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       clock,
       time,
       maxClockSkewMs: config.maxClockSkewMs,
+      // Created below; the cluster asks only once started.
+      mayDeclareDead: (): boolean => quorum.holds(),
       log,
     })
     closers.add('cluster', cluster, (c) => c.close())
@@ -182,10 +184,12 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       rule: config.quorum,
       selfId: id,
       voters: () => known.ids(),
-      reaches: (member) => cluster.reaches(member),
+      reaches: (member): boolean => cluster.reaches(member),
       statusOf: (member) => cluster.member(member)?.status,
       forget: (member) => known.forget(member),
       forgetDeadMs: config.forgetDeadMs,
+      caughtUp: (members, since) => logSync.caughtUpSince(members, since),
+      catchUpMaxMs: config.rejoinWaitMs,
       intervalMs: config.heartbeatMs,
       clock,
       log,

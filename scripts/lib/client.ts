@@ -36,6 +36,9 @@ export class Client {
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
     )
+    // An error after the socket opened (a node killed or cut off) is followed by 'close',
+    // which is what callers watch; unheard, it would crash the process.
+    ws.on('error', () => {})
   }
 
   static connect(

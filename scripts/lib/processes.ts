@@ -33,16 +33,18 @@ export async function processCluster(
   spare = 0,
   /** A command to run node i under, e.g. `['faketime', '-f', '+1h']`; none by default. */
   wrap: (i: number) => string[] = () => [],
+  /** The address node i binds (a test host's, hosts.ts); loopback by default. */
+  hostOf: (i: number) => string = () => '127.0.0.1',
 ): Promise<ProcessCluster> {
   const total = count + spare
   const dhtPorts = await freeUdpPorts(total)
   const dirs = await Promise.all(dhtPorts.map(() => tempDir('pdf-cluster-proc-')))
   const ports: number[] = []
   for (let i = 0; i < total; i++) ports.push(await freeTcpPort())
-  const bootstrap = dhtPorts.map((p) => `127.0.0.1:${p}`).join(',')
+  const bootstrap = dhtPorts.map((p, i) => `${hostOf(i)}:${p}`).join(',')
   const nodes: NodeProcess[] = ports.map((port, i) => ({
     name: `n${i + 1}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${hostOf(i)}:${port}`,
     port,
     dataDir: dirs[i]!.path,
     child: null,
@@ -62,6 +64,8 @@ export async function processCluster(
         '--',
         '--name',
         n.name,
+        '--host',
+        hostOf(i),
         '--port',
         String(n.port),
         '--dht-port',

@@ -60,6 +60,12 @@ export interface ClusterOptions {
   time?: ClusterTime
   /** Clocks further than this from cluster time are reported (clock-skew.ts). @default 1000 */
   maxClockSkewMs?: number
+  /**
+   * Whether this node's verdicts of death count now: not while it is cut off from its quorum
+   * (quorum-watch.ts), when the silence is more likely its own. Its suspects stay suspects.
+   * @default always
+   */
+  mayDeclareDead?: () => boolean
   log: Logger
 }
 
@@ -159,7 +165,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       const others = this.membership.all().filter((m) => m.id !== this.self.id)
       const { suspect, dead } = this.detector.verdicts(now, others)
       for (const id of suspect) this.emitEvent(this.membership.mark(id, 'suspect'))
-      for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
+      // A death verdict made while cut off would outlive the cut: at the heal this node would
+      // take the downloads of members that were working all along.
+      if (dead.length > 0 && (this.o.mayDeclareDead?.() ?? true))
+        for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
       this.broadcast()
       this.maybeRefresh(now)
       this.reportSkew(now)
@@ -252,7 +261,18 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const sender = this.membership.get(beat.self.id)
     if (beat.now !== undefined && sender && isLiveStatus(sender.status))
       this.time.observe(beat.self.id, beat.now)
-    for (const m of beat.members) this.merge(m)
+    for (const m of beat.members) {
+      // A member whose own heartbeat reached us within the lease is alive as far as we can
+      // know: a report that it is suspect or dead speaks of another moment or another side.
+      // Taken as given, one side of a healed partition would declare the other's members dead
+      // (the report wins at the same incarnation) and take their downloads over before they
+      // refute it.
+      // (About this node itself it is taken, and refuted.)
+      const aboutOther = m.id !== this.self.id
+      if (aboutOther && (m.status === 'suspect' || m.status === 'dead') && this.reaches(m.id))
+        continue
+      this.merge(m)
+    }
     for (const [id, ageMs] of Object.entries(beat.heard)) {
       if (id !== this.self.id && id !== beat.self.id) this.detector.heard(id, now - ageMs)
     }
@@ -266,7 +286,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.broadcast()
       return
     }
-    if (event.type === 'joined') this.detector.reset(event.member.id, this.now())
+    if (event.type === 'joined') {
+      this.detector.reset(event.member.id, this.now())
+      // Heard of through another member's heartbeat, before a link of our own opened: one
+      // lease window of grace, or every node forming a cluster would count itself cut off.
+      this.heardDirectly.set(event.member.id, this.now())
+    }
     this.emitEvent(event)
   }
 

@@ -48,6 +48,8 @@ export class LogSync {
   private readonly writerAdded = new Map<string, number>()
   /** The first advert heard on each link: what that peer's log held when this node met it. */
   private readonly firstHeard = new Map<Link, LogAdvert>()
+  /** The newest advert of each member, and when it came (this node's clock). */
+  private readonly latest = new Map<string, { advert: LogAdvert; at: number }>()
   /** The most writers and operations any peer said each log has (by key). */
   private readonly known = new Map<string, { writers: number; length: number }>()
   private adopting: string | null = null
@@ -94,6 +96,7 @@ export class LogSync {
     if (!advert) return this.o.logger.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
     if (this.closed) return
     if (!this.firstHeard.has(link)) this.firstHeard.set(link, advert)
+    if (link.memberId) this.latest.set(link.memberId, { advert, at: this.clock.now() })
     this.onAdvert(advert, this.peerName(link))
   }
 
@@ -167,6 +170,24 @@ export class LogSync {
         return first.key === mine.key && mine.length >= first.length
       }
       return false
+    })
+  }
+
+  /**
+   * Whether this node's log holds, for each of these members, what the member said its log
+   * held in an advert heard at `since` or later: the same log, and as long. A node back from
+   * a cut asks this before it acts on what its log says.
+   */
+  caughtUpSince(memberIds: string[], since: number): boolean {
+    const mine = this.o.log.advert()
+    return memberIds.every((id) => {
+      const heard = this.latest.get(id)
+      return (
+        heard !== undefined &&
+        heard.at >= since &&
+        heard.advert.key === mine.key &&
+        mine.length >= heard.advert.length
+      )
     })
   }
 

@@ -20,7 +20,7 @@ export interface PlacementOptions {
   /** Whether this node, just restarted, knows enough to act (rejoin.ts). */
   rejoin: { ready(): boolean; unheardOwnerGone(): boolean }
   /** Whether this node reaches enough of its cluster to act for it (quorum-watch.ts). */
-  quorum?: { holds(): boolean }
+  quorum?: { mayAct(): boolean }
 }
 
 export class Placement {
@@ -31,7 +31,7 @@ export class Placement {
    * while it is cut off from a quorum of it. Judged afresh on every call.
    */
   mayWork(): boolean {
-    return this.o.rejoin.ready() && (this.o.quorum?.holds() ?? true)
+    return this.o.rejoin.ready() && (this.o.quorum?.mayAct() ?? true)
   }
 
   private ref(id: string | null): NodeRef | null {

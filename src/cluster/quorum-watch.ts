@@ -24,6 +24,15 @@ export interface QuorumWatchOptions {
   forget(id: string): void
   /** How long a voter may be dead (or unheard of) before a node with a quorum forgets it. */
   forgetDeadMs: number
+  /**
+   * Whether this node's log holds what these members' logs held in adverts heard since
+   * `since` (log-sync.ts). A node back from a cut acts only once it does: until then its log
+   * does not show what the others did meanwhile (its downloads taken over, say).
+   * @default always
+   */
+  caughtUp?: (memberIds: string[], since: number) => boolean
+  /** The longest a node back from a cut waits for that. @default 60000 */
+  catchUpMaxMs?: number
   /** How often the quorum is judged besides membership changes: the heartbeat. */
   intervalMs: number
   clock: Clock
@@ -35,8 +44,13 @@ export interface QuorumWatchEvents {
 }
 
 export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
-  /** Whether the quorum held at the last check; null before the first. */
+  /**
+   * Whether this node acted for the cluster at the last check; null before the first. Lost
+   * with the quorum; back only once the quorum is and the log has caught up.
+   */
   private held: boolean | null = null
+  /** Since when the quorum is back while the log catches up. */
+  private catchingUpSince: number | null = null
   /** A loss was logged: the regain is worth a line too. */
   private told = false
   private timer: Timer | null = null
@@ -52,9 +66,17 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
     return judgeQuorum(this.o.rule, this.o.selfId, this.o.voters(), (id) => this.o.reaches(id))
   }
 
-  /** May this node act for the cluster at this moment? */
+  /** Does this node reach its quorum at this moment? */
   holds(): boolean {
     return this.state().ok
+  }
+
+  /**
+   * May this node act for the cluster (run workers, take over, accept downloads) at this
+   * moment: it reaches its quorum, and after a cut its log has caught up.
+   */
+  mayAct(): boolean {
+    return this.held !== false && this.holds()
   }
 
   start(): void {
@@ -75,14 +97,19 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
       // A node that starts without its quorum (restarted while its cluster is away) is not cut
       // off from anything yet: rejoin.ts says what it waits for.
       if (this.held === null) this.held = state.ok
-      if (state.ok !== this.held) {
-        this.held = state.ok
-        if (!state.ok) {
+      if (!state.ok) {
+        this.catchingUpSince = null
+        if (this.held) {
+          this.held = false
           this.told = true
           this.o.log.error('quorum-lost', {
             message: `cut off: ${describeQuorum(state)}; its workers stop, it takes nothing over and refuses new downloads until it reaches them again`,
           })
-        } else if (this.told) {
+          this.emit('change', state)
+        }
+      } else if (!this.held && this.caughtUp()) {
+        this.held = true
+        if (this.told) {
           this.told = false
           this.o.log.info('quorum-regained', { message: describeQuorum(state) })
         }
@@ -92,6 +119,18 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
     } catch (err) {
       this.o.log.error('quorum-check-failed', { error: (err as Error).message })
     }
+  }
+
+  /** Back in reach of its quorum: has its log caught up with the members it reaches? */
+  private caughtUp(): boolean {
+    const now = this.o.clock.now()
+    this.catchingUpSince ??= now
+    if (!this.o.caughtUp || now - this.catchingUpSince >= (this.o.catchUpMaxMs ?? 60_000))
+      return true
+    const reached = this.o.voters().filter((id) => this.o.reaches(id))
+    if (!this.o.caughtUp(reached, this.catchingUpSince)) return false
+    this.catchingUpSince = null
+    return true
   }
 
   private forgetLongDead(holding: boolean): void {

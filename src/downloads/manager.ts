@@ -160,6 +160,8 @@ export class DownloadManager implements DownloadService {
     // beside one accepted there for the same user.
     const quorum = this.o.quorum?.()
     if (quorum && !quorum.ok) throw new CutOffError(quorum)
+    // Restarted, or back from a cut, it does not yet know what its cluster did meanwhile.
+    if (!this.o.placement.mayWork()) throw new JoiningError()
     if (this.storageProblem === 'low') throw new StorageLowError()
     if (this.storageProblem === 'failed') throw new StorageFailedError()
     this.takeAction(userId)

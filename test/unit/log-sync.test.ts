@@ -135,4 +135,32 @@ test('an advert that cannot be parsed is logged and ignored', async () => {
   assert.is(b.logger.events('bad-message').length, 1)
 })
 
+test('caught up since a moment: the same log, as long as each member said in an advert heard since', async () => {
+  const clock = fakeClock()
+  const advert = (c: string, length: number): LogAdvert => ({
+    key: key('1'),
+    writers: 2,
+    length,
+    writer: key(c),
+    writable: true,
+    generation: 0,
+  })
+  const a = node('a', advert('a', 10), clock)
+  const b = node('b', advert('b', 20), clock)
+  connect(a.transport, b.transport)
+  for (const link of a.transport.links) link.memberId = 'member-b'
+  await clock.tick(1000)
+  const since = clock.now() + 1
+  assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'no advert heard since then yet')
+  await clock.tick(1000)
+  assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'b said 20 operations; a holds 10')
+  a.log.state = advert('a', 20)
+  assert.ok(a.sync.caughtUpSince(['member-b'], since))
+  assert.not.ok(a.sync.caughtUpSince(['member-b', 'member-c'], since), 'c never said anything')
+  a.log.state = { ...advert('a', 50), key: key('9') }
+  assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'another log is not caught up')
+  a.sync.close()
+  b.sync.close()
+})
+
 test.run()

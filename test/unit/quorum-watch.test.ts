@@ -29,18 +29,23 @@ interface Member {
 function members(
   names: string[],
   clock: FakeClock,
-  { rule = { kind: 'majority' } as QuorumRule, forgetDeadMs = 3_600_000 } = {},
+  {
+    rule = { kind: 'majority' } as QuorumRule,
+    forgetDeadMs = 3_600_000,
+    caughtUp = undefined as ((ids: string[], since: number) => boolean) | undefined,
+  } = {},
 ): Member[] {
   const ids = names.map((n) => `id-${n}`)
   return names.map((name, i) => {
     const transport = new MemoryTransport(name)
     const log = recordingLogger()
     const id = ids[i]!
-    const cluster = new Cluster({
+    const cluster: Cluster = new Cluster({
       self: { id, name, url: `http://127.0.0.1:1/${name}` },
       transport,
       timings: TIMINGS,
       clock,
+      mayDeclareDead: () => watch.holds(),
       log,
     })
     const voters = new Set(ids.filter((x) => x !== id))
@@ -52,6 +57,7 @@ function members(
       statusOf: (m) => cluster.member(m)?.status,
       forget: (m) => voters.delete(m),
       forgetDeadMs,
+      caughtUp,
       intervalMs: TIMINGS.heartbeatMs,
       clock,
       log,
@@ -82,8 +88,9 @@ async function start(nodes: Member[], clock: FakeClock): Promise<void> {
   for (const n of nodes) assert.ok(n.watch.holds(), `${n.name} starts with its quorum`)
 }
 
-const deadAt = (viewer: Member, name: string) =>
-  viewer.cluster.members().find((m) => m.name === name)?.status === 'dead'
+const statusOf = (viewer: Member, name: string) =>
+  viewer.cluster.members().find((m) => m.name === name)?.status
+const deadAt = (viewer: Member, name: string) => statusOf(viewer, name) === 'dead'
 
 /** Ticks 10 ms at a time until `done`, returning the time taken. */
 async function until(clock: FakeClock, done: () => boolean, limitMs = 5000): Promise<number> {
@@ -125,6 +132,12 @@ test('a member cut off from two others stops before they declare it dead, and th
     `n3 stopped at ${stopped} ms, the others declared it dead at ${declared} ms`,
   )
   assert.is(n3.watch.holds(), false)
+  assert.is(
+    statusOf(n3, 'n1'),
+    'suspect',
+    'cut off, n3 declares nobody dead: the fault may be its own',
+  )
+  assert.is(statusOf(n3, 'n2'), 'suspect')
   assert.match(
     String(n3.log.events('quorum-lost')[0]?.fields.message),
     /reaches 1 of .* 3 .* needs 2/,
@@ -141,6 +154,17 @@ test('a member cut off from two others stops before they declare it dead, and th
   await clock.tick(TIMINGS.heartbeatMs)
   assert.is(n3.regained.length, 1)
   assert.is(n3.log.events('quorum-regained').length, 1)
+  // n3 had declared n1 and n2 dead; its heartbeats say so at the heal, but n1 and n2 hear each
+  // other: that stale verdict must not kill them there (they would take each other's work).
+  assert.ok(deadAt(n3, 'n1') === false && statusOf(n3, 'n1') === 'alive', 'n1 refuted on n3')
+  for (const [viewer, other] of [
+    [n1, 'n2'],
+    [n2, 'n1'],
+  ] as const) {
+    const deaths = viewer.log.events('member-dead').map((e) => e.fields.member)
+    assert.equal(deaths, ['n3'], `${viewer.name} never declared ${other} dead`)
+  }
+  for (const n of [n1, n2]) assert.equal(n.lost, [], `${n.name} kept its quorum at the heal`)
   close(nodes)
 })
 
@@ -212,6 +236,43 @@ test('with --quorum off a node alone keeps working', async () => {
   await until(clock, () => deadAt(n1, 'n2') && deadAt(n1, 'n3'))
   assert.ok(n1.watch.holds())
   assert.equal(n1.lost, [])
+  close(nodes)
+})
+
+test('back from a cut, a node acts only once its log has caught up with the members it reaches', async () => {
+  const clock = fakeClock()
+  let caughtUp = false
+  const asked: { ids: string[]; since: number }[] = []
+  const nodes = members(['n1', 'n2', 'n3'], clock, {
+    caughtUp: (ids, since) => {
+      asked.push({ ids, since })
+      return caughtUp
+    },
+  })
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+  cuts.get('n1-n3')!()
+  cuts.get('n2-n3')!()
+  await until(clock, () => deadAt(n1, 'n3'))
+  assert.not.ok(n3.watch.mayAct())
+
+  const healedAt = clock.now()
+  connect(n1.transport, n3.transport)
+  connect(n2.transport, n3.transport)
+  await until(clock, () => n3.watch.holds())
+  await clock.tick(1000)
+  assert.ok(n3.watch.holds(), 'it reaches its quorum')
+  assert.not.ok(n3.watch.mayAct(), 'but does not act on a log that is behind')
+  assert.equal(n3.regained, [])
+  const last = asked.at(-1)!
+  assert.equal(last.ids.sort(), [n1.id, n2.id], 'it asks about the members it reaches')
+  assert.ok(last.since >= healedAt, 'for adverts heard since it is back')
+
+  caughtUp = true
+  await clock.tick(TIMINGS.heartbeatMs)
+  assert.ok(n3.watch.mayAct())
+  assert.is(n3.regained.length, 1)
   close(nodes)
 })
 

@@ -1,0 +1,402 @@
+/**
+ * Nodes on several hosts (network namespaces, scripts/lib/hosts.ts), one `npm run node` each,
+ * joined with --host and --bootstrap: the network between them is cut, split, made lossy, and
+ * a node is killed. One download never has two workers: the side cut off stops before the
+ * others take its downloads over. Needs root, `ip` and `nft`; without them it says so in one
+ * line and is skipped.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
+import { createHosts, hostsUnavailable, type TestHosts } from '../../scripts/lib/hosts.ts'
+import {
+  processCluster,
+  statusOf,
+  waitForCluster,
+  type NodeProcess,
+  type ProcessCluster,
+} from '../../scripts/lib/processes.ts'
+import { assertValidPdf } from '../helpers/pdf.ts'
+import { parseLine, workerSpans, type LogLine } from '../helpers/node-lines.ts'
+
+const unavailable = await hostsUnavailable()
+if (unavailable) console.log(`  skipped: ${unavailable}`)
+const run = unavailable ? test.skip : test
+
+type Rec = Record<string, any>
+
+/** Polls until `get` finds something, and resolves to it. */
+async function found<T>(get: () => T | undefined | null | false, what: string, timeoutMs: number) {
+  let value: T | undefined | null | false
+  await eventually(() => Boolean((value = get())), what, timeoutMs)
+  return value as T
+}
+
+interface Hosted {
+  hosts: TestHosts
+  c: ProcessCluster
+}
+
+async function onHosts(count: number, flags: string[]): Promise<Hosted> {
+  const hosts = await createHosts(count)
+  try {
+    const c = await processCluster(
+      count,
+      flags,
+      0,
+      (i) => hosts.exec(i),
+      (i) => hosts.hosts[i]!.ip,
+    )
+    return { hosts, c }
+  } catch (err) {
+    await hosts.teardown()
+    throw err
+  }
+}
+
+async function teardown({ hosts, c }: Hosted): Promise<void> {
+  await c.teardown()
+  await hosts.teardown()
+}
+
+/** One user with a page (a socket) on `node`, following `cut-off` to another member as the page does. */
+class User {
+  client!: Client
+  node!: NodeProcess
+  cookie = ''
+  /** Per socket, the progress of each message in order: never moves back on one socket. */
+  readonly seen: number[][] = []
+  toldCutOff = 0
+  /** Failed attempts to move off a cut-off node (the page retries too). */
+  readonly moveErrors: string[] = []
+  id = ''
+
+  constructor(private readonly nodes: NodeProcess[]) {}
+
+  async open(node: NodeProcess): Promise<void> {
+    this.node = node
+    this.cookie ||= await sessionCookie(node.url)
+    this.client = await Client.connect(node.url, this.cookie)
+    const seen: number[] = []
+    this.seen.push(seen)
+    const socketNo = this.seen.length
+    this.client.ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as Rec
+      if (m.type === 'download' && m.download) seen.push(m.download.progress)
+      if (m.type === 'cut-off' && socketNo === this.seen.length) {
+        this.toldCutOff++
+        const to = this.nodes.filter((n) => m.members.some((x: Rec) => x.url === n.url))
+        void this.move(to)
+      }
+    })
+  }
+
+  /** As the page does: to one of the members the cut-off node named, trying the next on failure. */
+  private async move(to: NodeProcess[]): Promise<void> {
+    this.client.close()
+    for (let attempt = 0; attempt < 40; attempt++) {
+      const next = to[attempt % to.length]!
+      try {
+        return await this.open(next)
+      } catch (err) {
+        this.moveErrors.push(`${next.name}: ${(err as Error).message}`)
+        await new Promise((r) => setTimeout(r, 250))
+      }
+    }
+  }
+
+  async request(): Promise<Rec> {
+    for (let tries = 0; ; tries++) {
+      this.client.send({ type: 'request' })
+      const m = await this.client.wait(
+        (x) => x.type === 'error' || (x.type === 'download' && x.download !== null),
+        15_000,
+        'the request accepted',
+      )
+      if (m.type === 'download') {
+        this.id = m.download!.id
+        return m.download!
+      }
+      if (tries >= 10) throw new Error(`${this.node.name} keeps refusing: ${m.message}`)
+      console.log(`  ${this.node.name} refused a request at first: ${m.message}`)
+      await this.client.wait(() => true, 1000, 'a moment').catch(() => {})
+    }
+  }
+
+  /** Ready, as the socket it has now sees it. */
+  async ready(timeoutMs: number): Promise<Rec> {
+    return found(
+      () => {
+        const last = [...this.client.messages].reverse().find((m) => m.type === 'download')
+        const d = last?.type === 'download' ? last.download : null
+        return d?.id === this.id && d.state === 'ready' ? (d as Rec) : false
+      },
+      `${this.id} ready`,
+      timeoutMs,
+    )
+  }
+
+  close(): void {
+    this.client.close()
+  }
+}
+
+/** Users spread over the nodes, each with a download past `atLeast` %. */
+async function busyUsers(c: ProcessCluster, count: number, atLeast: number): Promise<User[]> {
+  const users = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const u = new User(c.nodes)
+      await u.open(c.nodes[i % c.nodes.length]!)
+      await u.request()
+      return u
+    }),
+  )
+  for (const u of users)
+    await u.client.seen((d) => d?.id === u.id && d.progress >= atLeast, 30_000, `${atLeast} %`)
+  return users
+}
+
+function linesOf(c: ProcessCluster): LogLine[] {
+  return c.nodes.flatMap((n) =>
+    n.lines.map((l) => parseLine(l)).filter((l): l is LogLine => l !== null),
+  )
+}
+
+/** Asserts that no two nodes ran a worker for one download at the same moment. */
+function assertOneWorkerAtATime(c: ProcessCluster, ids: string[], ended: Map<string, number>) {
+  const spans = workerSpans(linesOf(c), ended)
+  for (const id of ids) {
+    const mine = spans.filter((s) => s.id === id).sort((a, b) => a.from - b.from)
+    for (let k = 1; k < mine.length; k++) {
+      const [a, b] = [mine[k - 1]!, mine[k]!]
+      if (a.node !== b.node && a.to > b.from) {
+        const story = linesOf(c)
+          .filter(
+            (l) =>
+              l.fields.id === id || l.event.startsWith('member-') || l.event.startsWith('quorum'),
+          )
+          .sort((x, y) => x.at - y.at)
+          .map(
+            (l) =>
+              `    ${new Date(l.at).toISOString().slice(11, 23)} ${l.node} ${l.event} ${JSON.stringify(l.fields)}`,
+          )
+        console.log(story.join('\n'))
+        assert.unreachable(
+          `${id}: ${a.node} worked until ${a.to} while ${b.node} started at ${b.from}`,
+        )
+      }
+    }
+  }
+  return spans
+}
+
+/** Every download ready exactly once, and its one file served as a PDF by every node. */
+async function assertEachMadeOnce(c: ProcessCluster, users: User[]): Promise<void> {
+  const made = new Map<User, Rec>()
+  for (const u of users) made.set(u, await u.ready(60_000))
+  const readies = linesOf(c).filter((l) => l.event === 'ready')
+  for (const [u, d] of made) {
+    assert.is(readies.filter((l) => l.fields.id === u.id).length, 1, `${u.id} made once`)
+    for (const n of c.nodes) {
+      if (!n.child) continue
+      const res = await fetch(n.url + d.fileUrl, { headers: { cookie: u.cookie } })
+      assert.is(res.status, 200, `${u.id}'s file on ${n.name}`)
+      assertValidPdf(Buffer.from(await res.arrayBuffer()))
+    }
+  }
+  const takeovers = linesOf(c).filter((l) => l.event === 'takeover')
+  for (const u of users) {
+    const epochs = takeovers.filter((t) => t.fields.id === u.id).map((t) => t.fields.epoch)
+    assert.is(new Set(epochs).size, epochs.length, `${u.id}: two takeovers at one epoch`)
+  }
+}
+
+function assertNeverBack(users: User[]): void {
+  for (const u of users)
+    for (const socket of u.seen)
+      for (let k = 1; k < socket.length; k++)
+        assert.ok(socket[k]! >= socket[k - 1]!, `${u.id}: progress went back on a page`)
+}
+
+run('three hosts find each other through --bootstrap and form one cluster on one log', async () => {
+  const h = await onHosts(3, ['--work-ms', '2000'])
+  try {
+    await waitForCluster(h.c.nodes)
+    for (const n of h.c.nodes) assert.match(n.url, /^http:\/\/10\.77\.0\.\d+:/)
+    const u = new User(h.c.nodes)
+    await u.open(h.c.nodes[1]!)
+    await u.request()
+    const d = await u.ready(20_000)
+    const res = await fetch(h.c.nodes[2]!.url + d.fileUrl, { headers: { cookie: u.cookie } })
+    assertValidPdf(Buffer.from(await res.arrayBuffer()))
+    u.close()
+  } finally {
+    await teardown(h)
+  }
+})
+
+run(
+  'one host cut off for 8 s: it stops first, the others take over, one worker per download',
+  async () => {
+    const h = await onHosts(3, ['--work-ms', '12000'])
+    const { c, hosts } = h
+    try {
+      await waitForCluster(c.nodes)
+      const users = await busyUsers(c, 12, 10)
+      const onCut = users.filter((u) => u.node === c.nodes[2])
+      const cutAt = Date.now()
+      await hosts.cut(2)
+      const stopped = await found(
+        () => linesOf(c).find((l) => l.node === 'n3' && l.event === 'quorum-lost'),
+        'n3 says it is cut off',
+        5000,
+      )
+      const takeover = await found(
+        () => linesOf(c).find((l) => l.node !== 'n3' && l.event === 'takeover'),
+        'a takeover on the majority side',
+        5000,
+      )
+      console.log(
+        `  cut: n3 stopped ${stopped.at - cutAt} ms after the cut, the first takeover came at ${takeover.at - cutAt} ms`,
+      )
+      assert.ok(stopped.at < takeover.at, 'the minority stopped before the majority took over')
+      const health = await fetch(c.nodes[2]!.url + '/healthz')
+      assert.is(health.status, 503)
+      assert.match(await health.text(), /cut off from its cluster/)
+      await eventually(() => onCut.every((u) => u.toldCutOff > 0), "n3's pages are told", 5000)
+      await eventually(() => onCut.every((u) => u.node !== c.nodes[2]), 'they move', 5000)
+
+      await eventually(() => Date.now() - cutAt >= 8000, '8 s of cut', 10_000)
+      await hosts.heal()
+      await waitForCluster(c.nodes)
+      await assertEachMadeOnce(c, users)
+      assertOneWorkerAtATime(
+        c,
+        users.map((u) => u.id),
+        new Map(),
+      )
+      assertNeverBack(users)
+      for (const u of users) u.close()
+    } finally {
+      await teardown(h)
+    }
+  },
+)
+
+run('two of five cut off: both stop, the three carry on, and all heal', async () => {
+  const h = await onHosts(5, ['--work-ms', '10000'])
+  const { c, hosts } = h
+  try {
+    await waitForCluster(c.nodes)
+    const users = await busyUsers(c, 10, 10)
+    const cutAt = Date.now()
+    await hosts.split([3, 4])
+    for (const name of ['n4', 'n5'])
+      await eventually(
+        () => linesOf(c).some((l) => l.node === name && l.event === 'quorum-lost'),
+        `${name} cut off`,
+        5000,
+      )
+    const majorityLost = linesOf(c).filter(
+      (l) => ['n1', 'n2', 'n3'].includes(l.node) && l.event === 'quorum-lost',
+    )
+    assert.equal(
+      majorityLost.map((l) => `${l.node} at ${l.at - cutAt} ms: ${l.fields.message}`),
+      [],
+      'the three kept their quorum',
+    )
+    await eventually(
+      async () => (await statusOf(c.nodes[0]!.url, 'n4')) === 'dead',
+      'n4 dead on the majority side',
+      5000,
+    )
+    await eventually(() => Date.now() - cutAt >= 6000, '6 s of split', 8000)
+    await hosts.heal()
+    await waitForCluster(c.nodes)
+    await assertEachMadeOnce(c, users)
+    assertOneWorkerAtATime(
+      c,
+      users.map((u) => u.id),
+      new Map(),
+    )
+    assertNeverBack(users)
+    for (const u of users) u.close()
+  } finally {
+    await teardown(h)
+  }
+})
+
+run('SIGKILL of one host’s node fails over in about a second', async () => {
+  const h = await onHosts(3, ['--work-ms', '8000'])
+  const { c } = h
+  try {
+    await waitForCluster(c.nodes)
+    const users = await busyUsers(c, 9, 10)
+    const victim = 1
+    const killedAt = Date.now()
+    c.signal(victim, 'SIGKILL')
+    const took = await found(
+      () => linesOf(c).find((l) => l.event === 'takeover'),
+      'a takeover',
+      5000,
+    )
+    console.log(`  SIGKILL across hosts: first takeover ${took.at - killedAt} ms after the kill`)
+    assert.ok(took.at - killedAt < 2000, `failover took ${took.at - killedAt} ms`)
+    for (const u of users) if (u.node === c.nodes[victim]) u.close()
+    const live = users.filter((u) => u.node !== c.nodes[victim])
+    await assertEachMadeOnce(c, live)
+    assertOneWorkerAtATime(
+      c,
+      users.map((u) => u.id),
+      new Map([['n2', killedAt]]),
+    )
+    for (const u of live) u.close()
+  } finally {
+    await teardown(h)
+  }
+})
+
+run(
+  '2 % loss (and 50 ± 10 ms delay where the kernel can) on every link for a minute: no false death, every download done',
+  async () => {
+    const h = await onHosts(3, ['--work-ms', '3000'])
+    const { c, hosts } = h
+    try {
+      await waitForCluster(c.nodes)
+      const shaped = await hosts.degrade({ lossPercent: 2, delayMs: 50, jitterMs: 10 })
+      if (!shaped.delayed) console.log(`  loss only: ${shaped.why}`)
+      const until = Date.now() + 60_000
+      let made = 0
+      await Promise.all(
+        c.nodes.flatMap((node) =>
+          Array.from({ length: 3 }, async () => {
+            const u = new User(c.nodes)
+            await u.open(node)
+            while (Date.now() < until) {
+              await u.request()
+              await u.ready(60_000)
+              made++
+              u.client.send({ type: 'dismiss' })
+              await u.client.seen(() => true, 5000).catch(() => {})
+              await u.client.download((d) => d === null, 15_000, 'dismissed')
+            }
+            u.close()
+          }),
+        ),
+      )
+      console.log(`  a minute of loss: ${made} downloads made`)
+      const deaths = linesOf(c).filter((l) => l.event === 'member-dead')
+      assert.equal(
+        deaths.map((l) => `${l.node} declared ${l.fields.member} dead`),
+        [],
+        'no false death verdict',
+      )
+      assert.ok(made >= 9, `only ${made} downloads in a minute`)
+    } finally {
+      await teardown(h)
+    }
+  },
+)
+
+test.run()
