@@ -4,8 +4,11 @@
  */
 import { Client, sessionCookie } from './lib/client.ts'
 import { eventually } from './lib/eventually.ts'
+import { partitionRounds } from './bench-partition.ts'
 import type { Sizes } from './bench-args.ts'
-import type { Running, Scenario, System } from './bench-systems.ts'
+import { clusterSystem, type Running, type Scenario, type System } from './bench-systems.ts'
+
+export type BenchUser = { cookie: string; client: Client; node: number }
 
 export interface BenchContext {
   size: Sizes
@@ -35,8 +38,8 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     }
   }
 
-  type User = { cookie: string; client: Client; node: number }
-  async function users(c: Running, n: number): Promise<User[]> {
+  type User = BenchUser
+  async function users(c: Pick<Running, 'nodes'>, n: number): Promise<User[]> {
     const out: User[] = []
     for (let i = 0; i < n; i += 50) {
       const batch = await Promise.all(
@@ -194,6 +197,14 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     add('failover', 'progress the moved downloads went on from, median', pct(resumedFrom, 50), '%')
     add('failover', `downloads lost (of ${total})`, lost, '')
     add('failover', `downloads duplicated (of ${total})`, duplicated, '')
+    if (ctx.system().label === clusterSystem.label)
+      await partitionRounds({
+        rounds: size.failoverRounds,
+        usersPerRound: size.failoverUsers,
+        add,
+        users,
+        pct,
+      })
   }
 
   async function convergence(): Promise<void> {
