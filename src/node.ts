@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { usesDefaultBootstrap, type Config } from './config.ts'
+import type { Config } from './config.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
@@ -14,6 +14,9 @@ import type { FreeBytes } from './disk-space.ts'
 import { healthProblems, healthWarnings, type Health } from './health.ts'
 import type { RecordLog } from './store/record-log.ts'
 import { openStorage } from './node-storage.ts'
+import { openCluster } from './node-cluster.ts'
+import type { Cluster } from './cluster/cluster.ts'
+import type { Relay } from './cluster/relay.ts'
 import { loadIdentity } from './identity.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
@@ -21,20 +24,11 @@ import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
 import { Sessions } from './web/session.ts'
 import { createWebServer, listen } from './web/server.ts'
-import { SwarmTransport } from './cluster/swarm-transport.ts'
-import { Cluster } from './cluster/cluster.ts'
 import { ClusterTime } from './cluster/cluster-time.ts'
-import { LogSync } from './cluster/log-sync.ts'
-import { LogCompaction } from './cluster/log-compaction.ts'
-import { carriedOps } from './store/record-table.ts'
 import { Placement } from './cluster/placement.ts'
-import { Relay } from './cluster/relay.ts'
-import { KnownMembers } from './cluster/known-members.ts'
-import { Rejoin, watchRejoin } from './cluster/rejoin.ts'
-import { QuorumWatch } from './cluster/quorum-watch.ts'
+import { watchRejoin } from './cluster/rejoin.ts'
 import { formatQuorumRule } from './cluster/quorum.ts'
 import { watchAlone } from './cluster/alone-watch.ts'
-import { machineRegistryDir } from './cluster/machine-registry.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -123,78 +117,18 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const { recordLog, files, repo, disk } = storage
 
-    const transport = new SwarmTransport({
+    const part = await openCluster(config, {
+      self: { ...self, url },
       secret,
-      host: config.host,
-      dhtPort: config.dhtPort,
-      bootstrap: config.bootstrap,
-      registryDir: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
+      recordLog,
+      time,
+      clock,
       log,
+      closers,
       topic: deps.topic,
       protocol: deps.protocol,
     })
-    closers.add('transport', transport, (t) => t.close())
-    const cluster = new Cluster({
-      self: { ...self, url },
-      transport,
-      timings: {
-        heartbeatMs: config.heartbeatMs,
-        suspectAfterMs: config.suspectAfterMs,
-        suspicionMs: config.suspicionMs,
-      },
-      clock,
-      time,
-      maxClockSkewMs: config.maxClockSkewMs,
-      // Created below; the cluster asks only once started.
-      mayDeclareDead: (): boolean => quorum.holds(),
-      log,
-    })
-    closers.add('cluster', cluster, (c) => c.close())
-    const logSync = new LogSync({
-      transport,
-      log: recordLog,
-      nameOf: (memberId) => cluster.member(memberId)?.name,
-      clock,
-      logger: log,
-    })
-    closers.add('log-sync', logSync, (s) => s.close())
-    const compaction = new LogCompaction({
-      log: recordLog,
-      records: () => carriedOps(recordLog.table, time.now()).length,
-      // One member starts it: the live one with the smallest id.
-      leads: () => cluster.live().every((m) => m.id >= id),
-      thresholdOps: config.logCompactOps,
-      clock,
-      logger: log,
-    })
-    closers.add('log-compaction', compaction, (c) => c.stop())
-    const relay = new Relay(transport, log)
-    const known = await KnownMembers.load(config.dataDir, id)
-    closers.add('known-members', known, (k) => k.flush())
-    const rejoin = new Rejoin({
-      selfId: id,
-      knownBefore: known.before,
-      live: () => cluster.live().map((m) => m.id),
-      synced: (ids) => logSync.syncedWith(ids),
-      clock,
-      maxWaitMs: config.rejoinWaitMs,
-      graceMs: UNHEARD_OWNER_GRACE_MS,
-    })
-    const quorum = new QuorumWatch({
-      rule: config.quorum,
-      selfId: id,
-      voters: () => known.ids(),
-      reaches: (member): boolean => cluster.reaches(member),
-      statusOf: (member) => cluster.member(member)?.status,
-      forget: (member) => known.forget(member),
-      forgetDeadMs: config.forgetDeadMs,
-      caughtUp: (members, since) => logSync.caughtUpSince(members, since),
-      catchUpMaxMs: config.rejoinWaitMs,
-      intervalMs: config.heartbeatMs,
-      clock,
-      log,
-    })
-    closers.add('quorum', quorum, (q) => q.stop())
+    const { cluster, relay, rejoin, quorum } = part
 
     const manager = new DownloadManager({
       repo,
@@ -261,13 +195,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       cutOff: () => {
         const state = quorum.state()
         if (state.ok) return null
-        const voters = new Set(known.ids())
         return {
           message: `This server is cut off from most of its cluster (it reaches ${state.reachable} of ${state.voters} servers); moving to another.`,
-          members: cluster
-            .members()
-            .filter((m) => voters.has(m.id) && m.status !== 'left')
-            .map(({ id, name, url, status }) => ({ id, name, url, status })),
+          members: part.unreached(),
         }
       },
     })
@@ -278,8 +208,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       web.membersChanged()
     })
     cluster.on('member', (event) => {
-      known.update(cluster.members())
-      quorum.check()
       if (event.type !== 'suspect') manager.membershipChanged()
       web.membersChanged()
     })
@@ -301,11 +229,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
 
     await disk.start()
-    await transport.start()
-    cluster.start()
-    quorum.start()
-    logSync.start()
-    compaction.start()
+    await part.start()
     manager.start()
     log.info('started', {
       id,
@@ -337,9 +261,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
 
 /** How long a node among peers that send no clock waits before it trusts its own. */
 const CLOCK_COMPARE_GRACE_MS = 10_000
-
-/** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
-const UNHEARD_OWNER_GRACE_MS = 5000
 
 function generatorFor(config: Config, clock: Clock): Generator {
   return config.generator === 'failing'

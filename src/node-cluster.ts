@@ -1,0 +1,163 @@
+/**
+ * A node's place in its cluster, as one part: the links (hyperswarm), membership and cluster
+ * time, keeping one log (sync and compaction), the relay, the members it has known, what it
+ * waits for after a restart (rejoin) and whether it reaches its quorum. node.ts composes it
+ * with the storage, the downloads and the web.
+ */
+import { usesDefaultBootstrap, type Config } from './config.ts'
+import type { Clock } from './clock.ts'
+import type { Logger } from './logger.ts'
+import type { Closers } from './closers.ts'
+import type { RecordLog } from './store/record-log.ts'
+import { carriedOps } from './store/record-table.ts'
+import { SwarmTransport } from './cluster/swarm-transport.ts'
+import { Cluster } from './cluster/cluster.ts'
+import type { ClusterTime } from './cluster/cluster-time.ts'
+import { LogSync } from './cluster/log-sync.ts'
+import { LogCompaction } from './cluster/log-compaction.ts'
+import { Relay } from './cluster/relay.ts'
+import { KnownMembers } from './cluster/known-members.ts'
+import { Rejoin } from './cluster/rejoin.ts'
+import { QuorumWatch } from './cluster/quorum-watch.ts'
+import { machineRegistryDir } from './cluster/machine-registry.ts'
+import type { PublicMember } from './web/protocol.ts'
+
+export interface ClusterPartOptions {
+  self: { id: string; name: string; url: string }
+  secret: string
+  recordLog: RecordLog
+  /** Record time, fed by the heartbeats. */
+  time: ClusterTime
+  clock: Clock
+  log: Logger
+  /** What is opened here is closed from this list, in reverse. */
+  closers: Closers
+  /** Tests only: join this swarm topic instead of the secret's. */
+  topic?: Buffer
+  /** Tests only: speak this cluster protocol version. */
+  protocol?: string
+}
+
+export interface ClusterPart {
+  transport: SwarmTransport
+  cluster: Cluster
+  logSync: LogSync
+  compaction: LogCompaction
+  relay: Relay
+  known: KnownMembers
+  rejoin: Rejoin
+  quorum: QuorumWatch
+  /** The members that vote and that this node cannot reach, for its pages to go to. */
+  unreached(): PublicMember[]
+  /** Starts the links, the heartbeats, the log's sync and compaction, and the quorum's watch. */
+  start(): Promise<void>
+}
+
+/** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
+const UNHEARD_OWNER_GRACE_MS = 5000
+
+export async function openCluster(config: Config, o: ClusterPartOptions): Promise<ClusterPart> {
+  const { self, recordLog, time, clock, log, closers } = o
+  const transport = new SwarmTransport({
+    secret: o.secret,
+    host: config.host,
+    dhtPort: config.dhtPort,
+    bootstrap: config.bootstrap,
+    registryDir: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
+    log,
+    topic: o.topic,
+    protocol: o.protocol,
+  })
+  closers.add('transport', transport, (t) => t.close())
+  const cluster: Cluster = new Cluster({
+    self,
+    transport,
+    timings: {
+      heartbeatMs: config.heartbeatMs,
+      suspectAfterMs: config.suspectAfterMs,
+      suspicionMs: config.suspicionMs,
+    },
+    clock,
+    time,
+    maxClockSkewMs: config.maxClockSkewMs,
+    // The quorum is made below; the cluster asks only once started.
+    mayDeclareDead: () => quorum.holds(),
+    log,
+  })
+  closers.add('cluster', cluster, (c) => c.close())
+  const logSync = new LogSync({
+    transport,
+    log: recordLog,
+    nameOf: (memberId) => cluster.member(memberId)?.name,
+    clock,
+    logger: log,
+  })
+  closers.add('log-sync', logSync, (s) => s.close())
+  const compaction = new LogCompaction({
+    log: recordLog,
+    records: () => carriedOps(recordLog.table, time.now()).length,
+    // One member starts it: the live one with the smallest id.
+    leads: () => cluster.live().every((m) => m.id >= self.id),
+    thresholdOps: config.logCompactOps,
+    clock,
+    logger: log,
+  })
+  closers.add('log-compaction', compaction, (c) => c.stop())
+  const relay = new Relay(transport, log)
+  const known = await KnownMembers.load(config.dataDir, self.id)
+  closers.add('known-members', known, (k) => k.flush())
+  const rejoin = new Rejoin({
+    selfId: self.id,
+    knownBefore: known.before,
+    live: () => cluster.live().map((m) => m.id),
+    synced: (ids) => logSync.syncedWith(ids),
+    clock,
+    maxWaitMs: config.rejoinWaitMs,
+    graceMs: UNHEARD_OWNER_GRACE_MS,
+  })
+  const quorum: QuorumWatch = new QuorumWatch({
+    rule: config.quorum,
+    selfId: self.id,
+    voters: () => known.ids(),
+    reaches: (member) => cluster.reaches(member),
+    statusOf: (member) => cluster.member(member)?.status,
+    forget: (member) => known.forget(member),
+    forgetDeadMs: config.forgetDeadMs,
+    caughtUp: (members, since) => logSync.caughtUpSince(members, since),
+    catchUpMaxMs: config.rejoinWaitMs,
+    intervalMs: config.heartbeatMs,
+    clock,
+    log,
+  })
+  closers.add('quorum', quorum, (q) => q.stop())
+  // Before anyone else hears of a change: who votes, and whether they are reached, first.
+  cluster.on('member', () => {
+    known.update(cluster.members())
+    quorum.check()
+  })
+
+  return {
+    transport,
+    cluster,
+    logSync,
+    compaction,
+    relay,
+    known,
+    rejoin,
+    quorum,
+    unreached() {
+      const voters = new Set(known.ids())
+      return cluster
+        .members()
+        .filter((m) => voters.has(m.id) && m.status !== 'left' && !cluster.reaches(m.id))
+        .map(({ id, name, url, status }) => ({ id, name, url, status }))
+    },
+    async start() {
+      await transport.start()
+      cluster.start()
+      quorum.start()
+      logSync.start()
+      compaction.start()
+    },
+  }
+}
