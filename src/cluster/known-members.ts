@@ -16,6 +16,7 @@ export class KnownMembers {
 
   private constructor(
     private readonly dataDir: string,
+    private readonly selfId: string,
     /** As loaded at start: the cluster this node knew before. */
     readonly before: ReadonlySet<string>,
     private readonly current: Map<string, string>,
@@ -38,7 +39,7 @@ export class KnownMembers {
         throw err
     }
     known.delete(selfId)
-    return new KnownMembers(dataDir, new Set([selfId, ...known.keys()]), known)
+    return new KnownMembers(dataDir, selfId, new Set([selfId, ...known.keys()]), known)
   }
 
   /** The other members known now: with this node, the ones that vote. */
@@ -56,6 +57,8 @@ export class KnownMembers {
   /** Takes in what membership says now; saves in the background when it changed. */
   update(members: Member[]): void {
     for (const m of members) {
+      // This node is not one of the others: counted once, by the quorum itself.
+      if (m.id === this.selfId) continue
       if (m.status === 'left') this.dirty = this.current.delete(m.id) || this.dirty
       else if (m.status === 'alive' && this.current.get(m.id) !== m.name) {
         this.current.set(m.id, m.name)

@@ -24,6 +24,12 @@ test('members seen alive are known after a restart; one that left is forgotten, 
     await first.flush()
     const again = await KnownMembers.load(dir.path, 'a')
     assert.equal([...again.before].sort(), ['a', 'b', 'd'])
+    // The others: the quorum counts this node itself, once.
+    assert.equal(first.ids().sort(), ['b', 'd'])
+    assert.equal(again.ids().sort(), ['b', 'd'])
+    again.forget('b')
+    await again.flush()
+    assert.equal([...(await KnownMembers.load(dir.path, 'a')).before].sort(), ['a', 'd'])
   } finally {
     await dir.remove()
   }
