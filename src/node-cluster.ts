@@ -124,7 +124,6 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     forget: (member) => known.forget(member),
     forgetDeadMs: config.forgetDeadMs,
     caughtUp: (members, since) => logSync.caughtUpSince(members, since),
-    catchUpMaxMs: config.rejoinWaitMs,
     intervalMs: config.heartbeatMs,
     clock,
     log,

@@ -31,7 +31,10 @@ export interface QuorumWatchOptions {
    * @default always
    */
   caughtUp?: (memberIds: string[], since: number) => boolean
-  /** The longest a node back from a cut waits for that. @default 60000 */
+  /**
+   * The longest a node back from a cut waits for that; then it acts, and the log's epochs
+   * fence whatever it resumed that had been taken over. @default 5000
+   */
   catchUpMaxMs?: number
   /** How often the quorum is judged besides membership changes: the heartbeat. */
   intervalMs: number
@@ -125,10 +128,18 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   private caughtUp(): boolean {
     const now = this.o.clock.now()
     this.catchingUpSince ??= now
-    if (!this.o.caughtUp || now - this.catchingUpSince >= (this.o.catchUpMaxMs ?? 60_000))
-      return true
+    if (!this.o.caughtUp) return true
     const reached = this.o.voters().filter((id) => this.o.reaches(id))
-    if (!this.o.caughtUp(reached, this.catchingUpSince)) return false
+    if (!this.o.caughtUp(reached, this.catchingUpSince)) {
+      const waitedMs = now - this.catchingUpSince
+      if (waitedMs < (this.o.catchUpMaxMs ?? 5000)) return false
+      this.o.log.warn('log-catch-up-slow', {
+        message:
+          'back in reach of its quorum, its log has not caught up with the members it reaches; acting anyway',
+        waitedMs,
+        reached: reached.map((id) => id.slice(0, 8)).join(','),
+      })
+    }
     this.catchingUpSince = null
     return true
   }

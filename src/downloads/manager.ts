@@ -154,6 +154,10 @@ export class DownloadManager implements DownloadService {
 
   async request(userId: string): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
+    // The refusal that is true whatever state this node is in comes first. (The insert below
+    // checks again, atomically.)
+    const existing = this.o.repo.forUser(userId)
+    if (existing) throw new DownloadConflictError(existing)
     // A record stamped on a clock not yet checked against the cluster's may be hours off.
     if (this.o.timeTrusted && !this.o.timeTrusted()) throw new JoiningError()
     // Cut off, it may be on the minority side of a split: a download accepted here could run

@@ -91,7 +91,18 @@ run(
       /** A download asked of n3, until ready: seconds of work, over which sweeps run. */
       const downloadOnN3 = async (what: string) => {
         const page = await Client.connect(n3.url, await sessionCookie(n3.url))
-        page.send({ type: 'request' })
+        // Just restarted, n3 may say it is still joining its cluster: the user asks again.
+        for (let tries = 0; ; tries++) {
+          page.send({ type: 'request' })
+          const m = await page.wait(
+            (x) => x.type === 'error' || (x.type === 'download' && x.download !== null),
+            10_000,
+            `${what} accepted`,
+          )
+          if (m.type === 'download') break
+          if (tries >= 20 || !/still joining/.test(m.message)) throw new Error(m.message)
+          await page.wait(() => false, 500, 'a moment').catch(() => {})
+        }
         const d = (await page.download((x) => x?.state === 'ready', 30_000, what))!
         page.close()
         return d

@@ -257,6 +257,12 @@ test('a node cut off from its quorum refuses new downloads, saying how much of i
   quorum = { ...quorum, ok: true, reachable: 2 }
   const d = await s.manager.request('u1')
   assert.is(d.state, 'pending')
+  // A user who has a download is told so first, whatever state the node is in.
+  quorum = { ...quorum, ok: false, reachable: 1 }
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) => err instanceof DownloadConflictError,
+  )
 })
 
 test.run()

@@ -276,4 +276,24 @@ test('back from a cut, a node acts only once its log has caught up with the memb
   close(nodes)
 })
 
+test('a log that never catches up holds a node back 5 s at most, and it says so', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock, { caughtUp: () => false })
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+  cuts.get('n1-n3')!()
+  cuts.get('n2-n3')!()
+  await until(clock, () => deadAt(n1, 'n3'))
+  connect(n1.transport, n3.transport)
+  connect(n2.transport, n3.transport)
+  await until(clock, () => n3.watch.holds())
+  const backAt = clock.now()
+  await until(clock, () => n3.watch.mayAct(), 10_000)
+  const waited = clock.now() - backAt
+  assert.ok(waited >= 4900 && waited <= 5300, `acted after ${waited} ms`)
+  assert.is(n3.log.events('log-catch-up-slow').length, 1)
+  close(nodes)
+})
+
 test.run()
