@@ -239,6 +239,22 @@ test('with --quorum off a node alone keeps working', async () => {
   close(nodes)
 })
 
+/** n3 cut off from n1 and n2 until they declare it dead, then linked again; resolves at the heal. */
+async function cutN3AndHeal(nodes: Member[], clock: FakeClock): Promise<number> {
+  const [n1, n2, n3] = nodes as [Member, Member, Member]
+  const cuts = mesh(nodes)
+  await start(nodes, clock)
+  cuts.get('n1-n3')!()
+  cuts.get('n2-n3')!()
+  await until(clock, () => deadAt(n1, 'n3'))
+  assert.not.ok(n3.watch.mayAct())
+  const healedAt = clock.now()
+  connect(n1.transport, n3.transport)
+  connect(n2.transport, n3.transport)
+  await until(clock, () => n3.watch.holds())
+  return healedAt
+}
+
 test('back from a cut, a node acts only once its log has caught up with the members it reaches', async () => {
   const clock = fakeClock()
   let caughtUp = false
@@ -250,17 +266,7 @@ test('back from a cut, a node acts only once its log has caught up with the memb
     },
   })
   const [n1, n2, n3] = nodes as [Member, Member, Member]
-  const cuts = mesh(nodes)
-  await start(nodes, clock)
-  cuts.get('n1-n3')!()
-  cuts.get('n2-n3')!()
-  await until(clock, () => deadAt(n1, 'n3'))
-  assert.not.ok(n3.watch.mayAct())
-
-  const healedAt = clock.now()
-  connect(n1.transport, n3.transport)
-  connect(n2.transport, n3.transport)
-  await until(clock, () => n3.watch.holds())
+  const healedAt = await cutN3AndHeal(nodes, clock)
   await clock.tick(1000)
   assert.ok(n3.watch.holds(), 'it reaches its quorum')
   assert.not.ok(n3.watch.mayAct(), 'but does not act on a log that is behind')
@@ -279,15 +285,8 @@ test('back from a cut, a node acts only once its log has caught up with the memb
 test('a log that never catches up holds a node back 5 s at most, and it says so', async () => {
   const clock = fakeClock()
   const nodes = members(['n1', 'n2', 'n3'], clock, { caughtUp: () => false })
-  const [n1, n2, n3] = nodes as [Member, Member, Member]
-  const cuts = mesh(nodes)
-  await start(nodes, clock)
-  cuts.get('n1-n3')!()
-  cuts.get('n2-n3')!()
-  await until(clock, () => deadAt(n1, 'n3'))
-  connect(n1.transport, n3.transport)
-  connect(n2.transport, n3.transport)
-  await until(clock, () => n3.watch.holds())
+  const n3 = nodes[2]!
+  await cutN3AndHeal(nodes, clock)
   const backAt = clock.now()
   await until(clock, () => n3.watch.mayAct(), 10_000)
   const waited = clock.now() - backAt
