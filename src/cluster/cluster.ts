@@ -10,10 +10,11 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
 import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
-import { isLiveStatus, parseMember, type Member } from './member.ts'
+import { isLiveStatus, type Member } from './member.ts'
 import { ClusterTime } from './cluster-time.ts'
 import { describeSkew, SkewAlarm } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
+import { parseBeat, type Beat } from './beat.ts'
 import type { Link, Transport } from './transport.ts'
 
 export interface ClusterTimings {
@@ -32,15 +33,6 @@ export const DEFAULT_TIMINGS: ClusterTimings = {
   heartbeatMs: 100,
   suspectAfterMs: 500,
   suspicionMs: 300,
-}
-
-interface Beat {
-  type: 'beat'
-  self: Member
-  /** The sender's clock as the beat left (cluster-time.ts); absent from older nodes. */
-  now?: number
-  members: Member[]
-  heard: Record<string, number>
 }
 
 export interface ClusterEvents {
@@ -319,25 +311,4 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.broadcast()
     await delay(this.clock, LEAVE_FLUSH_MS)
   }
-}
-
-function parseBeat(v: unknown): Beat | null {
-  if (typeof v !== 'object' || v === null) return null
-  const o = v as Record<string, unknown>
-  if (o.type !== 'beat' || !Array.isArray(o.members) || o.members.length > 1000) return null
-  const self = parseMember(o.self)
-  if (!self) return null
-  const members: Member[] = []
-  for (const m of o.members) {
-    const member = parseMember(m)
-    if (member) members.push(member)
-  }
-  const heard: Record<string, number> = {}
-  if (typeof o.heard === 'object' && o.heard !== null) {
-    for (const [id, age] of Object.entries(o.heard)) {
-      if (typeof age === 'number' && Number.isFinite(age) && age >= 0) heard[id] = age
-    }
-  }
-  const now = typeof o.now === 'number' && Number.isFinite(o.now) ? o.now : undefined
-  return { type: 'beat', now, self, members, heard }
 }

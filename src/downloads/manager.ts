@@ -8,7 +8,6 @@ import { nanoid } from 'nanoid'
 import type { Download } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
-import type { Clock } from '../clock.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
 import {
   CutOffError,
@@ -25,6 +24,7 @@ import { Housekeeper } from './housekeeper.ts'
 import { CheckpointCopies } from './checkpoint-copies.ts'
 import { ProgressFeed, type Interest } from './progress-feed.ts'
 import { RaceWatch } from './race-watch.ts'
+import { ServableWait } from './servable-wait.ts'
 import { Supervisor, type SupervisorOptions, type Successors } from './supervisor.ts'
 import type { DownloadService, DownloadView, Listener, OpenedFile } from './service.ts'
 
@@ -78,10 +78,8 @@ export class DownloadManager implements DownloadService {
   private readonly housekeeper: Housekeeper
   /** Other nodes' checkpoints of downloads this node would take over. */
   private readonly copies = new CheckpointCopies()
-  private readonly clock: Clock
-  private readonly replicationWaitMs: number
-  /** File requests waiting for their record to replicate here, by download id. */
-  private readonly awaitingFiles = new Map<string, Set<(d: Download | null) => void>>()
+  /** File requests waiting for their record to replicate here. */
+  private readonly files: ServableWait
   private storageProblem: StorageProblem | null = null
   private closed = false
 
@@ -97,8 +95,7 @@ export class DownloadManager implements DownloadService {
       actionBurst = 10,
       actionIntervalMs = 2000,
     } = o
-    this.clock = clock
-    this.replicationWaitMs = replicationWaitMs
+    this.files = new ServableWait(repo, clock, replicationWaitMs)
     this.feed = new ProgressFeed({ records: repo, interest: relay, log })
     this.races = new RaceWatch(clock, raceWatchMs)
     this.actions = new TokenBuckets({ burst: actionBurst, intervalMs: actionIntervalMs, clock })
@@ -130,10 +127,7 @@ export class DownloadManager implements DownloadService {
         this.supervisor.reconcileAll()
       },
     })
-    repo.on('change', (users) => {
-      this.onChange(users)
-      if (this.awaitingFiles.size > 0) this.wakeFileWaiters()
-    })
+    repo.on('change', (users) => this.onChange(users))
     relay?.on('progress', (tick) => this.feed.tick(tick))
     relay?.on('checkpoint', (copy) => this.copies.offer(copy))
   }
@@ -214,39 +208,10 @@ export class DownloadManager implements DownloadService {
   }
 
   async openFile(id: string, userId: string): Promise<OpenedFile | null> {
-    const d = this.o.repo.servable(id) ?? (await this.untilServable(id))
+    const d = await this.files.servable(id)
     if (!d || d.userId !== userId || !d.file) return null
     const { filename, contentType } = d.file
     return { id: d.id, filename, contentType, content: await this.o.files.open(d.file) }
-  }
-
-  /**
-   * A page told "ready" by one node may ask another (behind a load balancer, or after a
-   * reconnect) a few milliseconds before the record has replicated there: wait a moment for it
-   * rather than answer 404 for a file that exists. All waits share one listener on the
-   * repository, however many requests wait.
-   */
-  private untilServable(id: string): Promise<Download | null> {
-    return new Promise((resolve) => {
-      let waiters = this.awaitingFiles.get(id)
-      if (!waiters) this.awaitingFiles.set(id, (waiters = new Set()))
-      const done = (d: Download | null) => {
-        this.clock.clearTimeout(timer)
-        waiters.delete(done)
-        if (waiters.size === 0 && this.awaitingFiles.get(id) === waiters)
-          this.awaitingFiles.delete(id)
-        resolve(d)
-      }
-      const timer = this.clock.setTimeout(() => done(null), this.replicationWaitMs)
-      waiters.add(done)
-    })
-  }
-
-  private wakeFileWaiters(): void {
-    for (const [id, waiters] of this.awaitingFiles) {
-      const d = this.o.repo.servable(id)
-      if (d) for (const done of [...waiters]) done(d)
-    }
   }
 
   /** Live downloads this node is running now. */
