@@ -36,6 +36,9 @@ export interface ProgressRelay extends Interest {
   on(event: 'checkpoint', listener: (copy: RelayedCheckpoint) => void): unknown
 }
 
+/** See ManagerOptions.backFromCutGraceMs. */
+const BACK_FROM_CUT_GRACE_MS = 2000
+
 /** How many successors hold a copy of each checkpoint: the log's is needed only if all die. */
 const CHECKPOINT_COPIES = 2
 
@@ -65,6 +68,11 @@ export interface ManagerOptions extends Omit<
   actionIntervalMs?: number
   /** Whether record time may be stamped on yet (cluster time compared, or alone). @default yes */
   timeTrusted?: () => boolean
+  /**
+   * Back from a cut, how long the downloads this node owned stay stopped, so that a takeover
+   * made meanwhile replicates here before they would resume. @default 2000
+   */
+  backFromCutGraceMs?: number
   /** This node's quorum now (cluster/quorum-watch.ts). @default always held */
   quorum?: () => QuorumState
 }
@@ -243,7 +251,7 @@ export class DownloadManager implements DownloadService {
    */
   quorumChanged(state: QuorumState): void {
     if (this.closed) return
-    if (state.ok) this.supervisor.reconcileAll()
+    if (state.ok) this.supervisor.backFromCut(this.o.backFromCutGraceMs ?? BACK_FROM_CUT_GRACE_MS)
     else this.supervisor.cutOff()
   }
 

@@ -30,6 +30,12 @@ export class Supervisor {
   private readonly takingOver = new Set<string>()
   /** While set, this node starts no worker: it was stalled long enough to have been replaced. */
   private quietUntil = 0
+  /**
+   * Downloads this node owned when it was cut off, and until when they stay stopped once it
+   * is back (Infinity while it is still cut off): the others have most likely taken them over,
+   * and the record that says so may reach this node a moment after its quorum does.
+   */
+  private readonly heldBack = new Map<string, number>()
   /** While set, this node must not write (its disk is nearly full): no worker runs. */
   private paused = false
   private closed = false
@@ -77,6 +83,19 @@ export class Supervisor {
    */
   cutOff(): void {
     for (const w of this.workers.values()) w.stop('cut-off')
+    for (const d of this.o.repo.all())
+      if (d.owner === this.o.self.id && isLive(d)) this.heldBack.set(d.id, Infinity)
+  }
+
+  /**
+   * Back from a cut: what this node owned when it was cut off resumes only `graceMs` from
+   * now, and only if its record still names this node then (the others' takeover, if any,
+   * has replicated here by then); everything else runs at once.
+   */
+  backFromCut(graceMs: number): void {
+    const until = this.o.clock.now() + graceMs
+    for (const id of this.heldBack.keys()) this.heldBack.set(id, until)
+    this.reconcileAll()
   }
 
   /** Stops every worker without a last write, and starts none until `resume`. */
@@ -103,7 +122,12 @@ export class Supervisor {
     this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
     if (this.paused || this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
-    if (current.owner === this.o.self.id) return this.ensureWorker(current)
+    if (current.owner === this.o.self.id) {
+      const until = this.heldBack.get(current.id)
+      if (until !== undefined && this.o.clock.now() < until) return
+      this.heldBack.delete(current.id)
+      return this.ensureWorker(current)
+    }
     const successor = this.o.placement.successorFor(userId, current.owner)
     if (successor?.id === this.o.self.id) void this.takeOver(current)
   }

@@ -194,14 +194,30 @@ function assertOneWorkerAtATime(c: ProcessCluster, ids: string[], ended: Map<str
 async function assertEachMadeOnce(c: ProcessCluster, users: User[]): Promise<void> {
   const made = new Map<User, Rec>()
   for (const u of users) made.set(u, await u.ready(60_000))
-  const readies = linesOf(c).filter((l) => l.event === 'ready')
+  // A page can hear "ready" before the test has read the owner's log line from its pipe.
+  const readiesOf = (id: string) =>
+    linesOf(c).filter((l) => l.event === 'ready' && l.fields.id === id)
+  await eventually(
+    () => users.every((u) => readiesOf(u.id).length > 0),
+    "every owner's ready line",
+    5000,
+  )
   for (const [u, d] of made) {
-    assert.is(readies.filter((l) => l.fields.id === u.id).length, 1, `${u.id} made once`)
+    assert.is(readiesOf(u.id).length, 1, `${u.id} made once`)
     for (const n of c.nodes) {
       if (!n.child) continue
-      const res = await fetch(n.url + d.fileUrl, { headers: { cookie: u.cookie } })
-      assert.is(res.status, 200, `${u.id}'s file on ${n.name}`)
-      assertValidPdf(Buffer.from(await res.arrayBuffer()))
+      // A node just back from a cut serves the file once the record has replicated to it.
+      let res: Response | null = null
+      await eventually(
+        async () => {
+          res = await fetch(n.url + d.fileUrl, { headers: { cookie: u.cookie } })
+          if (res.status !== 200) await res.arrayBuffer()
+          return res.status === 200
+        },
+        `${u.id}'s file on ${n.name}`,
+        20_000,
+      )
+      assertValidPdf(Buffer.from(await res!.arrayBuffer()))
     }
   }
   const takeovers = linesOf(c).filter((l) => l.event === 'takeover')

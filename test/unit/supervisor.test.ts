@@ -226,6 +226,33 @@ test('cutOff stops every worker at once, without a last write', async () => {
   await s.supervisor.close()
 })
 
+test('back from a cut, what it owned waits out the grace and resumes only if still its own', async () => {
+  const s = setup()
+  const kept = s.live({ userId: 'u1', owner: 'me', state: 'processing', progress: 20 })
+  const moved = s.live({ userId: 'u2', owner: 'me', state: 'processing', progress: 20 })
+  await s.repo.insert(kept)
+  await s.repo.insert(moved)
+  s.supervisor.reconcileAll()
+  await s.generator.next()
+  await s.generator.next()
+  s.supervisor.cutOff()
+  await settle()
+  assert.is(s.supervisor.running, 0)
+
+  s.supervisor.backFromCut(2000)
+  await settle()
+  assert.is(s.supervisor.running, 0, 'nothing it owned resumes at once')
+  // The majority's takeover of u2 replicates here during the grace.
+  await s.repo.update({ ...s.repo.get(moved.id)!, owner: 'other', epoch: 2, version: 9 })
+  await s.clock.tick(2000)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  assert.is(run.job.id, kept.id, 'the download still its own resumes after the grace')
+  await settle()
+  assert.is(s.supervisor.running, 1, 'the one taken over does not')
+  await s.supervisor.close()
+})
+
 test('a dismissed download’s worker stops', async () => {
   const s = setup()
   const d = s.live({ userId: 'u1', owner: 'me' })
