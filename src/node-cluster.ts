@@ -19,6 +19,7 @@ import { Relay } from './cluster/relay.ts'
 import { KnownMembers } from './cluster/known-members.ts'
 import { Rejoin } from './cluster/rejoin.ts'
 import { QuorumWatch } from './cluster/quorum-watch.ts'
+import { RecordBroadcast } from './cluster/record-broadcast.ts'
 import { machineRegistryDir } from './cluster/machine-registry.ts'
 import type { PublicMember } from './web/protocol.ts'
 
@@ -47,6 +48,7 @@ export interface ClusterPart {
   known: KnownMembers
   rejoin: Rejoin
   quorum: QuorumWatch
+  records: RecordBroadcast
   /** The members that vote and that this node cannot reach, for its pages to go to. */
   unreached(): PublicMember[]
   /** Starts the links, the heartbeats, the log's sync and compaction, and the quorum's watch. */
@@ -55,6 +57,11 @@ export interface ClusterPart {
 
 /** How long an owner not heard of since a restart may still take to come back (rejoin.ts). */
 const UNHEARD_OWNER_GRACE_MS = 5000
+/**
+ * How long a peer's records sent beside the log are kept, to be written here if it dies before
+ * its log replicated them (record-broadcast.ts): far longer than replication takes.
+ */
+const BROADCAST_KEEP_MS = 10_000
 
 export async function openCluster(config: Config, o: ClusterPartOptions): Promise<ClusterPart> {
   const { self, recordLog, time, clock, log, closers } = o
@@ -129,10 +136,19 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     log,
   })
   closers.add('quorum', quorum, (q) => q.stop())
+  const records = new RecordBroadcast({
+    transport,
+    log: recordLog,
+    clock,
+    keepMs: BROADCAST_KEEP_MS,
+    mayAct: () => quorum.mayAct(),
+    logger: log,
+  })
   // Before anyone else hears of a change: who votes, and whether they are reached, first.
-  cluster.on('member', () => {
+  cluster.on('member', (event) => {
     known.update(cluster.members())
     quorum.check()
+    if (event.type === 'dead') records.memberGone(event.member.id)
   })
 
   return {
@@ -144,6 +160,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     known,
     rejoin,
     quorum,
+    records,
     unreached() {
       const voters = new Set(known.ids())
       return cluster

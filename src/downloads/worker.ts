@@ -1,13 +1,13 @@
 /**
  * One attempt at one download on this node: drives the generator, relays its progress as it
  * comes, sends a checkpoint at every coarse progress step to the nodes that would take the
- * download over (checkpoint-copies.ts), and writes to the log only its decisions (started,
- * ready or failed) and a fallback checkpoint: every `logCheckpointMs` (or a third of the live
+ * download over (checkpoint-copies.ts), and writes to the log only its decisions (ready or
+ * failed) and a fallback checkpoint: every `logCheckpointMs` (or a third of the live
  * TTL if that is shorter, to renew the lease) for when those nodes die with this one, and at
  * every step that no successor took. Record times (updatedAt,
  * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
-import { isContentType, safeFileName, type Download } from '../store/record.ts'
+import { isContentType, isLive, safeFileName, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
 import type { FileStore } from '../store/file-store.ts'
 import type { Generator } from './generator.ts'
@@ -97,22 +97,26 @@ export class Worker {
     this.stop('shutdown')
     await this.done
     const { progress, checkpoint } = this.latest
-    if (progress > this.current.progress && this.current.state === 'processing') {
-      await this.write({ progress, checkpoint }).catch(() => {})
+    if (progress > this.current.progress && isLive(this.current)) {
+      await this.write({ state: 'processing', progress, checkpoint }).catch(() => {})
     }
   }
 
   private async run(): Promise<void> {
     const { o } = this
     const signal = this.controller.signal
-    const resumed = this.current.state === 'processing'
+    const resumed = this.current.state === 'processing' || this.current.progress > 0
     o.log.info(resumed ? 'resume' : 'start', {
       id: this.id,
       user: this.current.userId,
       from: `${this.current.progress}%`,
     })
     try {
-      await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
+      // Starting is not a decision the log needs: the record already names this node, and its
+      // progress travels beside the log. Only a lease running short (a download resumed after
+      // a restart) is renewed before the work; otherwise the first fallback checkpoint does.
+      if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
+        await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
       let file
       try {
         file = await o.generator.run(
@@ -202,6 +206,7 @@ export class Worker {
     // Coalesce: while one checkpoint is being written only the newest waits behind it.
     const queued = this.pendingCheckpoint !== null
     this.pendingCheckpoint = {
+      state: 'processing',
       progress,
       checkpoint,
       expiresAt: this.o.repo.now() + this.o.liveTtlMs,

@@ -24,6 +24,11 @@ import { delay, systemClock, type Clock } from '../clock.ts'
 
 /** The pause before carrying records to a new log again after it failed. */
 const CARRY_RETRY_MS = 1000
+/**
+ * How long closing waits for a move under way: a move waits on peers (a base to open, writes
+ * to drain), and with none left, as when every node of a cluster stops, it would wait for ever.
+ */
+const CLOSE_MOVE_WAIT_MS = 5000
 
 export interface RecordLogOptions {
   store: Corestore
@@ -58,6 +63,8 @@ export interface RecordLogEvents {
    * so. The cores of the bases it left may now be deleted (core-sweep.ts).
    */
   settled: [pointer: LogPointer]
+  /** This node wrote an operation to the base `key` (hex): peers may be told at once. */
+  written: [key: string, op: RecordOp]
 }
 
 /** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
@@ -232,12 +239,24 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (this.closing) throw new Error('The record log is closed.')
       const base = this.base
       try {
-        return await base.append([op], this.o.writableTimeoutMs)
+        await base.append([op], this.o.writableTimeoutMs)
+        this.emit('written', base.key.toString('hex'), op)
+        return
       } catch (err) {
         if (err instanceof BaseClosedError && base !== this.base && !this.closing) continue
         throw err
       }
     }
+  }
+
+  /**
+   * Merges operations a peer wrote to the base `key` (hex) into the table ahead of the log
+   * (cluster/record-broadcast.ts); false, and nothing merged, if this node is on another base.
+   */
+  mergeEarly(key: string, ops: RecordOp[]): boolean {
+    if (this.closing || this.base?.key.toString('hex') !== key) return false
+    this.base.merge(ops)
+    return true
   }
 
   /**
@@ -280,6 +299,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       const snapshot = carriedOps(old.table, now())
       // The new base opens before the old one closes: if it cannot, this node stays where it was.
       const next = await this.open(target, snapshot)
+      if (this.closing) return void (await next.close().catch(() => {}))
       // A new base holds the records before any peer hears of it, so they carry only the rest.
       if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
       this.base = next
@@ -322,7 +342,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** Safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= this.switching.catch(() => {}).then(() => this.base?.close())
+    this.closing ??= (async () => {
+      const moved = this.switching.catch(() => {})
+      await Promise.race([moved, delay(this.o.clock, CLOSE_MOVE_WAIT_MS)])
+      await this.base?.close()
+    })()
     return this.closing
   }
 }

@@ -79,7 +79,8 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   private readonly time: Pick<Clock, 'now'>
   private readonly tombstoneMs: number
   private readonly mayPurge: () => boolean
-  private inserting: Promise<unknown> = Promise.resolve()
+  /** Each user's insert in progress, so two requests of one user on this node queue. */
+  private readonly inserting = new Map<string, Promise<unknown>>()
 
   constructor({ log, time, tombstoneMs, mayPurge = () => true }: LogRepositoryOptions) {
     super()
@@ -114,14 +115,22 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   insert(download: Download): Promise<InsertResult> {
-    // Serialised so two requests racing on this node cannot both pass the check.
-    const run = this.inserting.then(async (): Promise<InsertResult> => {
-      const existing = this.forUser(download.userId)
-      if (existing) return { inserted: false, existing }
-      await this.append({ type: 'put', download })
-      return { inserted: true }
+    // Serialised per user, so two requests of one user racing on this node cannot both pass
+    // the check; different users' inserts go out together (one batch, log-base.ts).
+    const { userId } = download
+    const run = (this.inserting.get(userId) ?? Promise.resolve()).then(
+      async (): Promise<InsertResult> => {
+        const existing = this.forUser(userId)
+        if (existing) return { inserted: false, existing }
+        await this.append({ type: 'put', download })
+        return { inserted: true }
+      },
+    )
+    const settled = run.catch(() => {})
+    this.inserting.set(userId, settled)
+    void settled.then(() => {
+      if (this.inserting.get(userId) === settled) this.inserting.delete(userId)
     })
-    this.inserting = run.catch(() => {})
     return run
   }
 

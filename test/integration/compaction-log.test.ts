@@ -41,6 +41,30 @@ async function openLog(dir: string) {
 const settled = (log: RecordLog) =>
   new Promise<void>((resolve) => (log.settled() ? resolve() : log.once('settled', () => resolve())))
 
+test('an append is told with the key of the log it landed on; a peer’s operations merge early only into that log', async () => {
+  const dir = await tempDir()
+  const a = await openLog(dir.path)
+  try {
+    const told: [string, string][] = []
+    a.log.on('written', (key, op) => told.push([key, op.type === 'put' ? op.download.id : op.id]))
+    const key = a.log.key.toString('hex')
+    await a.log.append({ type: 'put', download: download({ id: 'mine', userId: 'u1' }) })
+    assert.equal(told, [[key, 'mine']], 'after it landed, with its log')
+
+    const theirs = download({ id: 'theirs', userId: 'u2', expiresAt: NOW + 10_000 })
+    assert.is(a.log.mergeEarly('f'.repeat(64), [{ type: 'put', download: theirs }]), false)
+    assert.is(get(a.log.table, 'theirs', NOW), null, 'not from another log')
+    const changed = new Promise<Set<string>>((resolve) => a.log.once('change', resolve))
+    assert.is(a.log.mergeEarly(key, [{ type: 'put', download: theirs }]), true)
+    assert.ok((await changed).has('theirs'), 'shown at once')
+    assert.is(get(a.log.table, 'theirs', NOW)!.userId, 'u2')
+    assert.is(told.length, 1, 'what a peer wrote is not told again')
+  } finally {
+    await a.close()
+    await dir.remove()
+  }
+})
+
 test('a compaction moves to a fresh log one generation on, carrying live records and dismissals only', async () => {
   const dir = await tempDir()
   let n = await openLog(dir.path)

@@ -24,6 +24,27 @@ test('a second download of a user is not written while the first lives; the firs
   assert.is(s.log.ops.length, 1)
 })
 
+test('inserts of different users go to the log together; a second of the same user waits for the first', async () => {
+  const s = setup()
+  s.log.hold()
+  const handed: string[] = []
+  const append = s.log.append.bind(s.log)
+  s.log.append = (op) => {
+    if (op.type === 'put') handed.push(op.download.id)
+    return append(op)
+  }
+  const a = s.repo.insert(s.live({ id: 'a', userId: 'u1' }))
+  const b = s.repo.insert(s.live({ id: 'b', userId: 'u2' }))
+  const again = s.repo.insert(s.live({ id: 'a2', userId: 'u1' }))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(handed, ['a', 'b'], 'u2 did not wait for u1; u1 waits for its own first')
+  s.log.release()
+  assert.equal(await a, { inserted: true })
+  assert.equal(await b, { inserted: true })
+  assert.equal(await again, { inserted: false, existing: s.repo.get('a') })
+  assert.equal(handed, ['a', 'b'])
+})
+
 test('a record every node would drop is refused loudly instead of lost silently', async () => {
   const s = setup()
   const d = s.live({ id: 'one' })

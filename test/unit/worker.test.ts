@@ -54,13 +54,14 @@ function writes(log: { ops: { type: string; download?: Download }[] }): Download
   return log.ops.flatMap((op) => (op.type === 'put' && op.download ? [op.download] : []))
 }
 
-test('a run goes processing, checkpoints every 10 %, and ends ready with the generator’s file', async () => {
+test('a run starts without a write, checkpoints every 10 %, and ends ready with the generator’s file', async () => {
   const s = await setup()
   const worker = s.start()
   const run = await s.generator.next()
-  assert.is(s.repo.get(s.d.id)?.state, 'processing')
+  assert.is(s.repo.get(s.d.id)?.state, 'pending', 'the work began before any write')
   for (const p of [3, 6, 9, 12]) run.report(p)
   await settle()
+  assert.is(s.repo.get(s.d.id)?.state, 'processing', 'a checkpoint says it runs')
   for (const p of [15, 22]) run.report(p)
   await settle()
   assert.equal(s.ticks, [3, 6, 9, 12, 15, 22], 'every tick goes to the feed at once')
@@ -68,7 +69,7 @@ test('a run goes processing, checkpoints every 10 %, and ends ready with the gen
   await worker.done
 
   const progressWritten = writes(s.log).map((d) => d.progress)
-  assert.equal(progressWritten, [0, 0, 12, 22, 100], 'insert, processing, two checkpoints, ready')
+  assert.equal(progressWritten, [0, 12, 22, 100], 'insert, two checkpoints, ready')
   const ready = s.repo.get(s.d.id)!
   assert.is(ready.state, 'ready')
   assert.is(ready.file?.filename, 'march.csv')
@@ -78,7 +79,7 @@ test('a run goes processing, checkpoints every 10 %, and ends ready with the gen
   assert.is(s.files.files.get(ready.file!.blockOffset)?.toString(), 'a,b\n')
 })
 
-test('with successors to hold its checkpoints, a download no failure touched costs the log 3 operations', async () => {
+test('with successors to hold its checkpoints, a download no failure touched costs the log 2 operations', async () => {
   const copies: RelayedCheckpoint[] = []
   const s = await setup({}, copies)
   const worker = s.start()
@@ -91,10 +92,9 @@ test('with successors to hold its checkpoints, a download no failure touched cos
     writes(s.log).map((d) => [d.state, d.progress]),
     [
       ['pending', 0],
-      ['processing', 0],
       ['ready', 100],
     ],
-    'the request, the start, the outcome',
+    'the request and the outcome',
   )
   assert.equal(
     copies.map((c) => c.progress),
@@ -122,7 +122,7 @@ test('a long run still writes a checkpoint to the log every logCheckpointMs, for
   await settle()
   assert.equal(
     writes(s.log).map((d) => d.progress),
-    [0, 0, 30],
+    [0, 30],
     'one fallback after 10 s of work, not one per step',
   )
   assert.is(s.repo.get(s.d.id)!.expiresAt, s.clock.now() + LIVE_TTL_MS, 'the lease renewed')
@@ -142,7 +142,7 @@ test('checkpoints queued while one is written coalesce: only the newest follows 
   await settle()
   assert.equal(
     writes(s.log).map((d) => d.progress),
-    [0, 0, 12, 51],
+    [0, 12, 51],
   )
   worker.stop('shutdown')
   await worker.done
@@ -165,6 +165,20 @@ test('a checkpoint carries the generator’s resume state, and a later run start
   assert.equal(resumed.job.checkpoint, { at: 40 })
   again.stop('shutdown')
   await again.done
+})
+
+test('a download resumed with its lease running short renews it before the work; a fresh one does not write', async () => {
+  const s = await setup({ state: 'processing', progress: 40, checkpoint: { at: 40 } })
+  await s.clock.tick(LIVE_TTL_MS / 2) // a restart: half the lease went by with no worker
+  const worker = s.start()
+  const run = await s.generator.next()
+  const renewed = writes(s.log).at(-1)!
+  assert.is(writes(s.log).length, 2, 'one write before the work')
+  assert.is(renewed.expiresAt, s.clock.now() + LIVE_TTL_MS)
+  assert.is(run.job.progress, 40, 'and it resumed from the checkpoint')
+  assert.ok(s.logger.events('resume').length === 1)
+  worker.stop('shutdown')
+  await worker.done
 })
 
 test('with no progress step due, the lease is renewed after a third of its TTL', async () => {
@@ -249,7 +263,7 @@ test('a failing log halts the worker without failing the download', async () => 
   s.log.failing = new Error('No space left on device')
   run.finish()
   await worker.done
-  assert.is(s.repo.get(s.d.id)!.state, 'processing', 'left for a later attempt')
+  assert.is(s.repo.get(s.d.id)!.state, 'pending', 'left as it was, for a later attempt')
   assert.equal(
     s.logger.events('worker-halted').map((e) => e.fields.error),
     ['No space left on device'],

@@ -1,0 +1,136 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { EventEmitter } from 'node:events'
+import { RecordBroadcast } from '../../src/cluster/record-broadcast.ts'
+import type { RecordOp } from '../../src/store/record.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { download } from '../helpers/records.ts'
+
+const KEEP_MS = 10_000
+const LOG_A = 'a'.repeat(64)
+const LOG_B = 'b'.repeat(64)
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+/** The record log as the broadcast sees it: what it wrote, merged early, and appended. */
+class FakeLog extends EventEmitter<{ written: [key: string, op: RecordOp] }> {
+  readonly merged: RecordOp[] = []
+  readonly appended: RecordOp[] = []
+  constructor(public key: string) {
+    super()
+  }
+  /** This node wrote an operation to its log. */
+  write(op: RecordOp): void {
+    this.emit('written', this.key, op)
+  }
+  mergeEarly(key: string, ops: RecordOp[]): boolean {
+    if (key !== this.key) return false
+    this.merged.push(...ops)
+    return true
+  }
+  async append(op: RecordOp): Promise<void> {
+    this.appended.push(op)
+  }
+}
+
+function node(name: string, o: { key?: string; mayAct?: () => boolean } = {}) {
+  const clock = fakeClock()
+  const transport = new MemoryTransport(name)
+  const log = new FakeLog(o.key ?? LOG_A)
+  const logger = recordingLogger()
+  const broadcast = new RecordBroadcast({
+    transport,
+    log,
+    clock,
+    keepMs: KEEP_MS,
+    mayAct: o.mayAct ?? (() => true),
+    logger,
+  })
+  const sent: unknown[] = []
+  transport.on('message', (_link, m) => sent.push(m))
+  return { name, clock, transport, log, logger, broadcast, sent }
+}
+
+/** Connects a to b, b's end of the link naming a as the member it is. */
+function link(a: ReturnType<typeof node>, b: ReturnType<typeof node>) {
+  connect(a.transport, b.transport)
+  for (const l of b.transport.links) if (l.remoteKey === a.name) l.memberId = `${a.name}-id`
+  for (const l of a.transport.links) if (l.remoteKey === b.name) l.memberId = `${b.name}-id`
+}
+
+const put = (over = {}): RecordOp => ({ type: 'put', download: download(over) })
+
+test('what a node writes in one turn reaches every peer as one message, merged there ahead of the log', async () => {
+  const [a, b, c] = [node('a'), node('b'), node('c')]
+  link(a, b)
+  link(a, c)
+  const ops = [put({ userId: 'u1' }), put({ userId: 'u2' }), put({ userId: 'u3' })]
+  for (const op of ops) a.log.write(op)
+  await settle()
+  assert.is(b.sent.length, 1, 'one message per turn')
+  assert.equal(b.log.merged, ops)
+  assert.equal(c.log.merged, ops)
+  assert.is(a.broadcast.stats.sent, 6)
+  assert.equal(b.log.appended, [], 'nothing written: the log brings its own copy')
+})
+
+test('operations written to another log than the peer is on are left to the logs', async () => {
+  const [a, b] = [node('a'), node('b', { key: LOG_B })]
+  link(a, b)
+  a.log.write(put())
+  await settle()
+  assert.equal(b.log.merged, [])
+  b.broadcast.memberGone('a-id')
+  assert.equal(b.log.appended, [], 'nor kept for a carry')
+})
+
+test('a message that is not a list of valid operations is refused whole and logged', async () => {
+  const b = node('b')
+  const a = new MemoryTransport('a')
+  connect(a, b.transport)
+  const [toB] = a.links
+  const good = put()
+  toB!.send({ type: 'records', log: LOG_A, ops: [good, { type: 'put', download: { id: 7 } }] })
+  toB!.send({ type: 'records', log: 'not-a-key', ops: [good] })
+  toB!.send({ type: 'records', log: LOG_A, ops: 'lots' })
+  await settle()
+  assert.equal(b.log.merged, [])
+  assert.is(b.logger.events('bad-relay-message').length, 3)
+})
+
+test('a peer that dies: what it sent in the last keepMs is written to the log here', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  const old = put({ userId: 'u-old' })
+  a.log.write(old)
+  await settle()
+  await b.clock.tick(KEEP_MS + 1)
+  const fresh = [
+    put({ userId: 'u1' }),
+    { type: 'remove', id: 'x', userId: 'u2', at: 1, expiresAt: 2 } as RecordOp,
+  ]
+  for (const op of fresh) a.log.write(op)
+  await settle()
+  b.broadcast.memberGone('a-id')
+  assert.equal(b.log.appended, fresh, 'the recent ones, not the one long replicated')
+  assert.equal(
+    b.logger.events('records-carried').map((e) => e.fields.ops),
+    [2],
+  )
+  b.broadcast.memberGone('a-id')
+  assert.is(b.log.appended.length, 2, 'once')
+})
+
+test('a node that may not act for its cluster (cut off) writes nothing for a peer it lost', async () => {
+  const a = node('a')
+  const b = node('b', { mayAct: () => false })
+  link(a, b)
+  a.log.write(put())
+  await settle()
+  assert.is(b.log.merged.length, 1, 'it still shows the record')
+  b.broadcast.memberGone('a-id')
+  assert.equal(b.log.appended, [])
+})
+
+test.run()
