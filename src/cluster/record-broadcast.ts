@@ -9,9 +9,10 @@
  * is already in its writer's log is ever sent.
  *
  * What the log alone would not lose: a peer that dies after its operation reached this node
- * but before its log replicated it. So each peer's operations are kept for `keepMs`, and once
- * the peer is declared dead or leaves (and this node may act for its cluster) they are written
- * to the log here; a copy the log already holds changes nothing.
+ * but before its log replicated it. So each peer's operations are kept until the log brings
+ * them (or for `keepMs`), and once the peer is declared dead (and this node may act for its
+ * cluster) those the log has not brought are written to it here; a copy the log already
+ * holds would change nothing.
  */
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
@@ -21,6 +22,7 @@ import type { Link, Transport } from './transport.ts'
 /** The part of the record log this needs (store/record-log.ts). */
 export interface BroadcastLog {
   on(event: 'written', listener: (key: string, op: RecordOp) => void): unknown
+  on(event: 'landed', listener: (ops: RecordOp[]) => void): unknown
   mergeEarly(key: string, ops: RecordOp[]): boolean
   append(op: RecordOp): Promise<void>
 }
@@ -43,23 +45,28 @@ const LOG_KEY = /^[0-9a-f]{64}$/
 export class RecordBroadcast {
   /** Operations written here this turn, by base key: sent as one message per base. */
   private outgoing = new Map<string, RecordOp[]>()
-  /** Each peer's recent operations, by member id, oldest first. */
-  private readonly recent = new Map<string, { at: number; ops: RecordOp[] }[]>()
+  /** Peers' operations the log has not brought yet, by `opKey`, oldest first. */
+  private readonly kept = new Map<string, { member: string; at: number; op: RecordOp }>()
   readonly stats = { sent: 0, received: 0, carried: 0 }
 
   constructor(private readonly o: RecordBroadcastOptions) {
     o.log.on('written', (key, op) => this.queue(key, op))
+    o.log.on('landed', (ops) => {
+      if (this.kept.size > 0) for (const op of ops) this.kept.delete(opKey(op))
+    })
     o.transport.on('message', (link, m) => this.onMessage(link, m))
   }
 
-  /** A member was declared dead or left: what it sent lately is written to the log here. */
+  /** A member was declared dead: what it sent lately that the log lacks is written here. */
   memberGone(memberId: string): void {
-    const kept = this.recent.get(memberId)
-    this.recent.delete(memberId)
-    if (!kept || !this.o.mayAct()) return
     const since = this.o.clock.now() - this.o.keepMs
-    const ops = kept.filter((k) => k.at >= since).flatMap((k) => k.ops)
-    if (ops.length === 0) return
+    const ops: RecordOp[] = []
+    for (const [key, k] of this.kept) {
+      if (k.member !== memberId) continue
+      this.kept.delete(key)
+      if (k.at >= since) ops.push(k.op)
+    }
+    if (ops.length === 0 || !this.o.mayAct()) return
     this.stats.carried += ops.length
     this.o.logger.info('records-carried', { from: memberId.slice(0, 8), ops: ops.length })
     for (const op of ops)
@@ -102,9 +109,21 @@ export class RecordBroadcast {
     // A peer on another log: its log (or its carry-over to ours) brings them.
     if (!this.o.log.mergeEarly(m.log, valid) || !link.memberId) return
     const now = this.o.clock.now()
-    let kept = this.recent.get(link.memberId)
-    if (!kept) this.recent.set(link.memberId, (kept = []))
-    kept.push({ at: now, ops: valid })
-    while (kept.length > 0 && kept[0]!.at < now - this.o.keepMs) kept.shift()
+    for (const op of valid) {
+      const key = opKey(op)
+      this.kept.delete(key) // kept in arrival order, so the oldest are first
+      this.kept.set(key, { member: link.memberId, at: now, op })
+    }
+    for (const [key, k] of this.kept) {
+      if (k.at >= now - this.o.keepMs) break
+      this.kept.delete(key)
+    }
   }
+}
+
+/** Which write an operation is: the same key whether it came beside the log or through it. */
+function opKey(op: RecordOp): string {
+  return op.type === 'put'
+    ? `put ${op.download.id} ${op.download.epoch} ${op.download.version}`
+    : `remove ${op.id}`
 }

@@ -155,6 +155,8 @@ export class Supervisor {
       const next: Download = {
         ...d,
         ...(copy && { progress: copy.progress, checkpoint: copy.checkpoint }),
+        // It runs here from now on: the page says so before the first tick.
+        state: 'processing',
         owner: this.o.self.id,
         ownerName: this.o.self.name,
         epoch: d.epoch + 1,

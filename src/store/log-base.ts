@@ -39,6 +39,8 @@ export interface LogBaseEvents {
   change: [ids: Set<string>]
   /** This node became writable, or a writer was admitted. */
   advert: []
+  /** Record operations read from the log (not those merged from elsewhere). */
+  landed: [ops: RecordOp[]]
 }
 
 interface Batch {
@@ -124,7 +126,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     if (touched.size > 0) this.emit('change', touched)
   }
 
-  private onRead({ touched, writersChanged }: ReadResult): void {
+  private onRead({ touched, writersChanged, ops }: ReadResult): void {
+    if (ops.length > 0) this.emit('landed', ops)
     if (touched.size > 0) this.emit('change', touched)
     if (writersChanged) this.emit('advert')
   }

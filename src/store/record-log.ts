@@ -65,6 +65,8 @@ export interface RecordLogEvents {
   settled: [pointer: LogPointer]
   /** This node wrote an operation to the base `key` (hex): peers may be told at once. */
   written: [key: string, op: RecordOp]
+  /** Record operations read from the log this node is on. */
+  landed: [ops: RecordOp[]]
 }
 
 /** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
@@ -153,6 +155,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     })
     base.on('advert', () => {
       if (base === this.base) this.emit('advert')
+    })
+    base.on('landed', (ops) => {
+      if (base === this.base) this.emit('landed', ops)
     })
     try {
       await base.ready()

@@ -10,7 +10,7 @@
  * again shortly, while one bounded request asks peers for the block.
  */
 import type Hypercore from 'hypercore'
-import { parseOp } from './record.ts'
+import { parseOp, type RecordOp } from './record.ts'
 import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import { isWriterOp } from './writer-admission.ts'
 import { delay, type Clock } from '../clock.ts'
@@ -20,6 +20,8 @@ export interface ReadResult {
   touched: Set<string>
   /** A writer was admitted. */
   writersChanged: boolean
+  /** The record operations read, in the view's order. */
+  ops: RecordOp[]
 }
 
 export interface ViewReaderOptions {
@@ -103,6 +105,7 @@ export class ViewReader {
 
   private async readForward(): Promise<void> {
     const touched = new Set<string>()
+    const ops: RecordOp[] = []
     let writersChanged = false
     while (!this.closed && this.cursor < this.view.length) {
       const at = this.cursor
@@ -117,9 +120,11 @@ export class ViewReader {
         continue
       }
       const op = parseOp(value)
-      if (op) touched.add(applyOp(this.table, op))
+      if (!op) continue
+      touched.add(applyOp(this.table, op))
+      ops.push(op)
     }
-    if (touched.size > 0 || writersChanged) this.o.onRead({ touched, writersChanged })
+    if (touched.size > 0 || writersChanged) this.o.onRead({ touched, writersChanged, ops })
   }
 
   /** The block at `index` once it can be read here; null if closed or truncated below it. */

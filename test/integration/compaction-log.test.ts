@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
 import Hypercore from 'hypercore'
 import { RecordLog } from '../../src/store/record-log.ts'
+import type { RecordOp } from '../../src/store/record.ts'
 import { readPointer } from '../../src/store/log-pointer.ts'
 import { sweepCores } from '../../src/store/core-sweep.ts'
 import { get, purge } from '../../src/store/record-table.ts'
@@ -46,7 +47,10 @@ test('an append is told with the key of the log it landed on; a peer’s operati
   const a = await openLog(dir.path)
   try {
     const told: [string, string][] = []
-    a.log.on('written', (key, op) => told.push([key, op.type === 'put' ? op.download.id : op.id]))
+    const landed: string[] = []
+    const idOf = (op: RecordOp) => (op.type === 'put' ? op.download.id : op.id)
+    a.log.on('written', (key, op) => told.push([key, idOf(op)]))
+    a.log.on('landed', (ops) => landed.push(...ops.map(idOf)))
     const key = a.log.key.toString('hex')
     await a.log.append({ type: 'put', download: download({ id: 'mine', userId: 'u1' }) })
     assert.equal(told, [[key, 'mine']], 'after it landed, with its log')
@@ -59,6 +63,7 @@ test('an append is told with the key of the log it landed on; a peer’s operati
     assert.ok((await changed).has('theirs'), 'shown at once')
     assert.is(get(a.log.table, 'theirs', NOW)!.userId, 'u2')
     assert.is(told.length, 1, 'what a peer wrote is not told again')
+    assert.equal(landed, ['mine'], 'read from the log: what was merged early was not')
   } finally {
     await a.close()
     await dir.remove()

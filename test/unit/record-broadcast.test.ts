@@ -14,7 +14,10 @@ const LOG_B = 'b'.repeat(64)
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
 /** The record log as the broadcast sees it: what it wrote, merged early, and appended. */
-class FakeLog extends EventEmitter<{ written: [key: string, op: RecordOp] }> {
+class FakeLog extends EventEmitter<{
+  written: [key: string, op: RecordOp]
+  landed: [ops: RecordOp[]]
+}> {
   readonly merged: RecordOp[] = []
   readonly appended: RecordOp[] = []
   constructor(public key: string) {
@@ -23,6 +26,10 @@ class FakeLog extends EventEmitter<{ written: [key: string, op: RecordOp] }> {
   /** This node wrote an operation to its log. */
   write(op: RecordOp): void {
     this.emit('written', this.key, op)
+  }
+  /** The log brought these operations here. */
+  land(ops: RecordOp[]): void {
+    this.emit('landed', ops)
   }
   mergeEarly(key: string, ops: RecordOp[]): boolean {
     if (key !== this.key) return false
@@ -99,27 +106,41 @@ test('a message that is not a list of valid operations is refused whole and logg
   assert.is(b.logger.events('bad-relay-message').length, 3)
 })
 
-test('a peer that dies: what it sent in the last keepMs is written to the log here', async () => {
+test('a peer that dies: what it sent in the last keepMs that the log has not brought is written here', async () => {
   const [a, b] = [node('a'), node('b')]
   link(a, b)
   const old = put({ userId: 'u-old' })
   a.log.write(old)
   await settle()
   await b.clock.tick(KEEP_MS + 1)
+  const landed = put({ userId: 'u0' })
   const fresh = [
     put({ userId: 'u1' }),
     { type: 'remove', id: 'x', userId: 'u2', at: 1, expiresAt: 2 } as RecordOp,
   ]
-  for (const op of fresh) a.log.write(op)
+  for (const op of [landed, ...fresh]) a.log.write(op)
   await settle()
+  b.log.land([landed])
   b.broadcast.memberGone('a-id')
-  assert.equal(b.log.appended, fresh, 'the recent ones, not the one long replicated')
+  assert.equal(b.log.appended, fresh, 'not the one the log brought, nor the one long replicated')
   assert.equal(
     b.logger.events('records-carried').map((e) => e.fields.ops),
     [2],
   )
   b.broadcast.memberGone('a-id')
   assert.is(b.log.appended.length, 2, 'once')
+})
+
+test('a peer that dies after the log brought all it sent costs nothing', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  const ops = [put({ userId: 'u1' }), put({ userId: 'u2' })]
+  for (const op of ops) a.log.write(op)
+  await settle()
+  b.log.land(ops)
+  b.broadcast.memberGone('a-id')
+  assert.equal(b.log.appended, [])
+  assert.equal(b.logger.events('records-carried'), [])
 })
 
 test('a node that may not act for its cluster (cut off) writes nothing for a peer it lost', async () => {

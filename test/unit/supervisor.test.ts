@@ -106,6 +106,18 @@ test('the successor of a gone owner takes over at the next epoch and resumes fro
   await s.supervisor.close()
 })
 
+test('a takeover of a download whose start never reached the log says it runs', async () => {
+  const s = setup()
+  const d = s.live({ userId: 'u1', owner: 'dead-node', ownerName: 'n2', state: 'pending' })
+  await s.repo.insert(d)
+  s.gone.set('dead-node', ME)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  const taken = s.repo.get(d.id)!
+  assert.equal([taken.state, taken.owner, taken.epoch], ['processing', 'me', 2])
+  await s.supervisor.close()
+})
+
 test('a takeover resumes from the checkpoint the owner sent here when it is ahead of the log', async () => {
   const s = setup()
   const d = await orphan(s, 20)
