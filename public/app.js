@@ -75,7 +75,7 @@ const connection = createConnection({
  * @param {import('./record.js').Download} d
  */
 function fileHref(d) {
-  return connection.httpBase() + d.fileUrl
+  return connection.fileHref(d.fileUrl)
 }
 
 // ------------------------------------------------------------------------------------------

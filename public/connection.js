@@ -10,6 +10,7 @@ import {
   shouldRefreshSession,
   startAttempt,
   withMembers,
+  withTicket,
 } from './reconnect.js'
 
 /** @typedef {'connecting' | 'open' | 'reconnecting'} Status */
@@ -36,6 +37,8 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
   /** @type {WebSocket | null} */
   let socket = null
   let retryTimer = 0
+  /** The latest ticket from the node in use: what a node on another host accepts. */
+  let ticket = /** @type {string | null} */ (null)
 
   function connect() {
     clearTimeout(retryTimer)
@@ -45,7 +48,7 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
     /** @type {WebSocket} */
     let ws
     try {
-      ws = new WebSocket(url)
+      ws = new WebSocket(withTicket(url, location.host, ticket))
     } catch {
       scheduleReconnect()
       return
@@ -118,6 +121,8 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
     }
     if (!message || typeof message !== 'object') return
     if (message.type === 'members') policy = withMembers(policy, message.members)
+    else if (message.type === 'ticket')
+      ticket = typeof message.ticket === 'string' ? message.ticket : ticket
     else if (message.type === 'cut-off') cutOff(message)
     else onMessage(message)
   }
@@ -131,7 +136,7 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
    */
   function cutOff(message) {
     onMessage(message)
-    const others = withMembers(policy, message.members)
+    const others = withMembers(policy, message.members, { keepOwn: false })
     if (!others.endpoints.some((u) => u !== policy.current)) return
     policy = others
     socket?.close()
@@ -153,7 +158,12 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
     connect,
     send,
     reconnectNow,
-    /** The HTTP base of the node in use: the page's own node may be gone. */
-    httpBase: () => toHttpBase(policy.current),
+    /**
+     * Where a file is fetched from: the node in use (the page's own may be gone), with the
+     * ticket if that node is on another host.
+     *
+     * @param {string} path  the download's `fileUrl`
+     */
+    fileHref: (path) => withTicket(toHttpBase(policy.current) + path, location.host, ticket),
   }
 }

@@ -37,18 +37,44 @@ const toSocketUrl = (httpUrl) => httpUrl.replace(/^http/, 'ws').replace(/\/$/, '
 /**
  * The node this page came from sends the live members' URLs (a `members` message, again on
  * every change); when the socket drops, the page tries another of them, so it survives the
- * death of its own node. Malformed entries are skipped; if none is left, this host remains.
+ * death of its own node. Malformed entries are skipped; the page's own address stays among
+ * them unless `keepOwn` is false (a cut-off node names the members to go to instead).
  *
  * @param {Policy} policy
  * @param {unknown} members  the message's `members` field, as received
+ * @param {{ keepOwn?: boolean }} [options]
  * @returns {Policy}
  */
-export function withMembers(policy, members) {
+export function withMembers(policy, members, { keepOwn = true } = {}) {
   if (!Array.isArray(members)) return policy
   const urls = members
     .filter((m) => m && typeof m.url === 'string' && /^https?:\/\//.test(m.url))
     .map((m) => toSocketUrl(m.url))
-  return { ...policy, endpoints: urls.length > 0 ? [...new Set(urls)] : [policy.own] }
+  // The page's own address stays a choice: behind a load balancer it is the balancer, which
+  // reaches a live node when the members' own addresses are not reachable from the browser.
+  if (keepOwn || urls.length === 0) urls.push(policy.own)
+  return { ...policy, endpoints: [...new Set(urls)] }
+}
+
+/**
+ * The URL to open for an endpoint: on another host than the page's, the browser will not send
+ * the session cookie, so the ticket the page's node gave it goes along (`?ticket=`).
+ *
+ * @param {string} url  a socket or file URL
+ * @param {string} pageHost  `location.host`
+ * @param {string | null} ticket  the latest ticket, if any
+ */
+export function withTicket(url, pageHost, ticket) {
+  if (!ticket) return url
+  let target
+  try {
+    target = new URL(url)
+  } catch {
+    return url
+  }
+  if (target.host === pageHost) return url
+  target.searchParams.set('ticket', ticket)
+  return target.toString()
 }
 
 /**

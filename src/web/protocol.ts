@@ -48,6 +48,8 @@ export type ServerMessage =
   | { type: 'download'; download: PublicDownload | null }
   | { type: 'error'; message: string }
   | { type: 'members'; members: PublicMember[] }
+  /** What the page presents to a node on another host, where its cookie is not sent. */
+  | { type: 'ticket'; ticket: string; expiresAt: number }
   /** This node cannot act for its cluster (cluster/quorum.ts): the page should move on. */
   | { type: 'cut-off'; message: string; members: PublicMember[] }
 

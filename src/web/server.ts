@@ -170,7 +170,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
       res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
       res.setHeader('vary', 'origin')
     }
-    const userId = sessions.fromCookieHeader(req.headers.cookie)
+    const userId = userOf(req)
     const valid = id !== '' && !id.includes('/')
     const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
@@ -192,12 +192,13 @@ export function createWebServer(o: WebServerOptions): WebServer {
     socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
-    const userId = sessions.fromCookieHeader(req.headers.cookie)
+    const userId = userOf(req)
     if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
     if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
     wss.handleUpgrade(req, socket, head, (ws) =>
       serveSocket(ws, userId, {
         downloads,
+        ticket: () => sessions.ticket(userId, clock.now()),
         members,
         cutOff,
         pingIntervalMs,
@@ -209,6 +210,17 @@ export function createWebServer(o: WebServerOptions): WebServer {
       }),
     )
   })
+
+  /**
+   * The user of a request: its session cookie, or the ticket a page that moved here from a
+   * node on another host carries (`?ticket=`, session.ts).
+   */
+  function userOf(req: IncomingMessage): string | null {
+    const cookie = sessions.fromCookieHeader(req.headers.cookie)
+    if (cookie) return cookie
+    const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get('ticket')
+    return ticket ? sessions.fromTicket(ticket, clock.now()) : null
+  }
 
   function allowed(req: IncomingMessage): boolean {
     const proto = req.headers['x-forwarded-proto']

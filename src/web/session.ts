@@ -2,6 +2,12 @@
  * The seed's fake authentication: a random user id in a signed, HttpOnly cookie. The signature
  * is an HMAC under a key derived from the cluster secret, so every node accepts every other
  * node's cookies, and a cookie that fails the check earns a fresh identity, never another's.
+ *
+ * A browser sends the cookie only to the host that set it, so a page that moves to a node on
+ * another host (its own died, or is cut off) carries a ticket instead: the same user id with
+ * an expiry, signed under a key of its own, which its node sends over the socket and renews
+ * (socket.ts). A ticket is accepted as `?ticket=` on the socket and on file URLs; it lasts
+ * minutes, not a year, since a URL can end up in a proxy's log.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { nanoid } from 'nanoid'
@@ -9,16 +15,39 @@ import { nanoid } from 'nanoid'
 export const COOKIE_NAME = 'sid'
 const ONE_YEAR_S = 365 * 24 * 3600
 const USER_ID = /^[A-Za-z0-9_-]{21}$/
+/** How long a ticket is good for; pages get a new one well before (socket.ts). */
+export const TICKET_TTL_MS = 15 * 60_000
 
 export class Sessions {
   private readonly key: Buffer
+  private readonly ticketKey: Buffer
 
   constructor(secret: string) {
     this.key = createHmac('sha256', secret).update('pdf-cluster session cookie v1').digest()
+    this.ticketKey = createHmac('sha256', secret).update('pdf-cluster ticket v1').digest()
   }
 
-  private mac(userId: string): string {
-    return createHmac('sha256', this.key).update(userId).digest('base64url')
+  private mac(userId: string, key = this.key): string {
+    return createHmac('sha256', key).update(userId).digest('base64url')
+  }
+
+  /** A ticket for this user, good until `now + TICKET_TTL_MS` (wall-clock ms). */
+  ticket(userId: string, now: number): { ticket: string; expiresAt: number } {
+    const expiresAt = now + TICKET_TTL_MS
+    const body = `${userId}.${expiresAt}`
+    return { ticket: `${body}.${this.mac(body, this.ticketKey)}`, expiresAt }
+  }
+
+  /** The user id in a ticket, or null if it is malformed, forged or expired at `now`. */
+  fromTicket(value: string | null | undefined, now: number): string | null {
+    const parts = value?.split('.') ?? []
+    if (parts.length !== 3) return null
+    const [userId, expires, given] = parts as [string, string, string]
+    if (!USER_ID.test(userId) || !/^\d{1,15}$/.test(expires)) return null
+    if (Number(expires) <= now || Number(expires) > now + 2 * TICKET_TTL_MS) return null
+    const expected = Buffer.from(this.mac(`${userId}.${expires}`, this.ticketKey))
+    const got = Buffer.from(given)
+    return got.length === expected.length && timingSafeEqual(got, expected) ? userId : null
   }
 
   sign(userId: string): string {

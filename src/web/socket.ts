@@ -8,6 +8,7 @@ import { RefusalError } from '../downloads/errors.ts'
 import { TokenBuckets } from '../token-bucket.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
+import { TICKET_TTL_MS } from './session.ts'
 import {
   encode,
   parseClientMessage,
@@ -20,6 +21,8 @@ import {
 export interface SocketOptions {
   downloads: DownloadService
   members: () => PublicMember[]
+  /** A fresh ticket for this socket's user, for the page to carry to another host's node. */
+  ticket?: () => { ticket: string; expiresAt: number }
   /** Null while this node holds its quorum; else what to tell the page (server.ts). */
   cutOff: () => CutOff | null
   /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
@@ -46,6 +49,14 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
     ),
   )
   send({ type: 'members', members: o.members() })
+  let ticketExpires = 0
+  const sendTicket = () => {
+    if (!o.ticket) return
+    const t = o.ticket()
+    ticketExpires = t.expiresAt
+    send({ type: 'ticket', ...t })
+  }
+  sendTicket()
   const cut = o.cutOff()
   if (cut) send({ type: 'cut-off', ...cut })
   sendCurrent()
@@ -54,6 +65,8 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
   ws.on('pong', () => (alive = true))
   const ping = clock.setInterval(() => {
     if (!alive) return ws.terminate()
+    // Renewed once half its life is gone, so the page always holds one that still works.
+    if (o.ticket && clock.now() >= ticketExpires - TICKET_TTL_MS / 2) sendTicket()
     alive = false
     ws.ping()
   }, o.pingIntervalMs)

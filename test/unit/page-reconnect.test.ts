@@ -13,6 +13,7 @@ import {
   shouldRefreshSession,
   startAttempt,
   withMembers,
+  withTicket,
 } from '../../public/reconnect.js'
 import { mergeRecord, normalize } from '../../public/record.js'
 
@@ -28,10 +29,13 @@ const TOP = 1 - Number.EPSILON
 
 type Policy = ReturnType<typeof createPolicy>
 
-/** A policy that knows members A, B and C and is connected (or connecting) to `current`. */
+/**
+ * A policy that knows members A, B and C and is connected (or connecting) to `current`; the
+ * page's own address is left out, as when it is one of them under another name.
+ */
 function connectedTo(current: string): Policy {
   const members = [{ url: 'http://a:4001' }, { url: 'http://b:4002' }, { url: 'http://c:4003' }]
-  const policy = withMembers(createPolicy(OWN), members)
+  const policy = withMembers(createPolicy(OWN), members, { keepOwn: false })
   return { ...policy, current }
 }
 
@@ -135,7 +139,10 @@ test('after a failure the next endpoint is spread at random over the others', ()
 test('with a single endpoint, the retry goes back to it', () => {
   const alone = refused(createPolicy(OWN))
   for (const r of [0, 0.5, TOP]) assert.is(startAttempt(alone, always(r)).current, OWN)
-  const one = refused({ ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }]), current: A })
+  const one = refused({
+    ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }], { keepOwn: false }),
+    current: A,
+  })
   assert.is(startAttempt(one, always(0.5)).current, A)
 })
 
@@ -177,7 +184,27 @@ test('a members message with malformed entries keeps only the valid URLs, as soc
     { url: 'https://d.example/' },
     { url: 'http://a:4001' },
   ])
-  assert.equal(policy.endpoints, [A, 'wss://d.example/ws'])
+  assert.equal(policy.endpoints, [A, 'wss://d.example/ws', OWN])
+})
+
+test('the page’s own address stays among the endpoints (a load balancer), unless a cut-off node names where to go', () => {
+  const members = [{ url: 'http://a:4001' }, { url: 'http://b:4002' }]
+  assert.equal(withMembers(createPolicy(OWN), members).endpoints, [A, B, OWN])
+  const behindBalancer = refused({ ...withMembers(createPolicy(OWN), members), current: A })
+  assert.is(startAttempt(behindBalancer, always(TOP)).current, OWN, 'the balancer is a choice')
+  assert.equal(withMembers(createPolicy(OWN), members, { keepOwn: false }).endpoints, [A, B])
+  assert.equal(withMembers(createPolicy(A), members).endpoints, [A, B], 'once, if a member')
+})
+
+test('a socket or file on another host than the page’s carries the ticket; on its own, not', () => {
+  assert.is(withTicket('ws://b:4002/ws', 'a:4001', 'T.1.x'), 'ws://b:4002/ws?ticket=T.1.x')
+  assert.is(
+    withTicket('http://b:4002/downloads/d1', 'a:4001', 'T.1.x'),
+    'http://b:4002/downloads/d1?ticket=T.1.x',
+  )
+  assert.is(withTicket('ws://a:4001/ws', 'a:4001', 'T.1.x'), 'ws://a:4001/ws')
+  assert.is(withTicket('ws://b:4002/ws', 'a:4001', null), 'ws://b:4002/ws', 'none yet')
+  assert.is(withTicket('not a url', 'a:4001', 'T'), 'not a url')
 })
 
 test('a members message with no valid entry falls back to the page’s own node', () => {

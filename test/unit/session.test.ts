@@ -43,4 +43,29 @@ test('cookie parsing picks the named cookie only', () => {
   assert.is(readCookie(undefined, 'sid'), undefined)
 })
 
+test('a ticket names its user on every node of the cluster until it expires, and no longer', () => {
+  const userId = sessions.issue().userId
+  const now = 1_700_000_000_000
+  const { ticket, expiresAt } = sessions.ticket(userId, now)
+  assert.is(expiresAt, now + 15 * 60_000)
+  assert.is(new Sessions('a-cluster-secret').fromTicket(ticket, now + 60_000), userId)
+  assert.is(new Sessions('another-secret').fromTicket(ticket, now), null)
+  assert.is(sessions.fromTicket(ticket, expiresAt), null, 'expired')
+  assert.is(
+    sessions.fromTicket(sessions.ticket(userId, now + 40 * 60_000).ticket, now),
+    null,
+    'from a clock far ahead',
+  )
+  const [id, exp] = ticket.split('.')
+  assert.is(
+    sessions.fromTicket(`${id}.${Number(exp) + 60_000}.${ticket.split('.')[2]}`, now),
+    null,
+    'lengthened',
+  )
+  assert.is(sessions.fromTicket(sessions.sign(userId), now), null, 'a cookie is not a ticket')
+  assert.is(sessions.verify(ticket), null, 'nor a ticket a cookie')
+  for (const bad of [undefined, null, '', 'a.b', 'a.b.c.d', `${id}.soon.${ticket.split('.')[2]}`])
+    assert.is(sessions.fromTicket(bad, now), null)
+})
+
 test.run()

@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Readable } from 'node:stream'
 import { connect } from 'node:net'
+import { rejects } from 'node:assert/strict'
 import WebSocket from 'ws'
 import { createWebServer, listen, type WebServerOptions } from '../../src/web/server.ts'
 import type { CutOff } from '../../src/web/protocol.ts'
@@ -22,7 +23,7 @@ function fakeDownloads(owner: string, file: OpenedFile): DownloadService {
 }
 
 async function serve(downloads: DownloadService, more: Partial<WebServerOptions> = {}) {
-  const sessions = new Sessions('a-test-secret')
+  const sessions = more.sessions ?? new Sessions('a-test-secret')
   const { server, port } = await listen(0, '127.0.0.1')
   const web = createWebServer({
     server,
@@ -202,11 +203,75 @@ test('a node cut off from its cluster tells its pages on connect and when it hap
       await waitFor(after.messages, 'download')
       return after.messages.map((m) => m.type)
     }
-    assert.equal(await types(), ['members', 'cut-off', 'download'], 'a page arriving is told too')
+    assert.equal(
+      await types(),
+      ['members', 'ticket', 'cut-off', 'download'],
+      'a page arriving is told too',
+    )
     before.ws.close()
     after.ws.close()
   } finally {
     await s.close()
+  }
+})
+
+test('a page that moved to a node on another host is let in by the ticket its own node gave it', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  const bytes = Buffer.from('%PDF-1.4 a file')
+  const file = {
+    id: 'f1',
+    filename: 'r.pdf',
+    contentType: 'application/pdf',
+    content: { size: bytes.length, stream: () => Readable.from([bytes]) },
+  }
+  const home = await serve(fakeDownloads(userId, file), { members: () => [] })
+  const away = await serve(fakeDownloads(userId, file), { members: () => [] })
+  const stranger = await serve(fakeDownloads(userId, file), {
+    members: () => [],
+    sessions: new Sessions('another-cluster'),
+  })
+  const socket = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<{ ws: WebSocket; first: { type: string; ticket?: string; expiresAt?: number }[] }>(
+      (resolve, reject) => {
+        const ws = new WebSocket(url, { headers })
+        const first: { type: string }[] = []
+        ws.on('message', (data) => first.push(JSON.parse(String(data))))
+        ws.once('open', () => setTimeout(() => resolve({ ws, first }), 50))
+        ws.once('unexpected-response', (_req, res) => reject(new Error(String(res.statusCode))))
+      },
+    )
+  try {
+    const own = await socket(home.base.replace('http', 'ws') + '/ws', {
+      cookie: `sid=${home.sessions.sign(userId)}`,
+    })
+    const told = own.first.find((m) => m.type === 'ticket')!
+    assert.ok(told.ticket && told.expiresAt! > Date.now(), 'its node gave it a ticket')
+    own.ws.close()
+    const ticket = encodeURIComponent(told.ticket!)
+
+    const moved = await socket(`${away.base.replace('http', 'ws')}/ws?ticket=${ticket}`)
+    assert.ok(
+      moved.first.some((m) => m.type === 'download'),
+      'no cookie there, and in',
+    )
+    moved.ws.close()
+    const res = await fetch(`${away.base}/downloads/f1?ticket=${ticket}`)
+    assert.is(res.status, 200, 'and its file')
+    assert.is(await res.text(), bytes.toString())
+
+    await rejects(
+      () => socket(`${away.base.replace('http', 'ws')}/ws?ticket=${ticket.slice(0, -2)}xx`),
+      /401/,
+    )
+    await rejects(() => socket(`${stranger.base.replace('http', 'ws')}/ws?ticket=${ticket}`), /401/)
+    const expired = home.sessions.ticket(userId, Date.now() - 16 * 60_000).ticket
+    await rejects(
+      () => socket(`${away.base.replace('http', 'ws')}/ws?ticket=${encodeURIComponent(expired)}`),
+      /401/,
+    )
+    assert.is((await fetch(`${stranger.base}/downloads/f1?ticket=${ticket}`)).status, 404)
+  } finally {
+    await Promise.all([home.close(), away.close(), stranger.close()])
   }
 })
 
