@@ -90,8 +90,14 @@ export function withTicket(url, pageHost, ticket) {
 export function startAttempt(policy, random) {
   if (!policy.failed) return policy
   const failed = policy.failed
-  const others = policy.endpoints.filter((u) => u !== failed)
-  const pool = others.length > 0 ? others : policy.endpoints
+  // After a few refusals in a row the page's own node is a choice again, whatever the list
+  // says: there its cookie works, and it gives a fresh ticket (others may refuse an old one).
+  const endpoints =
+    policy.failuresInARow >= SESSION_REFRESH_AFTER
+      ? [...new Set([...policy.endpoints, policy.own])]
+      : policy.endpoints
+  const others = endpoints.filter((u) => u !== failed)
+  const pool = others.length > 0 ? others : endpoints
   return { ...policy, current: pool[Math.floor(random() * pool.length)] ?? policy.current }
 }
 

@@ -307,6 +307,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (this.closing) return void (await next.close().catch(() => {}))
       // A new base holds the records before any peer hears of it, so they carry only the rest.
       if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
+      if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an

@@ -129,7 +129,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
   server.removeAllListeners('upgrade')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: Error) => {
-      log.error('http-failed', { url: req.url, error: err.message })
+      // A ticket in the URL is a credential: it stays out of the log.
+      const url = req.url?.replace(/([?&]ticket=)[^&]*/, '$1…')
+      log.error('http-failed', { url, error: err.message })
       if (!res.headersSent) text(res, 500, 'Internal error')
       else res.destroy()
     })
@@ -170,7 +172,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
       res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
       res.setHeader('vary', 'origin')
     }
-    const userId = userOf(req)
+    const userId = userOf(req)?.userId
     const valid = id !== '' && !id.includes('/')
     const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
@@ -192,13 +194,16 @@ export function createWebServer(o: WebServerOptions): WebServer {
     socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
-    const userId = userOf(req)
-    if (!userId) return refuse(socket, 401, 'No valid session: load the page first.')
+    const user = userOf(req)
+    if (!user) return refuse(socket, 401, 'No valid session: load the page first.')
+    const { userId } = user
     if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
     wss.handleUpgrade(req, socket, head, (ws) =>
       serveSocket(ws, userId, {
         downloads,
-        ticket: () => sessions.ticket(userId, clock.now()),
+        // Only a socket its cookie let in is given tickets: a ticket found in a log or a
+        // copied link then dies within its 15 minutes instead of renewing itself.
+        ...(user.by === 'cookie' && { ticket: () => sessions.ticket(userId, clock.now()) }),
         members,
         cutOff,
         pingIntervalMs,
@@ -215,11 +220,14 @@ export function createWebServer(o: WebServerOptions): WebServer {
    * The user of a request: its session cookie, or the ticket a page that moved here from a
    * node on another host carries (`?ticket=`, session.ts).
    */
-  function userOf(req: IncomingMessage): string | null {
-    const cookie = sessions.fromCookieHeader(req.headers.cookie)
-    if (cookie) return cookie
+  function userOf(req: IncomingMessage): { userId: string; by: 'cookie' | 'ticket' } | null {
+    // The ticket first: a cookie this host set for another identity (the user once loaded
+    // this node directly) must not turn the page that moved here into someone else.
     const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get('ticket')
-    return ticket ? sessions.fromTicket(ticket, clock.now()) : null
+    const fromTicket = ticket ? sessions.fromTicket(ticket, clock.now()) : null
+    if (fromTicket) return { userId: fromTicket, by: 'ticket' }
+    const fromCookie = sessions.fromCookieHeader(req.headers.cookie)
+    return fromCookie ? { userId: fromCookie, by: 'cookie' } : null
   }
 
   function allowed(req: IncomingMessage): boolean {

@@ -21,7 +21,10 @@ import {
 export interface SocketOptions {
   downloads: DownloadService
   members: () => PublicMember[]
-  /** A fresh ticket for this socket's user, for the page to carry to another host's node. */
+  /**
+   * A fresh ticket for this socket's user, for the page to carry to another host's node; none
+   * for a socket that a ticket let in (server.ts), so a leaked ticket cannot renew itself.
+   */
   ticket?: () => { ticket: string; expiresAt: number }
   /** Null while this node holds its quorum; else what to tell the page (server.ts). */
   cutOff: () => CutOff | null

@@ -196,6 +196,23 @@ test('the page’s own address stays among the endpoints (a load balancer), unle
   assert.equal(withMembers(createPolicy(A), members).endpoints, [A, B], 'once, if a member')
 })
 
+test('after three refusals in a row the page’s own node is a choice again, even after a cut-off', () => {
+  // A cut-off node named A and B; both refuse (the ticket may have expired meanwhile).
+  let policy: Policy = {
+    ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }, { url: 'http://b:4002' }], {
+      keepOwn: false,
+    }),
+    current: A,
+  }
+  const picks: string[] = []
+  for (let i = 0; i < 4; i++) {
+    policy = startAttempt(refused(policy), always(TOP))
+    picks.push(policy.current)
+  }
+  assert.equal(picks.slice(0, 2), [B, A], 'the named members first')
+  assert.ok(picks.slice(2).includes(OWN), 'then its own node, where its cookie works')
+})
+
 test('a socket or file on another host than the page’s carries the ticket; on its own, not', () => {
   assert.is(withTicket('ws://b:4002/ws', 'a:4001', 'T.1.x'), 'ws://b:4002/ws?ticket=T.1.x')
   assert.is(

@@ -254,7 +254,26 @@ test('a page that moved to a node on another host is let in by the ticket its ow
       moved.first.some((m) => m.type === 'download'),
       'no cookie there, and in',
     )
+    assert.not.ok(
+      moved.first.some((m) => m.type === 'ticket'),
+      'a socket a ticket let in gets no new one: a leaked ticket cannot renew itself',
+    )
     moved.ws.close()
+    // A cookie that host set for another identity does not turn the page into someone else.
+    const someoneElse = new Sessions('a-test-secret').issue().userId
+    const withBoth = await socket(`${away.base.replace('http', 'ws')}/ws?ticket=${ticket}`, {
+      cookie: `sid=${away.sessions.sign(someoneElse)}`,
+    })
+    assert.not.ok(
+      withBoth.first.some((m) => m.type === 'ticket'),
+      'the ticket decided',
+    )
+    withBoth.ws.close()
+    const mine = await fetch(`${away.base}/downloads/f1?ticket=${ticket}`, {
+      headers: { cookie: `sid=${away.sessions.sign(someoneElse)}` },
+    })
+    assert.is(mine.status, 200, 'the file is the ticket holder’s')
+    await mine.arrayBuffer()
     const res = await fetch(`${away.base}/downloads/f1?ticket=${ticket}`)
     assert.is(res.status, 200, 'and its file')
     assert.is(await res.text(), bytes.toString())
