@@ -88,8 +88,6 @@ declare module 'autobase' {
     apply(nodes: ApplyNode[], view: Hypercore, host: ApplyHost): Promise<void>
     valueEncoding?: string
     ackInterval?: number
-    /** false: never fast-forward to a peer's signed state (a forced recovery still may). */
-    fastForward?: false | { key: Buffer }
     optimistic?: boolean
   }
   export default class Autobase extends EventEmitter {

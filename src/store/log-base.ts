@@ -90,9 +90,6 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     this.base = new Autobase(o.store, o.key, {
       valueEncoding: 'json',
       ackInterval: o.ackIntervalMs,
-      // A fast-forward pauses apply until it has fetched the signed state, 5 s at most; in a
-      // burst it stalled the whole cluster for those 5 s (DESIGN.md, "Group commit").
-      fastForward: false,
       open: (viewStore) => viewStore.get({ name: 'records', valueEncoding: 'json' }),
       apply: applyNodes,
     })
