@@ -172,7 +172,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
       res.setHeader('access-control-expose-headers', 'retry-after, content-disposition')
       res.setHeader('vary', 'origin')
     }
-    const userId = userOf(req)?.userId
+    const userId = sessions.fromRequest(req.url, req.headers.cookie, clock.now())?.userId
     const valid = id !== '' && !id.includes('/')
     const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
@@ -194,7 +194,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
-    const user = userOf(req)
+    const user = sessions.fromRequest(req.url, req.headers.cookie, clock.now())
     if (!user) return refuse(socket, 401, 'No valid session: load the page first.')
     const { userId } = user
     if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
@@ -215,20 +215,6 @@ export function createWebServer(o: WebServerOptions): WebServer {
       }),
     )
   })
-
-  /**
-   * The user of a request: its session cookie, or the ticket a page that moved here from a
-   * node on another host carries (`?ticket=`, session.ts).
-   */
-  function userOf(req: IncomingMessage): { userId: string; by: 'cookie' | 'ticket' } | null {
-    // The ticket first: a cookie this host set for another identity (the user once loaded
-    // this node directly) must not turn the page that moved here into someone else.
-    const ticket = new URL(req.url ?? '/', 'http://localhost').searchParams.get('ticket')
-    const fromTicket = ticket ? sessions.fromTicket(ticket, clock.now()) : null
-    if (fromTicket) return { userId: fromTicket, by: 'ticket' }
-    const fromCookie = sessions.fromCookieHeader(req.headers.cookie)
-    return fromCookie ? { userId: fromCookie, by: 'cookie' } : null
-  }
 
   function allowed(req: IncomingMessage): boolean {
     const proto = req.headers['x-forwarded-proto']

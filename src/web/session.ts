@@ -66,6 +66,23 @@ export class Sessions {
     return given.length === expected.length && timingSafeEqual(given, expected) ? userId : null
   }
 
+  /**
+   * The user of a request: the ticket in its URL (`?ticket=`) if it carries a valid one, else
+   * its session cookie. The ticket first: a cookie this host set for another identity (the user
+   * once loaded this node directly) must not turn a page that moved here into someone else.
+   */
+  fromRequest(
+    url: string | undefined,
+    cookieHeader: string | undefined,
+    now: number,
+  ): { userId: string; by: 'cookie' | 'ticket' } | null {
+    const ticket = new URL(url ?? '/', 'http://localhost').searchParams.get('ticket')
+    const fromTicket = ticket ? this.fromTicket(ticket, now) : null
+    if (fromTicket) return { userId: fromTicket, by: 'ticket' }
+    const fromCookie = this.fromCookieHeader(cookieHeader)
+    return fromCookie ? { userId: fromCookie, by: 'cookie' } : null
+  }
+
   /** The user of a request, from its Cookie header. */
   fromCookieHeader(header: string | undefined): string | null {
     return this.verify(readCookie(header, COOKIE_NAME))

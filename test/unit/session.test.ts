@@ -68,4 +68,19 @@ test('a ticket names its user on every node of the cluster until it expires, and
     assert.is(sessions.fromTicket(bad, now), null)
 })
 
+test('a request is its ticket’s user when it carries a valid one, else its cookie’s', () => {
+  const now = 1_700_000_000_000
+  const x = sessions.issue().userId
+  const y = sessions.issue().userId
+  const ticket = encodeURIComponent(sessions.ticket(x, now).ticket)
+  const cookie = `sid=${sessions.sign(y)}`
+  assert.equal(sessions.fromRequest(`/ws?ticket=${ticket}`, cookie, now), {
+    userId: x,
+    by: 'ticket',
+  })
+  assert.equal(sessions.fromRequest('/ws', cookie, now), { userId: y, by: 'cookie' })
+  assert.equal(sessions.fromRequest('/ws?ticket=forged', cookie, now), { userId: y, by: 'cookie' })
+  assert.is(sessions.fromRequest(`/ws?ticket=${ticket}`, undefined, now + 16 * 60_000), null)
+})
+
 test.run()
