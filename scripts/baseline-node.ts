@@ -54,6 +54,8 @@ const worker = new Worker(
         createdAt: job.timestamp,
         progress: 0,
         checkpoint: null,
+        params: {},
+        attempt: 1,
         nodeName: name,
       },
       {

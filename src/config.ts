@@ -31,7 +31,12 @@ export interface Config {
   liveTtlMs: number
   /** The cluster secret; null when none was given and this machine's is used (machine-secret.ts). */
   secret: string | null
-  generator: 'pdf' | 'failing'
+  /** 'pdf', 'failing', or the path of a job module (generator-module.ts), from the working directory. */
+  generator: string
+  /** How many attempts a download may take in all: a generator that throws is retried. */
+  attempts: number
+  /** The first wait before a retry; it doubles with each (downloads/retry-policy.ts). */
+  retryMs: number
   /** Percent of progress between two checkpoints sent to the successors (worker.ts). */
   checkpointStep: number
   /** The least time between two checkpoints a worker writes to the log (it relays the rest). */
@@ -81,6 +86,8 @@ export const DEFAULTS = {
   retentionMs: 600_000,
   liveTtlMs: 120_000,
   generator: 'pdf',
+  attempts: 3,
+  retryMs: 1000,
   checkpointStep: 10,
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,

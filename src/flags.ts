@@ -249,12 +249,28 @@ const FLAGS: Flag[] = [
     env: 'GENERATOR',
     key: 'generator',
     default: DEFAULTS.generator,
-    help: "worker adapter: 'pdf', or 'failing' (fails half-way, for demos)",
+    help: "the job: 'pdf', 'failing' (fails half-way, for demos), or a module's path",
     parse: (v) => {
-      if (v !== 'pdf' && v !== 'failing')
-        throw new ConfigError(`--generator must be 'pdf' or 'failing', got ${JSON.stringify(v)}`)
+      if (!v.trim())
+        throw new ConfigError(`--generator must be 'pdf', 'failing' or the path of a job module`)
       return v
     },
+  },
+  {
+    flag: '--attempts',
+    env: 'ATTEMPTS',
+    key: 'attempts',
+    default: String(DEFAULTS.attempts),
+    help: 'attempts a download may take when its job throws (1: no retry)',
+    parse: (v) => positiveCount('--attempts', v),
+  },
+  {
+    flag: '--retry-ms',
+    env: 'RETRY_MS',
+    key: 'retryMs',
+    default: String(DEFAULTS.retryMs),
+    help: 'first wait before a retry; doubles with each, with jitter',
+    parse: ms('--retry-ms'),
   },
 ]
 
@@ -264,7 +280,7 @@ export function helpText(): string {
       `  ${`${f.flag} <value>`.padEnd(24)} ${f.env.padEnd(15)} ${f.help} (default ${f.default})`,
   )
   return [
-    'Usage: npm run node -- [flags]',
+    'Usage: npm run node -- [flags]   (or, installed: pdf-cluster [flags])',
     '',
     'Starts one node. Every flag can also be given as the environment variable beside it;',
     'a flag wins over its variable.',

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /** `npm run node -- [flags]`: one node, until SIGINT or SIGTERM. */
 import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'

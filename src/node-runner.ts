@@ -30,6 +30,8 @@ export interface RunnerOptions {
    */
   maxAttempts?: number
   onGiveUp?: () => void
+  /** Called with the node once it has started, and again after every restart. */
+  onStarted?: (node: RunningNode) => void
 }
 
 export interface NodeRunner {
@@ -52,6 +54,7 @@ export async function runNode(
     closeTimeoutMs = 10_000,
     maxAttempts = 20,
     onGiveUp = () => {},
+    onStarted = () => {},
   }: RunnerOptions = {},
 ): Promise<NodeRunner> {
   const log = deps.log ?? createLogger(config.name)
@@ -118,6 +121,7 @@ export async function runNode(
           node = started
           restarts++
           watch(started)
+          onStarted(started)
           log.info('restarted', { attempt, message: 'the store is open again' })
           return
         } catch (err) {
@@ -139,6 +143,7 @@ export async function runNode(
   }
 
   watch(node)
+  onStarted(node)
   return {
     get node() {
       return node

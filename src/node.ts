@@ -22,6 +22,7 @@ import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
+import { loadGeneratorModule } from './downloads/generator-module.ts'
 import { Sessions } from './web/session.ts'
 import { createWebServer, listen } from './web/server.ts'
 import { ClusterTime } from './cluster/cluster-time.ts'
@@ -72,6 +73,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   const log = deps.log ?? createLogger(config.name)
   const clock = deps.clock ?? systemClock
   const started = clock.now()
+  // A job module that cannot be used stops the node before it opens anything.
+  const ownJob =
+    deps.generator ??
+    (BUILT_IN.has(config.generator) ? null : await loadGeneratorModule(config.generator))
   const secret = config.secret ?? (await loadMachineSecret())
   if (!config.secret) {
     log.info('machine-secret', {
@@ -134,7 +139,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       repo,
       files,
       // The report's times sit beside the record's: both in cluster time.
-      generator: deps.generator ?? generatorFor(config, { ...clock, now: () => time.now() }),
+      generator: ownJob ?? builtIn(config, { ...clock, now: () => time.now() }),
       self,
       placement: new Placement({ self, members: () => cluster.members(), rejoin, quorum }),
       relay,
@@ -143,6 +148,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       liveTtlMs: config.liveTtlMs,
       checkpointStep: config.checkpointStep,
       logCheckpointMs: config.logCheckpointMs,
+      attempts: config.attempts,
+      retryMs: config.retryMs,
       purgeIntervalMs: config.purgeIntervalMs,
       actionBurst: config.actionBurst,
       actionIntervalMs: 60_000 / config.actionsPerMinute,
@@ -262,7 +269,9 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
 /** How long a node among peers that send no clock waits before it trusts its own. */
 const CLOCK_COMPARE_GRACE_MS = 10_000
 
-function generatorFor(config: Config, clock: Clock): Generator {
+const BUILT_IN = new Set(['pdf', 'failing'])
+
+function builtIn(config: Config, clock: Clock): Generator {
   return config.generator === 'failing'
     ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50, clock })
     : createPdfGenerator({ workMs: config.workMs, clock })

@@ -175,7 +175,21 @@ declare module 'hyperblobs' {
     put(blob: Buffer): Promise<BlobId>
     get(id: BlobId, opts?: { wait?: boolean; timeout?: number }): Promise<Buffer | null>
     clear(id: BlobId): Promise<void>
-    createReadStream(id: BlobId, opts?: { wait?: boolean; timeout?: number }): Readable
+    createReadStream(
+      id: BlobId,
+      opts?: { wait?: boolean; timeout?: number; start?: number; end?: number },
+    ): Readable
+    /** A streamx Writable: write/end/destroy, 'drain', 'error' and 'close'; `id` once closed. */
+    createWriteStream(): BlobWriteStream
     close(): Promise<void>
+  }
+  export interface BlobWriteStream {
+    readonly id: BlobId
+    write(data: Buffer): boolean
+    end(): void
+    destroy(err?: Error): void
+    on(event: 'drain' | 'close', listener: () => void): this
+    on(event: 'error', listener: (err: unknown) => void): this
+    once(event: string, listener: (...args: unknown[]) => void): this
   }
 }

@@ -52,6 +52,13 @@ export class StorageFailedError extends RefusalError {
   }
 }
 
+/** Parameters the generator refused (its `validate`), or not a JSON object of at most 2 KiB. */
+export class InvalidParamsError extends RefusalError {
+  constructor(reason: string) {
+    super(`Invalid parameters: ${reason}`)
+  }
+}
+
 /** A user acting faster than `--actions-per-minute` allows. */
 export class TooManyActionsError extends RefusalError {
   constructor(readonly retryAfterMs: number) {

@@ -5,13 +5,14 @@
  * housekeeper (file copies and purges).
  */
 import { nanoid } from 'nanoid'
-import type { Download } from '../store/record.ts'
+import { checkParams, type Download, type Params } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
 import {
   CutOffError,
   DownloadConflictError,
+  InvalidParamsError,
   JoiningError,
   RACE_LOST_MESSAGE,
   ShuttingDownError,
@@ -75,6 +76,8 @@ export interface ManagerOptions extends Omit<
   backFromCutGraceMs?: number
   /** This node's quorum now (cluster/quorum-watch.ts). @default always held */
   quorum?: () => QuorumState
+  /** How many attempts a download requested here may take in all (--attempts). @default 3 */
+  attempts?: number
 }
 
 export class DownloadManager implements DownloadService {
@@ -89,6 +92,7 @@ export class DownloadManager implements DownloadService {
   /** File requests waiting for their record to replicate here. */
   private readonly files: ServableWait
   private storageProblem: StorageProblem | null = null
+  private readonly watchers = new Set<(userId: string) => void>()
   private closed = false
 
   constructor(private readonly o: ManagerOptions) {
@@ -154,8 +158,11 @@ export class DownloadManager implements DownloadService {
     return this.feed.subscribe(userId, listener)
   }
 
-  async request(userId: string): Promise<DownloadView> {
+  async request(userId: string, params: Params = {}): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
+    // Bad parameters stay bad wherever and whenever they are sent: said first.
+    const refused = this.refusal(params)
+    if (refused) throw new InvalidParamsError(refused)
     // The refusal that is true whatever state this node is in comes first. (The insert below
     // checks again, atomically.)
     const existing = this.o.repo.forUser(userId)
@@ -189,6 +196,10 @@ export class DownloadManager implements DownloadService {
       finishedAt: null,
       expiresAt: now + this.o.liveTtlMs,
       checkpoint: null,
+      params,
+      attempt: 1,
+      attempts: this.o.attempts ?? 3,
+      retryAt: null,
     }
     this.o.log.info('request', { id: download.id, user: userId, owner: owner.name })
     const result = await this.o.repo.insert(download)
@@ -198,6 +209,21 @@ export class DownloadManager implements DownloadService {
     this.races.track(download)
     this.tellRaceLost(userId)
     return download
+  }
+
+  /** The generator's objection to these parameters, or null. */
+  private refusal(params: Params): string | null {
+    const shape = checkParams(params)
+    if (!shape.ok) return shape.error
+    try {
+      const problem = this.o.generator.validate?.(params)
+      if (problem === null || problem === undefined || problem === '') return null
+      return typeof problem === 'string' ? problem : 'the generator refused them.'
+    } catch (err) {
+      // A validate that throws is the generator's bug; the user is told no more than that.
+      this.o.log.warn('validate-failed', { error: (err as Error)?.message ?? String(err) })
+      return 'the generator could not check them.'
+    }
   }
 
   async dismiss(userId: string): Promise<DownloadView | null> {
@@ -271,7 +297,14 @@ export class DownloadManager implements DownloadService {
       this.housekeeper.prefetch(this.o.repo.forUser(userId))
       this.tellRaceLost(userId)
       this.feed.notify(userId)
+      for (const watcher of this.watchers) watcher(userId)
     }
+  }
+
+  /** Calls `listener` with the user of every download that changes, anywhere in the cluster. */
+  watch(listener: (userId: string) => void): () => void {
+    this.watchers.add(listener)
+    return () => this.watchers.delete(listener)
   }
 
   /** Tells the user's sockets here when a request made here lost to one made elsewhere. */

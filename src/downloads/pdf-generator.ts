@@ -4,7 +4,7 @@
  * the remaining work only, so a takeover does not start from zero.
  */
 import type { Checkpoint } from '../store/record.ts'
-import type { Generator, Job, RunContext, Sleep } from './generator.ts'
+import type { BytesFile, Generator, Job, RunContext, Sleep } from './generator.ts'
 import { sleep as sleepOn, systemClock, type Clock } from '../clock.ts'
 import { renderReport } from './pdf.ts'
 
@@ -41,7 +41,7 @@ export function createPdfGenerator({
   tickMs = 100,
   clock = systemClock,
   sleep = (ms, signal) => sleepOn(clock, ms, signal),
-}: PdfGeneratorOptions): Generator {
+}: PdfGeneratorOptions): Generator<BytesFile> {
   const now = () => clock.now()
   return {
     name: 'pdf',
@@ -72,7 +72,7 @@ export function createPdfGenerator({
 /** Works like the default until `failAtPercent`, then throws: for demos and tests. */
 export function createFailingGenerator(
   options: PdfGeneratorOptions & { failAtPercent: number },
-): Generator {
+): Generator<BytesFile> {
   const inner = createPdfGenerator(options)
   return {
     name: 'failing',

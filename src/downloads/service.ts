@@ -4,7 +4,7 @@
  * use a fake.
  */
 import type { Readable } from 'node:stream'
-import type { Download } from '../store/record.ts'
+import type { Download, Params } from '../store/record.ts'
 
 /** A record as a client should see it: with the freshest progress and when it was measured. */
 export type DownloadView = Download & { progressAt?: number }
@@ -21,14 +21,17 @@ export interface OpenedFile {
   filename: string
   contentType: string
   /** Null while the file cannot be had on this node yet (no peer holding it reachable). */
-  content: { size: number; stream(): Readable } | null
+  content: { size: number; stream(range?: { start: number; end: number }): Readable } | null
 }
 
 export interface DownloadService {
   /** The user's download as a client should see it now, or null. */
   current(userId: string): DownloadView | null
-  /** Starts a download; refused with DownloadConflictError while the user has one. */
-  request(userId: string): Promise<DownloadView>
+  /**
+   * Starts a download with these parameters (`{}` by default); refused with
+   * DownloadConflictError while the user has one, InvalidParamsError if the generator refuses.
+   */
+  request(userId: string, params?: Params): Promise<DownloadView>
   /** Clears the user's download (cancelling it if it runs); resolves to what was dismissed. */
   dismiss(userId: string): Promise<DownloadView | null>
   /** Every change to the user's download, and notices meant for the user; returns the unsubscribe. */

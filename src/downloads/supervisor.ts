@@ -9,6 +9,7 @@ import { isLive } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
+import type { Timer } from '../clock.ts'
 
 /** Who takes over a download whose owner is gone (cluster/placement.ts). */
 export interface Successors {
@@ -28,6 +29,8 @@ export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nod
 export class Supervisor {
   private readonly workers = new Map<string, Worker>()
   private readonly takingOver = new Set<string>()
+  /** Users whose download waits out a retry's backoff: when to look again. */
+  private readonly retryTimers = new Map<string, Timer>()
   /** While set, this node starts no worker: it was stalled long enough to have been replaced. */
   private quietUntil = 0
   /**
@@ -122,6 +125,9 @@ export class Supervisor {
     this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
     if (this.paused || this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
+    // A retry waits out its backoff wherever it runs next: here, or at a successor.
+    const waitMs = current.retryAt === null ? 0 : current.retryAt - this.o.repo.now()
+    if (waitMs > 0) return this.lookAgain(userId, waitMs)
     if (current.owner === this.o.self.id) {
       const until = this.heldBack.get(current.id)
       if (until !== undefined && this.o.clock.now() < until) return
@@ -130,6 +136,16 @@ export class Supervisor {
     }
     const successor = this.o.placement.successorFor(userId, current.owner)
     if (successor?.id === this.o.self.id) void this.takeOver(current)
+  }
+
+  private lookAgain(userId: string, waitMs: number): void {
+    const previous = this.retryTimers.get(userId)
+    if (previous !== undefined) this.o.clock.clearTimeout(previous)
+    const timer = this.o.clock.setTimeout(() => {
+      this.retryTimers.delete(userId)
+      this.reconcile([userId])
+    }, waitMs)
+    this.retryTimers.set(userId, timer)
   }
 
   /** Two requests of one user raced: the owner of the losing record dismisses it everywhere. */
@@ -157,6 +173,7 @@ export class Supervisor {
         ...(copy && { progress: copy.progress, checkpoint: copy.checkpoint }),
         // It runs here from now on: the page says so before the first tick.
         state: 'processing',
+        retryAt: null,
         owner: this.o.self.id,
         ownerName: this.o.self.name,
         epoch: d.epoch + 1,
@@ -203,6 +220,8 @@ export class Supervisor {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    for (const timer of this.retryTimers.values()) this.o.clock.clearTimeout(timer)
+    this.retryTimers.clear()
     await Promise.all([...this.workers.values()].map((w) => w.stopAndCheckpoint()))
   }
 }

@@ -7,10 +7,18 @@
  * every step that no successor took. Record times (updatedAt,
  * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
-import { isContentType, isLive, safeFileName, type Download } from '../store/record.ts'
+import {
+  isContentType,
+  isLive,
+  parseCheckpoint,
+  safeFileName,
+  type Checkpoint,
+  type Download,
+} from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
-import type { FileStore } from '../store/file-store.ts'
-import type { Generator } from './generator.ts'
+import { SourceStreamError, StoreError, type FileStore } from '../store/file-store.ts'
+import type { GeneratedFile, Generator } from './generator.ts'
+import { retryDelayMs } from './retry-policy.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
@@ -32,6 +40,10 @@ export interface WorkerOptions {
   checkpointStep: number
   /** The least time between two checkpoints written to the log. */
   logCheckpointMs: number
+  /** The first wait before a retry (retry-policy.ts). @default 1000 */
+  retryMs?: number
+  /** Tests only: the retry delay's jitter. @default Math.random */
+  random?: () => number
   onProgress: (download: Download, progress: number) => void
   /** Sends a checkpoint to the successors; returns how many took it (0: the log must). */
   onCheckpoint?: (copy: RelayedCheckpoint) => number
@@ -115,44 +127,63 @@ export class Worker {
       // Starting is not a decision the log needs: the record already names this node, and its
       // progress travels beside the log. Only a lease running short (a download resumed after
       // a restart) is renewed before the work; otherwise the first fallback checkpoint does.
-      if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
+      // A retry that waited out its backoff says it runs (the page stops counting down).
+      if (this.current.retryAt !== null)
+        await this.write({
+          state: 'processing',
+          retryAt: null,
+          expiresAt: o.repo.now() + o.liveTtlMs,
+        })
+      else if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
         await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
-      let file
+      let file: GeneratedFile
+      let ref
       try {
         file = await o.generator.run(
           {
             id: this.id,
             userId: this.current.userId,
+            params: this.current.params,
             createdAt: this.current.createdAt,
             progress: this.current.progress,
             checkpoint: this.current.checkpoint,
+            attempt: this.current.attempt,
             nodeName: o.nodeName,
           },
           { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
         )
         if (signal.aborted) throw signal.reason
+        const wrong = wrongFile(file)
+        // A file of the wrong shape is the generator's bug: trying again makes the same.
+        if (wrong) return await this.fail(`The generator returned ${wrong}.`)
+        await this.writing
+        // A stream goes to the store as it comes; its own failure is the generator's.
+        ref = file.stream
+          ? await o.files.putStream(file.stream, signal)
+          : await o.files.put(
+              Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength),
+            )
+        if (signal.aborted) throw signal.reason
       } catch (err) {
         if (this.stopReason(err)) throw err
-        // Only the generator's own failure is the download's failure: the user sees it.
-        return await this.fail(err instanceof Error ? err.message : String(err))
+        // Only the generator's own failure is the download's failure: the user sees it. The
+        // store's (a full disk, say) propagates: the supervisor starts a new attempt.
+        const own = err instanceof SourceStreamError ? err.cause : err
+        if (err !== own || !(err instanceof StoreError))
+          return await this.failed(own instanceof Error ? own.message : String(own))
+        throw err
       }
-      if (!isContentType(file.contentType)) {
-        return await this.fail(
-          `The generator returned an invalid content type ${JSON.stringify(file.contentType).slice(0, 80)}.`,
-        )
-      }
-      await this.writing
-      const ref = await o.files.put(file.bytes)
       const at = o.repo.now()
       await this.write({
         state: 'ready',
         progress: 100,
         file: { ...ref, filename: safeFileName(file.filename), contentType: file.contentType },
+        error: null,
         finishedAt: at,
         expiresAt: at + o.retentionMs,
         checkpoint: null,
       })
-      o.log.info('ready', { id: this.id, bytes: file.bytes.length })
+      o.log.info('ready', { id: this.id, bytes: ref.byteLength, attempt: this.current.attempt })
     } catch (err) {
       await this.writing
       const reason = this.stopReason(err)
@@ -172,8 +203,33 @@ export class Worker {
     return this.controller.signal.aborted && reason instanceof Stopped ? reason.reason : null
   }
 
+  /** The generator threw: try again later from the newest checkpoint, or fail for good. */
+  private async failed(message: string): Promise<void> {
+    const { attempt, attempts } = this.current
+    if (attempt >= attempts) return this.fail(message)
+    await this.writing
+    const delayMs = retryDelayMs(attempt, this.o.retryMs ?? 1000, this.o.random)
+    const at = this.o.repo.now()
+    this.o.log.warn('retry', {
+      id: this.id,
+      error: message,
+      attempt: `${attempt + 1}/${attempts}`,
+      inMs: delayMs,
+      from: `${this.latest.progress}%`,
+    })
+    await this.write({
+      state: 'pending',
+      attempt: attempt + 1,
+      retryAt: at + delayMs,
+      error: message,
+      progress: this.latest.progress,
+      checkpoint: this.latest.checkpoint,
+      expiresAt: at + delayMs + this.o.liveTtlMs,
+    })
+  }
+
   private async fail(message: string): Promise<void> {
-    this.o.log.warn('failed', { id: this.id, error: message })
+    this.o.log.warn('failed', { id: this.id, error: message, attempt: this.current.attempt })
     await this.writing
     const at = this.o.repo.now()
     await this.write({
@@ -185,8 +241,25 @@ export class Worker {
     })
   }
 
-  private report(progress: number, checkpoint: Download['checkpoint']): void {
-    if (this.controller.signal.aborted || progress <= this.progress) return
+  private report(reported: number, given: Checkpoint): void {
+    // The generator's mistakes are thrown back at it, where its author sees them.
+    if (typeof reported !== 'number' || !Number.isFinite(reported))
+      throw new TypeError(
+        `report(progress, checkpoint): progress must be a number, got ${String(reported)}`,
+      )
+    const checkpoint = parseCheckpoint(given)
+    if (!checkpoint)
+      throw new TypeError(
+        'report(progress, checkpoint): checkpoint must be a flat object of strings, numbers, booleans and nulls',
+      )
+    // 100 is the file being ready, which only the worker says.
+    const progress = Math.max(0, Math.min(99, Math.floor(reported)))
+    if (this.controller.signal.aborted || progress <= this.progress) {
+      // Progress that does not move still carries the newest resume state.
+      if (!this.controller.signal.aborted && progress === this.progress)
+        this.latest = { progress, checkpoint }
+      return
+    }
     if (this.o.mayAct && !this.o.mayAct()) return this.stop('cut-off')
     this.progress = progress
     this.latest = { progress, checkpoint }
@@ -242,4 +315,18 @@ export class Worker {
       throw new Stopped('fenced')
     }
   }
+}
+
+/** What is wrong with a generator's result, or null. */
+function wrongFile(file: unknown): string | null {
+  if (typeof file !== 'object' || file === null) return `${String(file)} instead of a file`
+  const f = file as Record<string, unknown>
+  if (typeof f.filename !== 'string') return 'no filename'
+  if (typeof f.contentType !== 'string' || !isContentType(f.contentType))
+    return `an invalid content type ${JSON.stringify(f.contentType ?? null).slice(0, 80)}`
+  const bytes = Buffer.isBuffer(f.bytes) || f.bytes instanceof Uint8Array
+  const stream = typeof (f.stream as { pipe?: unknown } | undefined)?.pipe === 'function'
+  if (bytes === stream)
+    return 'a file with neither or both of bytes (a Buffer) and stream (a Readable)'
+  return null
 }

@@ -95,6 +95,10 @@ export function applyOp(table: RecordTable, op: RecordOp): string {
       finishedAt: null,
       expiresAt: 0,
       checkpoint: null,
+      params: {},
+      attempt: 1,
+      attempts: 1,
+      retryAt: null,
     }
     table.entries.set(id, { download: placeholder, removed: op, maxExpiresAt: 0, purged: false })
     index(table, op.userId, id)

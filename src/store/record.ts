@@ -3,7 +3,15 @@
  * through the replicated log, so everything read back from it goes through `parseOp` first.
  */
 
-import type { FileRef } from './file-store.ts'
+/** Where a file lives in the replicated storage (store/file-store.ts). */
+export interface FileRef {
+  /** Hex key of the hyperblobs core holding the file. */
+  core: string
+  blockOffset: number
+  blockLength: number
+  byteOffset: number
+  byteLength: number
+}
 
 export const STATES = ['pending', 'processing', 'ready', 'error'] as const
 export type DownloadState = (typeof STATES)[number]
@@ -31,9 +39,22 @@ export interface Download {
   expiresAt: number
   /** Opaque, generator-specific state to resume from. */
   checkpoint: Checkpoint | null
+  /** What the user asked for, as the generator validated it: handed to every attempt. */
+  params: Params
+  /** The attempt running, or waiting to run (1 for the first). */
+  attempt: number
+  /** How many attempts the download may take in all (--attempts where it was requested). */
+  attempts: number
+  /** Cluster time before which the next attempt does not start (a retry's backoff); else null. */
+  retryAt: number | null
 }
 
 export type Checkpoint = Record<string, string | number | boolean | null>
+
+/** A download's parameters: any JSON object, at most MAX_PARAMS_BYTES as JSON. */
+export type Params = { [key: string]: unknown }
+
+export const MAX_PARAMS_BYTES = 2048
 
 /** A ready download's file: where it lives in the replicated storage, and how it is served. */
 export interface DownloadFile extends FileRef {
@@ -131,13 +152,48 @@ export function parseCheckpoint(v: unknown): Checkpoint | null | undefined {
   return out
 }
 
+/**
+ * A download's parameters as given (a JSON object of at most 2 KiB), or why not. Records
+ * written before parameters existed have none: they read as `{}`.
+ */
+export function checkParams(
+  v: unknown,
+): { ok: true; params: Params } | { ok: false; error: string } {
+  if (v === undefined) return { ok: true, params: {} }
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, error: '"params" must be a JSON object.' }
+  let bytes: number
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(v))
+  } catch {
+    return { ok: false, error: '"params" must be plain JSON.' }
+  }
+  if (bytes > MAX_PARAMS_BYTES)
+    return {
+      ok: false,
+      error: `"params" is ${bytes} bytes as JSON; at most ${MAX_PARAMS_BYTES} are accepted.`,
+    }
+  return { ok: true, params: v as Params }
+}
+
+const positiveInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1
+
 export function parseDownload(v: unknown): Download | null {
   if (typeof v !== 'object' || v === null) return null
   const o = v as Record<string, unknown>
   if (!str(o.id) || !ID.test(o.id)) return null
   const checkpoint = parseCheckpoint(o.checkpoint)
   const file = parseFile(o.file, o.id)
+  const params = checkParams(o.params)
+  // Records written before retries existed were on their first and only attempt.
+  const attempt = o.attempt ?? 1
+  const attempts = o.attempts ?? 1
+  const retryAt = o.retryAt ?? null
   if (
+    !params.ok ||
+    !positiveInt(attempt) ||
+    !positiveInt(attempts) ||
+    !nullable(retryAt, num) ||
     !str(o.userId) ||
     !ID.test(o.userId) ||
     !str(o.state) ||
@@ -175,6 +231,10 @@ export function parseDownload(v: unknown): Download | null {
     finishedAt: o.finishedAt,
     expiresAt: o.expiresAt,
     checkpoint,
+    params: params.params,
+    attempt,
+    attempts,
+    retryAt,
   }
 }
 

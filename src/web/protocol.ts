@@ -4,8 +4,9 @@
  * explicit allow-list of fields, so a field added to the record never leaks by default.
  */
 import type { DownloadView } from '../downloads/service.ts'
+import { checkParams, type Params } from '../store/record.ts'
 
-export type ClientMessage = { type: 'request' } | { type: 'dismiss' }
+export type ClientMessage = { type: 'request'; params: Params } | { type: 'dismiss' }
 
 /** Where a ready download's file is served; only the web layer knows this route. */
 export const DOWNLOADS_PATH = '/downloads/'
@@ -19,7 +20,15 @@ export interface PublicDownload {
   /** When the worker measured `progress` (ms since the epoch), while it runs. */
   progressAt?: number
   fileUrl: string | null
+  /** The last error: the download's failure once it is `error`, or what a retry follows. */
   error: string | null
+  /** What was asked for (`{}` when nothing was). */
+  params: Params
+  /** The attempt running or waiting (1 for the first), and how many it may take in all. */
+  attempt: number
+  attempts: number
+  /** While a retry waits for its backoff: when it starts (ms since the epoch). */
+  retryAt: number | null
   owner: string
   ownerName: string
   epoch: number
@@ -73,7 +82,12 @@ export function parseClientMessage(
     return { ok: false, error: 'A message must be a JSON object with a "type".' }
   }
   const type = (value as { type?: unknown }).type
-  if (type === 'request' || type === 'dismiss') return { ok: true, message: { type } }
+  if (type === 'request') {
+    const params = checkParams((value as { params?: unknown }).params)
+    if (!params.ok) return { ok: false, error: params.error }
+    return { ok: true, message: { type, params: params.params } }
+  }
+  if (type === 'dismiss') return { ok: true, message: { type } }
   return {
     ok: false,
     error: `Unknown message type ${JSON.stringify(type ?? null).slice(0, 40)}; expected one of: ${CLIENT_TYPES.join(', ')}.`,
@@ -89,6 +103,10 @@ export function toPublic(d: DownloadView | null): PublicDownload | null {
     progress: d.progress,
     fileUrl: d.state === 'ready' && d.file ? DOWNLOADS_PATH + d.id : null,
     error: d.error,
+    params: d.params,
+    attempt: d.attempt,
+    attempts: d.attempts,
+    retryAt: d.retryAt,
     owner: d.owner,
     ownerName: d.ownerName,
     epoch: d.epoch,

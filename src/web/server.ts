@@ -4,15 +4,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { WebSocketServer } from 'ws'
-import type { DownloadService, OpenedFile } from '../downloads/service.ts'
+import type { DownloadService } from '../downloads/service.ts'
 import type { Logger } from '../logger.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Sessions } from './session.ts'
 import { loadAssets, sendAsset } from './assets.ts'
 import { originAllowed } from './origin.ts'
 import { serveSocket } from './socket.ts'
+import { sendFile } from './file-response.ts'
 import { DOWNLOADS_PATH, encode, type CutOff, type PublicMember } from './protocol.ts'
 
 export interface WebServerOptions {
@@ -180,14 +180,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
       res.setHeader('retry-after', '2')
       return text(res, 503, 'The file is not available on this node yet; retry shortly.')
     }
-    res.writeHead(200, {
-      'content-type': found.contentType,
-      'content-length': found.content.size,
-      'content-disposition': attachment(found),
-      'cache-control': 'private, no-store',
-    })
-    if (req.method === 'HEAD') return void res.end()
-    await pipeline(found.content.stream(), res)
+    await sendFile(req, res, found, found.content)
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -251,14 +244,6 @@ export function createWebServer(o: WebServerOptions): WebServer {
 }
 
 /** Content-Disposition for a generated file; names outside ASCII also go as RFC 5987. */
-function attachment(file: OpenedFile): string {
-  const ascii = file.filename.replace(/[^\x20-\x7e]/g, '_')
-  const header = `attachment; filename="${ascii}"`
-  return ascii === file.filename
-    ? header
-    : `${header}; filename*=UTF-8''${encodeURIComponent(file.filename)}`
-}
-
 function refuse(socket: Duplex, status: number, message: string): void {
   const reasons: Record<number, string> = {
     401: 'Unauthorized',

@@ -100,10 +100,11 @@ export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): vo
     }
     const parsed = parseClientMessage(data, isBinary)
     if (!parsed.ok) return send({ type: 'error', message: parsed.error })
-    const type = parsed.message.type
+    const message = parsed.message
+    const type = message.type
     queue = queue.then(async () => {
       try {
-        if (type === 'request') await downloads.request(userId)
+        if (message.type === 'request') await downloads.request(userId, message.params)
         // Nothing to dismiss still gets an answer: the (empty) current state.
         else if (!(await downloads.dismiss(userId))) sendCurrent()
       } catch (err) {

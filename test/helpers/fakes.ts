@@ -3,7 +3,12 @@
  * drives step by step, and the repository over an in-memory log.
  */
 import { Readable } from 'node:stream'
-import type { FileRef, FileStore, StoredFile } from '../../src/store/file-store.ts'
+import {
+  SourceStreamError,
+  type FileRef,
+  type FileStore,
+  type StoredFile,
+} from '../../src/store/file-store.ts'
 import { LogRepository } from '../../src/store/repository.ts'
 import type { Generator, Job, RunContext, GeneratedFile } from '../../src/downloads/generator.ts'
 import type { Checkpoint } from '../../src/store/record.ts'
@@ -29,10 +34,24 @@ export class MemoryFileStore implements FileStore {
     return { core, blockOffset, blockLength: 1, byteOffset: 0, byteLength: bytes.length }
   }
 
+  async putStream(source: Readable): Promise<FileRef> {
+    const chunks: Buffer[] = []
+    try {
+      for await (const chunk of source) chunks.push(Buffer.from(chunk as Uint8Array))
+    } catch (err) {
+      throw new SourceStreamError(err)
+    }
+    return this.put(Buffer.concat(chunks))
+  }
+
   async open(ref: FileRef): Promise<StoredFile | null> {
     const bytes = this.files.get(ref.blockOffset)
     if (!bytes || !this.reachable) return null
-    return { size: bytes.length, stream: () => Readable.from([bytes]) }
+    return {
+      size: bytes.length,
+      stream: (range) =>
+        Readable.from([range ? bytes.subarray(range.start, range.end + 1) : bytes]),
+    }
   }
 
   prefetch(ref: FileRef): void {
@@ -53,7 +72,8 @@ export interface Run {
   ctx: RunContext
   /** Reports progress (with a checkpoint saying so). */
   report(progress: number): void
-  finish(file?: Partial<GeneratedFile>): void
+  /** Resolves the run with a PDF, or with these fields over it (a `stream`, say). */
+  finish(file?: Record<string, unknown>): void
   fail(message: string): void
 }
 
@@ -94,7 +114,7 @@ export function steppedGenerator(): Generator & { runs: Run[]; next(): Promise<R
               filename: `stepped-${job.id}.pdf`,
               contentType: 'application/pdf',
               ...file,
-            }),
+            } as GeneratedFile),
           fail: (message) => reject(new Error(message)),
         }
         runs.push(run)

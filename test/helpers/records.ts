@@ -31,6 +31,10 @@ export function download(over: Partial<Download> = {}): Download {
     finishedAt: null,
     expiresAt: 100_000,
     checkpoint: null,
+    params: {},
+    attempt: 1,
+    attempts: 1,
+    retryAt: null,
     ...over,
   }
 }

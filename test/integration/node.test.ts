@@ -72,7 +72,7 @@ test('request, progress, ready, file, dismiss; a second request while one is liv
   }
 })
 
-test('a generator that throws leaves the record in error; the user dismisses and requests again', async () => {
+test('a generator that throws on its last attempt leaves the record in error; the user dismisses and requests again', async () => {
   const dir = await tempDir()
   let calls = 0
   const generator: Generator = {
@@ -91,12 +91,14 @@ test('a generator that throws leaves the record in error; the user dismisses and
       }
     },
   }
-  const node = await startTestNode({ name: 'n1', dataDir: dir.path }, { generator })
+  const node = await startTestNode({ name: 'n1', dataDir: dir.path, attempts: 1 }, { generator })
   try {
     const client = await Client.connect(node.url, await sessionCookie(node.url))
     client.send({ type: 'request' })
     const failed = await client.download((d) => d?.state === 'error')
     assert.is(failed?.error, 'the printer is on fire')
+    assert.is(failed?.attempt, 1)
+    assert.is(failed?.attempts, 1)
     client.send({ type: 'request' })
     await client.next((m) => m.type === 'error')
     client.send({ type: 'dismiss' })

@@ -25,6 +25,8 @@ const job: Job = {
   createdAt: 1_700_000_000_000,
   progress: 0,
   checkpoint: null,
+  params: {},
+  attempt: 1,
   nodeName: 'n1',
 }
 

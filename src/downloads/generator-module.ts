@@ -1,0 +1,69 @@
+/**
+ * A job of the user's own (`--generator ./my-job.mjs`): a JavaScript or TypeScript module,
+ * resolved from the working directory, whose default export is a generator (generator.ts).
+ * A module that does not load, or does not have that shape, stops the node at start with one
+ * line naming the path and what is wrong: a node that started would fail every download.
+ */
+import { stat } from 'node:fs/promises'
+import { isAbsolute, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import type { Generator } from './generator.ts'
+
+export class GeneratorModuleError extends Error {}
+
+const TYPESCRIPT = /\.[mc]?tsx?$/
+
+/** Loads and checks the module at `path` (relative to `cwd`). Throws GeneratorModuleError. */
+export async function loadGeneratorModule(path: string, cwd = process.cwd()): Promise<Generator> {
+  const file = isAbsolute(path) ? path : resolve(cwd, path)
+  const fail = (why: string) => new GeneratorModuleError(`job module ${path} (${file}) ${why}`)
+  const found = await stat(file).catch(() => null)
+  if (!found) throw fail('does not exist')
+  if (!found.isFile()) throw fail('is not a file')
+  let loaded: unknown
+  try {
+    loaded = await importModule(file)
+  } catch (err) {
+    throw fail(`did not load: ${firstLine(err)}`)
+  }
+  const problem = shapeProblem((loaded as { default?: unknown }).default)
+  if (problem) throw fail(problem)
+  return (loaded as { default: Generator }).default
+}
+
+/** What keeps a module's default export from being a generator, or null. */
+export function shapeProblem(value: unknown): string | null {
+  const expected = 'export default { name, run(job, ctx) }'
+  if (value === undefined) return `has no default export (${expected})`
+  if (typeof value !== 'object' || value === null)
+    return `exports ${value === null ? 'null' : `a ${typeof value}`} by default, not a generator (${expected})`
+  const g = value as Record<string, unknown>
+  if (typeof g.run !== 'function') return `has no run(job, ctx) function in its default export`
+  if (typeof g.name !== 'string' || g.name.trim() === '')
+    return 'has no name in its default export (a string naming the job)'
+  if (g.validate !== undefined && typeof g.validate !== 'function')
+    return 'has a validate in its default export that is not a function'
+  return null
+}
+
+async function importModule(file: string): Promise<unknown> {
+  const url = pathToFileURL(file).href
+  try {
+    return await import(url)
+  } catch (err) {
+    // Plain Node (the installed package) does not read TypeScript: tsx does, if it is there.
+    const code = (err as { code?: string }).code
+    if (!TYPESCRIPT.test(file) || code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err
+    const tsx = await import('tsx/esm/api').catch(() => null)
+    if (!tsx)
+      throw new Error(
+        'a TypeScript module needs tsx installed beside it (npm install tsx), or compile it to JavaScript',
+      )
+    return tsx.tsImport(url, import.meta.url)
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  return message.split('\n')[0]?.trim() || 'unknown error'
+}

@@ -1,0 +1,120 @@
+/**
+ * The library API: `import { createNode } from 'pdf-cluster'` runs a node in the caller's
+ * process, with the same settings as the command line's flags (config.ts) and the job as an
+ * object or a module's path. The handle gives what an app needs around it: the node's URL and
+ * members, every change to a download in the cluster, requests and dismissals on a user's
+ * behalf, and close(). README, "Use it from your own app".
+ */
+import { resolveConfig, type Config } from './config.ts'
+import { createLogger, silentLogger, type Logger } from './logger.ts'
+import { runNode } from './node-runner.ts'
+import type { RunningNode } from './node.ts'
+import type { Generator } from './downloads/generator.ts'
+import type { Params } from './store/record.ts'
+import { toPublic, type PublicDownload } from './web/protocol.ts'
+import { loadGeneratorModule } from './downloads/generator-module.ts'
+
+export type { GeneratedFile, Generator, Job, RunContext, BytesFile } from './downloads/generator.ts'
+export type { Checkpoint, Params } from './store/record.ts'
+export type { PublicDownload } from './web/protocol.ts'
+export type { Logger, Fields } from './logger.ts'
+export type { QuorumRule, HostPort } from './config.ts'
+export { RefusalError } from './downloads/errors.ts'
+
+export interface NodeOptions extends Partial<Omit<Config, 'generator'>> {
+  /** The job: a generator object, a module's path, or 'pdf' (the default) or 'failing'. */
+  generator?: Generator | string
+  /** Where the node's log lines go. @default lines on stdout; `false` for none */
+  log?: Logger | false
+}
+
+export interface MemberInfo {
+  id: string
+  name: string
+  url: string
+  status: 'alive' | 'suspect' | 'dead' | 'left'
+  incarnation: number
+}
+
+/** A download changed somewhere in the cluster: the user's record now (null once gone). */
+export interface DownloadChange {
+  userId: string
+  download: PublicDownload | null
+}
+
+export interface ClusterNode {
+  readonly id: string
+  readonly name: string
+  /** The node's HTTP base URL: the page, `/ws`, `/healthz`. */
+  readonly url: string
+  /** Every member this node knows of, itself included, with its status. */
+  members(): MemberInfo[]
+  /** Calls `listener` on every change to any download of the cluster; returns the unsubscribe. */
+  onDownload(listener: (change: DownloadChange) => void): () => void
+  /** The user's download now, as a client sees it, or null. */
+  current(userId: string): PublicDownload | null
+  /** Starts a download for a user; rejects with a RefusalError saying why it cannot. */
+  request(userId: string, params?: Params): Promise<PublicDownload>
+  /** Dismisses the user's download (cancelling it if it runs); resolves to what it was. */
+  dismiss(userId: string): Promise<PublicDownload | null>
+  /** Stops the node: its workers write their last checkpoint first. */
+  close(): Promise<void>
+}
+
+/** Starts a node. Rejects with a one-line message when a setting or the job cannot be used. */
+export async function createNode(options: NodeOptions = {}): Promise<ClusterNode> {
+  const { generator: job, log: logOption, ...settings } = options
+  const config = resolveConfig({
+    ...settings,
+    generator: typeof job === 'string' ? job : job ? job.name : undefined,
+  })
+  const log = logOption === false ? silentLogger : (logOption ?? createLogger(config.name))
+  const generator =
+    typeof job === 'object'
+      ? job
+      : job && job !== 'pdf' && job !== 'failing'
+        ? await loadGeneratorModule(job)
+        : undefined
+  const listeners = new Set<(change: DownloadChange) => void>()
+  let unwatch: () => void = () => {}
+  const started = (node: RunningNode) => {
+    unwatch()
+    unwatch = node.manager.watch((userId) => {
+      const change = { userId, download: toPublic(node.manager.current(userId)) }
+      for (const listener of listeners) listener(change)
+    })
+  }
+  const runner = await runNode(
+    config,
+    { log, ...(generator && { generator }) },
+    { onStarted: started },
+  )
+  const node = (): RunningNode => {
+    const running = runner.node
+    if (!running) throw new Error(`node ${config.name} is restarting after a store failure`)
+    return running
+  }
+  const first = node()
+  return {
+    id: first.id,
+    name: first.name,
+    url: first.url,
+    members: () =>
+      node()
+        .cluster.members()
+        .map(({ id, name, url, status, incarnation }) => ({ id, name, url, status, incarnation })),
+    onDownload(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    current: (userId) => toPublic(node().manager.current(userId)),
+    request: async (userId, params) =>
+      toPublic(await node().manager.request(userId, params)) as PublicDownload,
+    dismiss: async (userId) => toPublic(await node().manager.dismiss(userId)),
+    close: async () => {
+      unwatch()
+      listeners.clear()
+      await runner.close()
+    },
+  }
+}
