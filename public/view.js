@@ -63,6 +63,26 @@ const STATE_TEXT = {
   error: 'We couldn’t create your PDF',
 }
 
+/** @param {unknown} n */
+const count = (n) => (typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : null)
+
+/**
+ * "attempt 2 of 3" while a download is past its first attempt; else empty.
+ *
+ * @param {Download} d
+ */
+function attemptText(d) {
+  const attempt = count(d.attempt)
+  const attempts = count(d.attempts)
+  return attempt && attempts && attempt > 1 ? `attempt ${attempt} of ${attempts}` : ''
+}
+
+/** @param {unknown} ms */
+const formatClock = (ms) =>
+  typeof ms === 'number' && Number.isFinite(ms)
+    ? new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    : null
+
 /** @param {unknown} ms */
 const formatTime = (ms) =>
   typeof ms === 'number' && Number.isFinite(ms)
@@ -145,14 +165,34 @@ export function renderCard(el, s) {
     el.download.dataset.id = d.id
     el.download.dataset.progress = String(percent)
 
-    const stateText = d.state === 'pending' && percent > 0 ? 'Resuming…' : STATE_TEXT[d.state]
+    const retrying = d.state === 'pending' && typeof d.retryAt === 'number'
+    const stateText = retrying
+      ? 'Retrying…'
+      : d.state === 'pending' && percent > 0
+        ? 'Resuming…'
+        : STATE_TEXT[d.state]
     if (el.state.textContent !== stateText) el.state.textContent = stateText
 
     const node = typeof d.ownerName === 'string' && d.ownerName ? d.ownerName : null
-    if (d.state === 'pending') {
+    const attempt = attemptText(d)
+    if (retrying) {
+      // The last attempt's failure, and when the next one starts (from where it stopped).
+      const at = formatClock(d.retryAt)
+      const why = typeof d.error === 'string' && d.error ? `: ${d.error}` : ''
+      setDetail(
+        el.detail,
+        `That didn’t work${why}. Trying again${at ? ` at ${at}` : ''} (${attempt}).`,
+        null,
+      )
+    } else if (d.state === 'pending') {
       setDetail(el.detail, node ? 'Waiting for node ' : 'Waiting for a worker', node)
     } else if (d.state === 'processing') {
-      setDetail(el.detail, node ? 'Running on node ' : 'Running', node)
+      setDetail(
+        el.detail,
+        node ? 'Running on node ' : 'Running',
+        node,
+        attempt ? ` · ${attempt}` : '',
+      )
     } else if (d.state === 'ready') {
       const until = formatTime(d.expiresAt)
       const after = until ? ` · available until ${until}` : ''
@@ -166,8 +206,12 @@ export function renderCard(el, s) {
     el.percent.textContent = `${percent}%`
 
     el.errorMessage.hidden = d.state !== 'error'
+    const tries = count(d.attempt)
     el.errorMessage.textContent =
-      d.state === 'error' ? d.error || 'The PDF could not be generated.' : ''
+      d.state === 'error'
+        ? (d.error || 'The PDF could not be generated.') +
+          (tries && tries > 1 ? ` (after ${tries} attempts)` : '')
+        : ''
 
     el.fileLink.hidden = d.state !== 'ready'
     if (s.fileHref) el.fileLink.setAttribute('href', s.fileHref)

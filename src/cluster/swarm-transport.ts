@@ -23,10 +23,12 @@ const KEEP_ALIVE_MS = 1000
 const LINK_TIMEOUT_MS = 3000
 /**
  * The cluster protocol's version. v2 carries the log advert in its own message and records
- * without `fileUrl`: nodes of different versions must not link (see README, Upgrading).
+ * without `fileUrl`; v3 records carry a job's `params` and its attempts, which a v2 node
+ * would drop when it rewrote one: nodes of different versions must not link (see README,
+ * Upgrading).
  */
-const PROTOCOL = 'pdf-cluster/v2'
-const OLDER_PROTOCOLS = ['pdf-cluster/v1']
+const PROTOCOL = 'pdf-cluster/v3'
+const OLDER_PROTOCOLS = ['pdf-cluster/v1', 'pdf-cluster/v2']
 /** How long start waits for the bootstrap nodes to answer a first ping. */
 const FIRST_PROBE_MS = 300
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */

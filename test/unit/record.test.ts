@@ -17,6 +17,24 @@ test('a ready record written by an earlier version (fileUrl, no file name) still
   assert.not.ok('fileUrl' in d, 'the route is not part of the record any more')
 })
 
+test('a record written before parameters and retries reads as {} on its first and only attempt', () => {
+  const { params: _p, attempt: _a, attempts: _n, retryAt: _r, ...before } = download({ id: 'v2' })
+  const d = parseDownload(JSON.parse(JSON.stringify(before)))
+  assert.ok(d)
+  assert.equal([d.params, d.attempt, d.attempts, d.retryAt], [{}, 1, 1, null])
+})
+
+test('a record with parameters past 2 KiB, or attempts that are not counts, is refused', () => {
+  assert.is(parseDownload(download({ params: { s: 'x'.repeat(2100) } })), null)
+  assert.is(parseDownload({ ...download(), params: [] }), null)
+  assert.is(parseDownload(download({ attempt: 0 })), null)
+  assert.is(parseDownload(download({ attempts: 1.5 })), null)
+  assert.is(parseDownload({ ...download(), retryAt: 'soon' }), null)
+  assert.ok(
+    parseDownload(download({ params: { month: '2026-03' }, attempt: 2, attempts: 3, retryAt: 5 })),
+  )
+})
+
 test('a record whose file name or content type could not be served is refused', () => {
   const withFile = (file: object) => parseDownload({ ...download(), file: { ...ref, ...file } })
   assert.ok(withFile({ filename: 'march.csv', contentType: 'text/csv; charset="utf-8"' }))

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Supervisor } from '../../src/downloads/supervisor.ts'
+import { Supervisor, type SupervisorOptions } from '../../src/downloads/supervisor.ts'
 import { CheckpointCopies } from '../../src/downloads/checkpoint-copies.ts'
 import type { NodeRef } from '../../src/cluster/placement.ts'
 import type { Download } from '../../src/store/record.ts'
@@ -14,7 +14,7 @@ const LIVE_TTL_MS = 30_000
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
-function setup() {
+function setup(over: Partial<SupervisorOptions> = {}) {
   const clock = fakeClock()
   const copies = new CheckpointCopies()
   const { log, repo } = memoryRepository(clock)
@@ -41,6 +41,7 @@ function setup() {
     logCheckpointMs: 10_000,
     onProgress: () => {},
     log: logger,
+    ...over,
   })
   const live = (over: Partial<Download>) =>
     download({
@@ -305,6 +306,105 @@ test('close stops every worker, each writing its newest progress first', async (
   await s.supervisor.close()
   assert.is(s.repo.get(d.id)!.progress, 7)
   assert.is(s.supervisor.running, 0)
+})
+
+/** Lets the promise chains started by a tick or a write run out. */
+async function drain(): Promise<void> {
+  for (let i = 0; i < 10; i++) await settle()
+}
+
+test('a failed attempt is retried from its newest checkpoint once its backoff has passed, not before', async () => {
+  const s = setup({ retryMs: 1000, random: () => 1 })
+  const d = s.live({ userId: 'u1', owner: 'me', attempts: 3 })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  const first = await s.generator.next()
+  assert.is(first.job.attempt, 1)
+  first.report(30)
+  first.fail('the database went away')
+  await drain()
+  const waiting = s.repo.get(d.id)!
+  assert.is(waiting.state, 'pending')
+  assert.is(waiting.attempt, 2)
+  assert.is(waiting.error, 'the database went away')
+  assert.equal(waiting.checkpoint, { at: 30 })
+  assert.is(waiting.retryAt, s.clock.now() + 1000)
+
+  s.supervisor.reconcileAll()
+  await s.clock.tick(999)
+  await drain()
+  assert.is(s.generator.runs.length, 1, 'nothing before the backoff is over')
+  await s.clock.tick(1)
+  const second = await s.generator.next()
+  assert.is(second.job.attempt, 2)
+  assert.is(second.job.progress, 30)
+  assert.equal(second.job.checkpoint, { at: 30 })
+  await drain()
+  assert.is(s.repo.get(d.id)!.state, 'processing')
+  assert.is(s.repo.get(d.id)!.retryAt, null)
+  second.finish()
+  await drain()
+  assert.is(s.repo.get(d.id)!.state, 'ready')
+  assert.is(s.repo.get(d.id)!.error, null)
+})
+
+test('the last attempt failing leaves the download in error, with no timer left', async () => {
+  const s = setup({ retryMs: 1000, random: () => 0 })
+  const d = s.live({ userId: 'u1', owner: 'me', attempt: 2, attempts: 2 })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  ;(await s.generator.next()).fail('still broken')
+  await drain()
+  assert.is(s.repo.get(d.id)!.state, 'error')
+  assert.is(s.repo.get(d.id)!.error, 'still broken')
+  s.supervisor.reconcileAll()
+  await s.clock.tick(60_000)
+  await drain()
+  assert.is(s.generator.runs.length, 1)
+})
+
+test('a dismissal during the backoff: the retry never runs', async () => {
+  const s = setup({ retryMs: 1000, random: () => 1 })
+  const d = s.live({ userId: 'u1', owner: 'me', attempts: 3 })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  ;(await s.generator.next()).fail('boom')
+  await drain()
+  s.supervisor.reconcileAll()
+  await s.repo.remove(s.repo.get(d.id)!)
+  s.supervisor.reconcileAll()
+  await s.clock.tick(5000)
+  await drain()
+  assert.is(s.generator.runs.length, 1)
+})
+
+test('a successor takes over a download waiting for its retry only when the backoff is over', async () => {
+  const s = setup()
+  const d = s.live({
+    userId: 'u1',
+    owner: 'dead-node',
+    ownerName: 'n2',
+    state: 'pending',
+    attempt: 2,
+    attempts: 3,
+    progress: 40,
+    checkpoint: { at: 40 },
+    retryAt: s.clock.now() + 2000,
+  })
+  await s.repo.insert(d)
+  s.gone.set('dead-node', ME)
+  s.supervisor.reconcileAll()
+  await drain()
+  assert.is(s.repo.get(d.id)!.owner, 'dead-node', 'not taken over during the backoff')
+  await s.clock.tick(2000)
+  await drain()
+  const taken = s.repo.get(d.id)!
+  assert.is(taken.owner, 'me')
+  assert.is(taken.retryAt, null)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  assert.is(run.job.attempt, 2)
+  assert.equal(run.job.checkpoint, { at: 40 })
 })
 
 test.run()

@@ -1,4 +1,5 @@
 import { test } from 'uvu'
+import { Readable } from 'node:stream'
 import * as assert from 'uvu/assert'
 import { Worker } from '../../src/downloads/worker.ts'
 import type { Download } from '../../src/store/record.ts'
@@ -268,6 +269,40 @@ test('a failing log halts the worker without failing the download', async () => 
     s.logger.events('worker-halted').map((e) => e.fields.error),
     ['No space left on device'],
   )
+})
+
+test('a generator’s bad report is thrown back at it; progress is kept within 0-99', async () => {
+  const s = await setup()
+  s.start()
+  const run = await s.generator.next()
+  assert.throws(
+    () => run.ctx.report(Number.NaN, {}),
+    (err: Error) => err instanceof TypeError && /progress must be a number/.test(err.message),
+  )
+  assert.throws(
+    () => run.ctx.report(10, { nested: { no: 1 } } as never),
+    (err: Error) => err instanceof TypeError && /flat object/.test(err.message),
+  )
+  run.ctx.report(250, { at: 250 })
+  assert.equal(s.ticks, [99], 'the file being ready (100) is for the worker to say')
+})
+
+test('a job whose stream fails is retried with the stream’s error', async () => {
+  const s = await setup({ attempts: 2 })
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(20)
+  async function* broken() {
+    yield Buffer.from('a,b\n')
+    throw new Error('the source closed')
+  }
+  run.finish({ stream: Readable.from(broken()), bytes: undefined })
+  await worker.done
+  const d = s.repo.get(s.d.id)!
+  assert.is(d.state, 'pending')
+  assert.is(d.attempt, 2)
+  assert.is(d.error, 'the source closed')
+  assert.is(d.progress, 20)
 })
 
 test.run()
