@@ -22,6 +22,8 @@ const BATCH = 50
 /** @type {import('pdf-cluster').Generator} */
 export default {
   name: 'csv-export',
+  /** What the page calls the file: "Download your CSV export". */
+  label: 'CSV export',
 
   /** Returns what is wrong with the parameters, for the user; nothing when they will do. */
   validate(params) {
@@ -87,14 +89,14 @@ function* csv(month, rows, totalCents) {
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason)
-    const timer = setTimeout(resolve, ms)
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        reject(signal.reason)
-      },
-      { once: true },
-    )
+    const abort = () => {
+      clearTimeout(timer)
+      reject(signal.reason)
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', abort)
+      resolve()
+    }, ms)
+    signal.addEventListener('abort', abort, { once: true })
   })
 }

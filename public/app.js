@@ -3,6 +3,8 @@
 // It keeps one WebSocket to the cluster, renders whatever download record the server sends
 // (the server sends the current one on every connect, so a reload or a reconnect needs no
 // special handling), and sends two kinds of frames: {type:'request'} and {type:'dismiss'}.
+// A request carries the JSON object in the page's `?params=` (a link to a job of one's own,
+// e.g. ?params={"month":"2026-03"}), or none.
 // This file holds the page's state and wires the modules to the page's elements and events.
 
 import { createConnection } from './connection.js'
@@ -139,9 +141,22 @@ function clearAwaiting() {
   clearTimeout(awaitingTimer)
 }
 
+/** The request's parameters, from the page's URL: a JSON object, or none. */
+function pageParams() {
+  const text = new URLSearchParams(location.search).get('params')
+  if (!text) return null
+  try {
+    const value = JSON.parse(text)
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : null
+  } catch {
+    return null
+  }
+}
+
 function requestDownload() {
   if (awaiting || current !== null) return
-  if (!connection.send({ type: 'request' })) {
+  const params = pageParams()
+  if (!connection.send({ type: 'request', ...(params && { params }) })) {
     notice.show(NOT_CONNECTED)
     return
   }

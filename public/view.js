@@ -56,11 +56,14 @@ export function findElements() {
 
 /** @typedef {ReturnType<typeof findElements>} Elements */
 
+/** What the node's job makes, as the page calls it ("PDF", "CSV export", "file"). */
+const LABEL = document.documentElement.dataset.label || 'PDF'
+
 const STATE_TEXT = {
   pending: 'Queued…',
-  processing: 'Generating your PDF…',
-  ready: 'Your PDF is ready',
-  error: 'We couldn’t create your PDF',
+  processing: `Generating your ${LABEL}…`,
+  ready: `Your ${LABEL} is ready`,
+  error: `We couldn’t create your ${LABEL}`,
 }
 
 /** @param {unknown} n */
@@ -209,14 +212,16 @@ export function renderCard(el, s) {
     const tries = count(d.attempt)
     el.errorMessage.textContent =
       d.state === 'error'
-        ? (d.error || 'The PDF could not be generated.') +
+        ? (d.error || `The ${LABEL} could not be generated.`) +
           (tries && tries > 1 ? ` (after ${tries} attempts)` : '')
         : ''
 
     el.fileLink.hidden = d.state !== 'ready'
     if (s.fileHref) el.fileLink.setAttribute('href', s.fileHref)
     el.fileLink.setAttribute('aria-disabled', String(s.fetching || dismissing))
-    el.fileLinkLabel.textContent = s.fetching ? 'Preparing your PDF…' : 'Download your PDF'
+    el.fileLinkLabel.textContent = s.fetching
+      ? `Preparing your ${LABEL}…`
+      : `Download your ${LABEL}`
 
     el.hint.hidden = !running
     el.cancel.hidden = !running

@@ -185,6 +185,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       }
     }
     const web = createWebServer({
+      fileLabel: manager.fileLabel,
       server: http.server,
       downloads: manager,
       sessions: new Sessions(secret),

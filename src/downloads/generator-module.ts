@@ -41,6 +41,8 @@ export function shapeProblem(value: unknown): string | null {
   if (typeof g.run !== 'function') return `has no run(job, ctx) function in its default export`
   if (typeof g.name !== 'string' || g.name.trim() === '')
     return 'has no name in its default export (a string naming the job)'
+  if (g.label !== undefined && (typeof g.label !== 'string' || !/^[^<>&"']{1,40}$/.test(g.label)))
+    return 'has a label in its default export that is not 1-40 characters of text'
   if (g.validate !== undefined && typeof g.validate !== 'function')
     return 'has a validate in its default export that is not a function'
   return null

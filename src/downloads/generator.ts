@@ -49,6 +49,8 @@ export type BytesFile = FileMeta & { bytes: Buffer; stream?: undefined }
 
 export interface Generator<File extends GeneratedFile = GeneratedFile> {
   readonly name: string
+  /** What the page calls the file, as in "Download your CSV export". @default 'file' */
+  readonly label?: string
   /**
    * The parameters' problem for the user, or nothing when they will do. Called on the node
    * the request arrives at, before anything is written.

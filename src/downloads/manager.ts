@@ -248,6 +248,11 @@ export class DownloadManager implements DownloadService {
     return { id: d.id, filename, contentType, content: await this.o.files.open(d.file) }
   }
 
+  /** What the page calls the file this node's job makes. */
+  get fileLabel(): string {
+    return this.o.generator.label ?? 'file'
+  }
+
   /** Live downloads this node is running now. */
   get running(): number {
     return this.supervisor.running

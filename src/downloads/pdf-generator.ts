@@ -45,6 +45,7 @@ export function createPdfGenerator({
   const now = () => clock.now()
   return {
     name: 'pdf',
+    label: 'PDF',
     async run(job: Job, ctx: RunContext) {
       const p = readCheckpoint(job, workMs, now(), job.nodeName)
       const checkpoint = (): Checkpoint => ({ ...p })
@@ -76,6 +77,7 @@ export function createFailingGenerator(
   const inner = createPdfGenerator(options)
   return {
     name: 'failing',
+    label: 'PDF',
     run(job, ctx) {
       const controller = new AbortController()
       const failure = new Error(

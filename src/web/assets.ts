@@ -29,6 +29,16 @@ export function loadAssets(dir: string): Map<string, Asset> {
   return assets
 }
 
+/**
+ * The page with every "PDF" in its words made `label` (what the node's job makes: "CSV
+ * export", "file"), HTML-escaped; the page script reads it from `<html data-label>`.
+ */
+export function labelled(page: Asset, label: string): Asset {
+  if (label === 'PDF') return page
+  const safe = label.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return { ...page, body: Buffer.from(page.body.toString('utf8').replaceAll('PDF', safe)) }
+}
+
 export function sendAsset(
   res: ServerResponse,
   asset: Asset,

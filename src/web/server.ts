@@ -9,7 +9,7 @@ import type { DownloadService } from '../downloads/service.ts'
 import type { Logger } from '../logger.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Sessions } from './session.ts'
-import { loadAssets, sendAsset } from './assets.ts'
+import { labelled, loadAssets, sendAsset } from './assets.ts'
 import { originAllowed } from './origin.ts'
 import { serveSocket } from './socket.ts'
 import { sendFile } from './file-response.ts'
@@ -21,6 +21,8 @@ export interface WebServerOptions {
   downloads: DownloadService
   sessions: Sessions
   publicDir: string
+  /** What the page calls the file the job makes. @default 'PDF' */
+  fileLabel?: string
   log: Logger
   /** Body of GET /healthz; `ok: false` answers 503. */
   health: () => { ok?: boolean }
@@ -120,6 +122,8 @@ export function createWebServer(o: WebServerOptions): WebServer {
     clock = systemClock,
   } = o
   const assets = loadAssets(o.publicDir)
+  const index = assets.get('/index.html')
+  const page = index && labelled(index, o.fileLabel ?? 'PDF')
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
   const cutOff = o.cutOff ?? (() => null)
@@ -150,7 +154,6 @@ export function createWebServer(o: WebServerOptions): WebServer {
       if (!sessions.fromCookieHeader(req.headers.cookie)) {
         headers['set-cookie'] = sessions.issue().setCookie
       }
-      const page = assets.get('/index.html')
       return page ? sendAsset(res, page, headers) : text(res, 404, 'Not found')
     }
     if (url.pathname.startsWith(DOWNLOADS_PATH)) {
