@@ -124,7 +124,11 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   await recordLog.ready().catch((err: Error) => {
     throw new Error(`cannot open the store in ${dir}: ${err.message}`)
   })
-  const files = closers.add('files', new BlobFileStore(store, { clock }), (f) => f.close())
+  const files = closers.add(
+    'files',
+    new BlobFileStore(store, { clock, spoolDir: join(dir, 'spool') }),
+    (f) => f.close(),
+  )
   await files.ready()
   // Disk back from the logs this node left and the files of purged downloads.
   const storeDir = join(dir, 'store')

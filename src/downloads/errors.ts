@@ -59,6 +59,13 @@ export class InvalidParamsError extends RefusalError {
   }
 }
 
+/** A user id no record can hold: an app's mistake (createNode), never a session's. */
+export class InvalidUserError extends RefusalError {
+  constructor() {
+    super('A user id is 1-64 letters, digits, "_" or "-".')
+  }
+}
+
 /** A user acting faster than `--actions-per-minute` allows. */
 export class TooManyActionsError extends RefusalError {
   constructor(readonly retryAfterMs: number) {

@@ -12,6 +12,13 @@ import type { Generator } from './generator.ts'
 export class GeneratorModuleError extends Error {}
 
 const TYPESCRIPT = /\.[mc]?tsx?$/
+/** How plain Node refuses TypeScript: not at all (20), or beyond what it strips (22+). */
+const PLAIN_NODE_REFUSED = [
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+  'ERR_MODULE_NOT_FOUND',
+]
 
 /** Loads and checks the module at `path` (relative to `cwd`). Throws GeneratorModuleError. */
 export async function loadGeneratorModule(path: string, cwd = process.cwd()): Promise<Generator> {
@@ -54,9 +61,10 @@ async function importModule(file: string): Promise<unknown> {
     return await import(url)
   } catch (err) {
     // Plain Node (the installed package) does not read TypeScript: tsx does, if it is there.
-    const code = (err as { code?: string }).code
-    if (!TYPESCRIPT.test(file) || code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw err
+    const code = (err as { code?: string }).code ?? ''
+    if (!TYPESCRIPT.test(file) || !PLAIN_NODE_REFUSED.includes(code)) throw err
     const tsx = await import('tsx/esm/api').catch(() => null)
+    if (!tsx && code === 'ERR_MODULE_NOT_FOUND') throw err
     if (!tsx)
       throw new Error(
         'a TypeScript module needs tsx installed beside it (npm install tsx), or compile it to JavaScript',

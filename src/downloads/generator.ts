@@ -52,10 +52,12 @@ export interface Generator<File extends GeneratedFile = GeneratedFile> {
   /** What the page calls the file, as in "Download your CSV export". @default 'file' */
   readonly label?: string
   /**
-   * The parameters' problem for the user, or nothing when they will do. Called on the node
-   * the request arrives at, before anything is written.
+   * The parameters' problem for the user, or nothing when they will do (or a promise of
+   * either). Called on the node the request arrives at, before anything is written.
    */
-  validate?(params: Params): string | null | undefined | void
+  validate?(
+    params: Params,
+  ): string | null | undefined | void | Promise<string | null | undefined | void>
   run(job: Job, ctx: RunContext): Promise<File>
 }
 

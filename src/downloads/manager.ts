@@ -13,6 +13,7 @@ import {
   CutOffError,
   DownloadConflictError,
   InvalidParamsError,
+  InvalidUserError,
   JoiningError,
   RACE_LOST_MESSAGE,
   ShuttingDownError,
@@ -36,6 +37,9 @@ export interface ProgressRelay extends Interest {
   sendCheckpoint(memberIds: readonly string[], copy: RelayedCheckpoint): number
   on(event: 'checkpoint', listener: (copy: RelayedCheckpoint) => void): unknown
 }
+
+/** A user id a record can hold (store/record.ts). */
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 /** See ManagerOptions.backFromCutGraceMs. */
 const BACK_FROM_CUT_GRACE_MS = 2000
@@ -161,7 +165,8 @@ export class DownloadManager implements DownloadService {
   async request(userId: string, params: Params = {}): Promise<DownloadView> {
     if (this.closed) throw new ShuttingDownError()
     // Bad parameters stay bad wherever and whenever they are sent: said first.
-    const refused = this.refusal(params)
+    if (!USER_ID.test(userId)) throw new InvalidUserError()
+    const refused = await this.refusal(params)
     if (refused) throw new InvalidParamsError(refused)
     // The refusal that is true whatever state this node is in comes first. (The insert below
     // checks again, atomically.)
@@ -212,11 +217,11 @@ export class DownloadManager implements DownloadService {
   }
 
   /** The generator's objection to these parameters, or null. */
-  private refusal(params: Params): string | null {
+  private async refusal(params: Params): Promise<string | null> {
     const shape = checkParams(params)
     if (!shape.ok) return shape.error
     try {
-      const problem = this.o.generator.validate?.(params)
+      const problem = await this.o.generator.validate?.(params)
       if (problem === null || problem === undefined || problem === '') return null
       return typeof problem === 'string' ? problem : 'the generator refused them.'
     } catch (err) {
@@ -302,7 +307,14 @@ export class DownloadManager implements DownloadService {
       this.housekeeper.prefetch(this.o.repo.forUser(userId))
       this.tellRaceLost(userId)
       this.feed.notify(userId)
-      for (const watcher of this.watchers) watcher(userId)
+      for (const watcher of this.watchers) {
+        // An app's listener that throws must not stop the log being read.
+        try {
+          watcher(userId)
+        } catch (err) {
+          this.o.log.error('watcher-failed', { user: userId, error: (err as Error)?.message })
+        }
+      }
     }
   }
 

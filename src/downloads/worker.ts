@@ -68,6 +68,11 @@ export class Worker {
   private readonly controller = new AbortController()
   private writing: Promise<void> = Promise.resolve()
   private pendingCheckpoint: Partial<Download> | null = null
+  /**
+   * Set once the attempt's outcome is known (ready, a retry, an error): no checkpoint may be
+   * written after it, or a late one would turn the outcome back into `processing`.
+   */
+  private decided = false
   /** The last checkpoint written to the log (or the record this worker started from). */
   private lastWrite: { progress: number; at: number }
   /** The last checkpoint sent to the successors. */
@@ -136,7 +141,7 @@ export class Worker {
         })
       else if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
         await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
-      let file: GeneratedFile
+      let file: GeneratedFile | undefined
       let ref
       try {
         file = await o.generator.run(
@@ -155,7 +160,10 @@ export class Worker {
         if (signal.aborted) throw signal.reason
         const wrong = wrongFile(file)
         // A file of the wrong shape is the generator's bug: trying again makes the same.
-        if (wrong) return await this.fail(`The generator returned ${wrong}.`)
+        if (wrong) {
+          discard(file)
+          return await this.fail(`The generator returned ${wrong}.`)
+        }
         await this.writing
         // A stream goes to the store as it comes; its own failure is the generator's.
         ref = file.stream
@@ -163,8 +171,14 @@ export class Worker {
           : await o.files.put(
               Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength),
             )
-        if (signal.aborted) throw signal.reason
+        if (signal.aborted) {
+          // Stored just as the download was stopped: nobody will ask for this copy.
+          void o.files.remove(ref).catch(() => {})
+          throw signal.reason
+        }
       } catch (err) {
+        // A stream the store did not take is the job's to let go (its cursor, its file).
+        if (!ref) discard(file)
         if (this.stopReason(err)) throw err
         // Only the generator's own failure is the download's failure: the user sees it. The
         // store's (a full disk, say) propagates: the supervisor starts a new attempt.
@@ -173,6 +187,8 @@ export class Worker {
           return await this.failed(own instanceof Error ? own.message : String(own))
         throw err
       }
+      this.decided = true
+      await this.writing
       const at = o.repo.now()
       await this.write({
         state: 'ready',
@@ -207,6 +223,7 @@ export class Worker {
   private async failed(message: string): Promise<void> {
     const { attempt, attempts } = this.current
     if (attempt >= attempts) return this.fail(message)
+    this.decided = true
     await this.writing
     const delayMs = retryDelayMs(attempt, this.o.retryMs ?? 1000, this.o.random)
     const at = this.o.repo.now()
@@ -230,6 +247,7 @@ export class Worker {
 
   private async fail(message: string): Promise<void> {
     this.o.log.warn('failed', { id: this.id, error: message, attempt: this.current.attempt })
+    this.decided = true
     await this.writing
     const at = this.o.repo.now()
     await this.write({
@@ -242,15 +260,15 @@ export class Worker {
   }
 
   private report(reported: number, given: Checkpoint): void {
-    // The generator's mistakes are thrown back at it, where its author sees them.
+    if (this.decided) return
+    // A bad report fails the attempt: not thrown, since a job may report from a callback of
+    // its own, where a throw would be uncaught and stop the node.
     if (typeof reported !== 'number' || !Number.isFinite(reported))
-      throw new TypeError(
-        `report(progress, checkpoint): progress must be a number, got ${String(reported)}`,
-      )
+      return this.misused(`progress must be a number, got ${String(reported)}`)
     const checkpoint = parseCheckpoint(given)
     if (!checkpoint)
-      throw new TypeError(
-        'report(progress, checkpoint): checkpoint must be a flat object of strings, numbers, booleans and nulls',
+      return this.misused(
+        'checkpoint must be a flat object of strings, numbers, booleans and nulls',
       )
     // 100 is the file being ready, which only the worker says.
     const progress = Math.max(0, Math.min(99, Math.floor(reported)))
@@ -288,8 +306,15 @@ export class Worker {
     this.writing = this.writing.then(async () => {
       const patch = this.pendingCheckpoint
       this.pendingCheckpoint = null
-      if (patch && !this.controller.signal.aborted) await this.write(patch).catch(() => {})
+      if (patch && !this.controller.signal.aborted && !this.decided)
+        await this.write(patch).catch(() => {})
     })
+  }
+
+  /** Ends the attempt as the job failing: its signal is aborted with what it did wrong. */
+  private misused(problem: string): void {
+    if (!this.controller.signal.aborted)
+      this.controller.abort(new TypeError(`report(progress, checkpoint): ${problem}`))
   }
 
   /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */
@@ -329,4 +354,10 @@ function wrongFile(file: unknown): string | null {
   if (bytes === stream)
     return 'a file with neither or both of bytes (a Buffer) and stream (a Readable)'
   return null
+}
+
+/** Lets go of a file's stream that will not be stored. */
+function discard(file: GeneratedFile | undefined): void {
+  const stream = (file as { stream?: { destroy?: unknown } } | undefined)?.stream
+  if (typeof stream?.destroy === 'function') (stream as { destroy(): void }).destroy()
 }

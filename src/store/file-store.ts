@@ -6,6 +6,12 @@
  * once it has been replicated (every node prefetches the files of ready records).
  */
 import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Hyperblobs from 'hyperblobs'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
@@ -40,9 +46,9 @@ const BLOCK_BYTES = 64 * 1024
 export interface FileStore {
   put(bytes: Buffer): Promise<FileRef>
   /**
-   * Stores a stream as it comes, holding at most a few blocks in memory; rejects with
-   * SourceStreamError if the stream fails, StoreError if the store does, or the signal's
-   * reason once it is aborted (what was written so far is freed).
+   * Stores a stream as it comes, never whole in memory (it is spooled to the disk first);
+   * rejects with SourceStreamError if the stream fails, StoreError if the store does, or the
+   * signal's reason once it is aborted, and then has stored nothing.
    */
   putStream(source: Readable, signal?: AbortSignal): Promise<FileRef>
   /** Null when the file cannot be had within the fetch timeout (no peer holding it is reachable). */
@@ -55,6 +61,8 @@ export interface FileStore {
 }
 
 export interface BlobFileStoreOptions {
+  /** Where streamed files wait before they are stored. @default a fresh temporary directory */
+  spoolDir?: string
   /** How long a request waits for a file held only by peers. @default 3000 */
   fetchTimeoutMs?: number
   clock?: Clock
@@ -67,13 +75,15 @@ export class BlobFileStore implements FileStore {
 
   private readonly fetchTimeoutMs: number
   private readonly clock: Clock
+  private readonly spoolPath: string | undefined
 
   constructor(
     private readonly store: Corestore,
-    { fetchTimeoutMs = 3000, clock = systemClock }: BlobFileStoreOptions = {},
+    { fetchTimeoutMs = 3000, clock = systemClock, spoolDir }: BlobFileStoreOptions = {},
   ) {
     this.fetchTimeoutMs = fetchTimeoutMs
     this.clock = clock
+    this.spoolPath = spoolDir
   }
 
   async ready(): Promise<void> {
@@ -81,6 +91,7 @@ export class BlobFileStore implements FileStore {
     await core.ready()
     this.own = { core, blobs: new Hyperblobs(core) }
     this.cores.set(core.key.toString('hex'), this.own)
+    if (this.spoolPath) await this.spoolDir()
   }
 
   /** Hex key of this node's own file core. */
@@ -100,37 +111,66 @@ export class BlobFileStore implements FileStore {
   }
 
   async putStream(source: Readable, signal?: AbortSignal): Promise<FileRef> {
+    if (!this.own) throw new StoreError(new Error('file store is not open'))
+    // Spooled to a file first: the core takes one file at a time, and a job's stream may take
+    // minutes; copied from the disk it holds the core for a moment, and a stream that fails
+    // or is dismissed half-way leaves nothing in it.
+    const spool = join(await this.spoolDir(), `${randomUUID()}.part`)
+    try {
+      try {
+        // Read through bytesOf only (leaving it destroys the stream): what fails there is the job's.
+        await pipeline(bytesOf(source), createWriteStream(spool), { signal })
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason
+        if (err instanceof SourceStreamError) throw err
+        throw new StoreError(err)
+      }
+      return await this.putFile(spool)
+    } finally {
+      await rm(spool, { force: true }).catch(() => {})
+    }
+  }
+
+  /** Appends a file from the disk in BLOCK_BYTES blocks. */
+  private async putFile(path: string): Promise<FileRef> {
     const own = this.own
     if (!own) throw new StoreError(new Error('file store is not open'))
     const sink = own.blobs.createWriteStream()
-    let sinkError: unknown = null
-    const sinkDone = new Promise<void>((resolve) => {
+    let failure: unknown = null
+    const closed = new Promise<void>((resolve) => {
       sink.on('error', (err: unknown) => {
-        sinkError = err
+        failure ??= err
         resolve()
       })
       sink.on('close', () => resolve())
     })
-    const startedAt = { block: own.core.length }
     try {
-      for await (const block of blocks(source, signal)) {
-        if (sinkError) break
-        // Back-pressure: the generator's stream is read no faster than the disk takes it.
-        if (!sink.write(block))
-          await Promise.race([new Promise((resolve) => sink.once('drain', resolve)), sinkDone])
+      for await (const block of createReadStream(path, { highWaterMark: BLOCK_BYTES })) {
+        if (failure) break
+        if (!sink.write(block as Buffer))
+          await Promise.race([new Promise((resolve) => sink.once('drain', resolve)), closed])
       }
-      if (sinkError) throw new StoreError(sinkError)
-      sink.end()
-      await sinkDone
-      if (sinkError) throw new StoreError(sinkError)
-      return { core: own.core.key.toString('hex'), ...sink.id }
     } catch (err) {
-      sink.destroy()
-      // What was written of a file that will never be served is given back to the disk.
-      const end = own.core.length
-      if (end > startedAt.block) void own.core.clear(startedAt.block, end).catch(() => {})
-      throw err
+      failure ??= err
     }
+    if (!failure) sink.end()
+    else sink.destroy()
+    await closed
+    if (failure) throw new StoreError(failure)
+    return { core: own.core.key.toString('hex'), ...sink.id }
+  }
+
+  private spooling: Promise<string> | null = null
+
+  /** Where streams are spooled; emptied when the store opens (a crash leaves parts behind). */
+  private spoolDir(): Promise<string> {
+    this.spooling ??= (async () => {
+      const dir = this.spoolPath ?? (await mkdtemp(join(tmpdir(), 'pdf-cluster-spool-')))
+      if (this.spoolPath) await rm(dir, { recursive: true, force: true })
+      await mkdir(dir, { recursive: true })
+      return dir
+    })()
+    return this.spooling
   }
 
   private async blobsFor(key: string): Promise<{ core: Hypercore; blobs: Hyperblobs }> {
@@ -201,38 +241,20 @@ export class BlobFileStore implements FileStore {
   }
 }
 
-/** The stream's bytes in blocks of BLOCK_BYTES (the last one shorter), whatever it yields. */
-async function* blocks(source: Readable, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = []
-  let size = 0
-  const abort = () => source.destroy(signal?.reason as Error)
-  signal?.addEventListener('abort', abort, { once: true })
+/**
+ * The job's stream as bytes, for the spool file. Whatever goes wrong reading it is the job's
+ * failure (SourceStreamError), as is a chunk that is not bytes or text.
+ */
+async function* bytesOf(source: AsyncIterable<unknown>): AsyncGenerator<Uint8Array | string> {
   try {
-    if (signal?.aborted) throw signal.reason
-    const chunks: AsyncIterable<unknown> = source
-    try {
-      for await (const chunk of chunks) {
-        if (signal?.aborted) throw signal.reason
-        let buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
-        while (size + buf.length >= BLOCK_BYTES) {
-          const take = BLOCK_BYTES - size
-          pending.push(buf.subarray(0, take))
-          yield Buffer.concat(pending, BLOCK_BYTES)
-          buf = buf.subarray(take)
-          pending = []
-          size = 0
-        }
-        if (buf.length) {
-          pending.push(buf)
-          size += buf.length
-        }
-      }
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason
-      throw new SourceStreamError(err)
+    for await (const chunk of source) {
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) yield chunk
+      else
+        throw new TypeError(
+          `a file's stream must yield Buffers, Uint8Arrays or strings, not ${chunk === null ? 'null' : typeof chunk}`,
+        )
     }
-    if (size) yield Buffer.concat(pending, size)
-  } finally {
-    signal?.removeEventListener('abort', abort)
+  } catch (err) {
+    throw err instanceof SourceStreamError ? err : new SourceStreamError(err)
   }
 }

@@ -36,7 +36,7 @@ export function loadAssets(dir: string): Map<string, Asset> {
 export function labelled(page: Asset, label: string): Asset {
   if (label === 'PDF') return page
   const safe = label.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-  return { ...page, body: Buffer.from(page.body.toString('utf8').replaceAll('PDF', safe)) }
+  return { ...page, body: Buffer.from(page.body.toString('utf8').replaceAll('PDF', () => safe)) }
 }
 
 export function sendAsset(

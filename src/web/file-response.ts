@@ -16,14 +16,20 @@ export async function sendFile(
   content: NonNullable<OpenedFile['content']>,
 ): Promise<void> {
   const { size } = content
+  // A download's file never changes: its id is its validator, so a browser may resume it.
+  const etag = `"${file.id}"`
   const headers = {
     'content-type': file.contentType,
     'content-disposition': attachment(file.filename),
     'cache-control': 'private, no-store',
     'accept-ranges': 'bytes',
+    etag,
   }
+  // A range asked "if the file is still <etag>" about another file gets the whole of this one.
+  const ifRange = req.headers['if-range']
+  const wanted = req.headers.range && (!ifRange || ifRange === etag) ? req.headers.range : null
   // -2: no range, or one that cannot be parsed, which is ignored (the whole file).
-  const ranges = req.headers.range ? parseRange(size, req.headers.range, { combine: true }) : -2
+  const ranges = wanted ? parseRange(size, wanted, { combine: true }) : -2
   if (ranges === -1) {
     res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` })
     return void res.end()

@@ -132,7 +132,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
   server.removeAllListeners('request')
   server.removeAllListeners('upgrade')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    handle(req, res).catch((err: Error) => {
+    handle(req, res).catch((err: Error & { code?: string }) => {
+      // A browser that stops a download half-way is not an error of the node.
+      if (err.code === 'ERR_STREAM_PREMATURE_CLOSE') return void res.destroy()
       // A ticket in the URL is a credential: it stays out of the log.
       const url = req.url?.replace(/([?&]ticket=)[^&]*/, '$1…')
       log.error('http-failed', { url, error: err.message })

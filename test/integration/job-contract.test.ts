@@ -202,6 +202,20 @@ test('a streamed file is stored as it comes and served whole, by range, and refu
     assert.is(part.headers.get('content-range'), `bytes 1000000-1065535/${size}`)
     assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(1000000, 1065536)))
 
+    // A browser resumes with If-Range: the file's validator, which never changes.
+    const etag = whole.headers.get('etag')
+    assert.is(etag, `"${ready!.id}"`)
+    const resumed = await fetch(url + ready!.fileUrl, {
+      headers: { cookie, range: 'bytes=3000000-', 'if-range': etag! },
+    })
+    assert.is(resumed.status, 206)
+    assert.ok(Buffer.from(await resumed.arrayBuffer()).equals(bytes.subarray(3000000)))
+    const changed = await fetch(url + ready!.fileUrl, {
+      headers: { cookie, range: 'bytes=3000000-', 'if-range': '"another"' },
+    })
+    assert.is(changed.status, 200, 'a range of another file gets this one whole')
+    assert.is((await changed.arrayBuffer()).byteLength, size)
+
     const tail = await fetch(url + ready!.fileUrl, { headers: { cookie, range: 'bytes=-10' } })
     assert.is(tail.status, 206)
     assert.ok(Buffer.from(await tail.arrayBuffer()).equals(bytes.subarray(size - 10)))

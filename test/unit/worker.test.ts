@@ -5,7 +5,7 @@ import { Worker } from '../../src/downloads/worker.ts'
 import type { Download } from '../../src/store/record.ts'
 import type { RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
-import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
+import { MemoryFileStore, memoryRepository, steppedGenerator, type Run } from '../helpers/fakes.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { download } from '../helpers/records.ts'
 
@@ -271,20 +271,50 @@ test('a failing log halts the worker without failing the download', async () => 
   )
 })
 
-test('a generator’s bad report is thrown back at it; progress is kept within 0-99', async () => {
+test('a bad report fails the attempt with what was wrong (not a throw into the job’s callback)', async () => {
+  for (const [report, problem] of [
+    [(r: Run) => r.ctx.report(Number.NaN, {}), /progress must be a number, got NaN/],
+    [(r: Run) => r.ctx.report(10, { nested: { no: 1 } } as never), /flat object/],
+  ] as const) {
+    const s = await setup()
+    const worker = s.start()
+    const run = await s.generator.next()
+    report(run)
+    assert.ok(run.ctx.signal.aborted, 'the job is told to stop')
+    await worker.done
+    const d = s.repo.get(s.d.id)!
+    assert.is(d.state, 'error')
+    assert.match(d.error!, problem)
+  }
+})
+
+test('progress is kept within 0-99: 100 is the file being ready, for the worker to say', async () => {
   const s = await setup()
   s.start()
   const run = await s.generator.next()
-  assert.throws(
-    () => run.ctx.report(Number.NaN, {}),
-    (err: Error) => err instanceof TypeError && /progress must be a number/.test(err.message),
-  )
-  assert.throws(
-    () => run.ctx.report(10, { nested: { no: 1 } } as never),
-    (err: Error) => err instanceof TypeError && /flat object/.test(err.message),
-  )
   run.ctx.report(250, { at: 250 })
-  assert.equal(s.ticks, [99], 'the file being ready (100) is for the worker to say')
+  assert.equal(s.ticks, [99])
+})
+
+test('a report that comes after the job threw cannot undo the retry it decided', async () => {
+  const s = await setup({ attempts: 2 })
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(20)
+  await settle()
+  // The log is slow; the job throws, and a timer of its own still reports after that.
+  s.log.hold()
+  run.fail('the database went away')
+  await settle()
+  run.ctx.report(70, { at: 70 })
+  s.log.release()
+  await worker.done
+  await settle()
+  const d = s.repo.get(s.d.id)!
+  assert.is(d.state, 'pending', 'still waiting for its retry')
+  assert.ok(d.retryAt !== null)
+  assert.equal(d.checkpoint, { at: 20 })
+  assert.is(writes(s.log).at(-1)!.state, 'pending', 'nothing written after the outcome')
 })
 
 test('a job whose stream fails is retried with the stream’s error', async () => {
