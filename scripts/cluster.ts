@@ -158,6 +158,13 @@ function stopAll(): void {
 const secretFrom = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET' : machineSecretPath()
 console.log(`Starting ${o.count} nodes (data in ${o.dataRoot}/, secret from ${secretFrom}):`)
 for (const n of nodes) console.log(`  ${n.name}  ${n.url}`)
+const first = nodes[0]!.url
+// With --metrics-port each node serves its metrics on a port of its own: the flag says where.
+const ownMetricsPort = o.passThrough.some((f) => f.startsWith('--metrics-port'))
+console.log(
+  `Cluster status: ${first}/status (on any node)` +
+    (ownMetricsPort ? '' : `; Prometheus metrics: <node>/metrics, e.g. ${first}/metrics`),
+)
 const nextPort = o.firstPort + o.count
 const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
 console.log(`To add a node to this cluster: ${sameSecret}npm run node -- --port ${nextPort}`)

@@ -3,6 +3,8 @@
  * defaults, what values each takes, and the checks across settings. flags.ts reads them from
  * the command line and the environment.
  */
+import type { LogFormat } from './logger.ts'
+
 /** How many members a node must reach to act for its cluster (cluster/quorum.ts). */
 export type QuorumRule =
   /** More than half of the voting members (the default). */
@@ -37,6 +39,12 @@ export interface Config {
   attempts: number
   /** The first wait before a retry; it doubles with each (downloads/retry-policy.ts). */
   retryMs: number
+  /** Where /metrics is served apart from the page (null: on the HTTP port, at /metrics). */
+  metricsPort: number | null
+  /** The address the metrics port binds (null: --host). */
+  metricsHost: string | null
+  /** Log lines as readable text, or one JSON object per line (logger.ts). */
+  logFormat: LogFormat
   /** Percent of progress between two checkpoints sent to the successors (worker.ts). */
   checkpointStep: number
   /** The least time between two checkpoints a worker writes to the log (it relays the rest). */
@@ -88,6 +96,9 @@ export const DEFAULTS = {
   generator: 'pdf',
   attempts: 3,
   retryMs: 1000,
+  metricsPort: null,
+  metricsHost: null,
+  logFormat: 'text',
   checkpointStep: 10,
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,

@@ -97,3 +97,15 @@ export class DiskSpace {
     this.timer = null
   }
 }
+
+/**
+ * `dirBytes` of a directory, walked at most once every `ms`: a store's files are many, and
+ * metrics and the status page ask every second.
+ */
+export function dirBytesEvery(dir: string, ms: number, clock: Clock): () => Promise<number> {
+  let last: { at: number; bytes: Promise<number> } | null = null
+  return () => {
+    if (!last || clock.now() - last.at >= ms) last = { at: clock.now(), bytes: dirBytes(dir) }
+    return last.bytes
+  }
+}

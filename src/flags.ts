@@ -257,6 +257,38 @@ const FLAGS: Flag[] = [
     },
   },
   {
+    flag: '--log-format',
+    env: 'LOG_FORMAT',
+    key: 'logFormat',
+    default: 'text',
+    help: "log lines as 'text', or 'json' (one object per line, for log shippers)",
+    parse: (v) => {
+      if (v !== 'text' && v !== 'json')
+        throw new ConfigError(`--log-format must be 'text' or 'json', got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+  {
+    flag: '--metrics-port',
+    env: 'METRICS_PORT',
+    key: 'metricsPort',
+    default: 'none',
+    help: 'serve /metrics on this port only (none: at /metrics on --port)',
+    parse: (v) => portNumber('--metrics-port', v),
+  },
+  {
+    flag: '--metrics-host',
+    env: 'METRICS_HOST',
+    key: 'metricsHost',
+    default: '--host',
+    help: 'the address the metrics port binds',
+    parse: (v) => {
+      if (!/^[A-Za-z0-9.:_-]+$/.test(v))
+        throw new ConfigError(`--metrics-host must be an address to bind, got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+  {
     flag: '--attempts',
     env: 'ATTEMPTS',
     key: 'attempts',

@@ -68,7 +68,10 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
     ...settings,
     generator: typeof job === 'string' ? job : job ? job.name : undefined,
   })
-  const log = logOption === false ? silentLogger : (logOption ?? createLogger(config.name))
+  const log =
+    logOption === false
+      ? silentLogger
+      : (logOption ?? createLogger(config.name, { format: config.logFormat }))
   const generator =
     typeof job === 'object'
       ? job

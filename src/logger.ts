@@ -1,4 +1,10 @@
-/** One readable line per event that matters, tagged with the node's name. */
+/**
+ * One line per event that matters, tagged with the node's name: readable text by default, or
+ * one JSON object per line (`--log-format json`, through pino) for log shippers, with `time`,
+ * `node`, `level`, `event` and the event's fields. A download's lines carry its `id`, so one
+ * grep follows it across nodes.
+ */
+import pino from 'pino'
 
 export type Fields = Record<string, string | number | boolean | null | undefined>
 
@@ -8,7 +14,21 @@ export interface Logger {
   error(event: string, fields?: Fields): void
 }
 
-export function createLogger(name: string, write: (line: string) => void = defaultWrite): Logger {
+export const LOG_FORMATS = ['text', 'json'] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
+
+export interface LoggerOptions {
+  /** @default 'text' */
+  format?: LogFormat
+  /** Where each line goes (without its newline). @default stdout */
+  write?: (line: string) => void
+}
+
+export function createLogger(name: string, { format = 'text', write }: LoggerOptions = {}): Logger {
+  return format === 'json' ? jsonLogger(name, write) : textLogger(name, write ?? defaultWrite)
+}
+
+function textLogger(name: string, write: (line: string) => void): Logger {
   const line = (level: string, event: string, fields: Fields = {}) => {
     const parts = [
       new Date().toISOString().slice(11, 23),
@@ -23,6 +43,29 @@ export function createLogger(name: string, write: (line: string) => void = defau
     }
     write(parts.filter(Boolean).join(' '))
   }
+  return {
+    info: (e, f) => line('info', e, f),
+    warn: (e, f) => line('warn', e, f),
+    error: (e, f) => line('error', e, f),
+  }
+}
+
+function jsonLogger(name: string, write?: (line: string) => void): Logger {
+  const destination = write
+    ? { write: (line: string) => write(line.replace(/\n$/, '')) }
+    : // Synchronous: a node stopping right after a line must not lose it.
+      pino.destination({ dest: 1, sync: true })
+  const p = pino(
+    {
+      base: { node: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination,
+  )
+  // An event's fields sit beside it; `event` names it (pino's own `msg` stays unused).
+  const line = (level: 'info' | 'warn' | 'error', event: string, fields: Fields = {}) =>
+    p[level]({ ...fields, event })
   return {
     info: (e, f) => line('info', e, f),
     warn: (e, f) => line('warn', e, f),

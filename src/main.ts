@@ -3,6 +3,7 @@
 import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'
 import { runNode } from './node-runner.ts'
+import { createLogger } from './logger.ts'
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 1000
@@ -22,23 +23,26 @@ async function main(): Promise<void> {
     process.stdout.write(helpText() + '\n')
     return
   }
+  const log = createLogger(config.name, { format: config.logFormat })
   let runner
   try {
-    runner = await runNode(config, {}, { onGiveUp: () => process.exit(1) })
+    runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)
   }
   const stop = (signal: string) => {
-    process.stdout.write(`${config.name} received ${signal}, stopping\n`)
+    log.info('stopping', { signal })
     setTimeout(() => {
-      process.stderr.write(`${config.name} did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting\n`)
+      log.error('stop-timed-out', {
+        message: `did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting`,
+      })
       process.exit(1)
     }, SHUTDOWN_LIMIT_MS).unref()
     runner.close().then(
       () => process.exit(0),
       (err: Error) => {
-        process.stderr.write(`error while stopping: ${err.message}\n`)
+        log.error('stop-failed', { error: err.message })
         process.exit(1)
       },
     )

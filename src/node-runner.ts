@@ -57,7 +57,7 @@ export async function runNode(
     onStarted = () => {},
   }: RunnerOptions = {},
 ): Promise<NodeRunner> {
-  const log = deps.log ?? createLogger(config.name)
+  const log = deps.log ?? createLogger(config.name, { format: config.logFormat })
   const clock = deps.clock ?? systemClock
   const measure = deps.freeBytes ?? freeBytes
   const reserve = config.minFreeMb * 1024 * 1024

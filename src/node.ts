@@ -30,6 +30,9 @@ import { Placement } from './cluster/placement.ts'
 import { watchRejoin } from './cluster/rejoin.ts'
 import { formatQuorumRule } from './cluster/quorum.ts'
 import { watchAlone } from './cluster/alone-watch.ts'
+import type { Metrics } from './metrics.ts'
+import { observability } from './node-observability.ts'
+import { serveMetrics } from './web/metrics-server.ts'
 
 export const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'public')
 
@@ -59,6 +62,9 @@ export interface RunningNode {
   relay: Relay
   /** The record log this node is on (and moves between). */
   recordLog: RecordLog
+  metrics: Metrics
+  /** Where /metrics is served. */
+  metricsUrl: string
   health(): Health
   /**
    * Settles with the error if the store fails for good (a write that did not reach the disk):
@@ -70,7 +76,7 @@ export interface RunningNode {
 }
 
 export async function startNode(config: Config, deps: NodeDeps = {}): Promise<RunningNode> {
-  const log = deps.log ?? createLogger(config.name)
+  const log = deps.log ?? createLogger(config.name, { format: config.logFormat })
   const clock = deps.clock ?? systemClock
   const started = clock.now()
   // A job module that cannot be used stops the node before it opens anything.
@@ -135,7 +141,22 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const { cluster, relay, rejoin, quorum } = part
 
-    const manager = new DownloadManager({
+    const seen = observability({
+      config,
+      clock,
+      now: () => time.now(),
+      startedAt: started,
+      cluster,
+      logSync: part.logSync,
+      recordLog,
+      repo,
+      running: () => manager.running,
+      connections: () => web.connections(),
+    })
+    const { metrics } = seen
+
+    const manager: DownloadManager = new DownloadManager({
+      observer: seen.observer,
       repo,
       files,
       // The report's times sit beside the record's: both in cluster time.
@@ -184,8 +205,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         quorum: { ...quorumNow, rule: formatQuorumRule(config.quorum) },
       }
     }
+    const ownMetricsPort = config.metricsPort !== null
     const web = createWebServer({
       fileLabel: manager.fileLabel,
+      ...(!ownMetricsPort && { metrics: () => metrics.scrape() }),
+      status: seen.status,
       server: http.server,
       downloads: manager,
       sessions: new Sessions(secret),
@@ -210,6 +234,14 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       },
     })
     closers.add('web', web, (w) => w.close())
+    let metricsUrl = `${url}/metrics`
+    if (config.metricsPort !== null) {
+      const metricsHost = config.metricsHost ?? config.host
+      const served = await serveMetrics(metricsHost, config.metricsPort, () => metrics.scrape())
+      closers.add('metrics', served.server, (s) => new Promise((resolve) => s.close(resolve)))
+      const h = metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost
+      metricsUrl = `http://${h}:${served.port}/metrics`
+    }
 
     quorum.on('change', (state) => {
       manager.quorumChanged(state)
@@ -244,6 +276,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       url,
       data: config.dataDir,
       dht: config.dhtPort,
+      metrics: metricsUrl,
       log: recordLog.key.toString('hex').slice(0, 12),
     })
     let stopping: Promise<void> | null = null
@@ -256,6 +289,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       cluster,
       relay,
       recordLog,
+      metrics,
+      metricsUrl,
       health,
       failed: storage.failed,
       close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),

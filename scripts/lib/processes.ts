@@ -95,7 +95,8 @@ export async function processCluster(
     const started = Date.now()
     // A restarted node's earlier lines say "started" too: only this run's count.
     const from = n.lines.length
-    while (!n.lines.slice(from).some((l) => / started /.test(l))) {
+    // The readable line says " started ", a JSON one (--log-format json) "event":"started".
+    while (!n.lines.slice(from).some((l) => / started |"event":"started"/.test(l))) {
       if (!n.child) throw new Error(`${n.name} exited at start:\n${n.lines.join('\n')}`)
       if (Date.now() - started > 30_000)
         throw new Error(`${n.name} did not start:\n${n.lines.join('\n')}`)
@@ -120,7 +121,11 @@ export async function processCluster(
       await Promise.all(dirs.map((d) => d.remove()))
     },
   }
-  await Promise.all(nodes.slice(0, count).map((_, i) => start(i)))
+  // A node that cannot start leaves none behind: the test fails instead of hanging.
+  await Promise.all(nodes.slice(0, count).map((_, i) => start(i))).catch(async (err) => {
+    await cluster.teardown()
+    throw err
+  })
   return cluster
 }
 

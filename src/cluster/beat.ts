@@ -4,6 +4,7 @@
  * so nothing from a peer reaches the membership unchecked.
  */
 import { parseMember, type Member } from './member.ts'
+import type { Echo } from './heartbeat-echo.ts'
 
 export interface Beat {
   type: 'beat'
@@ -12,6 +13,11 @@ export interface Beat {
   now?: number
   members: Member[]
   heard: Record<string, number>
+  /**
+   * For each member whose beat reached the sender lately: that beat's `now` and how long the
+   * sender held it. The member gets its own clock back, and from it the round trip.
+   */
+  echo?: Echo
 }
 
 /** A beat as received, or null if it is not one. */
@@ -33,5 +39,14 @@ export function parseBeat(v: unknown): Beat | null {
     }
   }
   const now = typeof o.now === 'number' && Number.isFinite(o.now) ? o.now : undefined
-  return { type: 'beat', now, self, members, heard }
+  const echo: Record<string, [number, number]> = {}
+  if (typeof o.echo === 'object' && o.echo !== null) {
+    for (const [id, pair] of Object.entries(o.echo).slice(0, 1000)) {
+      if (!Array.isArray(pair) || pair.length !== 2) continue
+      const [sentAt, heldMs] = pair as unknown[]
+      if (typeof sentAt === 'number' && Number.isFinite(sentAt) && typeof heldMs === 'number')
+        if (Number.isFinite(heldMs) && heldMs >= 0) echo[id] = [sentAt, heldMs]
+    }
+  }
+  return { type: 'beat', now, self, members, heard, echo }
 }

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
 import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
+import { HeartbeatEcho } from './heartbeat-echo.ts'
 import { isLiveStatus, type Member } from './member.ts'
 import { ClusterTime } from './cluster-time.ts'
 import { describeSkew, SkewAlarm } from './clock-skew.ts'
@@ -39,6 +40,8 @@ export interface ClusterEvents {
   member: [event: MembershipEvent]
   /** This node's event loop stood still for `ms`, long enough for the others to declare it dead. */
   stalled: [ms: number]
+  /** A heartbeat's round trip to a member and back (its echo), in ms. */
+  rtt: [memberId: string, ms: number]
 }
 
 export interface ClusterOptions {
@@ -73,6 +76,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * the detector's evidence it counts no relayed hearsay and is not forgiven a local stall:
    * a node cut off must stop before the others take its work over.
    */
+  /** Round trips from the echoes in members' beats (heartbeat-echo.ts). */
+  private readonly echoes: HeartbeatEcho
   private readonly heardDirectly = new Map<string, number>()
   /** Cluster time, from the members' clocks as their heartbeats report them. */
   readonly time: ClusterTime
@@ -88,6 +93,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.clock = clock
     this.refreshMs = refreshMs
     // A restart must outrank everything said about the previous run: the clock does that.
+    this.echoes = new HeartbeatEcho(o.self.id)
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
     this.time = o.time ?? new ClusterTime(clock)
     this.skewAlarm = new SkewAlarm({ selfId: o.self.id, toleranceMs: o.maxClockSkewMs ?? 1000 })
@@ -213,12 +219,14 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   }
 
   private beat(): Beat {
+    const now = this.now()
     return {
       type: 'beat',
-      now: this.now(),
+      now,
       self: this.self,
       members: this.membership.all(),
-      heard: this.detector.ages(this.now()),
+      heard: this.detector.ages(now),
+      echo: this.echoes.echo(now),
     }
   }
 
@@ -253,6 +261,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const sender = this.membership.get(beat.self.id)
     if (beat.now !== undefined && sender && isLiveStatus(sender.status))
       this.time.observe(beat.self.id, beat.now)
+    if (beat.now !== undefined) this.echoes.received(beat.self.id, beat.now, now)
+    const rtt = this.echoes.roundTrip(beat.echo, now)
+    if (rtt !== null) this.emit('rtt', beat.self.id, rtt)
     for (const m of beat.members) {
       // A member whose own heartbeat reached us within the lease is alive as far as we can
       // know: a report that it is suspect or dead speaks of another moment or another side.

@@ -56,6 +56,22 @@ export class LogSync {
   private timer: Timer | null = null
   private closed = false
 
+  /**
+   * How many operations the most advanced member on this node's log has said it holds beyond
+   * what this node holds: how far this node's view is behind the others' (0 when it leads).
+   * Adverts older than a few repeats are not counted: their sender may be gone.
+   */
+  behind(): number {
+    const own = this.o.log.advert()
+    const now = this.clock.now()
+    let most = 0
+    for (const { advert, at } of this.latest.values()) {
+      if (advert.key !== own.key || now - at > 3 * this.advertMs) continue
+      most = Math.max(most, advert.length - own.length)
+    }
+    return most
+  }
+
   constructor(private readonly o: LogSyncOptions) {
     const { advertMs = 1000, writerRetryMs = 2000, clock = systemClock } = o
     this.advertMs = advertMs

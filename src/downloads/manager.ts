@@ -144,7 +144,10 @@ export class DownloadManager implements DownloadService {
       },
     })
     repo.on('change', (users) => this.onChange(users))
-    relay?.on('progress', (tick) => this.feed.tick(tick))
+    relay?.on('progress', (tick) => {
+      o.observer?.relayed(Math.max(0, repo.now() - tick.at) / 1000)
+      this.feed.tick(tick)
+    })
     relay?.on('checkpoint', (copy) => this.copies.offer(copy))
   }
 
@@ -211,6 +214,7 @@ export class DownloadManager implements DownloadService {
     if (!result.inserted) throw new DownloadConflictError(result.existing)
     // Watched only once written: a request refused here has no race to lose. One made
     // elsewhere may already have arrived with the write, so look at once too.
+    this.o.observer?.requested()
     this.races.track(download)
     this.tellRaceLost(userId)
     return download

@@ -189,7 +189,9 @@ export class Supervisor {
         at: `${next.progress}%`,
         checkpoint: copy ? 'relayed' : 'log',
       })
-      await this.o.repo.update(next)
+      const winner = await this.o.repo.update(next)
+      if (winner?.epoch === next.epoch && winner.owner === next.owner)
+        this.o.observer?.tookOver(d.ownerName, next.progress)
       // The change event that follows starts the worker (owner is now this node).
     } catch (err) {
       this.o.log.warn('takeover-failed', { id: d.id, error: (err as Error).message })

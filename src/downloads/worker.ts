@@ -19,6 +19,7 @@ import type { DownloadRepository } from '../store/repository.ts'
 import { SourceStreamError, StoreError, type FileStore } from '../store/file-store.ts'
 import type { GeneratedFile, Generator } from './generator.ts'
 import { retryDelayMs } from './retry-policy.ts'
+import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   retryMs?: number
   /** Tests only: the retry delay's jitter. @default Math.random */
   random?: () => number
+  /** Told of completions, failures and the first progress (metrics.ts). */
+  observer?: DownloadObserver
   onProgress: (download: Download, progress: number) => void
   /** Sends a checkpoint to the successors; returns how many took it (0: the log must). */
   onCheckpoint?: (copy: RelayedCheckpoint) => number
@@ -81,6 +84,10 @@ export class Worker {
   private latest: { progress: number; checkpoint: Download['checkpoint'] }
   progress: number
   readonly done: Promise<void>
+  /** This node's clock when this attempt began: how long its work took. */
+  private readonly startedAt: number
+  /** Whether the first progress of a fresh download is still to come here (its wait). */
+  private firstOfFresh: boolean
 
   constructor(private readonly o: WorkerOptions) {
     this.current = o.download
@@ -88,9 +95,16 @@ export class Worker {
     this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
     this.lastWrite = { progress: o.download.progress, at: o.clock.now() }
     this.lastCopied = o.download.progress
+    this.startedAt = o.clock.now()
+    const d = o.download
+    this.firstOfFresh = d.attempt === 1 && d.epoch === 1 && d.progress === 0
     this.done = this.run().catch((err: Error) => {
       o.log.error('worker-failed', { id: this.current.id, error: err.message })
     })
+  }
+
+  private get observer(): DownloadObserver {
+    return this.o.observer ?? noObserver
   }
 
   get id(): string {
@@ -199,7 +213,14 @@ export class Worker {
         expiresAt: at + o.retentionMs,
         checkpoint: null,
       })
-      o.log.info('ready', { id: this.id, bytes: ref.byteLength, attempt: this.current.attempt })
+      const workMs = o.clock.now() - this.startedAt
+      this.observer.completed(workMs / 1000)
+      o.log.info('ready', {
+        id: this.id,
+        bytes: ref.byteLength,
+        attempt: this.current.attempt,
+        workMs,
+      })
     } catch (err) {
       await this.writing
       const reason = this.stopReason(err)
@@ -247,6 +268,7 @@ export class Worker {
 
   private async fail(message: string): Promise<void> {
     this.o.log.warn('failed', { id: this.id, error: message, attempt: this.current.attempt })
+    this.observer.failed()
     this.decided = true
     await this.writing
     const at = this.o.repo.now()
@@ -279,6 +301,10 @@ export class Worker {
       return
     }
     if (this.o.mayAct && !this.o.mayAct()) return this.stop('cut-off')
+    if (this.firstOfFresh) {
+      this.firstOfFresh = false
+      this.observer.waited(Math.max(0, this.o.repo.now() - this.current.createdAt) / 1000)
+    }
     this.progress = progress
     this.latest = { progress, checkpoint }
     this.o.onProgress(this.current, progress)

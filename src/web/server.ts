@@ -13,6 +13,8 @@ import { labelled, loadAssets, sendAsset } from './assets.ts'
 import { originAllowed } from './origin.ts'
 import { serveSocket } from './socket.ts'
 import { sendFile } from './file-response.ts'
+import { serveStatusSocket } from './status-socket.ts'
+import type { ClusterStatus, NodeSelf } from '../cluster-status.ts'
 import { DOWNLOADS_PATH, encode, type CutOff, type PublicMember } from './protocol.ts'
 
 export interface WebServerOptions {
@@ -23,6 +25,10 @@ export interface WebServerOptions {
   publicDir: string
   /** What the page calls the file the job makes. @default 'PDF' */
   fileLabel?: string
+  /** The status page's figures (cluster-status.ts): this node's own, and the cluster's. */
+  status?: { self(): Promise<NodeSelf>; cluster(): Promise<ClusterStatus> }
+  /** Serves GET /metrics here (metrics.ts); absent when they have a port of their own. */
+  metrics?: () => Promise<{ body: string; contentType: string }>
   log: Logger
   /** Body of GET /healthz; `ok: false` answers 503. */
   health: () => { ok?: boolean }
@@ -50,6 +56,8 @@ export interface WebServerOptions {
 }
 
 export interface WebServer {
+  /** WebSocket connections open now. */
+  connections(): number
   /** Tells every connected page the current live members, and that it is cut off if it is. */
   membersChanged(): void
   /** Closes every socket (1001) and stops taking requests. Safe to call twice. */
@@ -124,6 +132,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const assets = loadAssets(o.publicDir)
   const index = assets.get('/index.html')
   const page = index && labelled(index, o.fileLabel ?? 'PDF')
+  const statusPage = assets.get('/status.html')
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
   const cutOff = o.cutOff ?? (() => null)
@@ -151,6 +160,13 @@ export function createWebServer(o: WebServerOptions): WebServer {
       return json(res, body.ok === false ? 503 : 200, body)
     }
     if (url.pathname === '/cluster') return json(res, 200, o.cluster())
+    if (url.pathname === '/status.json' && o.status) return json(res, 200, await o.status.self())
+    if (url.pathname === '/status' && statusPage) return sendAsset(res, statusPage)
+    if (url.pathname === '/metrics' && o.metrics) {
+      const { body, contentType } = await o.metrics()
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
+      return void res.end(body)
+    }
     if (url.pathname === '/' || url.pathname === '/index.html') {
       const headers: Record<string, string> = {}
       if (!sessions.fromCookieHeader(req.headers.cookie)) {
@@ -191,6 +207,13 @@ export function createWebServer(o: WebServerOptions): WebServer {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     const url = new URL(req.url ?? '/', 'http://localhost')
+    if (url.pathname === '/status/ws' && o.status) {
+      const cluster = o.status.cluster
+      if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
+      return wss.handleUpgrade(req, socket, head, (ws) =>
+        serveStatusSocket(ws, cluster, clock, log),
+      )
+    }
     if (url.pathname !== '/ws') return refuse(socket, 404, 'Not found')
     const user = sessions.fromRequest(req.url, req.headers.cookie, clock.now())
     if (!user) return refuse(socket, 401, 'No valid session: load the page first.')
@@ -225,6 +248,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
 
   let closing: Promise<void> | null = null
   return {
+    connections: () => wss.clients.size,
     membersChanged() {
       const messages = [encode({ type: 'members', members: members() })]
       const cut = cutOff()

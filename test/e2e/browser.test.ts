@@ -173,4 +173,36 @@ test('a refresh mid-download and a second tab show the same download; a dismissa
   })
 })
 
+test('the status page lists the members live, and shows a killed node dead within seconds', async () => {
+  await scenario('status', async (c, browser) => {
+    const page = await browser.newPage()
+    await page.goto(`${c.nodes[0]!.url}/status`)
+    await page.waitForSelector('#connection[data-status="open"]')
+    await page.waitForFunction("document.querySelectorAll('#members tbody tr').length === 3")
+    for (const n of c.nodes) {
+      const row = `#members tr[data-name="${n.name}"]`
+      assert.is(await attr(page, row, 'data-status'), 'alive')
+      assert.match((await page.textContent(row)) ?? '', new RegExp(n.url.replace(/[.]/g, '\\.')))
+    }
+    // Figures from every member, not only the one serving the page.
+    await page.waitForFunction(
+      "[...document.querySelectorAll('#members tbody tr td:nth-child(3)')].every((td) => td.textContent !== '—')",
+    )
+    assert.match((await page.textContent('#summary')) ?? '', /3 of 3 members alive/)
+    await shot(page, 'status-alive')
+
+    const killedAt = Date.now()
+    c.signal(2, 'SIGKILL')
+    await page.waitForSelector('#members tr[data-name="n3"][data-status="dead"]', { timeout: 5000 })
+    const shownMs = Date.now() - killedAt
+    assert.ok(shownMs < 3000, `shown dead after ${shownMs} ms`)
+    await page.waitForSelector('#events .event--dead')
+    assert.match((await page.textContent('#events')) ?? '', /n3 died/)
+    assert.match((await page.textContent('#summary')) ?? '', /2 of 3 members alive/)
+    const text = (await page.textContent('body')) ?? ''
+    assert.not.match(text, /\/downloads\//, 'no file links')
+    await shot(page, 'status-dead')
+  })
+})
+
 test.run()

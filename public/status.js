@@ -1,0 +1,157 @@
+// @ts-check
+// The cluster status page: one socket to /status/ws, which sends the whole status every
+// second; the page redraws from each. It reconnects on its own to the node that served it.
+
+/** @param {string} id */
+const $ = (id) => {
+  const node = document.getElementById(id)
+  if (!node) throw new Error(`#${id} is missing from the page`)
+  return node
+}
+
+const el = {
+  connection: $('connection'),
+  connectionText: $('connection-text'),
+  summary: $('summary'),
+  members: /** @type {HTMLTableElement} */ ($('members')),
+  events: $('events'),
+  eventsEmpty: $('events-empty'),
+  servedBy: $('served-by'),
+}
+
+const STATUS_TEXT = { alive: 'Alive', suspect: 'Suspect', dead: 'Dead', left: 'Left' }
+const EVENT_TEXT = {
+  joined: 'joined',
+  dead: 'died',
+  left: 'left',
+  back: 'came back',
+  takeover: 'took over a download',
+}
+
+/** @param {number | null} ms */
+function duration(ms) {
+  if (ms === null) return '—'
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m} min ${s % 60} s`
+  const h = Math.floor(m / 60)
+  return h < 48 ? `${h} h ${m % 60} min` : `${Math.floor(h / 24)} d ${h % 24} h`
+}
+
+/** @param {number | null} n */
+function bytes(n) {
+  if (n === null || !Number.isFinite(n)) return '—'
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let i = 0
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024
+    i++
+  }
+  return `${n < 10 && i > 0 ? n.toFixed(1) : Math.round(n)} ${units[i]}`
+}
+
+/** @param {number | null} n */
+const count = (n) => (n === null ? '—' : n.toLocaleString())
+
+/** @param {number} at */
+const clock = (at) =>
+  new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+
+/**
+ * @param {string} tag
+ * @param {string} text
+ * @param {string} [className]
+ */
+function cell(tag, text, className) {
+  const node = document.createElement(tag)
+  node.textContent = text
+  if (className) node.className = className
+  return node
+}
+
+/** @param {any} status */
+function render(status) {
+  const nodes = /** @type {any[]} */ (status.nodes)
+  const alive = nodes.filter((n) => n.status === 'alive').length
+  const running = nodes.reduce((sum, n) => sum + (n.running ?? 0), 0)
+  el.summary.textContent = `${alive} of ${nodes.length} members alive · ${running} download${running === 1 ? '' : 's'} running`
+  el.servedBy.textContent = status.servedBy
+
+  const body = el.members.tBodies[0]
+  body.replaceChildren(
+    ...nodes.map((n) => {
+      const row = document.createElement('tr')
+      row.dataset.status = n.status
+      row.dataset.name = n.name
+      const name = document.createElement('th')
+      name.scope = 'row'
+      const link = document.createElement('a')
+      link.href = n.url
+      link.textContent = n.name
+      const url = cell('span', n.url, 'members__url')
+      name.append(link, url)
+      const state = document.createElement('td')
+      state.append(cell('span', STATUS_TEXT[n.status] ?? n.status, `badge badge--${n.status}`))
+      row.append(
+        name,
+        state,
+        cell('td', duration(n.uptimeMs), 'num'),
+        cell('td', count(n.running), 'num'),
+        cell('td', count(n.logLength), 'num'),
+        cell('td', bytes(n.dataBytes), 'num'),
+        cell('td', String(n.incarnation), 'num mono'),
+      )
+      return row
+    }),
+  )
+
+  const events = /** @type {any[]} */ (status.events)
+  el.eventsEmpty.hidden = events.length > 0
+  el.events.replaceChildren(
+    ...events.map((e) => {
+      const item = document.createElement('li')
+      item.className = `event event--${e.kind}`
+      const time = cell('time', clock(e.at), 'event__time')
+      time.setAttribute('datetime', new Date(e.at).toISOString())
+      const what = document.createElement('span')
+      what.append(cell('span', e.node, 'node'), ` ${EVENT_TEXT[e.kind] ?? e.kind}`)
+      if (e.detail) what.append(` ${e.detail}`)
+      item.append(time, what)
+      return item
+    }),
+  )
+}
+
+/** @param {'connecting' | 'open' | 'reconnecting'} status */
+function connection(status) {
+  el.connection.dataset.status = status
+  el.connectionText.textContent =
+    status === 'open' ? 'Live' : status === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'
+}
+
+let retryMs = 500
+function connect() {
+  const ws = new WebSocket(
+    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/status/ws`,
+  )
+  ws.addEventListener('open', () => {
+    retryMs = 500
+    connection('open')
+  })
+  ws.addEventListener('message', (event) => {
+    try {
+      const message = JSON.parse(String(event.data))
+      if (message?.type === 'status') render(message.status)
+    } catch {
+      // A frame that is not a status is not ours to show.
+    }
+  })
+  ws.addEventListener('close', () => {
+    connection('reconnecting')
+    setTimeout(connect, retryMs)
+    retryMs = Math.min(retryMs * 2, 5000)
+  })
+}
+
+connect()

@@ -1,0 +1,160 @@
+/**
+ * The cluster status page's model (`/status`): what each node says of itself (`GET
+ * /status.json`: uptime, workers, log length, disk, the events it saw) merged by the node
+ * serving the page with its own view of the membership. Every node hears every death, so
+ * events are kept once per (kind, node, incarnation). Pure: the fetching is the web layer's.
+ * No user ids and no file links: it is for operators.
+ */
+
+export type StatusEventKind = 'joined' | 'dead' | 'left' | 'back' | 'takeover'
+
+export interface StatusEvent {
+  /** Cluster time (ms). */
+  at: number
+  kind: StatusEventKind
+  /** The member it is about (for a takeover: the node that took over). */
+  node: string
+  incarnation: number
+  /** For a takeover: from which node, from what progress. */
+  detail?: string
+}
+
+/** What one node says of itself. */
+export interface NodeSelf {
+  id: string
+  name: string
+  url: string
+  incarnation: number
+  uptimeMs: number
+  running: number
+  logLength: number
+  dataBytes: number | null
+  events: StatusEvent[]
+}
+
+export interface StatusRow {
+  id: string
+  name: string
+  url: string
+  status: string
+  incarnation: number
+  /** Null when the node could not be asked (dead, or did not answer in time). */
+  uptimeMs: number | null
+  running: number | null
+  logLength: number | null
+  dataBytes: number | null
+}
+
+export interface ClusterStatus {
+  at: number
+  /** The node serving the page. */
+  servedBy: string
+  nodes: StatusRow[]
+  events: StatusEvent[]
+}
+
+/** How many events each node keeps, and the page shows. */
+export const EVENTS_KEPT = 30
+
+/** A node's recent events, newest first. */
+export class StatusEvents {
+  private readonly events: StatusEvent[] = []
+
+  add(event: StatusEvent): void {
+    this.events.unshift(event)
+    this.events.length = Math.min(this.events.length, EVENTS_KEPT)
+  }
+
+  list(): StatusEvent[] {
+    return [...this.events]
+  }
+}
+
+/**
+ * The page's rows and events from the membership as this node sees it and what each member
+ * said of itself (those that answered).
+ */
+export function mergeStatus(
+  at: number,
+  servedBy: string,
+  members: readonly {
+    id: string
+    name: string
+    url: string
+    status: string
+    incarnation: number
+  }[],
+  selves: ReadonlyMap<string, NodeSelf>,
+): ClusterStatus {
+  const nodes = members
+    .map((m): StatusRow => {
+      const self = selves.get(m.id)
+      return {
+        id: m.id,
+        name: m.name,
+        url: m.url,
+        status: m.status,
+        incarnation: m.incarnation,
+        uptimeMs: self?.uptimeMs ?? null,
+        running: self?.running ?? null,
+        logLength: self?.logLength ?? null,
+        dataBytes: self?.dataBytes ?? null,
+      }
+    })
+    .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
+  const seen = new Set<string>()
+  const events: StatusEvent[] = []
+  for (const e of [...selves.values()].flatMap((s) => s.events).sort((a, b) => b.at - a.at)) {
+    const key =
+      e.kind === 'takeover' ? `${e.kind}|${e.node}|${e.at}` : `${e.kind}|${e.node}|${e.incarnation}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    events.push(e)
+    if (events.length === EVENTS_KEPT) break
+  }
+  return { at, servedBy, nodes, events }
+}
+
+/** A node's own status as another node received it, or null if it is not one. */
+export function parseNodeSelf(v: unknown): NodeSelf | null {
+  if (typeof v !== 'object' || v === null) return null
+  const o = v as Record<string, unknown>
+  const str = (x: unknown): x is string => typeof x === 'string' && x.length <= 200
+  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x)
+  if (!str(o.id) || !str(o.name) || !str(o.url) || !num(o.incarnation) || !num(o.uptimeMs))
+    return null
+  if (!num(o.running) || !num(o.logLength) || !(o.dataBytes === null || num(o.dataBytes)))
+    return null
+  const kinds: readonly string[] = ['joined', 'dead', 'left', 'back', 'takeover']
+  const events = (Array.isArray(o.events) ? o.events : []).slice(0, EVENTS_KEPT).flatMap((e) => {
+    const x = e as Record<string, unknown>
+    if (
+      typeof x !== 'object' ||
+      x === null ||
+      !num(x.at) ||
+      !str(x.kind) ||
+      !kinds.includes(x.kind)
+    )
+      return []
+    if (!str(x.node) || !num(x.incarnation) || !(x.detail === undefined || str(x.detail))) return []
+    const event: StatusEvent = {
+      at: x.at,
+      kind: x.kind as StatusEventKind,
+      node: x.node,
+      incarnation: x.incarnation,
+    }
+    if (x.detail !== undefined) event.detail = x.detail as string
+    return [event]
+  })
+  return {
+    id: o.id,
+    name: o.name,
+    url: o.url,
+    incarnation: o.incarnation,
+    uptimeMs: o.uptimeMs,
+    running: o.running,
+    logLength: o.logLength,
+    dataBytes: o.dataBytes as number | null,
+    events,
+  }
+}

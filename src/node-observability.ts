@@ -1,0 +1,84 @@
+/**
+ * A node's observability, wired: its metrics (metrics.ts), the events and figures of the
+ * status page (status-service.ts), and the observer the downloads layer tells (both at once).
+ * What is made after it (the manager, the web server) is asked for through functions.
+ */
+import type { Config } from './config.ts'
+import type { Clock } from './clock.ts'
+import type { Cluster } from './cluster/cluster.ts'
+import type { LogSync } from './cluster/log-sync.ts'
+import type { RecordLog } from './store/record-log.ts'
+import type { DownloadRepository } from './store/repository.ts'
+import { Metrics } from './metrics.ts'
+import { StatusEvents, type StatusEventKind } from './cluster-status.ts'
+import { statusService } from './status-service.ts'
+import { dirBytesEvery } from './disk-space.ts'
+import { fanOut, noObserver, type DownloadObserver } from './downloads/observer.ts'
+
+export interface ObservabilityOptions {
+  config: Config
+  clock: Clock
+  /** Cluster time: events from several nodes sort together. */
+  now(): number
+  startedAt: number
+  cluster: Cluster
+  logSync: LogSync
+  recordLog: RecordLog
+  repo: DownloadRepository
+  running(): number
+  connections(): number
+}
+
+/** Membership events the status page lists (a refuted suspicion is not one). */
+const LISTED: Partial<Record<string, StatusEventKind>> = {
+  joined: 'joined',
+  dead: 'dead',
+  left: 'left',
+}
+
+export function observability(o: ObservabilityOptions) {
+  const dataBytes = dirBytesEvery(o.config.dataDir, 5000, o.clock)
+  const metrics = new Metrics({
+    downloads: () => o.repo.all(),
+    workersRunning: o.running,
+    members: () => o.cluster.members(),
+    logLength: () => o.recordLog.advert().length,
+    logBehind: () => o.logSync.behind(),
+    dataBytes,
+    websocketConnections: o.connections,
+  })
+  o.cluster.on('rtt', (_member, ms) => metrics.heartbeat(ms / 1000))
+
+  const events = new StatusEvents()
+  o.cluster.on('member', ({ type, member }) => {
+    const kind = LISTED[type]
+    if (kind) events.add({ at: o.now(), kind, node: member.name, incarnation: member.incarnation })
+  })
+  const takeovers: DownloadObserver = {
+    ...noObserver,
+    tookOver: (from, progress) =>
+      events.add({
+        at: o.now(),
+        kind: 'takeover',
+        node: o.config.name,
+        incarnation: o.cluster.self.incarnation,
+        detail: `from ${from} at ${progress} %`,
+      }),
+  }
+  const status = statusService({
+    self: () => ({
+      id: o.cluster.self.id,
+      name: o.cluster.self.name,
+      url: o.cluster.self.url,
+      incarnation: o.cluster.self.incarnation,
+      uptimeMs: o.clock.now() - o.startedAt,
+      running: o.running(),
+      logLength: o.recordLog.advert().length,
+    }),
+    dataBytes,
+    events,
+    members: () => o.cluster.members(),
+    now: o.now,
+  })
+  return { metrics, status, observer: fanOut(metrics, takeovers) }
+}
