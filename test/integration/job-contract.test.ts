@@ -11,11 +11,12 @@ import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { startTestNode, tempDir } from '../helpers/node.ts'
 import type { Generator, Job } from '../../src/downloads/generator.ts'
 import type { Config } from '../../src/config.ts'
+import type { RunningNode } from '../../src/node.ts'
 
 async function withNode(
   generator: Generator,
   over: Partial<Config>,
-  body: (client: Client, url: string, cookie: string) => Promise<void>,
+  body: (client: Client, url: string, cookie: string, node: RunningNode) => Promise<void>,
 ): Promise<void> {
   const dir = await tempDir()
   const node = await startTestNode({ name: 'n1', dataDir: dir.path, ...over }, { generator })
@@ -23,7 +24,7 @@ async function withNode(
     const cookie = await sessionCookie(node.url)
     const client = await Client.connect(node.url, cookie)
     try {
-      await body(client, node.url, cookie)
+      await body(client, node.url, cookie, node)
     } finally {
       client.close()
     }
@@ -138,13 +139,18 @@ test('after its last attempt a job is in error with the message', async () => {
       throw new Error(`attempt ${runs} failed`)
     },
   }
-  await withNode(generator, { attempts: 2, retryMs: 100 }, async (client) => {
+  await withNode(generator, { attempts: 2, retryMs: 100 }, async (client, url) => {
     client.send({ type: 'request' })
     const failed = await client.seen((d) => d?.state === 'error')
     assert.is(failed?.error, 'attempt 2 failed')
     assert.is(failed?.attempt, 2)
     assert.is(failed?.retryAt, null)
     assert.is(runs, 2)
+    // Counted once, as failed, not once per attempt.
+    const metrics = await (await fetch(url + '/metrics')).text()
+    assert.match(metrics, /^pdfcluster_downloads_failed_total 1$/m)
+    assert.match(metrics, /^pdfcluster_downloads_completed_total 0$/m)
+    assert.match(metrics, /^pdfcluster_downloads\{state="error"\} 1$/m)
   })
 })
 
