@@ -11,10 +11,10 @@ import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
 import { mergeRecord, normalize } from './record.js'
-import { findElements, renderCard, renderConnection } from './view.js'
+import { findElements, renderCard, renderConnection, renderReach, renderTitle } from './view.js'
 
-/** After clicking the file link, wait this long before clearing the card (lets the GET leave). */
-const DISMISS_AFTER_DOWNLOAD_MS = 500
+/** Reconnecting for this long: no server can be reached, and the page says so. */
+const UNREACHABLE_AFTER_MS = 1500
 /** If the server has not answered a request or dismiss by then, give the controls back. */
 const ANSWER_TIMEOUT_MS = 10_000
 
@@ -35,8 +35,18 @@ let awaitingId = /** @type {string | null} */ (null)
 let awaitingTimer = 0
 /** Id of a download to dismiss as soon as the socket allows (after its file was fetched). */
 let pendingDismissId = /** @type {string | null} */ (null)
-/** Id of the download whose file the user just fetched: the idle view says so. */
+/** Id of the download whose file the user fetched: its card says so (it stays until cleared). */
 let downloadedId = /** @type {string | null} */ (null)
+/** The last takeover of the download shown: who stopped, who resumed it, from where. */
+let takeover = /** @type {{ from: string, to: string, at: number } | null} */ (null)
+/** The live members' names, and the node the page is connected to (if it is one). */
+let liveNames = /** @type {Set<string> | null} */ (null)
+let nodeName = /** @type {string | null} */ (null)
+/** Since when the page has been without a socket, and when it tries again. */
+let droppedAt = /** @type {number | null} */ (null)
+let retryAt = /** @type {number | null} */ (null)
+/** A dismissal sent by "Try again": the request follows once it is answered. */
+let requestAfterDismiss = false
 /** @type {import('./connection.js').Status} */
 let status = 'connecting'
 /** Whether keyboard focus was last inside the card (and not moved elsewhere on purpose). */
@@ -51,7 +61,10 @@ const fileLink = createFileLink({
   dismissing: () => awaiting === 'dismiss',
   notify: notice.show,
   render,
-  downloaded: dismissAfterDownload,
+  downloaded(id) {
+    downloadedId = id
+    render()
+  },
   gone(id) {
     pendingDismissId = id
     flushPendingDismiss()
@@ -61,6 +74,10 @@ const fileLink = createFileLink({
 const connection = createConnection({
   onStatus(next, endpoint) {
     status = next
+    if (next === 'open') {
+      droppedAt = null
+      retryAt = null
+    } else droppedAt ??= Date.now()
     renderConnection(el, next, endpoint)
     render()
   },
@@ -68,6 +85,15 @@ const connection = createConnection({
   onDrop() {
     if (awaiting) clearAwaiting()
     fileLink.stop()
+  },
+  onMembers(members, self) {
+    liveNames = new Set(members.map((m) => m.name))
+    nodeName = self
+    render()
+  },
+  onRetry(at) {
+    retryAt = at
+    render()
   },
 })
 
@@ -90,6 +116,10 @@ function onMessage(message) {
     if (awaiting === 'request') clearAwaiting()
     if (awaiting === 'dismiss' && (current === null || current.id !== awaitingId)) clearAwaiting()
     flushPendingDismiss()
+    if (requestAfterDismiss && current === null && !awaiting) {
+      requestAfterDismiss = false
+      requestDownload()
+    }
     render()
   } else if (message.type === 'cut-off') {
     notice.show(
@@ -115,7 +145,17 @@ function apply(next) {
   // The "your download has started" note outlives its card (the idle view shows it), until
   // another download comes along.
   if (merged && merged.id !== downloadedId) downloadedId = null
-  if (!merged || !current || merged.id !== current.id) fileLink.reset()
+  if (!merged || !current || merged.id !== current.id) {
+    fileLink.reset()
+    takeover = null
+  } else if (merged.epoch > current.epoch && merged.ownerName !== current.ownerName) {
+    // Another node took it over: the card says so until the download is gone.
+    takeover = {
+      from: String(current.ownerName ?? ''),
+      to: String(merged.ownerName ?? ''),
+      at: Math.floor(merged.progress),
+    }
+  }
   current = merged
 }
 
@@ -175,18 +215,12 @@ function dismissDownload() {
   render()
 }
 
-/**
- * Clears the card once the browser has started fetching the file.
- *
- * @param {string} id
- */
-function dismissAfterDownload(id) {
-  setTimeout(() => {
-    if (!current || current.id !== id) return
-    downloadedId = id
-    pendingDismissId = id
-    flushPendingDismiss()
-  }, DISMISS_AFTER_DOWNLOAD_MS)
+/** After an error: clear it, then ask again with the same parameters. */
+function tryAgain() {
+  if (awaiting || !current) return
+  requestAfterDismiss = true
+  dismissDownload()
+  if (awaiting !== 'dismiss') requestAfterDismiss = false
 }
 
 function flushPendingDismiss() {
@@ -205,15 +239,26 @@ function flushPendingDismiss() {
 }
 
 function render() {
+  const now = Date.now()
+  const owner = current && typeof current.ownerName === 'string' ? current.ownerName : null
   renderCard(el, {
     online: status === 'open',
     current,
     awaiting,
-    downloaded: downloadedId !== null,
+    downloaded: current ? downloadedId === current.id : downloadedId !== null,
     fetching: current ? fileLink.isFetching(current.id) : false,
     fileHref: current && current.state === 'ready' && current.fileUrl ? fileHref(current) : null,
     focusInCard,
+    takeover,
+    // Its node has left the live members: the page says so before the takeover arrives.
+    ownerGone: current?.state === 'processing' && !!owner && !!liveNames && !liveNames.has(owner),
   })
+  renderReach(el, {
+    node: status === 'open' ? nodeName : null,
+    unreachable: droppedAt !== null && now - droppedAt >= UNREACHABLE_AFTER_MS,
+    retryInMs: retryAt === null ? null : Math.max(0, retryAt - now),
+  })
+  renderTitle(current)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -230,11 +275,17 @@ document.addEventListener('pointerdown', (event) => {
 el.request.addEventListener('click', requestDownload)
 el.cancel.addEventListener('click', dismissDownload)
 el.dismiss.addEventListener('click', dismissDownload)
+el.retry.addEventListener('click', tryAgain)
 el.fileLink.addEventListener('click', fileLink.onClick)
 window.addEventListener('online', connection.reconnectNow)
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') connection.reconnectNow()
 })
+
+// What changes with time alone: the countdown to the next attempt.
+setInterval(() => {
+  if (droppedAt !== null) render()
+}, 250)
 
 render()
 connection.connect()

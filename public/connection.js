@@ -27,10 +27,13 @@ const toHttpBase = (wsUrl) => wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '')
  * @param {(status: Status, endpoint?: string) => void} handlers.onStatus  `endpoint`: the URL
  *   of the socket that just opened
  * @param {(message: Record<string, unknown>) => void} handlers.onMessage  every message but
- *   `members`, which only steers the reconnection and stays here
+ *   `members` and `ticket`, which steer the reconnection and stay here
  * @param {() => void} handlers.onDrop  the socket closed; runs before the retry is scheduled
+ * @param {(members: { id: string, name: string, url: string }[], self: string | null) => void}
+ *   [handlers.onMembers]  the live members, and the name of the node in use if among them
+ * @param {(retryAt: number) => void} [handlers.onRetry]  when the next attempt will be made
  */
-export function createConnection({ onStatus, onMessage, onDrop }) {
+export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRetry }) {
   let policy = createPolicy(
     `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`,
   )
@@ -87,6 +90,7 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
     const retry = nextRetry(policy, Math.random)
     policy = retry.policy
     retryTimer = setTimeout(reconnect, retry.delay)
+    onRetry?.(Date.now() + retry.delay)
   }
 
   async function reconnect() {
@@ -120,8 +124,13 @@ export function createConnection({ onStatus, onMessage, onDrop }) {
       return
     }
     if (!message || typeof message !== 'object') return
-    if (message.type === 'members') policy = withMembers(policy, message.members)
-    else if (message.type === 'ticket')
+    if (message.type === 'members') {
+      policy = withMembers(policy, message.members)
+      const members = Array.isArray(message.members) ? message.members : []
+      const base = toHttpBase(policy.current)
+      const self = members.find((/** @type {any} */ m) => m && m.url === base)
+      onMembers?.(members, typeof self?.name === 'string' ? self.name : null)
+    } else if (message.type === 'ticket')
       ticket = typeof message.ticket === 'string' ? message.ticket : ticket
     else if (message.type === 'cut-off') cutOff(message)
     else onMessage(message)

@@ -15,6 +15,9 @@
  * @property {boolean} fetching  the file link is being checked
  * @property {string | null} fileHref  where the file is, once it is ready
  * @property {boolean} focusInCard  keyboard focus was last inside the card
+ * @property {{ from: string, to: string, at: number } | null} takeover  the download's last
+ *   takeover: the node that stopped, the one that resumed it, from what progress
+ * @property {boolean} ownerGone  the node running it is no longer a live member
  */
 
 /** @param {string} id */
@@ -46,6 +49,7 @@ export function findElements() {
     hint: $('hint'),
     cancel: $('cancel'),
     dismiss: $('dismiss'),
+    retry: $('retry'),
     connection: $('connection'),
     connectionText: $('connection-text'),
     notice: $('notice'),
@@ -108,6 +112,50 @@ export function renderConnection(el, status, endpoint) {
       : status === 'reconnecting'
         ? 'Connection lost; trying again'
         : 'Connecting to the server'
+}
+
+/**
+ * The connection indicator's words beyond its status: the node the page is on, or, when no
+ * server can be reached, that it cannot and when it tries again.
+ *
+ * @param {Elements} el
+ * @param {{ node: string | null, unreachable: boolean, retryInMs: number | null }} r
+ */
+export function renderReach(el, r) {
+  const status = el.connection.dataset.status
+  el.connection.dataset.unreachable = String(r.unreachable)
+  if (status === 'open') {
+    el.connectionText.textContent = r.node ? `Live · ${r.node}` : 'Live'
+    el.connection.title = r.node
+      ? `Connected to node ${r.node}: progress updates live`
+      : 'Connected: progress updates live'
+  } else if (r.unreachable) {
+    const s = r.retryInMs === null ? null : Math.ceil(r.retryInMs / 1000)
+    el.connectionText.textContent =
+      s === null || s <= 0
+        ? 'No server reachable · retrying…'
+        : `No server reachable · retrying in ${s} s`
+    el.connection.title = 'None of the cluster’s servers answers; the page keeps trying'
+  }
+}
+
+/** The page's own title, for the tab. */
+const BASE_TITLE = document.title
+
+/**
+ * The tab's title says how the download is doing: "42 % · Generating…", "Ready", "Failed".
+ *
+ * @param {Download | null | undefined} d
+ */
+export function renderTitle(d) {
+  const title = !d
+    ? BASE_TITLE
+    : d.state === 'ready'
+      ? `Ready · ${BASE_TITLE}`
+      : d.state === 'error'
+        ? `Failed · ${BASE_TITLE}`
+        : `${Math.floor(d.progress)} % · ${BASE_TITLE}`
+  if (document.title !== title) document.title = title
 }
 
 /**
@@ -178,7 +226,13 @@ export function renderCard(el, s) {
 
     const node = typeof d.ownerName === 'string' && d.ownerName ? d.ownerName : null
     const attempt = attemptText(d)
-    if (retrying) {
+    const took = s.takeover
+    if (s.ownerGone && node) {
+      // Between a node's death and its successor's takeover: no "Running on" a dead node.
+      setDetail(el.detail, 'Node ', node, ' stopped; another node is resuming it…')
+    } else if (took && (d.state === 'processing' || d.state === 'pending') && node) {
+      setDetail(el.detail, `${took.from} stopped; resumed on node `, node, ` from ${took.at} %`)
+    } else if (retrying) {
       // The last attempt's failure, and when the next one starts (from where it stopped).
       const at = formatClock(d.retryAt)
       const why = typeof d.error === 'string' && d.error ? `: ${d.error}` : ''
@@ -199,7 +253,8 @@ export function renderCard(el, s) {
     } else if (d.state === 'ready') {
       const until = formatTime(d.expiresAt)
       const after = until ? ` · available until ${until}` : ''
-      setDetail(el.detail, node ? 'Built on node ' : 'Built', node, after)
+      const from = took ? ` after ${took.from} stopped` : ''
+      setDetail(el.detail, node ? 'Built on node ' : 'Built', node, from + after)
     } else setDetail(el.detail, node ? 'Stopped on node ' : '', node)
 
     el.meter.hidden = d.state === 'error'
@@ -223,11 +278,18 @@ export function renderCard(el, s) {
       ? `Preparing your ${LABEL}…`
       : `Download your ${LABEL}`
 
-    el.hint.hidden = !running
+    // Ready: the link stays until the file expires, whether fetched or not, and "Clear" ends it.
+    el.hint.hidden = !running && !(d.state === 'ready' && s.downloaded)
+    el.hint.textContent = running
+      ? 'You can leave this page meanwhile.'
+      : `Downloaded. You can download it again until ${formatTime(d.expiresAt) ?? 'it expires'}.`
     el.cancel.hidden = !running
     el.cancel.disabled = dismissing || !online
-    el.dismiss.hidden = d.state !== 'error'
+    el.dismiss.hidden = d.state !== 'error' && d.state !== 'ready'
+    el.dismiss.textContent = d.state === 'ready' ? 'Clear' : 'Dismiss'
     el.dismiss.disabled = dismissing || !online
+    el.retry.hidden = d.state !== 'error'
+    el.retry.disabled = dismissing || s.awaiting !== null || !online
   }
 
   if (s.focusInCard) keepFocusInCard(el, current)
@@ -259,7 +321,7 @@ function keepFocusInCard(el, current) {
  */
 function primaryControl(el, d) {
   if (d.state === 'ready') return el.fileLink
-  if (d.state === 'error') return el.dismiss
+  if (d.state === 'error') return el.retry
   return null
 }
 

@@ -52,8 +52,9 @@ async function scenario(
   name: string,
   body: (c: ProcessCluster, browser: Browser) => Promise<void>,
   hostOf?: (i: number) => string,
+  flags: string[] = ['--work-ms', '12000'],
 ): Promise<void> {
-  const c = await processCluster(3, ['--work-ms', '12000'], 0, () => [], hostOf)
+  const c = await processCluster(3, flags, 0, () => [], hostOf)
   const browser = await launch()
   try {
     await waitForCluster(c.nodes)
@@ -78,10 +79,16 @@ test('the page survives the death of its node and of the worker, on other hosts,
       const page = await context.newPage()
       await page.goto(c.nodes[0]!.url)
       await page.waitForSelector('#connection[data-status="open"]')
+      // The page says which node it is on.
+      await eventually(
+        async () => (await page.textContent('#connection-text')) === 'Live · n1',
+        'the node named',
+      )
       await shot(page, 'idle')
       await page.click('#request')
       await page.waitForSelector('#download[data-state="processing"]')
       await eventually(async () => (await progressOf(page)) >= 10, 'the bar moves')
+      assert.match(await page.title(), /^\d+ % · /, 'progress in the tab title')
       await shot(page, 'running')
 
       // Kill the node the page is connected to.
@@ -120,9 +127,23 @@ test('the page survives the death of its node and of the worker, on other hosts,
       probe.close()
       let target = c.nodes.findIndex((n) => n.name === record!.ownerName)
       if (target === pageNode) target = c.nodes.findIndex((n) => n.port === portOf(now))
+      const workerKilled = c.nodes[target]!.name === record!.ownerName
       c.signal(target, 'SIGKILL')
+      if (workerKilled) {
+        // The takeover as it happens: who stopped, and where it resumed from.
+        await eventually(
+          async () =>
+            new RegExp(`^${record!.ownerName} stopped; resumed on node \\S+ from \\d+ %`).test(
+              (await page.textContent('#detail')) ?? '',
+            ),
+          'the takeover told',
+          20_000,
+        )
+        await shot(page, 'taken-over')
+      }
       await page.waitForSelector('#download[data-state="ready"]', { timeout: 60_000 })
       await page.waitForSelector('#connection[data-status="open"]', { timeout: 20_000 })
+      assert.match(await page.title(), /^Ready · /)
       await shot(page, 'ready')
 
       const [download] = await Promise.all([
@@ -131,8 +152,16 @@ test('the page survives the death of its node and of the worker, on other hosts,
       ])
       const path = await download.path()
       assertValidPdf(readFileSync(path))
-      await page.waitForSelector('#idle:not([hidden])', { timeout: 10_000 })
+      // The file stays downloadable until it expires; "Clear" ends it.
+      await page.waitForSelector('#hint:not([hidden])')
+      assert.match(
+        (await page.textContent('#hint')) ?? '',
+        /^Downloaded\. You can download it again until /,
+      )
+      assert.ok(await page.isVisible('#file-link'), 'the link is still there')
       await shot(page, 'downloaded')
+      await page.click('#dismiss')
+      await page.waitForSelector('#idle:not([hidden])', { timeout: 10_000 })
     },
     (i) => `127.0.0.${i + 1}`,
   )
@@ -203,6 +232,40 @@ test('the status page lists the members live, and shows a killed node dead withi
     assert.not.match(text, /\/downloads\//, 'no file links')
     await shot(page, 'status-dead')
   })
+})
+
+test('after an error "Try again" asks anew; with no server left the page says so, and when it retries', async () => {
+  await scenario(
+    'errors',
+    async (c, browser) => {
+      const page = await browser.newPage()
+      await page.goto(c.nodes[0]!.url)
+      await page.waitForSelector('#connection[data-status="open"]')
+      await page.click('#request')
+      await page.waitForSelector('#download[data-state="error"]', { timeout: 20_000 })
+      const failed = await attr(page, '#download', 'data-id')
+      assert.match(await page.title(), /^Failed · /)
+      assert.ok(await page.isVisible('#retry'))
+      await shot(page, 'error')
+      await page.click('#retry')
+      await page.waitForFunction(
+        `document.querySelector('#download').dataset.id !== ${JSON.stringify(failed)} && !document.querySelector('#download').hidden`,
+        undefined,
+        { timeout: 10_000 },
+      )
+      await shot(page, 'tried-again')
+
+      for (let i = 0; i < 3; i++) c.signal(i, 'SIGKILL')
+      await page.waitForSelector('#connection[data-unreachable="true"]', { timeout: 10_000 })
+      assert.match(
+        (await page.textContent('#connection-text')) ?? '',
+        /^No server reachable · retrying( in \d+ s|…)$/,
+      )
+      await shot(page, 'unreachable')
+    },
+    undefined,
+    ['--generator', 'failing', '--attempts', '1', '--work-ms', '1500'],
+  )
 })
 
 test.run()
