@@ -17,29 +17,22 @@ export interface TokenBucketOptions {
 const SWEEP_ABOVE = 10_000
 
 export class TokenBuckets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly buckets = new Map<string, Bucket>()
 
   constructor(private readonly o: TokenBucketOptions) {}
 
   /** Takes one action for `key`: 0 if allowed now, else the ms until it would be. */
   take(key: string): number {
     const now = this.o.clock.now()
-    const bucket = this.refill(key, now)
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1
-      if (this.buckets.size > SWEEP_ABOVE) this.sweep(now)
-      return 0
-    }
-    return Math.ceil((1 - bucket.tokens) * this.o.intervalMs)
+    const wait = take(this.refill(key, now), this.o.intervalMs)
+    if (wait === 0 && this.buckets.size > SWEEP_ABOVE) this.sweep(now)
+    return wait
   }
 
-  private refill(key: string, now: number): { tokens: number; at: number } {
+  private refill(key: string, now: number): Bucket {
     let bucket = this.buckets.get(key)
     if (!bucket) this.buckets.set(key, (bucket = { tokens: this.o.burst, at: now }))
-    const earned = (now - bucket.at) / this.o.intervalMs
-    bucket.tokens = Math.min(this.o.burst, bucket.tokens + Math.max(0, earned))
-    bucket.at = now
-    return bucket
+    return refill(bucket, now, this.o)
   }
 
   private sweep(now: number): void {
@@ -53,4 +46,31 @@ export class TokenBuckets {
   get size(): number {
     return this.buckets.size
   }
+}
+
+/** One bucket: its tokens as of `at`. */
+export interface Bucket {
+  tokens: number
+  at: number
+}
+
+/** Adds what the bucket earned since it was last filled, up to `burst`. */
+export function refill(
+  bucket: Bucket,
+  now: number,
+  o: { burst: number; intervalMs: number },
+): Bucket {
+  const earned = (now - bucket.at) / o.intervalMs
+  bucket.tokens = Math.min(o.burst, bucket.tokens + Math.max(0, earned))
+  bucket.at = now
+  return bucket
+}
+
+/** Takes a token from a filled bucket: 0 if there was one, else the ms until there is. */
+export function take(bucket: Bucket, intervalMs: number): number {
+  if (bucket.tokens >= 1) {
+    bucket.tokens -= 1
+    return 0
+  }
+  return Math.ceil((1 - bucket.tokens) * intervalMs)
 }

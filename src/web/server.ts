@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
 import type { DownloadService } from '../downloads/service.ts'
 import type { Logger } from '../logger.ts'
@@ -11,7 +12,7 @@ import { systemClock, type Clock } from '../clock.ts'
 import type { Sessions } from './session.ts'
 import { labelled, loadAssets, sendAsset } from './assets.ts'
 import { originAllowed } from './origin.ts'
-import { serveSocket } from './socket.ts'
+import { ClientSockets } from './socket.ts'
 import { sendFile } from './file-response.ts'
 import { serveStatusSocket } from './status-socket.ts'
 import type { ClusterStatus, NodeSelf } from '../cluster-status.ts'
@@ -136,6 +137,18 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
   const cutOff = o.cutOff ?? (() => null)
+  const sockets = new ClientSockets({
+    downloads,
+    ticket: (userId) => sessions.ticket(userId, clock.now()),
+    members,
+    cutOff,
+    pingIntervalMs,
+    frameBurst,
+    framesPerSecond,
+    maxDroppedFrames,
+    clock,
+    log,
+  })
 
   // The starting node's 503 answers (see `listen`) give way to the real routes.
   server.removeAllListeners('request')
@@ -219,22 +232,14 @@ export function createWebServer(o: WebServerOptions): WebServer {
     if (!user) return refuse(socket, 401, 'No valid session: load the page first.')
     const { userId } = user
     if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
-    wss.handleUpgrade(req, socket, head, (ws) =>
-      serveSocket(ws, userId, {
-        downloads,
-        // Only a socket its cookie let in is given tickets: a ticket found in a log or a
-        // copied link then dies within its 15 minutes instead of renewing itself.
-        ...(user.by === 'cookie' && { ticket: () => sessions.ticket(userId, clock.now()) }),
-        members,
-        cutOff,
-        pingIntervalMs,
-        frameBurst,
-        framesPerSecond,
-        maxDroppedFrames,
-        clock,
-        log,
-      }),
-    )
+    // Only a socket its cookie let in is given tickets: a ticket found in a log or a copied
+    // link then dies within its 15 minutes instead of renewing itself.
+    const ticketed = user.by === 'cookie'
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // The HTTP server's idle timer is for requests; a socket is pinged instead (socket.ts).
+      ;(socket as Socket).setTimeout(0)
+      sockets.serve(ws, userId, ticketed)
+    })
   })
 
   function allowed(req: IncomingMessage): boolean {
@@ -258,6 +263,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        sockets.stop()
         for (const ws of wss.clients) ws.close(1001, 'Node shutting down')
         wss.close()
         server.close(() => resolve())

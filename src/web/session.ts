@@ -47,7 +47,7 @@ export class Sessions {
     if (Number(expires) <= now || Number(expires) > now + 2 * TICKET_TTL_MS) return null
     const expected = Buffer.from(this.mac(`${userId}.${expires}`, this.ticketKey))
     const got = Buffer.from(given)
-    return got.length === expected.length && timingSafeEqual(got, expected) ? userId : null
+    return got.length === expected.length && timingSafeEqual(got, expected) ? own(userId) : null
   }
 
   sign(userId: string): string {
@@ -63,7 +63,7 @@ export class Sessions {
     if (!USER_ID.test(userId)) return null
     const given = Buffer.from(value.slice(dot + 1))
     const expected = Buffer.from(this.mac(userId))
-    return given.length === expected.length && timingSafeEqual(given, expected) ? userId : null
+    return given.length === expected.length && timingSafeEqual(given, expected) ? own(userId) : null
   }
 
   /**
@@ -106,4 +106,12 @@ export function readCookie(header: string | undefined, name: string): string | u
     if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim()
   }
   return undefined
+}
+
+/**
+ * A copy of an id cut from a header: V8 keeps a slice pointing into the whole header string,
+ * which a socket would then hold for its life (every cookie the site sets, say).
+ */
+function own(id: string): string {
+  return Buffer.from(id, 'latin1').toString('latin1')
 }

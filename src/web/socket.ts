@@ -1,13 +1,18 @@
 /**
- * One client's WebSocket: the current download on connect and on every change, requests and
+ * The clients' WebSockets: the current download on connect and on every change, requests and
  * dismissals in, a clear error for anything refused. Bad frames never reach the downloads.
+ *
+ * A node holds thousands of idle sockets, so one costs as little as it can: its state is a few
+ * fields of a `ClientSocket`, its event handlers are shared by all (they find the client by its
+ * socket), one ping sweep serves every socket, and the settings are one object for the node.
+ * Only the subscription to the user's download is a closure of its own.
  */
 import type { WebSocket } from 'ws'
-import type { DownloadService } from '../downloads/service.ts'
+import type { DownloadEvent, DownloadService } from '../downloads/service.ts'
 import { RefusalError } from '../downloads/errors.ts'
-import { TokenBuckets } from '../token-bucket.ts'
+import { refill, take, type Bucket } from '../token-bucket.ts'
 import type { Logger } from '../logger.ts'
-import type { Clock } from '../clock.ts'
+import type { Clock, Timer } from '../clock.ts'
 import { TICKET_TTL_MS } from './session.ts'
 import {
   encode,
@@ -21,14 +26,11 @@ import {
 export interface SocketOptions {
   downloads: DownloadService
   members: () => PublicMember[]
-  /**
-   * A fresh ticket for this socket's user, for the page to carry to another host's node; none
-   * for a socket that a ticket let in (server.ts), so a leaked ticket cannot renew itself.
-   */
-  ticket?: () => { ticket: string; expiresAt: number }
+  /** A fresh ticket for a user, for the page to carry to another host's node (session.ts). */
+  ticket: (userId: string) => { ticket: string; expiresAt: number }
   /** Null while this node holds its quorum; else what to tell the page (server.ts). */
   cutOff: () => CutOff | null
-  /** Idle sockets are pinged this often; one that missed the last ping is dropped. */
+  /** Sockets are pinged this often; one that missed the last ping is dropped. */
   pingIntervalMs: number
   /** Frames one socket may send at once, then `framesPerSecond`. */
   frameBurst: number
@@ -39,85 +41,173 @@ export interface SocketOptions {
   log: Logger
 }
 
-export function serveSocket(ws: WebSocket, userId: string, o: SocketOptions): void {
-  const { downloads, log, clock } = o
-  const send = (message: ServerMessage) => {
-    if (ws.readyState === ws.OPEN) ws.send(encode(message))
+/** Each open socket's client, for the shared handlers. */
+const clients = new WeakMap<WebSocket, ClientSocket>()
+
+export class ClientSockets {
+  private readonly open = new Set<ClientSocket>()
+  private readonly sweep: Timer
+  private readonly frames: { burst: number; intervalMs: number }
+
+  constructor(readonly o: SocketOptions) {
+    this.frames = { burst: o.frameBurst, intervalMs: 1000 / o.framesPerSecond }
+    this.sweep = o.clock.setInterval(() => this.ping(), o.pingIntervalMs)
   }
-  const sendCurrent = () =>
-    send({ type: 'download', download: toPublic(downloads.current(userId)) })
-  const unsubscribe = downloads.subscribe(userId, (event) =>
-    send(
+
+  /**
+   * Serves a socket of `userId`. `ticketed`: whether it is given tickets; only a socket its
+   * cookie let in is (server.ts), so a leaked ticket dies within its 15 minutes.
+   */
+  serve(ws: WebSocket, userId: string, ticketed: boolean): void {
+    const client = new ClientSocket(this, ws, userId, ticketed, {
+      tokens: this.frames.burst,
+      at: this.o.clock.now(),
+    })
+    clients.set(ws, client)
+    this.open.add(client)
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('error', onError)
+    ws.on('close', onClose)
+    client.start()
+  }
+
+  /** Every socket: one that did not answer the last ping is dropped, the others pinged. */
+  private ping(): void {
+    const now = this.o.clock.now()
+    for (const client of this.open) client.ping(now)
+  }
+
+  takeFrame(bucket: Bucket): number {
+    return take(refill(bucket, this.o.clock.now(), this.frames), this.frames.intervalMs)
+  }
+
+  closed(client: ClientSocket): void {
+    this.open.delete(client)
+  }
+
+  /** Stops the ping sweep (the sockets are closed by their server). */
+  stop(): void {
+    this.o.clock.clearInterval(this.sweep)
+  }
+}
+
+class ClientSocket {
+  private alive = true
+  private ticketExpires = 0
+  private dropped = 0
+  private toldAt = -Infinity
+  /** One message at a time, in order: a dismiss sent right after a request must see it. */
+  private queue: Promise<void> = Promise.resolve()
+  private unsubscribe: () => void = () => {}
+
+  constructor(
+    private readonly hub: ClientSockets,
+    private readonly ws: WebSocket,
+    private readonly userId: string,
+    private readonly ticketed: boolean,
+    private readonly frames: Bucket,
+  ) {}
+
+  start(): void {
+    const { o } = this.hub
+    this.unsubscribe = o.downloads.subscribe(this.userId, (event) => this.event(event))
+    this.send({ type: 'members', members: o.members() })
+    this.sendTicket()
+    const cut = o.cutOff()
+    if (cut) this.send({ type: 'cut-off', ...cut })
+    this.sendCurrent()
+  }
+
+  private send(message: ServerMessage): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encode(message))
+  }
+
+  private sendCurrent(): void {
+    const current = this.hub.o.downloads.current(this.userId)
+    this.send({ type: 'download', download: toPublic(current) })
+  }
+
+  private sendTicket(): void {
+    if (!this.ticketed) return
+    const t = this.hub.o.ticket(this.userId)
+    this.ticketExpires = t.expiresAt
+    this.send({ type: 'ticket', ...t })
+  }
+
+  private event(event: DownloadEvent): void {
+    this.send(
       event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event,
-    ),
-  )
-  send({ type: 'members', members: o.members() })
-  let ticketExpires = 0
-  const sendTicket = () => {
-    if (!o.ticket) return
-    const t = o.ticket()
-    ticketExpires = t.expiresAt
-    send({ type: 'ticket', ...t })
+    )
   }
-  sendTicket()
-  const cut = o.cutOff()
-  if (cut) send({ type: 'cut-off', ...cut })
-  sendCurrent()
 
-  let alive = true
-  ws.on('pong', () => (alive = true))
-  const ping = clock.setInterval(() => {
-    if (!alive) return ws.terminate()
+  ping(now: number): void {
+    if (!this.alive) return void this.ws.terminate()
     // Renewed once half its life is gone, so the page always holds one that still works.
-    if (o.ticket && clock.now() >= ticketExpires - TICKET_TTL_MS / 2) sendTicket()
-    alive = false
-    ws.ping()
-  }, o.pingIntervalMs)
+    if (this.ticketed && now >= this.ticketExpires - TICKET_TTL_MS / 2) this.sendTicket()
+    this.alive = false
+    this.ws.ping()
+  }
 
-  // One message at a time, in order: a dismiss sent right after a request must see it.
-  let queue: Promise<void> = Promise.resolve()
-  const frames = new TokenBuckets({
-    burst: o.frameBurst,
-    intervalMs: 1000 / o.framesPerSecond,
-    clock,
-  })
-  let dropped = 0
-  let toldAt = -Infinity
-  ws.on('message', (data, isBinary) => {
+  pong(): void {
+    this.alive = true
+  }
+
+  message(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const { o } = this.hub
     // Frames still in flight after the close frame are not read.
-    if (ws.readyState !== ws.OPEN) return
-    if (frames.take('socket') > 0) {
+    if (this.ws.readyState !== this.ws.OPEN) return
+    if (this.hub.takeFrame(this.frames) > 0) {
       // Past the limit a frame is dropped unread; a socket that keeps on is closed.
-      if (++dropped >= o.maxDroppedFrames) {
-        log.warn('socket-flood', { user: userId, dropped })
-        return ws.close(1008, 'Too many messages')
+      if (++this.dropped >= o.maxDroppedFrames) {
+        o.log.warn('socket-flood', { user: this.userId, dropped: this.dropped })
+        return this.ws.close(1008, 'Too many messages')
       }
-      if (clock.now() - toldAt >= 1000) {
-        toldAt = clock.now()
-        send({ type: 'error', message: 'Too many messages; slow down.' })
+      if (o.clock.now() - this.toldAt >= 1000) {
+        this.toldAt = o.clock.now()
+        this.send({ type: 'error', message: 'Too many messages; slow down.' })
       }
       return
     }
     const parsed = parseClientMessage(data, isBinary)
-    if (!parsed.ok) return send({ type: 'error', message: parsed.error })
+    if (!parsed.ok) return this.send({ type: 'error', message: parsed.error })
     const message = parsed.message
-    const type = message.type
-    queue = queue.then(async () => {
+    this.queue = this.queue.then(async () => {
       try {
-        if (message.type === 'request') await downloads.request(userId, message.params)
+        if (message.type === 'request') await o.downloads.request(this.userId, message.params)
         // Nothing to dismiss still gets an answer: the (empty) current state.
-        else if (!(await downloads.dismiss(userId))) sendCurrent()
+        else if (!(await o.downloads.dismiss(this.userId))) this.sendCurrent()
       } catch (err) {
         if (!(err instanceof RefusalError)) {
-          log.warn('refused', { user: userId, type, error: (err as Error).message })
+          const error = (err as Error).message
+          o.log.warn('refused', { user: this.userId, type: message.type, error })
         }
-        send({ type: 'error', message: (err as Error).message })
+        this.send({ type: 'error', message: (err as Error).message })
       }
     })
-  })
-  ws.on('error', (err) => log.warn('socket-error', { user: userId, error: err.message }))
-  ws.on('close', () => {
-    clock.clearInterval(ping)
-    unsubscribe()
-  })
+  }
+
+  error(err: Error): void {
+    this.hub.o.log.warn('socket-error', { user: this.userId, error: err.message })
+  }
+
+  close(): void {
+    this.unsubscribe()
+    this.hub.closed(this)
+  }
+}
+
+// Shared by every socket: `this` is the socket, its client is found by it.
+function onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) {
+  clients.get(this)?.message(data, isBinary)
+}
+function onPong(this: WebSocket) {
+  clients.get(this)?.pong()
+}
+function onError(this: WebSocket, err: Error) {
+  clients.get(this)?.error(err)
+}
+function onClose(this: WebSocket) {
+  clients.get(this)?.close()
+  clients.delete(this)
 }
