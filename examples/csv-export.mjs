@@ -1,7 +1,8 @@
 // A job of your own: an invoice export as CSV, one row per invoice.
 //
 //   npm run node -- --generator examples/csv-export.mjs
-//   (installed: npx pdf-cluster --generator ./csv-export.mjs)
+//   (with the package installed: copy this file beside your app, then
+//    npx pdf-cluster --generator ./csv-export.mjs)
 //
 // and a request such as {"type":"request","params":{"month":"2026-03","rows":5000}}.
 //

@@ -167,7 +167,11 @@ console.log(
 )
 const nextPort = o.firstPort + o.count
 const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
-console.log(`To add a node to this cluster: ${sameSecret}npm run node -- --port ${nextPort}`)
+// The same job and settings as the others: a node running another job would make other files.
+const same = o.passThrough.map((f) => (/[\s"'$]/.test(f) ? JSON.stringify(f) : f)).join(' ')
+console.log(
+  `To add a node to this cluster: ${sameSecret}npm run node -- --port ${nextPort}${same ? ` ${same}` : ''}`,
+)
 if (process.stdin.isTTY) console.log('Keys: 1-9 kill/restart a node, q quits.\n')
 nodes.forEach((_, i) => start(i))
 

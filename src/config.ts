@@ -3,6 +3,7 @@
  * defaults, what values each takes, and the checks across settings. flags.ts reads them from
  * the command line and the environment.
  */
+import { nanoid } from 'nanoid'
 import type { LogFormat } from './logger.ts'
 
 /** How many members a node must reach to act for its cluster (cluster/quorum.ts). */
@@ -127,7 +128,8 @@ export function resolveConfig(settings: Partial<Config>): Config {
     Object.entries(settings).filter(([, v]) => v !== undefined),
   ) as Partial<Config>
   const port = given.port ?? DEFAULTS.port
-  const name = given.name ?? `node-${port}`
+  // A node on any free port is named before it knows the port: a suffix keeps names apart.
+  const name = given.name ?? (port === 0 ? `node-${nanoid(6)}` : `node-${port}`)
   const dhtPort = given.dhtPort ?? (port === 0 ? 0 : port + DHT_PORT_OFFSET)
   if (dhtPort > 65535)
     throw new ConfigError(

@@ -5,14 +5,15 @@
  * members, every change to a download in the cluster, requests and dismissals on a user's
  * behalf, and close(). README, "Use it from your own app".
  */
-import { resolveConfig, type Config } from './config.ts'
+import { ConfigError, resolveConfig, type Config } from './config.ts'
+import { parseSettings } from './flags.ts'
 import { createLogger, silentLogger, type Logger } from './logger.ts'
 import { runNode } from './node-runner.ts'
 import type { RunningNode } from './node.ts'
 import type { Generator } from './downloads/generator.ts'
 import type { Params } from './store/record.ts'
 import { toPublic, type PublicDownload } from './web/protocol.ts'
-import { loadGeneratorModule } from './downloads/generator-module.ts'
+import { loadGeneratorModule, shapeProblem } from './downloads/generator-module.ts'
 
 export type { GeneratedFile, Generator, Job, RunContext, BytesFile } from './downloads/generator.ts'
 export type { Checkpoint, Params } from './store/record.ts'
@@ -64,8 +65,12 @@ export interface ClusterNode {
 /** Starts a node. Rejects with a one-line message when a setting or the job cannot be used. */
 export async function createNode(options: NodeOptions = {}): Promise<ClusterNode> {
   const { generator: job, log: logOption, ...settings } = options
+  if (typeof job === 'object' && job !== null) {
+    const problem = shapeProblem(job)
+    if (problem) throw new ConfigError(`generator ${problem.replace(' in its default export', '')}`)
+  }
   const config = resolveConfig({
-    ...settings,
+    ...parseSettings(settings),
     generator: typeof job === 'string' ? job : job ? job.name : undefined,
   })
   const log =

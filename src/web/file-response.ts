@@ -31,7 +31,12 @@ export async function sendFile(
   // -2: no range, or one that cannot be parsed, which is ignored (the whole file).
   const ranges = wanted ? parseRange(size, wanted, { combine: true }) : -2
   if (ranges === -1) {
-    res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` })
+    res.writeHead(416, {
+      'content-range': `bytes */${size}`,
+      'accept-ranges': 'bytes',
+      'content-length': 0,
+      etag,
+    })
     return void res.end()
   }
   const range =

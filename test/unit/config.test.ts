@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ConfigError, resolveConfig, type Config } from '../../src/config.ts'
-import { helpText, parseConfig } from '../../src/flags.ts'
+import { helpText, parseConfig, parseSettings } from '../../src/flags.ts'
 
 function parse(argv: string[], env = {}): Config {
   const c = parseConfig(argv, env)
@@ -98,6 +98,51 @@ test('a setting given as undefined (from code) takes its default', () => {
   const c = resolveConfig({ workMs: undefined, port: 4005 })
   assert.is(c.workMs, 6000)
   assert.is(c.name, 'node-4005')
+})
+
+test('settings given as values are checked by the same rules, naming the option', () => {
+  const refused = (settings: Record<string, unknown>, message: RegExp) => {
+    try {
+      parseSettings(settings)
+    } catch (err) {
+      assert.instance(err, ConfigError)
+      assert.match((err as Error).message, message)
+      return
+    }
+    assert.unreachable(`${JSON.stringify(settings)} should be refused`)
+  }
+  refused({ attempts: 0 }, /^attempts must be a whole number above 0, got "0"$/)
+  refused({ logFormat: 'xml' }, /^logFormat must be 'text' or 'json'/)
+  refused({ workMs: -5 }, /^workMs must be/)
+  refused({ port: { no: 1 } }, /^port must be a port number/)
+  refused({ data: '/tmp/x' }, /^unknown option "data"; the options are: port, host, name, dataDir/)
+  refused({ checkpointStep: 0 }, /^checkpointStep must be a whole percent/)
+  const ok = parseSettings({
+    port: 0,
+    attempts: 2,
+    bootstrap: [{ host: '127.0.0.1', port: 14000 }],
+    allowOrigins: ['https://example.test'],
+    quorum: { kind: 'count', count: 2 },
+    secret: null,
+    checkpointStep: 5,
+    dataDir: undefined,
+  })
+  assert.equal(ok, {
+    port: 0,
+    attempts: 2,
+    bootstrap: [{ host: '127.0.0.1', port: 14000 }],
+    allowOrigins: ['https://example.test'],
+    quorum: { kind: 'count', count: 2 },
+    checkpointStep: 5,
+  })
+})
+
+test('a node on any free port gets a name of its own', () => {
+  const a = resolveConfig({ port: 0, dhtPort: 0 })
+  const b = resolveConfig({ port: 0, dhtPort: 0 })
+  assert.match(a.name, /^node-[A-Za-z0-9_-]{6}$/)
+  assert.is.not(a.name, b.name)
+  assert.is(a.dataDir, `.data/${a.name}`)
 })
 
 test.run()

@@ -1,0 +1,67 @@
+/** The library API in this process: createNode refuses what the command line refuses, and runs a job given as an object. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { rejects } from 'node:assert/strict'
+import { createNode, type Generator } from '../../src/index.ts'
+import { tempDir } from '../helpers/node.ts'
+
+const base = { port: 0, dhtPort: 0, bootstrap: [], secret: 'library-test', log: false as const }
+
+test('createNode refuses a bad setting, an unknown option and a generator without run, in one line', async () => {
+  const dir = await tempDir()
+  try {
+    const refusal = async (options: Record<string, unknown>) => {
+      try {
+        await createNode({ ...base, dataDir: dir.path, ...options })
+      } catch (err) {
+        const message = (err as Error).message
+        assert.not.match(message, /\n/)
+        return message
+      }
+      throw new Error(`${JSON.stringify(options)} started`)
+    }
+    assert.match(await refusal({ attempts: 0 }), /^attempts must be a whole number above 0/)
+    assert.match(await refusal({ data: dir.path }), /^unknown option "data"/)
+    assert.match(
+      await refusal({ generator: { name: 'x' } }),
+      /^generator has no run\(job, ctx\) function$/,
+    )
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('createNode runs a job object; the handle requests, reports changes and closes', async () => {
+  const dir = await tempDir()
+  const job: Generator = {
+    name: 'upper',
+    async run(j, ctx) {
+      ctx.report(50, { half: true })
+      return {
+        bytes: Buffer.from(String(j.params.text).toUpperCase()),
+        filename: 'u.txt',
+        contentType: 'text/plain',
+      }
+    },
+  }
+  const node = await createNode({ ...base, dataDir: dir.path, generator: job })
+  try {
+    assert.match(node.name, /^node-/)
+    assert.is(node.members().length, 1)
+    const ready = new Promise((resolve) =>
+      node.onDownload(({ download }) => download?.state === 'ready' && resolve(download)),
+    )
+    const requested = await node.request('user-1', { text: 'quiet' })
+    assert.equal(requested.params, { text: 'quiet' })
+    const done = (await ready) as { id: string; fileUrl: string }
+    assert.is(done.id, requested.id)
+    assert.is(node.current('user-1')?.state, 'ready')
+    await rejects(node.request('bad user!'), /A user id is 1-64 letters/)
+    assert.is((await node.dismiss('user-1'))?.id, requested.id)
+  } finally {
+    await node.close()
+    await dir.remove()
+  }
+})
+
+test.run()
