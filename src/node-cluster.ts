@@ -37,6 +37,8 @@ export interface ClusterPartOptions {
   topic?: Buffer
   /** Tests only: speak this cluster protocol version. */
   protocol?: string
+  /** The job this node runs, told to the others (a mismatch is logged). */
+  job?: string
 }
 
 export interface ClusterPart {
@@ -89,6 +91,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     maxClockSkewMs: config.maxClockSkewMs,
     // The quorum is made below; the cluster asks only once started.
     mayDeclareDead: () => quorum.holds(),
+    job: o.job,
     log,
   })
   closers.add('cluster', cluster, (c) => c.close())

@@ -138,6 +138,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       closers,
       topic: deps.topic,
       protocol: deps.protocol,
+      job: ownJob?.name ?? config.generator,
     })
     const { cluster, relay, rejoin, quorum } = part
 

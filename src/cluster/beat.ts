@@ -18,6 +18,8 @@ export interface Beat {
    * sender held it. The member gets its own clock back, and from it the round trip.
    */
   echo?: Echo
+  /** The job the sender runs (its generator's name): every member should run the same. */
+  job?: string
 }
 
 /** A beat as received, or null if it is not one. */
@@ -48,5 +50,6 @@ export function parseBeat(v: unknown): Beat | null {
         if (Number.isFinite(heldMs) && heldMs >= 0) echo[id] = [sentAt, heldMs]
     }
   }
-  return { type: 'beat', now, self, members, heard, echo }
+  const job = typeof o.job === 'string' && o.job.length <= 100 ? o.job : undefined
+  return { type: 'beat', now, self, members, heard, echo, ...(job !== undefined && { job }) }
 }

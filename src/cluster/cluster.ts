@@ -61,6 +61,8 @@ export interface ClusterOptions {
    * @default always
    */
   mayDeclareDead?: () => boolean
+  /** The job this node runs (its generator's name), told to the others in every beat. */
+  job?: string
   log: Logger
 }
 
@@ -227,6 +229,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       members: this.membership.all(),
       heard: this.detector.ages(now),
       echo: this.echoes.echo(now),
+      ...(this.o.job !== undefined && { job: this.o.job }),
     }
   }
 
@@ -262,6 +265,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if (beat.now !== undefined && sender && isLiveStatus(sender.status))
       this.time.observe(beat.self.id, beat.now)
     if (beat.now !== undefined) this.echoes.received(beat.self.id, beat.now, now)
+    this.checkJob(beat)
     const rtt = this.echoes.roundTrip(beat.echo, now)
     if (rtt !== null) this.emit('rtt', beat.self.id, rtt)
     for (const m of beat.members) {
@@ -279,6 +283,22 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     for (const [id, ageMs] of Object.entries(beat.heard)) {
       if (id !== this.self.id && id !== beat.self.id) this.detector.heard(id, now - ageMs)
     }
+  }
+
+  /** Members running another job make other files for the downloads they own: said once each. */
+  private readonly jobWarned = new Set<string>()
+
+  private checkJob(beat: Beat): void {
+    if (beat.job === undefined || this.o.job === undefined || beat.job === this.o.job) return
+    const key = `${beat.self.id}/${beat.self.incarnation}`
+    if (this.jobWarned.has(key)) return
+    this.jobWarned.add(key)
+    this.o.log.warn('job-mismatch', {
+      member: beat.self.name,
+      theirs: beat.job,
+      ours: this.o.job,
+      message: 'members run different jobs: a download makes the file of whichever node owns it',
+    })
   }
 
   private merge(report: Member): void {

@@ -12,7 +12,13 @@ export class RefusalError extends Error {
 /** One download at a time per user, cluster-wide. */
 export class DownloadConflictError extends RefusalError {
   constructor(readonly existing: Download) {
-    super('You already have a download in progress; dismiss it before requesting another.')
+    super(
+      existing.state === 'ready'
+        ? 'Your last download is ready; clear it before requesting another.'
+        : existing.state === 'error'
+          ? 'Your last download failed; dismiss it before requesting another.'
+          : 'You already have a download in progress; dismiss it before requesting another.',
+    )
   }
 }
 

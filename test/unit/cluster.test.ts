@@ -8,7 +8,7 @@ import { recordingLogger } from '../helpers/recording-logger.ts'
 
 const TIMINGS = { heartbeatMs: 100, suspectAfterMs: 500, suspicionMs: 300 }
 
-function member(name: string, clock: Clock) {
+function member(name: string, clock: Clock, job?: string) {
   const transport = new MemoryTransport(name)
   const log = recordingLogger()
   const cluster = new Cluster({
@@ -17,6 +17,7 @@ function member(name: string, clock: Clock) {
     timings: TIMINGS,
     clock,
     log,
+    ...(job && { job }),
   })
   return { name, transport, log, cluster }
 }
@@ -176,6 +177,27 @@ test('heartbeats that cannot be parsed are logged and ignored', async () => {
   await clock.tick(TIMINGS.heartbeatMs)
   assert.is(n1!.log.events('bad-message').length, 1)
   assert.is(n1!.cluster.members().length, 3)
+})
+
+test('a member running another job is named once, with both jobs; the same job says nothing', async () => {
+  const clock = fakeClock()
+  const [a, b, c] = [
+    member('n1', clock, 'csv-export'),
+    member('n2', clock, 'csv-export'),
+    member('n3', clock, 'pdf'),
+  ]
+  connect(a.transport, b.transport)
+  connect(a.transport, c.transport)
+  for (const n of [a, b, c]) n.cluster.start()
+  await clock.tick(1000)
+  const mismatches = a.log.entries.filter((e) => e.event === 'job-mismatch')
+  assert.is(mismatches.length, 1, 'once, however many beats')
+  assert.equal(
+    [mismatches[0]!.fields.member, mismatches[0]!.fields.theirs, mismatches[0]!.fields.ours],
+    ['n3', 'pdf', 'csv-export'],
+  )
+  assert.is(b.log.entries.filter((e) => e.event === 'job-mismatch').length, 0)
+  for (const n of [a, b, c]) n.cluster.close()
 })
 
 test.run()
