@@ -14,9 +14,9 @@ export class DownloadConflictError extends RefusalError {
   constructor(readonly existing: Download) {
     super(
       existing.state === 'ready'
-        ? 'Your last download is ready; clear it before requesting another.'
+        ? 'You already have a download, and it is ready: clear it before requesting another.'
         : existing.state === 'error'
-          ? 'Your last download failed; dismiss it before requesting another.'
+          ? 'You already have a download, and it failed: dismiss it before requesting another.'
           : 'You already have a download in progress; dismiss it before requesting another.',
     )
   }
