@@ -11,7 +11,8 @@ import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
 import { mergeRecord, normalize } from './record.js'
-import { findElements, renderCard, renderConnection, renderReach, renderTitle } from './view.js'
+import { findElements, renderCard } from './view.js'
+import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
 /** Reconnecting for this long: no server can be reached, and the page says so. */
 const UNREACHABLE_AFTER_MS = 1500

@@ -6,7 +6,7 @@
  * behalf, and close(). README, "Use it from your own app".
  */
 import { ConfigError, resolveConfig, type Config } from './config.ts'
-import { parseSettings } from './flags.ts'
+import { parseSettings } from './settings.ts'
 import { createLogger, silentLogger, type Logger } from './logger.ts'
 import { runNode } from './node-runner.ts'
 import type { RunningNode } from './node.ts'

@@ -7,18 +7,13 @@
  * every step that no successor took. Record times (updatedAt,
  * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
  */
-import {
-  isContentType,
-  isLive,
-  parseCheckpoint,
-  safeFileName,
-  type Checkpoint,
-  type Download,
-} from '../store/record.ts'
+import { isLive, safeFileName, type Checkpoint, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
 import { SourceStreamError, StoreError, type FileStore } from '../store/file-store.ts'
 import type { GeneratedFile, Generator } from './generator.ts'
+import { discard, wrongFile } from './generated-file.ts'
 import { retryDelayMs } from './retry-policy.ts'
+import { readReport } from './progress-report.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
@@ -285,15 +280,9 @@ export class Worker {
     if (this.decided) return
     // A bad report fails the attempt: not thrown, since a job may report from a callback of
     // its own, where a throw would be uncaught and stop the node.
-    if (typeof reported !== 'number' || !Number.isFinite(reported))
-      return this.misused(`progress must be a number, got ${String(reported)}`)
-    const checkpoint = parseCheckpoint(given)
-    if (!checkpoint)
-      return this.misused(
-        'checkpoint must be a flat object of strings, numbers, booleans and nulls',
-      )
-    // 100 is the file being ready, which only the worker says.
-    const progress = Math.max(0, Math.min(99, Math.floor(reported)))
+    const read = readReport(reported, given)
+    if ('problem' in read) return this.misused(read.problem)
+    const { progress, checkpoint } = read
     if (this.controller.signal.aborted || progress <= this.progress) {
       // Progress that does not move still carries the newest resume state.
       if (!this.controller.signal.aborted && progress === this.progress)
@@ -366,24 +355,4 @@ export class Worker {
       throw new Stopped('fenced')
     }
   }
-}
-
-/** What is wrong with a generator's result, or null. */
-function wrongFile(file: unknown): string | null {
-  if (typeof file !== 'object' || file === null) return `${String(file)} instead of a file`
-  const f = file as Record<string, unknown>
-  if (typeof f.filename !== 'string') return 'no filename'
-  if (typeof f.contentType !== 'string' || !isContentType(f.contentType))
-    return `an invalid content type ${JSON.stringify(f.contentType ?? null).slice(0, 80)}`
-  const bytes = Buffer.isBuffer(f.bytes) || f.bytes instanceof Uint8Array
-  const stream = typeof (f.stream as { pipe?: unknown } | undefined)?.pipe === 'function'
-  if (bytes === stream)
-    return 'a file with neither or both of bytes (a Buffer) and stream (a Readable)'
-  return null
-}
-
-/** Lets go of a file's stream that will not be stored. */
-function discard(file: GeneratedFile | undefined): void {
-  const stream = (file as { stream?: { destroy?: unknown } } | undefined)?.stream
-  if (typeof stream?.destroy === 'function') (stream as { destroy(): void }).destroy()
 }

@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ConfigError, resolveConfig, type Config } from '../../src/config.ts'
-import { helpText, parseConfig, parseSettings } from '../../src/flags.ts'
+import { helpText, parseConfig } from '../../src/flags.ts'
+import { parseSettings } from '../../src/settings.ts'
 
 function parse(argv: string[], env = {}): Config {
   const c = parseConfig(argv, env)
