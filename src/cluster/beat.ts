@@ -20,6 +20,11 @@ export interface Beat {
   echo?: Echo
   /** The job the sender runs (its generator's name): every member should run the same. */
   job?: string
+  /**
+   * Counts the sender's beats since it started: a beat that arrives after a later one (sent as
+   * a datagram, it may; replayed, it would) says nothing new and is dropped.
+   */
+  seq?: number
 }
 
 /** A beat as received, or null if it is not one. */
@@ -51,5 +56,15 @@ export function parseBeat(v: unknown): Beat | null {
     }
   }
   const job = typeof o.job === 'string' && o.job.length <= 100 ? o.job : undefined
-  return { type: 'beat', now, self, members, heard, echo, ...(job !== undefined && { job }) }
+  const seq = Number.isSafeInteger(o.seq) && (o.seq as number) >= 0 ? (o.seq as number) : undefined
+  return {
+    type: 'beat',
+    now,
+    self,
+    members,
+    heard,
+    echo,
+    ...(job !== undefined && { job }),
+    ...(seq !== undefined && { seq }),
+  }
 }

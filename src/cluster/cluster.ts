@@ -27,6 +27,8 @@ export interface ClusterTimings {
   suspicionMs: number
 }
 
+/** Every how many heartbeats one also goes over the stream (see `broadcast`). */
+const STREAM_BEAT_EVERY = 5
 /** How long a leave is given to reach the wire before the links close. */
 const LEAVE_FLUSH_MS = 30
 
@@ -85,6 +87,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   readonly time: ClusterTime
   private timer: Timer | null = null
   private lastTick = 0
+  private ticks = 0
+  /** Counts this node's beats (Beat.seq). */
+  private seq = 0
+  /** The newest beat heard from each member: its incarnation and `seq`. */
+  private readonly newestBeat = new Map<string, { incarnation: number; seq: number }>()
   private lastRefresh = 0
   private closed = false
 
@@ -169,7 +176,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // take the downloads of members that were working all along.
       if (dead.length > 0 && (this.o.mayDeclareDead?.() ?? true))
         for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
-      this.broadcast()
+      this.broadcast(++this.ticks % STREAM_BEAT_EVERY === 0 ? 'both' : 'datagram')
       this.maybeRefresh(now)
       this.reportSkew(now)
     } catch (err) {
@@ -225,6 +232,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     return {
       type: 'beat',
       now,
+      seq: this.seq++,
       self: this.self,
       members: this.membership.all(),
       heard: this.detector.ages(now),
@@ -233,10 +241,21 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  private broadcast(): void {
+  /**
+   * Sends a beat to every link. The heartbeat's own goes as a datagram (Link.datagram), so a
+   * link whose stream is queued behind replication cannot hold it back; every
+   * `STREAM_BEAT_EVERY`th also goes over the stream, and so does every beat that tells a
+   * change, so gossip that must arrive does. A view too large for a datagram goes without its
+   * members (the stream's beats carry them); a link without datagrams gets the stream's.
+   */
+  private broadcast(how: 'stream' | 'datagram' | 'both' = 'stream'): void {
     if (this.o.transport.links.size === 0) return
     const beat = this.beat()
-    for (const link of this.o.transport.links) link.send(beat)
+    const pulse: Beat = { ...beat, members: [] }
+    for (const link of this.o.transport.links) {
+      const sent = how !== 'stream' && (link.datagram(beat) || link.datagram(pulse))
+      if (how !== 'datagram' || !sent) link.send(beat)
+    }
   }
 
   private onClose(link: Link): void {
@@ -252,6 +271,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.o.log.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
       return
     }
+    if (this.stale(beat)) return
     const now = this.now()
     link.memberId = beat.self.id
     const before = this.membership.get(beat.self.id)
@@ -301,12 +321,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     })
   }
 
+  /** A beat older than one already heard from its sender: overtaken, or replayed. */
+  private stale(beat: Beat): boolean {
+    if (beat.seq === undefined) return false
+    const { id, incarnation } = beat.self
+    const newest = this.newestBeat.get(id)
+    if (newest && incarnation < newest.incarnation) return true
+    if (newest && incarnation === newest.incarnation && beat.seq <= newest.seq) return true
+    this.newestBeat.set(id, { incarnation, seq: beat.seq })
+    return false
+  }
+
   private merge(report: Member): void {
     const event = this.membership.apply(report)
     if (!event) return
     if (event.type === 'refuted') {
       this.o.log.info('refuted', { incarnation: event.member.incarnation })
-      this.broadcast()
+      this.broadcast('both')
       return
     }
     if (event.type === 'joined') {

@@ -20,7 +20,7 @@ export interface PlacementOptions {
   /** Whether this node, just restarted, knows enough to act (rejoin.ts). */
   rejoin: { ready(): boolean; unheardOwnerGone(): boolean }
   /** Whether this node reaches enough of its cluster to act for it (quorum-watch.ts). */
-  quorum?: { mayAct(): boolean }
+  quorum?: { mayAct(): boolean; settled(): Promise<boolean> }
 }
 
 export class Placement {
@@ -32,6 +32,11 @@ export class Placement {
    */
   mayWork(): boolean {
     return this.o.rejoin.ready() && (this.o.quorum?.mayAct() ?? true)
+  }
+
+  /** `mayWork`, once a quorum loss seen now is confirmed or refuted (quorum-watch.ts). */
+  async mayWorkSettled(): Promise<boolean> {
+    return this.o.rejoin.ready() && ((await this.o.quorum?.settled()) ?? true)
   }
 
   private ref(id: string | null): NodeRef | null {

@@ -38,6 +38,11 @@ export interface QuorumWatchOptions {
   catchUpMaxMs?: number
   /** How often the quorum is judged besides membership changes: the heartbeat. */
   intervalMs: number
+  /**
+   * Runs `f` once what the sockets hold has been read: a loss is confirmed there before it is
+   * told (see `check`). @default setImmediate (Node's check phase, after the poll phase)
+   */
+  afterIo?: (f: () => void) => void
   clock: Clock
   log: Logger
 }
@@ -57,6 +62,9 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   /** A loss was logged: the regain is worth a line too. */
   private told = false
   private timer: Timer | null = null
+  private stopped = false
+  /** A loss seen and waiting to be confirmed after the sockets are read; its waiters. */
+  private confirming: ((mayAct: boolean) => void)[] | null = null
   /** Since when each voter has been seen dead or not at all. */
   private readonly goneSince = new Map<string, number>()
 
@@ -79,7 +87,21 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
    * moment: it reaches its quorum, and after a cut its log has caught up.
    */
   mayAct(): boolean {
-    return this.held !== false && this.holds()
+    if (this.held === false) return false
+    if (this.holds()) return true
+    this.confirmSoon()
+    return false
+  }
+
+  /**
+   * Whether this node may act once a loss seen now has been confirmed or refuted: for a step
+   * that would rather wait a turn of the event loop than be undone (a worker's last write).
+   */
+  settled(): Promise<boolean> {
+    if (this.mayAct()) return Promise.resolve(true)
+    const waiting = this.confirming
+    if (!waiting) return Promise.resolve(false)
+    return new Promise((resolve) => waiting.push(resolve))
   }
 
   start(): void {
@@ -89,12 +111,38 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   }
 
   stop(): void {
+    this.stopped = true
     if (this.timer) this.o.clock.clearInterval(this.timer)
     this.timer = null
   }
 
-  /** Judges the quorum and tells a change. Also after every membership change. */
+  /**
+   * Judges the quorum and tells a change. Also after every membership change.
+   *
+   * A loss is told only once confirmed after the poll phase. Node runs due timers before it
+   * reads the sockets, so when this node's own event loop has stood still for longer than the
+   * lease (a burst of work), the first judgement after it sees every member silent, while
+   * their heartbeats sit unread in the socket buffers: taken at its word, that judgement
+   * stopped every worker of a node that was cut off from nobody. Meanwhile `mayAct` answers
+   * no, so nothing is written on a quorum that may be gone.
+   */
   check(): void {
+    this.judge(false)
+  }
+
+  private confirmSoon(): void {
+    if (this.confirming) return
+    this.confirming = []
+    ;(this.o.afterIo ?? setImmediate)(() => {
+      const waiting = this.confirming ?? []
+      this.confirming = null
+      if (!this.stopped) this.judge(true)
+      const may = this.held !== false && this.holds()
+      for (const resolve of waiting) resolve(may)
+    })
+  }
+
+  private judge(confirmed: boolean): void {
     try {
       const state = this.state()
       // A node that starts without its quorum (restarted while its cluster is away) is not cut
@@ -102,7 +150,8 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
       if (this.held === null) this.held = state.ok
       if (!state.ok) {
         this.catchingUpSince = null
-        if (this.held) {
+        if (this.held && !confirmed) this.confirmSoon()
+        else if (this.held) {
           this.held = false
           this.told = true
           this.o.log.error('quorum-lost', {

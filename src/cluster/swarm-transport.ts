@@ -20,15 +20,20 @@ import type { Logger } from '../logger.ts'
 
 /** A dead link is noticed by the socket itself after this (membership is much faster). */
 const KEEP_ALIVE_MS = 1000
+/**
+ * The largest message sent as a datagram: one UDP packet under a 1500-byte MTU once UDX's and
+ * the secret stream's headers are added (udx-native also cuts what it receives at 2 KiB).
+ */
+const MAX_DATAGRAM_BYTES = 1400
 const LINK_TIMEOUT_MS = 3000
 /**
  * The cluster protocol's version. v2 carries the log advert in its own message and records
  * without `fileUrl`; v3 records carry a job's `params` and its attempts, which a v2 node
- * would drop when it rewrote one: nodes of different versions must not link (see README,
- * Upgrading).
+ * would drop when it rewrote one; v4 sends heartbeats as datagrams, which a v3 node would not
+ * hear. Nodes of different versions must not link (see README, Upgrading).
  */
-const PROTOCOL = 'pdf-cluster/v3'
-const OLDER_PROTOCOLS = ['pdf-cluster/v1', 'pdf-cluster/v2']
+const PROTOCOL = 'pdf-cluster/v4'
+const OLDER_PROTOCOLS = ['pdf-cluster/v1', 'pdf-cluster/v2', 'pdf-cluster/v3']
 /** How long start waits for the bootstrap nodes to answer a first ping. */
 const FIRST_PROBE_MS = 300
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
@@ -43,6 +48,9 @@ interface NoiseStream {
   on(event: string, f: (...args: any[]) => void): void
   once(event: 'close', f: () => void): void
   destroy(err?: Error): void
+  /** The connection under the encryption: UDX streams carry datagrams (`trySend`). */
+  rawStream?: { trySend?: unknown } | null
+  trySend(bytes: Buffer): void
 }
 
 export interface TransportOptions {
@@ -212,6 +220,17 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
               // A closing link: membership will notice the silence.
             }
           },
+          datagram: (m) => {
+            if (!conn.rawStream?.trySend) return false
+            const bytes = Buffer.from(JSON.stringify(m))
+            if (bytes.byteLength > MAX_DATAGRAM_BYTES) return false
+            try {
+              conn.trySend(bytes)
+            } catch {
+              // As send: a closing link is noticed by membership.
+            }
+            return true
+          },
           close: () => conn.destroy(),
         }
         this.links.add(link)
@@ -231,6 +250,22 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
           this.o.log.error('message-failed', { error: (err as Error).message })
         }
       },
+    })
+    // Datagrams (Link.datagram) come to the same place as the channel's messages, once the
+    // peer has proved the secret; the secret stream has authenticated and decrypted them.
+    conn.on('message', (bytes: Buffer) => {
+      if (!admitted || !link) return
+      let m: unknown
+      try {
+        m = JSON.parse(bytes.toString())
+      } catch {
+        return this.o.log.warn('bad-message', { peer: remoteKey.slice(0, 12) })
+      }
+      try {
+        this.emit('message', link, m)
+      } catch (err) {
+        this.o.log.error('message-failed', { error: (err as Error).message })
+      }
     })
     channel.open(proof(this.key, conn.handshakeHash, conn.isInitiator))
     conn.once('close', () => {

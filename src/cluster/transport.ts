@@ -18,6 +18,13 @@ export interface Link {
   memberId: string | null
   /** Sends one message; never throws (a closing link is noticed by membership). */
   send(message: object): void
+  /**
+   * Sends one message beside the stream, as a datagram (unreliable, unordered), if the link
+   * carries them and the message fits in one; false, and nothing sent, if not. For what is
+   * repeated anyway and must not wait behind the stream's queue: heartbeats, which a busy
+   * link's replication held back half a second, long enough to look like a dead member.
+   */
+  datagram(message: object): boolean
   readonly stream: LinkStream
   close(): void
 }

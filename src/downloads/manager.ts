@@ -179,7 +179,10 @@ export class DownloadManager implements DownloadService {
     if (this.o.timeTrusted && !this.o.timeTrusted()) throw new JoiningError()
     // Cut off, it may be on the minority side of a split: a download accepted here could run
     // beside one accepted there for the same user.
-    const quorum = this.o.quorum?.()
+    let quorum = this.o.quorum?.()
+    // A loss seen now may be this node's own stall, before it read the heartbeats waiting.
+    if (quorum && !quorum.ok && (await this.o.placement.mayWorkSettled?.()))
+      quorum = this.o.quorum?.()
     if (quorum && !quorum.ok) throw new CutOffError(quorum)
     // Restarted, or back from a cut, it does not yet know what its cluster did meanwhile.
     if (!this.o.placement.mayWork()) throw new JoiningError()

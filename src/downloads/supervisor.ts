@@ -17,6 +17,8 @@ export interface Successors {
   successorFor(userId: string, ownerId: string): NodeRef | null
   /** False while this node, just restarted, waits to know what happened while it was away. */
   mayWork(): boolean
+  /** `mayWork`, once a quorum loss seen now is confirmed or refuted. @default mayWork */
+  mayWorkSettled?(): Promise<boolean>
 }
 
 export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nodeName'> {
@@ -207,6 +209,8 @@ export class Supervisor {
       download: d,
       nodeName: this.o.self.name,
       mayAct: () => this.o.placement.mayWork(),
+      mayActSettled: async () =>
+        (await this.o.placement.mayWorkSettled?.()) ?? this.o.placement.mayWork(),
     })
     this.workers.set(d.id, worker)
     void worker.done.then(() => {

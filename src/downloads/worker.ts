@@ -47,10 +47,17 @@ export interface WorkerOptions {
   onCheckpoint?: (copy: RelayedCheckpoint) => number
   /**
    * Whether this node may still act for the cluster (its quorum's lease, placement.ts): asked
-   * before every report and write, so a node cut off stops at its next step, before the
-   * others take the download over, even if the event that says so comes late. @default always
+   * before every report and write, so a node cut off publishes and writes nothing, before the
+   * others take the download over, even if the event that stops the worker comes late.
+   * @default always
    */
   mayAct?: () => boolean
+  /**
+   * `mayAct` once a loss it saw is confirmed or refuted, a turn of the event loop later
+   * (quorum-watch.ts): a write waits for it rather than stop on a false alarm.
+   * @default mayAct's answer
+   */
+  mayActSettled?: () => Promise<boolean>
   log: Logger
 }
 
@@ -289,7 +296,9 @@ export class Worker {
         this.latest = { progress, checkpoint }
       return
     }
-    if (this.o.mayAct && !this.o.mayAct()) return this.stop('cut-off')
+    // Not now: the quorum watch stops this worker once the loss is confirmed; after a false
+    // alarm (a stall of this node's own loop) the next report carries newer state anyway.
+    if (this.o.mayAct && !this.o.mayAct()) return
     if (this.firstOfFresh) {
       this.firstOfFresh = false
       this.observer.waited(Math.max(0, this.o.repo.now() - this.current.createdAt) / 1000)
@@ -334,7 +343,7 @@ export class Worker {
 
   /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */
   private async write(patch: Partial<Download>): Promise<void> {
-    if (this.o.mayAct && !this.o.mayAct()) {
+    if (this.o.mayAct && !this.o.mayAct() && !(await this.o.mayActSettled?.())) {
       this.stop('cut-off')
       throw new Stopped('cut-off')
     }

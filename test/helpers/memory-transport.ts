@@ -37,6 +37,10 @@ export function connect(a: MemoryTransport, b: MemoryTransport): () => void {
         if (open) to.emit('message', received(), copy)
       })
     },
+    datagram(message) {
+      this.send(message)
+      return true
+    },
     close: () => cut(),
   })
   const here: Link = end(a, b, () => there)

@@ -69,6 +69,28 @@ test('a member gone silent is suspected, then dead everywhere within the suspici
   assert.is(statusOf(n1!, 'n2'), 'alive', 'nobody else is blamed')
 })
 
+test('beats of a dead member replayed (or overtaken) keep nobody alive: it is declared dead on time', async () => {
+  const clock = fakeClock()
+  const [n1, , n3] = await three(clock)
+  const heard: unknown[] = []
+  n1!.transport.on('message', (_link, m) => {
+    if ((m as { self?: { name?: string } }).self?.name === 'n3') heard.push(m)
+  })
+  await clock.tick(3 * TIMINGS.heartbeatMs)
+  const fromN3 = [...n1!.transport.links].find((l) => l.remoteKey === 'n3')!
+  n3!.transport.muted = true
+  const killedAt = clock.now()
+  const old = heard.slice()
+  while (statusOf(n1!, 'n3') !== 'dead' && clock.now() - killedAt < 5000) {
+    // Someone on the path sends n3's beats again, as a datagram would arrive late.
+    for (const beat of old) n1!.transport.emit('message', fromN3, JSON.parse(JSON.stringify(beat)))
+    await clock.tick(TIMINGS.heartbeatMs)
+  }
+  const window = TIMINGS.suspectAfterMs + TIMINGS.suspicionMs
+  assert.ok(clock.now() - killedAt <= window + 2 * TIMINGS.heartbeatMs, 'dead on time')
+  assert.ok(old.length >= 3, 'beats were replayed')
+})
+
 test('a member that was only slow refutes its suspicion and stays a member', async () => {
   const clock = fakeClock()
   const [n1, , n3] = await three(clock)

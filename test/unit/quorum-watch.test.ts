@@ -295,4 +295,62 @@ test('a log that never catches up holds a node back 5 s at most, and it says so'
   close(nodes)
 })
 
+/** A watch over members the test reaches or not, with the turn after the sockets in its hand. */
+function bareWatch() {
+  const clock = fakeClock()
+  const reached = new Set(['a', 'b'])
+  const afterIo: (() => void)[] = []
+  const log = recordingLogger()
+  const watch = new QuorumWatch({
+    rule: { kind: 'majority' },
+    selfId: 'me',
+    voters: () => ['a', 'b'],
+    reaches: (id) => reached.has(id),
+    statusOf: () => 'alive',
+    forget: () => {},
+    forgetDeadMs: 3_600_000,
+    intervalMs: 100,
+    afterIo: (f) => afterIo.push(f),
+    clock,
+    log,
+  })
+  const told: boolean[] = []
+  watch.on('change', (state) => told.push(state.ok))
+  watch.check()
+  const readSockets = () => afterIo.splice(0).forEach((f) => f())
+  return { watch, reached, readSockets, told, log }
+}
+
+test('after a stall of its own loop, a node whose peers’ heartbeats were only waiting unread keeps its quorum', async () => {
+  const { watch, reached, readSockets, told } = bareWatch()
+  // The timer that judges runs before the poll phase: every lease looks expired.
+  reached.clear()
+  watch.check()
+  assert.not.ok(watch.mayAct(), 'nothing acts on a quorum that may be gone')
+  const verdict = watch.settled()
+  assert.equal(told, [], 'but the loss is not told yet')
+  // The poll phase reads the heartbeats that waited in the sockets.
+  reached.add('a').add('b')
+  readSockets()
+  assert.is(await verdict, true)
+  assert.equal(told, [], 'no loss, no workers stopped')
+  assert.ok(watch.mayAct())
+})
+
+test('a loss still there once the sockets are read is told, once', async () => {
+  const { watch, reached, readSockets, told, log } = bareWatch()
+  reached.clear()
+  watch.check()
+  watch.mayAct()
+  const verdict = watch.settled()
+  readSockets()
+  assert.is(await verdict, false)
+  assert.equal(told, [false])
+  assert.is(log.events('quorum-lost').length, 1)
+  watch.check()
+  readSockets()
+  assert.equal(told, [false], 'told once')
+  assert.is(await watch.settled(), false, 'a loss already told is answered at once')
+})
+
 test.run()

@@ -190,7 +190,7 @@ test('a node waiting for its cluster after a restart runs nothing, then resumes 
   await s.supervisor.close()
 })
 
-test('a node cut off from its quorum stops its workers at their next step, takes nothing over, and resumes once back', async () => {
+test('a node cut off from its quorum publishes and writes nothing from its next step, stops its workers once the loss is told, takes nothing over, and resumes once back', async () => {
   const s = setup()
   const mine = s.live({ userId: 'u1', owner: 'me' })
   const theirs = s.live({ userId: 'u2', owner: 'gone-node' })
@@ -201,12 +201,16 @@ test('a node cut off from its quorum stops its workers at their next step, takes
   await settle()
   const writesBefore = s.log.ops.length
 
-  // Cut off: the lease is gone before any event says so. The next report stops the worker.
+  // Cut off: the lease is gone before any event says so. The next report is not acted on.
   s.rejoin.ready = false
   run.report(15)
+  run.report(20)
   await settle()
-  assert.ok(run.ctx.signal.aborted, 'the generator is aborted at its next report')
-  assert.is(s.log.ops.length, writesBefore, 'and nothing more is written')
+  assert.is(s.log.ops.length, writesBefore, 'nothing more is written')
+  // The quorum watch tells the loss once confirmed (quorum-watch.ts): the workers stop.
+  s.supervisor.cutOff()
+  await settle()
+  assert.ok(run.ctx.signal.aborted, 'the generator is aborted')
   assert.ok(s.logger.events('stopped').some((e) => e.fields.reason === 'cut-off'))
   await s.repo.insert(theirs)
   s.gone.set('gone-node', ME)
@@ -216,13 +220,46 @@ test('a node cut off from its quorum stops its workers at their next step, takes
   assert.is(s.repo.get(theirs.id)!.epoch, 1, 'nothing is taken over while cut off')
 
   s.rejoin.ready = true
-  s.supervisor.reconcileAll()
+  s.supervisor.backFromCut(0)
   const again = await s.generator.next()
   assert.is(again.job.progress, 12, 'resumed from its last checkpoint')
   await settle()
   assert.is(s.repo.get(theirs.id)!.owner, 'me')
   await s.supervisor.close()
 })
+
+for (const confirmed of [false, true])
+  test(`a worker whose last write meets a quorum loss waits for its verdict: ${confirmed ? 'confirmed, it stops without writing' : 'a false alarm, it writes the outcome'}`, async () => {
+    const verdict: { resolve?: (may: boolean) => void } = {}
+    const rejoin = { ready: true }
+    const s = setup({
+      placement: {
+        successorFor: () => null,
+        mayWork: () => rejoin.ready,
+        mayWorkSettled: () => new Promise<boolean>((resolve) => (verdict.resolve = resolve)),
+      },
+    })
+    const mine = s.live({ userId: 'u1', owner: 'me' })
+    await s.repo.insert(mine)
+    s.supervisor.reconcileAll()
+    const run = await s.generator.next()
+    // This node's loop stood still: its lease looks gone when the job's result comes in.
+    rejoin.ready = false
+    run.finish()
+    await settle()
+    assert.ok(verdict.resolve, 'the write asks for the verdict')
+    assert.is(s.repo.get(mine.id)!.state, 'pending', 'and waits for it')
+    rejoin.ready = !confirmed
+    verdict.resolve!(!confirmed)
+    await settle()
+    await settle()
+    const d = s.repo.get(mine.id)!
+    if (confirmed) {
+      assert.is(d.state, 'pending', 'nothing is written')
+      assert.ok(s.logger.events('stopped').some((e) => e.fields.reason === 'cut-off'))
+    } else assert.is(d.state, 'ready', 'the outcome is written')
+    await s.supervisor.close()
+  })
 
 test('cutOff stops every worker at once, without a last write', async () => {
   const s = setup()
