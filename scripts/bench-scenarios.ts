@@ -27,7 +27,7 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
   async function withSystem<T>(
-    o: { workMs: number; retentionMs?: number },
+    o: { workMs: number; retentionMs?: number; inspect?: boolean },
     body: (c: Running) => Promise<T>,
   ): Promise<T> {
     const c = await ctx.system().start(o)
@@ -234,11 +234,13 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
   }
 
   async function connections(): Promise<void> {
-    await withSystem({ workMs: 1000 }, async (c) => {
+    await withSystem({ workMs: 1000, inspect: true }, async (c) => {
       const node = c.nodes[0]!
       const cookie = await sessionCookie(node.url)
       await sleep(500)
-      const before = c.rssKb(0)
+      // After a collection on both sides, so the figure is what a socket holds, not the
+      // garbage its first messages left (which swung the figure by 3 KB between runs).
+      const before = await c.rssAfterGcKb(0)
       const clients: Client[] = []
       for (let i = 0; i < size.connections; i += 200) {
         clients.push(
@@ -251,13 +253,13 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
       }
       await Promise.all(clients.map((cl) => cl.next((m) => m.type === 'download')))
       await sleep(1000)
-      const after = c.rssKb(0)
+      const after = await c.rssAfterGcKb(0)
       const sent = Date.now()
       clients[0]!.send({ type: 'request' })
       await Promise.all(clients.map((cl) => cl.seen((d) => d !== null, 60_000, 'the update')))
       add(
         'connections',
-        `memory per idle WebSocket (${clients.length} on one node)`,
+        `memory per idle WebSocket (${clients.length} on one node, after GC)`,
         ((after - before) * 1024) / clients.length,
         'bytes',
       )

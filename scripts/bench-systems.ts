@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { QueueEvents } from 'bullmq'
 import type { Client } from './lib/client.ts'
 import { freeTcpPort } from './lib/ports.ts'
+import { collectGarbage, inspectorUrl } from './lib/inspector.ts'
 import { nodeRssKb, processCluster, rssKbOf, statusOf, waitForCluster } from './lib/processes.ts'
 
 export type Scenario =
@@ -32,7 +33,8 @@ export interface Running {
     since: number,
     timeoutMs: number,
   ): Promise<number | null>
-  rssKb(i: number): number
+  /** Resident memory of node i once it has collected its garbage (started with `inspect`). */
+  rssAfterGcKb(i: number): Promise<number>
   storageBytes(): Promise<number>
   storageWhat: string
   /** Operations in the replicated log so far (the cluster only: BullMQ has no such log). */
@@ -45,21 +47,25 @@ export interface Running {
 export interface System {
   label: string
   scenarios: Scenario[]
-  start(o: { workMs: number; retentionMs?: number }): Promise<Running>
+  /** `inspect`: each process opens its inspector, so that `rssAfterGcKb` can ask it to collect. */
+  start(o: { workMs: number; retentionMs?: number; inspect?: boolean }): Promise<Running>
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const INSPECT = '--inspect=127.0.0.1:0'
+/** npm's node opens an inspector too: `inspectorUrl` takes the last one printed, the node's. */
+const INSPECT_ENV = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${INSPECT}`.trim() }
 
 export const clusterSystem: System = {
   label: 'cluster',
   scenarios: ALL,
-  async start({ workMs, retentionMs }) {
+  async start({ workMs, retentionMs, inspect }) {
     const flags = [
       '--work-ms',
       String(workMs),
       ...(retentionMs ? ['--retention-ms', String(retentionMs)] : []),
     ]
-    const c = await processCluster(3, flags)
+    const c = await processCluster(3, flags, 0, undefined, undefined, inspect ? INSPECT_ENV : {})
     try {
       await waitForCluster(c.nodes)
     } catch (err) {
@@ -77,7 +83,11 @@ export const clusterSystem: System = {
         }
         return null
       },
-      rssKb: (i) => nodeRssKb(c.nodes[i]!),
+      async rssAfterGcKb(i) {
+        await collectGarbage(inspectorUrl(c.nodes[i]!.lines))
+        await sleep(300)
+        return nodeRssKb(c.nodes[i]!)
+      },
       storageWhat: 'on disk, 3 nodes',
       async logOps() {
         const res = await fetch(c.nodes[0]!.url + '/healthz')
@@ -146,7 +156,7 @@ function bullmq(
   return {
     label,
     scenarios,
-    async start({ workMs, retentionMs }) {
+    async start({ workMs, retentionMs, inspect }) {
       const redisPort = await freeTcpPort()
       const redis = await startProcess(
         'redis-server',
@@ -154,12 +164,13 @@ function bullmq(
         /Ready to accept connections/,
         'redis-server',
       )
-      const nodes: { name: string; url: string; child: ChildProcess | null }[] = []
+      const nodes: { name: string; url: string; child: ChildProcess | null; lines: string[] }[] = []
       try {
         for (let i = 0; i < 3; i++) {
           const port = await freeTcpPort()
           const name = `b${i + 1}`
           const args = [
+            ...(inspect ? [INSPECT] : []),
             '--import',
             'tsx',
             'scripts/baseline-node.ts',
@@ -178,8 +189,8 @@ function bullmq(
           )
           if (lock)
             args.push('--lock-ms', String(lock.lockMs), '--stalled-ms', String(lock.stalledMs))
-          const { child } = await startProcess(process.execPath, args, / started /, name)
-          nodes.push({ name, url: `http://127.0.0.1:${port}`, child })
+          const { child, lines } = await startProcess(process.execPath, args, / started /, name)
+          nodes.push({ name, url: `http://127.0.0.1:${port}`, child, lines })
         }
       } catch (err) {
         for (const n of nodes) kill(n.child, 'SIGKILL')
@@ -203,7 +214,11 @@ function bullmq(
             events.on('stalled', () => done(Date.now()))
           })
         },
-        rssKb: (i) => rssKbOf(nodes[i]!.child!.pid!),
+        async rssAfterGcKb(i) {
+          await collectGarbage(inspectorUrl(nodes[i]!.lines))
+          await sleep(300)
+          return rssKbOf(nodes[i]!.child!.pid!)
+        },
         storageWhat: 'Redis used_memory',
         async storageBytes() {
           const info = execFileSync('redis-cli', ['-p', String(redisPort), 'info', 'memory'], {

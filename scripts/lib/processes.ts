@@ -35,6 +35,8 @@ export async function processCluster(
   wrap: (i: number) => string[] = () => [],
   /** The address node i binds (a test host's, hosts.ts); loopback by default. */
   hostOf: (i: number) => string = () => '127.0.0.1',
+  /** More environment for every node (the bench's NODE_OPTIONS). */
+  env: Record<string, string> = {},
 ): Promise<ProcessCluster> {
   const total = count + spare
   const dhtPorts = await freeUdpPorts(total)
@@ -79,7 +81,7 @@ export async function processCluster(
       {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CLUSTER_SECRET: 'process-test-secret' },
+        env: { ...process.env, CLUSTER_SECRET: 'process-test-secret', ...env },
       },
     )
     n.child = child

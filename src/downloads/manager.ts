@@ -161,8 +161,12 @@ export class DownloadManager implements DownloadService {
     return this.feed.current(userId)
   }
 
-  subscribe(userId: string, listener: Listener): () => void {
-    return this.feed.subscribe(userId, listener)
+  subscribe(userId: string, listener: Listener): void {
+    this.feed.subscribe(userId, listener)
+  }
+
+  unsubscribe(userId: string, listener: Listener): void {
+    this.feed.unsubscribe(userId, listener)
   }
 
   async request(userId: string, params: Params = {}): Promise<DownloadView> {

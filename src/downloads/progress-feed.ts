@@ -72,20 +72,20 @@ export class ProgressFeed {
     return view
   }
 
-  subscribe(userId: string, listener: Listener): () => void {
+  subscribe(userId: string, listener: Listener): void {
     let set = this.listeners.get(userId)
     if (!set) this.listeners.set(userId, (set = new Set()))
     set.add(listener)
     if (set.size === 1) this.o.interest?.watch(userId)
-    return () => {
-      if (!set.delete(listener)) return
-      if (set.size === 0) {
-        this.listeners.delete(userId)
-        this.lastSent.delete(userId)
-        this.shown.delete(userId)
-        this.o.interest?.unwatch(userId)
-      }
-    }
+  }
+
+  unsubscribe(userId: string, listener: Listener): void {
+    const set = this.listeners.get(userId)
+    if (!set?.delete(listener) || set.size > 0) return
+    this.listeners.delete(userId)
+    this.lastSent.delete(userId)
+    this.shown.delete(userId)
+    this.o.interest?.unwatch(userId)
   }
 
   /** Sends the user's current view to its listeners here, unless it is what they last got. */
@@ -103,7 +103,7 @@ export class ProgressFeed {
   emit(userId: string, event: DownloadEvent): void {
     for (const listener of this.listeners.get(userId) ?? []) {
       try {
-        listener(event)
+        listener.onDownloadEvent(event)
       } catch (err) {
         this.o.log.error('listener-failed', { user: userId, error: (err as Error).message })
       }

@@ -12,7 +12,13 @@ export type DownloadView = Download & { progressAt?: number }
 export type DownloadEvent =
   { type: 'download'; download: DownloadView | null } | { type: 'error'; message: string }
 
-export type Listener = (event: DownloadEvent) => void
+/**
+ * Told of every change to a user's download. An object rather than a callback, so that each
+ * of thousands of idle sockets is its own listener and holds no closure for it.
+ */
+export interface Listener {
+  onDownloadEvent(event: DownloadEvent): void
+}
 
 /** A ready download's file, as the web layer serves it. */
 export interface OpenedFile {
@@ -34,8 +40,9 @@ export interface DownloadService {
   request(userId: string, params?: Params): Promise<DownloadView>
   /** Clears the user's download (cancelling it if it runs); resolves to what was dismissed. */
   dismiss(userId: string): Promise<DownloadView | null>
-  /** Every change to the user's download, and notices meant for the user; returns the unsubscribe. */
-  subscribe(userId: string, listener: Listener): () => void
+  /** Every change to the user's download, and notices meant for the user, until `unsubscribe`. */
+  subscribe(userId: string, listener: Listener): void
+  unsubscribe(userId: string, listener: Listener): void
   /** The file of a ready download, for its own user only; null if unknown, expired or foreign. */
   openFile(id: string, userId: string): Promise<OpenedFile | null>
 }

@@ -82,6 +82,26 @@ export interface HttpTimeouts {
  * `createWebServer` takes it over, it answers every request and upgrade with 503 and a
  * `Retry-After`, so a health check or a page that comes early is told to come back.
  */
+const idleTimeouts = new WeakMap<Server, number>()
+
+/** One function for every socket's errors (a closure each would stay with every WebSocket). */
+function destroyOnError(this: Duplex): void {
+  this.destroy()
+}
+
+/**
+ * The idle timer of an HTTP connection (a response the client stopped reading, say), armed at
+ * its first request rather than by `server.setTimeout` at connect: a WebSocket's connection
+ * never makes a request, and the timer object a cleared timeout leaves on its socket was an
+ * eighth of what an idle socket cost. A socket is pinged instead (socket.ts).
+ */
+function armIdleTimer(req: IncomingMessage): void {
+  const socket = req.socket
+  const ms = idleTimeouts.get((socket as Socket & { server: Server }).server)
+  if (ms === undefined || socket.timeout === ms) return
+  socket.setTimeout(ms, () => socket.destroy())
+}
+
 export function listen(
   port: number,
   host: string,
@@ -94,16 +114,17 @@ export function listen(
 ): Promise<{ server: Server; port: number }> {
   // The request and headers timeouts are enforced by a sweep: run it often enough to matter.
   const sweepMs = Math.max(100, Math.min(1000, headersTimeoutMs / 4))
-  const server = createServer({ connectionsCheckingInterval: sweepMs }, (_req, res) => {
+  const server = createServer({ connectionsCheckingInterval: sweepMs }, (req, res) => {
+    armIdleTimer(req)
     res.setHeader('retry-after', '1')
     text(res, 503, 'This node is starting; retry in a moment.')
   })
   server.headersTimeout = headersTimeoutMs
   server.requestTimeout = requestTimeoutMs
   server.keepAliveTimeout = keepAliveTimeoutMs
-  server.setTimeout(idleTimeoutMs, (socket) => socket.destroy())
+  idleTimeouts.set(server, idleTimeoutMs)
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroyOnError)
     refuse(socket, 503, 'This node is starting; retry in a moment.')
   })
   return new Promise((resolve, reject) => {
@@ -154,6 +175,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
   server.removeAllListeners('request')
   server.removeAllListeners('upgrade')
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    armIdleTimer(req)
     handle(req, res).catch((err: Error & { code?: string }) => {
       // A browser that stops a download half-way is not an error of the node.
       if (err.code === 'ERR_STREAM_PREMATURE_CLOSE') return void res.destroy()
@@ -218,7 +240,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
   }
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroyOnError)
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (url.pathname === '/status/ws' && o.status) {
       const cluster = o.status.cluster
@@ -235,11 +257,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
     // Only a socket its cookie let in is given tickets: a ticket found in a log or a copied
     // link then dies within its 15 minutes instead of renewing itself.
     const ticketed = user.by === 'cookie'
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // The HTTP server's idle timer is for requests; a socket is pinged instead (socket.ts).
-      ;(socket as Socket).setTimeout(0)
-      sockets.serve(ws, userId, ticketed)
-    })
+    // A connection that made requests before its upgrade has the idle timer: not a socket's.
+    if ((socket as Socket).timeout) (socket as Socket).setTimeout(0)
+    wss.handleUpgrade(req, socket, head, (ws) => sockets.serve(ws, userId, ticketed))
   })
 
   function allowed(req: IncomingMessage): boolean {

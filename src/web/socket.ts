@@ -59,10 +59,14 @@ export class ClientSockets {
    * cookie let in is (server.ts), so a leaked ticket dies within its 15 minutes.
    */
   serve(ws: WebSocket, userId: string, ticketed: boolean): void {
-    const client = new ClientSocket(this, ws, userId, ticketed, {
-      tokens: this.frames.burst,
-      at: this.o.clock.now(),
-    })
+    const client = new ClientSocket(
+      this,
+      ws,
+      userId,
+      ticketed,
+      this.frames.burst,
+      this.o.clock.now(),
+    )
     clients.set(ws, client)
     this.open.add(client)
     ws.on('message', onMessage)
@@ -92,26 +96,29 @@ export class ClientSockets {
   }
 }
 
-class ClientSocket {
+/** A socket's state: a few fields, as thousands of idle sockets each hold one. */
+class ClientSocket implements Bucket {
   private alive = true
   private ticketExpires = 0
   private dropped = 0
-  private toldAt = -Infinity
+  /** When the socket was last told it sends too much (0: never). */
+  private toldAt = 0
   /** One message at a time, in order: a dismiss sent right after a request must see it. */
-  private queue: Promise<void> = Promise.resolve()
-  private unsubscribe: () => void = () => {}
+  private queue: Promise<void> | null = null
 
   constructor(
     private readonly hub: ClientSockets,
     private readonly ws: WebSocket,
     private readonly userId: string,
     private readonly ticketed: boolean,
-    private readonly frames: Bucket,
+    /** The socket's frame bucket (token-bucket.ts), kept in its own fields. */
+    public tokens: number,
+    public at: number,
   ) {}
 
   start(): void {
     const { o } = this.hub
-    this.unsubscribe = o.downloads.subscribe(this.userId, (event) => this.event(event))
+    o.downloads.subscribe(this.userId, this)
     this.send({ type: 'members', members: o.members() })
     this.sendTicket()
     const cut = o.cutOff()
@@ -120,7 +127,11 @@ class ClientSocket {
   }
 
   private send(message: ServerMessage): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encode(message))
+    this.sendText(encode(message))
+  }
+
+  private sendText(text: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text)
   }
 
   private sendCurrent(): void {
@@ -135,10 +146,8 @@ class ClientSocket {
     this.send({ type: 'ticket', ...t })
   }
 
-  private event(event: DownloadEvent): void {
-    this.send(
-      event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event,
-    )
+  onDownloadEvent(event: DownloadEvent): void {
+    this.sendText(encodeEvent(event))
   }
 
   ping(now: number): void {
@@ -157,13 +166,13 @@ class ClientSocket {
     const { o } = this.hub
     // Frames still in flight after the close frame are not read.
     if (this.ws.readyState !== this.ws.OPEN) return
-    if (this.hub.takeFrame(this.frames) > 0) {
+    if (this.hub.takeFrame(this) > 0) {
       // Past the limit a frame is dropped unread; a socket that keeps on is closed.
       if (++this.dropped >= o.maxDroppedFrames) {
         o.log.warn('socket-flood', { user: this.userId, dropped: this.dropped })
         return this.ws.close(1008, 'Too many messages')
       }
-      if (o.clock.now() - this.toldAt >= 1000) {
+      if (this.toldAt === 0 || o.clock.now() - this.toldAt >= 1000) {
         this.toldAt = o.clock.now()
         this.send({ type: 'error', message: 'Too many messages; slow down.' })
       }
@@ -172,7 +181,7 @@ class ClientSocket {
     const parsed = parseClientMessage(data, isBinary)
     if (!parsed.ok) return this.send({ type: 'error', message: parsed.error })
     const message = parsed.message
-    this.queue = this.queue.then(async () => {
+    this.queue = (this.queue ?? Promise.resolve()).then(async () => {
       try {
         if (message.type === 'request') await o.downloads.request(this.userId, message.params)
         // Nothing to dismiss still gets an answer: the (empty) current state.
@@ -192,9 +201,21 @@ class ClientSocket {
   }
 
   close(): void {
-    this.unsubscribe()
+    this.hub.o.downloads.unsubscribe(this.userId, this)
     this.hub.closed(this)
   }
+}
+
+/** An event goes to every socket of its user here: encoded once, for all of them. */
+const encoded = new WeakMap<DownloadEvent, string>()
+function encodeEvent(event: DownloadEvent): string {
+  let text = encoded.get(event)
+  if (text === undefined) {
+    const message: ServerMessage =
+      event.type === 'download' ? { type: 'download', download: toPublic(event.download) } : event
+    encoded.set(event, (text = encode(message)))
+  }
+  return text
 }
 
 // Shared by every socket: `this` is the socket, its client is found by it.

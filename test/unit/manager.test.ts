@@ -84,7 +84,7 @@ function setup(over: Partial<ManagerOptions> = {}) {
 
 test('request, progress (here and relayed), ready, file; a second request is refused while one lives', async () => {
   const s = setup()
-  s.manager.subscribe('u1', (e) => s.events.push(e))
+  s.manager.subscribe('u1', { onDownloadEvent: (e) => s.events.push(e) })
   assert.ok(s.relay.watching.has('u1'), 'the relay is asked for this user’s ticks')
   const d = await s.manager.request('u1')
   await rejects(
@@ -156,7 +156,7 @@ test('a file request for a record not replicated yet waits for it, up to the rep
 
 test('a request that lost a same-moment race is told, once, to the user’s sockets here', async () => {
   const s = setup()
-  s.manager.subscribe('u1', (e) => s.events.push(e))
+  s.manager.subscribe('u1', { onDownloadEvent: (e) => s.events.push(e) })
   const mine = await s.manager.request('u1')
   // A request made on another node a moment earlier arrives through the log.
   await s.log.append({
@@ -183,7 +183,7 @@ test('a request that lost a same-moment race is told, once, to the user’s sock
 
 test('an expired download is purged with its file, and its sockets are told it is gone', async () => {
   const s = setup()
-  s.manager.subscribe('u1', (e) => s.events.push(e))
+  s.manager.subscribe('u1', { onDownloadEvent: (e) => s.events.push(e) })
   const d = await s.manager.request('u1')
   ;(await s.generator.next()).finish()
   await settle()

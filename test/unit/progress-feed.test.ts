@@ -40,7 +40,7 @@ const running = (over: Partial<Download> = {}) =>
 test('a tick ahead of the checkpoint is shown with the time it was measured', () => {
   const s = setup()
   s.recs.set(running())
-  s.feed.subscribe('u1', (e) => s.seen.push(e))
+  s.feed.subscribe('u1', { onDownloadEvent: (e) => s.seen.push(e) })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 27, at: 5000 })
   const view = s.feed.current('u1')!
   assert.is(view.progress, 27)
@@ -58,7 +58,7 @@ test('a tick that arrives before the worker’s start has replicated shows the d
 test('a tick from a replaced owner (older epoch) is dropped', () => {
   const s = setup()
   s.recs.set(running({ epoch: 2, progress: 30 }))
-  s.feed.subscribe('u1', (e) => s.seen.push(e))
+  s.feed.subscribe('u1', { onDownloadEvent: (e) => s.seen.push(e) })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 80, at: 1 })
   assert.is(s.feed.current('u1')!.progress, 30)
   assert.is(s.seen.length, 0)
@@ -67,7 +67,7 @@ test('a tick from a replaced owner (older epoch) is dropped', () => {
 test('after a takeover behind what was shown, the bar holds until the successor passes it', () => {
   const s = setup()
   s.recs.set(running({ progress: 30 }))
-  s.feed.subscribe('u1', (e) => s.seen.push(e))
+  s.feed.subscribe('u1', { onDownloadEvent: (e) => s.seen.push(e) })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 48, at: 1 })
   // The owner died; the successor resumes from the 30 % checkpoint at epoch 2.
   s.recs.set(running({ progress: 30, epoch: 2 }))
@@ -82,7 +82,7 @@ test('after a takeover behind what was shown, the bar holds until the successor 
 test('an unchanged view is not sent twice, and an older tick of the same epoch is ignored', () => {
   const s = setup()
   s.recs.set(running())
-  s.feed.subscribe('u1', (e) => s.seen.push(e))
+  s.feed.subscribe('u1', { onDownloadEvent: (e) => s.seen.push(e) })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 40, at: 1 })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 1, progress: 35, at: 2 })
   s.feed.notify('u1')
@@ -102,22 +102,25 @@ test('a finished download is shown as the log has it, whatever ticks said', () =
 test('the first socket of a user asks for its ticks, the last one to go gives them up', () => {
   const s = setup()
   s.recs.set(running())
-  const off1 = s.feed.subscribe('u1', () => {})
-  const off2 = s.feed.subscribe('u1', () => {})
-  off1()
+  const [one, two] = [{ onDownloadEvent: () => {} }, { onDownloadEvent: () => {} }]
+  s.feed.subscribe('u1', one)
+  s.feed.subscribe('u1', two)
+  s.feed.unsubscribe('u1', one)
   assert.equal(s.interest, ['+u1'])
-  off2()
-  off2()
+  s.feed.unsubscribe('u1', two)
+  s.feed.unsubscribe('u1', two)
   assert.equal(s.interest, ['+u1', '-u1'], 'unsubscribing twice changes nothing')
 })
 
 test('a listener that throws is logged and does not keep the event from the others', () => {
   const s = setup()
   s.recs.set(running())
-  s.feed.subscribe('u1', () => {
-    throw new Error('socket gone')
+  s.feed.subscribe('u1', {
+    onDownloadEvent: () => {
+      throw new Error('socket gone')
+    },
   })
-  s.feed.subscribe('u1', (e) => s.seen.push(e))
+  s.feed.subscribe('u1', { onDownloadEvent: (e) => s.seen.push(e) })
   s.feed.emit('u1', { type: 'error', message: 'hello' })
   assert.equal(s.seen, [{ type: 'error', message: 'hello' }])
   assert.equal(

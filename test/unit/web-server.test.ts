@@ -17,7 +17,8 @@ function fakeDownloads(owner: string, file: OpenedFile): DownloadService {
     current: () => null,
     request: () => Promise.reject(new Error('not in this test')),
     dismiss: async () => null,
-    subscribe: () => () => {},
+    subscribe: () => {},
+    unsubscribe: () => {},
     openFile: async (id, userId) => (id === file.id && userId === owner ? file : null),
   }
 }
@@ -152,6 +153,46 @@ test('a connection that sends nothing, or half a request, is closed with 408 aft
     }
   } finally {
     server.close()
+  }
+})
+
+test('an idle HTTP connection is closed after the idle timeout; an idle WebSocket is not', async () => {
+  const { server, port } = await listen(0, '127.0.0.1', {
+    idleTimeoutMs: 300,
+    keepAliveTimeoutMs: 0,
+  })
+  const sessions = new Sessions('a-test-secret')
+  const web = createWebServer({
+    server,
+    downloads: fakeDownloads('nobody', { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    sessions,
+    publicDir: PUBLIC_DIR,
+    log: silentLogger,
+    health: () => ({}),
+    cluster: () => ({}),
+  })
+  try {
+    const started = Date.now()
+    const httpClosed = new Promise<number>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'),
+      )
+      socket.on('data', () => {})
+      socket.on('close', () => resolve(Date.now() - started))
+    })
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
+      headers: { cookie: `sid=${sessions.sign(sessions.issue().userId)}` },
+    })
+    let wsClosed = false
+    ws.on('close', () => (wsClosed = true))
+    await new Promise((resolve) => ws.once('open', resolve))
+    const ms = await httpClosed
+    assert.ok(ms >= 250 && ms < 2000, `the HTTP connection closed after ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    assert.not.ok(wsClosed, 'the WebSocket, idle for longer, is open')
+    ws.close()
+  } finally {
+    await web.close()
   }
 })
 
