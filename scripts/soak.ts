@@ -27,16 +27,19 @@ interface Options {
   retentionMs: number
   warmupMinutes: number | null
   maxGrowth: number
+  /** Passed to the nodes (their --log-compact-ops); null: their default. */
+  logCompactOps: number | null
 }
 
 const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
-                      [--warmup-minutes M] [--max-growth PERCENT]
+                      [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
   --minutes         how long to run (default 10)
   --users           users making downloads at once (default 30)
   --work-ms         each download's work (default 1000)
   --retention-ms    how long a finished download is kept (default 20000)
   --warmup-minutes  samples before this are not judged (default: a third of the run, at least 1)
-  --max-growth      growth over the judged span that fails the run, in percent (default 10)`
+  --max-growth      growth over the judged span that fails the run, in percent (default 10)
+  --log-compact-ops the nodes' --log-compact-ops (default: theirs)`
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -46,6 +49,7 @@ function parseArgs(argv: string[]): Options {
     retentionMs: 20_000,
     warmupMinutes: null,
     maxGrowth: 10,
+    logCompactOps: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
@@ -63,6 +67,7 @@ function parseArgs(argv: string[]): Options {
     else if (flag === '--retention-ms') o.retentionMs = value
     else if (flag === '--warmup-minutes') o.warmupMinutes = value
     else if (flag === '--max-growth') o.maxGrowth = value
+    else if (flag === '--log-compact-ops') o.logCompactOps = Math.round(value)
     else throw new Error(`unknown flag ${flag}; see --help`)
   }
   return o
@@ -106,6 +111,9 @@ interface UserResult {
   /** Ready files that could not be fetched. */
   failedFiles: string[]
 }
+
+/** Downloads made so far by every user, for the samples. */
+let madeSoFar = 0
 
 /** A download not ready this long after its request counts as stuck. */
 const STUCK_MS = 120_000
@@ -151,8 +159,10 @@ async function user(node: NodeProcess, until: number): Promise<UserResult> {
       const ready = (answer as { download: Record<string, any> }).download
       const file = await fetch(node.url + ready.fileUrl, { headers: { cookie } })
       await file.arrayBuffer()
-      if (file.status === 200) result.made++
-      else result.failedFiles.push(`${node.name}: ${ready.id} HTTP ${file.status}`)
+      if (file.status === 200) {
+        result.made++
+        madeSoFar++
+      } else result.failedFiles.push(`${node.name}: ${ready.id} HTTP ${file.status}`)
       client.send({ type: 'dismiss' })
       await client
         .download((d) => d === null, 30_000, 'dismissed')
@@ -182,11 +192,14 @@ async function main(): Promise<void> {
     // A soak user acts every second or two, faster than the per-user default allows.
     '--actions-per-minute',
     '600',
+    ...(o.logCompactOps ? ['--log-compact-ops', String(o.logCompactOps)] : []),
   ])
   const started = Date.now()
   const until = started + o.minutes * 60_000
   const disk: Sample[] = []
   const memory: Sample[] = []
+  /** Downloads made by the time of each sample. */
+  const madeAt: number[] = []
   let timer: NodeJS.Timeout | undefined
   try {
     await waitForCluster(c.nodes)
@@ -203,6 +216,7 @@ async function main(): Promise<void> {
           const rss = samples.reduce((s, x) => s + x.rssKb * 1024, 0)
           disk.push({ t, value: total })
           memory.push({ t, value: rss })
+          madeAt.push(madeSoFar)
           const per = samples.map(
             (x, i) =>
               `${c.nodes[i]!.name} ${mb(x.bytes)} disk, ${mb(x.rssKb * 1024)} rss, ` +
@@ -228,6 +242,7 @@ async function main(): Promise<void> {
     const memoryGrowth = relativeGrowth(judged(memory)) * 100
     const minutes = (Date.now() - started) / 60_000
     console.log(`\n${made} downloads in ${minutes.toFixed(1)} min`)
+    reportDiskPerDownload(disk, madeAt)
     for (const [message, n] of refused) console.log(`refused ${n} times: ${message}`)
     for (const line of failedFiles) console.log(`FILE NOT SERVED: ${line}`)
     for (const st of stuck) {
@@ -255,6 +270,23 @@ async function main(): Promise<void> {
     clearInterval(timer)
     await c.teardown()
   }
+}
+
+/**
+ * What the disk holds for the downloads made: the three data directories' floor once a tenth
+ * of them were made, against the floor at the end (ten times as many), and per download.
+ */
+function reportDiskPerDownload(disk: Sample[], madeAt: number[]): void {
+  const floors = floor(disk, FLOOR_WINDOW_S)
+  const end = floors.length - 1
+  const tenth = floors.findIndex((x, i) => x.t >= FLOOR_WINDOW_S && madeAt[i]! >= madeAt[end]! / 10)
+  if (end < 0 || tenth < 0 || tenth >= end) return
+  const [a, b] = [floors[tenth]!.value, floors[end]!.value]
+  console.log(
+    `disk (the data directories' floor): ${mb(a)} after ${madeAt[tenth]} downloads, ` +
+      `${mb(b)} after ${madeAt[end]} (${(b / a).toFixed(2)}x); ` +
+      `${(b / madeAt[end]! / 1024).toFixed(1)} KB per download made`,
+  )
 }
 
 main().catch((err: Error) => {

@@ -321,12 +321,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     })
   }
 
-  /** A beat older than one already heard from its sender: overtaken, or replayed. */
+  /**
+   * A beat older than one already heard from its sender's incarnation: overtaken, or replayed.
+   * One of an older incarnation goes on to the membership, which knows what to make of it (a
+   * restart on a clock set back refutes from there).
+   */
   private stale(beat: Beat): boolean {
     if (beat.seq === undefined) return false
     const { id, incarnation } = beat.self
     const newest = this.newestBeat.get(id)
-    if (newest && incarnation < newest.incarnation) return true
+    if (newest && incarnation < newest.incarnation) return false
     if (newest && incarnation === newest.incarnation && beat.seq <= newest.seq) return true
     this.newestBeat.set(id, { incarnation, seq: beat.seq })
     return false

@@ -24,6 +24,9 @@ import { delay, systemClock, type Clock } from '../clock.ts'
 
 /** The pause before carrying records to a new log again after it failed. */
 const CARRY_RETRY_MS = 1000
+/** How long, and how many, of peers' operations on another base are kept (`stash`). */
+const EARLY_KEEP_MS = 60_000
+const EARLY_MAX_OPS = 10_000
 /**
  * How long closing waits for a move under way: a move waits on peers (a base to open, writes
  * to drain), and with none left, as when every node of a cluster stops, it would wait for ever.
@@ -92,6 +95,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private moving = false
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
+  /** Peers' operations on bases this node is not on (yet), by base key: see `mergeEarly`. */
+  private readonly early = new Map<string, { at: number; ops: RecordOp[] }[]>()
+  private earlyCount = 0
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
     Pick<RecordLogOptions, 'onSlowRead'>
 
@@ -259,9 +265,45 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * (cluster/record-broadcast.ts); false, and nothing merged, if this node is on another base.
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
-    if (this.closing || this.base?.key.toString('hex') !== key) return false
-    this.base.merge(ops)
-    return true
+    if (this.closing) return false
+    if (this.base?.key.toString('hex') === key) {
+      this.base.merge(ops)
+      return true
+    }
+    this.stash(key, ops)
+    return false
+  }
+
+  /**
+   * Keeps, for a while, what peers wrote to a base this node is not on: a peer that moved to a
+   * new log first writes there while this node still adopts it, and the log brings those
+   * writes only seconds later. Seen in the soak: a dismissal written in that window was
+   * missing here, so this node took the dismissed download for a rival of the user's next
+   * request and dismissed that one. Merged when this node moves to that base.
+   */
+  private stash(key: string, ops: RecordOp[]): void {
+    const now = this.o.clock.now()
+    let batches = this.early.get(key)
+    if (!batches) this.early.set(key, (batches = []))
+    batches.push({ at: now, ops })
+    this.earlyCount += ops.length
+    for (const [k, list] of this.early) {
+      while (
+        list.length > 0 &&
+        (now - list[0]!.at > EARLY_KEEP_MS || this.earlyCount > EARLY_MAX_OPS)
+      )
+        this.earlyCount -= list.shift()!.ops.length
+      if (list.length === 0) this.early.delete(k)
+    }
+  }
+
+  /** What peers wrote to this base before this node was on it (`stash`). */
+  private takeEarly(key: string): RecordOp[] {
+    const batches = this.early.get(key) ?? []
+    this.early.delete(key)
+    const ops = batches.flatMap((b) => b.ops)
+    this.earlyCount -= ops.length
+    return ops
   }
 
   /**
@@ -309,6 +351,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
+      const early = this.takeEarly(next.key.toString('hex'))
+      if (early.length > 0) next.merge(early)
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an
       // append it had not taken yet is written to the new base (`append`).

@@ -98,8 +98,19 @@ function destroyOnError(this: Duplex): void {
 function armIdleTimer(req: IncomingMessage): void {
   const socket = req.socket
   const ms = idleTimeouts.get((socket as Socket & { server: Server }).server)
+  // Node sets the keep-alive timeout between requests: ours again at each request, with its
+  // listener added once (a listener per request piled up on a kept-alive connection).
   if (ms === undefined || socket.timeout === ms) return
-  socket.setTimeout(ms, () => socket.destroy())
+  if (!armed.has(socket)) {
+    armed.add(socket)
+    socket.on('timeout', destroyOnTimeout)
+  }
+  socket.setTimeout(ms)
+}
+
+const armed = new WeakSet<Socket>()
+function destroyOnTimeout(this: Socket): void {
+  this.destroy()
 }
 
 export function listen(

@@ -70,6 +70,38 @@ test('an append is told with the key of the log it landed on; a peer’s operati
   }
 })
 
+test('what a peer wrote to a log this node is about to adopt is merged when it moves there', async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()]
+  const a = await openLog(dirA.path)
+  const b = await openLog(dirB.path)
+  try {
+    const mine = download({ id: 'mine', userId: 'u1', expiresAt: NOW + 10_000 })
+    await a.log.append({ type: 'put', download: mine })
+    // b moved to a fresh log first, and dismissed the download there.
+    await b.log.compact()
+    const key = b.log.key.toString('hex')
+    const dismissal = {
+      type: 'remove' as const,
+      id: 'mine',
+      userId: 'u1',
+      at: NOW,
+      expiresAt: NOW + 10_000,
+    }
+    assert.is(a.log.mergeEarly(key, [dismissal]), false, 'not merged into the log a is on')
+    assert.ok(get(a.log.table, 'mine', NOW), 'a still shows it')
+    await a.log.adopt(key, 1, 0)
+    assert.is(a.log.key.toString('hex'), key)
+    assert.is(
+      get(a.log.table, 'mine', NOW),
+      null,
+      'the dismissal made on the new log is there at once',
+    )
+  } finally {
+    await Promise.all([a.close(), b.close()])
+    await Promise.all([dirA.remove(), dirB.remove()])
+  }
+})
+
 test('a compaction moves to a fresh log one generation on, carrying live records and dismissals only', async () => {
   const dir = await tempDir()
   let n = await openLog(dir.path)

@@ -196,6 +196,36 @@ test('an idle HTTP connection is closed after the idle timeout; an idle WebSocke
   }
 })
 
+test('requests one after another on a kept-alive connection arm one idle timer, not one each', async () => {
+  const { server, port } = await listen(0, '127.0.0.1', { idleTimeoutMs: 60_000 })
+  const sockets: import('node:net').Socket[] = []
+  server.on('connection', (socket) => sockets.push(socket))
+  try {
+    const replies = await new Promise<number>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      let got = 0
+      const ask = () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+      socket.on('data', (d) => {
+        got += String(d).split('HTTP/1.1 ').length - 1
+        if (got < 12) ask()
+        else {
+          socket.destroy()
+          resolve(got)
+        }
+      })
+      socket.once('connect', ask)
+    })
+    assert.is(replies, 12)
+    assert.is(sockets.length, 1, 'one connection')
+    assert.ok(
+      sockets[0]!.listenerCount('timeout') <= 2,
+      `${sockets[0]!.listenerCount('timeout')} listeners`,
+    )
+  } finally {
+    server.close()
+  }
+})
+
 test('a node cut off from its cluster tells its pages on connect and when it happens, naming where else to go', async () => {
   const userId = new Sessions('a-test-secret').issue().userId
   const other = { id: 'n2-id', name: 'n2', url: 'http://127.0.0.1:4002', status: 'dead' }
