@@ -16,6 +16,7 @@ import { ClusterTime } from './cluster-time.ts'
 import { describeSkew, SkewAlarm } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
 import { parseBeat, type Beat } from './beat.ts'
+import { BeatOrder } from './beat-order.ts'
 import type { Link, Transport } from './transport.ts'
 
 export interface ClusterTimings {
@@ -90,8 +91,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private ticks = 0
   /** Counts this node's beats (Beat.seq). */
   private seq = 0
-  /** The newest beat heard from each member: its incarnation and `seq`. */
-  private readonly newestBeat = new Map<string, { incarnation: number; seq: number }>()
+  private readonly order = new BeatOrder()
   private lastRefresh = 0
   private closed = false
 
@@ -271,7 +271,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.o.log.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
       return
     }
-    if (this.stale(beat)) return
+    if (this.order.stale(beat)) return
     const now = this.now()
     link.memberId = beat.self.id
     const before = this.membership.get(beat.self.id)
@@ -319,21 +319,6 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       ours: this.o.job,
       message: 'members run different jobs: a download makes the file of whichever node owns it',
     })
-  }
-
-  /**
-   * A beat older than one already heard from its sender's incarnation: overtaken, or replayed.
-   * One of an older incarnation goes on to the membership, which knows what to make of it (a
-   * restart on a clock set back refutes from there).
-   */
-  private stale(beat: Beat): boolean {
-    if (beat.seq === undefined) return false
-    const { id, incarnation } = beat.self
-    const newest = this.newestBeat.get(id)
-    if (newest && incarnation < newest.incarnation) return false
-    if (newest && incarnation === newest.incarnation && beat.seq <= newest.seq) return true
-    this.newestBeat.set(id, { incarnation, seq: beat.seq })
-    return false
   }
 
   private merge(report: Member): void {

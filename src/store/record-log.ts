@@ -18,13 +18,14 @@ import type { RecordOp } from './record.ts'
 import { readPointer, savePointer, type LogPointer } from './log-pointer.ts'
 import { carriedOps, type RecordTable } from './record-table.ts'
 import { carryOver } from './carry-over.ts'
+import { EarlyOps } from './early-ops.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
 import { delay, systemClock, type Clock } from '../clock.ts'
 
 /** The pause before carrying records to a new log again after it failed. */
 const CARRY_RETRY_MS = 1000
-/** How long, and how many, of peers' operations on another base are kept (`stash`). */
+/** How long, and how many, of peers' operations on another base are kept (early-ops.ts). */
 const EARLY_KEEP_MS = 60_000
 const EARLY_MAX_OPS = 10_000
 /**
@@ -95,9 +96,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private moving = false
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
-  /** Peers' operations on bases this node is not on (yet), by base key: see `mergeEarly`. */
-  private readonly early = new Map<string, { at: number; ops: RecordOp[] }[]>()
-  private earlyCount = 0
+  /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
+  private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
     Pick<RecordLogOptions, 'onSlowRead'>
 
@@ -262,7 +262,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /**
    * Merges operations a peer wrote to the base `key` (hex) into the table ahead of the log
-   * (cluster/record-broadcast.ts); false, and nothing merged, if this node is on another base.
+   * (cluster/record-broadcast.ts); false if this node is on another base, whose operations
+   * are kept and merged if it moves there (early-ops.ts).
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
     if (this.closing) return false
@@ -270,40 +271,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.base.merge(ops)
       return true
     }
-    this.stash(key, ops)
+    this.early.keep(key, ops, this.o.clock.now())
     return false
-  }
-
-  /**
-   * Keeps, for a while, what peers wrote to a base this node is not on: a peer that moved to a
-   * new log first writes there while this node still adopts it, and the log brings those
-   * writes only seconds later. Seen in the soak: a dismissal written in that window was
-   * missing here, so this node took the dismissed download for a rival of the user's next
-   * request and dismissed that one. Merged when this node moves to that base.
-   */
-  private stash(key: string, ops: RecordOp[]): void {
-    const now = this.o.clock.now()
-    let batches = this.early.get(key)
-    if (!batches) this.early.set(key, (batches = []))
-    batches.push({ at: now, ops })
-    this.earlyCount += ops.length
-    for (const [k, list] of this.early) {
-      while (
-        list.length > 0 &&
-        (now - list[0]!.at > EARLY_KEEP_MS || this.earlyCount > EARLY_MAX_OPS)
-      )
-        this.earlyCount -= list.shift()!.ops.length
-      if (list.length === 0) this.early.delete(k)
-    }
-  }
-
-  /** What peers wrote to this base before this node was on it (`stash`). */
-  private takeEarly(key: string): RecordOp[] {
-    const batches = this.early.get(key) ?? []
-    this.early.delete(key)
-    const ops = batches.flatMap((b) => b.ops)
-    this.earlyCount -= ops.length
-    return ops
   }
 
   /**
@@ -351,7 +320,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
-      const early = this.takeEarly(next.key.toString('hex'))
+      const early = this.early.take(next.key.toString('hex'))
       if (early.length > 0) next.merge(early)
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an

@@ -15,6 +15,7 @@ import { originAllowed } from './origin.ts'
 import { ClientSockets } from './socket.ts'
 import { sendFile } from './file-response.ts'
 import { serveStatusSocket } from './status-socket.ts'
+import { armIdleTimer, setIdleTimeout } from './idle-timer.ts'
 import type { ClusterStatus, NodeSelf } from '../cluster-status.ts'
 import { DOWNLOADS_PATH, encode, type CutOff, type PublicMember } from './protocol.ts'
 
@@ -77,42 +78,16 @@ export interface HttpTimeouts {
   idleTimeoutMs?: number
 }
 
-/**
- * Binds an HTTP server, so the node knows its URL before anything else is built. Until
- * `createWebServer` takes it over, it answers every request and upgrade with 503 and a
- * `Retry-After`, so a health check or a page that comes early is told to come back.
- */
-const idleTimeouts = new WeakMap<Server, number>()
-
 /** One function for every socket's errors (a closure each would stay with every WebSocket). */
 function destroyOnError(this: Duplex): void {
   this.destroy()
 }
 
 /**
- * The idle timer of an HTTP connection (a response the client stopped reading, say), armed at
- * its first request rather than by `server.setTimeout` at connect: a WebSocket's connection
- * never makes a request, and the timer object a cleared timeout leaves on its socket was an
- * eighth of what an idle socket cost. A socket is pinged instead (socket.ts).
+ * Binds an HTTP server, so the node knows its URL before anything else is built. Until
+ * `createWebServer` takes it over, it answers every request and upgrade with 503 and a
+ * `Retry-After`, so a health check or a page that comes early is told to come back.
  */
-function armIdleTimer(req: IncomingMessage): void {
-  const socket = req.socket
-  const ms = idleTimeouts.get((socket as Socket & { server: Server }).server)
-  // Node sets the keep-alive timeout between requests: ours again at each request, with its
-  // listener added once (a listener per request piled up on a kept-alive connection).
-  if (ms === undefined || socket.timeout === ms) return
-  if (!armed.has(socket)) {
-    armed.add(socket)
-    socket.on('timeout', destroyOnTimeout)
-  }
-  socket.setTimeout(ms)
-}
-
-const armed = new WeakSet<Socket>()
-function destroyOnTimeout(this: Socket): void {
-  this.destroy()
-}
-
 export function listen(
   port: number,
   host: string,
@@ -133,7 +108,7 @@ export function listen(
   server.headersTimeout = headersTimeoutMs
   server.requestTimeout = requestTimeoutMs
   server.keepAliveTimeout = keepAliveTimeoutMs
-  idleTimeouts.set(server, idleTimeoutMs)
+  setIdleTimeout(server, idleTimeoutMs)
   server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', destroyOnError)
     refuse(socket, 503, 'This node is starting; retry in a moment.')
