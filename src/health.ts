@@ -104,4 +104,10 @@ export interface Health {
   clock: { aheadMs: number; compared: boolean }
   /** Whether this node reaches enough of its cluster to act for it (cluster/quorum.ts). */
   quorum: QuorumState & { rule: string }
+  /**
+   * Still joining its cluster: just started (or back from a cut) and not yet sure what the
+   * cluster did meanwhile, or its clock not yet checked against the cluster's. New downloads
+   * are refused ("still joining its cluster") until this is false.
+   */
+  joining: boolean
 }

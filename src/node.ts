@@ -156,6 +156,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const { metrics } = seen
 
+    const placement = new Placement({ self, members: () => cluster.members(), rejoin, quorum })
     const manager: DownloadManager = new DownloadManager({
       observer: seen.observer,
       repo,
@@ -163,7 +164,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       // The report's times sit beside the record's: both in cluster time.
       generator: ownJob ?? builtIn(config, { ...clock, now: () => time.now() }),
       self,
-      placement: new Placement({ self, members: () => cluster.members(), rejoin, quorum }),
+      placement,
       relay,
       clock,
       retentionMs: config.retentionMs,
@@ -204,6 +205,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         }))(recordLog.advert()),
         clock: { aheadMs: Math.round(time.aheadMs), compared: time.compared },
         quorum: { ...quorumNow, rule: formatQuorumRule(config.quorum) },
+        joining: quorumNow.ok && (!placement.mayWork() || !timeTrusted()),
       }
     }
     const ownMetricsPort = config.metricsPort !== null

@@ -131,6 +131,17 @@ export async function processCluster(
   return cluster
 }
 
+/** Whether a node would take a new download now (its /healthz: ok, not joining); false if it does not answer. */
+export async function accepting(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url + '/healthz', { signal: AbortSignal.timeout(1000) })
+    const body = (await res.json()) as { ok: boolean; joining?: boolean }
+    return body.ok && body.joining === false
+  } catch {
+    return false
+  }
+}
+
 export interface ClusterView {
   self: { name: string }
   members: { id: string; name: string; url: string; status: string }[]

@@ -9,49 +9,18 @@ import { createHmac } from 'node:crypto'
 import { isIPv4 } from 'node:net'
 import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
-import Protomux from 'protomux'
-import c from 'compact-encoding'
-import { admissionKey, proof, verifyProof } from './admission.ts'
+import { admissionKey } from './admission.ts'
+import { openLink, type NoiseStream } from './swarm-link.ts'
 import { BootstrapProber, PROBE_INTERVAL_MS, isSameHost } from './bootstrap-prober.ts'
 import { MachineRegistry } from './machine-registry.ts'
 import type { Link, Transport, TransportEvents } from './transport.ts'
 import type { HostPort } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
-/** A dead link is noticed by the socket itself after this (membership is much faster). */
-const KEEP_ALIVE_MS = 1000
-/**
- * The largest message sent as a datagram: one UDP packet under a 1500-byte MTU once UDX's and
- * the secret stream's headers are added (udx-native also cuts what it receives at 2 KiB).
- */
-const MAX_DATAGRAM_BYTES = 1400
-const LINK_TIMEOUT_MS = 3000
-/**
- * The cluster protocol's version. v2 carries the log advert in its own message and records
- * without `fileUrl`; v3 records carry a job's `params` and its attempts, which a v2 node
- * would drop when it rewrote one; v4 sends heartbeats as datagrams, which a v3 node would not
- * hear. Nodes of different versions must not link (see README, Upgrading).
- */
-const PROTOCOL = 'pdf-cluster/v4'
-const OLDER_PROTOCOLS = ['pdf-cluster/v1', 'pdf-cluster/v2', 'pdf-cluster/v3']
 /** How long start waits for the bootstrap nodes to answer a first ping. */
 const FIRST_PROBE_MS = 300
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
 const DESTROY_LIMIT_MS = 200
-
-interface NoiseStream {
-  handshakeHash: Buffer
-  isInitiator: boolean
-  remotePublicKey: Buffer
-  setKeepAlive(ms: number): void
-  setTimeout(ms: number): void
-  on(event: string, f: (...args: any[]) => void): void
-  once(event: 'close', f: () => void): void
-  destroy(err?: Error): void
-  /** The connection under the encryption: UDX streams carry datagrams (`trySend`). */
-  rawStream?: { trySend?: unknown } | null
-  trySend(bytes: Buffer): void
-}
 
 export interface TransportOptions {
   secret: string
@@ -160,7 +129,21 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
     await dht.ready()
     const swarm = new Hyperswarm({ dht })
     this.swarm = swarm
-    swarm.on('connection', (conn: NoiseStream) => this.onConnection(conn))
+    swarm.on('connection', (conn: NoiseStream) =>
+      openLink(conn, {
+        key: this.key,
+        protocol: this.o.protocol,
+        log: this.o.log,
+        opened: (link) => {
+          this.links.add(link)
+          this.emit('open', link)
+        },
+        message: (link, m) => this.emit('message', link, m),
+        closed: (link) => {
+          if (this.links.delete(link)) this.emit('close', link)
+        },
+      }),
+    )
     this.discovery = swarm.join(this.topic, { server: true, client: true }) as unknown as {
       refresh(): Promise<void>
     }
@@ -177,100 +160,6 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
       .refresh()
       .catch(() => {})
       .finally(() => (this.refreshing = false))
-  }
-
-  private onConnection(conn: NoiseStream): void {
-    conn.on('error', () => {})
-    conn.setKeepAlive(KEEP_ALIVE_MS)
-    conn.setTimeout(LINK_TIMEOUT_MS)
-    const remoteKey = conn.remotePublicKey.toString('hex')
-    let admitted = false
-    let link: Link | null = null
-    const mux = Protomux.from(conn)
-    for (const older of OLDER_PROTOCOLS.filter((p) => p !== this.o.protocol)) {
-      mux.pair({ protocol: older }, () => {
-        this.o.log.warn('peer-refused', {
-          peer: remoteKey.slice(0, 12),
-          reason: `it speaks ${older}, an older version: run one version across the cluster`,
-        })
-        conn.destroy()
-      })
-    }
-    const channel = mux.createChannel({
-      protocol: this.o.protocol ?? PROTOCOL,
-      handshake: c.fixed32,
-      onopen: (remoteProof) => {
-        if (!verifyProof(this.key, conn.handshakeHash, conn.isInitiator, remoteProof)) {
-          this.o.log.warn('peer-refused', {
-            peer: remoteKey.slice(0, 12),
-            reason: 'no proof of the cluster secret',
-          })
-          conn.destroy()
-          return
-        }
-        admitted = true
-        link = {
-          remoteKey,
-          memberId: null,
-          stream: conn,
-          send: (m) => {
-            try {
-              message.send(m)
-            } catch {
-              // A closing link: membership will notice the silence.
-            }
-          },
-          datagram: (m) => {
-            if (!conn.rawStream?.trySend) return false
-            const bytes = Buffer.from(JSON.stringify(m))
-            if (bytes.byteLength > MAX_DATAGRAM_BYTES) return false
-            try {
-              conn.trySend(bytes)
-            } catch {
-              // As send: a closing link is noticed by membership.
-            }
-            return true
-          },
-          close: () => conn.destroy(),
-        }
-        this.links.add(link)
-        this.emit('open', link)
-      },
-      onclose: () => conn.destroy(),
-    })
-    if (!channel) return conn.destroy()
-    const message = channel.addMessage({
-      encoding: c.json,
-      // Never throw here: protomux would tear down the whole connection, replication included.
-      onmessage: (m) => {
-        if (!admitted || !link) return
-        try {
-          this.emit('message', link, m)
-        } catch (err) {
-          this.o.log.error('message-failed', { error: (err as Error).message })
-        }
-      },
-    })
-    // Datagrams (Link.datagram) come to the same place as the channel's messages, once the
-    // peer has proved the secret; the secret stream has authenticated and decrypted them.
-    conn.on('message', (bytes: Buffer) => {
-      if (!admitted || !link) return
-      let m: unknown
-      try {
-        m = JSON.parse(bytes.toString())
-      } catch {
-        return this.o.log.warn('bad-message', { peer: remoteKey.slice(0, 12) })
-      }
-      try {
-        this.emit('message', link, m)
-      } catch (err) {
-        this.o.log.error('message-failed', { error: (err as Error).message })
-      }
-    })
-    channel.open(proof(this.key, conn.handshakeHash, conn.isInitiator))
-    conn.once('close', () => {
-      if (link && this.links.delete(link)) this.emit('close', link)
-    })
   }
 
   async close(): Promise<void> {

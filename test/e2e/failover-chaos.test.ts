@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert'
 import { eventually } from '../helpers/cluster.ts'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import {
+  accepting,
   processCluster,
   statusOf,
   waitForCluster,
@@ -57,7 +58,7 @@ async function requestAll(c: ProcessCluster): Promise<User[]> {
         else if (tries >= 10) throw new Error(`${node.name} keeps refusing: ${m.message}`)
         else {
           console.log(`  ${node.name} refused a request at first: ${m.message}`)
-          await new Promise((r) => setTimeout(r, 500))
+          await eventually(() => accepting(node.url), `${node.name} says it takes downloads`)
         }
       }
       return { cookie, client, node, id: d!.id as string, ownerName: d!.ownerName as string }

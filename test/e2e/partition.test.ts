@@ -11,6 +11,7 @@ import { Client, sessionCookie } from '../../scripts/lib/client.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { createHosts, hostsUnavailable, type TestHosts } from '../../scripts/lib/hosts.ts'
 import {
+  accepting,
   processCluster,
   waitForCluster,
   type NodeProcess,
@@ -100,7 +101,8 @@ class User {
         return await this.open(next)
       } catch (err) {
         this.moveErrors.push(`${next.name}: ${(err as Error).message}`)
-        await new Promise((r) => setTimeout(r, 250))
+        // As the page's backoff would, but no longer than it takes the node to answer again.
+        await eventually(() => accepting(next.url), `${next.name} answers`, 5000).catch(() => {})
       }
     }
   }

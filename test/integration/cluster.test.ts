@@ -116,6 +116,8 @@ test('a node that closes is seen as left at once; restarted, it rejoins and catc
       () => back.manager.current(ready!.userId as string)?.id === ready!.id,
       'n2 catches up',
     )
+    await eventually(() => !back.health().joining, 'n2 says it has joined')
+    assert.ok(back.health().ok)
   } finally {
     await c.teardown()
   }
