@@ -71,8 +71,13 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
       'three workers running',
     )
     for (const page of pages) await page.seen((d) => d?.state === 'ready', 30_000, 'ready')
+    // A page is told as soon as the outcome lands in the log; the worker counts it a moment
+    // after (its write resolves once the view has been read past it).
+    await eventually(
+      async () => (await sum(c.nodes, 'pdfcluster_downloads_completed_total')) === N,
+      'three completions counted',
+    )
     assert.is(await sum(c.nodes, 'pdfcluster_downloads_requested_total'), N)
-    assert.is(await sum(c.nodes, 'pdfcluster_downloads_completed_total'), N)
     assert.is(await sum(c.nodes, 'pdfcluster_job_duration_seconds'), N)
     assert.is(await sum(c.nodes, 'pdfcluster_job_wait_seconds'), N)
     assert.is(await sum(c.nodes, 'pdfcluster_downloads_failed_total'), 0)
