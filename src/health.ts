@@ -99,7 +99,16 @@ export interface Health {
    * The log this node is on: its key, writers, whether this node may write, operations in it,
    * and how many compactions the cluster's log has been through.
    */
-  log: { key: string; writers: number; writable: boolean; length: number; generation: number }
+  log: {
+    key: string
+    writers: number
+    writable: boolean
+    /** Record operations in the log this node is on. */
+    length: number
+    /** Blocks of its view (one may hold several operations: store/op-pack.ts). */
+    blocks: number
+    generation: number
+  }
   /** This node's clock against cluster time (cluster/cluster-time.ts). */
   clock: { aheadMs: number; compared: boolean }
   /** Whether this node reaches enough of its cluster to act for it (cluster/quorum.ts). */

@@ -1,24 +1,26 @@
 /**
- * When the cluster compacts its record log (store/record-log.ts, `compact`): the log this
- * node is on holds more operations than the threshold, and at least four times as many as
- * there are records to carry (else the fresh log would soon be as long as the old one). One
- * member starts it, the live member with the smallest id; members that disagree on who that is
- * start two, and the log election keeps one (log-election.ts). See DESIGN.md, "Compaction".
+ * When the cluster compacts its record log (store/record-log.ts, `compact`): once the log this
+ * node is on holds at least the threshold more operations than a compaction would carry, that
+ * is once a compaction would drop that many. A fresh log starts with what it carried, so the
+ * next one comes after as many operations again, however many records are live: a busy
+ * cluster carries thousands of recent dismissals, packed a few hundred to a block
+ * (op-pack.ts). One member starts it, the live member with the smallest id; members that
+ * disagree on who that is start two, and the log election keeps one (log-election.ts). See
+ * DESIGN.md, "Compaction".
  */
 import type { Logger } from '../logger.ts'
 import type { LogAdvert } from '../store/log-advert.ts'
 import type { Clock, Timer } from '../clock.ts'
 
-/** How many operations a compaction must save, as a multiple of the records it carries. */
-const MIN_SHRINK = 4
-
-export function compactionDue(length: number, records: number, thresholdOps: number): boolean {
-  return thresholdOps > 0 && length >= thresholdOps && length >= MIN_SHRINK * records
+export function compactionDue(ops: number, carried: number, thresholdOps: number): boolean {
+  return thresholdOps > 0 && ops - carried >= thresholdOps
 }
 
 /** The log as compaction drives it. */
 export interface CompactedLog {
   advert(): LogAdvert
+  /** The record operations the log holds. */
+  ops(): number
   /** No move is under way and the pointer names the log this node is on. */
   settled(): boolean
   compact(): Promise<void>
@@ -54,14 +56,16 @@ export class LogCompaction {
     const { log, logger, clock } = this.o
     if (this.running || !log.settled()) return
     const advert = log.advert()
+    const ops = log.ops()
     const records = this.o.records()
-    if (!advert.writable || !compactionDue(advert.length, records, this.o.thresholdOps)) return
+    if (!advert.writable || !compactionDue(ops, records, this.o.thresholdOps)) return
     if (!this.o.leads()) return
     this.running = true
     const started = clock.now()
     logger.info('log-compact', {
       key: advert.key.slice(0, 12),
-      length: advert.length,
+      length: ops,
+      blocks: advert.length,
       records,
       generation: advert.generation + 1,
     })

@@ -9,7 +9,8 @@ import type { RecordOp } from './record.ts'
 import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
-import { applyNodes, type WriterOp } from './writer-admission.ts'
+import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
+import { packOps, type OpPack } from './op-pack.ts'
 import { delay, type Clock } from '../clock.ts'
 
 export interface LogBaseOptions {
@@ -74,8 +75,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   writeError: { message: string; at: number } | null = null
   /** Why autobase closed itself, if it did. */
   failure: Error | null = null
-  /** Operations this node appended, and in how many batches (group commit). */
-  readonly writeStats = { batches: 0, ops: 0 }
+  /** Operations this node appended, in how many batches (group commit) and blocks (packs). */
+  readonly writeStats = { batches: 0, ops: 0, blocks: 0 }
   /** The batch the appends of this turn join, written at the end of the turn. */
   private batch: Batch | null = null
   /** Set by `drain`: nothing more is written here. */
@@ -140,6 +141,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   get table(): RecordTable {
     if (!this.reader) throw new Error('the log is not open')
     return this.reader.table
+  }
+
+  /** How many record operations the view read so far holds (its blocks may hold several). */
+  get ops(): number {
+    return this.reader?.ops ?? 0
   }
 
   /** What the cluster is told about this base; null while parts of it are (re)opening. */
@@ -218,10 +224,12 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   }
 
   private async write(ops: (RecordOp | WriterOp)[]): Promise<void> {
+    const blocks = toBlocks(ops)
     try {
-      await this.base.append(ops)
+      await this.base.append(blocks)
       this.writeStats.batches++
       this.writeStats.ops += ops.length
+      this.writeStats.blocks += blocks.length
     } catch (err) {
       this.writeError = { message: (err as Error).message, at: this.o.clock.now() }
       throw err
@@ -277,4 +285,20 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     })()
     return this.closing
   }
+}
+
+/** The blocks a batch is written as: record operations packed, a writer addition alone. */
+function toBlocks(ops: (RecordOp | WriterOp)[]): (RecordOp | WriterOp | OpPack)[] {
+  const blocks: (RecordOp | WriterOp | OpPack)[] = []
+  let run: RecordOp[] = []
+  for (const op of ops) {
+    if (!isWriterOp(op)) {
+      run.push(op)
+      continue
+    }
+    blocks.push(...packOps(run), op)
+    run = []
+  }
+  blocks.push(...packOps(run))
+  return blocks
 }

@@ -212,6 +212,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base?.readStalledMs() ?? 0
   }
 
+  /** How many record operations the log this node is on holds (read so far). */
+  ops(): number {
+    return this.base?.ops ?? 0
+  }
+
   /** What this node says about its log. While a base opens, what was true last. */
   advert(): LogAdvert {
     this.lastAdvert = this.base?.advert() ?? this.lastAdvert

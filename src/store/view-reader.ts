@@ -10,7 +10,8 @@
  * again shortly, while one bounded request asks peers for the block.
  */
 import type Hypercore from 'hypercore'
-import { parseOp, type RecordOp } from './record.ts'
+import type { RecordOp } from './record.ts'
+import { opsOf } from './op-pack.ts'
 import { applyOp, createTable, type RecordTable } from './record-table.ts'
 import { isWriterOp } from './writer-admission.ts'
 import { delay, type Clock } from '../clock.ts'
@@ -54,6 +55,8 @@ export class ViewReader {
   private readonly view: Hypercore
   private readonly clock: Clock
   private cursor = 0
+  /** How many record operations the blocks before each index hold (prefix sums). */
+  private opsBefore: number[] = [0]
   private reading: Promise<void> = Promise.resolve()
   /** Since when a block has been counted but not readable; null while none is. */
   private waitingSince: number | null = null
@@ -64,13 +67,21 @@ export class ViewReader {
     this.table = o.table
     this.clock = o.clock
     this.view.on('truncate', (to: number) => {
-      if (to < this.cursor) this.cursor = to
+      if (to < this.cursor) {
+        this.cursor = to
+        this.opsBefore.length = to + 1
+      }
     })
   }
 
   /** How many blocks of the view have been read into the table. */
   get position(): number {
     return this.cursor
+  }
+
+  /** How many record operations those blocks hold (a block may hold several: op-pack.ts). */
+  get ops(): number {
+    return this.opsBefore[this.cursor] ?? 0
   }
 
   /**
@@ -81,9 +92,9 @@ export class ViewReader {
   async foldRead(): Promise<RecordTable> {
     const table = createTable()
     for (let i = 0; i < this.cursor && !this.closed; i++) {
-      const value = await this.view.get(i, { wait: false })
-      const op = value === null || isWriterOp(value) ? null : parseOp(value)
-      if (op) applyOp(table, op)
+      const value: unknown = await this.view.get(i, { wait: false })
+      if (value === null || isWriterOp(value)) continue
+      for (const op of opsOf(value)) applyOp(table, op)
     }
     return table
   }
@@ -112,17 +123,22 @@ export class ViewReader {
       const read = await this.readLocal(at)
       if (!read) continue // closed, or truncated below it: the loop looks again
       const { value } = read
-      // A truncation while awaiting moves the cursor back; the block read is still a valid op.
-      if (this.cursor === at) this.cursor = at + 1
-      if (isWriterOp(value)) {
+      const writer = isWriterOp(value)
+      const got = writer ? [] : opsOf(value)
+      // A truncation while awaiting moves the cursor back; the block read is still valid.
+      if (this.cursor === at) {
+        this.cursor = at + 1
+        this.opsBefore[at + 1] = this.opsBefore[at]! + got.length
+      }
+      if (writer) {
         if (!this.writers.has(value.key)) writersChanged = true
         this.writers.add(value.key)
         continue
       }
-      const op = parseOp(value)
-      if (!op) continue
-      touched.add(applyOp(this.table, op))
-      ops.push(op)
+      for (const op of got) {
+        touched.add(applyOp(this.table, op))
+        ops.push(op)
+      }
     }
     if (touched.size > 0 || writersChanged) this.o.onRead({ touched, writersChanged, ops })
   }

@@ -1,6 +1,7 @@
 /**
  * The log's apply function: what autobase runs, on every node, to turn the writers' operations
- * into the view. Record operations pass through to the view (the table folds them); a writer
+ * into the view. Record operations and packs of them (op-pack.ts) pass through to the view
+ * (the table folds them); a writer
  * addition admits a key once, as an indexer while there are fewer than `MAX_INDEXERS`.
  *
  * Deterministic, as autobase requires: it may run again over the same operations in another
@@ -8,7 +9,7 @@
  */
 import type { ApplyHost, ApplyNode } from 'autobase'
 import type Hypercore from 'hypercore'
-import { parseOp } from './record.ts'
+import { opsOf } from './op-pack.ts'
 
 /** Indexers sign the log's settled prefix; a majority must be writing. See DESIGN.md. */
 export const MAX_INDEXERS = 3
@@ -55,6 +56,6 @@ export async function applyNodes(
       await view.append(value)
       continue
     }
-    if (parseOp(value)) await view.append(value)
+    if (opsOf(value).length > 0) await view.append(value)
   }
 }

@@ -37,14 +37,17 @@ test('appends made in one turn of the event loop are written as one batch (group
   try {
     const records = Array.from({ length: 25 }, (_, i) => download({ id: `d${i}`, userId: `u${i}` }))
     await Promise.all(records.map((d) => s.base.append([{ type: 'put', download: d }], 1000)))
-    assert.equal(s.base.writeStats, { batches: 1, ops: 25 })
+    // ...and as one block of the log: a pack (store/op-pack.ts).
+    assert.equal(s.base.writeStats, { batches: 1, ops: 25, blocks: 1 })
     for (const d of records) assert.ok(s.base.table.entries.has(d.id), `${d.id} applied`)
+    assert.is(s.base.ops, 25, 'the view counts the operations, not the blocks')
 
     // An append made after the batch was written goes in a batch of its own, in order.
     const last = download({ id: 'late', userId: 'u-late' })
     await s.base.append([{ type: 'put', download: last }], 1000)
-    assert.equal(s.base.writeStats, { batches: 2, ops: 26 })
+    assert.equal(s.base.writeStats, { batches: 2, ops: 26, blocks: 2 })
     assert.ok(s.base.table.entries.has('late'))
+    assert.is(s.base.ops, 26)
     assert.equal(s.errors, [])
   } finally {
     await s.close()

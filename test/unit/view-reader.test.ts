@@ -63,6 +63,24 @@ test('reads every operation of the view into the table, in one change event', as
   assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
 })
 
+test('a pack is read operation by operation; the reader counts operations, also after a truncation', async () => {
+  const s = setup()
+  const bad = { type: 'put', download: { id: 'x' } }
+  s.view.blocks.push(put('a'), { type: 'ops', ops: [put('b'), bad, put('c')] })
+  await s.reader.catchUp()
+  assert.equal(s.reads, [['a', 'b', 'c']], 'the operation that does not parse is dropped alone')
+  assert.is(s.reader.ops, 3)
+  assert.is(s.reader.position, 2)
+
+  s.view.truncate(1)
+  assert.is(s.reader.ops, 1, 'the truncated pack is no longer counted')
+  s.view.blocks.push({ type: 'ops', ops: [put('d'), put('e')] }, put('f'))
+  await s.reader.catchUp()
+  assert.is(s.reader.ops, 4)
+  const folded = await s.reader.foldRead()
+  assert.equal([...folded.entries.keys()], ['a', 'd', 'e', 'f'], 'the view as it is now')
+})
+
 test('a block counted but not readable yet is waited for locally, never asked of peers', async () => {
   const s = setup()
   s.view.blocks.push(put('a'), put('b'))
