@@ -129,7 +129,7 @@ export class Metrics implements DownloadObserver {
     })
     new Gauge({
       name: 'pdfcluster_log_behind_operations',
-      help: 'Operations the most advanced peer on the same log holds that this node has not applied',
+      help: 'Blocks of the log (an operation, or a pack of several) the most advanced peer on the same log holds that this node has not applied',
       registers,
       collect() {
         this.set(sources.logBehind())

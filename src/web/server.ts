@@ -141,7 +141,14 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const index = assets.get('/index.html')
   const page = index && labelled(index, o.fileLabel ?? 'PDF')
   const statusPage = assets.get('/status.html')
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
+  // The pages' sockets are tracked by `sockets` alone: ws's own tracking would cost each of
+  // thousands of idle sockets a set entry, a closure and a second 'close' listener.
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxFrameBytes,
+    clientTracking: false,
+  })
+  const statusWss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
   const cutOff = o.cutOff ?? (() => null)
   const sockets = new ClientSockets({
@@ -231,7 +238,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     if (url.pathname === '/status/ws' && o.status) {
       const cluster = o.status.cluster
       if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
-      return wss.handleUpgrade(req, socket, head, (ws) =>
+      return statusWss.handleUpgrade(req, socket, head, (ws) =>
         serveStatusSocket(ws, cluster, clock, log),
       )
     }
@@ -259,24 +266,26 @@ export function createWebServer(o: WebServerOptions): WebServer {
 
   let closing: Promise<void> | null = null
   return {
-    connections: () => wss.clients.size,
+    connections: () => sockets.size + statusWss.clients.size,
     membersChanged() {
       const messages = [encode({ type: 'members', members: members() })]
       const cut = cutOff()
       if (cut) messages.push(encode({ type: 'cut-off', ...cut }))
-      for (const ws of wss.clients)
+      for (const ws of sockets.all())
         if (ws.readyState === ws.OPEN) for (const m of messages) ws.send(m)
     },
     close() {
       closing ??= new Promise<void>((resolve) => {
         sockets.stop()
-        for (const ws of wss.clients) ws.close(1001, 'Node shutting down')
+        const open = () => [...sockets.all(), ...statusWss.clients]
+        for (const ws of open()) ws.close(1001, 'Node shutting down')
         wss.close()
+        statusWss.close()
         server.close(() => resolve())
         server.closeAllConnections()
         // Sockets that ignore the close frame must not hold the shutdown.
         clock.setTimeout(() => {
-          for (const ws of wss.clients) ws.terminate()
+          for (const ws of open()) ws.terminate()
         }, closeGraceMs)
       })
       return closing

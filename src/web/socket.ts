@@ -82,6 +82,16 @@ export class ClientSockets {
     for (const client of this.open) client.ping(now)
   }
 
+  /** How many sockets are open. */
+  get size(): number {
+    return this.open.size
+  }
+
+  /** Every open socket. */
+  *all(): Generator<WebSocket> {
+    for (const client of this.open) yield client.ws
+  }
+
   takeFrame(bucket: Bucket): number {
     return take(refill(bucket, this.o.clock.now(), this.frames), this.frames.intervalMs)
   }
@@ -108,7 +118,7 @@ class ClientSocket implements Bucket {
 
   constructor(
     private readonly hub: ClientSockets,
-    private readonly ws: WebSocket,
+    readonly ws: WebSocket,
     private readonly userId: string,
     private readonly ticketed: boolean,
     /** The socket's frame bucket (token-bucket.ts), kept in its own fields. */

@@ -1,0 +1,49 @@
+/**
+ * The log carries decisions, not ticks: a download that no failure touched costs the log its
+ * request, its outcome and its dismissal, whatever its progress and checkpoints did, counted
+ * from the log itself on every node. Operations written in one turn share a block.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createCluster, eventually } from '../helpers/cluster.ts'
+import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import type { RunningNode } from '../../src/node.ts'
+
+const USERS = 6
+
+test('a download no failure touched is at most three operations in the log, on every node', async () => {
+  // 1.5 s of work at a tick every 100 ms: fifteen progress reports and ten checkpoints each.
+  const c = await createCluster(3, { workMs: 1500 })
+  try {
+    await c.oneLog()
+    const nodes = c.nodes as RunningNode[]
+    const before = nodes.map((n) => n.health().log.length)
+    const clients = await Promise.all(
+      Array.from({ length: USERS }, async (_, i) => {
+        const node = nodes[i % 3]!
+        return Client.connect(node.url, await sessionCookie(node.url))
+      }),
+    )
+    for (const client of clients) client.send({ type: 'request' })
+    await Promise.all(clients.map((client) => client.download((d) => d?.state === 'ready')))
+    for (const client of clients) client.send({ type: 'dismiss' })
+    await Promise.all(clients.map((client) => client.download((d) => d === null)))
+    for (const client of clients) client.close()
+
+    // Every node's log reads the same operations: the requests, outcomes and dismissals.
+    await eventually(
+      () => nodes.every((n, i) => n.health().log.length - before[i]! >= 3 * USERS),
+      'every node reads each download’s request, outcome and dismissal',
+    )
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    for (const [i, n] of nodes.entries()) {
+      const { length, blocks } = n.health().log
+      assert.is(length - before[i]!, 3 * USERS, `${n.name}: nothing more than those`)
+      assert.ok(blocks <= length, `${n.name}: ${blocks} blocks hold ${length} operations`)
+    }
+  } finally {
+    await c.teardown()
+  }
+})
+
+test.run()
