@@ -130,11 +130,13 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     selfId: self.id,
     voters: () => known.ids(),
     reaches: (member) => cluster.reaches(member),
+    silentMs: (member) => cluster.silentMs(member),
     statusOf: (member) => cluster.member(member)?.status,
     forget: (member) => known.forget(member),
     forgetDeadMs: config.forgetDeadMs,
     caughtUp: (members, since) => logSync.caughtUpSince(members, since),
     intervalMs: config.heartbeatMs,
+    leaseMs: config.suspectAfterMs,
     clock,
     log,
   })

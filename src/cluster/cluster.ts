@@ -139,6 +139,12 @@ export class Cluster extends EventEmitter<ClusterEvents> {
    * Whether this node reaches the member now: it is itself, or its own heartbeat arrived
    * within the suspicion delay and it is not dead. Judged afresh on every call.
    */
+  /** How long ago the member's own heartbeat last arrived here; null if it never did. */
+  silentMs(id: string): number | null {
+    const at = this.heardDirectly.get(id)
+    return at === undefined ? null : this.now() - at
+  }
+
   reaches(id: string): boolean {
     if (id === this.self.id) return true
     const status = this.membership.get(id)?.status

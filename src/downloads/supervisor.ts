@@ -153,9 +153,8 @@ export class Supervisor {
   /** Two requests of one user raced: the owner of the losing record dismisses it everywhere. */
   private dropSuperseded(userId: string, current: Download | null): void {
     if (!current) return
-    for (const d of this.o.repo.all()) {
-      if (d.userId !== userId || d.id === current.id || d.owner !== this.o.self.id || !isLive(d))
-        continue
+    for (const d of this.o.repo.ofUser(userId)) {
+      if (d.id === current.id || d.owner !== this.o.self.id || !isLive(d)) continue
       this.o.log.info('superseded', { id: d.id, user: userId, by: current.id })
       this.o.repo
         .remove(d)

@@ -101,14 +101,23 @@ const FOLLOW_UP_MS = 60_000
 /** When to sweep: a while after each move, and every interval. One sweep at a time. */
 export class Sweeper {
   private timer: Timer | null = null
+  /** When the pending timer fires. */
+  private dueAt = Infinity
   private running: Promise<void> | null = null
   private stopped = false
+  /** A sweep came due while one was running: it runs once that one ends. */
+  private again = false
   /** Since when cores left behind may still be closing. */
   private movedAt = -Infinity
 
   constructor(private readonly o: SweeperOptions) {}
 
-  /** Sweeps after the delay that lets a log this node left close its cores. */
+  /**
+   * Sweeps after the delay that lets a log this node left close its cores. A sweep already due
+   * by then stays as it is: moves every few seconds (a low --log-compact-ops) must not put
+   * every sweep off (the soak saw three in six minutes); the cores of the latest move are
+   * handed over then and deleted by the follow-up.
+   */
   soon(): void {
     this.movedAt = this.o.clock.now()
     this.schedule(this.afterMoveMs)
@@ -122,11 +131,15 @@ export class Sweeper {
     this.soon()
   }
 
+  /** A sweep within `ms`: one due sooner stays as it is. */
   private schedule(ms: number): void {
     if (this.stopped) return
+    if (this.timer && this.dueAt <= this.o.clock.now() + ms) return
     if (this.timer) this.o.clock.clearTimeout(this.timer)
+    this.dueAt = this.o.clock.now() + ms
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = null
+      this.dueAt = Infinity
       void this.run()
     }, ms)
   }
@@ -134,23 +147,28 @@ export class Sweeper {
   /** Sweeps now unless one is running or a move is under way (then shortly after it). */
   run(): Promise<void> {
     if (this.stopped) return Promise.resolve()
-    if (this.running) return this.running
+    if (this.running) {
+      this.again = true
+      return this.running
+    }
     if (!this.o.settled()) {
       this.soon()
       return Promise.resolve()
     }
-    let again = this.o.intervalMs ?? 3_600_000
+    let next = this.o.intervalMs ?? 3_600_000
     this.running = Promise.resolve(this.o.onStart?.())
       .then(() => sweepCores(this.o.store, this.o.keep()))
       .then((result) => {
         const following = this.o.clock.now() - this.movedAt < FOLLOW_UP_MS
-        if (result.closing > 0 && following) again = this.afterMoveMs
+        if (result.closing > 0 && following) next = this.afterMoveMs
         return this.o.onSwept(result)
       })
       .catch(this.o.onError)
       .finally(() => {
         this.running = null
-        this.schedule(again)
+        if (this.again) next = 0
+        this.again = false
+        this.schedule(next)
       })
     return this.running
   }

@@ -83,8 +83,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private draining = false
   /** Batches handed to autobase and not yet written. */
   private readonly writing = new Set<Promise<void>>()
-  /** Appends waiting for this node to become a writer: told when the base closes. */
-  private readonly waiting = new Set<(err: Error) => void>()
+  /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
+  private readonly waiting = new Set<(err?: Error) => void>()
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -101,7 +101,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       o.onFailed(err)
     })
     this.base.on('update', () => void this.catchUp().catch((err: Error) => o.onError(err)))
-    this.base.on('writable', () => this.emit('advert'))
+    this.base.on('writable', () => {
+      // One listener for every append waiting to become a writer (a burst is hundreds).
+      for (const done of [...this.waiting]) done()
+      this.emit('advert')
+    })
   }
 
   async ready(): Promise<void> {
@@ -244,14 +248,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     return new Promise((resolve, reject) => {
       const done = (err?: Error) => {
         clock.clearTimeout(timer)
-        this.base.off('writable', onWritable)
         this.waiting.delete(done)
         if (err) reject(err)
         else resolve()
       }
       const timer = clock.setTimeout(() => done(new NotWritableError()), timeoutMs)
-      const onWritable = () => done()
-      this.base.once('writable', onWritable)
       this.waiting.add(done)
     })
   }

@@ -28,6 +28,8 @@ const CARRY_RETRY_MS = 1000
 /** How long, and how many, of peers' operations on another base are kept (early-ops.ts). */
 const EARLY_KEEP_MS = 60_000
 const EARLY_MAX_OPS = 10_000
+/** How many of the bases this node left it still merges peers' operations on (`mergeEarly`). */
+const LEFT_KEPT = 8
 /**
  * How long closing waits for a move under way: a move waits on peers (a base to open, writes
  * to drain), and with none left, as when every node of a cluster stops, it would wait for ever.
@@ -98,6 +100,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private lastAdvert: LogAdvert | null = null
   /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
   private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
+  /** The bases this node moved away from, the latest last (a few). */
+  private readonly left: string[] = []
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
     Pick<RecordLogOptions, 'onSlowRead'>
 
@@ -267,12 +271,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /**
    * Merges operations a peer wrote to the base `key` (hex) into the table ahead of the log
-   * (cluster/record-broadcast.ts); false if this node is on another base, whose operations
-   * are kept and merged if it moves there (early-ops.ts).
+   * (cluster/record-broadcast.ts): the base this node is on, or one it left, whose writers
+   * carry what they write there to this one when they follow (a peer still on the old log
+   * while a compaction spreads; the soak saw a dismissal it wrote there missed here for that
+   * long, and the user's next request dismissed as its rival). False for a base this node is
+   * not on yet: those are kept and merged if it moves there (early-ops.ts).
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
-    if (this.closing) return false
-    if (this.base?.key.toString('hex') === key) {
+    if (this.closing || !this.base) return false
+    if (this.base.key.toString('hex') === key || this.left.includes(key)) {
       this.base.merge(ops)
       return true
     }
@@ -325,6 +332,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
+      this.left.push(old.key.toString('hex'))
+      if (this.left.length > LEFT_KEPT) this.left.shift()
       const early = this.early.take(next.key.toString('hex'))
       if (early.length > 0) next.merge(early)
       for (const stream of this.streams) next.replicate(stream)

@@ -146,6 +146,16 @@ export function currentFor(table: RecordTable, userId: string, now: number): Dow
   return best
 }
 
+/** A user's visible records (usually one; two while a race of requests is being settled). */
+export function visibleOf(table: RecordTable, userId: string, now: number): Download[] {
+  const out: Download[] = []
+  for (const id of table.byUser.get(userId) ?? []) {
+    const entry = table.entries.get(id)
+    if (entry && visible(entry, now)) out.push(entry.download)
+  }
+  return out
+}
+
 /** Every visible record, in no particular order. */
 export function visibleRecords(table: RecordTable, now: number): Download[] {
   const out: Download[] = []

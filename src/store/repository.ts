@@ -10,6 +10,7 @@ import {
   get,
   purge,
   servable,
+  visibleOf,
   visibleRecords,
   type RecordTable,
 } from './record-table.ts'
@@ -39,6 +40,8 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
   now(): number
   get(id: string): Download | null
   forUser(userId: string): Download | null
+  /** Every visible record of one user (two while a race of requests is being settled). */
+  ofUser(userId: string): Download[]
   all(): Download[]
   /** Writes a new download unless its user already has one (then nothing is written). */
   insert(download: Download): Promise<InsertResult>
@@ -108,6 +111,10 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
 
   forUser(userId: string): Download | null {
     return currentFor(this.log.table, userId, this.now())
+  }
+
+  ofUser(userId: string): Download[] {
+    return visibleOf(this.log.table, userId, this.now())
   }
 
   all(): Download[] {

@@ -39,6 +39,15 @@ async function openLog(dir: string) {
   }
 }
 
+/** The dismissal of u1's download 'mine', as a peer writes it. */
+const dismissal: RecordOp = {
+  type: 'remove',
+  id: 'mine',
+  userId: 'u1',
+  at: NOW,
+  expiresAt: NOW + 10_000,
+}
+
 const settled = (log: RecordLog) =>
   new Promise<void>((resolve) => (log.settled() ? resolve() : log.once('settled', () => resolve())))
 
@@ -80,13 +89,6 @@ test('what a peer wrote to a log this node is about to adopt is merged when it m
     // b moved to a fresh log first, and dismissed the download there.
     await b.log.compact()
     const key = b.log.key.toString('hex')
-    const dismissal = {
-      type: 'remove' as const,
-      id: 'mine',
-      userId: 'u1',
-      at: NOW,
-      expiresAt: NOW + 10_000,
-    }
     assert.is(a.log.mergeEarly(key, [dismissal]), false, 'not merged into the log a is on')
     assert.ok(get(a.log.table, 'mine', NOW), 'a still shows it')
     await a.log.adopt(key, 1, 0)
@@ -99,6 +101,25 @@ test('what a peer wrote to a log this node is about to adopt is merged when it m
   } finally {
     await Promise.all([a.close(), b.close()])
     await Promise.all([dirA.remove(), dirB.remove()])
+  }
+})
+
+test('what a peer still on the log this node left writes there is merged at once', async () => {
+  const dir = await tempDir()
+  const a = await openLog(dir.path)
+  try {
+    const mine = download({ id: 'mine', userId: 'u1', expiresAt: NOW + 10_000 })
+    await a.log.append({ type: 'put', download: mine })
+    const oldKey = a.log.key.toString('hex')
+    // a compacts; a peer that has not followed yet dismisses the download on the old log.
+    await a.log.compact()
+    assert.is.not(a.log.key.toString('hex'), oldKey)
+    assert.is(a.log.mergeEarly(oldKey, [dismissal]), true, 'kept for the peer as its own')
+    assert.is(get(a.log.table, 'mine', NOW), null, 'shown at once, not once the peer follows')
+    assert.is(a.log.mergeEarly('e'.repeat(64), [dismissal]), false, 'a log it was never on')
+  } finally {
+    await a.close()
+    await dir.remove()
   }
 })
 

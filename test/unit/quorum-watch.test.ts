@@ -310,6 +310,7 @@ function bareWatch() {
     forget: () => {},
     forgetDeadMs: 3_600_000,
     intervalMs: 100,
+    leaseMs: 500,
     afterIo: (f) => afterIo.push(f),
     clock,
     log,
@@ -318,7 +319,7 @@ function bareWatch() {
   watch.on('change', (state) => told.push(state.ok))
   watch.check()
   const readSockets = () => afterIo.splice(0).forEach((f) => f())
-  return { watch, reached, readSockets, told, log }
+  return { watch, reached, readSockets, told, log, clock }
 }
 
 test('after a stall of its own loop, a node whose peers’ heartbeats were only waiting unread keeps its quorum', async () => {
@@ -335,6 +336,43 @@ test('after a stall of its own loop, a node whose peers’ heartbeats were only 
   assert.is(await verdict, true)
   assert.equal(told, [], 'no loss, no workers stopped')
   assert.ok(watch.mayAct())
+})
+
+test('right after its own loop stood still, a node waits for beats the stall dropped, as long as it stood still', async () => {
+  const { watch, reached, readSockets, told, clock } = bareWatch()
+  // 600 ms with no check: this node's loop stood still, and its peers' datagrams sent meanwhile
+  // were dropped by a full socket buffer.
+  await clock.tick(600)
+  reached.clear()
+  watch.check()
+  const verdict = watch.settled()
+  readSockets()
+  assert.equal(told, [], 'still silent once the sockets are read, but not told yet')
+  assert.not.ok(watch.mayAct(), 'nor acting meanwhile')
+  // Their loops stood still too: the next heartbeats come a few intervals later.
+  await clock.tick(100)
+  readSockets()
+  await clock.tick(100)
+  readSockets()
+  assert.equal(told, [])
+  reached.add('a').add('b')
+  await clock.tick(100)
+  readSockets()
+  assert.is(await verdict, true)
+  assert.equal(told, [], 'no loss, no workers stopped')
+
+  // A silence that outlasts that heartbeat is told then.
+  await clock.tick(600)
+  reached.clear()
+  watch.check()
+  const lost = watch.settled()
+  for (let i = 0; i < 6; i++) {
+    readSockets()
+    await clock.tick(100)
+  }
+  readSockets()
+  assert.is(await lost, false, 'told once silent for as long as the stall')
+  assert.equal(told, [false])
 })
 
 test('a loss still there once the sockets are read is told, once', async () => {

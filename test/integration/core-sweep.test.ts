@@ -1,0 +1,80 @@
+/**
+ * When a node sweeps its store (store/core-sweep.ts): a while after it moves to another log,
+ * and not never when it moves often.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import Corestore from 'corestore'
+import { Sweeper } from '../../src/store/core-sweep.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { tempDir } from '../helpers/node.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
+
+async function setup() {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  const clock = fakeClock()
+  /** When each sweep started, and how many have ended (on the store's own time). */
+  const swept: number[] = []
+  const ended = { count: 0 }
+  const sweeper = new Sweeper({
+    store,
+    keep: () => [],
+    settled: () => true,
+    afterMoveMs: 30_000,
+    clock,
+    onStart: async () => void swept.push(clock.now()),
+    onSwept: () => void ended.count++,
+    onError: (err) => assert.unreachable(err.message),
+  })
+  return {
+    clock,
+    swept,
+    ended,
+    sweeper,
+    close: async () => {
+      await sweeper.stop()
+      await store.close()
+      await dir.remove()
+    },
+  }
+}
+
+test('moves every 20 s do not put the sweep off: it comes 30 s after the first', async () => {
+  const s = await setup()
+  try {
+    const start = s.clock.now()
+    s.sweeper.start()
+    for (let i = 0; i < 3; i++) {
+      await s.clock.tick(20_000)
+      s.sweeper.soon() // another compaction
+      if (s.swept.length > 0) break
+    }
+    await eventually(() => s.swept.length > 0, 'a sweep while the moves go on')
+    assert.is(s.swept[0]! - start, 30_000)
+  } finally {
+    await s.close()
+  }
+})
+
+test('a move with no sweep pending sweeps 30 s later', async () => {
+  const s = await setup()
+  try {
+    s.sweeper.start()
+    await s.clock.tick(30_000)
+    await eventually(() => s.ended.count === 1, 'the first sweep')
+    // Nothing left closing: the next is the hourly one, unless the node moves.
+    const moved = s.clock.now() + 60_000
+    await s.clock.tick(60_000)
+    s.sweeper.soon()
+    await s.clock.tick(29_000)
+    assert.is(s.swept.length, 1)
+    await s.clock.tick(1_000)
+    await eventually(() => s.swept.length === 2, 'the sweep after the move')
+    assert.is(s.swept[1]! - moved, 30_000)
+  } finally {
+    await s.close()
+  }
+})
+
+test.run()
