@@ -216,7 +216,7 @@ export const FLAGS: Flag[] = [
     env: 'LOG_COMPACT_OPS',
     key: 'logCompactOps',
     default: String(DEFAULTS.logCompactOps),
-    help: 'log length past which the cluster moves to a fresh log holding only the live records (0: never)',
+    help: 'operations a compaction would drop (those past what it carries) at which the cluster moves to a fresh log holding only the live records (0: never)',
     parse: (v) => (v === '0' ? 0 : positiveCount('--log-compact-ops', v)),
   },
   {
