@@ -13,6 +13,7 @@ import { SourceStreamError, StoreError, type FileStore } from '../store/file-sto
 import type { GeneratedFile, Generator } from './generator.ts'
 import { discard, wrongFile } from './generated-file.ts'
 import { retryDelayMs } from './retry-policy.ts'
+import { CheckpointPace } from './checkpoint-pace.ts'
 import { readReport } from './progress-report.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
@@ -78,10 +79,8 @@ export class Worker {
    * written after it, or a late one would turn the outcome back into `processing`.
    */
   private decided = false
-  /** The last checkpoint written to the log (or the record this worker started from). */
-  private lastWrite: { progress: number; at: number }
-  /** The last checkpoint sent to the successors. */
-  private lastCopied: number
+  /** When progress goes to the successors and when to the log. */
+  private readonly pace: CheckpointPace
   /** The generator's newest report, ahead of the last checkpoint written. */
   private latest: { progress: number; checkpoint: Download['checkpoint'] }
   progress: number
@@ -95,8 +94,12 @@ export class Worker {
     this.current = o.download
     this.progress = o.download.progress
     this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
-    this.lastWrite = { progress: o.download.progress, at: o.clock.now() }
-    this.lastCopied = o.download.progress
+    this.pace = new CheckpointPace({
+      step: o.checkpointStep,
+      logEveryMs: Math.min(o.logCheckpointMs, o.liveTtlMs / 3),
+      progress: o.download.progress,
+      now: o.clock.now(),
+    })
     this.startedAt = o.clock.now()
     const d = o.download
     this.firstOfFresh = d.attempt === 1 && d.epoch === 1 && d.progress === 0
@@ -307,17 +310,11 @@ export class Worker {
     this.latest = { progress, checkpoint }
     this.o.onProgress(this.current, progress)
     let copied = true
-    if (progress >= this.lastCopied + this.o.checkpointStep) {
-      this.lastCopied = progress
+    if (this.pace.copyDue(progress)) {
       const { id, userId, epoch } = this.current
       copied = (this.o.onCheckpoint?.({ id, userId, epoch, progress, checkpoint }) ?? 0) > 0
     }
-    const now = this.o.clock.now()
-    const due =
-      (!copied && progress > this.lastWrite.progress) ||
-      now - this.lastWrite.at >= Math.min(this.o.logCheckpointMs, this.o.liveTtlMs / 3)
-    if (!due) return
-    this.lastWrite = { progress, at: now }
+    if (!this.pace.writeDue(progress, copied, this.o.clock.now())) return
     // Coalesce: while one checkpoint is being written only the newest waits behind it.
     const queued = this.pendingCheckpoint !== null
     this.pendingCheckpoint = {
