@@ -4,9 +4,11 @@
  * tolerance, the node whose clock is off says so as an error, every other node names it in a
  * warning, and both repeat every `repeatMs` while it lasts; the node says when it is over.
  *
- * Pure over the skews it is shown and the time it is told: cluster.ts feeds it on every tick.
+ * `SkewAlarm` is pure over the skews it is shown and the time it is told; `SkewReport` feeds it
+ * cluster time's skews on every tick of cluster.ts and says what it finds in the log.
  */
-import type { MemberSkew } from './cluster-time.ts'
+import type { Logger } from '../logger.ts'
+import type { ClusterTime, MemberSkew } from './cluster-time.ts'
 
 export interface SkewAlarmOptions {
   selfId: string
@@ -15,7 +17,7 @@ export interface SkewAlarmOptions {
   repeatMs?: number
 }
 
-export type SkewReport =
+export type SkewFinding =
   | { type: 'self-skewed'; aheadMs: number }
   | { type: 'self-resolved' }
   | { type: 'member-skewed'; id: string; aheadMs: number }
@@ -29,8 +31,8 @@ export class SkewAlarm {
   }
 
   /** What to say now about these skews (empty most of the time). */
-  check(skews: MemberSkew[], now: number): SkewReport[] {
-    const out: SkewReport[] = []
+  check(skews: MemberSkew[], now: number): SkewFinding[] {
+    const out: SkewFinding[] = []
     const off = new Set<string>()
     for (const { id, aheadMs } of skews) {
       if (Math.abs(aheadMs) <= this.o.toleranceMs) continue
@@ -61,4 +63,63 @@ export class SkewAlarm {
 /** "3600.0 s ahead of", "2.5 s behind" */
 export function describeSkew(aheadMs: number): string {
   return `${(Math.abs(aheadMs) / 1000).toFixed(1)} s ${aheadMs >= 0 ? 'ahead of' : 'behind'}`
+}
+
+export interface SkewedClock {
+  name: string
+  aheadMs: number
+  /** This node's own clock. */
+  self: boolean
+}
+
+export interface SkewReportOptions {
+  alarm: SkewAlarmOptions
+  time: Pick<ClusterTime, 'skews' | 'aheadMs'>
+  nameOf: (id: string) => string | undefined
+  /** Only live members' clocks count. */
+  isLive: (id: string) => boolean
+  log: Logger
+}
+
+/** Says in the log what the alarm finds among the live members' clocks. */
+export class SkewReport {
+  private readonly alarm: SkewAlarm
+
+  constructor(private readonly o: SkewReportOptions) {
+    this.alarm = new SkewAlarm(o.alarm)
+  }
+
+  report(now: number): void {
+    const { log, time } = this.o
+    for (const r of this.alarm.check(time.skews(this.o.alarm.selfId, this.o.isLive), now)) {
+      if (r.type === 'self-skewed') {
+        log.error('clock-skew', {
+          message: `this machine's clock is ${describeSkew(r.aheadMs)} the cluster's (the median of its members' clocks): records use the cluster's time, but fix this clock (NTP)`,
+          aheadMs: Math.round(r.aheadMs),
+        })
+      } else if (r.type === 'self-resolved') {
+        log.info('clock-skew-resolved', { aheadMs: Math.round(time.aheadMs) })
+      } else {
+        const name = this.o.nameOf(r.id)
+        log.warn('member-clock-skew', {
+          message: `${name ?? r.id}'s clock is ${describeSkew(r.aheadMs)} the cluster's`,
+          member: name,
+          aheadMs: Math.round(r.aheadMs),
+        })
+      }
+    }
+  }
+
+  /** Live members whose clocks are off past the tolerance, as last checked. */
+  skewed(): SkewedClock[] {
+    const off = new Set(this.alarm.skewed())
+    return this.o.time
+      .skews(this.o.alarm.selfId, this.o.isLive)
+      .filter((s) => off.has(s.id))
+      .map((s) => ({
+        name: this.o.nameOf(s.id) ?? s.id,
+        aheadMs: Math.round(s.aheadMs),
+        self: s.id === this.o.alarm.selfId,
+      }))
+  }
 }

@@ -13,7 +13,7 @@ import { FailureDetector } from './failure-detector.ts'
 import { HeartbeatEcho } from './heartbeat-echo.ts'
 import { isLiveStatus, type Member } from './member.ts'
 import { ClusterTime } from './cluster-time.ts'
-import { describeSkew, SkewAlarm } from './clock-skew.ts'
+import { SkewReport, type SkewedClock } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
 import { parseBeat, type Beat } from './beat.ts'
 import { BeatOrder } from './beat-order.ts'
@@ -75,7 +75,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly t: ClusterTimings
   private readonly clock: Clock
   private readonly refreshMs: number
-  private readonly skewAlarm: SkewAlarm
+  private readonly skewReport: SkewReport
   /**
    * When each member's own heartbeat last arrived here: the quorum's lease (quorum.ts). Unlike
    * the detector's evidence it counts no relayed hearsay and is not forgiven a local stall:
@@ -105,7 +105,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.echoes = new HeartbeatEcho(o.self.id)
     this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
     this.time = o.time ?? new ClusterTime(clock)
-    this.skewAlarm = new SkewAlarm({ selfId: o.self.id, toleranceMs: o.maxClockSkewMs ?? 1000 })
+    this.skewReport = new SkewReport({
+      alarm: { selfId: o.self.id, toleranceMs: o.maxClockSkewMs ?? 1000 },
+      time: this.time,
+      nameOf: (id) => this.membership.get(id)?.name,
+      isLive: (id) => isLiveStatus(this.membership.get(id)?.status ?? 'dead'),
+      log: o.log,
+    })
     this.detector = new FailureDetector(this.t)
     o.transport.on('open', (link) => {
       if (!this.closed) link.send(this.beat())
@@ -184,7 +190,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
         for (const id of dead) this.emitEvent(this.membership.mark(id, 'dead'))
       this.broadcast(++this.ticks % STREAM_BEAT_EVERY === 0 ? 'both' : 'datagram')
       this.maybeRefresh(now)
-      this.reportSkew(now)
+      this.skewReport.report(now)
     } catch (err) {
       this.o.log.error('cluster-tick-failed', { error: (err as Error).message })
     }
@@ -200,37 +206,9 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
-  private reportSkew(now: number): void {
-    const live = (id: string) => isLiveStatus(this.membership.get(id)?.status ?? 'dead')
-    for (const r of this.skewAlarm.check(this.time.skews(this.self.id, live), now)) {
-      if (r.type === 'self-skewed') {
-        this.o.log.error('clock-skew', {
-          message: `this machine's clock is ${describeSkew(r.aheadMs)} the cluster's (the median of its members' clocks): records use the cluster's time, but fix this clock (NTP)`,
-          aheadMs: Math.round(r.aheadMs),
-        })
-      } else if (r.type === 'self-resolved') {
-        this.o.log.info('clock-skew-resolved', { aheadMs: Math.round(this.time.aheadMs) })
-      } else {
-        this.o.log.warn('member-clock-skew', {
-          message: `${this.membership.get(r.id)?.name ?? r.id}'s clock is ${describeSkew(r.aheadMs)} the cluster's`,
-          member: this.membership.get(r.id)?.name,
-          aheadMs: Math.round(r.aheadMs),
-        })
-      }
-    }
-  }
-
   /** Members whose clocks are off cluster time past the tolerance, as last checked. */
-  skewedClocks(): { name: string; aheadMs: number; self: boolean }[] {
-    const off = new Set(this.skewAlarm.skewed())
-    return this.time
-      .skews(this.self.id, (id) => isLiveStatus(this.membership.get(id)?.status ?? 'dead'))
-      .filter((s) => off.has(s.id))
-      .map((s) => ({
-        name: this.membership.get(s.id)?.name ?? s.id,
-        aheadMs: Math.round(s.aheadMs),
-        self: s.id === this.self.id,
-      }))
+  skewedClocks(): SkewedClock[] {
+    return this.skewReport.skewed()
   }
 
   private beat(): Beat {
