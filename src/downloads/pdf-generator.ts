@@ -7,6 +7,34 @@ import type { Checkpoint } from '../store/record.ts'
 import type { BytesFile, Generator, Job, RunContext, Sleep } from './generator.ts'
 import { sleep as sleepOn, systemClock, type Clock } from '../clock.ts'
 import { renderReport } from './pdf.ts'
+import { RenderQueue } from './render-queue.ts'
+
+/** One render per turn across every generator of the process: CPU is what they share. */
+const renders = new RenderQueue()
+let warmed = false
+
+/**
+ * The first render of a process takes 100 to 300 ms (PDFKit reads and parses its font
+ * metrics, the JIT is cold): done once when a generator is made, not in the first downloads.
+ */
+function warmUp(): void {
+  if (warmed) return
+  warmed = true
+  const at = Date.now()
+  renders
+    .run(() =>
+      renderReport({
+        id: 'warm-up',
+        userId: '-',
+        requestedAt: at,
+        startedAt: at,
+        finishedAt: at,
+        workMs: 0,
+        attempts: '-',
+      }),
+    )
+    .catch(() => undefined) // a real render reports the same failure where it matters
+}
 
 export interface PdfGeneratorOptions {
   workMs: number
@@ -43,6 +71,7 @@ export function createPdfGenerator({
   sleep = (ms, signal) => sleepOn(clock, ms, signal),
 }: PdfGeneratorOptions): Generator<BytesFile> {
   const now = () => clock.now()
+  warmUp()
   return {
     name: 'pdf',
     label: 'PDF',
@@ -56,15 +85,17 @@ export function createPdfGenerator({
         // 100 is reserved for "ready": the file is not written until the run returns.
         ctx.report(Math.min(99, Math.floor((100 * p.workedMs) / workMs)), checkpoint())
       }
-      const bytes = await renderReport({
-        id: job.id,
-        userId: job.userId,
-        requestedAt: job.createdAt,
-        startedAt: p.startedAt,
-        finishedAt: now(),
-        workMs,
-        attempts: p.attempts,
-      })
+      const bytes = await renders.run(() =>
+        renderReport({
+          id: job.id,
+          userId: job.userId,
+          requestedAt: job.createdAt,
+          startedAt: p.startedAt,
+          finishedAt: now(),
+          workMs,
+          attempts: p.attempts,
+        }),
+      )
       return { bytes, filename: `report-${job.id}.pdf`, contentType: 'application/pdf' }
     },
   }
