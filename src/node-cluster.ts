@@ -61,7 +61,8 @@ export interface ClusterPart {
 const UNHEARD_OWNER_GRACE_MS = 5000
 /**
  * How long a peer's records sent beside the log are kept, to be written here if it dies before
- * its log replicated them (record-broadcast.ts): far longer than replication takes.
+ * its log replicated them, and how long it has to confirm its own write of them before they
+ * are written here (record-broadcast.ts): far longer than a write or replication takes.
  */
 const BROADCAST_KEEP_MS = 10_000
 
@@ -149,6 +150,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     mayAct: () => quorum.mayAct(),
     logger: log,
   })
+  closers.add('record broadcast', records, (r) => r.stop())
   // Before anyone else hears of a change: who votes, and whether they are reached, first.
   cluster.on('member', (event) => {
     known.update(cluster.members())

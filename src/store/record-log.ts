@@ -69,8 +69,12 @@ export interface RecordLogEvents {
    * so. The cores of the bases it left may now be deleted (core-sweep.ts).
    */
   settled: [pointer: LogPointer]
-  /** This node wrote an operation to the base `key` (hex): peers may be told at once. */
+  /** This node starts writing an operation to the base `key` (hex): peers may be told. */
+  writing: [key: string, op: RecordOp]
+  /** This node wrote an operation to the base `key` (hex). */
   written: [key: string, op: RecordOp]
+  /** A write that started ('writing') failed for good. */
+  unwritten: [op: RecordOp]
   /** Record operations read from the log this node is on. */
   landed: [ops: RecordOp[]]
 }
@@ -251,19 +255,34 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /**
    * Appends an operation and resolves once it is merged into the local table. An operation the
-   * base closed on before writing it (this node moved meanwhile) goes to the new base.
+   * base closed on before writing it (this node moved meanwhile) goes to the new base. Peers
+   * are told as the write starts, if this node is a writer already ('writing'), and whether it
+   * ended ('written', 'unwritten'): cluster/record-broadcast.ts.
    */
   async append(op: RecordOp): Promise<void> {
+    let told = false
+    const tell = (key: string) => {
+      if (told) return
+      told = true
+      this.emit('writing', key, op)
+    }
     for (;;) {
       await this.switching
-      if (this.closing) throw new Error('The record log is closed.')
+      if (this.closing) {
+        if (told) this.emit('unwritten', op)
+        throw new Error('The record log is closed.')
+      }
       const base = this.base
+      const key = base.key.toString('hex')
+      if (base.writable) tell(key)
       try {
         await base.append([op], this.o.writableTimeoutMs)
-        this.emit('written', base.key.toString('hex'), op)
+        tell(key)
+        this.emit('written', key, op)
         return
       } catch (err) {
         if (err instanceof BaseClosedError && base !== this.base && !this.closing) continue
+        if (told) this.emit('unwritten', op)
         throw err
       }
     }

@@ -15,7 +15,9 @@ const settle = () => new Promise((resolve) => setImmediate(resolve))
 
 /** The record log as the broadcast sees it: what it wrote, merged early, and appended. */
 class FakeLog extends EventEmitter<{
+  writing: [key: string, op: RecordOp]
   written: [key: string, op: RecordOp]
+  unwritten: [op: RecordOp]
   landed: [ops: RecordOp[]]
 }> {
   readonly merged: RecordOp[] = []
@@ -25,7 +27,17 @@ class FakeLog extends EventEmitter<{
   }
   /** This node wrote an operation to its log. */
   write(op: RecordOp): void {
-    this.emit('written', this.key, op)
+    this.start(op)
+    this.finish(op)
+  }
+  /** This node starts writing an operation to its log. */
+  start(op: RecordOp): void {
+    this.emit('writing', this.key, op)
+  }
+  /** The write started ends, written or (`ok` false) failed for good. */
+  finish(op: RecordOp, ok = true): void {
+    if (ok) this.emit('written', this.key, op)
+    else this.emit('unwritten', op)
   }
   /** The log brought these operations here. */
   land(ops: RecordOp[]): void {
@@ -75,7 +87,11 @@ test('what a node writes in one turn reaches every peer as one message, merged t
   const ops = [put({ userId: 'u1' }), put({ userId: 'u2' }), put({ userId: 'u3' })]
   for (const op of ops) a.log.write(op)
   await settle()
-  assert.is(b.sent.length, 1, 'one message per turn')
+  assert.equal(
+    b.sent.map((m) => (m as { type: string }).type),
+    ['records', 'records-written'],
+    'one message per turn, and how far the writes got',
+  )
   assert.equal(b.log.merged, ops)
   assert.equal(c.log.merged, ops)
   assert.is(a.broadcast.stats.sent, 6)
@@ -113,6 +129,7 @@ test('a peer that dies: what it sent in the last keepMs that the log has not bro
   a.log.write(old)
   await settle()
   await b.clock.tick(KEEP_MS + 1)
+  assert.equal(b.log.appended, [], 'confirmed: the log brings it')
   const landed = put({ userId: 'u0' })
   const fresh = [
     put({ userId: 'u1' }),
@@ -152,6 +169,104 @@ test('a node that may not act for its cluster (cut off) writes nothing for a pee
   assert.is(b.log.merged.length, 1, 'it still shows the record')
   b.broadcast.memberGone('a-id')
   assert.equal(b.log.appended, [])
+})
+
+test('an operation goes out as its write starts, before it ends', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  const op = put()
+  a.log.start(op)
+  await settle()
+  assert.equal(b.log.merged, [op])
+  assert.equal(
+    b.sent.map((m) => (m as { type: string }).type),
+    ['records'],
+    'no confirmation yet',
+  )
+  a.log.finish(op)
+  await settle()
+  assert.equal(b.sent.at(-1), {
+    type: 'records-written',
+    session: (b.sent[0] as any).session,
+    written: 1,
+    unwritten: [],
+  })
+  await b.clock.tick(2 * KEEP_MS)
+  assert.equal(b.log.appended, [], 'confirmed: the log brings it, nothing written here')
+})
+
+test('an operation its sender never confirms (killed and restarted unnoticed) is written by the peer after keepMs', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  const lost = put({ userId: 'u-lost' })
+  const landed = put({ userId: 'u-landed' })
+  a.log.start(lost)
+  a.log.start(landed)
+  await settle()
+  b.log.land([landed])
+  await b.clock.tick(KEEP_MS / 2)
+  assert.equal(b.log.appended, [], 'not before keepMs')
+  await b.clock.tick(KEEP_MS)
+  assert.equal(b.log.appended, [lost], 'only the one the log did not bring')
+  assert.equal(
+    b.logger.events('records-carried').map((e) => e.fields.why),
+    ['unconfirmed'],
+  )
+  await b.clock.tick(2 * KEEP_MS)
+  assert.is(b.log.appended.length, 1, 'once')
+})
+
+test('an operation whose write failed is written by the peer at once; the ones after it stay confirmed', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  const [first, failed, third] = [
+    put({ userId: 'u1' }),
+    put({ userId: 'u2' }),
+    put({ userId: 'u3' }),
+  ]
+  for (const op of [first, failed, third]) a.log.start(op)
+  a.log.finish(third)
+  a.log.finish(failed, false)
+  await settle()
+  assert.equal(b.log.appended, [failed])
+  assert.equal(
+    b.logger.events('records-carried').map((e) => e.fields.why),
+    ['unwritten'],
+  )
+  a.log.finish(first)
+  await settle()
+  await b.clock.tick(2 * KEEP_MS)
+  assert.equal(b.log.appended, [failed], 'first and third were written by their sender')
+})
+
+test('a sender that names no session (an older node) sends what it wrote: never written here', async () => {
+  const b = node('b')
+  const a = new MemoryTransport('a')
+  connect(a, b.transport)
+  for (const l of b.transport.links) l.memberId = 'a-id'
+  const op = put()
+  a.links
+    .values()
+    .next()
+    .value!.send({ type: 'records', log: LOG_A, ops: [op] })
+  await settle()
+  assert.equal(b.log.merged, [op])
+  await b.clock.tick(2 * KEEP_MS)
+  assert.equal(b.log.appended, [])
+})
+
+test('a write report that is not one is refused and logged', async () => {
+  const b = node('b')
+  const a = new MemoryTransport('a')
+  connect(a, b.transport)
+  const [toB] = a.links
+  toB!.send({ type: 'records-written', session: 's1', written: -1, unwritten: [] })
+  toB!.send({ type: 'records-written', session: 'no spaces', written: 1, unwritten: [] })
+  toB!.send({ type: 'records-written', session: 's1', written: 1, unwritten: ['x'] })
+  toB!.send({ type: 'records', log: LOG_A, ops: [put()], session: 's1', seq: 1.5 })
+  await settle()
+  assert.is(b.logger.events('bad-relay-message').length, 4)
+  assert.equal(b.log.merged, [])
 })
 
 test.run()
