@@ -63,14 +63,16 @@ export class RecordBroadcast {
   /** Operations whose write started this turn: sent as one message per base. */
   private outgoing: Outgoing[] = []
   private flushing = false
-  private readonly sent = new SentOps()
+  private readonly sent: SentOps
   private readonly kept = new KeptOps()
   private readonly sweep: Timer
   readonly stats = { sent: 0, received: 0, carried: 0 }
 
   constructor(private readonly o: RecordBroadcastOptions) {
+    // Well inside the time a peer waits for a confirmation, so that it gets one.
+    this.sent = new SentOps(o.keepMs / 2)
     o.log.on('writing', (log, op) => {
-      this.outgoing.push({ log, op, seq: this.sent.number(op) })
+      this.outgoing.push({ log, op, seq: this.sent.number(op, o.clock.now()) })
       this.flushSoon()
     })
     o.log.on('written', (_log, op) => {
@@ -84,7 +86,10 @@ export class RecordBroadcast {
     o.log.on('landed', (ops) => this.kept.landed(ops))
     o.transport.on('message', (link, m) => this.onMessage(link, m))
     this.sweep = o.clock.setInterval(
-      () => this.carry(this.kept.expire(o.clock.now(), o.keepMs), 'peers', 'unconfirmed'),
+      () => {
+        this.carry(this.kept.expire(o.clock.now(), o.keepMs), 'peers', 'unconfirmed')
+        if (this.sent.size > 0) this.flushSoon() // a write stuck past giving up is reported
+      },
       Math.max(1000, o.keepMs / 4),
     )
   }
@@ -122,7 +127,7 @@ export class RecordBroadcast {
     this.flushing = false
     const outgoing = this.outgoing
     this.outgoing = []
-    const report = this.sent.report()
+    const report = this.sent.report(this.o.clock.now())
     const { session } = this
     // Consecutive operations on one base (a move between them is the rare exception).
     for (let i = 0; i < outgoing.length;) {
