@@ -242,6 +242,23 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  /**
+   * A member this node declared dead keeps its link until the connection's own timeout
+   * notices (about 2 s): until then what waits on that peer waits too, the log's replication
+   * requests included, and a takeover's write took those 2 s to land. Closed now, they go to
+   * the live peers; a member that was only stalled connects again and refutes. Not while this
+   * node still hears it (a verdict gossiped by a member cut off from it).
+   */
+  private dropLinks(memberId: string): void {
+    const at = this.heardDirectly.get(memberId)
+    if (at !== undefined && this.now() - at < this.t.suspectAfterMs) return
+    for (const link of this.o.transport.links) {
+      if (link.memberId !== memberId) continue
+      this.o.log.info('link-dropped', { member: this.membership.get(memberId)?.name, why: 'dead' })
+      link.close()
+    }
+  }
+
   private onClose(link: Link): void {
     if (link.memberId)
       this.o.log.info('link-closed', { member: this.membership.get(link.memberId)?.name })
@@ -332,6 +349,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       url: event.member.url,
     })
     this.emit('member', event)
+    if (event.type === 'dead') this.dropLinks(event.member.id)
   }
 
   /**

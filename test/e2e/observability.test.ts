@@ -71,8 +71,8 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
       'three workers running',
     )
     for (const page of pages) await page.seen((d) => d?.state === 'ready', 30_000, 'ready')
-    // A page is told as soon as the outcome lands in the log; the worker counts it a moment
-    // after (its write resolves once the view has been read past it).
+    // A page is told of an outcome as its write starts; the worker counts it a moment after
+    // (its write resolves once the view has been read past it).
     await eventually(
       async () => (await sum(c.nodes, 'pdfcluster_downloads_completed_total')) === N,
       'three completions counted',
@@ -106,6 +106,12 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
     const doneBefore = value(await scrape(successor), 'pdfcluster_downloads_completed_total')
     c.signal(c.nodes.indexOf(owner), 'SIGKILL')
     await d.page.seen((x) => x?.id === d.id && x!.state === 'ready', 30_000, 'ready')
+    // The page is told of an outcome as its write starts; the successor counts it once written.
+    await eventually(
+      async () =>
+        value(await scrape(successor), 'pdfcluster_downloads_completed_total') === doneBefore + 1,
+      'the completion counted by the successor',
+    )
     const after = await scrape(successor)
     assert.is(value(after, 'pdfcluster_takeovers_total'), 1)
     assert.is(value(after, 'pdfcluster_downloads_completed_total'), doneBefore + 1)

@@ -67,6 +67,14 @@ test('a member gone silent is suspected, then dead everywhere within the suspici
   )
   assert.ok(n1!.log.events('member-dead').some((e) => e.fields.member === 'n3'))
   assert.is(statusOf(n1!, 'n2'), 'alive', 'nobody else is blamed')
+  // Its links are closed at once, not when the connection's timeout notices.
+  for (const n of [n1!, n2!]) {
+    assert.equal([...n.transport.links].map((l) => l.remoteKey).sort(), [n === n1 ? 'n2' : 'n1'])
+    assert.equal(
+      n.log.events('link-dropped').map((e) => e.fields.member),
+      ['n3'],
+    )
+  }
 })
 
 test('beats of a dead member replayed (or overtaken) keep nobody alive: it is declared dead on time', async () => {
