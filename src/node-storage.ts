@@ -48,8 +48,13 @@ export interface NodeStorage {
 
 const mb = (bytes: number) => Math.floor(bytes / 1048576)
 
-/** RocksDB's memtable size (hypercore-storage's default: 64 MB). */
-const WRITE_BUFFER_BYTES = 16 * 1048576
+/**
+ * RocksDB's memtable size (hypercore-storage's default: 64 MB). Its write-ahead log grows to
+ * about as much before a flush lets it go, and was most of a node's data directory between
+ * compactions (16 MB of 20 to 44): the log itself is a few megabytes. A node writes a few
+ * hundred kilobytes a second at full load, so 4 MB still flushes only every few seconds.
+ */
+const WRITE_BUFFER_BYTES = 4 * 1048576
 
 /** The file cores that records of the table point to, expired ones included. */
 function fileCores(table: RecordTable): string[] {

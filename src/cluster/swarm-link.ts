@@ -22,10 +22,18 @@ const LINK_TIMEOUT_MS = 3000
  * without `fileUrl`; v3 records carry a job's `params` and its attempts, which a v2 node
  * would drop when it rewrote one; v4 sends heartbeats as datagrams, which a v3 node would not
  * hear; v5 writes several operations to one block of the log (store/op-pack.ts), which a v4
- * node would drop. Nodes of different versions must not link (see README, Upgrading).
+ * node would drop; v6 sends records as their write starts and confirms them once written
+ * (cluster/record-broadcast.ts), which a v5 node would take as written. Nodes of different
+ * versions must not link (see README, Upgrading).
  */
-const PROTOCOL = 'pdf-cluster/v5'
-const OLDER_PROTOCOLS = ['pdf-cluster/v1', 'pdf-cluster/v2', 'pdf-cluster/v3', 'pdf-cluster/v4']
+const PROTOCOL = 'pdf-cluster/v6'
+const OLDER_PROTOCOLS = [
+  'pdf-cluster/v1',
+  'pdf-cluster/v2',
+  'pdf-cluster/v3',
+  'pdf-cluster/v4',
+  'pdf-cluster/v5',
+]
 
 export interface NoiseStream {
   handshakeHash: Buffer
