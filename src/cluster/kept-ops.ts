@@ -18,8 +18,8 @@ interface Kept {
   member: string
   at: number
   op: RecordOp
-  /** The sender's session and number, or null from a sender that does not confirm. */
-  session: string | null
+  /** The sender's session (one process run) and the operation's number in it. */
+  session: string
   seq: number
   confirmed: boolean
 }
@@ -34,8 +34,8 @@ export class KeptOps {
     return this.byKey.size
   }
 
-  /** A peer's operations, numbered from `firstSeq` in its session (null: no confirmation). */
-  keep(member: string, session: string | null, firstSeq: number, ops: RecordOp[], now: number) {
+  /** A peer's operations, numbered from `firstSeq` in its session. */
+  keep(member: string, session: string, firstSeq: number, ops: RecordOp[], now: number) {
     ops.forEach((op, i) => {
       const key = opKey(op)
       this.byKey.delete(key) // kept in arrival order, so the oldest are first
@@ -46,10 +46,9 @@ export class KeptOps {
         op,
         session,
         seq: firstSeq + i,
-        confirmed: session === null,
+        confirmed: false,
       }
       this.byKey.set(key, k)
-      if (session === null) return
       let list = this.unconfirmed.get(session)
       if (!list) this.unconfirmed.set(session, (list = []))
       list.push(k)

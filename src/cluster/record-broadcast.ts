@@ -165,28 +165,20 @@ export class RecordBroadcast {
   private onRecords(link: Link, m: Record<string, unknown>): void {
     const ops =
       Array.isArray(m.ops) && m.ops.length <= MAX_OPS_PER_MESSAGE ? m.ops.map(parseOp) : null
-    // A sender names its session and numbers what it sends; one that does not (an older
-    // node) sends only what it has written.
-    const numbered = m.session !== undefined || m.seq !== undefined
     if (
       typeof m.log !== 'string' ||
       !LOG_KEY.test(m.log) ||
       !ops ||
       ops.includes(null) ||
-      (numbered && (typeof m.session !== 'string' || !SESSION.test(m.session) || !isSeq(m.seq)))
+      typeof m.session !== 'string' ||
+      !SESSION.test(m.session) ||
+      !isSeq(m.seq)
     )
       return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
     const valid = ops as RecordOp[]
     this.stats.received += valid.length
     // A peer on another log: its log (or its carry-over to ours) brings them.
     if (!this.o.log.mergeEarly(m.log, valid) || !link.memberId) return
-    const session = numbered ? (m.session as string) : null
-    this.kept.keep(
-      link.memberId,
-      session,
-      numbered ? (m.seq as number) : 0,
-      valid,
-      this.o.clock.now(),
-    )
+    this.kept.keep(link.memberId, m.session, m.seq, valid, this.o.clock.now())
   }
 }

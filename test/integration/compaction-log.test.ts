@@ -86,6 +86,28 @@ test('an append is told with the key of the log it landed on; a peer’s operati
   }
 })
 
+test('a write told to peers as it started, then cut short by closing, is told as unwritten', async () => {
+  const dir = await tempDir()
+  const a = await openLog(dir.path)
+  const events: string[] = []
+  a.log.on('writing', () => {
+    events.push('writing')
+    void a.log.close() // the node stops between telling its peers and writing
+  })
+  a.log.on('written', () => events.push('written'))
+  a.log.on('unwritten', () => events.push('unwritten'))
+  const failed = await a.log
+    .append({ type: 'put', download: download({ id: 'cut', userId: 'u9' }) })
+    .then(
+      () => null,
+      (err: Error) => err,
+    )
+  assert.match(failed?.message ?? '', /closed/)
+  assert.equal(events, ['writing', 'unwritten'], 'peers hear it will not be written')
+  await a.store.close()
+  await dir.remove()
+})
+
 test('what a peer wrote to a log this node is about to adopt is merged when it moves there', async () => {
   const [dirA, dirB] = [await tempDir(), await tempDir()]
   const a = await openLog(dirA.path)
