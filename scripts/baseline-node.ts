@@ -170,6 +170,9 @@ wss.on('connection', (ws, req) => {
   ws.on('message', async (raw) => {
     try {
       const m = JSON.parse(String(raw)) as { type?: string }
+      // BullMQ keeps a finished job until its retention whatever the page does: a dismissal
+      // only clears what this user's pages show, as the cluster's does.
+      if (m.type === 'dismiss') return send(userId, { type: 'download', download: null })
       if (m.type !== 'request') return
       const id = randomBytes(12).toString('base64url')
       users.set(id, userId)

@@ -47,6 +47,8 @@ export function parseArgs(argv: string[]): BenchArgs {
 export function sizesFor(args: BenchArgs) {
   return {
     users: args.users || (args.quick ? 60 : 300),
+    /** Bursts before the warm one is measured (the first, cold, is measured too). */
+    warmRounds: args.quick ? 1 : 3,
     relayUsers: args.quick ? 6 : 30,
     failoverRounds: args.quick ? 1 : 3,
     failoverUsers: args.quick ? 18 : 36,

@@ -56,32 +56,67 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     return out
   }
 
+  /** Every user requests at once; how long until the last saw its download ready, and each's wait. */
+  async function burst(us: User[]): Promise<{ perSecond: number; latencies: number[] }> {
+    const started = Date.now()
+    const sent: number[] = []
+    const done = await Promise.all(
+      us.map((u) => {
+        // Waits for a ready still to come: an earlier round's is already among the messages.
+        const ready = u.client.download((d) => d?.state === 'ready', 120_000, 'ready')
+        sent.push(Date.now())
+        u.client.send({ type: 'request' })
+        return ready.then(() => Date.now())
+      }),
+    )
+    return {
+      perSecond: us.length / ((Math.max(...done) - started) / 1000),
+      latencies: done.map((t, i) => t - sent[i]!),
+    }
+  }
+
+  async function dismissAll(us: User[]): Promise<void> {
+    await Promise.all(
+      us.map((u) => {
+        const cleared = u.client.download((d) => d === null, 30_000, 'dismissed')
+        u.client.send({ type: 'dismiss' })
+        return cleared
+      }),
+    )
+  }
+
   async function throughput(): Promise<void> {
     await withSystem({ workMs: 500 }, async (c) => {
+      const what = `${size.users} users, 0.5 s of work each`
       const us = await users(c, size.users)
       const opsBefore = await c.logOps?.()
-      const started = Date.now()
-      const sent = us.map((u) => (u.client.send({ type: 'request' }), Date.now()))
-      const done = await Promise.all(
-        us.map((u) =>
-          u.client.seen((d) => d?.state === 'ready', 120_000, 'ready').then(() => Date.now()),
-        ),
-      )
-      const latencies = done.map((t, i) => t - sent[i]!)
-      add(
-        'throughput',
-        `completions per second (${size.users} users, 0.5 s of work each)`,
-        size.users / ((Math.max(...done) - started) / 1000),
-        '/s',
-      )
-      add('throughput', 'request to ready, median', pct(latencies, 50), 'ms')
-      add('throughput', 'request to ready, p99', pct(latencies, 99), 'ms')
+      let cpuBefore = c.cpuMs()
+      const cold = await burst(us)
+      const coldCpu = c.cpuMs() - cpuBefore
+      add('throughput', `completions per second (${what})`, cold.perSecond, '/s')
+      add('throughput', 'request to ready, median', pct(cold.latencies, 50), 'ms')
+      add('throughput', 'request to ready, p99', pct(cold.latencies, 99), 'ms')
+      add('throughput', 'CPU per download, every process', coldCpu / size.users, 'ms')
       if (opsBefore !== undefined) {
         // A client sees ready once the write reaches its node, beside the log or through it;
         // n1's view may read the last writes a moment later: counted once it stops moving.
         const ops = (await settled(c.logOps!)) - opsBefore
         add('throughput', 'log operations per download (no failure)', ops / size.users, '')
       }
+      // The same burst again once the processes are warm (their JIT has compiled the hot
+      // paths, their caches are filled): what a system that has run for a while does.
+      for (let round = 0; round < size.warmRounds; round++) {
+        await dismissAll(us)
+        if (round < size.warmRounds - 1) await burst(us)
+      }
+      cpuBefore = c.cpuMs()
+      const warm = await burst(us)
+      const warmCpu = c.cpuMs() - cpuBefore
+      const after = `after ${size.warmRounds} burst${size.warmRounds === 1 ? '' : 's'}`
+      add('throughput', `completions per second, warm (${what}, ${after})`, warm.perSecond, '/s')
+      add('throughput', 'request to ready, warm, median', pct(warm.latencies, 50), 'ms')
+      add('throughput', 'request to ready, warm, p99', pct(warm.latencies, 99), 'ms')
+      add('throughput', 'CPU per download, warm, every process', warmCpu / size.users, 'ms')
       for (const u of us) u.client.close()
     })
   }

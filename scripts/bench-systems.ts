@@ -9,7 +9,14 @@ import { QueueEvents } from 'bullmq'
 import type { Client } from './lib/client.ts'
 import { freeTcpPort } from './lib/ports.ts'
 import { collectGarbage, inspectorUrl } from './lib/inspector.ts'
-import { nodeRssKb, processCluster, rssKbOf, statusOf, waitForCluster } from './lib/processes.ts'
+import {
+  groupCpuMs,
+  nodeRssKb,
+  processCluster,
+  rssKbOf,
+  statusOf,
+  waitForCluster,
+} from './lib/processes.ts'
 
 export type Scenario =
   'throughput' | 'relay' | 'failover' | 'convergence' | 'connections' | 'storage'
@@ -36,6 +43,8 @@ export interface Running {
   /** Resident memory of node i once it has collected its garbage (started with `inspect`). */
   rssAfterGcKb(i: number): Promise<number>
   storageBytes(): Promise<number>
+  /** CPU time its processes have used so far (every node; the baseline's Redis too), in ms. */
+  cpuMs(): number
   storageWhat: string
   /** Operations in the replicated log so far (the cluster only: BullMQ has no such log). */
   logOps?(): Promise<number>
@@ -88,6 +97,8 @@ export const clusterSystem: System = {
         await sleep(300)
         return nodeRssKb(c.nodes[i]!)
       },
+      cpuMs: () =>
+        c.nodes.reduce((sum, n) => sum + (n.child?.pid ? groupCpuMs(n.child.pid) : 0), 0),
       storageWhat: 'on disk, 3 nodes',
       async logOps() {
         const res = await fetch(c.nodes[0]!.url + '/healthz')
@@ -219,6 +230,11 @@ function bullmq(
           await sleep(300)
           return rssKbOf(nodes[i]!.child!.pid!)
         },
+        cpuMs: () =>
+          [redis.child, ...nodes.map((n) => n.child)].reduce(
+            (sum, child) => sum + (child?.pid ? groupCpuMs(child.pid) : 0),
+            0,
+          ),
         storageWhat: 'Redis used_memory',
         async storageBytes() {
           const info = execFileSync('redis-cli', ['-p', String(redisPort), 'info', 'memory'], {

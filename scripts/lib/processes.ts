@@ -1,6 +1,6 @@
 /** Real node processes started with `npm run node`, for the tests that kill them. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { eventually } from './eventually.ts'
 import { freeTcpPort, freeUdpPorts } from './ports.ts'
@@ -177,6 +177,30 @@ export async function waitForCluster(nodes: NodeProcess[], timeoutMs = 30_000): 
     `${nodes.map((n) => n.name).join(', ')} form one cluster on one log`,
     timeoutMs,
   )
+}
+
+let tickMs: number | undefined
+
+/**
+ * CPU time (user and system, every thread) used so far by the processes of one process group,
+ * in ms (Linux). A process that has exited is no longer counted.
+ */
+export function groupCpuMs(pgid: number): number {
+  tickMs ??= 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
+  const tick = tickMs
+  let total = 0
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue // exited meanwhile
+    }
+    // Fields after the command name (which may hold spaces): state is 3, pgrp 5, utime 14.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (Number(f[2]) === pgid) total += (Number(f[11]) + Number(f[12])) * tick
+  }
+  return total
 }
 
 /** Resident memory of a process, in KB (Linux). */
