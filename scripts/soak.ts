@@ -6,18 +6,18 @@
  * records it shows.
  *
  * At the end it judges disk (all three data directories together) and memory (all three
- * nodes) on the samples after the warm-up: the floor of each (its lowest value over the last
- * minute, since both saw-tooth), its least-squares slope projected over that span, as a share
- * of its mean (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says
- * which and exits 1: a node that runs for months must level off, not grow with every download
- * ever made.
+ * nodes) on the samples after the warm-up: since both saw-tooth, on their troughs (the span
+ * cut into three to six segments of at least two minutes, each's lowest value), whose
+ * least-squares slope is projected over the span as a share of its mean
+ * (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says which and exits 1: a
+ * node that runs for months must level off, not grow with every download ever made.
  */
 import { execFileSync } from 'node:child_process'
 import { Client, sessionCookie } from './lib/client.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
-import { floor, relativeGrowth, type Sample } from './lib/growth.ts'
+import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
-/** Disk and memory saw-tooth (compactions, collections): judged on their floor over this. */
+/** The disk's floor for the report of bytes per download: its lowest over this window. */
 const FLOOR_WINDOW_S = 60
 
 interface Options {
@@ -33,7 +33,7 @@ interface Options {
 
 const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
                       [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
-  --minutes         how long to run (default 10)
+  --minutes         how long to run (default 10; at least 7 past the warm-up)
   --users           users making downloads at once (default 30)
   --work-ms         each download's work (default 1000)
   --retention-ms    how long a finished download is kept (default 20000)
@@ -182,8 +182,14 @@ async function user(node: NodeProcess, until: number): Promise<UserResult> {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
   const warmupS = 60 * (o.warmupMinutes ?? Math.max(1, o.minutes / 3))
-  if (warmupS >= o.minutes * 60 - 60)
-    throw new Error('the run must last at least a minute past the warm-up')
+  // Three segments of troughs, and the ten seconds between samples at either end.
+  const judgedS = 3 * MIN_SEGMENT_S + 20
+  if (o.minutes * 60 - warmupS < judgedS)
+    throw new Error(
+      `the run must last at least ${Math.ceil(judgedS / 60)} minutes past the warm-up ` +
+        `(${(warmupS / 60).toFixed(1)} min): growth is judged on three segments of ` +
+        `${MIN_SEGMENT_S / 60} minutes or more`,
+    )
   const c = await processCluster(3, [
     '--work-ms',
     String(o.workMs),
@@ -236,8 +242,8 @@ async function main(): Promise<void> {
     const stuck = results.flatMap((r) => r.stuck)
     const failedFiles = results.flatMap((r) => r.failedFiles)
 
-    // The floor over every sample, judged after the warm-up.
-    const judged = (xs: Sample[]) => floor(xs, FLOOR_WINDOW_S).filter((x) => x.t >= warmupS)
+    // The troughs of the samples after the warm-up.
+    const judged = (xs: Sample[]) => segmentFloors(xs.filter((x) => x.t >= warmupS))
     const diskGrowth = relativeGrowth(judged(disk)) * 100
     const memoryGrowth = relativeGrowth(judged(memory)) * 100
     const minutes = (Date.now() - started) / 60_000

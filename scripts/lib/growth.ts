@@ -37,3 +37,34 @@ export function floor(samples: readonly Sample[], windowS: number): Sample[] {
     value: Math.min(...samples.filter((x) => x.t <= t && x.t > t - windowS).map((x) => x.value)),
   }))
 }
+
+/** Judged segments are at least this long: several compaction cycles, whatever their pace. */
+export const MIN_SEGMENT_S = 120
+/** At most this many: more points, each the trough of fewer cycles. */
+const MAX_SEGMENTS = 6
+
+/**
+ * The series cut into equal segments (three to six, each at least `MIN_SEGMENT_S` long), each
+ * replaced by its lowest value, at its middle. A floor over a fixed window swings with where
+ * the last sweep fell when the saw-tooth's cycle is near the window (RocksDB's cycle is one to
+ * two minutes); the lowest of several cycles does not, and a series that grows with every
+ * download still raises every segment's trough. Fewer than three segments' worth: [].
+ */
+export function segmentFloors(samples: readonly Sample[]): Sample[] {
+  if (samples.length === 0) return []
+  const from = samples[0]!.t
+  const span = samples[samples.length - 1]!.t - from
+  const count = Math.min(MAX_SEGMENTS, Math.floor(span / MIN_SEGMENT_S))
+  if (count < 3) return []
+  const length = span / count
+  const out: Sample[] = []
+  for (let i = 0; i < count; i++) {
+    const inside = samples.filter((x) => {
+      const k = Math.min(count - 1, Math.floor((x.t - from) / length))
+      return k === i
+    })
+    if (inside.length === 0) continue
+    out.push({ t: from + (i + 0.5) * length, value: Math.min(...inside.map((x) => x.value)) })
+  }
+  return out
+}

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { floor, relativeGrowth } from '../../scripts/lib/growth.ts'
+import { floor, relativeGrowth, segmentFloors } from '../../scripts/lib/growth.ts'
 
 const series = (f: (t: number) => number) =>
   Array.from({ length: 31 }, (_, i) => ({ t: i * 10, value: f(i * 10) }))
@@ -39,6 +39,26 @@ test('a saw-tooth is judged by its floor: flat troughs level off, rising troughs
     ).map((s) => s.value),
     [5, 3, 3, 7],
   )
+})
+
+test('troughs by segment: a saw-tooth slower than a fixed window levels off, rising troughs grow', () => {
+  // Ten minutes sampled every 10 s; a tooth of 80 s climbing 10 a sample from 100 (RocksDB
+  // compacting every 80 s), as in a soak: a 60 s floor swings with where each sweep fell.
+  const samples = Array.from({ length: 61 }, (_, i) => ({ t: i * 10, value: 0 }))
+  const tooth = (t: number) => 100 + ((t / 10) % 8) * 10
+  const flat = samples.map(({ t }) => ({ t, value: tooth(t) }))
+  const troughs = segmentFloors(flat)
+  assert.is(troughs.length, 5, 'five segments of two minutes')
+  assert.ok(troughs.every((x) => x.value === 100))
+  assert.is(relativeGrowth(troughs), 0)
+  const rising = samples.map(({ t }) => ({ t, value: tooth(t) + t / 4 }))
+  assert.ok(relativeGrowth(segmentFloors(rising)) > 0.4, 'the troughs rise by 150 over 600 s')
+})
+
+test('troughs by segment: too short a span to cut in three gives nothing to judge', () => {
+  const short = Array.from({ length: 30 }, (_, i) => ({ t: i * 10, value: 1 }))
+  assert.equal(segmentFloors(short), [])
+  assert.equal(segmentFloors([]), [])
 })
 
 test.run()
