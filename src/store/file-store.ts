@@ -17,6 +17,7 @@ import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { FileRef } from './record.ts'
+import { FileCopies } from './file-copies.ts'
 
 export type { FileRef } from './record.ts'
 
@@ -39,6 +40,9 @@ export class SourceStreamError extends Error {
     super(cause instanceof Error ? cause.message : String(cause))
   }
 }
+
+/** How long a copy of a peer's files may take before it is dropped (file-copies.ts). */
+const COPY_GIVE_UP_MS = 60_000
 
 /** Blocks of a stored file: hyperblobs' own block size. */
 const BLOCK_BYTES = 64 * 1024
@@ -72,6 +76,7 @@ export class BlobFileStore implements FileStore {
   private readonly cores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   private own: { core: Hypercore; blobs: Hyperblobs } | null = null
   private closed = false
+  private readonly copies: FileCopies
 
   private readonly fetchTimeoutMs: number
   private readonly clock: Clock
@@ -84,6 +89,11 @@ export class BlobFileStore implements FileStore {
     this.fetchTimeoutMs = fetchTimeoutMs
     this.clock = clock
     this.spoolPath = spoolDir
+    this.copies = new FileCopies({
+      core: async (key) => (await this.blobsFor(key)).core,
+      clock,
+      giveUpMs: COPY_GIVE_UP_MS,
+    })
   }
 
   async ready(): Promise<void> {
@@ -221,11 +231,7 @@ export class BlobFileStore implements FileStore {
 
   prefetch(ref: FileRef): void {
     if (this.closed) return
-    void this.blobsFor(ref.core)
-      .then(({ core }) =>
-        core.download({ start: ref.blockOffset, end: ref.blockOffset + ref.blockLength }).done(),
-      )
-      .catch(() => {})
+    this.copies.add(ref.core, { start: ref.blockOffset, end: ref.blockOffset + ref.blockLength })
   }
 
   async remove(ref: FileRef): Promise<void> {
@@ -237,6 +243,7 @@ export class BlobFileStore implements FileStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.copies.close()
     await Promise.all([...this.cores.values()].map(({ core }) => core.close().catch(() => {})))
   }
 }

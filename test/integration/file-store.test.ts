@@ -1,12 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
-import { Readable } from 'node:stream'
+import { Readable, type Duplex } from 'node:stream'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlobFileStore, SourceStreamError } from '../../src/store/file-store.ts'
 import { tempDir } from '../helpers/node.ts'
 import { FILE_REF } from '../helpers/records.ts'
+import { fakeClock } from '../helpers/clock.ts'
 
 test('a file put is served back, and after remove this node no longer holds it', async () => {
   const dir = await tempDir()
@@ -101,6 +102,77 @@ test('a slow stream holds up no other file, and one that fails or is aborted lea
     await files.close()
     await store.close()
     await dir.remove()
+  }
+})
+
+/** Two corestores replicating in this process; returns how to cut them apart. */
+function link(a: Corestore, b: Corestore): () => void {
+  const s1 = a.replicate(true) as Duplex
+  const s2 = b.replicate(false) as Duplex
+  s1.pipe(s2).pipe(s1)
+  return () => {
+    s1.destroy()
+    s2.destroy()
+  }
+}
+
+async function holds(
+  store: Corestore,
+  ref: { core: string; blockOffset: number; blockLength: number },
+) {
+  const core = store.get({ key: Buffer.from(ref.core, 'hex') })
+  await core.ready()
+  return core.has(ref.blockOffset, ref.blockOffset + ref.blockLength)
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+test('files copied together are kept here once their maker is gone; a copy not made within a minute is dropped', async () => {
+  const dirs = [await tempDir(), await tempDir()]
+  const [storeA, storeB] = dirs.map((d) => new Corestore(d.path)) as [Corestore, Corestore]
+  const clock = fakeClock()
+  const a = new BlobFileStore(storeA, { fetchTimeoutMs: 200 })
+  const b = new BlobFileStore(storeB, { fetchTimeoutMs: 200, clock })
+  await a.ready()
+  await b.ready()
+  let cut = () => {}
+  try {
+    const bodies = [1, 2, 3].map((i) => Buffer.alloc(10_000 + i, i))
+    const refs = []
+    for (const body of bodies) refs.push(await a.put(body))
+    // Readied in one turn: one range over the three (adjacent blocks), copied as one.
+    cut = link(storeA, storeB)
+    for (const ref of refs) b.prefetch(ref)
+    const started = Date.now()
+    while (!(await Promise.all(refs.map((r) => holds(storeB, r)))).every(Boolean)) {
+      assert.ok(Date.now() - started < 5000, 'the three files reach B')
+      await pause(20)
+    }
+    cut()
+
+    // Cut off from their maker: one file asked for at once, one half a minute later.
+    const late = [await a.put(Buffer.alloc(5000, 4)), await a.put(Buffer.alloc(5000, 5))]
+    b.prefetch(late[0]!)
+    await pause(100) // the range is set once B has opened A's core
+    await clock.tick(30_000)
+    b.prefetch(late[1]!)
+    await pause(100)
+    await clock.tick(30_000) // the first has waited a minute: dropped
+    cut = link(storeA, storeB)
+    const reconnected = Date.now()
+    while (!(await holds(storeB, late[1]!))) {
+      assert.ok(Date.now() - reconnected < 5000, 'the copy still wanted is made on reconnection')
+      await pause(20)
+    }
+    await pause(300)
+    assert.is(await holds(storeB, late[0]!), false, 'the dropped copy is not made')
+  } finally {
+    cut()
+    await a.close()
+    await b.close()
+    await storeA.close()
+    await storeB.close()
+    await Promise.all(dirs.map((d) => d.remove()))
   }
 })
 

@@ -1,0 +1,95 @@
+/**
+ * The copies a node makes of its peers' files, so that a file outlives the node that made it
+ * (file-store.ts). Files asked for in one turn are copied together, one hypercore download per
+ * run of adjacent blocks: a burst of downloads finishing together makes tens of files in a row
+ * on one core, and every range a core tracks costs its replicator work at each update (one
+ * range per file cost a burst about a fifth of its CPU). A range not done within `giveUpMs` is
+ * dropped: its maker died before any copy was made, or purged a file in it, and a range left
+ * waiting would stay tracked for good and fetch again what this node clears at the purge. A
+ * node still serves such a file by fetching it when it is asked for.
+ */
+import type { Clock, Timer } from '../clock.ts'
+
+/** Blocks `start` (inclusive) to `end` (exclusive) of one core. */
+export interface BlockRange {
+  start: number
+  end: number
+}
+
+/** What file-copies needs of a core: hypercore's `download`. */
+export interface CopySource {
+  download(range: BlockRange): { done(): Promise<void>; destroy(): void }
+}
+
+/**
+ * The fewest ranges that cover these, joining only ranges that touch or overlap: a gap may hold
+ * blocks nobody has any more (a purged file, cleared), and a range that waits for one of them
+ * never completes. Pure; the input is left as it is.
+ */
+export function coverRanges(ranges: readonly BlockRange[]): BlockRange[] {
+  const sorted = [...ranges].filter((r) => r.end > r.start).sort((a, b) => a.start - b.start)
+  const out: BlockRange[] = []
+  for (const r of sorted) {
+    const last = out[out.length - 1]
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end)
+    else out.push({ start: r.start, end: r.end })
+  }
+  return out
+}
+
+export class FileCopies {
+  /** Ranges to copy, by core key, gathered until the end of the turn. */
+  private pending = new Map<string, BlockRange[]>()
+  private readonly giveUps = new Set<Timer>()
+  private closed = false
+
+  constructor(
+    private readonly o: {
+      /** The core of that key (hex), opened. */
+      core(key: string): Promise<CopySource>
+      clock: Clock
+      giveUpMs: number
+    },
+  ) {}
+
+  add(key: string, range: BlockRange): void {
+    if (this.closed) return
+    const ranges = this.pending.get(key)
+    if (ranges) return void ranges.push(range)
+    this.pending.set(key, [range])
+    if (this.pending.size === 1) setImmediate(() => this.start())
+  }
+
+  close(): void {
+    this.closed = true
+    this.pending.clear()
+    for (const timer of this.giveUps) this.o.clock.clearTimeout(timer)
+    this.giveUps.clear()
+  }
+
+  private start(): void {
+    const pending = this.pending
+    this.pending = new Map()
+    for (const [key, ranges] of pending)
+      this.o.core(key).then(
+        (core) => {
+          if (!this.closed) for (const range of coverRanges(ranges)) this.copy(core, range)
+        },
+        () => {}, // a core that cannot be opened now: the file is fetched when asked for
+      )
+  }
+
+  private copy(core: CopySource, range: BlockRange): void {
+    const download = core.download(range)
+    const timer = this.o.clock.setTimeout(() => {
+      this.giveUps.delete(timer)
+      download.destroy()
+    }, this.o.giveUpMs)
+    this.giveUps.add(timer)
+    const settled = () => {
+      this.o.clock.clearTimeout(timer)
+      this.giveUps.delete(timer)
+    }
+    download.done().then(settled, settled)
+  }
+}
