@@ -75,6 +75,22 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     }
   }
 
+  /**
+   * Until the system's processes, together, use less than a fifth of a core over half a
+   * second (at most 15 s): a burst's CPU is counted from quiet to quiet, its tail included
+   * (the copies of files, the log's last operations), and nothing of the one before.
+   */
+  async function quiet(c: Running): Promise<void> {
+    const deadline = Date.now() + 15_000
+    let before = c.cpuMs()
+    while (Date.now() < deadline) {
+      await sleep(500)
+      const now = c.cpuMs()
+      if (now - before < 100) return
+      before = now
+    }
+  }
+
   async function dismissAll(us: User[]): Promise<void> {
     await Promise.all(
       us.map((u) => {
@@ -90,8 +106,10 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
       const what = `${size.users} users, 0.5 s of work each`
       const us = await users(c, size.users)
       const opsBefore = await c.logOps?.()
+      await quiet(c)
       let cpuBefore = c.cpuMs()
       const cold = await burst(us)
+      await quiet(c)
       const coldCpu = c.cpuMs() - cpuBefore
       add('throughput', `completions per second (${what})`, cold.perSecond, '/s')
       add('throughput', 'request to ready, median', pct(cold.latencies, 50), 'ms')
@@ -109,8 +127,10 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
         await dismissAll(us)
         if (round < size.warmRounds - 1) await burst(us)
       }
+      await quiet(c)
       cpuBefore = c.cpuMs()
       const warm = await burst(us)
+      await quiet(c)
       const warmCpu = c.cpuMs() - cpuBefore
       const after = `after ${size.warmRounds} burst${size.warmRounds === 1 ? '' : 's'}`
       add('throughput', `completions per second, warm (${what}, ${after})`, warm.perSecond, '/s')

@@ -17,6 +17,8 @@ import { Client, sessionCookie } from './lib/client.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
+/** How often the nodes are sampled. */
+const SAMPLE_MS = 10_000
 /** The disk's floor for the report of bytes per download: its lowest over this window. */
 const FLOOR_WINDOW_S = 60
 
@@ -183,10 +185,10 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
   const warmupS = 60 * (o.warmupMinutes ?? Math.max(1, o.minutes / 3))
   // Three segments of troughs, and the ten seconds between samples at either end.
-  const judgedS = 3 * MIN_SEGMENT_S + 20
+  const judgedS = 3 * MIN_SEGMENT_S + 2 * (SAMPLE_MS / 1000)
   if (o.minutes * 60 - warmupS < judgedS)
     throw new Error(
-      `the run must last at least ${Math.ceil(judgedS / 60)} minutes past the warm-up ` +
+      `the run must last at least ${judgedS} s past the warm-up ` +
         `(${(warmupS / 60).toFixed(1)} min): growth is judged on three segments of ` +
         `${MIN_SEGMENT_S / 60} minutes or more`,
     )
@@ -232,7 +234,7 @@ async function main(): Promise<void> {
         },
         (err: Error) => console.log(`sample failed: ${err.message}`),
       )
-    }, 10_000)
+    }, SAMPLE_MS)
     const results = await Promise.all(users)
     clearInterval(timer)
     const made = results.reduce((a, r) => a + r.made, 0)
@@ -243,9 +245,12 @@ async function main(): Promise<void> {
     const failedFiles = results.flatMap((r) => r.failedFiles)
 
     // The troughs of the samples after the warm-up.
-    const judged = (xs: Sample[]) => segmentFloors(xs.filter((x) => x.t >= warmupS))
-    const diskGrowth = relativeGrowth(judged(disk)) * 100
-    const memoryGrowth = relativeGrowth(judged(memory)) * 100
+    const plannedS = o.minutes * 60 - warmupS
+    const judged = (xs: Sample[]) =>
+      segmentFloors(
+        xs.filter((x) => x.t >= warmupS),
+        plannedS,
+      )
     const minutes = (Date.now() - started) / 60_000
     console.log(`\n${made} downloads in ${minutes.toFixed(1)} min`)
     reportDiskPerDownload(disk, madeAt)
@@ -259,7 +264,14 @@ async function main(): Promise<void> {
       const told = c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(st.user)))
       for (const l of told.slice(-12)) console.log(`  ${l}`)
     }
-    const verdict = (what: string, growth: number) => {
+    const verdict = (what: string, series: Sample[]) => {
+      const troughs = judged(series)
+      // Samples lost (a node that stopped answering) leave segments empty: no verdict, no pass.
+      if (troughs.length < 3) {
+        console.log(`${what}: CANNOT BE JUDGED (${troughs.length} segments with samples of 3)`)
+        return false
+      }
+      const growth = relativeGrowth(troughs) * 100
       const ok = growth <= o.maxGrowth
       console.log(
         `${what}: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % over the judged span ` +
@@ -268,7 +280,7 @@ async function main(): Promise<void> {
       return ok
     }
     const ok =
-      [verdict('disk', diskGrowth), verdict('memory', memoryGrowth)].every(Boolean) &&
+      [verdict('disk', disk), verdict('memory', memory)].every(Boolean) &&
       stuck.length === 0 &&
       failedFiles.length === 0
     process.exitCode = ok ? 0 : 1

@@ -49,13 +49,16 @@ const MAX_SEGMENTS = 6
  * the last sweep fell when the saw-tooth's cycle is near the window (RocksDB's cycle is one to
  * two minutes); the lowest of several cycles does not, and a series that grows with every
  * download still raises every segment's trough. Fewer than three segments' worth: [].
+ * `plannedS`: the span the samples were meant to cover, which sets how many segments (the
+ * samples' own span falls short of it by up to a sampling interval at each end). Samples are
+ * in time order.
  */
-export function segmentFloors(samples: readonly Sample[]): Sample[] {
+export function segmentFloors(samples: readonly Sample[], plannedS?: number): Sample[] {
   if (samples.length === 0) return []
   const from = samples[0]!.t
   const span = samples[samples.length - 1]!.t - from
-  const count = Math.min(MAX_SEGMENTS, Math.floor(span / MIN_SEGMENT_S))
-  if (count < 3) return []
+  const count = Math.min(MAX_SEGMENTS, Math.floor((plannedS ?? span) / MIN_SEGMENT_S))
+  if (count < 3 || span <= 0) return []
   const length = span / count
   const out: Sample[] = []
   for (let i = 0; i < count; i++) {

@@ -3,10 +3,11 @@
  * (file-store.ts). Files asked for in one turn are copied together, one hypercore download per
  * run of adjacent blocks: a burst of downloads finishing together makes tens of files in a row
  * on one core, and every range a core tracks costs its replicator work at each update (one
- * range per file cost a burst about a fifth of its CPU). A range not done within `giveUpMs` is
- * dropped: its maker died before any copy was made, or purged a file in it, and a range left
- * waiting would stay tracked for good and fetch again what this node clears at the purge. A
- * node still serves such a file by fetching it when it is asked for.
+ * range per file cost a burst about a fifth of its CPU). A range that gets no block for
+ * `giveUpMs` is dropped: its maker died before any copy was made, or purged a file in it, and a
+ * range left waiting would stay tracked for good and fetch again what this node clears at the
+ * purge. One still receiving blocks (a slow link, a large file) is left to finish. A node still
+ * serves a dropped file by fetching it when it is asked for.
  */
 import type { Clock, Timer } from '../clock.ts'
 
@@ -16,9 +17,10 @@ export interface BlockRange {
   end: number
 }
 
-/** What file-copies needs of a core: hypercore's `download`. */
+/** What file-copies needs of a core: hypercore's `download` and `has`. */
 export interface CopySource {
   download(range: BlockRange): { done(): Promise<void>; destroy(): void }
+  has(index: number): Promise<boolean>
 }
 
 /**
@@ -35,6 +37,17 @@ export function coverRanges(ranges: readonly BlockRange[]): BlockRange[] {
     else out.push({ start: r.start, end: r.end })
   }
   return out
+}
+
+/** How many blocks of the range this node holds; 0 if the core cannot say. */
+async function heldIn(core: CopySource, range: BlockRange): Promise<number> {
+  let n = 0
+  try {
+    for (let i = range.start; i < range.end; i++) if (await core.has(i)) n++
+  } catch {
+    // closed meanwhile
+  }
+  return n
 }
 
 export class FileCopies {
@@ -60,6 +73,7 @@ export class FileCopies {
     if (this.pending.size === 1) setImmediate(() => this.start())
   }
 
+  /** Stops copying: the cores' own close cancels the downloads under way. */
   close(): void {
     this.closed = true
     this.pending.clear()
@@ -68,27 +82,47 @@ export class FileCopies {
   }
 
   private start(): void {
+    if (this.closed) return
     const pending = this.pending
     this.pending = new Map()
     for (const [key, ranges] of pending)
-      this.o.core(key).then(
-        (core) => {
-          if (!this.closed) for (const range of coverRanges(ranges)) this.copy(core, range)
-        },
-        () => {}, // a core that cannot be opened now: the file is fetched when asked for
-      )
+      this.o
+        .core(key)
+        .then(
+          (core) => {
+            if (!this.closed) for (const range of coverRanges(ranges)) this.copy(core, range)
+          },
+          () => {}, // a core that cannot be opened now: the file is fetched when asked for
+        )
+        .catch(() => {})
   }
 
   private copy(core: CopySource, range: BlockRange): void {
     const download = core.download(range)
-    const timer = this.o.clock.setTimeout(() => {
-      this.giveUps.delete(timer)
-      download.destroy()
-    }, this.o.giveUpMs)
-    this.giveUps.add(timer)
+    let timer: Timer | null = null
+    let done = false
+    let held = 0
+    const watch = () => {
+      timer = this.o.clock.setTimeout(() => {
+        if (timer) this.giveUps.delete(timer)
+        timer = null
+        void heldIn(core, range).then((now) => {
+          if (done || this.closed) return
+          if (now > held) {
+            held = now
+            watch()
+          } else download.destroy()
+        })
+      }, this.o.giveUpMs)
+      this.giveUps.add(timer)
+    }
+    watch()
     const settled = () => {
-      this.o.clock.clearTimeout(timer)
-      this.giveUps.delete(timer)
+      done = true
+      if (timer) {
+        this.o.clock.clearTimeout(timer)
+        this.giveUps.delete(timer)
+      }
     }
     download.done().then(settled, settled)
   }

@@ -121,11 +121,19 @@ async function holds(
   ref: { core: string; blockOffset: number; blockLength: number },
 ) {
   const core = store.get({ key: Buffer.from(ref.core, 'hex') })
-  await core.ready()
-  return core.has(ref.blockOffset, ref.blockOffset + ref.blockLength)
+  try {
+    await core.ready()
+    return await core.has(ref.blockOffset, ref.blockOffset + ref.blockLength)
+  } finally {
+    await core.close()
+  }
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** The copies asked for in a turn start at its end, once the peer's core is open here. */
+const copiesStarted = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+}
 
 test('files copied together are kept here once their maker is gone; a copy not made within a minute is dropped', async () => {
   const dirs = [await tempDir(), await tempDir()]
@@ -153,10 +161,10 @@ test('files copied together are kept here once their maker is gone; a copy not m
     // Cut off from their maker: one file asked for at once, one half a minute later.
     const late = [await a.put(Buffer.alloc(5000, 4)), await a.put(Buffer.alloc(5000, 5))]
     b.prefetch(late[0]!)
-    await pause(100) // the range is set once B has opened A's core
+    await copiesStarted()
     await clock.tick(30_000)
     b.prefetch(late[1]!)
-    await pause(100)
+    await copiesStarted()
     await clock.tick(30_000) // the first has waited a minute: dropped
     cut = link(storeA, storeB)
     const reconnected = Date.now()

@@ -41,19 +41,28 @@ test('empty ranges are dropped and the input is not changed', () => {
   assert.equal(coverRanges([]), [])
 })
 
-/** A core that records its downloads; each finishes when the test says. */
+/** A core that records its downloads; each finishes when the test says, holding `held`. */
 function fakeCore() {
   const downloads: { range: BlockRange; destroyed: boolean; finish(): void }[] = []
+  const held = new Set<number>()
   return {
     downloads,
+    held,
+    has: async (index: number) => held.has(index),
     download(range: BlockRange) {
       let finish = () => {}
-      const done = new Promise<void>((resolve) => (finish = resolve))
+      let cancel = (_: Error) => {}
+      const done = new Promise<void>((resolve, reject) => ((finish = resolve), (cancel = reject)))
+      done.catch(() => {})
       const d = { range, destroyed: false, finish }
       downloads.push(d)
       return {
         done: () => done,
-        destroy: () => void (d.destroyed = true),
+        // As hypercore's: a destroyed download's done() rejects.
+        destroy: () => {
+          d.destroyed = true
+          cancel(new Error('REQUEST_CANCELLED'))
+        },
       }
     },
   }
@@ -94,34 +103,49 @@ test('files asked for in one turn are copied as one download per run of blocks, 
   copies.close()
 })
 
-test('a copy not done within giveUpMs is dropped; one done in time is left alone', async () => {
+test('a copy that gets no block for giveUpMs is dropped; one done, or still receiving, is not', async () => {
   const clock = fakeClock()
   const core = fakeCore()
   const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 60_000 })
   copies.add('a', { start: 0, end: 1 })
   copies.add('a', { start: 2, end: 3 })
+  copies.add('a', { start: 10, end: 14 })
   await turn()
   await turn()
-  const [stuck, quick] = core.downloads
+  const [stuck, quick, slow] = core.downloads
   quick!.finish()
+  core.held.add(10) // the slow one has a block in its first minute
   await clock.tick(59_999)
   assert.is(stuck!.destroyed, false)
   await clock.tick(1)
-  assert.is(stuck!.destroyed, true, 'given up after a minute')
+  assert.is(stuck!.destroyed, true, 'nothing came in a minute: given up')
   assert.is(quick!.destroyed, false, 'a finished copy is not touched')
+  assert.is(slow!.destroyed, false, 'a copy still receiving blocks is left to finish')
+  core.held.add(11)
+  await clock.tick(60_000)
+  assert.is(slow!.destroyed, false, 'another block in the next minute')
+  await clock.tick(60_000)
+  assert.is(slow!.destroyed, true, 'then a minute with none')
   copies.close()
 })
 
-test('after close nothing more is copied', async () => {
+test('after close nothing more is copied, and no copy under way is given up by this', async () => {
+  const clock = fakeClock()
   const core = fakeCore()
-  const copies = new FileCopies({ core: async () => core, clock: fakeClock(), giveUpMs: 1000 })
+  const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 1000 })
   copies.add('a', { start: 0, end: 1 })
+  await turn()
+  await turn()
+  assert.is(core.downloads.length, 1)
+  copies.add('a', { start: 1, end: 2 })
   copies.close()
   await turn()
   await turn()
-  copies.add('a', { start: 1, end: 2 })
+  copies.add('a', { start: 2, end: 3 })
   await turn()
-  assert.is(core.downloads.length, 0)
+  assert.is(core.downloads.length, 1, 'nothing asked for at or after close')
+  await clock.tick(5000)
+  assert.is(core.downloads[0]!.destroyed, false, 'its timer went with close')
 })
 
 test.run()

@@ -61,4 +61,17 @@ test('troughs by segment: too short a span to cut in three gives nothing to judg
   assert.equal(segmentFloors([]), [])
 })
 
+test('troughs by segment: the planned span sets how many, not the samples falling short of it', () => {
+  // Planned 380 s; the samples, ten seconds apart, cover 350 s of it.
+  const samples = Array.from({ length: 36 }, (_, i) => ({ t: 600 + 5 + i * 10, value: 100 - i }))
+  assert.equal(segmentFloors(samples), [], 'on their own span: two segments')
+  const troughs = segmentFloors(samples, 380)
+  assert.is(troughs.length, 3)
+  assert.equal(
+    troughs.map((x) => x.value),
+    [100 - 11, 100 - 23, 100 - 35],
+    'each the lowest of its third',
+  )
+})
+
 test.run()
