@@ -39,6 +39,15 @@ export function coverRanges(ranges: readonly BlockRange[]): BlockRange[] {
   return out
 }
 
+/** The parts of `range` outside `gone` (none, one or two). Pure. */
+export function without(range: BlockRange, gone: BlockRange): BlockRange[] {
+  if (gone.end <= range.start || gone.start >= range.end) return [range]
+  const out: BlockRange[] = []
+  if (gone.start > range.start) out.push({ start: range.start, end: gone.start })
+  if (gone.end < range.end) out.push({ start: gone.end, end: range.end })
+  return out
+}
+
 /** How many blocks of the range this node holds; 0 if the core cannot say. */
 async function heldIn(core: CopySource, range: BlockRange): Promise<number> {
   let n = 0
@@ -50,10 +59,21 @@ async function heldIn(core: CopySource, range: BlockRange): Promise<number> {
   return n
 }
 
+/** A download under way, with its give-up timer. */
+interface Copy {
+  range: BlockRange
+  /** Cancels the download and forgets it. */
+  stop(): void
+}
+
 export class FileCopies {
   /** Ranges to copy, by core key, gathered until the end of the turn. */
   private pending = new Map<string, BlockRange[]>()
-  private readonly giveUps = new Set<Timer>()
+  /** Ranges whose core is being opened, by core key. */
+  private readonly starting = new Map<string, Set<BlockRange[]>>()
+  /** Downloads under way, by core key. */
+  private readonly active = new Map<string, Set<Copy>>()
+  private readonly timers = new Set<Timer>()
   private closed = false
 
   constructor(
@@ -73,57 +93,96 @@ export class FileCopies {
     if (this.pending.size === 1) setImmediate(() => this.start())
   }
 
+  /**
+   * These blocks are about to be cleared here (their file was purged): nothing may copy them
+   * back. A download that covers them, waiting for other files of its range, would fetch them
+   * again once cleared, for good, since the purge is done; it is cancelled and the rest of its
+   * range asked for anew.
+   */
+  forget(key: string, gone: BlockRange): void {
+    const trim = (ranges: BlockRange[]) =>
+      ranges.splice(0, ranges.length, ...ranges.flatMap((r) => without(r, gone)))
+    const pending = this.pending.get(key)
+    if (pending) trim(pending)
+    for (const ranges of this.starting.get(key) ?? []) trim(ranges)
+    for (const copy of [...(this.active.get(key) ?? [])]) {
+      const rest = without(copy.range, gone)
+      if (rest.length === 1 && rest[0] === copy.range) continue
+      copy.stop()
+      for (const range of rest) this.add(key, range)
+    }
+  }
+
   /** Stops copying: the cores' own close cancels the downloads under way. */
   close(): void {
     this.closed = true
     this.pending.clear()
-    for (const timer of this.giveUps) this.o.clock.clearTimeout(timer)
-    this.giveUps.clear()
+    for (const timer of this.timers) this.o.clock.clearTimeout(timer)
+    this.timers.clear()
   }
 
   private start(): void {
     if (this.closed) return
     const pending = this.pending
     this.pending = new Map()
-    for (const [key, ranges] of pending)
+    for (const [key, ranges] of pending) {
+      const starting = this.starting.get(key) ?? new Set()
+      this.starting.set(key, starting.add(ranges))
+      const started = () => {
+        starting.delete(ranges)
+        if (starting.size === 0) this.starting.delete(key)
+      }
       this.o
         .core(key)
         .then(
           (core) => {
-            if (!this.closed) for (const range of coverRanges(ranges)) this.copy(core, range)
+            started()
+            if (!this.closed) for (const range of coverRanges(ranges)) this.copy(key, core, range)
           },
-          () => {}, // a core that cannot be opened now: the file is fetched when asked for
+          started, // a core that cannot be opened now: the file is fetched when asked for
         )
         .catch(() => {})
+    }
   }
 
-  private copy(core: CopySource, range: BlockRange): void {
+  private copy(key: string, core: CopySource, range: BlockRange): void {
     const download = core.download(range)
     let timer: Timer | null = null
-    let done = false
     let held = 0
+    const copies = this.active.get(key) ?? new Set()
+    this.active.set(key, copies)
+    const end = () => {
+      if (timer) {
+        this.o.clock.clearTimeout(timer)
+        this.timers.delete(timer)
+        timer = null
+      }
+      if (!copies.delete(copy)) return false
+      if (copies.size === 0 && this.active.get(key) === copies) this.active.delete(key)
+      return true
+    }
+    const copy: Copy = {
+      range,
+      stop: () => {
+        if (end()) download.destroy()
+      },
+    }
+    copies.add(copy)
     const watch = () => {
       timer = this.o.clock.setTimeout(() => {
-        if (timer) this.giveUps.delete(timer)
+        if (timer) this.timers.delete(timer)
         timer = null
         void heldIn(core, range).then((now) => {
-          if (done || this.closed) return
+          if (!copies.has(copy) || this.closed) return
           if (now > held) {
             held = now
             watch()
-          } else download.destroy()
+          } else copy.stop()
         })
       }, this.o.giveUpMs)
-      this.giveUps.add(timer)
+      this.timers.add(timer)
     }
     watch()
-    const settled = () => {
-      done = true
-      if (timer) {
-        this.o.clock.clearTimeout(timer)
-        this.giveUps.delete(timer)
-      }
-    }
-    download.done().then(settled, settled)
+    download.done().then(end, end)
   }
 }

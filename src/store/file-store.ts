@@ -236,8 +236,10 @@ export class BlobFileStore implements FileStore {
 
   async remove(ref: FileRef): Promise<void> {
     if (this.closed) return
+    const range = { start: ref.blockOffset, end: ref.blockOffset + ref.blockLength }
+    this.copies.forget(ref.core, range)
     const { core } = await this.blobsFor(ref.core)
-    await core.clear(ref.blockOffset, ref.blockOffset + ref.blockLength)
+    await core.clear(range.start, range.end)
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { coverRanges, FileCopies, type BlockRange } from '../../src/store/file-copies.ts'
+import { coverRanges, FileCopies, without, type BlockRange } from '../../src/store/file-copies.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
 test('adjacent and overlapping ranges join, in any order', () => {
@@ -146,6 +146,67 @@ test('after close nothing more is copied, and no copy under way is given up by t
   assert.is(core.downloads.length, 1, 'nothing asked for at or after close')
   await clock.tick(5000)
   assert.is(core.downloads[0]!.destroyed, false, 'its timer went with close')
+})
+
+test('without: the parts of a range outside another', () => {
+  const r = { start: 2, end: 8 }
+  assert.equal(without(r, { start: 8, end: 9 }), [r], 'apart: the range itself')
+  assert.equal(without(r, { start: 0, end: 2 }), [r])
+  assert.equal(without(r, { start: 0, end: 9 }), [], 'covered')
+  assert.equal(without(r, { start: 0, end: 4 }), [{ start: 4, end: 8 }])
+  assert.equal(without(r, { start: 5, end: 9 }), [{ start: 2, end: 5 }])
+  assert.equal(without(r, { start: 4, end: 6 }), [
+    { start: 2, end: 4 },
+    { start: 6, end: 8 },
+  ])
+})
+
+test('a purged file is never copied back: the copy that covers it is cancelled and the rest asked for anew', async () => {
+  const clock = fakeClock()
+  const core = fakeCore()
+  const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 60_000 })
+  copies.add('a', { start: 0, end: 3 })
+  await turn()
+  await turn()
+  const [first] = core.downloads
+  copies.forget('a', { start: 5, end: 6 })
+  assert.is(first!.destroyed, false, 'a file it does not cover changes nothing')
+  copies.forget('a', { start: 1, end: 2 })
+  assert.is(first!.destroyed, true)
+  await turn()
+  await turn()
+  assert.equal(
+    core.downloads.slice(1).map((d) => d.range),
+    [
+      { start: 0, end: 1 },
+      { start: 2, end: 3 },
+    ],
+  )
+  // Asked for and purged in the same turn: never asked of the core.
+  copies.add('a', { start: 9, end: 10 })
+  copies.forget('a', { start: 9, end: 10 })
+  await turn()
+  await turn()
+  assert.is(core.downloads.length, 3)
+  copies.close()
+})
+
+test('a file purged while its core is being opened is not copied once it is', async () => {
+  const core = fakeCore()
+  let open = (_: typeof core) => {}
+  const opened = new Promise<typeof core>((resolve) => (open = resolve))
+  const copies = new FileCopies({ core: () => opened, clock: fakeClock(), giveUpMs: 60_000 })
+  copies.add('a', { start: 0, end: 2 })
+  await turn()
+  copies.forget('a', { start: 0, end: 1 })
+  open(core)
+  await turn()
+  await turn()
+  assert.equal(
+    core.downloads.map((d) => d.range),
+    [{ start: 1, end: 2 }],
+  )
+  copies.close()
 })
 
 test.run()
