@@ -5,6 +5,7 @@
 import { Client, sessionCookie } from './lib/client.ts'
 import { eventually } from './lib/eventually.ts'
 import { partitionRounds } from './bench-partition.ts'
+import { throughputBursts } from './bench-throughput.ts'
 import type { Sizes } from './bench-args.ts'
 import { clusterSystem, type Running, type Scenario, type System } from './bench-systems.ts'
 
@@ -56,87 +57,10 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     return out
   }
 
-  /** Every user requests at once; how long until the last saw its download ready, and each's wait. */
-  async function burst(us: User[]): Promise<{ perSecond: number; latencies: number[] }> {
-    const started = Date.now()
-    const sent: number[] = []
-    const done = await Promise.all(
-      us.map((u) => {
-        // Waits for a ready still to come: an earlier round's is already among the messages.
-        const ready = u.client.download((d) => d?.state === 'ready', 120_000, 'ready')
-        sent.push(Date.now())
-        u.client.send({ type: 'request' })
-        return ready.then(() => Date.now())
-      }),
-    )
-    return {
-      perSecond: us.length / ((Math.max(...done) - started) / 1000),
-      latencies: done.map((t, i) => t - sent[i]!),
-    }
-  }
-
-  /**
-   * Until the system's processes, together, use less than a fifth of a core over half a
-   * second (at most 15 s): a burst's CPU is counted from quiet to quiet, its tail included
-   * (the copies of files, the log's last operations), and nothing of the one before.
-   */
-  async function quiet(c: Running): Promise<void> {
-    const deadline = Date.now() + 15_000
-    let before = c.cpuMs()
-    while (Date.now() < deadline) {
-      await sleep(500)
-      const now = c.cpuMs()
-      if (now - before < 100) return
-      before = now
-    }
-  }
-
-  async function dismissAll(us: User[]): Promise<void> {
-    await Promise.all(
-      us.map((u) => {
-        const cleared = u.client.download((d) => d === null, 30_000, 'dismissed')
-        u.client.send({ type: 'dismiss' })
-        return cleared
-      }),
-    )
-  }
-
   async function throughput(): Promise<void> {
     await withSystem({ workMs: 500 }, async (c) => {
-      const what = `${size.users} users, 0.5 s of work each`
       const us = await users(c, size.users)
-      const opsBefore = await c.logOps?.()
-      await quiet(c)
-      let cpuBefore = c.cpuMs()
-      const cold = await burst(us)
-      await quiet(c)
-      const coldCpu = c.cpuMs() - cpuBefore
-      add('throughput', `completions per second (${what})`, cold.perSecond, '/s')
-      add('throughput', 'request to ready, median', pct(cold.latencies, 50), 'ms')
-      add('throughput', 'request to ready, p99', pct(cold.latencies, 99), 'ms')
-      add('throughput', 'CPU per download, every process', coldCpu / size.users, 'ms')
-      if (opsBefore !== undefined) {
-        // A client sees ready once the write reaches its node, beside the log or through it;
-        // n1's view may read the last writes a moment later: counted once it stops moving.
-        const ops = (await settled(c.logOps!)) - opsBefore
-        add('throughput', 'log operations per download (no failure)', ops / size.users, '')
-      }
-      // The same burst again once the processes are warm (their JIT has compiled the hot
-      // paths, their caches are filled): what a system that has run for a while does.
-      for (let round = 0; round < size.warmRounds; round++) {
-        await dismissAll(us)
-        if (round < size.warmRounds - 1) await burst(us)
-      }
-      await quiet(c)
-      cpuBefore = c.cpuMs()
-      const warm = await burst(us)
-      await quiet(c)
-      const warmCpu = c.cpuMs() - cpuBefore
-      const after = `after ${size.warmRounds} burst${size.warmRounds === 1 ? '' : 's'}`
-      add('throughput', `completions per second, warm (${what}, ${after})`, warm.perSecond, '/s')
-      add('throughput', 'request to ready, warm, median', pct(warm.latencies, 50), 'ms')
-      add('throughput', 'request to ready, warm, p99', pct(warm.latencies, 99), 'ms')
-      add('throughput', 'CPU per download, warm, every process', warmCpu / size.users, 'ms')
+      await throughputBursts({ c, us, warmRounds: size.warmRounds, add, pct })
       for (const u of us) u.client.close()
     })
   }
@@ -355,16 +279,4 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
     })
   }
   return { throughput, relay, failover, convergence, connections, storage }
-}
-
-/** A count once two reads half a second apart agree (ten seconds at most). */
-async function settled(read: () => Promise<number>): Promise<number> {
-  let last = await read()
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 500))
-    const now = await read()
-    if (now === last) return now
-    last = now
-  }
-  return last
 }
