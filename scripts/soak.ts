@@ -13,7 +13,7 @@
  * node that runs for months must level off, not grow with every download ever made.
  */
 import { execFileSync } from 'node:child_process'
-import { Client, sessionCookie } from './lib/client.ts'
+import { soakUser, STUCK_MS } from './soak-user.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
@@ -91,95 +91,18 @@ async function sample(n: NodeProcess): Promise<NodeSample> {
   return { bytes, rssKb: nodeRssKb(n), logLength: health.log.length, records: health.records }
 }
 
+/** `HH:MM:SS` moved by `s` seconds (within the day, as the nodes' lines are stamped). */
+function addSeconds(hms: string, s: number): string {
+  const [h, m, sec] = hms.split(':').map(Number) as [number, number, number]
+  const t = (((h * 3600 + m * 60 + sec + s) % 86_400) + 86_400) % 86_400
+  const pad = (n: number) => String(Math.floor(n)).padStart(2, '0')
+  return `${pad(t / 3600)}:${pad((t % 3600) / 60)}:${pad(t % 60)}`
+}
+
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
-
-interface Stuck {
-  node: string
-  user: string
-  /** When the request was sent (UTC, as the nodes log). */
-  since: string
-  shown: string
-  socket: string
-}
-
-const userOf = (cookie: string) => cookie.slice('sid='.length).split('.')[0]!
-
-interface UserResult {
-  made: number
-  /** Refusals the node answered, by message. */
-  refused: Map<string, number>
-  /** Downloads not ready within STUCK_MS, with what the page last showed. */
-  stuck: Stuck[]
-  /** Ready files that could not be fetched. */
-  failedFiles: string[]
-}
 
 /** Downloads made so far by every user, for the samples. */
 let madeSoFar = 0
-
-/** A download not ready this long after its request counts as stuck. */
-const STUCK_MS = 120_000
-
-/** One user, over and over until `until`. */
-async function user(node: NodeProcess, until: number): Promise<UserResult> {
-  const cookie = await sessionCookie(node.url)
-  const client = await Client.connect(node.url, cookie)
-  const result: UserResult = { made: 0, refused: new Map(), stuck: [], failedFiles: [] }
-  const last = () =>
-    [...client.messages].reverse().find((m) => m.type === 'download')?.download as
-      Record<string, any> | null | undefined
-  try {
-    while (Date.now() < until) {
-      client.send({ type: 'request' })
-      const answer = await client
-        .wait(
-          (m) => m.type === 'error' || (m.type === 'download' && m.download?.state === 'ready'),
-          STUCK_MS,
-          'ready',
-        )
-        .catch(() => null)
-      if (!answer) {
-        const d = last()
-        const socket = client.ws.readyState === client.ws.OPEN ? 'open' : 'CLOSED'
-        result.stuck.push({
-          node: node.name,
-          user: userOf(cookie),
-          since: new Date(Date.now() - STUCK_MS).toISOString().slice(11, 23),
-          shown: d ? `${d.id} ${d.state} ${d.progress}% on ${d.ownerName}` : 'no download',
-          socket,
-        })
-        if (socket === 'CLOSED') break
-        client.send({ type: 'dismiss' })
-        continue
-      }
-      if (answer.type === 'error') {
-        const message = String((answer as { message: unknown }).message)
-        result.refused.set(message, (result.refused.get(message) ?? 0) + 1)
-        await new Promise((r) => setTimeout(r, 1000))
-        continue
-      }
-      const ready = (answer as { download: Record<string, any> }).download
-      const file = await fetch(node.url + ready.fileUrl, { headers: { cookie } })
-      await file.arrayBuffer()
-      if (file.status === 200) {
-        result.made++
-        madeSoFar++
-      } else result.failedFiles.push(`${node.name}: ${ready.id} HTTP ${file.status}`)
-      client.send({ type: 'dismiss' })
-      await client
-        .download((d) => d === null, 30_000, 'dismissed')
-        .catch(() => {
-          result.refused.set(
-            '(no answer to a dismissal in 30 s)',
-            1 + (result.refused.get('(no answer to a dismissal in 30 s)') ?? 0),
-          )
-        })
-    }
-  } finally {
-    client.close()
-  }
-  return result
-}
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
@@ -215,7 +138,9 @@ async function main(): Promise<void> {
       `soak: ${o.users} users on 3 nodes for ${o.minutes} min, ${o.workMs} ms of work, ` +
         `${o.retentionMs} ms retention; judged after ${Math.round(warmupS)} s`,
     )
-    const users = Array.from({ length: o.users }, (_, i) => user(c.nodes[i % 3]!, until))
+    const users = Array.from({ length: o.users }, (_, i) =>
+      soakUser(c.nodes[i % 3]!, until, () => madeSoFar++),
+    )
     timer = setInterval(() => {
       void Promise.all(c.nodes.map(sample)).then(
         (samples) => {
@@ -255,14 +180,33 @@ async function main(): Promise<void> {
     console.log(`\n${made} downloads in ${minutes.toFixed(1)} min`)
     reportDiskPerDownload(disk, madeAt)
     for (const [message, n] of refused) console.log(`refused ${n} times: ${message}`)
-    for (const line of failedFiles) console.log(`FILE NOT SERVED: ${line}`)
+    const retried = results.reduce((a, r) => a + r.retriedFiles, 0)
+    if (retried > 0) console.log(`files asked again after a 503 (not on that node yet): ${retried}`)
+    for (const f of failedFiles) {
+      console.log(`FILE NOT SERVED: ${f.node}: ${f.id} HTTP ${f.status}`)
+      const told = c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(f.id)))
+      for (const l of told.slice(-12)) console.log(`  ${l}`)
+    }
     for (const st of stuck) {
       console.log(
         `STUCK (not ready in ${STUCK_MS / 1000} s): user ${st.user} on ${st.node}, asked at ${st.since}, ` +
           `the page showed ${st.shown}, socket ${st.socket}`,
       )
-      const told = c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(st.user)))
-      for (const l of told.slice(-12)) console.log(`  ${l}`)
+      // What the nodes said about this user from just before the request until it counted
+      // as stuck, and what the log did around the request (a compaction is the usual suspect).
+      const from = st.since.slice(0, 8) // HH:MM:SS; node lines start with the time of day
+      const window = (l: string, endS: number) =>
+        l >= addSeconds(from, -10) && l < addSeconds(from, endS)
+      const told = c.nodes
+        .flatMap((n) =>
+          n.lines.filter(
+            (l) =>
+              (l.includes(st.user) && window(l, STUCK_MS / 1000)) ||
+              (/ (log-\S+|superseded|race-lost|takeover|quorum-\S+) /.test(l) && window(l, 10)),
+          ),
+        )
+        .sort()
+      for (const l of told.slice(0, 40)) console.log(`  ${l}`)
     }
     const verdict = (what: string, series: Sample[]) => {
       const troughs = judged(series)

@@ -131,7 +131,11 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   const files = closers.add(
     'files',
-    new BlobFileStore(store, { clock, spoolDir: join(dir, 'spool') }),
+    new BlobFileStore(store, {
+      clock,
+      spoolDir: join(dir, 'spool'),
+      onUnreachable: (fields) => log.warn('file-fetch-timeout', fields),
+    }),
     (f) => f.close(),
   )
   await files.ready()

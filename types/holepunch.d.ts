@@ -6,8 +6,12 @@ declare module 'hypercore' {
     key: Buffer
     discoveryKey: Buffer
     length: number
+    /** Blocks held here from 0 without a gap. */
+    contiguousLength: number
     byteLength: number
     writable: boolean
+    /** Replication peers of this core (hypercore's replicator; read for diagnostics only). */
+    peers: unknown[]
     ready(): Promise<void>
     get(index: number, opts?: { wait?: boolean; timeout?: number }): Promise<unknown>
     append(block: unknown): Promise<{ length: number }>

@@ -18,6 +18,7 @@ import type Hypercore from 'hypercore'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { FileRef } from './record.ts'
 import { FileCopies } from './file-copies.ts'
+import type { Fields } from '../logger.ts'
 
 export type { FileRef } from './record.ts'
 
@@ -70,6 +71,8 @@ export interface BlobFileStoreOptions {
   /** How long a request waits for a file held only by peers. @default 3000 */
   fetchTimeoutMs?: number
   clock?: Clock
+  /** A file held only by peers did not arrive in time: what replication looked like. */
+  onUnreachable?: (fields: Fields) => void
 }
 
 export class BlobFileStore implements FileStore {
@@ -79,13 +82,20 @@ export class BlobFileStore implements FileStore {
   private readonly copies: FileCopies
 
   private readonly fetchTimeoutMs: number
+  private readonly onUnreachable: ((fields: Fields) => void) | undefined
   private readonly clock: Clock
   private readonly spoolPath: string | undefined
 
   constructor(
     private readonly store: Corestore,
-    { fetchTimeoutMs = 3000, clock = systemClock, spoolDir }: BlobFileStoreOptions = {},
+    {
+      fetchTimeoutMs = 3000,
+      clock = systemClock,
+      spoolDir,
+      onUnreachable,
+    }: BlobFileStoreOptions = {},
   ) {
+    this.onUnreachable = onUnreachable
     this.fetchTimeoutMs = fetchTimeoutMs
     this.clock = clock
     this.spoolPath = spoolDir
@@ -201,7 +211,10 @@ export class BlobFileStore implements FileStore {
     // A file held only by peers is served as it arrives, once a peer has sent its first
     // block: a large one would not arrive whole within the timeout.
     const local = await core.has(ref.blockOffset, end)
-    if (!local && !(await this.fetchFirst(core, ref.blockOffset))) return null
+    if (!local && !(await this.fetchFirst(core, ref.blockOffset))) {
+      this.onUnreachable?.(replicationOf(core, ref.blockOffset))
+      return null
+    }
     const id = {
       blockOffset: ref.blockOffset,
       blockLength: ref.blockLength,
@@ -248,6 +261,38 @@ export class BlobFileStore implements FileStore {
     this.copies.close()
     await Promise.all([...this.cores.values()].map(({ core }) => core.close().catch(() => {})))
   }
+}
+
+/**
+ * What this node knows of a core's peers, for the line that says a block did not come: how
+ * long each says the core is, and whether it is believed to hold the block.
+ */
+function replicationOf(core: Hypercore, index: number): Fields {
+  const peers = core.peers as ReplicationPeer[]
+  return {
+    core: core.key?.toString('hex').slice(0, 12),
+    block: index,
+    length: core.length,
+    contiguous: core.contiguousLength,
+    peers: peers
+      .map(
+        (p) =>
+          `${p.remotePublicKey?.toString('hex').slice(0, 8)}:` +
+          `length=${p.remoteLength},contiguous=${p.remoteContiguousLength},` +
+          `has=${p._remoteHasBlock?.(index)},inflight=${p.inflight},paused=${p.paused}`,
+      )
+      .join(' '),
+  }
+}
+
+/** The parts of hypercore's replicator peer read by replicationOf (not in its types). */
+interface ReplicationPeer {
+  remotePublicKey?: Buffer
+  remoteLength: number
+  remoteContiguousLength: number
+  _remoteHasBlock?: (index: number) => boolean
+  inflight: number
+  paused: boolean
 }
 
 /**

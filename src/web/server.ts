@@ -226,6 +226,9 @@ export function createWebServer(o: WebServerOptions): WebServer {
     const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
     if (!found.content) {
+      // Said, not silent: a file its maker's node holds but this one cannot reach is what an
+      // operator looks for when pages report "not available on this server yet".
+      log.warn('file-unreachable', { id, user: userId })
       res.setHeader('retry-after', '2')
       return text(res, 503, 'The file is not available on this node yet; retry shortly.')
     }

@@ -37,12 +37,21 @@ test('a file put is served back, and after remove this node no longer holds it',
 test('a file of an unknown core is reported unavailable after the timeout, not awaited forever', async () => {
   const dir = await tempDir()
   const store = new Corestore(dir.path)
-  const files = new BlobFileStore(store, { fetchTimeoutMs: 200 })
+  const told: Record<string, unknown>[] = []
+  const files = new BlobFileStore(store, {
+    fetchTimeoutMs: 200,
+    onUnreachable: (fields) => told.push(fields),
+  })
   await files.ready()
   try {
     const started = Date.now()
     assert.is(await files.open(FILE_REF), null)
     assert.ok(Date.now() - started < 2000)
+    assert.equal(
+      told.map((f) => [f.block, f.length, f.peers]),
+      [[FILE_REF.blockOffset, 0, '']],
+      'what replication looked like is told: no peer holds the core',
+    )
   } finally {
     await files.close()
     await store.close()

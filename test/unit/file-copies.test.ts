@@ -69,6 +69,19 @@ function fakeCore() {
 }
 
 const turn = () => new Promise((r) => setImmediate(r))
+/** Two turns: the one the copies are gathered in, and the one the core is opened in. */
+const settle = async () => {
+  await turn()
+  await turn()
+}
+
+/** Copies over one fake core, on a fake clock. */
+function oneCore(giveUpMs = 60_000) {
+  const clock = fakeClock()
+  const core = fakeCore()
+  const copies = new FileCopies({ core: async () => core, clock, giveUpMs })
+  return { clock, core, copies }
+}
 
 test('files asked for in one turn are copied as one download per run of blocks, per core', async () => {
   const clock = fakeClock()
@@ -82,8 +95,7 @@ test('files asked for in one turn are copied as one download per run of blocks, 
   copies.add('b', { start: 7, end: 8 })
   copies.add('a', { start: 1, end: 3 })
   copies.add('a', { start: 5, end: 6 })
-  await turn()
-  await turn()
+  await settle()
   assert.equal(
     cores.a.downloads.map((d) => d.range),
     [
@@ -97,21 +109,17 @@ test('files asked for in one turn are copied as one download per run of blocks, 
   )
   // The next turn's files are a download of their own.
   copies.add('a', { start: 3, end: 4 })
-  await turn()
-  await turn()
+  await settle()
   assert.is(cores.a.downloads.length, 3)
   copies.close()
 })
 
 test('a copy that gets no block for giveUpMs is dropped; one done, or still receiving, is not', async () => {
-  const clock = fakeClock()
-  const core = fakeCore()
-  const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 60_000 })
+  const { clock, core, copies } = oneCore()
   copies.add('a', { start: 0, end: 1 })
   copies.add('a', { start: 2, end: 3 })
   copies.add('a', { start: 10, end: 14 })
-  await turn()
-  await turn()
+  await settle()
   const [stuck, quick, slow] = core.downloads
   quick!.finish()
   core.held.add(10) // the slow one has a block in its first minute
@@ -130,17 +138,13 @@ test('a copy that gets no block for giveUpMs is dropped; one done, or still rece
 })
 
 test('after close nothing more is copied, and no copy under way is given up by this', async () => {
-  const clock = fakeClock()
-  const core = fakeCore()
-  const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 1000 })
+  const { clock, core, copies } = oneCore(1000)
   copies.add('a', { start: 0, end: 1 })
-  await turn()
-  await turn()
+  await settle()
   assert.is(core.downloads.length, 1)
   copies.add('a', { start: 1, end: 2 })
   copies.close()
-  await turn()
-  await turn()
+  await settle()
   copies.add('a', { start: 2, end: 3 })
   await turn()
   assert.is(core.downloads.length, 1, 'nothing asked for at or after close')
@@ -162,19 +166,15 @@ test('without: the parts of a range outside another', () => {
 })
 
 test('a purged file is never copied back: the copy that covers it is cancelled and the rest asked for anew', async () => {
-  const clock = fakeClock()
-  const core = fakeCore()
-  const copies = new FileCopies({ core: async () => core, clock, giveUpMs: 60_000 })
+  const { clock, core, copies } = oneCore()
   copies.add('a', { start: 0, end: 3 })
-  await turn()
-  await turn()
+  await settle()
   const [first] = core.downloads
   copies.forget('a', { start: 5, end: 6 })
   assert.is(first!.destroyed, false, 'a file it does not cover changes nothing')
   copies.forget('a', { start: 1, end: 2 })
   assert.is(first!.destroyed, true)
-  await turn()
-  await turn()
+  await settle()
   assert.equal(
     core.downloads.slice(1).map((d) => d.range),
     [
@@ -185,8 +185,7 @@ test('a purged file is never copied back: the copy that covers it is cancelled a
   // Asked for and purged in the same turn: never asked of the core.
   copies.add('a', { start: 9, end: 10 })
   copies.forget('a', { start: 9, end: 10 })
-  await turn()
-  await turn()
+  await settle()
   assert.is(core.downloads.length, 3)
   copies.close()
 })
@@ -200,8 +199,7 @@ test('a file purged while its core is being opened is not copied once it is', as
   await turn()
   copies.forget('a', { start: 0, end: 1 })
   open(core)
-  await turn()
-  await turn()
+  await settle()
   assert.equal(
     core.downloads.map((d) => d.range),
     [{ start: 1, end: 2 }],

@@ -9,6 +9,7 @@ import type { CutOff } from '../../src/web/protocol.ts'
 import { Sessions } from '../../src/web/session.ts'
 import { PUBLIC_DIR } from '../../src/node.ts'
 import { silentLogger } from '../../src/logger.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 import type { DownloadService, OpenedFile } from '../../src/downloads/service.ts'
 
 /** A downloads service that knows one file, whose bytes may not have reached this node yet. */
@@ -41,6 +42,7 @@ async function serve(downloads: DownloadService, more: Partial<WebServerOptions>
 
 test('a file not reachable from this node yet gets 503 with a retry hint, not a hang', async () => {
   const userId = new Sessions('a-test-secret').issue().userId
+  const log = recordingLogger()
   const s = await serve(
     fakeDownloads(userId, {
       id: 'abc',
@@ -48,6 +50,7 @@ test('a file not reachable from this node yet gets 503 with a retry hint, not a 
       contentType: 'application/pdf',
       content: null,
     }),
+    { log },
   )
   try {
     const cookie = `sid=${s.sessions.sign(userId)}`
@@ -55,6 +58,11 @@ test('a file not reachable from this node yet gets 503 with a retry hint, not a 
     assert.is(res.status, 503)
     assert.is(res.headers.get('retry-after'), '2')
     assert.match(await res.text(), /not available on this node yet/)
+    assert.equal(
+      log.events('file-unreachable').map((e) => [e.level, e.fields.id]),
+      [['warn', 'abc']],
+      'the operator is told',
+    )
     const other = await fetch(`${s.base}/downloads/nope`, { headers: { cookie } })
     assert.is(other.status, 404)
   } finally {
