@@ -49,6 +49,9 @@ export function sizesFor(args: BenchArgs) {
     users: args.users || (args.quick ? 60 : 300),
     /** Bursts before the warm one is measured (the first, cold, is measured too). */
     warmRounds: args.quick ? 1 : 3,
+    /** The steady load after the bursts: users, each one download after another, and seconds. */
+    steadyUsers: 30,
+    steadySeconds: args.quick ? 10 : 30,
     relayUsers: args.quick ? 6 : 30,
     failoverRounds: args.quick ? 1 : 3,
     failoverUsers: args.quick ? 18 : 36,

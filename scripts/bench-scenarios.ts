@@ -60,7 +60,15 @@ export function scenarios(ctx: BenchContext): Record<Scenario, () => Promise<voi
   async function throughput(): Promise<void> {
     await withSystem({ workMs: 500 }, async (c) => {
       const us = await users(c, size.users)
-      await throughputBursts({ c, us, warmRounds: size.warmRounds, add, pct })
+      await throughputBursts({
+        c,
+        us,
+        warmRounds: size.warmRounds,
+        steadyUsers: Math.min(size.steadyUsers, us.length),
+        steadySeconds: size.steadySeconds,
+        add,
+        pct,
+      })
       for (const u of us) u.client.close()
     })
   }

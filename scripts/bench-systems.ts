@@ -73,6 +73,10 @@ export const clusterSystem: System = {
       '--work-ms',
       String(workMs),
       ...(retentionMs ? ['--retention-ms', String(retentionMs)] : []),
+      // The steady load's users act as fast as their downloads allow, past the per-user
+      // limit that guards a real cluster against a flooding page (the baseline has none).
+      '--actions-per-minute',
+      '6000',
     ]
     const c = await processCluster(3, flags, 0, undefined, undefined, inspect ? INSPECT_ENV : {})
     try {

@@ -2,7 +2,7 @@
  * The throughput scenario's bursts: every user requests at once on fresh processes, then again
  * after warm-up bursts of the same size (users dismiss between them), and the figures of the
  * first and of the last, with the CPU time the system's processes spent per download, counted
- * from quiet to quiet.
+ * from quiet to quiet; then a steady load of a few users, one download after another.
  */
 import type { BenchUser } from './bench-scenarios.ts'
 import type { Running, Scenario } from './bench-systems.ts'
@@ -14,6 +14,9 @@ export interface ThroughputBursts {
   us: User[]
   /** Bursts before the warm one. */
   warmRounds: number
+  /** Users, and for how long, in the steady load after the bursts. */
+  steadyUsers: number
+  steadySeconds: number
   add(scenario: Scenario, figure: string, value: number, unit: string): void
   pct(xs: number[], p: number): number
 }
@@ -55,6 +58,43 @@ export async function throughputBursts(o: ThroughputBursts): Promise<void> {
   add('throughput', 'request to ready, warm, median', pct(warm.latencies, 50), 'ms')
   add('throughput', 'request to ready, warm, p99', pct(warm.latencies, 99), 'ms')
   add('throughput', 'CPU per download, warm, every process', warmCpu / us.length, 'ms')
+  await dismissAll(us)
+  await steady(o)
+}
+
+/**
+ * Steady load, the way a service runs most of the day rather than in bursts: a few users, each
+ * asking for a download as soon as the last was ready and dismissed, for a while. What a
+ * system does per download when there is little to batch together.
+ */
+async function steady(o: ThroughputBursts): Promise<void> {
+  const { c, add, pct } = o
+  const us = o.us.slice(0, o.steadyUsers)
+  const what = `${us.length} users one download after another, for ${o.steadySeconds} s`
+  await quiet(c)
+  const cpuBefore = c.cpuMs()
+  const started = Date.now()
+  const until = started + o.steadySeconds * 1000
+  const latencies: number[] = []
+  await Promise.all(
+    us.map(async (u) => {
+      while (Date.now() < until) {
+        const sent = Date.now()
+        const ready = u.client.download((d) => d?.state === 'ready', 120_000, 'ready')
+        u.client.send({ type: 'request' })
+        await ready
+        latencies.push(Date.now() - sent)
+        const cleared = u.client.download((d) => d === null, 30_000, 'dismissed')
+        u.client.send({ type: 'dismiss' })
+        await cleared
+      }
+    }),
+  )
+  const seconds = (Date.now() - started) / 1000
+  const cpu = c.cpuMs() - cpuBefore
+  add('throughput', `completions per second, steady (${what})`, latencies.length / seconds, '/s')
+  add('throughput', 'request to ready, steady, p99', pct(latencies, 99), 'ms')
+  add('throughput', 'CPU per download, steady, every process', cpu / latencies.length, 'ms')
 }
 
 /** Every user requests at once; how long until the last saw its download ready, and each's wait. */
