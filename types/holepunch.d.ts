@@ -197,3 +197,8 @@ declare module 'hyperblobs' {
     once(event: string, listener: (...args: unknown[]) => void): this
   }
 }
+
+declare module 'hypercore/lib/replicator.js' {
+  /** Hypercore's replication state of one core; patched by store/peer-range-fix.ts. */
+  export default class Replicator {}
+}

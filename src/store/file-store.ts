@@ -18,6 +18,7 @@ import type Hypercore from 'hypercore'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { FileRef } from './record.ts'
 import { FileCopies } from './file-copies.ts'
+import { installPeerRangeFix } from './peer-range-fix.ts'
 import type { Fields } from '../logger.ts'
 
 export type { FileRef } from './record.ts'
@@ -95,6 +96,9 @@ export class BlobFileStore implements FileStore {
       onUnreachable,
     }: BlobFileStoreOptions = {},
   ) {
+    // Peers clear the files of purged downloads; without this, a file appended just before
+    // its maker's first purge may never be fetched from it (peer-range-fix.ts).
+    installPeerRangeFix()
     this.onUnreachable = onUnreachable
     this.fetchTimeoutMs = fetchTimeoutMs
     this.clock = clock
