@@ -23,6 +23,11 @@ import type { Fields } from '../logger.ts'
 
 export type { FileRef } from './record.ts'
 
+// Peers clear the files of purged downloads; without this, a file appended just before its
+// maker's first purge may never be fetched from it (peer-range-fix.ts). Installed before any
+// store opens, so that every replication peer has it.
+installPeerRangeFix()
+
 export interface StoredFile {
   size: number
   /** The file, or the bytes `start` to `end` (inclusive) of it: read as they are sent. */
@@ -96,9 +101,6 @@ export class BlobFileStore implements FileStore {
       onUnreachable,
     }: BlobFileStoreOptions = {},
   ) {
-    // Peers clear the files of purged downloads; without this, a file appended just before
-    // its maker's first purge may never be fetched from it (peer-range-fix.ts).
-    installPeerRangeFix()
     this.onUnreachable = onUnreachable
     this.fetchTimeoutMs = fetchTimeoutMs
     this.clock = clock

@@ -17,7 +17,7 @@
  * The fix: before hypercore handles a dropped range inside the contiguous length, the
  * blocks after it up to that length are marked as held, as they are. Installed once per
  * process on the class of hypercore's replication peers (not exported: reached through the
- * first peer added).
+ * first peer added). Hypercore is pinned (package.json): check this again on upgrading it.
  */
 import Replicator from 'hypercore/lib/replicator.js'
 
@@ -27,6 +27,7 @@ interface RemoteBitfield {
 
 interface ReplicationPeer {
   _remoteContiguousLength: number
+  remoteLength: number
   remoteBitfield: RemoteBitfield
   missingBlocks: RemoteBitfield
   _clearLocalRange(start: number, length: number): void
@@ -57,7 +58,9 @@ function patchPeerClass(peer: ReplicationPeer): void {
   // A hypercore whose peers look otherwise is not the one this was written against.
   if (typeof onrange !== 'function') return
   peer.onrange = async function (this: ReplicationPeer, m) {
-    const contiguous = this._remoteContiguousLength
+    // Never past the length the peer last said: a drop it skipped sending (a paused peer)
+    // would leave the contiguous length stale, and then this would claim too much.
+    const contiguous = Math.min(this._remoteContiguousLength, this.remoteLength)
     const after = m.start + m.length
     const kept = m.drop === true && m.start < contiguous && after < contiguous
     if (kept) {
