@@ -42,7 +42,8 @@ async function fetchFile(url: string, cookie: string, result: UserResult): Promi
     await file.arrayBuffer()
     if (file.status !== 503 || i === FILE_RETRIES) return file.status
     result.retriedFiles++
-    const seconds = Number(file.headers.get('retry-after') ?? 2)
+    const header = Number(file.headers.get('retry-after') ?? 2)
+    const seconds = Number.isFinite(header) ? header : 2
     await new Promise((r) => setTimeout(r, Math.min(5000, Math.max(500, seconds * 1000))))
   }
 }

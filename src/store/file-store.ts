@@ -19,6 +19,7 @@ import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { FileRef } from './record.ts'
 import { FileCopies } from './file-copies.ts'
 import { installPeerRangeFix } from './peer-range-fix.ts'
+import { replicationOf } from './replication-state.ts'
 import type { Fields } from '../logger.ts'
 
 export type { FileRef } from './record.ts'
@@ -267,38 +268,6 @@ export class BlobFileStore implements FileStore {
     this.copies.close()
     await Promise.all([...this.cores.values()].map(({ core }) => core.close().catch(() => {})))
   }
-}
-
-/**
- * What this node knows of a core's peers, for the line that says a block did not come: how
- * long each says the core is, and whether it is believed to hold the block.
- */
-function replicationOf(core: Hypercore, index: number): Fields {
-  const peers = core.peers as ReplicationPeer[]
-  return {
-    core: core.key?.toString('hex').slice(0, 12),
-    block: index,
-    length: core.length,
-    contiguous: core.contiguousLength,
-    peers: peers
-      .map(
-        (p) =>
-          `${p.remotePublicKey?.toString('hex').slice(0, 8)}:` +
-          `length=${p.remoteLength},contiguous=${p.remoteContiguousLength},` +
-          `has=${p._remoteHasBlock?.(index)},inflight=${p.inflight},paused=${p.paused}`,
-      )
-      .join(' '),
-  }
-}
-
-/** The parts of hypercore's replicator peer read by replicationOf (not in its types). */
-interface ReplicationPeer {
-  remotePublicKey?: Buffer
-  remoteLength: number
-  remoteContiguousLength: number
-  _remoteHasBlock?: (index: number) => boolean
-  inflight: number
-  paused: boolean
 }
 
 /**

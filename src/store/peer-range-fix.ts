@@ -20,20 +20,7 @@
  * first peer added). Hypercore is pinned (package.json): check this again on upgrading it.
  */
 import Replicator from 'hypercore/lib/replicator.js'
-
-interface RemoteBitfield {
-  setRange(start: number, end: number, value: boolean): void
-}
-
-interface ReplicationPeer {
-  _remoteContiguousLength: number
-  remoteLength: number
-  remoteBitfield: RemoteBitfield
-  missingBlocks: RemoteBitfield
-  _clearLocalRange(start: number, length: number): void
-  _update(): void
-  onrange(m: { drop: boolean; start: number; length: number }): Promise<void>
-}
+import type { ReplicationPeer } from './replication-state.ts'
 
 let installed = false
 
