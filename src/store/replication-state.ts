@@ -34,19 +34,24 @@ interface RemoteBitfield {
  * long each says the core is, and whether it is believed to hold the block.
  */
 export function replicationOf(core: Hypercore, index: number): Fields {
-  const peers = core.peers as ReplicationPeer[]
+  const peer = (p: ReplicationPeer) => {
+    // Hypercore's internals, read for a log line: one that has changed shape must not turn
+    // a 503 into a failed request.
+    try {
+      return (
+        `${p.remotePublicKey?.toString('hex').slice(0, 8)}:` +
+        `length=${p.remoteLength},contiguous=${p.remoteContiguousLength},` +
+        `has=${p._remoteHasBlock(index)},inflight=${p.inflight},paused=${p.paused}`
+      )
+    } catch (err) {
+      return `(unreadable: ${(err as Error).message})`
+    }
+  }
   return {
     core: core.key?.toString('hex').slice(0, 12),
     block: index,
     length: core.length,
     contiguous: core.contiguousLength,
-    peers: peers
-      .map(
-        (p) =>
-          `${p.remotePublicKey?.toString('hex').slice(0, 8)}:` +
-          `length=${p.remoteLength},contiguous=${p.remoteContiguousLength},` +
-          `has=${p._remoteHasBlock(index)},inflight=${p.inflight},paused=${p.paused}`,
-      )
-      .join(' '),
+    peers: ((core.peers ?? []) as ReplicationPeer[]).map(peer).join(' '),
   }
 }
