@@ -52,6 +52,8 @@ export interface Config {
   logCheckpointMs: number
   /** Log length past which the cluster compacts it into a fresh log (0: never). */
   logCompactOps: number
+  /** Group commit: how long a node gathers its appends to the log before writing them. */
+  logBatchMs: number
   /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
   /** UDP port of this node's DHT node (0: any free port). */
@@ -103,6 +105,7 @@ export const DEFAULTS = {
   checkpointStep: 10,
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,
+  logBatchMs: 50,
   purgeIntervalMs: 1000,
   /** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */
   bootstrap: Array.from({ length: 10 }, (_, i) => ({

@@ -25,6 +25,8 @@ export interface Flag {
 }
 
 const ms = (flag: string) => (v: string) => positiveMs(flag, v)
+/** A longer window would hold a write near the time its peers give up waiting for it. */
+const MAX_LOG_BATCH_MS = 1000
 
 export const FLAGS: Flag[] = [
   {
@@ -218,6 +220,21 @@ export const FLAGS: Flag[] = [
     default: String(DEFAULTS.logCompactOps),
     help: 'operations a compaction would drop (those past what it carries) at which the cluster moves to a fresh log holding only the live records (0: never)',
     parse: (v) => (v === '0' ? 0 : positiveCount('--log-compact-ops', v)),
+  },
+  {
+    flag: '--log-batch-ms',
+    env: 'LOG_BATCH_MS',
+    key: 'logBatchMs',
+    default: String(DEFAULTS.logBatchMs),
+    help: 'how long a node gathers what it writes to the log into one block (0: one turn of its event loop); peers and pages see each write at once',
+    parse: (v) => {
+      if (v === '0') return 0
+      const n = positiveMs('--log-batch-ms', v)
+      // Peers write an operation themselves once it stays unconfirmed for 10 s (kept-ops.ts).
+      if (n > MAX_LOG_BATCH_MS)
+        throw new ConfigError(`--log-batch-ms must be at most ${MAX_LOG_BATCH_MS}, got ${v}`)
+      return n
+    },
   },
   {
     flag: '--max-clock-skew-ms',

@@ -82,6 +82,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   const recordLog = new RecordLog({
     store,
     dataDir: dir,
+    batchMs: config.logBatchMs,
     clock,
     recordTime: o.time,
     onError: (err) => log.error('log-error', { error: err.message }),

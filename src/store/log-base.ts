@@ -11,7 +11,7 @@ import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
 import { packOps, type OpPack } from './op-pack.ts'
-import { delay, type Clock } from '../clock.ts'
+import { delay, type Clock, type Timer } from '../clock.ts'
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -24,6 +24,11 @@ export interface LogBaseOptions {
   generation: number
   /** How often autobase acknowledges, so the signed prefix advances. */
   ackIntervalMs: number
+  /**
+   * Group commit: how long the appends of a batch are gathered before it is written (0: the end
+   * of the turn of the event loop it opened in). See DESIGN.md, "Records beside the log".
+   */
+  batchMs: number
   clock: Clock
   onError: (err: Error) => void
   /**
@@ -47,6 +52,10 @@ export interface LogBaseEvents {
 interface Batch {
   ops: (RecordOp | WriterOp)[]
   written: Promise<void>
+  /** Hands the batch to autobase now (at most once), rather than when its window ends. */
+  flush(): void
+  /** The base closes: the batch is written nowhere, and its callers hear BaseClosedError. */
+  cancel(): void
 }
 
 /**
@@ -215,15 +224,29 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     const written = new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve())
     })
-    const batch: Batch = { ops: [], written }
-    // setImmediate: after the microtasks of this turn, so every append made in it joins.
-    setImmediate(() => {
+    let timer: Timer | null = null
+    let done = false
+    const end = () => {
+      if (done) return false
+      done = true
+      if (timer) this.o.clock.clearTimeout(timer)
       if (this.batch === batch) this.batch = null
+      return true
+    }
+    const cancel = () => {
+      if (end()) settle(new BaseClosedError())
+    }
+    const flush = () => {
+      if (!end()) return
       if (this.closing) return settle(new BaseClosedError())
       const writing = this.write(batch.ops).then(() => settle(), settle)
       this.writing.add(writing)
       void writing.finally(() => this.writing.delete(writing))
-    })
+    }
+    const batch: Batch = { ops: [], written, flush, cancel }
+    // setImmediate: after the microtasks of this turn, so every append made in it joins.
+    if (this.o.batchMs > 0) timer = this.o.clock.setTimeout(flush, this.o.batchMs)
+    else setImmediate(flush)
     return batch
   }
 
@@ -265,8 +288,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   async drain(): Promise<void> {
     this.draining = true
     for (const done of [...this.waiting]) done(new BaseClosedError())
-    // A batch opened this turn is handed over at the end of it.
-    if (this.batch) await new Promise<void>((resolve) => setImmediate(resolve))
+    // A batch still gathering is handed over now, not at the end of its window.
+    this.batch?.flush()
     await Promise.allSettled([...this.writing])
     await this.catchUp()
   }
@@ -279,6 +302,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const done of [...this.waiting]) done(new BaseClosedError())
+      this.batch?.cancel()
       await this.reader?.close()
       await this.base.close()
       // The namespace session: the root corestore keeps every session until it is closed.

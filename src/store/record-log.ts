@@ -42,6 +42,8 @@ export interface RecordLogOptions {
   dataDir: string
   /** How often autobase acknowledges, so the signed prefix advances. @default 1000 */
   ackIntervalMs?: number
+  /** How long a batch of appends is gathered before it is written (log-base.ts). @default 0 */
+  batchMs?: number
   /** How long an append waits for this node to be made a writer before it is refused. @default 10000 */
   writableTimeoutMs?: number
   /** How long records carried to an adopted log wait for this node to become its writer. @default 60000 */
@@ -114,6 +116,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     const clock = o.clock ?? systemClock
     this.o = {
       ackIntervalMs: o.ackIntervalMs ?? 1000,
+      batchMs: o.batchMs ?? 0,
       writableTimeoutMs: o.writableTimeoutMs ?? 10_000,
       carryOverTimeoutMs: o.carryOverTimeoutMs ?? 60_000,
       clock,
@@ -156,6 +159,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       seed,
       generation: target.generation,
       ackIntervalMs: this.o.ackIntervalMs,
+      batchMs: this.o.batchMs,
       clock: this.o.clock,
       onError: this.o.onError,
       onFailed: (err) => {
@@ -254,16 +258,20 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /**
-   * Appends an operation and resolves once it is merged into the local table. An operation the
-   * base closed on before writing it (this node moved meanwhile) goes to the new base. Peers
-   * are told as the write starts, if this node is a writer already ('writing'), and whether it
-   * ended ('written', 'unwritten'): cluster/record-broadcast.ts.
+   * Appends an operation and resolves once it is written. An operation the base closed on
+   * before writing it (this node moved meanwhile) goes to the new base. When this node is a
+   * writer already, the operation is merged into the table as its write starts, and peers are
+   * told then ('writing'), so that neither waits for the group commit's window; whether the
+   * write ended is told after ('written', 'unwritten'): cluster/record-broadcast.ts. One whose
+   * write fails for good stays merged here: its peers write it (kept-ops.ts), and a node with
+   * no peer has a failed base, which it opens again from what the log holds.
    */
   async append(op: RecordOp): Promise<void> {
     let told = false
     const tell = (key: string) => {
       if (told) return
       told = true
+      this.base.merge([op])
       this.emit('writing', key, op)
     }
     for (;;) {

@@ -1,12 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
-import { LogBase } from '../../src/store/log-base.ts'
-import { systemClock } from '../../src/clock.ts'
+import { BaseClosedError, LogBase } from '../../src/store/log-base.ts'
+import { systemClock, type Clock } from '../../src/clock.ts'
+import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { download } from '../helpers/records.ts'
 
-async function open() {
+async function open(batchMs = 0, clock: Clock = systemClock) {
   const dir = await tempDir()
   const store = new Corestore(dir.path)
   const errors: Error[] = []
@@ -16,7 +17,8 @@ async function open() {
     seed: [],
     generation: 0,
     ackIntervalMs: 1000,
-    clock: systemClock,
+    batchMs,
+    clock,
     onError: (err) => errors.push(err),
     onFailed: (err) => errors.push(err),
   })
@@ -52,6 +54,64 @@ test('appends made in one turn of the event loop are written as one batch (group
   } finally {
     await s.close()
   }
+})
+
+const put = (id: string) => ({ type: 'put' as const, download: download({ id, userId: id }) })
+/** Lets autobase's own I/O run (a real store under a fake clock). */
+const io = () => new Promise((r) => setTimeout(r, 20))
+
+test('with a window, what a node appends within it is written as one block, and nothing before it ends', async () => {
+  const clock = fakeClock()
+  const s = await open(50, clock)
+  try {
+    const first = s.base.append([put('a')], 1000)
+    await io()
+    await clock.tick(30)
+    const second = s.base.append([put('b')], 1000)
+    await io()
+    assert.equal(s.base.writeStats, { batches: 0, ops: 0, blocks: 0 }, 'held for the window')
+    await clock.tick(20)
+    await Promise.all([first, second])
+    assert.equal(s.base.writeStats, { batches: 1, ops: 2, blocks: 1 })
+    assert.ok(s.base.table.entries.has('a') && s.base.table.entries.has('b'))
+
+    // The next append opens the next window.
+    const third = s.base.append([put('c')], 1000)
+    await clock.tick(50)
+    await third
+    assert.equal(s.base.writeStats, { batches: 2, ops: 3, blocks: 2 })
+  } finally {
+    await s.close()
+  }
+})
+
+test('draining writes a batch still gathering at once; closing refuses it', async () => {
+  const clock = fakeClock()
+  const s = await open(60_000, clock)
+  try {
+    const pending = s.base.append([put('a')], 1000)
+    await io()
+    // A move drains the base it leaves: what was gathering lands there, with no wait.
+    await s.base.drain()
+    await pending
+    assert.equal(s.base.writeStats, { batches: 1, ops: 1, blocks: 1 })
+    assert.ok(s.base.table.entries.has('a'))
+  } finally {
+    await s.close()
+  }
+  const t = await open(60_000, clock)
+  const pending = t.base.append([put('b')], 1000).then(
+    () => null,
+    (err: Error) => err,
+  )
+  await io()
+  await t.close()
+  assert.instance(
+    await pending,
+    BaseClosedError,
+    'written nowhere, so the caller may write it elsewhere',
+  )
+  assert.equal(t.base.writeStats, { batches: 0, ops: 0, blocks: 0 })
 })
 
 test('a closed log refuses an append with a clear message', async () => {
