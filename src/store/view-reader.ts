@@ -57,6 +57,8 @@ export class ViewReader {
   private cursor = 0
   /** How many record operations the blocks before each index hold (prefix sums). */
   private opsBefore: number[] = [0]
+  /** The most operations read before a truncation: autobase re-applies the same ones after. */
+  private opsReadBefore = 0
   private reading: Promise<void> = Promise.resolve()
   /** Since when a block has been counted but not readable; null while none is. */
   private waitingSince: number | null = null
@@ -68,6 +70,7 @@ export class ViewReader {
     this.clock = o.clock
     this.view.on('truncate', (to: number) => {
       if (to < this.cursor) {
+        this.opsReadBefore = Math.max(this.opsReadBefore, this.ops)
         this.cursor = to
         this.opsBefore.length = to + 1
       }
@@ -79,9 +82,14 @@ export class ViewReader {
     return this.cursor
   }
 
-  /** How many record operations those blocks hold (a block may hold several: op-pack.ts). */
+  /**
+   * How many record operations those blocks hold (a block may hold several: op-pack.ts). A
+   * truncation does not lower it: autobase truncates the view to apply its tail again in
+   * another order, the same operations, and a node re-reading 500 of them would otherwise say
+   * for a second that its log holds 100 (seen after a burst).
+   */
   get ops(): number {
-    return this.opsBefore[this.cursor] ?? 0
+    return Math.max(this.opsReadBefore, this.opsBefore[this.cursor] ?? 0)
   }
 
   /**
