@@ -244,7 +244,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       void writing.finally(() => this.writing.delete(writing))
     }
     const batch: Batch = { ops: [], written, flush, cancel }
-    // setImmediate: after the microtasks of this turn, so every append made in it joins.
+    // With no window, at the end of this turn (setImmediate: after its microtasks), so that
+    // every append made in it joins.
     if (this.o.batchMs > 0) timer = this.o.clock.setTimeout(flush, this.o.batchMs)
     else setImmediate(flush)
     return batch

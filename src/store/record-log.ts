@@ -263,8 +263,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * writer already, the operation is merged into the table as its write starts, and peers are
    * told then ('writing'), so that neither waits for the group commit's window; whether the
    * write ended is told after ('written', 'unwritten'): cluster/record-broadcast.ts. One whose
-   * write fails for good stays merged here: its peers write it (kept-ops.ts), and a node with
-   * no peer has a failed base, which it opens again from what the log holds.
+   * write fails for good stays merged here: its peers write it (kept-ops.ts), and a write that
+   * does not reach the disk closes the whole base, which the node opens again from the log.
    */
   async append(op: RecordOp): Promise<void> {
     let told = false
