@@ -266,6 +266,11 @@ async function splitRound(h: Hosted, side: number[], users: User[], holdMs: numb
   const majority = c.nodes.filter((n) => !minority.includes(n))
   const isMinority = (name: string) => minority.some((n) => n.name === name)
   const onCut = users.filter((u) => minority.includes(u.node))
+  // Who ran each download when the cut came: said if the majority takes nothing over.
+  const owners = users.map((u) => {
+    const last = [...u.client.messages].reverse().find((m) => m.type === 'download' && m.download)
+    return last?.type === 'download' ? last.download?.ownerName : undefined
+  })
   const cutAt = Date.now()
   await hosts.split(side)
   const stopped = await Promise.all(
@@ -281,7 +286,14 @@ async function splitRound(h: Hosted, side: number[], users: User[], holdMs: numb
     () => linesOf(c).find((l) => !isMinority(l.node) && l.event === 'takeover'),
     'a takeover on the majority side',
     5000,
-  )
+  ).catch((err: Error) => {
+    const said = linesOf(c)
+      .filter((l) => !isMinority(l.node) && l.at >= cutAt)
+      .map((l) => `${l.node} ${l.event} +${l.at - cutAt} ms`)
+    throw new Error(
+      `${err.message}; owners at the cut: ${owners.join(', ')}; the majority since: ${said.join('; ')}`,
+    )
+  })
   const lastStop = Math.max(...stopped.map((l) => l.at))
   console.log(
     `  ${minority.map((n) => n.name).join(' and ')} cut off: stopped ${lastStop - cutAt} ms after the cut, the first takeover came at ${takeover.at - cutAt} ms`,
