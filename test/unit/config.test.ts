@@ -63,6 +63,16 @@ test('invalid values fail with one line naming the flag', () => {
   fails(['--port'], '--port')
   fails(['--bogus', '1'], '--bogus')
   fails([], '--port', { PORT: 'x' })
+  // Past a second, a gathered write nears the 10 s after which peers write it themselves.
+  fails(['--log-batch-ms', '1001'], '--log-batch-ms')
+  fails(['--log-batch-ms', '-1'], '--log-batch-ms')
+})
+
+test('--log-batch-ms takes 0 (one turn of the event loop) up to 1000', () => {
+  const batchMs = (v: string) => (parseConfig(['--log-batch-ms', v]) as Config).logBatchMs
+  assert.is(batchMs('0'), 0)
+  assert.is(batchMs('1000'), 1000)
+  assert.is((parseConfig([]) as Config).logBatchMs, 50)
 })
 
 test('--help lists every flag with its variable', () => {
