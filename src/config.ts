@@ -54,6 +54,11 @@ export interface Config {
   logCompactOps: number
   /** Group commit: how long a node gathers its appends to the log before writing them. */
   logBatchMs: number
+  /**
+   * Who writes the log: 'one' member (the scribe) for the cluster, every node handing it what
+   * it writes, or 'each' node its own (cluster/scribe.ts).
+   */
+  logWriters: 'one' | 'each'
   /** How often expired records are purged and every worker is reconciled. */
   purgeIntervalMs: number
   /** UDP port of this node's DHT node (0: any free port). */
@@ -106,6 +111,7 @@ export const DEFAULTS = {
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,
   logBatchMs: 50,
+  logWriters: 'one',
   purgeIntervalMs: 1000,
   /** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */
   bootstrap: Array.from({ length: 10 }, (_, i) => ({

@@ -237,6 +237,18 @@ export const FLAGS: Flag[] = [
     },
   },
   {
+    flag: '--log-writers',
+    env: 'LOG_WRITERS',
+    key: 'logWriters',
+    default: DEFAULTS.logWriters,
+    help: "who writes the log: 'one' member for the cluster, the others handing it what they write, or 'each' node its own",
+    parse: (v) => {
+      if (v !== 'one' && v !== 'each')
+        throw new ConfigError(`--log-writers must be 'one' or 'each', got ${JSON.stringify(v)}`)
+      return v
+    },
+  },
+  {
     flag: '--max-clock-skew-ms',
     env: 'MAX_CLOCK_SKEW_MS',
     key: 'maxClockSkewMs',

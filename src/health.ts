@@ -108,6 +108,14 @@ export interface Health {
     /** Blocks of its view (one may hold several operations: store/op-pack.ts). */
     blocks: number
     generation: number
+    /**
+     * The member this node hands what it writes to (cluster/scribe.ts); null when it writes
+     * its own (it is the scribe, or alone, or --log-writers each).
+     */
+    scribe: string | null
+    /** Record operations a scribe wrote for this node, and this node wrote for peers, since start. */
+    handed: number
+    writtenFor: number
   }
   /** This node's clock against cluster time (cluster/cluster-time.ts). */
   clock: { aheadMs: number; compared: boolean }

@@ -20,6 +20,7 @@ import { KnownMembers } from './cluster/known-members.ts'
 import { Rejoin } from './cluster/rejoin.ts'
 import { QuorumWatch } from './cluster/quorum-watch.ts'
 import { RecordBroadcast } from './cluster/record-broadcast.ts'
+import { chooseScribe } from './cluster/scribe.ts'
 import { machineRegistryDir } from './cluster/machine-registry.ts'
 import type { PublicMember } from './web/protocol.ts'
 
@@ -51,6 +52,8 @@ export interface ClusterPart {
   rejoin: Rejoin
   quorum: QuorumWatch
   records: RecordBroadcast
+  /** The member this node hands its writes to the log to (scribe.ts); null: it writes them. */
+  scribe(): string | null
   /** The members that vote and that this node cannot reach, for its pages to go to. */
   unreached(): PublicMember[]
   /** Starts the links, the heartbeats, the log's sync and compaction, and the quorum's watch. */
@@ -142,12 +145,24 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     log,
   })
   closers.add('quorum', quorum, (q) => q.stop())
+  // One member writes the log for the cluster (scribe.ts): the writer of it with the smallest id.
+  const scribeFor = (key: string): string | null => {
+    const onLog = new Set(logSync.writersOf(key))
+    const peers = cluster.live().filter((m) => m.id !== self.id && onLog.has(m.id))
+    const writable = recordLog.writable && recordLog.key.toString('hex') === key
+    return chooseScribe(
+      { id: self.id, writable },
+      peers.map((m) => ({ id: m.id, writable: true })),
+    )
+  }
   const records = new RecordBroadcast({
     transport,
     log: recordLog,
     clock,
     keepMs: BROADCAST_KEEP_MS,
+    selfId: self.id,
     mayAct: () => quorum.mayAct(),
+    scribeFor: config.logWriters === 'one' ? scribeFor : undefined,
     logger: log,
   })
   closers.add('record broadcast', records, (r) => r.stop())
@@ -168,6 +183,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     rejoin,
     quorum,
     records,
+    scribe: () => (config.logWriters === 'one' ? scribeFor(recordLog.key.toString('hex')) : null),
     unreached() {
       const voters = new Set(known.ids())
       return cluster

@@ -72,6 +72,18 @@ export class LogSync {
     return most
   }
 
+  /**
+   * The members whose latest advert, heard lately, says they are writers of the log `key`:
+   * who may write it for this node (cluster/scribe.ts).
+   */
+  writersOf(key: string): string[] {
+    const now = this.clock.now()
+    const out: string[] = []
+    for (const [id, { advert, at }] of this.latest)
+      if (advert.key === key && advert.writable && now - at <= 3 * this.advertMs) out.push(id)
+    return out
+  }
+
   constructor(private readonly o: LogSyncOptions) {
     const { advertMs = 1000, writerRetryMs = 2000, clock = systemClock } = o
     this.advertMs = advertMs

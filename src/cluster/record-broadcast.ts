@@ -21,6 +21,8 @@ import { parseOp, type RecordOp } from '../store/record.ts'
 import type { Link, Transport } from './transport.ts'
 import { KeptOps } from './kept-ops.ts'
 import { SentOps } from './sent-ops.ts'
+import { DelegatedOps } from './scribe.ts'
+import type { Scribe } from '../store/record-log.ts'
 
 /** The part of the record log this needs (store/record-log.ts). */
 export interface BroadcastLog {
@@ -32,6 +34,10 @@ export interface BroadcastLog {
   on(event: 'landed', listener: (ops: RecordOp[]) => void): unknown
   mergeEarly(key: string, ops: RecordOp[]): boolean
   append(op: RecordOp): Promise<void>
+  /** From now on, `append` asks `scribe` to write for this node (scribe.ts). */
+  handTo(scribe: Scribe): void
+  /** Writes operations a peer asked this node to write: false if it did not. */
+  writeFor(key: string, ops: RecordOp[]): Promise<boolean>
 }
 
 export interface RecordBroadcastOptions {
@@ -43,8 +49,15 @@ export interface RecordBroadcastOptions {
    * peer has to confirm its write before this node writes the operation itself.
    */
   keepMs: number
+  /** This node's member id: a peer's `records` naming it as scribe are written here. */
+  selfId: string
   /** Whether this node may write for its cluster now (its quorum, quorum-watch.ts). */
   mayAct: () => boolean
+  /**
+   * The member this node asks to write its operations to the base `log` (scribe.ts), or null
+   * to write them itself. Absent: every node writes its own.
+   */
+  scribeFor?: (log: string) => string | null
   logger: Logger
 }
 
@@ -54,7 +67,8 @@ const LOG_KEY = /^[0-9a-f]{64}$/
 const SESSION = /^[A-Za-z0-9_-]{1,64}$/
 const isSeq = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0
 
-type Outgoing = { log: string; op: RecordOp; seq: number }
+/** `scribe`: the member asked to write it for this node, if one is. */
+type Outgoing = { log: string; op: RecordOp; seq: number; scribe?: string }
 type Why = 'dead' | 'unwritten' | 'unconfirmed'
 
 export class RecordBroadcast {
@@ -65,8 +79,11 @@ export class RecordBroadcast {
   private flushing = false
   private readonly sent: SentOps
   private readonly kept = new KeptOps()
+  /** What this node asked a scribe to write (scribe.ts). */
+  private readonly delegated = new DelegatedOps()
   private readonly sweep: Timer
-  readonly stats = { sent: 0, received: 0, carried: 0 }
+  /** `handed`: operations a scribe wrote for this node; `scribed`: that this node wrote for one. */
+  readonly stats = { sent: 0, received: 0, carried: 0, handed: 0, scribed: 0 }
 
   constructor(private readonly o: RecordBroadcastOptions) {
     // Well inside the time a peer waits for a confirmation, so that it gets one.
@@ -83,24 +100,69 @@ export class RecordBroadcast {
       this.sent.failed(op)
       this.flushSoon()
     })
-    o.log.on('landed', (ops) => this.kept.landed(ops))
+    o.log.on('landed', (ops) => {
+      this.kept.landed(ops)
+      this.delegated.landed(ops)
+    })
     o.transport.on('message', (link, m) => this.onMessage(link, m))
+    o.transport.on('close', (link) => {
+      const id = link.memberId
+      if (id && ![...o.transport.links].some((l) => l !== link && l.memberId === id))
+        this.rewrite(this.delegated.gone(id), id)
+    })
+    if (o.scribeFor) o.log.handTo((log, op) => this.ask(log, op))
     this.sweep = o.clock.setInterval(
       () => {
-        this.carry(this.kept.expire(o.clock.now(), o.keepMs), 'peers', 'unconfirmed')
+        const now = o.clock.now()
+        this.carry(this.kept.expire(now, o.keepMs), 'peers', 'unconfirmed')
+        this.rewrite(this.delegated.expire(now, o.keepMs / 2, o.keepMs), 'scribe')
         if (this.sent.size > 0) this.flushSoon() // a write stuck past giving up is reported
       },
-      Math.max(1000, o.keepMs / 4),
+      Math.min(1000, o.keepMs / 4),
     )
   }
 
   stop(): void {
     this.o.clock.clearInterval(this.sweep)
+    this.delegated.clear()
   }
 
   /** A member was declared dead: what it sent lately that the log lacks is written here. */
   memberGone(memberId: string): void {
     this.carry(this.kept.gone(memberId, this.o.clock.now() - this.o.keepMs), memberId, 'dead')
+    this.rewrite(this.delegated.gone(memberId), memberId)
+  }
+
+  /**
+   * Asks the scribe to write an operation whose write starts now ('writing' numbered it and
+   * queued it for the peers): its message says whom it asks. Null when this node writes it.
+   */
+  private ask(log: string, op: RecordOp): Promise<boolean> | null {
+    const scribe = this.o.scribeFor?.(log)
+    if (!scribe || ![...this.o.transport.links].some((l) => l.memberId === scribe)) return null
+    // 'writing' has just queued it: the last one, unless a listener queued more since.
+    let out: Outgoing | undefined
+    for (let i = this.outgoing.length - 1; i >= 0 && !out; i--)
+      if (this.outgoing[i]!.op === op && this.outgoing[i]!.log === log) out = this.outgoing[i]
+    if (!out || out.scribe) return null
+    out.scribe = scribe
+    return this.delegated.ask(out.seq, op, scribe, this.o.clock.now()).then((written) => {
+      if (written) this.stats.handed++
+      return written
+    })
+  }
+
+  /**
+   * What a scribe wrote for this node and this node's log never brought (the scribe died, or
+   * its write did not replicate in time): written again, here or by the next scribe.
+   */
+  private rewrite(ops: RecordOp[], scribe: string): void {
+    if (ops.length === 0) return
+    this.o.logger.info('records-rewritten', { scribe: scribe.slice(0, 8), ops: ops.length })
+    for (const op of ops)
+      this.o.log
+        .append(op)
+        .catch((err: Error) => this.o.logger.warn('records-rewrite-failed', { error: err.message }))
   }
 
   private carry(ops: RecordOp[], from: string, why: Why): void {
@@ -129,12 +191,13 @@ export class RecordBroadcast {
     this.outgoing = []
     const report = this.sent.report(this.o.clock.now())
     const { session } = this
-    // Consecutive operations on one base (a move between them is the rare exception).
+    // Consecutive operations on one base for one scribe (or none): one message.
     for (let i = 0; i < outgoing.length;) {
+      const { log, seq, scribe } = outgoing[i]!
       let j = i + 1
-      while (j < outgoing.length && outgoing[j]!.log === outgoing[i]!.log) j++
+      while (j < outgoing.length && outgoing[j]!.log === log && outgoing[j]!.scribe === scribe) j++
       const ops = outgoing.slice(i, j).map((x) => x.op)
-      const m = { type: 'records', log: outgoing[i]!.log, ops, session, seq: outgoing[i]!.seq }
+      const m = { type: 'records', log, ops, session, seq, ...(scribe ? { scribe } : {}) }
       for (const link of this.o.transport.links) link.send(m)
       this.stats.sent += ops.length * this.o.transport.links.size
       i = j
@@ -147,6 +210,7 @@ export class RecordBroadcast {
   private onMessage(link: Link, raw: unknown): void {
     const m = raw as Record<string, unknown> | null
     if (m?.type === 'records') return this.onRecords(link, m)
+    if (m?.type === 'records-scribed') return this.onScribed(link, m)
     if (m?.type !== 'records-written') return
     const { session, written, unwritten } = m
     if (
@@ -178,7 +242,37 @@ export class RecordBroadcast {
     const valid = ops as RecordOp[]
     this.stats.received += valid.length
     // A peer on another log: its log (or its carry-over to ours) brings them.
-    if (!this.o.log.mergeEarly(m.log, valid) || !link.memberId) return
-    this.kept.keep(link.memberId, m.session, m.seq, valid, this.o.clock.now())
+    const merged = this.o.log.mergeEarly(m.log, valid)
+    if (merged && link.memberId)
+      this.kept.keep(link.memberId, m.session, m.seq, valid, this.o.clock.now())
+    if (m.scribe === undefined || m.scribe !== this.o.selfId) return
+    const answer = (written: boolean) =>
+      link.send({
+        type: 'records-scribed',
+        session: m.session,
+        seq: m.seq,
+        count: valid.length,
+        written,
+      })
+    if (!merged) return answer(false)
+    void this.o.log.writeFor(m.log, valid).then((written) => {
+      if (written) this.stats.scribed += valid.length
+      answer(written)
+    })
+  }
+
+  /** A scribe's answer to what this node asked it to write. */
+  private onScribed(link: Link, m: Record<string, unknown>): void {
+    const { session, seq, count, written } = m
+    if (
+      !link.memberId ||
+      session !== this.session ||
+      !isSeq(seq) ||
+      !isSeq(count) ||
+      count > MAX_OPS_PER_MESSAGE ||
+      typeof written !== 'boolean'
+    )
+      return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    this.delegated.answered(link.memberId, seq, count, written, this.o.clock.now())
   }
 }

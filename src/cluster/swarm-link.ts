@@ -23,16 +23,19 @@ const LINK_TIMEOUT_MS = 3000
  * would drop when it rewrote one; v4 sends heartbeats as datagrams, which a v3 node would not
  * hear; v5 writes several operations to one block of the log (store/op-pack.ts), which a v4
  * node would drop; v6 sends records as their write starts and confirms them once written
- * (cluster/record-broadcast.ts), which a v5 node would take as written. Nodes of different
+ * (cluster/record-broadcast.ts), which a v5 node would take as written; v7 hands a node's
+ * writes to one scribe (cluster/scribe.ts), which a v6 node would neither write nor answer.
+ * Nodes of different
  * versions must not link (see README, Upgrading).
  */
-const PROTOCOL = 'pdf-cluster/v6'
+const PROTOCOL = 'pdf-cluster/v7'
 const OLDER_PROTOCOLS = [
   'pdf-cluster/v1',
   'pdf-cluster/v2',
   'pdf-cluster/v3',
   'pdf-cluster/v4',
   'pdf-cluster/v5',
+  'pdf-cluster/v6',
 ]
 
 export interface NoiseStream {

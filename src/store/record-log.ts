@@ -81,6 +81,12 @@ export interface RecordLogEvents {
   landed: [ops: RecordOp[]]
 }
 
+/**
+ * Asks another node to write an operation to the base `key` (hex) for this one: resolves true
+ * once it did, false if it did not (this node then writes it). Null: no one is asked.
+ */
+export type Scribe = (key: string, op: RecordOp) => Promise<boolean> | null
+
 /** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
 interface Target {
   key: string | null
@@ -108,6 +114,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
   /** The bases this node moved away from, the latest last (a few). */
   private readonly left: string[] = []
+  /** Hands an operation to the cluster's scribe (`handTo`), or says to write it here. */
+  private scribe: Scribe | null = null
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
     Pick<RecordLogOptions, 'onSlowRead'>
 
@@ -268,6 +276,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    */
   async append(op: RecordOp): Promise<void> {
     let told = false
+    let asked = false
     const tell = (key: string) => {
       if (told) return
       told = true
@@ -283,6 +292,13 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       const base = this.base
       const key = base.key.toString('hex')
       if (base.writable) tell(key)
+      // Once: a scribe that did not write it (gone, moved, failed) leaves it to this node.
+      const handed = told && !asked ? this.scribe?.(key, op) : null
+      if (handed) {
+        asked = true
+        if (await handed) return void this.emit('written', key, op)
+        continue
+      }
       try {
         await base.append([op], this.o.writableTimeoutMs)
         tell(key)
@@ -293,6 +309,32 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         if (told) this.emit('unwritten', op)
         throw err
       }
+    }
+  }
+
+  /**
+   * One scribe writes the log for the cluster (cluster/scribe.ts): from now on `append` asks
+   * `scribe` to write each operation once it is merged here and its peers are told, and
+   * writes it here only if no one is asked or the one asked did not write it.
+   */
+  handTo(scribe: Scribe): void {
+    this.scribe = scribe
+  }
+
+  /**
+   * Writes operations a peer asked this node to write for it, to the base `key` (hex), which
+   * they are already merged into (`mergeEarly`). False, and nothing written, if this node is
+   * not a writer of that base now, or the write failed: the peer then writes them itself.
+   */
+  async writeFor(key: string, ops: RecordOp[]): Promise<boolean> {
+    const base = this.base
+    if (this.closing || this.moving || !base?.writable || base.key.toString('hex') !== key)
+      return false
+    try {
+      await base.append(ops, 0)
+      return true
+    } catch {
+      return false
     }
   }
 

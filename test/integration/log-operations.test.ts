@@ -43,6 +43,17 @@ test('a download no failure touched is at most three operations in the log, on e
       const [ops, written] = [length - before[i]!, blocks - blocksBefore[i]!]
       assert.ok(written <= ops, `${n.name}: ${written} blocks hold ${ops} operations`)
     }
+    // One scribe wrote them all: the others handed it what they wrote (cluster/scribe.ts).
+    const logs = nodes.map((n) => n.health().log)
+    const scribe = logs.find((l) => l.scribe !== null)!.scribe
+    const writer = nodes.find((n) => n.health().id === scribe)!
+    for (const [i, l] of logs.entries())
+      assert.is(l.scribe, nodes[i] === writer ? null : scribe, `${nodes[i]!.name} names the scribe`)
+    const handed = logs.reduce((sum, l) => sum + l.handed, 0)
+    // At least the requests and dismissals of the users whose page is on the other two nodes.
+    const theirs = nodes.filter((n) => n !== writer).length * (USERS / nodes.length)
+    assert.ok(handed >= 2 * theirs, `the other two handed their writes over (${handed})`)
+    assert.is(writer.health().log.writtenFor, handed, 'and the scribe wrote each of them')
   } finally {
     await c.teardown()
   }

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import { EventEmitter } from 'node:events'
 import { RecordBroadcast } from '../../src/cluster/record-broadcast.ts'
 import type { RecordOp } from '../../src/store/record.ts'
+import type { Scribe } from '../../src/store/record-log.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
@@ -51,9 +52,30 @@ class FakeLog extends EventEmitter<{
   async append(op: RecordOp): Promise<void> {
     this.appended.push(op)
   }
+  /** What the broadcast asks a scribe through (record-log.ts calls it as a write starts). */
+  scribe: Scribe | null = null
+  handTo(scribe: Scribe): void {
+    this.scribe = scribe
+  }
+  /** What peers asked this node to write for them, and whether it can. */
+  readonly writtenFor: RecordOp[] = []
+  canWriteFor = true
+  async writeFor(key: string, ops: RecordOp[]): Promise<boolean> {
+    if (!this.canWriteFor || key !== this.key) return false
+    this.writtenFor.push(...ops)
+    return true
+  }
+  /** A write starts, handed to the scribe as record-log.ts does: what it asked, or null. */
+  hand(op: RecordOp): Promise<boolean> | null {
+    this.start(op)
+    return this.scribe?.(this.key, op) ?? null
+  }
 }
 
-function node(name: string, o: { key?: string; mayAct?: () => boolean } = {}) {
+function node(
+  name: string,
+  o: { key?: string; mayAct?: () => boolean; scribe?: () => string | null } = {},
+) {
   const clock = fakeClock()
   const transport = new MemoryTransport(name)
   const log = new FakeLog(o.key ?? LOG_A)
@@ -63,7 +85,9 @@ function node(name: string, o: { key?: string; mayAct?: () => boolean } = {}) {
     log,
     clock,
     keepMs: KEEP_MS,
+    selfId: `${name}-id`,
     mayAct: o.mayAct ?? (() => true),
+    scribeFor: o.scribe,
     logger,
   })
   const sent: unknown[] = []
@@ -73,9 +97,10 @@ function node(name: string, o: { key?: string; mayAct?: () => boolean } = {}) {
 
 /** Connects a to b, b's end of the link naming a as the member it is. */
 function link(a: ReturnType<typeof node>, b: ReturnType<typeof node>) {
-  connect(a.transport, b.transport)
+  const cut = connect(a.transport, b.transport)
   for (const l of b.transport.links) if (l.remoteKey === a.name) l.memberId = `${a.name}-id`
   for (const l of a.transport.links) if (l.remoteKey === b.name) l.memberId = `${b.name}-id`
+  return cut
 }
 
 const put = (over = {}): RecordOp => ({ type: 'put', download: download(over) })
@@ -265,6 +290,118 @@ test('a write report that is not one is refused and logged', async () => {
   await settle()
   assert.is(b.logger.events('bad-relay-message').length, 4)
   assert.equal(b.log.merged, [])
+})
+
+/** Three nodes, a and c asking s to write for them (scribe.ts). */
+function scribed() {
+  const s = node('s')
+  const a = node('a', { scribe: () => 's-id' })
+  const c = node('c', { scribe: () => 's-id' })
+  const cuts = { as: link(a, s), cs: link(c, s), ac: link(a, c) }
+  return { s, a, c, cuts }
+}
+
+test('with a scribe, a node’s write goes to every peer naming the scribe, which alone writes it and answers', async () => {
+  const { s, a, c } = scribed()
+  const ops = [put({ userId: 'u1' }), put({ userId: 'u2' })]
+  const asked = ops.map((op) => a.log.hand(op))
+  await settle()
+  await settle()
+  assert.equal(s.log.writtenFor, ops, 'the scribe wrote both, in one write')
+  assert.equal(c.log.merged, ops, 'the third node shows them')
+  assert.equal(c.log.writtenFor, [], 'and writes nothing')
+  assert.equal(await Promise.all(asked), [true, true])
+  assert.equal(
+    (c.sent.find((m) => (m as any).type === 'records') as any).scribe,
+    's-id',
+    'the message says whom it asks',
+  )
+  assert.is(a.broadcast.stats.handed, 2)
+  assert.is(s.broadcast.stats.scribed, 2)
+})
+
+test('a scribe that cannot write (not a writer, moved, failed) says so, and the asking node writes it itself', async () => {
+  const { s, a } = scribed()
+  s.log.canWriteFor = false
+  const asked = a.log.hand(put())
+  await settle()
+  await settle()
+  assert.is(await asked, false)
+  const b = node('b', { key: LOG_B })
+  const x = node('x', { scribe: () => 'b-id' })
+  link(x, b)
+  const other = x.log.hand(put())
+  await settle()
+  assert.is(await other, false, 'a scribe on another log refuses at once')
+})
+
+test('no scribe, or one this node has no link to: it writes its own', async () => {
+  const alone = node('a', { scribe: () => null })
+  assert.is(alone.log.hand(put()), null)
+  const far = node('b', { scribe: () => 'z-id' })
+  link(far, node('c'))
+  assert.is(far.log.hand(put()), null)
+})
+
+test('a scribe whose link closes before it answers: the asking node writes it itself', async () => {
+  const { s, a, cuts } = scribed()
+  s.log.canWriteFor = false // it would say so, but the link goes first
+  const asked = a.log.hand(put())
+  cuts.as()
+  assert.is(await asked, false)
+})
+
+test('a scribe that dies after writing: what the asking node’s log never brought is written again', async () => {
+  const { a } = scribed()
+  const [landed, lost] = [put({ userId: 'u1' }), put({ userId: 'u2' })]
+  const asked = [a.log.hand(landed), a.log.hand(lost)]
+  await settle()
+  await settle()
+  assert.equal(await Promise.all(asked), [true, true])
+  a.log.land([landed])
+  a.broadcast.memberGone('s-id')
+  assert.equal(a.log.appended, [lost])
+  assert.equal(
+    a.logger.events('records-rewritten').map((e) => e.fields.ops),
+    [1],
+  )
+})
+
+test('a scribe that never answers: refused after half of keepMs; written but never brought after keepMs, written again', async () => {
+  const s = node('s')
+  const a = node('a', { scribe: () => 's-id' })
+  link(a, s)
+  // s hears nothing: a's messages to it are lost, as on a link that stalls.
+  s.transport.removeAllListeners('message')
+  const asked = a.log.hand(put())
+  await settle()
+  await a.clock.tick(KEEP_MS / 2 - 1)
+  assert.is(await Promise.race([asked, Promise.resolve('pending')]), 'pending')
+  await a.clock.tick(1000)
+  assert.is(await asked, false)
+})
+
+test('records naming another member as scribe are shown here, not written', async () => {
+  const { s, c } = scribed()
+  const t = node('t')
+  link(c, t)
+  c.log.hand(put())
+  await settle()
+  assert.is(t.log.merged.length, 1)
+  assert.equal(t.log.writtenFor, [])
+  assert.is(s.log.writtenFor.length, 1)
+})
+
+test('a scribe’s answer that is not one is refused and logged', async () => {
+  const b = node('b')
+  const a = new MemoryTransport('a')
+  connect(a, b.transport)
+  for (const l of b.transport.links) l.memberId = 'a-id'
+  const [toB] = a.links
+  toB!.send({ type: 'records-scribed', session: 'x', seq: 1, count: 1, written: true })
+  toB!.send({ type: 'records-scribed', session: 'x', seq: -1, count: 1, written: true })
+  await settle()
+  assert.is(b.logger.events('bad-relay-message').length, 2)
 })
 
 test.run()

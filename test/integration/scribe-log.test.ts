@@ -1,0 +1,100 @@
+/**
+ * A record log that hands its writes to the cluster's scribe (cluster/scribe.ts), over a real
+ * corestore on disk: what is written here and what is not, and a scribe's refusal racing a
+ * compaction.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import Corestore from 'corestore'
+import { RecordLog } from '../../src/store/record-log.ts'
+import type { RecordOp } from '../../src/store/record.ts'
+import { get } from '../../src/store/record-table.ts'
+import { tempDir } from '../helpers/node.ts'
+import { download } from '../helpers/records.ts'
+
+const time = { now: () => 50_000 }
+const put = (id: string): RecordOp => ({ type: 'put', download: download({ id, userId: id }) })
+
+async function openLog() {
+  const dir = await tempDir()
+  const store = new Corestore(`${dir.path}/store`)
+  const log = new RecordLog({ store, dataDir: dir.path, recordTime: time })
+  await log.ready()
+  const written: string[] = []
+  log.on('written', (_key, op) => written.push(op.type === 'put' ? op.download.id : op.id))
+  return {
+    log,
+    written,
+    close: async () => {
+      await log.close()
+      await store.close()
+      await dir.remove()
+    },
+  }
+}
+
+/** A scribe that answers each request when told to. */
+function scribe() {
+  const asked: { key: string; op: RecordOp; answer: (written: boolean) => void }[] = []
+  const fn = (key: string, op: RecordOp) =>
+    new Promise<boolean>((answer) => asked.push({ key, op, answer }))
+  return { fn, asked }
+}
+
+test('an operation a scribe wrote is not written here; one it refused is', async () => {
+  const a = await openLog()
+  try {
+    const s = scribe()
+    a.log.handTo(s.fn)
+    const taken = a.log.append(put('taken'))
+    const refused = a.log.append(put('refused'))
+    await new Promise((r) => setImmediate(r))
+    assert.equal(
+      s.asked.map((x) => x.key),
+      [a.log.key.toString('hex'), a.log.key.toString('hex')],
+    )
+    assert.ok(get(a.log.table, 'taken', time.now()), 'shown here while the scribe writes it')
+    s.asked[0]!.answer(true)
+    s.asked[1]!.answer(false)
+    await Promise.all([taken, refused])
+    assert.equal(a.written.sort(), ['refused', 'taken'])
+    assert.is(a.log.ops(), 1, 'only the refused one was written here')
+    assert.is(s.asked.length, 2, 'a refusal is not asked again')
+  } finally {
+    await a.close()
+  }
+})
+
+test('a node writes for a peer only to the log it is on', async () => {
+  const a = await openLog()
+  try {
+    const key = a.log.key.toString('hex')
+    assert.is(await a.log.writeFor('f'.repeat(64), [put('elsewhere')]), false)
+    assert.is(await a.log.writeFor(key, [put('p1'), put('p2')]), true)
+    assert.is(a.log.ops(), 2)
+  } finally {
+    await a.close()
+  }
+})
+
+test('a scribe’s refusal after this node moved to a new log: written to the new one', async () => {
+  const a = await openLog()
+  try {
+    const s = scribe()
+    a.log.handTo(s.fn)
+    const before = a.log.key.toString('hex')
+    const append = a.log.append(put('moved'))
+    await new Promise((r) => setImmediate(r))
+    await a.log.compact()
+    assert.is.not(a.log.key.toString('hex'), before)
+    s.asked[0]!.answer(false)
+    await append
+    assert.ok(get(a.log.table, 'moved', time.now()))
+    const ops = a.log.ops()
+    assert.ok(ops >= 1, `the new log holds it (${ops} operations)`)
+  } finally {
+    await a.close()
+  }
+})
+
+test.run()
