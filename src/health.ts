@@ -110,7 +110,7 @@ export interface Health {
     generation: number
     /**
      * The member this node hands what it writes to (cluster/scribe.ts); null when it writes
-     * its own (it is the scribe, or alone, or --log-writers each).
+     * its own (it is the scribe, alone, not yet a writer, or --log-writers each).
      */
     scribe: string | null
     /** Record operations a scribe wrote for this node, and this node wrote for peers, since start. */

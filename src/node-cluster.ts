@@ -183,7 +183,11 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     rejoin,
     quorum,
     records,
-    scribe: () => (config.logWriters === 'one' ? scribeFor(recordLog.key.toString('hex')) : null),
+    // A node not yet a writer of its log hands nothing over: it waits to become one (record-log.ts).
+    scribe: () =>
+      config.logWriters === 'one' && recordLog.writable
+        ? scribeFor(recordLog.key.toString('hex'))
+        : null,
     unreached() {
       const voters = new Set(known.ids())
       return cluster

@@ -33,7 +33,8 @@ export interface BroadcastLog {
   on(event: 'unwritten', listener: (op: RecordOp) => void): unknown
   on(event: 'landed', listener: (ops: RecordOp[]) => void): unknown
   mergeEarly(key: string, ops: RecordOp[]): boolean
-  append(op: RecordOp): Promise<void>
+  /** `here`: written by this node, not handed to a scribe. */
+  append(op: RecordOp, o?: { here?: boolean }): Promise<void>
   /** From now on, `append` asks `scribe` to write for this node (scribe.ts). */
   handTo(scribe: Scribe): void
   /** Writes operations a peer asked this node to write: false if it did not. */
@@ -82,6 +83,7 @@ export class RecordBroadcast {
   /** What this node asked a scribe to write (scribe.ts). */
   private readonly delegated = new DelegatedOps()
   private readonly sweep: Timer
+  private stopped = false
   /** `handed`: operations a scribe wrote for this node; `scribed`: that this node wrote for one. */
   readonly stats = { sent: 0, received: 0, carried: 0, handed: 0, scribed: 0 }
 
@@ -107,7 +109,8 @@ export class RecordBroadcast {
     o.transport.on('message', (link, m) => this.onMessage(link, m))
     o.transport.on('close', (link) => {
       const id = link.memberId
-      if (id && ![...o.transport.links].some((l) => l !== link && l.memberId === id))
+      if (this.stopped || !id) return
+      if (![...o.transport.links].some((l) => l !== link && l.memberId === id))
         this.rewrite(this.delegated.gone(id), id)
     })
     if (o.scribeFor) o.log.handTo((log, op) => this.ask(log, op))
@@ -115,7 +118,8 @@ export class RecordBroadcast {
       () => {
         const now = o.clock.now()
         this.carry(this.kept.expire(now, o.keepMs), 'peers', 'unconfirmed')
-        this.rewrite(this.delegated.expire(now, o.keepMs / 2, o.keepMs), 'scribe')
+        // An answer is waited for less long than peers wait before writing a copy (sent-ops.ts).
+        this.rewrite(this.delegated.expire(now, o.keepMs / 4, o.keepMs), 'scribe')
         if (this.sent.size > 0) this.flushSoon() // a write stuck past giving up is reported
       },
       Math.min(1000, o.keepMs / 4),
@@ -123,6 +127,7 @@ export class RecordBroadcast {
   }
 
   stop(): void {
+    this.stopped = true
     this.o.clock.clearInterval(this.sweep)
     this.delegated.clear()
   }
@@ -138,7 +143,7 @@ export class RecordBroadcast {
    * queued it for the peers): its message says whom it asks. Null when this node writes it.
    */
   private ask(log: string, op: RecordOp): Promise<boolean> | null {
-    const scribe = this.o.scribeFor?.(log)
+    const scribe = this.stopped ? null : this.o.scribeFor?.(log)
     if (!scribe || ![...this.o.transport.links].some((l) => l.memberId === scribe)) return null
     // 'writing' has just queued it: the last one, unless a listener queued more since.
     let out: Outgoing | undefined
@@ -154,14 +159,15 @@ export class RecordBroadcast {
 
   /**
    * What a scribe wrote for this node and this node's log never brought (the scribe died, or
-   * its write did not replicate in time): written again, here or by the next scribe.
+   * its write did not replicate in time): written again, here, not handed to a scribe again
+   * (the same one, still alive and slow to replicate, would only write it once more).
    */
   private rewrite(ops: RecordOp[], scribe: string): void {
     if (ops.length === 0) return
     this.o.logger.info('records-rewritten', { scribe: scribe.slice(0, 8), ops: ops.length })
     for (const op of ops)
       this.o.log
-        .append(op)
+        .append(op, { here: true })
         .catch((err: Error) => this.o.logger.warn('records-rewrite-failed', { error: err.message }))
   }
 
@@ -270,6 +276,7 @@ export class RecordBroadcast {
       !isSeq(seq) ||
       !isSeq(count) ||
       count > MAX_OPS_PER_MESSAGE ||
+      seq + count > Number.MAX_SAFE_INTEGER ||
       typeof written !== 'boolean'
     )
       return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })

@@ -34,8 +34,11 @@ export function chooseScribe(
 
 interface Asked {
   op: RecordOp
+  key: string
   scribe: string
   at: number
+  /** This node's log brought it before the scribe answered: nothing left to watch. */
+  landed: boolean
   /** True: the scribe wrote it. False: it did not, or is gone; this node writes it. */
   settle: (written: boolean) => void
 }
@@ -54,16 +57,28 @@ interface Handed {
  */
 export class DelegatedOps {
   private readonly asked = new Map<number, Asked>()
+  /** The same, by `opKey`, for `landed`. */
+  private readonly askedByKey = new Map<string, Asked>()
   /** Written by a scribe, not yet read from this node's log: by `opKey`, oldest first. */
   private readonly handed = new Map<string, Handed>()
 
   get size(): number {
-    return this.asked.size + this.handed.size
+    return this.asked.size + this.handed.size + this.askedByKey.size
   }
 
   /** Asks `scribe` to write `op` (number `seq`): resolves true once written, false if not. */
   ask(seq: number, op: RecordOp, scribe: string, now: number): Promise<boolean> {
-    return new Promise((settle) => this.asked.set(seq, { op, scribe, at: now, settle }))
+    return new Promise((settle) => {
+      const a: Asked = { op, key: opKey(op), scribe, at: now, landed: false, settle }
+      this.asked.set(seq, a)
+      this.askedByKey.set(a.key, a)
+    })
+  }
+
+  private settle(seq: number, a: Asked, written: boolean): void {
+    this.asked.delete(seq)
+    if (this.askedByKey.get(a.key) === a) this.askedByKey.delete(a.key)
+    a.settle(written)
   }
 
   /** The scribe's answer for the operations numbered `seq` to `seq + count - 1`. */
@@ -71,29 +86,32 @@ export class DelegatedOps {
     for (let n = seq; n < seq + count; n++) {
       const a = this.asked.get(n)
       if (!a || a.scribe !== scribe) continue
-      this.asked.delete(n)
-      if (written) this.handed.set(opKey(a.op), { op: a.op, scribe, at: now })
-      a.settle(written)
+      if (written && !a.landed) {
+        this.handed.delete(a.key) // kept in answer order, so the oldest are first
+        this.handed.set(a.key, { op: a.op, scribe, at: now })
+      }
+      this.settle(n, a, written)
     }
   }
 
   /** This node's log brought these. */
   landed(ops: readonly RecordOp[]): void {
-    if (this.handed.size === 0) return
-    for (const op of ops) this.handed.delete(opKey(op))
+    if (this.handed.size === 0 && this.askedByKey.size === 0) return
+    for (const op of ops) {
+      const key = opKey(op)
+      this.handed.delete(key)
+      const a = this.askedByKey.get(key)
+      if (a) a.landed = true
+    }
   }
 
   /**
-   * The scribe is gone (declared dead, its link closed, or no longer the scribe): what it was
-   * asked is refused (its callers write it themselves), and what it wrote that this node's
-   * log has not brought is returned, to be written again.
+   * The scribe is gone (declared dead, or its link closed): what it was asked is refused (its
+   * callers write it themselves), and what it wrote that this node's log has not brought is
+   * returned, to be written again.
    */
   gone(scribe: string): RecordOp[] {
-    for (const [seq, a] of this.asked) {
-      if (a.scribe !== scribe) continue
-      this.asked.delete(seq)
-      a.settle(false)
-    }
+    for (const [seq, a] of this.asked) if (a.scribe === scribe) this.settle(seq, a, false)
     const out: RecordOp[] = []
     for (const [key, h] of this.handed) {
       if (h.scribe !== scribe) continue
@@ -108,11 +126,7 @@ export class DelegatedOps {
    * more than `landMs` ago and still has not come through this node's log, to be written again.
    */
   expire(now: number, answerMs: number, landMs: number): RecordOp[] {
-    for (const [seq, a] of this.asked) {
-      if (now - a.at < answerMs) continue
-      this.asked.delete(seq)
-      a.settle(false)
-    }
+    for (const [seq, a] of this.asked) if (now - a.at >= answerMs) this.settle(seq, a, false)
     const out: RecordOp[] = []
     for (const [key, h] of this.handed) {
       if (now - h.at < landMs) break
@@ -124,8 +138,7 @@ export class DelegatedOps {
 
   /** Everything still waiting is refused (the node stops). */
   clear(): void {
-    for (const a of this.asked.values()) a.settle(false)
-    this.asked.clear()
+    for (const [seq, a] of this.asked) this.settle(seq, a, false)
     this.handed.clear()
   }
 }

@@ -207,16 +207,21 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
    * Appends operations (this node must be, or become within the timeout, a writer). Group
    * commit: what every caller appends within one turn of the event loop goes to autobase as
    * one `append([...])`, one batch on disk, instead of one write per operation; each caller
-   * resolves once the batch holding its operations is written and applied here.
+   * resolves once the batch holding its operations is written and applied here (`readBack`
+   * false: once written).
    */
-  async append(ops: (RecordOp | WriterOp)[], writableTimeoutMs: number): Promise<void> {
+  async append(
+    ops: (RecordOp | WriterOp)[],
+    writableTimeoutMs: number,
+    { readBack = true } = {},
+  ): Promise<void> {
     if (this.closing || this.draining) throw new BaseClosedError()
     await this.untilWritable(writableTimeoutMs)
     if (this.closing || this.draining) throw new BaseClosedError()
     const batch = (this.batch ??= this.openBatch())
     batch.ops.push(...ops)
     await batch.written
-    await this.catchUp()
+    if (readBack) await this.catchUp()
   }
 
   private openBatch(): Batch {

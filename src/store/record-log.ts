@@ -273,10 +273,12 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * write ended is told after ('written', 'unwritten'): cluster/record-broadcast.ts. One whose
    * write fails for good stays merged here: its peers write it (kept-ops.ts), and a write that
    * does not reach the disk closes the whole base, which the node opens again from the log.
+   * With a scribe (`handTo`), it is asked to write the operation once it is told; this node
+   * writes it only if the scribe does not, or with `here`.
    */
-  async append(op: RecordOp): Promise<void> {
+  async append(op: RecordOp, o: { here?: boolean } = {}): Promise<void> {
     let told = false
-    let asked = false
+    let asked = o.here === true
     const tell = (key: string) => {
       if (told) return
       told = true
@@ -331,7 +333,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     if (this.closing || this.moving || !base?.writable || base.key.toString('hex') !== key)
       return false
     try {
-      await base.append(ops, 0)
+      // Answered once written: reading it back is this node's business, not the peer's.
+      await base.append(ops, 0, { readBack: false })
       return true
     } catch {
       return false

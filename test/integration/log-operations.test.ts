@@ -53,7 +53,8 @@ test('a download no failure touched is at most three operations in the log, on e
     // At least the requests and dismissals of the users whose page is on the other two nodes.
     const theirs = nodes.filter((n) => n !== writer).length * (USERS / nodes.length)
     assert.ok(handed >= 2 * theirs, `the other two handed their writes over (${handed})`)
-    assert.is(writer.health().log.writtenFor, handed, 'and the scribe wrote each of them')
+    const { writtenFor } = writer.health().log
+    assert.ok(writtenFor >= handed, `and the scribe wrote them (${writtenFor} for ${handed})`)
   } finally {
     await c.teardown()
   }

@@ -49,8 +49,11 @@ class FakeLog extends EventEmitter<{
     this.merged.push(...ops)
     return true
   }
-  async append(op: RecordOp): Promise<void> {
+  /** Whether each append asked to be written here (`here`), not handed to a scribe. */
+  readonly appendedHere: boolean[] = []
+  async append(op: RecordOp, o: { here?: boolean } = {}): Promise<void> {
     this.appended.push(op)
+    this.appendedHere.push(o.here === true)
   }
   /** What the broadcast asks a scribe through (record-log.ts calls it as a write starts). */
   scribe: Scribe | null = null
@@ -292,6 +295,15 @@ test('a write report that is not one is refused and logged', async () => {
   assert.equal(b.log.merged, [])
 })
 
+/** The session b's records carry, as a peer on `a` sees it. */
+async function sentRecordsSession(b: ReturnType<typeof node>, a: MemoryTransport) {
+  let session: unknown
+  a.on('message', (_l, m) => (session ??= (m as { session?: unknown }).session))
+  b.log.start(put())
+  await settle()
+  return session
+}
+
 /** Three nodes, a and c asking s to write for them (scribe.ts). */
 function scribed() {
   const s = node('s')
@@ -367,7 +379,7 @@ test('a scribe that dies after writing: what the asking node’s log never broug
   )
 })
 
-test('a scribe that never answers: refused after half of keepMs; written but never brought after keepMs, written again', async () => {
+test('a scribe that never answers: refused after a quarter of keepMs, before peers give the write up', async () => {
   const s = node('s')
   const a = node('a', { scribe: () => 's-id' })
   link(a, s)
@@ -375,10 +387,39 @@ test('a scribe that never answers: refused after half of keepMs; written but nev
   s.transport.removeAllListeners('message')
   const asked = a.log.hand(put())
   await settle()
-  await a.clock.tick(KEEP_MS / 2 - 1)
+  await a.clock.tick(KEEP_MS / 4 - 1)
   assert.is(await Promise.race([asked, Promise.resolve('pending')]), 'pending')
   await a.clock.tick(1000)
   assert.is(await asked, false)
+})
+
+test('what a scribe wrote that this node’s log does not bring within keepMs is written again, here', async () => {
+  const { a } = scribed()
+  const [landed, lost] = [put({ userId: 'u1' }), put({ userId: 'u2' })]
+  const asked = [a.log.hand(landed), a.log.hand(lost)]
+  await settle()
+  await settle()
+  assert.equal(await Promise.all(asked), [true, true])
+  a.log.land([landed])
+  await a.clock.tick(KEEP_MS - 1000)
+  assert.equal(a.log.appended, [], 'not before keepMs')
+  await a.clock.tick(2000)
+  assert.equal(a.log.appended, [lost])
+  assert.equal(a.log.appendedHere, [true], 'not handed to the same scribe again')
+  await a.clock.tick(2 * KEEP_MS)
+  assert.is(a.log.appended.length, 1, 'once')
+})
+
+test('a scribe whose link closes after it wrote: what this node’s log never brought is written again', async () => {
+  const { a, cuts } = scribed()
+  const op = put()
+  const asked = a.log.hand(op)
+  await settle()
+  await settle()
+  assert.is(await asked, true)
+  cuts.as()
+  assert.equal(a.log.appended, [op])
+  assert.equal(a.log.appendedHere, [true])
 })
 
 test('records naming another member as scribe are shown here, not written', async () => {
@@ -400,8 +441,12 @@ test('a scribe’s answer that is not one is refused and logged', async () => {
   const [toB] = a.links
   toB!.send({ type: 'records-scribed', session: 'x', seq: 1, count: 1, written: true })
   toB!.send({ type: 'records-scribed', session: 'x', seq: -1, count: 1, written: true })
+  // Numbers past the safe integers would never end the count (a node that spins for good).
+  const session = (await sentRecordsSession(b, a)) as string
+  const seq = Number.MAX_SAFE_INTEGER
+  toB!.send({ type: 'records-scribed', session, seq, count: 3, written: true })
   await settle()
-  assert.is(b.logger.events('bad-relay-message').length, 2)
+  assert.is(b.logger.events('bad-relay-message').length, 3)
 })
 
 test.run()

@@ -25,7 +25,7 @@ test('the scribe is the writable member with the smallest id; none when that is 
   assert.is(
     chooseScribe({ id: 'a', writable: false }, [{ id: 'c', writable: true }]),
     'c',
-    'a node that is not a writer itself hands its writes to one that is',
+    'a node that is not a writer itself names one that is',
   )
   assert.is(chooseScribe({ id: 'a', writable: false }, []), null, 'no one can: no scribe')
   assert.is(chooseScribe({ id: 'a', writable: true }, []), null, 'a node alone writes its own')
@@ -72,6 +72,17 @@ test('no answer in time is a refusal; written but never brought by the log is wr
   assert.equal(d.expire(10_099, 5000, 10_000), [])
   assert.equal(d.expire(10_100, 5000, 10_000), [y])
   assert.is(d.size, 0)
+})
+
+test('what the log brought before the scribe answered is not watched for (nor written again)', () => {
+  const d = new DelegatedOps()
+  const x = put()
+  void d.ask(1, x, 's', 0)
+  d.landed([x])
+  d.answered('s', 1, 1, true, 10)
+  assert.is(d.size, 0)
+  assert.equal(d.expire(60_000, 5000, 10_000), [])
+  assert.equal(d.gone('s'), [])
 })
 
 test('clearing refuses everything still asked', async () => {
