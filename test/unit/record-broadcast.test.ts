@@ -363,7 +363,8 @@ test('a scribe whose link closes before it answers: the asking node writes it it
   assert.is(await asked, false)
 })
 
-test('a scribe that dies after writing: what the asking node’s log never brought is written again', async () => {
+/** Two operations a's scribe wrote for it, of which a's log brought only the first. */
+async function writtenOneLanded() {
   const { a } = scribed()
   const [landed, lost] = [put({ userId: 'u1' }), put({ userId: 'u2' })]
   const asked = [a.log.hand(landed), a.log.hand(lost)]
@@ -371,6 +372,11 @@ test('a scribe that dies after writing: what the asking node’s log never broug
   await settle()
   assert.equal(await Promise.all(asked), [true, true])
   a.log.land([landed])
+  return { a, lost }
+}
+
+test('a scribe that dies after writing: what the asking node’s log never brought is written again', async () => {
+  const { a, lost } = await writtenOneLanded()
   a.broadcast.memberGone('s-id')
   assert.equal(a.log.appended, [lost])
   assert.equal(
@@ -394,13 +400,7 @@ test('a scribe that never answers: refused after a quarter of keepMs, before pee
 })
 
 test('what a scribe wrote that this node’s log does not bring within keepMs is written again, here', async () => {
-  const { a } = scribed()
-  const [landed, lost] = [put({ userId: 'u1' }), put({ userId: 'u2' })]
-  const asked = [a.log.hand(landed), a.log.hand(lost)]
-  await settle()
-  await settle()
-  assert.equal(await Promise.all(asked), [true, true])
-  a.log.land([landed])
+  const { a, lost } = await writtenOneLanded()
   await a.clock.tick(KEEP_MS - 1000)
   assert.equal(a.log.appended, [], 'not before keepMs')
   await a.clock.tick(2000)
