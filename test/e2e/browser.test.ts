@@ -54,8 +54,12 @@ async function scenario(
   hostOf?: (i: number) => string,
   flags: string[] = ['--work-ms', '12000'],
 ): Promise<void> {
-  const c = await processCluster(3, flags, 0, () => [], hostOf)
+  // The browser first: one that cannot start must not leave three nodes running.
   const browser = await launch()
+  const c = await processCluster(3, flags, 0, () => [], hostOf).catch(async (err) => {
+    await browser.close()
+    throw err
+  })
   try {
     await waitForCluster(c.nodes)
     await body(c, browser)
