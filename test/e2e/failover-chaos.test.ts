@@ -96,7 +96,19 @@ function median(xs: number[]): number {
   return s[Math.floor((s.length - 1) / 2)]!
 }
 
-async function scenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
+/** The member the others hand their writes to (cluster/scribe.ts), by name. */
+async function scribeOf(nodes: NodeProcess[]): Promise<string | null> {
+  const health = await Promise.all(
+    nodes.map(async (n) => (await fetch(n.url + '/healthz')).json() as Promise<Rec>),
+  )
+  const id = health.find((h) => h.log.scribe)?.log.scribe
+  return health.find((h) => h.id === id)?.name ?? null
+}
+
+async function scenario(
+  signal: 'SIGKILL' | 'SIGSTOP',
+  victimIs: 'busiest' | 'scribe',
+): Promise<void> {
   const c = await processCluster(3, ['--work-ms', String(WORK_MS)])
   const clients: Client[] = []
   try {
@@ -112,7 +124,11 @@ async function scenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
         u.client.seen((d) => d?.state === 'processing' && d.progress >= 20, 20_000, 'mid-way'),
       ),
     )
-    const victimName = [...owners].sort((a, b) => b[1] - a[1])[0]![0]
+    const victimName =
+      victimIs === 'scribe'
+        ? (await scribeOf(c.nodes.slice(0, 3)))!
+        : [...owners].sort((a, b) => b[1] - a[1])[0]![0]
+    assert.ok(victimName, 'a scribe writes the log for the others')
     const victimIndex = c.nodes.findIndex((n) => n.name === victimName)
     const victim = c.nodes[victimIndex]!
     const survivors = c.nodes.slice(0, 3).filter((n) => n !== victim)
@@ -204,6 +220,10 @@ async function scenario(signal: 'SIGKILL' | 'SIGSTOP'): Promise<void> {
         'the paused node noticed it was replaced',
       )
     }
+    if (victimIs === 'scribe' && signal === 'SIGKILL') {
+      const next = await scribeOf(survivors)
+      assert.ok(next && next !== victimName, `the survivors hand their writes to ${next}`)
+    }
     // Under this load no live member was ever declared dead.
     for (const n of survivors) {
       for (const other of survivors) {
@@ -224,12 +244,22 @@ const only = process.env.SCENARIO
 
 if (!only || only === 'SIGKILL')
   test('SIGKILL the busiest node: every download finishes once, resumed, and downloads from both survivors', async () => {
-    await scenario('SIGKILL')
+    await scenario('SIGKILL', 'busiest')
   })
 
 if (!only || only === 'SIGSTOP')
   test('SIGSTOP the busiest node past its death, then SIGCONT: its stale writes lose, nothing is duplicated', async () => {
-    await scenario('SIGSTOP')
+    await scenario('SIGSTOP', 'busiest')
+  })
+
+if (!only || only === 'SCRIBE')
+  test('SIGSTOP the scribe that writes the log for the others, past its death, then SIGCONT: every download finishes once', async () => {
+    await scenario('SIGSTOP', 'scribe')
+  })
+
+if (!only || only === 'SCRIBE')
+  test('SIGKILL the scribe mid-way: the survivors write for themselves, every download finishes once', async () => {
+    await scenario('SIGKILL', 'scribe')
   })
 
 test.run()
