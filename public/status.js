@@ -90,7 +90,13 @@ function render(status) {
       link.href = n.url
       link.textContent = n.name
       const url = cell('span', n.url, 'members__url')
-      name.append(link, url)
+      name.append(link)
+      if (n.scribe && n.status !== 'dead' && n.status !== 'left') {
+        const scribe = cell('span', 'scribe', 'badge badge--scribe')
+        scribe.title = 'Writes the record log for the cluster: the others hand it what they write'
+        name.append(' ', scribe)
+      }
+      name.append(url)
       const state = document.createElement('td')
       state.append(cell('span', STATUS_TEXT[n.status] ?? n.status, `badge badge--${n.status}`))
       row.append(

@@ -28,6 +28,8 @@ export interface NodeSelf {
   uptimeMs: number
   running: number
   logLength: number
+  /** This node is the scribe: the others hand it what they write to the log (cluster/scribe.ts). */
+  scribe: boolean
   dataBytes: number | null
   events: StatusEvent[]
 }
@@ -42,6 +44,8 @@ export interface StatusRow {
   uptimeMs: number | null
   running: number | null
   logLength: number | null
+  /** Null when the node could not be asked. */
+  scribe: boolean | null
   dataBytes: number | null
 }
 
@@ -98,6 +102,7 @@ export function mergeStatus(
         uptimeMs: self?.uptimeMs ?? null,
         running: self?.running ?? null,
         logLength: self?.logLength ?? null,
+        scribe: self?.scribe ?? null,
         dataBytes: self?.dataBytes ?? null,
       }
     })
@@ -125,6 +130,7 @@ export function parseNodeSelf(v: unknown): NodeSelf | null {
     return null
   if (!num(o.running) || !num(o.logLength) || !(o.dataBytes === null || num(o.dataBytes)))
     return null
+  if (o.scribe !== undefined && typeof o.scribe !== 'boolean') return null
   const kinds: readonly string[] = ['joined', 'dead', 'left', 'back', 'takeover']
   const events = (Array.isArray(o.events) ? o.events : []).slice(0, EVENTS_KEPT).flatMap((e) => {
     const x = e as Record<string, unknown>
@@ -154,6 +160,7 @@ export function parseNodeSelf(v: unknown): NodeSelf | null {
     uptimeMs: o.uptimeMs,
     running: o.running,
     logLength: o.logLength,
+    scribe: o.scribe === true,
     dataBytes: o.dataBytes as number | null,
     events,
   }

@@ -54,6 +54,8 @@ export interface ClusterPart {
   records: RecordBroadcast
   /** The member this node hands its writes to the log to (scribe.ts); null: it writes them. */
   scribe(): string | null
+  /** Whether this node is the scribe: a writer of its log that no one else comes before. */
+  isScribe(): boolean
   /** The members that vote and that this node cannot reach, for its pages to go to. */
   unreached(): PublicMember[]
   /** Starts the links, the heartbeats, the log's sync and compaction, and the quorum's watch. */
@@ -188,6 +190,10 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
       config.logWriters === 'one' && recordLog.writable
         ? scribeFor(recordLog.key.toString('hex'))
         : null,
+    isScribe: () =>
+      config.logWriters === 'one' &&
+      recordLog.writable &&
+      scribeFor(recordLog.key.toString('hex')) === null,
     unreached() {
       const voters = new Set(known.ids())
       return cluster

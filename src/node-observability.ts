@@ -27,6 +27,8 @@ export interface ObservabilityOptions {
   repo: DownloadRepository
   running(): number
   connections(): number
+  /** Whether this node is the cluster's scribe (cluster/scribe.ts). */
+  scribe(): boolean
 }
 
 /** Membership events the status page lists (a refuted suspicion is not one). */
@@ -74,6 +76,7 @@ export function observability(o: ObservabilityOptions) {
       uptimeMs: o.clock.now() - o.startedAt,
       running: o.running(),
       logLength: o.recordLog.ops(),
+      scribe: o.scribe(),
     }),
     dataBytes,
     events,

@@ -153,6 +153,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       repo,
       running: () => manager.running,
       connections: () => web.connections(),
+      scribe: () => part.isScribe(),
     })
     const { metrics } = seen
 

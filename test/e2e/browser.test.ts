@@ -222,6 +222,10 @@ test('the status page lists the members live, and shows a killed node dead withi
       "[...document.querySelectorAll('#members tbody tr td:nth-child(3)')].every((td) => td.textContent !== '—')",
     )
     assert.match((await page.textContent('#summary')) ?? '', /3 of 3 members alive/)
+    // One of them writes the log for the others (cluster/scribe.ts), and says so.
+    const scribes =
+      'document.querySelectorAll(\'#members tr[data-status="alive"] .badge--scribe\').length'
+    await page.waitForFunction(`${scribes} === 1`)
     await shot(page, 'status-alive')
 
     const killedAt = Date.now()
@@ -232,6 +236,7 @@ test('the status page lists the members live, and shows a killed node dead withi
     await page.waitForSelector('#events .event--dead')
     assert.match((await page.textContent('#events')) ?? '', /n3 died/)
     assert.match((await page.textContent('#summary')) ?? '', /2 of 3 members alive/)
+    await page.waitForFunction(`${scribes} === 1`, null, { timeout: 5000 })
     const text = (await page.textContent('body')) ?? ''
     assert.not.match(text, /\/downloads\//, 'no file links')
     await shot(page, 'status-dead')

@@ -21,6 +21,7 @@ const self = (id: string, over: Partial<NodeSelf> = {}): NodeSelf => ({
   uptimeMs: 1000,
   running: 1,
   logLength: 10,
+  scribe: false,
   dataBytes: 2048,
   events: [],
   ...over,
@@ -33,16 +34,16 @@ test('each member is shown with its own figures, or without when it did not answ
     [member('n2'), member('n1'), member('n3', 'dead', 2), member('n10')],
     new Map([
       ['n1', self('n1')],
-      ['n2', self('n2', { running: 3 })],
+      ['n2', self('n2', { running: 3, scribe: true })],
     ]),
   )
   assert.equal(
-    status.nodes.map((n) => [n.name, n.status, n.running]),
+    status.nodes.map((n) => [n.name, n.status, n.running, n.scribe]),
     [
-      ['n1', 'alive', 1],
-      ['n2', 'alive', 3],
-      ['n3', 'dead', null],
-      ['n10', 'alive', null],
+      ['n1', 'alive', 1, false],
+      ['n2', 'alive', 3, true],
+      ['n3', 'dead', null, null],
+      ['n10', 'alive', null, null],
     ],
     'in name order, numbers as numbers',
   )
@@ -86,6 +87,9 @@ test('what a peer says of itself is checked before it is shown', () => {
   assert.ok(parseNodeSelf(JSON.parse(JSON.stringify(self('n1')))))
   assert.is(parseNodeSelf({ ...self('n1'), uptimeMs: 'long' }), null)
   assert.is(parseNodeSelf(null), null)
+  assert.is(parseNodeSelf({ ...self('n1'), scribe: 'yes' }), null)
+  const { scribe: _, ...older } = self('n1')
+  assert.is(parseNodeSelf(older)?.scribe, false, 'a node that does not say is not the scribe')
   const odd = parseNodeSelf({
     ...self('n1'),
     events: [{ at: 1, kind: 'exploded', node: 'n1', incarnation: 1 }, 'x'],
