@@ -63,7 +63,7 @@ export class DelegatedOps {
   private readonly handed = new Map<string, Handed>()
 
   get size(): number {
-    return this.asked.size + this.handed.size + this.askedByKey.size
+    return this.asked.size + this.handed.size
   }
 
   /** Asks `scribe` to write `op` (number `seq`): resolves true once written, false if not. */
@@ -126,7 +126,11 @@ export class DelegatedOps {
    * more than `landMs` ago and still has not come through this node's log, to be written again.
    */
   expire(now: number, answerMs: number, landMs: number): RecordOp[] {
-    for (const [seq, a] of this.asked) if (now - a.at >= answerMs) this.settle(seq, a, false)
+    // Asked in time order, so the overdue ones are first.
+    for (const [seq, a] of this.asked) {
+      if (now - a.at < answerMs) break
+      this.settle(seq, a, false)
+    }
     const out: RecordOp[] = []
     for (const [key, h] of this.handed) {
       if (now - h.at < landMs) break
