@@ -17,6 +17,12 @@ test('a download no failure touched is at most three operations in the log, on e
   try {
     await c.oneLog()
     const nodes = c.nodes as RunningNode[]
+    // Each node has heard that the others are writers of the log: they agree on the scribe.
+    await eventually(() => {
+      const named = nodes.map((n) => n.health().log.scribe)
+      const scribe = named.find((id) => id !== null)
+      return named.every((id, i) => id === (nodes[i]!.health().id === scribe ? null : scribe))
+    }, 'the nodes agree on the scribe')
     const before = nodes.map((n) => n.health().log.length)
     const blocksBefore = nodes.map((n) => n.health().log.blocks)
     const clients = await Promise.all(
