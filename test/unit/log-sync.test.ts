@@ -163,4 +163,35 @@ test('caught up since a moment: the same log, as long as each member said in an 
   b.sync.close()
 })
 
+test('the writers of a log are the members whose latest advert says so, however old it is', async () => {
+  const clock = fakeClock()
+  const advert = (c: string, over: Partial<LogAdvert> = {}): LogAdvert => ({
+    key: key('1'),
+    writers: 3,
+    length: 5,
+    writer: key(c),
+    writable: true,
+    generation: 0,
+    ...over,
+  })
+  const a = node('a', advert('a'), clock)
+  const b = node('b', advert('b'), clock)
+  const c = node('c', advert('c', { writable: false }), clock)
+  connect(a.transport, b.transport)
+  connect(a.transport, c.transport)
+  for (const link of a.transport.links) link.memberId = `member-${link.remoteKey}`
+  await clock.tick(1000)
+  assert.equal(a.sync.writersOf(key('1')), ['member-b'], 'c is not a writer yet')
+  assert.equal(a.sync.writersOf(key('2')), [])
+  b.sync.close() // b says nothing more: its last advert still counts
+  c.log.state = advert('c')
+  await clock.tick(60_000)
+  assert.equal(a.sync.writersOf(key('1')).sort(), ['member-b', 'member-c'])
+  c.log.state = advert('c', { key: key('2') })
+  await clock.tick(1000)
+  assert.equal(a.sync.writersOf(key('1')), ['member-b'], 'c moved to another log')
+  a.sync.close()
+  c.sync.close()
+})
+
 test.run()
