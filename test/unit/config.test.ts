@@ -75,6 +75,15 @@ test('--log-batch-ms takes 0 (one turn of the event loop) up to 1000', () => {
   assert.is((parseConfig([]) as Config).logBatchMs, 50)
 })
 
+test('--log-writers is one (a scribe writes for the cluster, the default) or each', () => {
+  const writers = (argv: string[], env = {}) => (parseConfig(argv, env) as Config).logWriters
+  assert.is(writers([]), 'one')
+  assert.is(writers(['--log-writers', 'each']), 'each')
+  assert.is(writers([], { LOG_WRITERS: 'each' }), 'each')
+  fails(['--log-writers', 'two'], '--log-writers')
+  fails(['--log-writers', 'ONE'], '--log-writers')
+})
+
 test('--help lists every flag with its variable', () => {
   assert.is(parseConfig(['--help']), 'help')
   const help = helpText()
