@@ -157,6 +157,12 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
       peers.map((m) => ({ id: m.id, writable: true })),
     )
   }
+  // Undefined when no scribe applies: with --log-writers each, or before this node is a writer
+  // of its log (it hands nothing over then: it waits to become one, record-log.ts).
+  const scribeNow = (): string | null | undefined =>
+    config.logWriters === 'one' && recordLog.writable
+      ? scribeFor(recordLog.key.toString('hex'))
+      : undefined
   const records = new RecordBroadcast({
     transport,
     log: recordLog,
@@ -185,15 +191,8 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     rejoin,
     quorum,
     records,
-    // A node not yet a writer of its log hands nothing over: it waits to become one (record-log.ts).
-    scribe: () =>
-      config.logWriters === 'one' && recordLog.writable
-        ? scribeFor(recordLog.key.toString('hex'))
-        : null,
-    isScribe: () =>
-      config.logWriters === 'one' &&
-      recordLog.writable &&
-      scribeFor(recordLog.key.toString('hex')) === null,
+    scribe: () => scribeNow() ?? null,
+    isScribe: () => scribeNow() === null,
     unreached() {
       const voters = new Set(known.ids())
       return cluster
