@@ -52,6 +52,11 @@ export interface Config {
   logCheckpointMs: number
   /** Log length past which the cluster compacts it into a fresh log (0: never). */
   logCompactOps: number
+  /**
+   * How many nodes besides its maker copy each file once it is ready: the next in its user's
+   * ranking, who would take the user's downloads over (downloads/housekeeper.ts).
+   */
+  fileCopies: number
   /** Group commit: how long a node gathers its appends to the log before writing them. */
   logBatchMs: number
   /**
@@ -110,6 +115,7 @@ export const DEFAULTS = {
   checkpointStep: 10,
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,
+  fileCopies: 1,
   logBatchMs: 50,
   logWriters: 'one',
   purgeIntervalMs: 1000,

@@ -206,6 +206,20 @@ export const FLAGS: Flag[] = [
     parse: (v) => positiveCount('--min-free-mb', v),
   },
   {
+    flag: '--file-copies',
+    env: 'FILE_COPIES',
+    key: 'fileCopies',
+    default: String(DEFAULTS.fileCopies),
+    help: "how many nodes besides its maker copy each file once it is ready (the next in its user's ranking); the others fetch it when asked; 0: only its maker holds it",
+    parse: (v) => {
+      if (!/^\d{1,3}$/.test(v))
+        throw new ConfigError(
+          `--file-copies must be a whole number, 0 or more, got ${JSON.stringify(v)}`,
+        )
+      return Number(v)
+    },
+  },
+  {
     flag: '--log-checkpoint-ms',
     env: 'LOG_CHECKPOINT_MS',
     key: 'logCheckpointMs',

@@ -13,6 +13,7 @@ import { Closers } from './closers.ts'
 import type { FreeBytes } from './disk-space.ts'
 import { healthProblems, healthWarnings, type Health } from './health.ts'
 import type { RecordLog } from './store/record-log.ts'
+import type { BlobFileStore } from './store/file-store.ts'
 import { openStorage } from './node-storage.ts'
 import { openCluster } from './node-cluster.ts'
 import type { Cluster } from './cluster/cluster.ts'
@@ -62,6 +63,8 @@ export interface RunningNode {
   relay: Relay
   /** The record log this node is on (and moves between). */
   recordLog: RecordLog
+  /** The files this node has made, copied and serves. */
+  files: BlobFileStore
   metrics: Metrics
   /** Where /metrics is served. */
   metricsUrl: string
@@ -172,6 +175,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       liveTtlMs: config.liveTtlMs,
       checkpointStep: config.checkpointStep,
       logCheckpointMs: config.logCheckpointMs,
+      fileCopies: config.fileCopies,
       attempts: config.attempts,
       retryMs: config.retryMs,
       purgeIntervalMs: config.purgeIntervalMs,
@@ -297,6 +301,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       cluster,
       relay,
       recordLog,
+      files,
       metrics,
       metricsUrl,
       health,

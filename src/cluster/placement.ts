@@ -76,10 +76,26 @@ export class Placement {
   /** Who should take over a download of this user whose owner is gone, or null while it is not. */
   successorFor(userId: string, ownerId: string): NodeRef | null {
     if (!this.ownerGone(ownerId)) return null
-    const live = this.o
+    return this.ref(owner(userId, this.liveIds()))
+  }
+
+  /**
+   * Does this node keep a copy of a file `makerId` made for this user: the first `copies` live
+   * members of the user's ranking other than its maker do, the ones that would take the user's
+   * downloads over. A file then outlives its maker without every node paying to copy every
+   * file; the others fetch it when a page asks them for it.
+   */
+  keepsFileCopy(userId: string, makerId: string, copies: number): boolean {
+    const others = this.liveIds().filter((id) => id !== makerId)
+    return rank(userId, others).slice(0, copies).includes(this.o.self.id)
+  }
+
+  /** The live members' ids, sorted: equal strings for equal sets. */
+  liveIds(): string[] {
+    return this.o
       .members()
       .filter((m) => isLiveStatus(m.status))
       .map((m) => m.id)
-    return this.ref(owner(userId, live))
+      .sort()
   }
 }

@@ -1,7 +1,9 @@
 /**
- * What happens to records and files after they are made: every node copies each ready file
- * as soon as it exists (so it outlives the node that made it), and a sweep purges what
- * expired, with its file, and hands the rest of the round to the manager.
+ * What happens to records and files after they are made: the nodes chosen to keep a copy of a
+ * ready file (placement.ts, keepsFileCopy) copy it as soon as it exists, so that it outlives
+ * the node that made it, and again whenever the live members change (a copy's holder died: the
+ * next in line copies it); a sweep purges what expired, with its file, and hands the rest of
+ * the round to the manager.
  */
 import type { Download } from '../store/record.ts'
 import type { FileStore } from '../store/file-store.ts'
@@ -9,8 +11,12 @@ import type { Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
 
 export interface HousekeeperOptions {
-  records: { purge(): Download[] }
+  records: { purge(): Download[]; all(): Download[] }
   files: Pick<FileStore, 'prefetch' | 'remove'>
+  /** Whether this node keeps a copy of this ready download's file. */
+  keepsCopy(d: Download): boolean
+  /** The live members, as a string that changes whenever they do. */
+  liveMembers(): string
   clock: Clock
   /** How often the sweep runs. */
   intervalMs: number
@@ -23,6 +29,7 @@ export interface HousekeeperOptions {
 
 export class Housekeeper {
   private readonly prefetched = new Set<string>()
+  private members: string | null = null
   private timer: Timer | null = null
 
   constructor(private readonly o: HousekeeperOptions) {}
@@ -31,9 +38,9 @@ export class Housekeeper {
     this.timer ??= this.o.clock.setInterval(() => this.sweep(), this.o.intervalMs)
   }
 
-  /** Starts copying a ready download's file here, once. */
+  /** Starts copying a ready download's file here, once, if this node keeps a copy of it. */
   prefetch(d: Download | null): void {
-    if (!d?.file || this.prefetched.has(d.id)) return
+    if (!d?.file || this.prefetched.has(d.id) || !this.o.keepsCopy(d)) return
     this.prefetched.add(d.id)
     this.o.files.prefetch(d.file)
   }
@@ -53,10 +60,19 @@ export class Housekeeper {
         this.o.log.info('purged', { id: d.id, user: d.userId, state: d.state })
         this.o.onPurged(d)
       }
+      this.copyForNewMembers()
       this.o.onSweep()
     } catch (err) {
       this.o.log.error('sweep-failed', { error: (err as Error).message })
     }
+  }
+
+  /** Once the live members change, the files this node is now to keep and does not yet. */
+  private copyForNewMembers(): void {
+    const members = this.o.liveMembers()
+    if (members === this.members) return
+    this.members = members
+    for (const d of this.o.records.all()) this.prefetch(d)
   }
 
   stop(): void {

@@ -59,7 +59,14 @@ export interface ManagerOptions extends Omit<
   SupervisorOptions,
   'onProgress' | 'onCheckpoint' | 'placement' | 'copies'
 > {
-  placement: Successors & Owners & { successorsOf(userId: string, count: number): string[] }
+  placement: Successors &
+    Owners & {
+      successorsOf(userId: string, count: number): string[]
+      keepsFileCopy(userId: string, makerId: string, copies: number): boolean
+      liveIds(): string[]
+    }
+  /** How many nodes besides its maker keep a copy of each file (--file-copies). */
+  fileCopies: number
   relay?: ProgressRelay
   /** How often expired records are purged and every worker is reconciled. @default 1000 */
   purgeIntervalMs?: number
@@ -129,6 +136,8 @@ export class DownloadManager implements DownloadService {
     this.housekeeper = new Housekeeper({
       records: repo,
       files: o.files,
+      keepsCopy: (d) => o.placement.keepsFileCopy(d.userId, d.owner, o.fileCopies),
+      liveMembers: () => o.placement.liveIds().join(),
       clock,
       intervalMs: purgeIntervalMs,
       log,

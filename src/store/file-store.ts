@@ -3,7 +3,7 @@
  * to a hyperblobs core of its own, in the same corestore as the log, so they replicate over
  * the same connections. A record points to its file by core key and blob id; any node can
  * serve it, fetching it from a peer if it must, also after the generating node has died,
- * once it has been replicated (every node prefetches the files of ready records).
+ * once it has been replicated (the nodes next in line copy each ready file: placement.ts).
  */
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -247,6 +247,13 @@ export class BlobFileStore implements FileStore {
     const ok = await Promise.race([fetched, timedOut])
     this.clock.clearTimeout(timer)
     return ok
+  }
+
+  /** Whether this node holds every block of the file (made or copied here). */
+  async holds(ref: FileRef): Promise<boolean> {
+    if (this.closed) return false
+    const { core } = await this.blobsFor(ref.core)
+    return core.has(ref.blockOffset, ref.blockOffset + ref.blockLength)
   }
 
   prefetch(ref: FileRef): void {

@@ -84,6 +84,16 @@ test('--log-writers is one (a scribe writes for the cluster, the default) or eac
   fails(['--log-writers', 'ONE'], '--log-writers')
 })
 
+test('--file-copies is how many nodes besides the maker copy a file: 1 by default, 0 or more', () => {
+  const copies = (argv: string[], env = {}) => (parseConfig(argv, env) as Config).fileCopies
+  assert.is(copies([]), 1)
+  assert.is(copies(['--file-copies', '0']), 0)
+  assert.is(copies([], { FILE_COPIES: '2' }), 2)
+  fails(['--file-copies', '-1'], '--file-copies')
+  fails(['--file-copies', 'all'], '--file-copies')
+  fails(['--file-copies', '1.5'], '--file-copies')
+})
+
 test('--help lists every flag with its variable', () => {
   assert.is(parseConfig(['--help']), 'help')
   const help = helpText()

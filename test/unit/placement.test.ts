@@ -68,3 +68,29 @@ test('the successor of a gone owner is the first live member of the ranking, sus
 })
 
 test.run()
+
+test('a file is kept by the next members of its user’s ranking after its maker, no others', () => {
+  const all = [member('a'), member('b'), member('c')]
+  // Self is a. Ranking b, a, c: a comes first after the maker b.
+  const second = userRanked('b', 'a', 'c')
+  assert.ok(placement(all).keepsFileCopy(second, 'b', 1))
+  assert.not.ok(placement(all).keepsFileCopy(second, 'b', 0), 'no copies asked for')
+  // Ranking b, c, a: c keeps the one copy, a only a second.
+  const third = userRanked('b', 'c', 'a')
+  assert.not.ok(placement(all).keepsFileCopy(third, 'b', 1))
+  assert.ok(placement(all).keepsFileCopy(third, 'b', 2))
+  // The maker never counts as a copy of its own file.
+  assert.not.ok(placement(all).keepsFileCopy(userRanked('a', 'b', 'c'), 'a', 2))
+  // A dead member keeps nothing: the next live one in the ranking keeps its copy.
+  const cDead = [member('a'), member('b'), member('c', 'dead')]
+  assert.ok(placement(cDead).keepsFileCopy(third, 'b', 1))
+  // A dead maker is no reason for fewer copies: the first live members keep them.
+  assert.ok(placement([member('a'), member('b', 'dead'), member('c')]).keepsFileCopy(third, 'b', 2))
+})
+
+test('the live members’ ids come sorted, the same for the same set, without the dead', () => {
+  const one = placement([member('c'), member('a'), member('b', 'suspect'), member('d', 'dead')])
+  const two = placement([member('b', 'suspect'), member('a'), member('c')])
+  assert.equal(one.liveIds(), ['a', 'b', 'c'])
+  assert.equal(one.liveIds(), two.liveIds())
+})
