@@ -8,7 +8,7 @@ import Corestore from 'corestore'
 import CoreStorage from 'hypercore-storage'
 import type { Config } from './config.ts'
 import type { Clock } from './clock.ts'
-import type { Logger } from './logger.ts'
+import type { Fields, Logger } from './logger.ts'
 import type { Closers } from './closers.ts'
 import { DiskSpace, dirBytes, type FreeBytes } from './disk-space.ts'
 import { describeError, type HealthSignals } from './health.ts'
@@ -16,10 +16,14 @@ import { RecordLog } from './store/record-log.ts'
 import type { RecordTable } from './store/record-table.ts'
 import { LogRepository } from './store/repository.ts'
 import { BlobFileStore } from './store/file-store.ts'
+import { DiskFileStore } from './store/disk-files.ts'
+import { isBlobRef } from './store/record.ts'
 import { Sweeper } from './store/core-sweep.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
+  /** This node's member id. */
+  self: string
   clock: Clock
   /** Record time (cluster/cluster-time.ts). */
   time: { now(): number }
@@ -35,7 +39,7 @@ export interface StorageOptions {
 
 export interface NodeStorage {
   recordLog: RecordLog
-  files: BlobFileStore
+  files: DiskFileStore
   repo: LogRepository
   disk: DiskSpace
   /** Settles with the error if the store fails for good: only opening it again recovers. */
@@ -60,7 +64,7 @@ const WRITE_BUFFER_BYTES = 4 * 1048576
 function fileCores(table: RecordTable): string[] {
   const cores = new Set<string>()
   for (const { download } of table.entries.values())
-    if (download.file) cores.add(download.file.core)
+    if (download.file && isBlobRef(download.file)) cores.add(download.file.core)
   return [...cores]
 }
 
@@ -130,13 +134,13 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   await recordLog.ready().catch((err: Error) => {
     throw new Error(`cannot open the store in ${dir}: ${err.message}`)
   })
+  const onUnreachable = (fields: Fields) => log.warn('file-fetch-timeout', fields)
+  // The files of records written before v8, blobs in the nodes' hyperblobs cores.
+  const blobs = new BlobFileStore(store, { clock, spoolDir: join(dir, 'spool'), onUnreachable })
+  await blobs.ready()
   const files = closers.add(
     'files',
-    new BlobFileStore(store, {
-      clock,
-      spoolDir: join(dir, 'spool'),
-      onUnreachable: (fields) => log.warn('file-fetch-timeout', fields),
-    }),
+    new DiskFileStore({ dir: join(dir, 'files'), self: o.self, blobs, clock, onUnreachable }),
     (f) => f.close(),
   )
   await files.ready()
@@ -145,7 +149,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   let before = 0
   const sweeper = new Sweeper({
     store,
-    keep: () => [...recordLog.writerKeys(), ...fileCores(recordLog.table), files.key],
+    keep: () => [...recordLog.writerKeys(), ...fileCores(recordLog.table), blobs.key],
     settled: () => recordLog.settled(),
     afterMoveMs: o.sweepAfterMoveMs,
     clock,

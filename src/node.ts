@@ -13,7 +13,8 @@ import { Closers } from './closers.ts'
 import type { FreeBytes } from './disk-space.ts'
 import { healthProblems, healthWarnings, type Health } from './health.ts'
 import type { RecordLog } from './store/record-log.ts'
-import type { BlobFileStore } from './store/file-store.ts'
+import type { DiskFileStore } from './store/disk-files.ts'
+import { FileTransfer } from './cluster/file-transfer.ts'
 import { openStorage } from './node-storage.ts'
 import { openCluster } from './node-cluster.ts'
 import type { Cluster } from './cluster/cluster.ts'
@@ -64,7 +65,7 @@ export interface RunningNode {
   /** The record log this node is on (and moves between). */
   recordLog: RecordLog
   /** The files this node has made, copied and serves. */
-  files: BlobFileStore
+  files: DiskFileStore
   metrics: Metrics
   /** Where /metrics is served. */
   metricsUrl: string
@@ -121,6 +122,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       (rejoin.ready() &&
         (cluster.live().length === 1 || clock.now() - started >= CLOCK_COMPARE_GRACE_MS))
     const storage = await openStorage(config, {
+      self: id,
       clock,
       time,
       mayPurge: timeTrusted,
@@ -144,6 +146,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       job: ownJob?.name ?? config.generator,
     })
     const { cluster, relay, rejoin, quorum } = part
+    files.attach(new FileTransfer(part.transport, { files, clock, log }))
 
     const seen = observability({
       config,

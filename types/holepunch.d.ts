@@ -160,7 +160,19 @@ declare module 'protomux' {
 }
 
 declare module 'compact-encoding' {
-  const c: { json: unknown; fixed32: unknown; buffer: unknown; raw: unknown }
+  /** An encoding: how a value is sized, written and read at a state's position. */
+  export interface Encoding<T = unknown> {
+    preencode(state: unknown, value: T): void
+    encode(state: unknown, value: T): void
+    decode(state: unknown): T
+  }
+  const c: {
+    json: Encoding
+    fixed32: Encoding<Buffer>
+    buffer: Encoding<Buffer | null>
+    raw: Encoding<Buffer>
+    uint8array: Encoding<Uint8Array>
+  }
   export default c
 }
 

@@ -24,11 +24,11 @@ const LINK_TIMEOUT_MS = 3000
  * hear; v5 writes several operations to one block of the log (store/op-pack.ts), which a v4
  * node would drop; v6 sends records as their write starts and confirms them once written
  * (cluster/record-broadcast.ts), which a v5 node would take as written; v7 hands a node's
- * writes to one scribe (cluster/scribe.ts), which a v6 node would neither write nor answer.
- * Nodes of different
- * versions must not link (see README, Upgrading).
+ * writes to one scribe (cluster/scribe.ts), which a v6 node would neither write nor answer;
+ * v8 copies files over the links (cluster/file-transfer.ts) in a message of bytes a v7 node
+ * cannot read. Nodes of different versions must not link (see README, Upgrading).
  */
-const PROTOCOL = 'pdf-cluster/v7'
+const PROTOCOL = 'pdf-cluster/v8'
 const OLDER_PROTOCOLS = [
   'pdf-cluster/v1',
   'pdf-cluster/v2',
@@ -36,7 +36,25 @@ const OLDER_PROTOCOLS = [
   'pdf-cluster/v4',
   'pdf-cluster/v5',
   'pdf-cluster/v6',
+  'pdf-cluster/v7',
 ]
+
+/** A JSON message with bytes beside it (Link.sendBytes): delivered as the message plus `data`. */
+const withBytes = {
+  preencode(state: unknown, m: { head: object; data: Uint8Array }) {
+    c.json.preencode(state, m.head)
+    c.uint8array.preencode(state, m.data)
+  },
+  encode(state: unknown, m: { head: object; data: Uint8Array }) {
+    c.json.encode(state, m.head)
+    c.uint8array.encode(state, m.data)
+  },
+  decode(state: unknown): unknown {
+    const head: unknown = c.json.decode(state)
+    const data = Buffer.from(c.uint8array.decode(state))
+    return typeof head === 'object' && head !== null ? { ...head, data } : null
+  },
+}
 
 export interface NoiseStream {
   handshakeHash: Buffer
@@ -111,6 +129,13 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
             // A closing link: membership will notice the silence.
           }
         },
+        sendBytes: (head, data) => {
+          try {
+            bytes.send({ head, data })
+          } catch {
+            // As send.
+          }
+        },
         datagram: (m) => {
           if (!conn.rawStream?.trySend) return false
           const bytes = Buffer.from(JSON.stringify(m))
@@ -130,6 +155,7 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
   })
   if (!channel) return conn.destroy()
   const message = channel.addMessage({ encoding: c.json, onmessage: deliver })
+  const bytes = channel.addMessage({ encoding: withBytes, onmessage: deliver })
   // Datagrams come to the same place as the channel's messages, once the peer has proved the
   // secret; the secret stream has authenticated and decrypted them.
   conn.on('message', (bytes: Buffer) => {

@@ -19,6 +19,11 @@ export interface Link {
   /** Sends one message; never throws (a closing link is noticed by membership). */
   send(message: object): void
   /**
+   * Sends a message and bytes beside it, untouched by JSON (a file's chunk): the other end
+   * receives the message with the bytes as its `data`, a Buffer. Never throws, as `send`.
+   */
+  sendBytes(message: object, data: Uint8Array): void
+  /**
    * Sends one message beside the stream, as a datagram (unreliable, unordered), if the link
    * carries them and the message fits in one; false, and nothing sent, if not. For what is
    * repeated anyway and must not wait behind the stream's queue: heartbeats, which a busy

@@ -16,13 +16,13 @@ import Hyperblobs from 'hyperblobs'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
-import type { FileRef } from './record.ts'
+import type { BlobRef, FileRef } from './record.ts'
 import { FileCopies } from './file-copies.ts'
 import { installPeerRangeFix } from './peer-range-fix.ts'
 import { replicationOf } from './replication-state.ts'
 import type { Fields } from '../logger.ts'
 
-export type { FileRef } from './record.ts'
+export type { BlobRef, FileRef } from './record.ts'
 
 // Peers clear the files of purged downloads; without this, a file appended just before its
 // maker's first purge may never be fetched from it (peer-range-fix.ts). Installed before any
@@ -55,20 +55,23 @@ const COPY_GIVE_UP_MS = 60_000
 /** Blocks of a stored file: hyperblobs' own block size. */
 const BLOCK_BYTES = 64 * 1024
 
-export interface FileStore {
-  put(bytes: Buffer): Promise<FileRef>
+/** What a store of files does; `R` is the kind of reference it gives and takes. */
+export interface FileStore<R extends FileRef = FileRef> {
+  put(bytes: Buffer): Promise<R>
   /**
    * Stores a stream as it comes, never whole in memory (it is spooled to the disk first);
    * rejects with SourceStreamError if the stream fails, StoreError if the store does, or the
    * signal's reason once it is aborted, and then has stored nothing.
    */
-  putStream(source: Readable, signal?: AbortSignal): Promise<FileRef>
+  putStream(source: Readable, signal?: AbortSignal): Promise<R>
   /** Null when the file cannot be had within the fetch timeout (no peer holding it is reachable). */
-  open(ref: FileRef): Promise<StoredFile | null>
+  open(ref: R): Promise<StoredFile | null>
   /** Starts copying a file here, so it outlives the node that made it. */
-  prefetch(ref: FileRef): void
+  prefetch(ref: R): void
+  /** Whether this node holds the whole file (made or copied here). */
+  holds(ref: R): Promise<boolean>
   /** Frees this node's copy. */
-  remove(ref: FileRef): Promise<void>
+  remove(ref: R): Promise<void>
   close(): Promise<void>
 }
 
@@ -82,7 +85,7 @@ export interface BlobFileStoreOptions {
   onUnreachable?: (fields: Fields) => void
 }
 
-export class BlobFileStore implements FileStore {
+export class BlobFileStore implements FileStore<BlobRef> {
   private readonly cores = new Map<string, { core: Hypercore; blobs: Hyperblobs }>()
   private own: { core: Hypercore; blobs: Hyperblobs } | null = null
   private closed = false
@@ -127,7 +130,7 @@ export class BlobFileStore implements FileStore {
     return this.own.core.key.toString('hex')
   }
 
-  async put(bytes: Buffer): Promise<FileRef> {
+  async put(bytes: Buffer): Promise<BlobRef> {
     if (!this.own) throw new StoreError(new Error('file store is not open'))
     try {
       const id = await this.own.blobs.put(bytes)
@@ -137,7 +140,7 @@ export class BlobFileStore implements FileStore {
     }
   }
 
-  async putStream(source: Readable, signal?: AbortSignal): Promise<FileRef> {
+  async putStream(source: Readable, signal?: AbortSignal): Promise<BlobRef> {
     if (!this.own) throw new StoreError(new Error('file store is not open'))
     // Spooled to a file first: the core takes one file at a time, and a job's stream may take
     // minutes; copied from the disk it holds the core for a moment, and a stream that fails
@@ -159,7 +162,7 @@ export class BlobFileStore implements FileStore {
   }
 
   /** Appends a file from the disk in BLOCK_BYTES blocks. */
-  private async putFile(path: string): Promise<FileRef> {
+  private async putFile(path: string): Promise<BlobRef> {
     const own = this.own
     if (!own) throw new StoreError(new Error('file store is not open'))
     const sink = own.blobs.createWriteStream()
@@ -211,7 +214,7 @@ export class BlobFileStore implements FileStore {
     return entry
   }
 
-  async open(ref: FileRef): Promise<StoredFile | null> {
+  async open(ref: BlobRef): Promise<StoredFile | null> {
     if (this.closed) return null
     const { core, blobs } = await this.blobsFor(ref.core)
     const end = ref.blockOffset + ref.blockLength
@@ -249,19 +252,18 @@ export class BlobFileStore implements FileStore {
     return ok
   }
 
-  /** Whether this node holds every block of the file (made or copied here). */
-  async holds(ref: FileRef): Promise<boolean> {
+  async holds(ref: BlobRef): Promise<boolean> {
     if (this.closed) return false
     const { core } = await this.blobsFor(ref.core)
     return core.has(ref.blockOffset, ref.blockOffset + ref.blockLength)
   }
 
-  prefetch(ref: FileRef): void {
+  prefetch(ref: BlobRef): void {
     if (this.closed) return
     this.copies.add(ref.core, { start: ref.blockOffset, end: ref.blockOffset + ref.blockLength })
   }
 
-  async remove(ref: FileRef): Promise<void> {
+  async remove(ref: BlobRef): Promise<void> {
     if (this.closed) return
     const range = { start: ref.blockOffset, end: ref.blockOffset + ref.blockLength }
     this.copies.forget(ref.core, range)
@@ -281,7 +283,9 @@ export class BlobFileStore implements FileStore {
  * The job's stream as bytes, for the spool file. Whatever goes wrong reading it is the job's
  * failure (SourceStreamError), as is a chunk that is not bytes or text.
  */
-async function* bytesOf(source: AsyncIterable<unknown>): AsyncGenerator<Uint8Array | string> {
+export async function* bytesOf(
+  source: AsyncIterable<unknown>,
+): AsyncGenerator<Uint8Array | string> {
   try {
     for await (const chunk of source) {
       if (typeof chunk === 'string' || chunk instanceof Uint8Array) yield chunk

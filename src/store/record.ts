@@ -3,8 +3,24 @@
  * through the replicated log, so everything read back from it goes through `parseOp` first.
  */
 
-/** Where a file lives in the replicated storage (store/file-store.ts). */
-export interface FileRef {
+/**
+ * Where a file lives: a file in its maker's files directory, copied to other nodes over the
+ * cluster's links (store/disk-files.ts), or, for files made before v8, a blob in its maker's
+ * hyperblobs core (store/file-store.ts).
+ */
+export type FileRef = DiskFileRef | BlobRef
+
+export interface DiskFileRef {
+  /** Id of the member that made it. */
+  node: string
+  /** Its name in the files directory of every node that holds it. */
+  name: string
+  byteLength: number
+  /** Hex SHA-256 of its bytes: a copy that does not match is thrown away. */
+  sha256: string
+}
+
+export interface BlobRef {
   /** Hex key of the hyperblobs core holding the file. */
   core: string
   blockOffset: number
@@ -12,6 +28,11 @@ export interface FileRef {
   byteOffset: number
   byteLength: number
 }
+
+export const isBlobRef = (ref: FileRef): ref is BlobRef => 'core' in ref
+
+/** The names the files directory holds: what nanoid makes, never a path. */
+export const FILE_NAME = /^[A-Za-z0-9_-]{10,64}$/
 
 export const STATES = ['pending', 'processing', 'ready', 'error'] as const
 export type DownloadState = (typeof STATES)[number]
@@ -57,7 +78,7 @@ export type Params = { [key: string]: unknown }
 export const MAX_PARAMS_BYTES = 2048
 
 /** A ready download's file: where it lives in the replicated storage, and how it is served. */
-export interface DownloadFile extends FileRef {
+export type DownloadFile = FileRef & {
   /** The name a browser saves it under, as the generator gave it (made safe). */
   filename: string
   contentType: string
@@ -122,22 +143,36 @@ function parseFile(v: unknown, id: string): DownloadFile | null | undefined {
   if (v === null) return null
   if (typeof v !== 'object' || v === undefined) return undefined
   const o = v as Record<string, unknown>
-  const ints = ['blockOffset', 'blockLength', 'byteOffset', 'byteLength'] as const
-  if (typeof o.core !== 'string' || !/^[0-9a-f]{64}$/.test(o.core)) return undefined
-  for (const k of ints) if (!Number.isSafeInteger(o[k]) || (o[k] as number) < 0) return undefined
+  const ref = parseRef(o)
+  if (!ref) return undefined
   // Records written before files had names were all the built-in PDF report.
   const filename = o.filename === undefined ? `report-${id}.pdf` : o.filename
   const contentType = o.contentType === undefined ? 'application/pdf' : o.contentType
   if (!str(filename) || safeFileName(filename) !== filename) return undefined
   if (!str(contentType) || !isContentType(contentType)) return undefined
+  return { ...ref, filename, contentType }
+}
+
+const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
+
+function parseRef(o: Record<string, unknown>): FileRef | undefined {
+  if (o.core === undefined) {
+    const { node, name, byteLength, sha256 } = o
+    if (typeof node !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(node)) return undefined
+    if (typeof name !== 'string' || !FILE_NAME.test(name)) return undefined
+    if (!count(byteLength) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+      return undefined
+    return { node, name, byteLength, sha256 }
+  }
+  const ints = ['blockOffset', 'blockLength', 'byteOffset', 'byteLength'] as const
+  if (typeof o.core !== 'string' || !/^[0-9a-f]{64}$/.test(o.core)) return undefined
+  for (const k of ints) if (!count(o[k])) return undefined
   return {
     core: o.core,
     blockOffset: o.blockOffset as number,
     blockLength: o.blockLength as number,
     byteOffset: o.byteOffset as number,
     byteLength: o.byteLength as number,
-    filename,
-    contentType,
   }
 }
 

@@ -2,6 +2,7 @@
  * Fakes for the downloads layer's collaborators: a file store in memory, a generator the test
  * drives step by step, and the repository over an in-memory log.
  */
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import {
   SourceStreamError,
@@ -11,7 +12,7 @@ import {
 } from '../../src/store/file-store.ts'
 import { LogRepository } from '../../src/store/repository.ts'
 import type { Generator, Job, RunContext, GeneratedFile } from '../../src/downloads/generator.ts'
-import type { Checkpoint } from '../../src/store/record.ts'
+import type { Checkpoint, DiskFileRef } from '../../src/store/record.ts'
 import type { Clock } from '../../src/clock.ts'
 import { MemoryLog } from './memory-log.ts'
 
@@ -20,21 +21,22 @@ export function memoryRepository(clock: Clock, tombstoneMs = 60_000) {
   return { log, repo: new LogRepository({ log, time: clock, tombstoneMs }) }
 }
 
-export class MemoryFileStore implements FileStore {
-  readonly files = new Map<number, Buffer>()
+export class MemoryFileStore implements FileStore<DiskFileRef> {
+  readonly files = new Map<string, Buffer>()
   readonly prefetched: FileRef[] = []
   readonly removed: FileRef[] = []
   /** While false, open() answers null: the file is on no reachable peer. */
   reachable = true
+  private made = 0
 
-  async put(bytes: Buffer): Promise<FileRef> {
-    const blockOffset = this.files.size
-    this.files.set(blockOffset, bytes)
-    const core = 'ab'.repeat(32)
-    return { core, blockOffset, blockLength: 1, byteOffset: 0, byteLength: bytes.length }
+  async put(bytes: Buffer): Promise<DiskFileRef> {
+    const name = `file-${String(++this.made).padStart(6, '0')}`
+    this.files.set(name, bytes)
+    const sha256 = createHash('sha256').update(bytes).digest('hex')
+    return { node: 'node-a', name, byteLength: bytes.length, sha256 }
   }
 
-  async putStream(source: Readable): Promise<FileRef> {
+  async putStream(source: Readable): Promise<DiskFileRef> {
     const chunks: Buffer[] = []
     try {
       for await (const chunk of source) chunks.push(Buffer.from(chunk as Uint8Array))
@@ -44,8 +46,8 @@ export class MemoryFileStore implements FileStore {
     return this.put(Buffer.concat(chunks))
   }
 
-  async open(ref: FileRef): Promise<StoredFile | null> {
-    const bytes = this.files.get(ref.blockOffset)
+  async open(ref: DiskFileRef): Promise<StoredFile | null> {
+    const bytes = this.files.get(ref.name)
     if (!bytes || !this.reachable) return null
     return {
       size: bytes.length,
@@ -54,13 +56,17 @@ export class MemoryFileStore implements FileStore {
     }
   }
 
-  prefetch(ref: FileRef): void {
+  prefetch(ref: DiskFileRef): void {
     this.prefetched.push(ref)
   }
 
-  async remove(ref: FileRef): Promise<void> {
+  async holds(ref: DiskFileRef): Promise<boolean> {
+    return this.files.has(ref.name)
+  }
+
+  async remove(ref: DiskFileRef): Promise<void> {
     this.removed.push(ref)
-    this.files.delete(ref.blockOffset)
+    this.files.delete(ref.name)
   }
 
   async close(): Promise<void> {}

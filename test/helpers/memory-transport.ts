@@ -37,6 +37,13 @@ export function connect(a: MemoryTransport, b: MemoryTransport): () => void {
         if (open) to.emit('message', received(), copy)
       })
     },
+    sendBytes(message, data) {
+      if (!open || from.muted) return
+      const copy = { ...(JSON.parse(JSON.stringify(message)) as object), data: Buffer.from(data) }
+      queueMicrotask(() => {
+        if (open) to.emit('message', received(), copy)
+      })
+    },
     datagram(message) {
       this.send(message)
       return true

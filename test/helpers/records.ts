@@ -1,13 +1,12 @@
 import type { Download } from '../../src/store/record.ts'
 import type { FileRef } from '../../src/store/file-store.ts'
 
-/** Where a 10-byte file would be, in a core no node holds. */
+/** A 10-byte file that no node holds. */
 export const FILE_REF: FileRef = {
-  core: 'ab'.repeat(32),
-  blockOffset: 0,
-  blockLength: 1,
-  byteOffset: 0,
+  node: 'node-a',
+  name: 'file-000000',
   byteLength: 10,
+  sha256: 'ab'.repeat(32),
 }
 
 let seq = 0

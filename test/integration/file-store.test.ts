@@ -6,8 +6,17 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BlobFileStore, SourceStreamError } from '../../src/store/file-store.ts'
 import { tempDir } from '../helpers/node.ts'
-import { FILE_REF } from '../helpers/records.ts'
+import type { BlobRef } from '../../src/store/record.ts'
 import { fakeClock } from '../helpers/clock.ts'
+
+/** Where a 10-byte file would be, in a core no node holds. */
+const BLOB_REF: BlobRef = {
+  core: 'ab'.repeat(32),
+  blockOffset: 0,
+  blockLength: 1,
+  byteOffset: 0,
+  byteLength: 10,
+}
 
 test('a file put is served back, and after remove this node no longer holds it', async () => {
   const dir = await tempDir()
@@ -45,11 +54,11 @@ test('a file of an unknown core is reported unavailable after the timeout, not a
   await files.ready()
   try {
     const started = Date.now()
-    assert.is(await files.open(FILE_REF), null)
+    assert.is(await files.open(BLOB_REF), null)
     assert.ok(Date.now() - started < 2000)
     assert.equal(
       told.map((f) => [f.block, f.length, f.peers]),
-      [[FILE_REF.blockOffset, 0, '']],
+      [[BLOB_REF.blockOffset, 0, '']],
       'what replication looked like is told: no peer holds the core',
     )
   } finally {

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Housekeeper } from '../../src/downloads/housekeeper.ts'
-import type { Download } from '../../src/store/record.ts'
+import type { DiskFileRef, Download } from '../../src/store/record.ts'
 import type { FileRef } from '../../src/store/file-store.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
@@ -29,7 +29,7 @@ function keeper(records: Download[], keeps: Set<string>, live: { ids: string }) 
 
 test('a ready file is copied here only if this node keeps a copy of it, and once', () => {
   const kept = download({ userId: 'u1', state: 'ready', file })
-  const other = download({ userId: 'u2', state: 'ready', file: { ...file, blockOffset: 5 } })
+  const other = download({ userId: 'u2', state: 'ready', file: { ...file, name: 'file-000005' } })
   const { h, prefetched } = keeper([kept, other], new Set(['u1']), { ids: 'a,b,c' })
   h.prefetch(kept)
   h.prefetch(kept)
@@ -41,7 +41,7 @@ test('a ready file is copied here only if this node keeps a copy of it, and once
 
 test('when the live members change, the files this node now keeps are copied', async () => {
   const a = download({ userId: 'u1', state: 'ready', file })
-  const b = download({ userId: 'u2', state: 'ready', file: { ...file, blockOffset: 5 } })
+  const b = download({ userId: 'u2', state: 'ready', file: { ...file, name: 'file-000005' } })
   const keeps = new Set(['u1'])
   const live = { ids: 'a,b,c' }
   const { h, clock, prefetched } = keeper([a, b], keeps, live)
@@ -55,8 +55,8 @@ test('when the live members change, the files this node now keeps are copied', a
   live.ids = 'a,b'
   await clock.tick(1000)
   assert.equal(
-    prefetched.map((r) => r.blockOffset),
-    [0, 5],
+    prefetched.map((r) => (r as DiskFileRef).name),
+    ['file-000000', 'file-000005'],
   )
   live.ids = 'a,b,d'
   await clock.tick(1000)

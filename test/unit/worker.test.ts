@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import { Readable } from 'node:stream'
 import * as assert from 'uvu/assert'
 import { Worker } from '../../src/downloads/worker.ts'
-import type { Download } from '../../src/store/record.ts'
+import type { DiskFileRef, Download } from '../../src/store/record.ts'
 import type { RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator, type Run } from '../helpers/fakes.ts'
@@ -77,7 +77,7 @@ test('a run starts without a write, checkpoints every 10 %, and ends ready with 
   assert.is(ready.file?.contentType, 'text/csv')
   assert.is(ready.checkpoint, null)
   assert.is(ready.expiresAt, s.clock.now() + RETENTION_MS)
-  assert.is(s.files.files.get(ready.file!.blockOffset)?.toString(), 'a,b\n')
+  assert.is(s.files.files.get((ready.file as DiskFileRef).name)?.toString(), 'a,b\n')
 })
 
 test('with successors to hold its checkpoints, a download no failure touched costs the log 2 operations', async () => {

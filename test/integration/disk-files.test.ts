@@ -1,0 +1,195 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Readable } from 'node:stream'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DiskFileStore, type FilePeers } from '../../src/store/disk-files.ts'
+import { SourceStreamError } from '../../src/store/file-store.ts'
+import type { DiskFileRef } from '../../src/store/record.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { tempDir } from '../helpers/node.ts'
+
+const read = async (s: Readable) => {
+  const chunks: Buffer[] = []
+  for await (const c of s) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+/** Waits for what the store does on the disk meanwhile (a second at most). */
+async function until(ok: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await ok()) return
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  assert.unreachable(`never: ${what}`)
+}
+
+/** A store in a fresh directory; `peers` hold what `held` says, handed over in small chunks. */
+async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?: number } = {}) {
+  const dir = await tempDir()
+  const held = new Map<string, Buffer>()
+  let gate: Promise<void> = Promise.resolve()
+  const asked: string[] = []
+  const peers: FilePeers = {
+    async fetch(ref, write, signal) {
+      asked.push(ref.name)
+      const bytes = held.get(ref.name)
+      if (!bytes) throw new Error('no node reachable holds the file')
+      for (let at = 0; at < bytes.length; at += 4) {
+        signal.throwIfAborted()
+        await write(bytes.subarray(at, at + 4))
+        await gate
+      }
+    },
+  }
+  const files = new DiskFileStore({ dir: dir.path, self: 'me', ...o })
+  await files.ready()
+  files.attach(peers)
+  return {
+    files,
+    dir,
+    held,
+    asked,
+    /** Holds the peers' chunks after the first until `release` is called. */
+    hold() {
+      let release!: () => void
+      gate = new Promise((r) => (release = r))
+      return () => release()
+    },
+  }
+}
+
+test('a file put is whole under its name, served back with its ranges, and gone once removed', async () => {
+  const s = await store()
+  try {
+    const bytes = Buffer.from('%PDF-1.4 ' + 'x'.repeat(100_000))
+    const ref = await s.files.put(bytes)
+    assert.is(ref.node, 'me')
+    assert.is(ref.byteLength, bytes.length)
+    assert.match(ref.sha256, /^[0-9a-f]{64}$/)
+    assert.equal(await readdir(s.dir.path), [ref.name], 'no part left beside it')
+    const file = (await s.files.open(ref))!
+    assert.ok((await read(file.stream())).equals(bytes))
+    assert.is((await read(file.stream({ start: 2, end: 5 }))).toString(), 'DF-1')
+    assert.ok(await s.files.holds(ref))
+    await s.files.remove(ref)
+    assert.not.ok(await s.files.holds(ref))
+    assert.equal(await readdir(s.dir.path), [], 'its disk is back')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a stream that fails is the job’s failure and leaves nothing on the disk', async () => {
+  const s = await store()
+  try {
+    const broken = Readable.from(
+      (async function* () {
+        yield Buffer.from('half')
+        throw new Error('the job broke')
+      })(),
+    )
+    try {
+      await s.files.putStream(broken)
+      assert.unreachable('it fails')
+    } catch (err) {
+      assert.instance(err, SourceStreamError)
+      assert.match((err as Error).message, /the job broke/)
+    }
+    assert.equal(await readdir(s.dir.path), [])
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a peer’s file is served as it arrives, and kept whole once it has', async () => {
+  const s = await store()
+  try {
+    const bytes = Buffer.from('%PDF-1.4 made by a peer')
+    const ref = await s.files.put(bytes) // for its size and hash
+    await s.files.remove(ref)
+    const peer: DiskFileRef = { ...ref, node: 'other' }
+    s.held.set(ref.name, bytes)
+    const release = s.hold()
+    const file = (await s.files.open(peer))!
+    assert.ok(file, 'served once the first bytes are here')
+    assert.not.ok(await s.files.holds(peer), 'not whole yet')
+    const served = read(file.stream())
+    release()
+    assert.ok((await served).equals(bytes))
+    // The copy settles just after its last chunk.
+    for (let i = 0; i < 50 && !(await s.files.holds(peer)); i++)
+      await new Promise((r) => setTimeout(r, 5))
+    assert.ok(await s.files.holds(peer), 'whole, under its name')
+    assert.equal(await readdir(s.dir.path), [ref.name])
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a copy whose bytes do not match its record is thrown away', async () => {
+  const s = await store()
+  try {
+    const ref = await s.files.put(Buffer.from('the real bytes'))
+    await s.files.remove(ref)
+    s.held.set(ref.name, Buffer.from('forged  bytes!'))
+    const peer: DiskFileRef = { ...ref, node: 'other' }
+    const release = s.hold()
+    const file = (await s.files.open(peer))!
+    release()
+    try {
+      await read(file.stream())
+      assert.unreachable('the stream fails')
+    } catch (err) {
+      assert.match((err as Error).message, /do not match/, (err as Error).message)
+    }
+    assert.not.ok(await s.files.holds(peer))
+    assert.equal(await readdir(s.dir.path), [], 'nothing kept')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a file no peer holds answers null within the timeout; a prefetch keeps trying until one does', async () => {
+  const clock = fakeClock()
+  const s = await store({ clock, fetchTimeoutMs: 200 })
+  try {
+    const ref = await s.files.put(Buffer.from('%PDF-1.4 later'))
+    await s.files.remove(ref)
+    const peer: DiskFileRef = { ...ref, node: 'other' }
+    assert.is(await s.files.open(peer), null)
+    assert.is(s.asked.length, 1)
+    s.files.prefetch(peer)
+    await until(() => s.asked.length === 2, 'the copy asked once')
+    await clock.tick(2000)
+    await until(() => s.asked.length === 3, 'and again two seconds later')
+    assert.not.ok(await s.files.holds(peer))
+    // Its maker is back.
+    s.held.set(ref.name, Buffer.from('%PDF-1.4 later'))
+    await clock.tick(2000)
+    await until(() => s.files.holds(peer), 'copied once a holder answered')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('parts a crash left behind are removed when the store opens', async () => {
+  const dir = await tempDir()
+  try {
+    await writeFile(join(dir.path, 'abcdefghij.part'), 'half a file')
+    await writeFile(join(dir.path, 'abcdefghik'), 'a whole one')
+    const files = new DiskFileStore({ dir: dir.path, self: 'me' })
+    await files.ready()
+    assert.equal(await readdir(dir.path), ['abcdefghik'])
+    await files.close()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test.run()
