@@ -177,7 +177,7 @@ export class DiskFileStore implements FileStore {
     if (isBlobRef(ref)) return (await this.o.blobs?.open(ref)) ?? null
     if (this.closed) return null
     const path = this.path(ref.name)
-    if (await exists(path)) return local(path, ref.byteLength)
+    if (await this.whole(ref)) return local(path, ref.byteLength)
     const fetch = this.fetch(ref)
     // Served as it arrives once a peer has sent the first bytes: a large file would not
     // arrive whole within the timeout.
@@ -214,7 +214,7 @@ export class DiskFileStore implements FileStore {
     const until = this.clock.now() + this.copyGiveUpMs
     const attempt = async () => {
       this.copies.delete(ref.name)
-      if (this.closed || (await exists(this.path(ref.name)))) return
+      if (this.closed || (await this.whole(ref))) return
       const fetch = this.fetch(ref)
       while (fetch.ok === null) await fetch.changed()
       // No node holding it was reachable: its maker may be back, or a copy made, shortly.
@@ -229,7 +229,24 @@ export class DiskFileStore implements FileStore {
 
   async holds(ref: FileRef): Promise<boolean> {
     if (isBlobRef(ref)) return (await this.o.blobs?.holds(ref)) ?? false
-    return exists(this.path(ref.name))
+    return this.whole(ref)
+  }
+
+  /**
+   * Whether the file is here, whole. One of another size was cut short by a crash before its
+   * bytes reached the disk (a power cut can leave a renamed file empty): it is removed, and
+   * fetched again from a node that holds it.
+   */
+  private async whole(ref: DiskFileRef): Promise<boolean> {
+    const path = this.path(ref.name)
+    const size = await stat(path).then(
+      (st) => st.size,
+      () => null,
+    )
+    if (size === null) return false
+    if (size === ref.byteLength) return true
+    await rm(path, { force: true })
+    return false
   }
 
   async remove(ref: FileRef): Promise<void> {

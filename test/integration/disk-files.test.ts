@@ -4,7 +4,8 @@ import { Readable } from 'node:stream'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DiskFileStore, type FilePeers } from '../../src/store/disk-files.ts'
-import { SourceStreamError } from '../../src/store/file-store.ts'
+import Corestore from 'corestore'
+import { BlobFileStore, SourceStreamError } from '../../src/store/file-store.ts'
 import type { DiskFileRef } from '../../src/store/record.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
@@ -178,6 +179,23 @@ test('a file no peer holds answers null within the timeout; a prefetch keeps try
   }
 })
 
+test('a file cut short under its name is not served as held: it is fetched again', async () => {
+  const s = await store()
+  try {
+    const bytes = Buffer.from('%PDF-1.4 whole')
+    const ref = await s.files.put(bytes)
+    await writeFile(join(s.dir.path, ref.name), '') // what a power cut may leave
+    assert.not.ok(await s.files.holds(ref))
+    s.held.set(ref.name, bytes)
+    const file = (await s.files.open(ref))!
+    assert.ok((await read(file.stream())).equals(bytes))
+    await until(() => s.files.holds(ref), 'whole again')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
 test('parts a crash left behind are removed when the store opens', async () => {
   const dir = await tempDir()
   try {
@@ -188,6 +206,28 @@ test('parts a crash left behind are removed when the store opens', async () => {
     assert.equal(await readdir(dir.path), ['abcdefghik'])
     await files.close()
   } finally {
+    await dir.remove()
+  }
+})
+
+test('a file made before v8 (a blob) is still served, and cleared at its purge', async () => {
+  const dir = await tempDir()
+  const store = new Corestore(join(dir.path, 'store'))
+  const blobs = new BlobFileStore(store, { fetchTimeoutMs: 200 })
+  await blobs.ready()
+  const files = new DiskFileStore({ dir: join(dir.path, 'files'), self: 'me', blobs })
+  await files.ready()
+  try {
+    const bytes = Buffer.from('%PDF-1.4 from v7')
+    const ref = await blobs.put(bytes)
+    const file = (await files.open(ref))!
+    assert.ok((await read(file.stream())).equals(bytes))
+    assert.ok(await files.holds(ref))
+    await files.remove(ref)
+    assert.not.ok(await files.holds(ref))
+  } finally {
+    await files.close()
+    await store.close()
     await dir.remove()
   }
 })
