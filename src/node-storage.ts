@@ -68,6 +68,22 @@ function fileCores(table: RecordTable): string[] {
   return [...cores]
 }
 
+/** The names of the v8 files that records of the table point to, expired ones included. */
+function fileNames(table: RecordTable): Set<string> {
+  const names = new Set<string>()
+  for (const { download } of table.entries.values())
+    if (download.file && !isBlobRef(download.file)) names.add(download.file.name)
+  return names
+}
+
+/**
+ * How often the files directory is swept for files no record points to (a record that failed
+ * to be written, a purge this node slept through), and how old such a file must be: a file is
+ * made a moment before its record is written.
+ */
+const FILE_SWEEP_MS = 10 * 60_000
+const ORPHAN_GRACE_MS = 60 * 60_000
+
 export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
   const { clock, log, closers } = o
   const dir = config.dataDir
@@ -140,10 +156,22 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   await blobs.ready()
   const files = closers.add(
     'files',
-    new DiskFileStore({ dir: join(dir, 'files'), self: o.self, blobs, clock, onUnreachable }),
+    new DiskFileStore({ dir: join(dir, 'files'), self: o.self, blobs, clock, log, onUnreachable }),
     (f) => f.close(),
   )
   await files.ready()
+  const fileSweep = clock.setInterval(() => {
+    const names = fileNames(recordLog.table)
+    files
+      .sweep((name) => names.has(name), ORPHAN_GRACE_MS)
+      .then(
+        (removed) => {
+          if (removed > 0) log.info('files-swept', { removed })
+        },
+        (err: Error) => log.error('files-sweep-failed', { error: err.message }),
+      )
+  }, FILE_SWEEP_MS)
+  closers.add('file-sweep', fileSweep, (t) => clock.clearInterval(t))
   // Disk back from the logs this node left and the files of purged downloads.
   const storeDir = join(dir, 'store')
   let before = 0

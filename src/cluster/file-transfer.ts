@@ -31,16 +31,25 @@ export interface FileTransferOptions {
 /** One window asked of one holder. */
 interface Ask {
   link: Link
-  chunk(data: Buffer): void
+  /** A chunk at this offset of the file. */
+  chunk(at: number, data: Buffer): void
   end(size: number): void
   fail(err: Error): void
 }
 
 class NotHere extends Error {}
+/** This node could not write what arrived (its disk, or more bytes than the record says). */
+class LocalError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause))
+  }
+}
 
 export class FileTransfer implements FilePeers {
   private nextId = 1
   private readonly asks = new Map<number, Ask>()
+  /** The windows being sent on each link, one after another. */
+  private readonly serving = new Map<Link, Promise<void>>()
   private readonly stallMs: number
 
   constructor(
@@ -82,6 +91,8 @@ export class FileTransfer implements FilePeers {
         }
       } catch (err) {
         if (signal.aborted) throw signal.reason
+        // Another holder would not help.
+        if (err instanceof LocalError) throw err.cause
         lastError = err as Error
         if (!(err instanceof NotHere))
           this.o.log.warn('file-copy-interrupted', {
@@ -113,6 +124,7 @@ export class FileTransfer implements FilePeers {
     wrote: (n: number) => void,
   ): Promise<number> {
     const id = this.nextId++
+    if (signal.aborted) return Promise.reject(signal.reason as Error)
     if (!this.transport.links.has(link)) return Promise.reject(new Error('the link closed'))
     return new Promise<number>((resolve, reject) => {
       let written = Promise.resolve()
@@ -131,15 +143,24 @@ export class FileTransfer implements FilePeers {
         )
       }
       let failed = false
+      let next = from
       const ask: Ask = {
         link,
-        chunk: (data) => {
+        chunk: (at, data) => {
           if (failed) return
+          // Each chunk where the last ended, and none past the window asked for.
+          if (at !== next || data.length === 0 || at + data.length > from + WINDOW_BYTES)
+            return ask.fail(new Error(`a chunk at ${at} of ${data.length} bytes, expected ${next}`))
+          next += data.length
           stalled()
           // Written in order, each after the last; a failed write fails the window.
           written = written.then(async () => {
             if (failed) return
-            await write(data)
+            try {
+              await write(data)
+            } catch (err) {
+              throw new LocalError(err)
+            }
             wrote(data.length)
           })
           written.catch((err: Error) => ask.fail(err))
@@ -173,14 +194,28 @@ export class FileTransfer implements FilePeers {
     if (typeof m !== 'object' || m === null) return
     const msg = m as Record<string, unknown>
     switch (msg.type) {
-      case 'file-want':
-        void this.serve(link, msg).catch((err: Error) =>
-          this.o.log.warn('file-serve-failed', { to: link.memberId, error: err.message }),
+      case 'file-want': {
+        // One window at a time per link: a burst of wants (a new keeper's) queues here, a
+        // megabyte at most in the link's buffer, beside its records and heartbeats.
+        const serving = (this.serving.get(link) ?? Promise.resolve()).then(() =>
+          this.serve(link, msg).catch((err: Error) => {
+            this.o.log.warn('file-serve-failed', {
+              to: link.memberId,
+              file: typeof msg.name === 'string' ? msg.name.slice(0, 64) : null,
+              error: err.message,
+            })
+            if (isCount(msg.id)) link.send({ type: 'file-none', id: msg.id })
+          }),
         )
+        this.serving.set(link, serving)
+        void serving.then(() => {
+          if (this.serving.get(link) === serving) this.serving.delete(link)
+        })
         return
+      }
       case 'file-part': {
         const ask = this.askOf(link, msg.id)
-        if (ask && Buffer.isBuffer(msg.data)) ask.chunk(msg.data)
+        if (ask && isCount(msg.at) && Buffer.isBuffer(msg.data)) ask.chunk(msg.at, msg.data)
         return
       }
       case 'file-window': {
@@ -217,7 +252,7 @@ export class FileTransfer implements FilePeers {
         const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - at))
         const { bytesRead } = await fh.read(buf, 0, buf.length, at)
         if (bytesRead === 0) break
-        link.sendBytes({ type: 'file-part', id }, buf.subarray(0, bytesRead))
+        link.sendBytes({ type: 'file-part', id, at }, buf.subarray(0, bytesRead))
         at += bytesRead
       }
       link.send({ type: 'file-window', id, size })

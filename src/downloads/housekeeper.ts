@@ -67,11 +67,16 @@ export class Housekeeper {
     }
   }
 
-  /** Once the live members change, the files this node is now to keep and does not yet. */
+  /**
+   * Once the live members change, the files this node is now to keep, all asked for again: a
+   * copy that gave up (its maker away for longer than the store waits) is tried anew, and the
+   * store skips those it holds or is making.
+   */
   private copyForNewMembers(): void {
     const members = this.o.liveMembers()
     if (members === this.members) return
     this.members = members
+    this.prefetched.clear()
     for (const d of this.o.records.all()) this.prefetch(d)
   }
 

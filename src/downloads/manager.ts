@@ -5,7 +5,7 @@
  * housekeeper (file copies and purges).
  */
 import { nanoid } from 'nanoid'
-import { checkParams, type Download, type Params } from '../store/record.ts'
+import { checkParams, isBlobRef, type Download, type Params } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
@@ -136,7 +136,13 @@ export class DownloadManager implements DownloadService {
     this.housekeeper = new Housekeeper({
       records: repo,
       files: o.files,
-      keepsCopy: (d) => o.placement.keepsFileCopy(d.userId, d.owner, o.fileCopies),
+      // The file's maker: the owner that made it ready (a v8 file also names it).
+      keepsCopy: (d) =>
+        o.placement.keepsFileCopy(
+          d.userId,
+          d.file && !isBlobRef(d.file) ? d.file.node : d.owner,
+          o.fileCopies,
+        ),
       liveMembers: () => o.placement.liveIds().join(),
       clock,
       intervalMs: purgeIntervalMs,

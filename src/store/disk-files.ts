@@ -18,7 +18,8 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { nanoid } from 'nanoid'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
-import type { Fields } from '../logger.ts'
+import type { Fields, Logger } from '../logger.ts'
+import { FileFetch, arriving } from './file-fetch.ts'
 import { isBlobRef, FILE_NAME, type DiskFileRef, type FileRef } from './record.ts'
 import {
   bytesOf,
@@ -45,52 +46,40 @@ export interface FilePeers {
 
 /** How often a copy that found no holder is tried again, until `copyGiveUpMs`. */
 const COPY_RETRY_MS = 2000
-/** Chunks a file is read in while it is still arriving. */
-const CHUNK_BYTES = 64 * 1024
+/**
+ * Copies made ahead of need (a keeper's) that run at once; the rest wait. A page's request
+ * never waits behind them. A new keeper (a member died) may have thousands to make.
+ */
+const COPIES_AT_ONCE = 4
+/** How long a removed file's name is refused, so that no copy under way brings it back. */
+const GONE_MS = 10 * 60_000
 
 export interface DiskFileStoreOptions {
   /** The files directory. */
   dir: string
   /** This node's member id, which the files it makes name as their maker. */
   self: string
-  /** Where the files of records written before v8 are (null: nowhere, a fresh node). */
+  /** Where the files of records written before v8 are (null: nowhere). */
   blobs?: BlobFileStore | null
   /** How long a request waits for the first bytes of a file held only by peers. @default 3000 */
   fetchTimeoutMs?: number
   /** How long a copy keeps looking for a node that holds the file. @default 60000 */
   copyGiveUpMs?: number
   clock?: Clock
+  log?: Logger
   /** A file held only by peers did not arrive in time. */
   onUnreachable?: (fields: Fields) => void
 }
 
-/** A copy of a peer's file under way: how much of it is written, and whether it is done. */
-class Fetch {
-  written = 0
-  /** Null while under way; then whether the whole file is here. */
-  ok: boolean | null = null
-  error: Error | null = null
-  readonly abort = new AbortController()
-  private waiters: (() => void)[] = []
-
-  /** Resolves at the next chunk written, or once the fetch is done. */
-  changed(): Promise<void> {
-    if (this.ok !== null) return Promise.resolve()
-    return new Promise((resolve) => this.waiters.push(resolve))
-  }
-
-  notify(): void {
-    const waiters = this.waiters
-    this.waiters = []
-    for (const w of waiters) w()
-  }
-}
-
 export class DiskFileStore implements FileStore {
   private peers: FilePeers | null = null
-  private readonly fetches = new Map<string, Fetch>()
-  /** Copies still looking for a holder: cancelled by a removal or close. */
-  private readonly copies = new Map<string, Timer>()
+  private readonly fetches = new Map<string, FileFetch>()
+  /** Copies ahead of need, waiting for a place or for their next try; by name. */
+  private readonly copies = new Map<string, Timer | null>()
+  private readonly queue: (() => void)[] = []
+  private copying = 0
+  /** Names removed lately, with when. */
+  private readonly gone = new Map<string, number>()
   private closed = false
   private readonly fetchTimeoutMs: number
   private readonly copyGiveUpMs: number
@@ -152,25 +141,34 @@ export class DiskFileStore implements FileStore {
         if (err instanceof SourceStreamError) throw err
         throw new StoreError(err)
       }
-      await this.settle(part, name).catch((err: unknown) => {
-        throw new StoreError(err)
-      })
+      const fh = await open(part, 'r+')
+      try {
+        await fh.datasync()
+      } finally {
+        await fh.close()
+      }
+      await this.name(part, name)
     } catch (err) {
       await rm(part, { force: true }).catch(() => {})
-      throw err
+      throw err instanceof StoreError || err instanceof SourceStreamError || signal?.aborted
+        ? err
+        : new StoreError(err)
     }
     return { node: this.o.self, name, byteLength: size, sha256: hash.digest('hex') }
   }
 
-  /** Syncs a part to the disk and gives it its name: whole, from then on, after a crash too. */
-  private async settle(part: string, name: string): Promise<void> {
-    const fh = await open(part, 'r+')
-    try {
-      await fh.datasync()
-    } finally {
-      await fh.close()
-    }
+  /**
+   * Gives a synced part its name, and syncs the directory: until then a power cut may undo
+   * the rename, and the part would be removed as a crash's leftover.
+   */
+  private async name(part: string, name: string): Promise<void> {
     await rename(part, this.path(name))
+    const dir = await open(this.o.dir, 'r')
+    try {
+      await dir.sync()
+    } finally {
+      await dir.close()
+    }
   }
 
   async open(ref: FileRef): Promise<StoredFile | null> {
@@ -208,23 +206,56 @@ export class DiskFileStore implements FileStore {
     }
   }
 
+  /**
+   * Copies a peer's file here ahead of need, a few at a time, trying again every few seconds
+   * for `copyGiveUpMs` while no node holding it is reachable.
+   */
   prefetch(ref: FileRef): void {
     if (isBlobRef(ref)) return this.o.blobs?.prefetch(ref)
-    if (this.closed || this.copies.has(ref.name)) return
+    if (this.closed || this.copies.has(ref.name) || this.gone.has(ref.name)) return
     const until = this.clock.now() + this.copyGiveUpMs
     const attempt = async () => {
-      this.copies.delete(ref.name)
-      if (this.closed || (await this.whole(ref))) return
+      if (this.closed || this.gone.has(ref.name) || (await this.whole(ref))) return
       const fetch = this.fetch(ref)
-      while (fetch.ok === null) await fetch.changed()
+      if (fetch.ok === null) await fetch.result()
+      if (fetch.ok || fetch.abort.signal.aborted || this.closed) return
       // No node holding it was reachable: its maker may be back, or a copy made, shortly.
-      if (!fetch.ok && !fetch.abort.signal.aborted && !this.closed && this.clock.now() < until)
-        this.copies.set(
-          ref.name,
-          this.clock.setTimeout(() => void attempt(), COPY_RETRY_MS),
-        )
+      if (this.clock.now() >= until) {
+        this.o.log?.warn('file-copy-gave-up', {
+          file: ref.name,
+          maker: ref.node,
+          afterMs: this.copyGiveUpMs,
+          error: fetch.error?.message,
+        })
+        return
+      }
+      return 'again'
     }
-    void attempt()
+    const run = () => {
+      this.copying++
+      attempt()
+        .catch((err: Error) => {
+          this.o.log?.error('file-copy-failed', { file: ref.name, error: err.message })
+        })
+        .then((again) => {
+          if (again && this.copies.has(ref.name))
+            this.copies.set(
+              ref.name,
+              this.clock.setTimeout(() => enqueue(), COPY_RETRY_MS),
+            )
+          else this.copies.delete(ref.name)
+        })
+        .finally(() => {
+          this.copying--
+          this.queue.shift()?.()
+        })
+    }
+    const enqueue = () => {
+      this.copies.set(ref.name, null)
+      if (this.copying < COPIES_AT_ONCE) run()
+      else this.queue.push(run)
+    }
+    enqueue()
   }
 
   async holds(ref: FileRef): Promise<boolean> {
@@ -234,8 +265,7 @@ export class DiskFileStore implements FileStore {
 
   /**
    * Whether the file is here, whole. One of another size was cut short by a crash before its
-   * bytes reached the disk (a power cut can leave a renamed file empty): it is removed, and
-   * fetched again from a node that holds it.
+   * bytes reached the disk: it is removed, and fetched again from a node that holds it.
    */
   private async whole(ref: DiskFileRef): Promise<boolean> {
     const path = this.path(ref.name)
@@ -249,54 +279,96 @@ export class DiskFileStore implements FileStore {
     return false
   }
 
+  /** Frees this node's copy; a copy of it under way here is stopped and leaves nothing. */
   async remove(ref: FileRef): Promise<void> {
     if (isBlobRef(ref)) return this.o.blobs?.remove(ref)
-    const copy = this.copies.get(ref.name)
-    if (copy) this.clock.clearTimeout(copy)
+    const now = this.clock.now()
+    for (const [name, at] of this.gone) if (now - at > GONE_MS) this.gone.delete(name)
+    this.gone.set(ref.name, now)
+    const timer = this.copies.get(ref.name)
+    if (timer) this.clock.clearTimeout(timer)
     this.copies.delete(ref.name)
-    this.fetches.get(ref.name)?.abort.abort()
+    const fetch = this.fetches.get(ref.name)
+    if (fetch) {
+      fetch.abort.abort()
+      await fetch.settled
+    }
     await rm(this.path(ref.name), { force: true })
+  }
+
+  /**
+   * Removes the files no record points to any more (`kept` says which are still pointed to),
+   * once older than `graceMs`: a file whose record failed to be written, or whose purge this
+   * node missed (it was down while the record expired and the log was compacted). Returns how
+   * many it removed.
+   */
+  async sweep(kept: (name: string) => boolean, graceMs: number): Promise<number> {
+    let removed = 0
+    const now = Date.now()
+    for (const name of await readdir(this.o.dir)) {
+      if (!FILE_NAME.test(name) || kept(name) || this.fetches.has(name)) continue
+      const path = this.path(name)
+      const st = await stat(path).catch(() => null)
+      if (!st || now - st.mtimeMs < graceMs) continue
+      await rm(path, { force: true })
+      removed++
+    }
+    return removed
   }
 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const timer of this.copies.values()) this.clock.clearTimeout(timer)
+    for (const timer of this.copies.values()) if (timer) this.clock.clearTimeout(timer)
     this.copies.clear()
+    this.queue.length = 0
     for (const f of this.fetches.values()) f.abort.abort()
+    await Promise.all([...this.fetches.values()].map((f) => f.settled))
     await this.o.blobs?.close()
   }
 
   /** The copy of this file under way here, started if there is none. */
-  private fetch(ref: DiskFileRef): Fetch {
+  private fetch(ref: DiskFileRef): FileFetch {
     const running = this.fetches.get(ref.name)
     if (running) return running
-    const f = new Fetch()
+    const f = new FileFetch()
     this.fetches.set(ref.name, f)
-    void this.copy(ref, f)
-      .then(
-        () => (f.ok = true),
-        (err: Error) => {
-          f.ok = false
-          f.error = err
-        },
-      )
-      .finally(() => {
+    if (this.closed || this.gone.has(ref.name)) {
+      this.fetches.delete(ref.name)
+      f.done(new Error(this.closed ? 'the file store is closed' : 'the file was removed'))
+      return f
+    }
+    void this.copy(ref, f).then(
+      () => {
         this.fetches.delete(ref.name)
-        f.notify()
-      })
+        f.done(null)
+      },
+      (err: Error) => {
+        this.fetches.delete(ref.name)
+        if (!f.abort.signal.aborted)
+          this.o.log?.warn('file-copy-failed', {
+            file: ref.name,
+            maker: ref.node,
+            error: err.message,
+          })
+        f.done(err)
+      },
+    )
     return f
   }
 
-  private async copy(ref: DiskFileRef, f: Fetch): Promise<void> {
+  private async copy(ref: DiskFileRef, f: FileFetch): Promise<void> {
     if (!this.peers) throw new Error('not linked to the cluster yet')
+    const signal = f.abort.signal
     const part = this.path(`${ref.name}.part`)
     const fh = await open(part, 'w')
     const hash = createHash('sha256')
+    let named = false
     try {
       await this.peers.fetch(
         ref,
         async (chunk) => {
+          signal.throwIfAborted()
           if (f.written + chunk.length > ref.byteLength)
             throw new Error('longer than its record says')
           await fh.write(chunk, 0, chunk.length, f.written)
@@ -304,16 +376,21 @@ export class DiskFileStore implements FileStore {
           f.written += chunk.length
           f.notify()
         },
-        f.abort.signal,
+        signal,
       )
       if (f.written !== ref.byteLength) throw new Error(`${f.written} bytes of ${ref.byteLength}`)
       if (hash.digest('hex') !== ref.sha256) throw new Error('its bytes do not match its record')
       await fh.datasync()
       await fh.close()
-      await rename(part, this.path(ref.name))
+      signal.throwIfAborted()
+      await this.name(part, ref.name)
+      named = true
+      // Removed while it was being named: nothing of it stays.
+      signal.throwIfAborted()
     } catch (err) {
       await fh.close().catch(() => {})
       await rm(part, { force: true }).catch(() => {})
+      if (named) await rm(this.path(ref.name), { force: true }).catch(() => {})
       throw err
     }
   }
@@ -328,40 +405,4 @@ async function exists(path: string): Promise<boolean> {
 
 function local(path: string, size: number): StoredFile {
   return { size, stream: (range) => createReadStream(path, range ?? {}) }
-}
-
-/**
- * Bytes `start` to `end` (inclusive) of a file still arriving, read from its part as they are
- * written; fails if the copy does.
- */
-async function* arriving(f: Fetch, path: string, start: number, end: number) {
-  // A part renamed once whole stays readable through a handle opened before.
-  const fh = await open(f.ok ? path : `${path}.part`, 'r')
-    .catch(() => open(path, 'r'))
-    .catch((err: unknown) => {
-      throw f.ok === false ? (f.error ?? err) : err
-    })
-  try {
-    let at = start
-    while (at <= end) {
-      if (at >= f.written) {
-        if (f.ok === false) throw f.error ?? new Error('the copy failed')
-        if (f.ok === true) break // a range past the end
-        await f.changed()
-        continue
-      }
-      const n = Math.min(CHUNK_BYTES, f.written - at, end + 1 - at)
-      const buf = Buffer.allocUnsafe(n)
-      const { bytesRead } = await fh.read(buf, 0, n, at)
-      if (bytesRead === 0) throw new Error('the copy shrank while it was read')
-      at += bytesRead
-      yield buf.subarray(0, bytesRead)
-    }
-    // Ended only once the copy checks out: a copy that does not match its record fails the
-    // response rather than complete it.
-    while (f.ok === null) await f.changed()
-    if (f.ok === false) throw f.error ?? new Error('the copy failed')
-  } finally {
-    await fh.close()
-  }
 }

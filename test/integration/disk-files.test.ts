@@ -1,5 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -16,6 +17,13 @@ const read = async (s: Readable) => {
   return Buffer.concat(chunks)
 }
 
+let made = 0
+/** A file another node made, named as nanoid would. */
+function peerRef(bytes: Buffer): DiskFileRef {
+  const sha256 = createHash('sha256').update(bytes).digest('hex')
+  return { node: 'other', name: `peerfile-${++made}-xyz`, byteLength: bytes.length, sha256 }
+}
+
 /** Waits for what the store does on the disk meanwhile (a second at most). */
 async function until(ok: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -30,16 +38,27 @@ async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?:
   const dir = await tempDir()
   const held = new Map<string, Buffer>()
   let gate: Promise<void> = Promise.resolve()
+  let stalled = false
   const asked: string[] = []
   const peers: FilePeers = {
     async fetch(ref, write, signal) {
       asked.push(ref.name)
       const bytes = held.get(ref.name)
       if (!bytes) throw new Error('no node reachable holds the file')
+      if (stalled)
+        await new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason as Error)),
+        )
       for (let at = 0; at < bytes.length; at += 4) {
         signal.throwIfAborted()
         await write(bytes.subarray(at, at + 4))
-        await gate
+        // As FileTransfer does: an abort ends the fetch at once.
+        await Promise.race([
+          gate,
+          new Promise((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason as Error)),
+          ),
+        ])
       }
     },
   }
@@ -51,6 +70,11 @@ async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?:
     dir,
     held,
     asked,
+    /** The peers send nothing at all until aborted (a holder that went silent). */
+    stall() {
+      gate = new Promise(() => {})
+      stalled = true
+    },
     /** Holds the peers' chunks after the first until `release` is called. */
     hold() {
       let release!: () => void
@@ -109,9 +133,8 @@ test('a peer’s file is served as it arrives, and kept whole once it has', asyn
   const s = await store()
   try {
     const bytes = Buffer.from('%PDF-1.4 made by a peer')
-    const ref = await s.files.put(bytes) // for its size and hash
-    await s.files.remove(ref)
-    const peer: DiskFileRef = { ...ref, node: 'other' }
+    const peer = peerRef(bytes)
+    const ref = peer
     s.held.set(ref.name, bytes)
     const release = s.hold()
     const file = (await s.files.open(peer))!
@@ -134,10 +157,9 @@ test('a peer’s file is served as it arrives, and kept whole once it has', asyn
 test('a copy whose bytes do not match its record is thrown away', async () => {
   const s = await store()
   try {
-    const ref = await s.files.put(Buffer.from('the real bytes'))
-    await s.files.remove(ref)
+    const peer = peerRef(Buffer.from('the real bytes'))
+    const ref = peer
     s.held.set(ref.name, Buffer.from('forged  bytes!'))
-    const peer: DiskFileRef = { ...ref, node: 'other' }
     const release = s.hold()
     const file = (await s.files.open(peer))!
     release()
@@ -159,9 +181,8 @@ test('a file no peer holds answers null within the timeout; a prefetch keeps try
   const clock = fakeClock()
   const s = await store({ clock, fetchTimeoutMs: 200 })
   try {
-    const ref = await s.files.put(Buffer.from('%PDF-1.4 later'))
-    await s.files.remove(ref)
-    const peer: DiskFileRef = { ...ref, node: 'other' }
+    const peer = peerRef(Buffer.from('%PDF-1.4 later'))
+    const ref = peer
     assert.is(await s.files.open(peer), null)
     assert.is(s.asked.length, 1)
     s.files.prefetch(peer)
@@ -190,6 +211,87 @@ test('a file cut short under its name is not served as held: it is fetched again
     const file = (await s.files.open(ref))!
     assert.ok((await read(file.stream())).equals(bytes))
     await until(() => s.files.holds(ref), 'whole again')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a file removed while it is being copied leaves nothing, and no copy brings it back', async () => {
+  const s = await store()
+  try {
+    const bytes = Buffer.from('%PDF-1.4 purged while copied')
+    const peer = peerRef(bytes)
+    s.held.set(peer.name, bytes)
+    const release = s.hold()
+    const file = (await s.files.open(peer))!
+    const served = read(file.stream()).then(
+      () => 'complete',
+      () => 'failed',
+    )
+    await s.files.remove(peer)
+    release()
+    assert.is(await served, 'failed', 'the response does not complete')
+    s.files.prefetch(peer)
+    assert.is(await s.files.open(peer), null, 'not fetched again')
+    await new Promise((r) => setTimeout(r, 20))
+    assert.equal(await readdir(s.dir.path), [], 'neither the file nor its part')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a request for a file whose holder sends nothing answers null once the timeout passes', async () => {
+  const clock = fakeClock()
+  const s = await store({ clock, fetchTimeoutMs: 3000 })
+  try {
+    const peer = peerRef(Buffer.from('%PDF-1.4 slow'))
+    s.held.set(peer.name, Buffer.from('%PDF-1.4 slow'))
+    s.stall()
+    let answer: unknown = 'pending'
+    const opened = s.files.open(peer).then((f) => (answer = f))
+    await until(() => s.asked.length === 1, 'the holder asked')
+    await clock.tick(2900)
+    assert.is(answer, 'pending')
+    await clock.tick(100)
+    await opened
+    assert.is(answer, null)
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('copies ahead of need run a few at a time', async () => {
+  const s = await store()
+  try {
+    const refs = Array.from({ length: 10 }, (_, i) => peerRef(Buffer.from(`%PDF-1.4 file ${i}`)))
+    for (const r of refs) s.held.set(r.name, Buffer.from(`%PDF-1.4 file ${r.name}`))
+    const release = s.hold()
+    for (const r of refs) s.files.prefetch(r)
+    await until(() => s.asked.length === 4, 'four copies started')
+    await new Promise((r) => setTimeout(r, 20))
+    assert.is(s.asked.length, 4, 'the others wait')
+    release()
+    await until(() => s.asked.length === 10, 'then the rest')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
+test('a sweep removes the files no record points to once past the grace, and nothing else', async () => {
+  const s = await store()
+  try {
+    const kept = await s.files.put(Buffer.from('%PDF-1.4 kept'))
+    const orphan = await s.files.put(Buffer.from('%PDF-1.4 orphan'))
+    const isKept = (name: string) => name === kept.name
+    assert.is(await s.files.sweep(isKept, 60_000), 0, 'too young to tell')
+    assert.is(await s.files.sweep(isKept, 0), 1)
+    assert.equal(await readdir(s.dir.path), [kept.name])
+    assert.ok(await s.files.holds(kept))
+    assert.not.ok(await s.files.holds(orphan))
   } finally {
     await s.files.close()
     await s.dir.remove()

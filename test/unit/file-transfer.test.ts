@@ -108,13 +108,17 @@ test('a copy cut off half-way goes on from where it stopped with the next holder
     async (chunk) => {
       chunks.push(chunk)
       handed += chunk.length
-      // The maker dies once the first window is written.
-      if (handed === WINDOW_BYTES) cutB()
+      // The maker dies half-way through the second window, its chunks still arriving.
+      if (handed === WINDOW_BYTES + 3 * 64 * 1024) cutB()
     },
     new AbortController().signal,
   )
   assert.ok(Buffer.concat(chunks).equals(bytes), 'every byte once, in order')
-  assert.is(wantsOfC[0], WINDOW_BYTES, 'the next holder is asked from where the maker stopped')
+  assert.is(
+    wantsOfC[0],
+    WINDOW_BYTES + 3 * 64 * 1024,
+    'the next holder is asked from the exact byte where the maker stopped',
+  )
   assert.ok(
     a.log.entries.some((e) => e.event === 'file-copy-interrupted'),
     'the interruption is logged',
@@ -137,7 +141,7 @@ test('a holder that goes silent is left for the next once the stall time passes'
   await Promise.all([a.dir.remove(), b.dir.remove(), c.dir.remove()])
 })
 
-test('a want for a name that is not a file name, or from another link, gets nothing', async () => {
+test('a want for a name that is not a file name gets nothing; a chunk from another link is dropped', async () => {
   const [a, b] = [await node('a'), await node('b')]
   link(a, b)
   await b.hold('file-0000006', Buffer.from('secret'))
@@ -146,15 +150,24 @@ test('a want for a name that is not a file name, or from another link, gets noth
   const toB = [...a.transport.links][0] as Link
   toB.send({ type: 'file-want', id: 1, name: '../../etc/passwd', from: 0, length: 10 })
   toB.send({ type: 'file-want', id: 2, name: 'file-0000006', from: -1, length: 10 })
+  toB.send({ type: 'file-want', id: 3.5, name: 'file-0000006', from: 0, length: 10 })
   await new Promise((r) => setTimeout(r, 20))
   assert.equal(answers, [], 'malformed wants are ignored')
-  // Chunks for an id that was never asked of this link are dropped, not handed to a fetch.
+  // Chunks for an ask made of another link are dropped, not handed to the fetch.
+  const c = await node('c')
+  link(a, c)
   const ref = refOf('file-0000006', 'b', Buffer.from('secret'))
-  const toA = [...b.transport.links][0] as Link
+  const wants: number[] = []
+  b.transport.on('message', (_l, m) => {
+    const w = m as { type: string; id: number }
+    if (w.type === 'file-want') wants.push(w.id)
+  })
   const fetched = fetchAll(a.transfer, ref)
-  toA.sendBytes({ type: 'file-part', id: 999 }, Buffer.from('forged'))
+  await new Promise((r) => setImmediate(r))
+  const cToA = [...c.transport.links].find((l) => l.remoteKey === 'a') as Link
+  cToA.sendBytes({ type: 'file-part', id: wants[0], at: 0 }, Buffer.from('forged'))
   assert.is((await fetched).toString(), 'secret')
-  await Promise.all([a.dir.remove(), b.dir.remove()])
+  await Promise.all([a.dir.remove(), b.dir.remove(), c.dir.remove()])
 })
 
 test.run()

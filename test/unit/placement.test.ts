@@ -67,8 +67,6 @@ test('the successor of a gone owner is the first live member of the ranking, sus
   assert.is(placement([member('a'), member('b'), member('c')]).successorFor(user, 'b'), null)
 })
 
-test.run()
-
 test('a file is kept by the next members of its user’s ranking after its maker, no others', () => {
   const all = [member('a'), member('b'), member('c')]
   // Self is a. Ranking b, a, c: a comes first after the maker b.
@@ -94,3 +92,5 @@ test('the live members’ ids come sorted, the same for the same set, without th
   assert.equal(one.liveIds(), ['a', 'b', 'c'])
   assert.equal(one.liveIds(), two.liveIds())
 })
+
+test.run()

@@ -1,0 +1,87 @@
+/**
+ * A copy of a peer's file under way (store/disk-files.ts): how much of it is written, whether
+ * it is done, and its bytes read as they arrive.
+ */
+import { open } from 'node:fs/promises'
+
+/** Chunks a file is read in while it is still arriving. */
+const CHUNK_BYTES = 64 * 1024
+
+export class FileFetch {
+  written = 0
+  /** Null while under way; then whether the whole file is here, checked. */
+  ok: boolean | null = null
+  error: Error | null = null
+  readonly abort = new AbortController()
+  /** Settles once the copy is done, whichever way. */
+  readonly settled: Promise<void>
+  private settle!: () => void
+  private waiters: (() => void)[] = []
+
+  constructor() {
+    this.settled = new Promise((resolve) => (this.settle = resolve))
+  }
+
+  /** Resolves at the next chunk written, or once the copy is done. */
+  changed(): Promise<void> {
+    if (this.ok !== null) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  /** More bytes were written. */
+  notify(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
+
+  done(error: Error | null): void {
+    this.ok = error === null
+    this.error = error
+    this.notify()
+    this.settle()
+  }
+
+  /** Resolves once the copy is done. */
+  async result(): Promise<boolean> {
+    await this.settled
+    return this.ok === true
+  }
+}
+
+/**
+ * Bytes `start` to `end` (inclusive) of a file still arriving, read from its part (`path` +
+ * `.part`) as they are written. The last byte waits for the copy's check: a copy that does not
+ * match its record fails the response, which a client that got every byte it was told of would
+ * otherwise take as complete.
+ */
+export async function* arriving(f: FileFetch, path: string, start: number, end: number) {
+  // A part renamed once whole stays readable through a handle opened before.
+  const fh = await open(f.ok ? path : `${path}.part`, 'r')
+    .catch(() => open(path, 'r'))
+    .catch((err: unknown) => {
+      throw f.ok === false ? (f.error ?? err) : err
+    })
+  try {
+    let at = start
+    while (at <= end) {
+      const last = at === end
+      if (at >= f.written || (last && f.ok !== true)) {
+        if (f.ok === false) throw f.error ?? new Error('the copy failed')
+        if (f.ok === true && at >= f.written) break // a range past the end
+        await f.changed()
+        continue
+      }
+      // Up to the byte before the last, until the copy checks out.
+      const upTo = f.ok === true ? end + 1 : end
+      const n = Math.min(CHUNK_BYTES, f.written - at, upTo - at)
+      const buf = Buffer.allocUnsafe(n)
+      const { bytesRead } = await fh.read(buf, 0, n, at)
+      if (bytesRead === 0) throw new Error('the copy shrank while it was read')
+      at += bytesRead
+      yield buf.subarray(0, bytesRead)
+    }
+  } finally {
+    await fh.close()
+  }
+}
