@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { QueueEvents } from 'bullmq'
 import type { Client } from './lib/client.ts'
 import { freeTcpPort } from './lib/ports.ts'
+import { dirBytes } from '../src/disk-space.ts'
 import { collectGarbage, inspectorUrl } from './lib/inspector.ts'
 import {
   groupCpuMs,
@@ -116,13 +117,9 @@ export const clusterSystem: System = {
         return Math.max(...lengths)
       },
       async storageBytes() {
-        const out = execFileSync('du', ['-sb', ...c.nodes.map((n) => n.dataDir)], {
-          encoding: 'utf8',
-        })
-        return out
-          .trim()
-          .split('\n')
-          .reduce((sum, l) => sum + Number(l.split(/\s+/)[0]), 0)
+        // Not `du`: it fails when a file is unlinked while it walks (a purge).
+        const sizes = await Promise.all(c.nodes.map((n) => dirBytes(n.dataDir, true)))
+        return sizes.reduce((a, b) => a + b, 0)
       },
       async afterRetention(clients) {
         await Promise.all(clients.map((cl) => cl.seen((d) => d === null, 30_000, 'purged')))

@@ -12,8 +12,8 @@
  * (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says which and exits 1: a
  * node that runs for months must level off, not grow with every download ever made.
  */
-import { execFileSync } from 'node:child_process'
 import { soakUser, STUCK_MS } from './soak-user.ts'
+import { dirBytes } from '../src/disk-space.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
@@ -83,7 +83,8 @@ interface NodeSample {
 }
 
 async function sample(n: NodeProcess): Promise<NodeSample> {
-  const bytes = Number(execFileSync('du', ['-sb', n.dataDir], { encoding: 'utf8' }).split(/\s/)[0])
+  // Not `du`: it fails when a file is unlinked while it walks (a purge), which is all the time.
+  const bytes = await dirBytes(n.dataDir, true)
   const health = (await (await fetch(n.url + '/healthz')).json()) as {
     records: number
     log: { length: number }
