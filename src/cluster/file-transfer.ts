@@ -9,7 +9,7 @@
  */
 import { open } from 'node:fs/promises'
 import type { Link, Transport } from './transport.ts'
-import type { FilePeers } from '../store/disk-files.ts'
+import type { FilePeers } from '../store/file-fetch.ts'
 import { FILE_NAME, type DiskFileRef } from '../store/record.ts'
 import type { Clock, Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'

@@ -19,7 +19,10 @@ import { pipeline } from 'node:stream/promises'
 import { nanoid } from 'nanoid'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { Fields, Logger } from '../logger.ts'
-import { FileFetch, arriving } from './file-fetch.ts'
+import { FileFetch, arriving, type FilePeers } from './file-fetch.ts'
+
+export type { FilePeers } from './file-fetch.ts'
+import { CopyQueue } from './copy-queue.ts'
 import { isBlobRef, FILE_NAME, type DiskFileRef, type FileRef } from './record.ts'
 import {
   bytesOf,
@@ -29,20 +32,6 @@ import {
   type FileStore,
   type StoredFile,
 } from './file-store.ts'
-
-/** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
-export interface FilePeers {
-  /**
-   * Hands the file's bytes to `write`, in order, each chunk awaited before more are asked for;
-   * resolves once the whole file has been handed over, rejects if no node holding it can be
-   * reached (or the signal is aborted).
-   */
-  fetch(
-    ref: DiskFileRef,
-    write: (chunk: Buffer) => Promise<void>,
-    signal: AbortSignal,
-  ): Promise<void>
-}
 
 /** How often a copy that found no holder is tried again, until `copyGiveUpMs`. */
 const COPY_RETRY_MS = 2000
@@ -74,10 +63,8 @@ export interface DiskFileStoreOptions {
 export class DiskFileStore implements FileStore {
   private peers: FilePeers | null = null
   private readonly fetches = new Map<string, FileFetch>()
-  /** Copies ahead of need, waiting for a place or for their next try; by name. */
-  private readonly copies = new Map<string, Timer | null>()
-  private readonly queue: (() => void)[] = []
-  private copying = 0
+  /** Copies ahead of need (a keeper's). */
+  private readonly ahead: CopyQueue
   /** Names removed lately, with when. */
   private readonly gone = new Map<string, number>()
   private closed = false
@@ -89,6 +76,12 @@ export class DiskFileStore implements FileStore {
     this.fetchTimeoutMs = o.fetchTimeoutMs ?? 3000
     this.copyGiveUpMs = o.copyGiveUpMs ?? 60_000
     this.clock = o.clock ?? systemClock
+    this.ahead = new CopyQueue({
+      clock: this.clock,
+      atOnce: COPIES_AT_ONCE,
+      retryMs: COPY_RETRY_MS,
+      onError: (file, err) => this.o.log?.error('file-copy-failed', { file, error: err.message }),
+    })
   }
 
   /** Creates the directory and removes the parts a crash left behind. */
@@ -161,14 +154,16 @@ export class DiskFileStore implements FileStore {
    * Gives a synced part its name, and syncs the directory: until then a power cut may undo
    * the rename, and the part would be removed as a crash's leftover.
    */
-  private async name(part: string, name: string): Promise<void> {
-    await rename(part, this.path(name))
+  private async name(part: string, name: string): Promise<string> {
+    const path = this.path(name)
+    await rename(part, path)
     const dir = await open(this.o.dir, 'r')
     try {
       await dir.sync()
     } finally {
       await dir.close()
     }
+    return path
   }
 
   async open(ref: FileRef): Promise<StoredFile | null> {
@@ -212,50 +207,22 @@ export class DiskFileStore implements FileStore {
    */
   prefetch(ref: FileRef): void {
     if (isBlobRef(ref)) return this.o.blobs?.prefetch(ref)
-    if (this.closed || this.copies.has(ref.name) || this.gone.has(ref.name)) return
+    if (this.closed || this.gone.has(ref.name)) return
     const until = this.clock.now() + this.copyGiveUpMs
-    const attempt = async () => {
+    this.ahead.add(ref.name, async () => {
       if (this.closed || this.gone.has(ref.name) || (await this.whole(ref))) return
       const fetch = this.fetch(ref)
-      if (fetch.ok === null) await fetch.result()
-      if (fetch.ok || fetch.abort.signal.aborted || this.closed) return
-      // No node holding it was reachable: its maker may be back, or a copy made, shortly.
-      if (this.clock.now() >= until) {
+      if (!(await fetch.result()) && !fetch.abort.signal.aborted && !this.closed) {
+        // No node holding it was reachable: its maker may be back, or a copy made, shortly.
+        if (this.clock.now() < until) return 'again'
         this.o.log?.warn('file-copy-gave-up', {
           file: ref.name,
           maker: ref.node,
           afterMs: this.copyGiveUpMs,
           error: fetch.error?.message,
         })
-        return
       }
-      return 'again'
-    }
-    const run = () => {
-      this.copying++
-      attempt()
-        .catch((err: Error) => {
-          this.o.log?.error('file-copy-failed', { file: ref.name, error: err.message })
-        })
-        .then((again) => {
-          if (again && this.copies.has(ref.name))
-            this.copies.set(
-              ref.name,
-              this.clock.setTimeout(() => enqueue(), COPY_RETRY_MS),
-            )
-          else this.copies.delete(ref.name)
-        })
-        .finally(() => {
-          this.copying--
-          this.queue.shift()?.()
-        })
-    }
-    const enqueue = () => {
-      this.copies.set(ref.name, null)
-      if (this.copying < COPIES_AT_ONCE) run()
-      else this.queue.push(run)
-    }
-    enqueue()
+    })
   }
 
   async holds(ref: FileRef): Promise<boolean> {
@@ -285,9 +252,7 @@ export class DiskFileStore implements FileStore {
     const now = this.clock.now()
     for (const [name, at] of this.gone) if (now - at > GONE_MS) this.gone.delete(name)
     this.gone.set(ref.name, now)
-    const timer = this.copies.get(ref.name)
-    if (timer) this.clock.clearTimeout(timer)
-    this.copies.delete(ref.name)
+    this.ahead.cancel(ref.name)
     const fetch = this.fetches.get(ref.name)
     if (fetch) {
       fetch.abort.abort()
@@ -319,9 +284,7 @@ export class DiskFileStore implements FileStore {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const timer of this.copies.values()) if (timer) this.clock.clearTimeout(timer)
-    this.copies.clear()
-    this.queue.length = 0
+    this.ahead.close()
     for (const f of this.fetches.values()) f.abort.abort()
     await Promise.all([...this.fetches.values()].map((f) => f.settled))
     await this.o.blobs?.close()
@@ -338,7 +301,11 @@ export class DiskFileStore implements FileStore {
       f.done(new Error(this.closed ? 'the file store is closed' : 'the file was removed'))
       return f
     }
-    void this.copy(ref, f).then(
+    const part = this.path(`${ref.name}.part`)
+    const copied = this.peers
+      ? f.copy(this.peers, ref, part, () => this.name(part, ref.name))
+      : Promise.reject(new Error('not linked to the cluster yet'))
+    void copied.then(
       () => {
         this.fetches.delete(ref.name)
         f.done(null)
@@ -355,44 +322,6 @@ export class DiskFileStore implements FileStore {
       },
     )
     return f
-  }
-
-  private async copy(ref: DiskFileRef, f: FileFetch): Promise<void> {
-    if (!this.peers) throw new Error('not linked to the cluster yet')
-    const signal = f.abort.signal
-    const part = this.path(`${ref.name}.part`)
-    const fh = await open(part, 'w')
-    const hash = createHash('sha256')
-    let named = false
-    try {
-      await this.peers.fetch(
-        ref,
-        async (chunk) => {
-          signal.throwIfAborted()
-          if (f.written + chunk.length > ref.byteLength)
-            throw new Error('longer than its record says')
-          await fh.write(chunk, 0, chunk.length, f.written)
-          hash.update(chunk)
-          f.written += chunk.length
-          f.notify()
-        },
-        signal,
-      )
-      if (f.written !== ref.byteLength) throw new Error(`${f.written} bytes of ${ref.byteLength}`)
-      if (hash.digest('hex') !== ref.sha256) throw new Error('its bytes do not match its record')
-      await fh.datasync()
-      await fh.close()
-      signal.throwIfAborted()
-      await this.name(part, ref.name)
-      named = true
-      // Removed while it was being named: nothing of it stays.
-      signal.throwIfAborted()
-    } catch (err) {
-      await fh.close().catch(() => {})
-      await rm(part, { force: true }).catch(() => {})
-      if (named) await rm(this.path(ref.name), { force: true }).catch(() => {})
-      throw err
-    }
   }
 }
 

@@ -2,7 +2,23 @@
  * A copy of a peer's file under way (store/disk-files.ts): how much of it is written, whether
  * it is done, and its bytes read as they arrive.
  */
-import { open } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { open, rm } from 'node:fs/promises'
+import type { DiskFileRef } from './record.ts'
+
+/** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
+export interface FilePeers {
+  /**
+   * Hands the file's bytes to `write`, in order, each chunk awaited before more are asked for;
+   * resolves once the whole file has been handed over, rejects if no node holding it can be
+   * reached (or the signal is aborted).
+   */
+  fetch(
+    ref: DiskFileRef,
+    write: (chunk: Buffer) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>
+}
 
 /** Chunks a file is read in while it is still arriving. */
 const CHUNK_BYTES = 64 * 1024
@@ -46,6 +62,51 @@ export class FileFetch {
   async result(): Promise<boolean> {
     await this.settled
     return this.ok === true
+  }
+
+  /**
+   * Copies `ref` from the peers into `part`, checks it against its record, syncs it and has
+   * `name` give it its name; leaves nothing if it fails or is aborted (the abort is checked
+   * once more after the naming: a file removed meanwhile does not stay).
+   */
+  async copy(
+    peers: FilePeers,
+    ref: DiskFileRef,
+    part: string,
+    name: () => Promise<string>,
+  ): Promise<void> {
+    const signal = this.abort.signal
+    const fh = await open(part, 'w')
+    const hash = createHash('sha256')
+    let named: string | null = null
+    try {
+      await peers.fetch(
+        ref,
+        async (chunk) => {
+          signal.throwIfAborted()
+          if (this.written + chunk.length > ref.byteLength)
+            throw new Error('longer than its record says')
+          await fh.write(chunk, 0, chunk.length, this.written)
+          hash.update(chunk)
+          this.written += chunk.length
+          this.notify()
+        },
+        signal,
+      )
+      if (this.written !== ref.byteLength)
+        throw new Error(`${this.written} bytes of ${ref.byteLength}`)
+      if (hash.digest('hex') !== ref.sha256) throw new Error('its bytes do not match its record')
+      await fh.datasync()
+      await fh.close()
+      signal.throwIfAborted()
+      named = await name()
+      signal.throwIfAborted()
+    } catch (err) {
+      await fh.close().catch(() => {})
+      await rm(part, { force: true }).catch(() => {})
+      if (named) await rm(named, { force: true }).catch(() => {})
+      throw err
+    }
   }
 }
 

@@ -187,13 +187,21 @@ test('a file no peer holds answers null within the timeout; a prefetch keeps try
     assert.is(s.asked.length, 1)
     s.files.prefetch(peer)
     await until(() => s.asked.length === 2, 'the copy asked once')
-    await clock.tick(2000)
-    await until(() => s.asked.length === 3, 'and again two seconds later')
+    // The next try's timer is set once the failed one has settled (on the disk, in real
+    // time): the clock moves on in small steps until it has fired.
+    const started = clock.now()
+    await until(async () => {
+      await clock.tick(250)
+      return s.asked.length === 3
+    }, 'and again')
+    assert.ok(clock.now() - started >= 2000, 'two seconds later')
     assert.not.ok(await s.files.holds(peer))
     // Its maker is back.
     s.held.set(ref.name, Buffer.from('%PDF-1.4 later'))
-    await clock.tick(2000)
-    await until(() => s.files.holds(peer), 'copied once a holder answered')
+    await until(async () => {
+      await clock.tick(250)
+      return s.files.holds(peer)
+    }, 'copied once a holder answered')
   } finally {
     await s.files.close()
     await s.dir.remove()
