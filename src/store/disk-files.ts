@@ -249,8 +249,13 @@ export class DiskFileStore implements FileStore {
   /** Frees this node's copy; a copy of it under way here is stopped and leaves nothing. */
   async remove(ref: FileRef): Promise<void> {
     if (isBlobRef(ref)) return this.o.blobs?.remove(ref)
+    // Kept in the order removed: the old ones are at the front.
     const now = this.clock.now()
-    for (const [name, at] of this.gone) if (now - at > GONE_MS) this.gone.delete(name)
+    for (const [name, at] of this.gone) {
+      if (now - at <= GONE_MS) break
+      this.gone.delete(name)
+    }
+    this.gone.delete(ref.name)
     this.gone.set(ref.name, now)
     this.ahead.cancel(ref.name)
     const fetch = this.fetches.get(ref.name)
