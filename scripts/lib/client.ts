@@ -84,10 +84,18 @@ export class Client {
   /** The next message still to come that passes the test. */
   wait(test: (m: Message) => boolean, timeoutMs = 15_000, what = 'message'): Promise<Message> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-        timeoutMs,
-      )
+      // What the page was told last says why, when it was told something else (a refusal).
+      const timer = setTimeout(() => {
+        const last = this.messages
+          .slice(-3)
+          .map((m) => JSON.stringify(m).slice(0, 300))
+          .join(' | ')
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; last messages: ${last || 'none'}`,
+          ),
+        )
+      }, timeoutMs)
       this.waiters.push({
         test,
         resolve: (m) => {
