@@ -152,7 +152,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   const onUnreachable = (fields: Fields) => log.warn('file-fetch-timeout', fields)
   // The files of records written before v8, blobs in the nodes' hyperblobs cores.
-  const blobs = new BlobFileStore(store, { clock, spoolDir: join(dir, 'spool'), onUnreachable })
+  const blobs = new BlobFileStore(store, { clock, onUnreachable })
   await blobs.ready()
   const files = closers.add(
     'files',
