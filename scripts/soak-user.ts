@@ -51,10 +51,54 @@ async function fetchFile(url: string, cookie: string, result: UserResult): Promi
 /** A download not ready this long after its request counts as stuck. */
 export const STUCK_MS = 120_000
 
-/** One user, over and over until `until`; `made` is called for each file fetched. */
+/**
+ * When the users stop, and a hold between two downloads: the soak holds them all to measure the
+ * disk at rest, and the run goes on as much longer as the hold lasted.
+ */
+export class SoakSchedule {
+  private gate: { at: number; opened: Promise<void>; open: () => void } | null = null
+  /** Users waiting at the gate. */
+  held = 0
+  /** Milliseconds spent held so far. */
+  heldMs = 0
+
+  constructor(public until: number) {}
+
+  /** Whether a user starts another download: waits while the users are held. */
+  async next(): Promise<boolean> {
+    while (this.gate) {
+      this.held++
+      await this.gate.opened.finally(() => this.held--)
+    }
+    return Date.now() < this.until
+  }
+
+  /** Users finish the download they are making and wait. */
+  hold(): void {
+    if (this.gate) return
+    let open = () => {}
+    const opened = new Promise<void>((r) => (open = r))
+    this.gate = { at: Date.now(), opened, open }
+  }
+
+  get holding(): boolean {
+    return this.gate !== null
+  }
+
+  release(): void {
+    if (!this.gate) return
+    const ms = Date.now() - this.gate.at
+    this.heldMs += ms
+    this.until += ms
+    this.gate.open()
+    this.gate = null
+  }
+}
+
+/** One user, over and over until the schedule ends; `made` is called for each file fetched. */
 export async function soakUser(
   node: NodeProcess,
-  until: number,
+  schedule: SoakSchedule,
   made: () => void,
 ): Promise<UserResult> {
   const cookie = await sessionCookie(node.url)
@@ -70,7 +114,7 @@ export async function soakUser(
     [...client.messages].reverse().find((m) => m.type === 'download')?.download as
       Record<string, any> | null | undefined
   try {
-    while (Date.now() < until) {
+    while (await schedule.next()) {
       client.send({ type: 'request' })
       const answer = await client
         .wait(

@@ -11,8 +11,15 @@
  * least-squares slope is projected over the span as a share of its mean
  * (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says which and exits 1: a
  * node that runs for months must level off, not grow with every download ever made.
+ *
+ * And it measures what the run leaves on disk at rest (scripts/soak-rest.ts): a tenth of the
+ * way in it holds the users, waits for the cluster to purge their downloads and sweep, measures
+ * the data directories and lets the users go on (the run lasts that much longer; the samples
+ * skip the hold); at the end it does the same. More than 1.2x between the two (ten times the
+ * downloads) exits 1 too.
  */
-import { soakUser, STUCK_MS } from './soak-user.ts'
+import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
+import { diskAtRest, restDuring, type Rest } from './soak-rest.ts'
 import { dirBytes } from '../src/disk-space.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
@@ -35,7 +42,8 @@ interface Options {
 
 const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
                       [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
-  --minutes         how long to run (default 10; at least 7 past the warm-up)
+  --minutes         how long to load the cluster (default 10; at least 7 past the warm-up;
+                    the two measures of the disk at rest add a few minutes)
   --users           users making downloads at once (default 30)
   --work-ms         each download's work (default 1000)
   --retention-ms    how long a finished download is kept (default 20000)
@@ -127,12 +135,15 @@ async function main(): Promise<void> {
     ...(o.logCompactOps ? ['--log-compact-ops', String(o.logCompactOps)] : []),
   ])
   const started = Date.now()
-  const until = started + o.minutes * 60_000
+  const schedule = new SoakSchedule(started + o.minutes * 60_000)
   const disk: Sample[] = []
   const memory: Sample[] = []
   /** Downloads made by the time of each sample. */
   const madeAt: number[] = []
   let timer: NodeJS.Timeout | undefined
+  let restTimer: NodeJS.Timeout | undefined
+  /** The disk at rest a tenth of the way in, and at the end. */
+  let early: Promise<Rest | null> = Promise.resolve(null)
   try {
     await waitForCluster(c.nodes)
     console.log(
@@ -140,12 +151,17 @@ async function main(): Promise<void> {
         `${o.retentionMs} ms retention; judged after ${Math.round(warmupS)} s`,
     )
     const users = Array.from({ length: o.users }, (_, i) =>
-      soakUser(c.nodes[i % 3]!, until, () => madeSoFar++),
+      soakUser(c.nodes[i % 3]!, schedule, () => madeSoFar++),
     )
+    restTimer = setTimeout(() => {
+      early = restDuring(c.nodes, schedule, o.users, () => madeSoFar)
+    }, o.minutes * 6_000)
     timer = setInterval(() => {
+      // The samples are of the load: none while the users are held, and the time of the load.
+      if (schedule.holding) return
       void Promise.all(c.nodes.map(sample)).then(
         (samples) => {
-          const t = (Date.now() - started) / 1000
+          const t = (Date.now() - started - schedule.heldMs) / 1000
           const total = samples.reduce((s, x) => s + x.bytes, 0)
           const rss = samples.reduce((s, x) => s + x.rssKb * 1024, 0)
           disk.push({ t, value: total })
@@ -163,6 +179,14 @@ async function main(): Promise<void> {
     }, SAMPLE_MS)
     const results = await Promise.all(users)
     clearInterval(timer)
+    const rests = [
+      await early,
+      await diskAtRest(
+        c.nodes,
+        () => true,
+        () => madeSoFar,
+      ),
+    ]
     const made = results.reduce((a, r) => a + r.made, 0)
     const refused = new Map<string, number>()
     for (const r of results)
@@ -225,14 +249,39 @@ async function main(): Promise<void> {
       return ok
     }
     const ok =
-      [verdict('disk', disk), verdict('memory', memory)].every(Boolean) &&
+      [verdict('disk', disk), verdict('memory', memory), restVerdict(rests)].every(Boolean) &&
       stuck.length === 0 &&
       failedFiles.length === 0
     process.exitCode = ok ? 0 : 1
   } finally {
     clearInterval(timer)
+    clearTimeout(restTimer)
     await c.teardown()
   }
+}
+
+/** The disk at rest after a run of ten times the downloads: at most this much more. */
+const REST_LIMIT = 1.2
+
+/**
+ * The disk at rest after a tenth of the run and after all of it: within REST_LIMIT, whatever
+ * the downloads made in between.
+ */
+function restVerdict([a, b]: (Rest | null)[]): boolean {
+  if (!a || !b) {
+    console.log(`disk at rest: CANNOT BE JUDGED (the cluster did not come to rest within minutes)`)
+    return false
+  }
+  const ratio = b.bytes / a.bytes
+  const ok = ratio <= REST_LIMIT
+  console.log(
+    `disk at rest (users stopped, downloads purged, stores swept): ${mb(a.bytes)} after ` +
+      `${a.made} downloads, ${mb(b.bytes)} after ${b.made} (${ratio.toFixed(2)}x, limit ` +
+      `${REST_LIMIT.toFixed(2)}x): ${ok ? 'bounded' : 'GREW'}; ` +
+      `${(b.bytes / b.made / 1024).toFixed(2)} KB per download made; came to rest in ` +
+      `${Math.round(a.ms / 1000)} and ${Math.round(b.ms / 1000)} s`,
+  )
+  return ok
 }
 
 /**

@@ -20,8 +20,9 @@ export const freeBytes: FreeBytes = async (dir) => {
 
 /**
  * The disk a directory takes, as `du` counts it: allocated blocks, which include what RocksDB
- * allocates ahead (some MB per store). `apparent`: the bytes the files hold, as `du
- * --apparent-size` counts them.
+ * allocates ahead (some MB per store). `apparent`: the bytes the files hold, each file's length
+ * as `du --apparent-size` counts it, or its blocks when fewer (a sparse file: RocksDB's info log
+ * trimmed, store/info-log.ts, keeps its length and holds only its tail).
  */
 export async function dirBytes(dir: string, apparent = false): Promise<number> {
   let total = 0
@@ -30,7 +31,7 @@ export async function dirBytes(dir: string, apparent = false): Promise<number> {
     if (entry.isDirectory()) total += await dirBytes(path, apparent)
     else
       total += await stat(path).then(
-        (s) => (apparent ? s.size : s.blocks * 512),
+        (s) => (apparent ? Math.min(s.size, s.blocks * 512) : s.blocks * 512),
         () => 0,
       )
   }

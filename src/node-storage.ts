@@ -19,6 +19,7 @@ import { BlobFileStore } from './store/file-store.ts'
 import { DiskFileStore } from './store/disk-files.ts'
 import { isBlobRef } from './store/record.ts'
 import { Sweeper } from './store/core-sweep.ts'
+import { trimInfoLog } from './store/info-log.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
@@ -182,7 +183,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
-    onSwept: async ({ deleted, closing, kept, ms }) =>
+    onSwept: async ({ deleted, closing, kept, ms }) => {
+      const info = await trimInfoLog(join(storeDir, 'db'))
       log.info('store-swept', {
         deleted,
         closing,
@@ -190,11 +192,15 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         ms,
         beforeMb: mb(before),
         afterMb: mb(await dirBytes(storeDir)),
-      }),
+        ...(info.removed > 0 ? { infoLogsRemoved: info.removed } : {}),
+        ...(info.truncated ? { infoLogTruncated: true } : {}),
+      })
+    },
     onError: (err) => log.error('store-sweep-failed', { error: err.message }),
   })
   closers.add('store-sweep', sweeper, (s) => s.stop())
   recordLog.on('settled', () => sweeper.soon())
+  recordLog.on('change', () => sweeper.wrote())
   sweeper.start()
   const repo = new LogRepository({
     log: recordLog,

@@ -88,6 +88,12 @@ export interface SweeperOptions {
   afterMoveMs?: number
   /** How often it sweeps anyway, for the files of purged downloads. @default 3600000 */
   intervalMs?: number
+  /**
+   * Once the store was written to since the last sweep, a quiet spell this long sweeps: the disk
+   * of a busy hour comes back a minute after it ends, not at the next hourly sweep.
+   * @default 60000
+   */
+  quietMs?: number
   clock: Clock
   /** Before a sweep starts (to measure the disk, for instance). */
   onStart?: () => Promise<void>
@@ -98,7 +104,10 @@ export interface SweeperOptions {
 /** How long after a move the sweep keeps coming back for cores still closing. */
 const FOLLOW_UP_MS = 60_000
 
-/** When to sweep: a while after each move, and every interval. One sweep at a time. */
+/**
+ * When to sweep: a while after each move, once a busy spell is over, and every interval. One
+ * sweep at a time.
+ */
 export class Sweeper {
   private timer: Timer | null = null
   /** When the pending timer fires. */
@@ -109,6 +118,10 @@ export class Sweeper {
   private again = false
   /** Since when cores left behind may still be closing. */
   private movedAt = -Infinity
+  /** The store was written to since the last sweep started, last at `wroteAt`. */
+  private dirty = false
+  private wroteAt = -Infinity
+  private quietTimer: Timer | null = null
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -121,6 +134,31 @@ export class Sweeper {
   soon(): void {
     this.movedAt = this.o.clock.now()
     this.schedule(this.afterMoveMs)
+  }
+
+  /**
+   * The store was written to (a record merged, a file kept): a sweep once it has been quiet for
+   * `quietMs`. Called for every write, so it only notes the time; one timer looks again when
+   * the spell could have ended.
+   */
+  wrote(): void {
+    this.dirty = true
+    this.wroteAt = this.o.clock.now()
+    if (!this.quietTimer && !this.stopped) this.checkQuiet(this.quietMs)
+  }
+
+  private get quietMs(): number {
+    return this.o.quietMs ?? 60_000
+  }
+
+  private checkQuiet(ms: number): void {
+    this.quietTimer = this.o.clock.setTimeout(() => {
+      this.quietTimer = null
+      if (!this.dirty) return
+      const quietFor = this.o.clock.now() - this.wroteAt
+      if (quietFor < this.quietMs) this.checkQuiet(this.quietMs - quietFor)
+      else void this.run()
+    }, ms)
   }
 
   private get afterMoveMs(): number {
@@ -156,6 +194,7 @@ export class Sweeper {
       return Promise.resolve()
     }
     let next = this.o.intervalMs ?? 3_600_000
+    this.dirty = false
     this.running = Promise.resolve(this.o.onStart?.())
       .then(() => sweepCores(this.o.store, this.o.keep()))
       .then((result) => {
@@ -177,6 +216,7 @@ export class Sweeper {
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) this.o.clock.clearTimeout(this.timer)
+    if (this.quietTimer) this.o.clock.clearTimeout(this.quietTimer)
     await this.running
   }
 }

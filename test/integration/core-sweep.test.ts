@@ -77,4 +77,30 @@ test('a move with no sweep pending sweeps 30 s later', async () => {
   }
 })
 
+test('a store written to sweeps once it has been quiet for a minute, not at every write', async () => {
+  const s = await setup()
+  try {
+    s.sweeper.start()
+    await s.clock.tick(30_000)
+    await eventually(() => s.ended.count === 1, 'the first sweep')
+    // A busy spell: a write every 10 s for two minutes keeps putting the quiet sweep off.
+    for (let i = 0; i < 12; i++) {
+      s.sweeper.wrote()
+      await s.clock.tick(10_000)
+    }
+    assert.is(s.swept.length, 1)
+    const last = s.clock.now() - 10_000
+    await s.clock.tick(49_999)
+    assert.is(s.swept.length, 1)
+    await s.clock.tick(1)
+    await eventually(() => s.ended.count === 2, 'the sweep after the spell')
+    assert.is(s.swept[1]! - last, 60_000)
+    // Quiet with nothing written since: no more sweeps before the hourly one.
+    await s.clock.tick(10 * 60_000)
+    assert.is(s.swept.length, 2)
+  } finally {
+    await s.close()
+  }
+})
+
 test.run()

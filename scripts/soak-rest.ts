@@ -1,0 +1,77 @@
+/**
+ * The soak's disk at rest (scripts/soak.ts): what a run leaves in the data directories once its
+ * users stop, their downloads are purged and each node has swept its store (a node sweeps a
+ * minute after its last write, core-sweep.ts). Measured once a tenth of the run is done, with
+ * the users held, and at the end: the issue's "a run of 10x the downloads leaves the data
+ * directories no bigger than a run of 1x".
+ */
+import { dirBytes } from '../src/disk-space.ts'
+import type { NodeProcess } from './lib/processes.ts'
+import type { SoakSchedule } from './soak-user.ts'
+
+/** How long the users' last downloads and the nodes' sweeps may take. */
+const REST_TIMEOUT_MS = 6 * 60_000
+/** Writes may still land this long after the users stop (a dismissal's block). */
+const SETTLE_MS = 5_000
+
+export interface Rest {
+  /** The three data directories together. */
+  bytes: number
+  /** Downloads made when the users stopped. */
+  made: number
+  /** How long it took to come to rest. */
+  ms: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function visibleRecords(n: NodeProcess): Promise<number> {
+  const res = await fetch(n.url + '/healthz')
+  return ((await res.json()) as { records: number }).records
+}
+
+/**
+ * Waits until `idle` (every user done or held), no record is visible on any node and every node
+ * has swept its store since, then measures. Null if that did not happen in time.
+ */
+export async function diskAtRest(
+  nodes: NodeProcess[],
+  idle: () => boolean,
+  made: () => number,
+): Promise<Rest | null> {
+  const since = Date.now()
+  const deadline = since + REST_TIMEOUT_MS
+  while (!idle()) {
+    if (Date.now() > deadline) return null
+    await sleep(200)
+  }
+  const downloads = made()
+  await sleep(SETTLE_MS)
+  const marks = nodes.map((n) => n.lines.length)
+  const swept = (n: NodeProcess, i: number) =>
+    n.lines.slice(marks[i]).some((l) => l.includes('store-swept'))
+  while (Date.now() < deadline) {
+    const records = await Promise.all(nodes.map(visibleRecords)).catch(() => [NaN])
+    if (records.every((r) => r === 0) && nodes.every(swept)) {
+      const sizes = await Promise.all(nodes.map((n) => dirBytes(n.dataDir, true)))
+      return { bytes: sizes.reduce((a, b) => a + b, 0), made: downloads, ms: Date.now() - since }
+    }
+    await sleep(2000)
+  }
+  return null
+}
+
+/** Holds the users, measures the disk at rest, lets them go on. */
+export async function restDuring(
+  nodes: NodeProcess[],
+  schedule: SoakSchedule,
+  users: number,
+  made: () => number,
+): Promise<Rest | null> {
+  schedule.hold()
+  try {
+    return await diskAtRest(nodes, () => schedule.held === users, made)
+  } finally {
+    schedule.release()
+  }
+}
