@@ -13,6 +13,8 @@ import type { SoakSchedule } from './soak-user.ts'
 const REST_TIMEOUT_MS = 6 * 60_000
 /** Writes may still land this long after the users stop (a dismissal's block). */
 const SETTLE_MS = 5_000
+/** A sweep with nothing written for this long before it is of a store at rest. */
+const QUIET_MS = 30_000
 
 export interface Rest {
   /** The three data directories together. */
@@ -48,8 +50,13 @@ export async function diskAtRest(
   const downloads = made()
   await sleep(SETTLE_MS)
   const marks = nodes.map((n) => n.lines.length)
+  // A sweep with nothing written for a while before it: a sweep after a move or the hour
+  // may come while the last writes still land.
   const swept = (n: NodeProcess, i: number) =>
-    n.lines.slice(marks[i]).some((l) => l.includes('store-swept'))
+    n.lines.slice(marks[i]).some((l) => {
+      const idle = / store-swept .*idleMs=(\d+)/.exec(l)
+      return idle !== null && Number(idle[1]) >= QUIET_MS
+    })
   while (Date.now() < deadline) {
     const records = await Promise.all(nodes.map(visibleRecords)).catch(() => [NaN])
     if (records.every((r) => r === 0) && nodes.every(swept)) {

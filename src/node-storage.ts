@@ -183,7 +183,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
-    onSwept: async ({ deleted, closing, kept, ms }) => {
+    onSwept: async ({ deleted, closing, kept, ms, idleMs }) => {
       const info = await trimInfoLog(join(storeDir, 'db'))
       log.info('store-swept', {
         deleted,
@@ -192,6 +192,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         ms,
         beforeMb: mb(before),
         afterMb: mb(await dirBytes(storeDir)),
+        // How long nothing had been written: a minute or more is a store at rest (the soak).
+        idleMs: idleMs ?? undefined,
         ...(info.removed > 0 ? { infoLogsRemoved: info.removed } : {}),
         ...(info.truncated ? { infoLogTruncated: true } : {}),
       })

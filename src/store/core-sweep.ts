@@ -35,6 +35,12 @@ export interface SweepResult {
   ms: number
 }
 
+/** A sweep, and how long the store had not been written to when it started. */
+export interface SweptResult extends SweepResult {
+  /** Null: nothing written since the sweeper started. */
+  idleMs: number | null
+}
+
 /**
  * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
  * compacts the store.
@@ -97,7 +103,7 @@ export interface SweeperOptions {
   clock: Clock
   /** Before a sweep starts (to measure the disk, for instance). */
   onStart?: () => Promise<void>
-  onSwept: (result: SweepResult) => void | Promise<void>
+  onSwept: (result: SweptResult) => void | Promise<void>
   onError: (err: Error) => void
 }
 
@@ -195,12 +201,13 @@ export class Sweeper {
     }
     let next = this.o.intervalMs ?? 3_600_000
     this.dirty = false
+    const idleMs = this.wroteAt === -Infinity ? null : this.o.clock.now() - this.wroteAt
     this.running = Promise.resolve(this.o.onStart?.())
       .then(() => sweepCores(this.o.store, this.o.keep()))
       .then((result) => {
         const following = this.o.clock.now() - this.movedAt < FOLLOW_UP_MS
         if (result.closing > 0 && following) next = this.afterMoveMs
-        return this.o.onSwept(result)
+        return this.o.onSwept({ ...result, idleMs })
       })
       .catch(this.o.onError)
       .finally(() => {

@@ -16,7 +16,7 @@ async function setup() {
   const clock = fakeClock()
   /** When each sweep started, and how many have ended (on the store's own time). */
   const swept: number[] = []
-  const ended = { count: 0 }
+  const ended = { count: 0, idleMs: [] as (number | null)[] }
   const sweeper = new Sweeper({
     store,
     keep: () => [],
@@ -24,7 +24,10 @@ async function setup() {
     afterMoveMs: 30_000,
     clock,
     onStart: async () => void swept.push(clock.now()),
-    onSwept: () => void ended.count++,
+    onSwept: ({ idleMs }) => {
+      ended.count++
+      ended.idleMs.push(idleMs)
+    },
     onError: (err) => assert.unreachable(err.message),
   })
   return {
@@ -95,6 +98,8 @@ test('a store written to sweeps once it has been quiet for a minute, not at ever
     await s.clock.tick(1)
     await eventually(() => s.ended.count === 2, 'the sweep after the spell')
     assert.is(s.swept[1]! - last, 60_000)
+    // It says how long the store had been quiet (the soak waits for such a sweep).
+    assert.equal(s.ended.idleMs, [null, 60_000])
     // Quiet with nothing written since: no more sweeps before the hourly one.
     await s.clock.tick(10 * 60_000)
     assert.is(s.swept.length, 2)
