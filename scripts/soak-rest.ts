@@ -25,6 +25,8 @@ export interface Rest {
   ms: number
 }
 
+/** Megabytes, as the soak prints them. */
+export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function visibleRecords(n: NodeProcess): Promise<number> {
@@ -81,4 +83,28 @@ export async function restDuring(
   } finally {
     schedule.release()
   }
+}
+
+/** The disk at rest after a run of ten times the downloads: at most this much more. */
+const REST_LIMIT = 1.2
+
+/**
+ * The disk at rest after a tenth of the run and after all of it: within REST_LIMIT, whatever
+ * the downloads made in between.
+ */
+export function restVerdict([a, b]: (Rest | null)[]): boolean {
+  if (!a || !b) {
+    console.log(`disk at rest: CANNOT BE JUDGED (the cluster did not come to rest within minutes)`)
+    return false
+  }
+  const ratio = b.bytes / a.bytes
+  const ok = ratio <= REST_LIMIT
+  console.log(
+    `disk at rest (users stopped, downloads purged, stores swept): ${mb(a.bytes)} after ` +
+      `${a.made} downloads, ${mb(b.bytes)} after ${b.made} (${ratio.toFixed(2)}x, limit ` +
+      `${REST_LIMIT.toFixed(2)}x): ${ok ? 'bounded' : 'GREW'}; ` +
+      `${(b.bytes / b.made / 1024).toFixed(2)} KB per download made; came to rest in ` +
+      `${Math.round(a.ms / 1000)} and ${Math.round(b.ms / 1000)} s`,
+  )
+  return ok
 }

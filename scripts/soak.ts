@@ -19,7 +19,7 @@
  * downloads) exits 1 too.
  */
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
-import { diskAtRest, restDuring, type Rest } from './soak-rest.ts'
+import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
 import { dirBytes } from '../src/disk-space.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
@@ -107,8 +107,6 @@ function addSeconds(hms: string, s: number): string {
   const pad = (n: number) => String(Math.floor(n)).padStart(2, '0')
   return `${pad(t / 3600)}:${pad((t % 3600) / 60)}:${pad(t % 60)}`
 }
-
-const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
 
 /** Downloads made so far by every user, for the samples. */
 let madeSoFar = 0
@@ -258,30 +256,6 @@ async function main(): Promise<void> {
     clearTimeout(restTimer)
     await c.teardown()
   }
-}
-
-/** The disk at rest after a run of ten times the downloads: at most this much more. */
-const REST_LIMIT = 1.2
-
-/**
- * The disk at rest after a tenth of the run and after all of it: within REST_LIMIT, whatever
- * the downloads made in between.
- */
-function restVerdict([a, b]: (Rest | null)[]): boolean {
-  if (!a || !b) {
-    console.log(`disk at rest: CANNOT BE JUDGED (the cluster did not come to rest within minutes)`)
-    return false
-  }
-  const ratio = b.bytes / a.bytes
-  const ok = ratio <= REST_LIMIT
-  console.log(
-    `disk at rest (users stopped, downloads purged, stores swept): ${mb(a.bytes)} after ` +
-      `${a.made} downloads, ${mb(b.bytes)} after ${b.made} (${ratio.toFixed(2)}x, limit ` +
-      `${REST_LIMIT.toFixed(2)}x): ${ok ? 'bounded' : 'GREW'}; ` +
-      `${(b.bytes / b.made / 1024).toFixed(2)} KB per download made; came to rest in ` +
-      `${Math.round(a.ms / 1000)} and ${Math.round(b.ms / 1000)} s`,
-  )
-  return ok
 }
 
 /**

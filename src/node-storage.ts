@@ -184,7 +184,11 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
     onSwept: async ({ deleted, closing, kept, ms, idleMs }) => {
-      const info = await trimInfoLog(join(storeDir, 'db'))
+      // A trim that fails costs the info log's few MB, not the sweep's report.
+      const info = await trimInfoLog(join(storeDir, 'db')).catch((err: Error) => {
+        log.warn('info-log-trim-failed', { error: err.message })
+        return { removed: 0, truncated: false }
+      })
       log.info('store-swept', {
         deleted,
         closing,
