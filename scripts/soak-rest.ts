@@ -5,7 +5,8 @@
  * the users held, and at the end: the issue's "a run of 10x the downloads leaves the data
  * directories no bigger than a run of 1x".
  */
-import { dirBytes } from '../src/disk-space.ts'
+import { basename, relative } from 'node:path'
+import { fileBytes } from '../src/disk-space.ts'
 import type { NodeProcess } from './lib/processes.ts'
 import type { SoakSchedule } from './soak-user.ts'
 
@@ -23,6 +24,36 @@ export interface Rest {
   made: number
   /** How long it took to come to rest. */
   ms: number
+  /** The bytes by what holds them (`kindOf`), the three directories together. */
+  kinds: Map<string, number>
+}
+
+/**
+ * What a file in a data directory is: RocksDB's tables, blob files, write-ahead log, info log
+ * and manifest, the finished files, or the path's first folder. What is left at rest, by kind,
+ * says which part of the store does not shrink.
+ */
+export function kindOf(pathInDataDir: string): string {
+  const name = basename(pathInDataDir)
+  if (pathInDataDir.startsWith('files/')) return 'files'
+  if (name.endsWith('.sst')) return 'sst'
+  if (name.endsWith('.blob')) return 'blob'
+  if (/^\d+\.log$/.test(name)) return 'wal'
+  if (name.startsWith('LOG')) return 'info-log'
+  if (name.startsWith('MANIFEST')) return 'manifest'
+  return pathInDataDir.split('/')[0] === name ? 'other' : `${pathInDataDir.split('/')[0]}/other`
+}
+
+async function measure(nodes: NodeProcess[]): Promise<Pick<Rest, 'bytes' | 'kinds'>> {
+  const kinds = new Map<string, number>()
+  let bytes = 0
+  for (const n of nodes)
+    for (const f of await fileBytes(n.dataDir, true)) {
+      const kind = kindOf(relative(n.dataDir, f.path))
+      kinds.set(kind, (kinds.get(kind) ?? 0) + f.bytes)
+      bytes += f.bytes
+    }
+  return { bytes, kinds }
 }
 
 /** Megabytes, as the soak prints them. */
@@ -62,8 +93,7 @@ export async function diskAtRest(
   while (Date.now() < deadline) {
     const records = await Promise.all(nodes.map(visibleRecords)).catch(() => [NaN])
     if (records.every((r) => r === 0) && nodes.every(swept)) {
-      const sizes = await Promise.all(nodes.map((n) => dirBytes(n.dataDir, true)))
-      return { bytes: sizes.reduce((a, b) => a + b, 0), made: downloads, ms: Date.now() - since }
+      return { ...(await measure(nodes)), made: downloads, ms: Date.now() - since }
     }
     await sleep(2000)
   }
@@ -105,6 +135,13 @@ export function restVerdict([a, b]: (Rest | null)[]): boolean {
       `${REST_LIMIT.toFixed(2)}x): ${ok ? 'bounded' : 'GREW'}; ` +
       `${(b.bytes / b.made / 1024).toFixed(2)} KB per download made; came to rest in ` +
       `${Math.round(a.ms / 1000)} and ${Math.round(b.ms / 1000)} s`,
+  )
+  console.log(
+    `  by kind: ${[...new Set([...a.kinds.keys(), ...b.kinds.keys()])]
+      .map((k) => ({ k, a: a.kinds.get(k) ?? 0, b: b.kinds.get(k) ?? 0 }))
+      .sort((x, y) => y.b - x.b)
+      .map(({ k, a, b }) => `${k} ${mb(a)} -> ${mb(b)}`)
+      .join(', ')}`,
   )
   return ok
 }

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 const STAGES = {
   fast: { dirs: ['test/unit', 'test/integration'], parallel: availableParallelism() },
@@ -17,6 +18,8 @@ const STAGES = {
   e2e: { dirs: ['test/e2e'], parallel: 1 },
 }
 const FILE_TIMEOUT_MS = 5 * 60 * 1000
+/** Says how a file's process ended when it was not a clean pass. */
+const EXIT_REASON = fileURLToPath(new URL('./lib/exit-reason.cjs', import.meta.url))
 
 const [stageName = 'fast', filter] = process.argv.slice(2)
 const stage = STAGES[stageName]
@@ -85,7 +88,7 @@ function run(file) {
     // A process group of its own: the nodes a file starts go with it, also when it is killed
     // or crashes before its teardown (a hung browser test once left 24 nodes running, which
     // then slowed every benchmark on the machine).
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawn(process.execPath, ['--require', EXIT_REASON, '--import', 'tsx', file], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0' },
       detached: true,

@@ -25,17 +25,28 @@ export const freeBytes: FreeBytes = async (dir) => {
  * trimmed, store/info-log.ts, keeps its length and holds only its tail).
  */
 export async function dirBytes(dir: string, apparent = false): Promise<number> {
-  let total = 0
+  return (await fileBytes(dir, apparent)).reduce((sum, f) => sum + f.bytes, 0)
+}
+
+/** Each file under `dir` and the disk it takes, counted as `dirBytes` counts it. */
+export async function fileBytes(
+  dir: string,
+  apparent = false,
+): Promise<{ path: string; bytes: number }[]> {
+  const files: { path: string; bytes: number }[] = []
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, entry.name)
-    if (entry.isDirectory()) total += await dirBytes(path, apparent)
+    if (entry.isDirectory()) files.push(...(await fileBytes(path, apparent)))
     else
-      total += await stat(path).then(
-        (s) => (apparent ? Math.min(s.size, s.blocks * 512) : s.blocks * 512),
-        () => 0,
-      )
+      files.push({
+        path,
+        bytes: await stat(path).then(
+          (s) => (apparent ? Math.min(s.size, s.blocks * 512) : s.blocks * 512),
+          () => 0,
+        ),
+      })
   }
-  return total
+  return files
 }
 
 export interface DiskSpaceOptions {

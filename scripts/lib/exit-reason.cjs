@@ -1,0 +1,17 @@
+// Preloaded into each test file's process (scripts/test.mjs): when a file ends in any way but
+// a clean drain with exit code 0, it says how. uvu only prints "Exiting early before testing is
+// finished", which a CI log then cannot explain (a process.exit() from a library, or a loop
+// that drained while a test awaited a promise nothing would settle).
+let drained = false
+process.on('beforeExit', () => (drained = true))
+process.on('exit', (code) => {
+  // uvu sets exitCode 0 when every test passed; undefined means it never got to its report.
+  if (drained && process.exitCode === 0 && !code) return
+  const how = drained
+    ? 'the event loop drained (nothing left to wait on)'
+    : `process.exit(${code}) or a fatal error, called from:\n${new Error().stack}`
+  const left = process.getActiveResourcesInfo().join(', ') || 'none'
+  console.error(
+    `[exit-reason] exit code ${code}: ${how}\n[exit-reason] resources still open: ${left}`,
+  )
+})
