@@ -38,6 +38,8 @@ export interface ClusterPartOptions {
   topic?: Buffer
   /** Tests only: speak this cluster protocol version. */
   protocol?: string
+  /** Tests only: how long the log must be quiet for a compaction at rest. */
+  compactIdleMs?: number
   /** The job this node runs, told to the others (a mismatch is logged). */
   job?: string
 }
@@ -115,6 +117,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     // One member starts it: the live one with the smallest id.
     leads: () => cluster.live().every((m) => m.id >= self.id),
     thresholdOps: config.logCompactOps,
+    idleMs: o.compactIdleMs,
     clock,
     logger: log,
   })

@@ -50,6 +50,8 @@ export interface NodeDeps {
   freeBytes?: FreeBytes
   /** Tests only: how long after a move the store is swept (store/core-sweep.ts). */
   sweepAfterMoveMs?: number
+  /** Tests only: how long the log must be quiet for a compaction at rest (log-compaction.ts). */
+  compactIdleMs?: number
 }
 
 export type { Health } from './health.ts'
@@ -143,6 +145,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       closers,
       topic: deps.topic,
       protocol: deps.protocol,
+      compactIdleMs: deps.compactIdleMs,
       job: ownJob?.name ?? config.generator,
     })
     const { cluster, relay, rejoin, quorum } = part

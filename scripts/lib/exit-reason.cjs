@@ -5,8 +5,9 @@
 let drained = false
 process.on('beforeExit', () => (drained = true))
 process.on('exit', (code) => {
-  // uvu sets exitCode 0 when every test passed; undefined means it never got to its report.
-  if (drained && process.exitCode === 0 && !code) return
+  // uvu sets exitCode (0, or 1 on a failed test) once it has reported; undefined means it
+  // never got there.
+  if (drained && process.exitCode !== undefined) return
   const how = drained
     ? 'the event loop drained (nothing left to wait on)'
     : `process.exit(${code}) or a fatal error, called from:\n${new Error().stack}`

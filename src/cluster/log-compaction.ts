@@ -4,9 +4,12 @@
  * is once a compaction would drop that many. A fresh log starts with what it carried, so the
  * next one comes after as many operations again, however many records are live: a busy
  * cluster carries thousands of recent dismissals, packed a few hundred to a block
- * (op-pack.ts). One member starts it, the live member with the smallest id; members that
- * disagree on who that is start two, and the log election keeps one (log-election.ts). See
- * DESIGN.md, "Compaction".
+ * (op-pack.ts). And once the log has been quiet a while (nothing written for `idleMs`) with a
+ * hundredth of the threshold to drop: else a cluster at rest keeps, until its next busy spell,
+ * whatever part of the threshold its last one left (up to 10,000 operations and their blocks,
+ * some MB per node, depending only on where in its cycle the load stopped). One member starts
+ * it, the live member with the smallest id; members that disagree on who that is start two,
+ * and the log election keeps one (log-election.ts). See DESIGN.md, "Compaction".
  */
 import type { Logger } from '../logger.ts'
 import type { LogAdvert } from '../store/log-advert.ts'
@@ -14,6 +17,14 @@ import type { Clock, Timer } from '../clock.ts'
 
 export function compactionDue(ops: number, carried: number, thresholdOps: number): boolean {
   return thresholdOps > 0 && ops - carried >= thresholdOps
+}
+
+/**
+ * Due once the log is quiet: a hundredth of the threshold to drop, so that a cluster used now
+ * and then does not move to a fresh log after every download.
+ */
+export function idleCompactionDue(ops: number, carried: number, thresholdOps: number): boolean {
+  return thresholdOps > 0 && ops - carried >= Math.max(1, Math.ceil(thresholdOps / 100))
 }
 
 /** The log as compaction drives it. */
@@ -36,6 +47,13 @@ export interface LogCompactionOptions {
   thresholdOps: number
   /** @default 5000 */
   checkMs?: number
+  /**
+   * Nothing written to the log for this long: a compaction is due at a hundredth of the
+   * threshold. Shorter than the sweeper's quiet minute (core-sweep.ts), so the sweep that
+   * ends a busy spell comes after the move and deletes the log left behind.
+   * @default 30000
+   */
+  idleMs?: number
   clock: Clock
   logger: Logger
 }
@@ -43,6 +61,8 @@ export interface LogCompactionOptions {
 export class LogCompaction {
   private timer: Timer | null = null
   private running = false
+  /** The log's operations when last checked, and since when it has held that many. */
+  private seen = { ops: -1, since: 0 }
 
   constructor(private readonly o: LogCompactionOptions) {}
 
@@ -57,12 +77,19 @@ export class LogCompaction {
     if (this.running || !log.settled()) return
     const advert = log.advert()
     const ops = log.ops()
+    if (ops !== this.seen.ops) this.seen = { ops, since: clock.now() }
     const records = this.o.records()
-    if (!advert.writable || !compactionDue(ops, records, this.o.thresholdOps)) return
-    if (!this.o.leads()) return
+    const idle = clock.now() - this.seen.since >= (this.o.idleMs ?? 30_000)
+    const reason = compactionDue(ops, records, this.o.thresholdOps)
+      ? 'threshold'
+      : idle && idleCompactionDue(ops, records, this.o.thresholdOps)
+        ? 'idle'
+        : null
+    if (!advert.writable || !reason || !this.o.leads()) return
     this.running = true
     const started = clock.now()
     logger.info('log-compact', {
+      reason,
       key: advert.key.slice(0, 12),
       length: ops,
       blocks: advert.length,

@@ -98,6 +98,54 @@ test('past the threshold the cluster moves to a fresh log; users see nothing and
   }
 })
 
+test('a log left quiet is compacted below the threshold, and keeps what is live', async () => {
+  const logs = [recordingLogger(), recordingLogger(), recordingLogger()]
+  const c = await createCluster(3, { workMs: 200, logCompactOps: THRESHOLD }, (i) => ({
+    log: logs[i],
+    compactIdleMs: 1000,
+  }))
+  try {
+    await c.oneLog()
+    const [n1, n2] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const kept = await readyDownload(n1)
+    kept.client.close()
+    // Dismissals already expired: a compaction carries none of them. A quarter of the
+    // threshold, which alone would never compact.
+    const dead = THRESHOLD / 4
+    const now = Date.now()
+    await Promise.all(
+      Array.from({ length: dead }, (_, i) =>
+        n2.recordLog.append({
+          type: 'remove',
+          id: `gone-${i}`,
+          userId: `gone${i}`,
+          at: now - 2,
+          expiresAt: now - 1,
+        }),
+      ),
+    )
+
+    await eventually(
+      () => {
+        const on = c.nodes.map((n) => n.health().log)
+        return on.every((l) => l.generation >= 1 && l.key === on[0]!.key && l.length < dead)
+      },
+      'every node on one fresh log without the dismissals',
+      20_000,
+    )
+    const started = logs.flatMap((l) => l.events('log-compact'))
+    assert.ok(started.length > 0)
+    assert.ok(
+      started.every((e) => e.fields.reason === 'idle'),
+      'each compaction was one at rest',
+    )
+    for (const n of c.nodes)
+      assert.is(n.manager.current(kept.ready.userId as string)?.id, kept.ready.id, n.name)
+  } finally {
+    await c.teardown()
+  }
+})
+
 test('a node that was down during a compaction follows it on its return', async () => {
   const c = await createCluster(3, { workMs: 200, logCompactOps: THRESHOLD })
   try {
