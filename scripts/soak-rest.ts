@@ -10,12 +10,20 @@ import { fileBytes } from '../src/disk-space.ts'
 import type { NodeProcess } from './lib/processes.ts'
 import type { SoakSchedule } from './soak-user.ts'
 
-/** How long the users' last downloads and the nodes' sweeps may take. */
-const REST_TIMEOUT_MS = 6 * 60_000
+/**
+ * How long the users' last downloads, the two compactions at rest and the nodes' sweeps may
+ * take: the dismissals of the last two minutes or so are carried by the first compaction and
+ * dropped by the next once they expire.
+ */
+const REST_TIMEOUT_MS = 8 * 60_000
 /** Writes may still land this long after the users stop (a dismissal's block). */
 const SETTLE_MS = 5_000
-/** A sweep with nothing written for this long before it is of a store at rest. */
-const QUIET_MS = 30_000
+/**
+ * A sweep with nothing written for this long before it is the one a minute after the last
+ * write (core-sweep.ts), which deletes the log the compaction at rest left; the sweep thirty
+ * seconds after a move may come before those cores are closed.
+ */
+const QUIET_MS = 55_000
 
 export interface Rest {
   /** The three data directories together. */
@@ -60,19 +68,24 @@ async function measure(nodes: NodeProcess[]): Promise<Pick<Rest, 'bytes' | 'kind
 export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function visibleRecords(n: NodeProcess): Promise<number> {
-  const res = await fetch(n.url + '/healthz')
-  return ((await res.json()) as { records: number }).records
+async function health(n: NodeProcess): Promise<{ records: number; log: { length: number } }> {
+  return (await fetch(n.url + '/healthz')).json() as Promise<{
+    records: number
+    log: { length: number }
+  }>
 }
 
 /**
- * Waits until `idle` (every user done or held), no record is visible on any node and every node
- * has swept its store since, then measures. Null if that did not happen in time.
+ * Waits until `idle` (every user done or held), no record is visible on any node, every
+ * node's log is compacted down to less than `smallLog` operations (what a compaction at rest
+ * leaves, log-compaction.ts) and every node has swept its store since, then measures. Null if
+ * that did not happen in time.
  */
 export async function diskAtRest(
   nodes: NodeProcess[],
   idle: () => boolean,
   made: () => number,
+  smallLog: number,
 ): Promise<Rest | null> {
   const since = Date.now()
   const deadline = since + REST_TIMEOUT_MS
@@ -82,19 +95,22 @@ export async function diskAtRest(
   }
   const downloads = made()
   await sleep(SETTLE_MS)
-  const marks = nodes.map((n) => n.lines.length)
+  /** Each node's lines when the cluster was last seen empty and compacted; null: it is not. */
+  let marks: number[] | null = null
   // A sweep with nothing written for a while before it: a sweep after a move or the hour
   // may come while the last writes still land.
   const swept = (n: NodeProcess, i: number) =>
-    n.lines.slice(marks[i]).some((l) => {
+    n.lines.slice(marks![i]).some((l) => {
       const idle = / store-swept .*idleMs=(\d+)/.exec(l)
       return idle !== null && Number(idle[1]) >= QUIET_MS
     })
   while (Date.now() < deadline) {
-    const records = await Promise.all(nodes.map(visibleRecords)).catch(() => [NaN])
-    if (records.every((r) => r === 0) && nodes.every(swept)) {
+    const states = await Promise.all(nodes.map(health)).catch(() => null)
+    const empty = states?.every((h) => h.records === 0 && h.log.length < smallLog) ?? false
+    if (!empty) marks = null
+    else if (!marks) marks = nodes.map((n) => n.lines.length)
+    else if (nodes.every(swept))
       return { ...(await measure(nodes)), made: downloads, ms: Date.now() - since }
-    }
     await sleep(2000)
   }
   return null
@@ -106,10 +122,11 @@ export async function restDuring(
   schedule: SoakSchedule,
   users: number,
   made: () => number,
+  smallLog: number,
 ): Promise<Rest | null> {
   schedule.hold()
   try {
-    return await diskAtRest(nodes, () => schedule.held === users, made)
+    return await diskAtRest(nodes, () => schedule.held === users, made, smallLog)
   } finally {
     schedule.release()
   }

@@ -21,6 +21,8 @@
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
 import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
 import { dirBytes } from '../src/disk-space.ts'
+import { DEFAULTS } from '../src/config.ts'
+import { idleCompactionLeaves } from '../src/cluster/log-compaction.ts'
 import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
@@ -132,6 +134,8 @@ async function main(): Promise<void> {
     '600',
     ...(o.logCompactOps ? ['--log-compact-ops', String(o.logCompactOps)] : []),
   ])
+  // What a compaction at rest leaves: less than a hundredth of the threshold (log-compaction.ts).
+  const smallLog = idleCompactionLeaves(o.logCompactOps ?? DEFAULTS.logCompactOps)
   const started = Date.now()
   const schedule = new SoakSchedule(started + o.minutes * 60_000)
   const disk: Sample[] = []
@@ -152,7 +156,7 @@ async function main(): Promise<void> {
       soakUser(c.nodes[i % 3]!, schedule, () => madeSoFar++),
     )
     restTimer = setTimeout(() => {
-      early = restDuring(c.nodes, schedule, o.users, () => madeSoFar)
+      early = restDuring(c.nodes, schedule, o.users, () => madeSoFar, smallLog)
     }, o.minutes * 6_000)
     timer = setInterval(() => {
       // The samples are of the load: none while the users are held, and the time of the load.
@@ -183,6 +187,7 @@ async function main(): Promise<void> {
         c.nodes,
         () => true,
         () => madeSoFar,
+        smallLog,
       ),
     ]
     const made = results.reduce((a, r) => a + r.made, 0)

@@ -24,7 +24,12 @@ export function compactionDue(ops: number, carried: number, thresholdOps: number
  * and then does not move to a fresh log after every download.
  */
 export function idleCompactionDue(ops: number, carried: number, thresholdOps: number): boolean {
-  return thresholdOps > 0 && ops - carried >= Math.max(1, Math.ceil(thresholdOps / 100))
+  return thresholdOps > 0 && ops - carried >= idleCompactionLeaves(thresholdOps)
+}
+
+/** Fewer operations to drop than this, a quiet log is left as it is. */
+export function idleCompactionLeaves(thresholdOps: number): number {
+  return Math.max(1, Math.ceil(thresholdOps / 100))
 }
 
 /** The log as compaction drives it. */
