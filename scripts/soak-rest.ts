@@ -19,11 +19,11 @@ const REST_TIMEOUT_MS = 8 * 60_000
 /** Writes may still land this long after the users stop (a dismissal's block). */
 const SETTLE_MS = 5_000
 /**
- * A sweep with nothing written for this long before it is the one a minute after the last
- * write (core-sweep.ts), which deletes the log the compaction at rest left; the sweep thirty
- * seconds after a move may come before those cores are closed.
+ * A sweep with nothing written for this long before it, and no core of a log left behind still
+ * closing (`closing=0`), found the store at rest: the sweep thirty seconds after the last
+ * compaction at rest, or its follow-up once the old log's cores have closed.
  */
-const QUIET_MS = 55_000
+const QUIET_MS = 25_000
 
 export interface Rest {
   /** The three data directories together. */
@@ -78,8 +78,8 @@ async function health(n: NodeProcess): Promise<{ records: number; log: { length:
 /**
  * Waits until `idle` (every user done or held), no record is visible on any node, every
  * node's log is compacted down to less than `smallLog` operations (what a compaction at rest
- * leaves, log-compaction.ts) and every node has swept its store since, then measures. Null if
- * that did not happen in time.
+ * leaves, log-compaction.ts) and every node has swept its store since with nothing left
+ * closing, then measures. Null if that did not happen in time.
  */
 export async function diskAtRest(
   nodes: NodeProcess[],
@@ -97,11 +97,9 @@ export async function diskAtRest(
   await sleep(SETTLE_MS)
   /** Each node's lines when the cluster was last seen empty and compacted; null: it is not. */
   let marks: number[] | null = null
-  // A sweep with nothing written for a while before it: a sweep after a move or the hour
-  // may come while the last writes still land.
   const swept = (n: NodeProcess, i: number) =>
     n.lines.slice(marks![i]).some((l) => {
-      const idle = / store-swept .*idleMs=(\d+)/.exec(l)
+      const idle = / store-swept .*closing=0 .*idleMs=(\d+)/.exec(l)
       return idle !== null && Number(idle[1]) >= QUIET_MS
     })
   while (Date.now() < deadline) {
