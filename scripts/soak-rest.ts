@@ -102,8 +102,9 @@ export async function diskAtRest(
       const idle = / store-swept .*closing=0 .*idleMs=(\d+)/.exec(l)
       return idle !== null && Number(idle[1]) >= QUIET_MS
     })
+  let states: Awaited<ReturnType<typeof health>>[] | null = null
   while (Date.now() < deadline) {
-    const states = await Promise.all(nodes.map(health)).catch(() => null)
+    states = await Promise.all(nodes.map(health)).catch(() => null)
     const empty = states?.every((h) => h.records === 0 && h.log.length < smallLog) ?? false
     if (!empty) marks = null
     else if (!marks) marks = nodes.map((n) => n.lines.length)
@@ -111,6 +112,16 @@ export async function diskAtRest(
       return { ...(await measure(nodes)), made: downloads, ms: Date.now() - since }
     await sleep(2000)
   }
+  // Not at rest: what each node was at, for the next run to explain.
+  nodes.forEach((n, i) => {
+    const last = (what: RegExp) => [...n.lines].reverse().find((l) => what.test(l)) ?? 'none'
+    console.log(
+      `not at rest: ${n.name} records ${states?.[i]?.records ?? '?'}, log ` +
+        `${states?.[i]?.log.length ?? '?'} (at rest below ${smallLog}), ` +
+        `${marks ? 'compacted down' : 'not compacted down'}\n  last sweep: ` +
+        `${last(/ store-swept /)}\n  last compaction: ${last(/ log-compact /)}`,
+    )
+  })
   return null
 }
 
