@@ -1,5 +1,5 @@
-// Preloaded into each test file's process (scripts/test.mjs): when a file ends in any way but
-// a clean drain with exit code 0, it says how. uvu only prints "Exiting early before testing is
+// Preloaded into each test file's process (scripts/test.mjs): when a file ends before uvu has
+// reported (passed or failed), it says how. uvu only prints "Exiting early before testing is
 // finished", which a CI log then cannot explain (a process.exit() from a library, or a loop
 // that drained while a test awaited a promise nothing would settle).
 let drained = false
