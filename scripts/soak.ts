@@ -15,8 +15,8 @@
  * And it measures what the run leaves on disk at rest (scripts/soak-rest.ts): a tenth of the
  * way in it holds the users, waits for the cluster to purge their downloads and sweep, measures
  * the data directories and lets the users go on (the run lasts that much longer; the samples
- * skip the hold); at the end it does the same. More than 1.2x between the two (ten times the
- * downloads) exits 1 too.
+ * skip the hold); at the end it does the same. The store's data more than 1.2x between the two
+ * (ten times the downloads), or RocksDB's info logs past their cap, exits 1 too.
  */
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
 import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
