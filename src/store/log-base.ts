@@ -76,6 +76,9 @@ export class NotWritableError extends Error {
   }
 }
 
+/** How often an append waiting to become a writer looks whether it is one (see checkWritable). */
+const WRITABLE_POLL_MS = 100
+
 export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly base: Autobase
   private reader: ViewReader | null = null
@@ -94,6 +97,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly writing = new Set<Promise<void>>()
   /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
   private readonly waiting = new Set<(err?: Error) => void>()
+  /** `base.writable` when last looked at (checkWritable). */
+  private wasWritable = false
+  /** While an append waits to become a writer: looks at the base every WRITABLE_POLL_MS. */
+  private writablePoll: Timer | null = null
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -109,12 +116,31 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       this.failure ??= err
       o.onFailed(err)
     })
-    this.base.on('update', () => void this.catchUp().catch((err: Error) => o.onError(err)))
-    this.base.on('writable', () => {
-      // One listener for every append waiting to become a writer (a burst is hundreds).
-      for (const done of [...this.waiting]) done()
-      this.emit('advert')
+    this.base.on('update', () => {
+      this.checkWritable()
+      void this.catchUp().catch((err: Error) => o.onError(err))
     })
+    this.base.on('writable', () => this.checkWritable())
+    this.base.on('unwritable', () => this.checkWritable())
+  }
+
+  /**
+   * Tells the appends waiting to become a writer, and the cluster (the advert), once this node
+   * is one. Autobase's 'writable' event alone is not enough: it compares `writable` before and
+   * after one run of its update loop, and a node that stops being a writer for a moment inside
+   * that run (its writer re-read while adding an indexer is reordered) and is one again at its
+   * end hears nothing, though an append made meanwhile found it not writable. Such an append
+   * then waited out its timeout on a node that had long been a writer (the full-restart test
+   * failed on it in CI). So the state is also looked at on every update and, while an append
+   * waits, every `WRITABLE_POLL_MS`.
+   */
+  private checkWritable(): void {
+    const writable = this.base.writable
+    // Whatever was last seen: the moment this node was not a writer may have gone unseen.
+    if (writable) for (const done of [...this.waiting]) done()
+    if (writable === this.wasWritable) return
+    this.wasWritable = writable
+    this.emit('advert')
   }
 
   async ready(): Promise<void> {
@@ -278,11 +304,16 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       const done = (err?: Error) => {
         clock.clearTimeout(timer)
         this.waiting.delete(done)
+        if (this.waiting.size === 0 && this.writablePoll) {
+          clock.clearInterval(this.writablePoll)
+          this.writablePoll = null
+        }
         if (err) reject(err)
         else resolve()
       }
       const timer = clock.setTimeout(() => done(new NotWritableError()), timeoutMs)
       this.waiting.add(done)
+      this.writablePoll ??= clock.setInterval(() => this.checkWritable(), WRITABLE_POLL_MS)
     })
   }
 

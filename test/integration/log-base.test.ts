@@ -1,5 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import type { Duplex } from 'node:stream'
 import Corestore from 'corestore'
 import { BaseClosedError, LogBase } from '../../src/store/log-base.ts'
 import { systemClock, type Clock } from '../../src/clock.ts'
@@ -7,13 +8,13 @@ import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { download } from '../helpers/records.ts'
 
-async function open(batchMs = 0, clock: Clock = systemClock) {
+async function open(batchMs = 0, clock: Clock = systemClock, key: Buffer | null = null) {
   const dir = await tempDir()
   const store = new Corestore(dir.path)
   const errors: Error[] = []
   const base = new LogBase({
     store,
-    key: null,
+    key,
     seed: [],
     generation: 0,
     ackIntervalMs: 1000,
@@ -25,6 +26,7 @@ async function open(batchMs = 0, clock: Clock = systemClock) {
   await base.ready()
   return {
     base,
+    store,
     errors,
     close: async () => {
       await base.close()
@@ -122,6 +124,51 @@ test('a closed log refuses an append with a clear message', async () => {
     assert.unreachable('appended to a closed log')
   } catch (err) {
     assert.match((err as Error).message, /closed/)
+  }
+})
+
+test('an append waiting to become a writer goes through once it is one, though autobase does not say so', async () => {
+  const a = await open()
+  const b = await open(0, systemClock, a.base.key)
+  const wire = a.store.replicate(true) as Duplex
+  wire.pipe(b.store.replicate(false) as Duplex).pipe(wire)
+  try {
+    // Autobase's 'writable' event compares before and after one run of its update loop: a
+    // writer that was one at both ends but not in between (when the append came) hears none.
+    const autobase = (b.base as unknown as { base: { emit: (e: string) => boolean } }).base
+    const emit = autobase.emit.bind(autobase)
+    let away = false
+    autobase.emit = (e: string, ...args: unknown[]) =>
+      e === 'writable' || e === 'unwritable' || (away && e === 'update')
+        ? false
+        : (emit as (...x: unknown[]) => boolean)(e, ...args)
+
+    assert.not.ok(b.base.writable)
+    const waiting = b.base.append([put('from-b')], 5000)
+    await io()
+    await a.base.append([{ type: 'add-writer', key: b.base.advert()!.writer }], 1000)
+    await waiting
+    assert.ok(b.base.writable)
+    assert.ok(b.base.table.entries.has('from-b'))
+
+    // A writer, and seen as one, that is not for a moment (as autobase's writer is, re-read
+    // inside its update loop) and then is again, with nothing said in between.
+    away = true
+    const real = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(autobase), 'writable')!
+    Object.defineProperty(autobase, 'writable', {
+      get: () => !away && (real.get!.call(autobase) as boolean),
+    })
+    const again = b.base.append([put('again')], 5000)
+    await io()
+    assert.not.ok(b.base.table.entries.has('again'), 'waits while not a writer')
+    away = false
+    await again
+    assert.ok(b.base.table.entries.has('again'))
+    assert.equal([...a.errors, ...b.errors], [])
+  } finally {
+    wire.destroy()
+    await b.close()
+    await a.close()
   }
 })
 
