@@ -10,7 +10,7 @@ import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
 
-async function setup() {
+async function setup(closing: () => number = () => 0) {
   const dir = await tempDir('pdf-cluster-sweep-')
   const store = new Corestore(dir.path)
   const clock = fakeClock()
@@ -29,6 +29,7 @@ async function setup() {
       ended.idleMs.push(idleMs)
     },
     onError: (err) => assert.unreachable(err.message),
+    sweep: async () => ({ deleted: 0, closing: closing(), kept: 0, ms: 0 }),
   })
   return {
     clock,
@@ -103,6 +104,36 @@ test('a store written to sweeps once it has been quiet for a minute, not at ever
     // Quiet with nothing written since: no more sweeps before the hourly one.
     await s.clock.tick(10 * 60_000)
     assert.is(s.swept.length, 2)
+  } finally {
+    await s.close()
+  }
+})
+
+test('cores still closing a minute after a move are looked at again, less and less often, until they have closed', async () => {
+  let closing = 2
+  const s = await setup(() => closing)
+  try {
+    const moved = s.clock.now()
+    s.sweeper.start()
+    const at = async (n: number) => {
+      await eventually(() => s.ended.count === n, `sweep ${n}`)
+      return s.swept[n - 1]! - moved
+    }
+    await s.clock.tick(30_000)
+    assert.is(await at(1), 30_000)
+    await s.clock.tick(30_000)
+    assert.is(await at(2), 60_000, 'within the minute: every 30 s')
+    // Past the minute, the waits double: 60 s, 120 s, 240 s.
+    await s.clock.tick(60_000)
+    assert.is(await at(3), 120_000)
+    await s.clock.tick(120_000)
+    assert.is(await at(4), 240_000)
+    closing = 0
+    await s.clock.tick(240_000)
+    assert.is(await at(5), 480_000, 'then they had closed')
+    // Nothing left closing: the next is the hourly one.
+    await s.clock.tick(30 * 60_000)
+    assert.is(s.swept.length, 5)
   } finally {
     await s.close()
   }
