@@ -214,9 +214,9 @@ export class Sweeper {
       .then((result) => {
         if (result.closing === 0) this.followUpMs = 0
         else {
-          // Cores of a log left behind that a peer still replicates stay open past the minute
-          // (the soak saw two still closing, and then no sweep for an hour, when its cluster
-          // came to rest): they are looked at again, less and less often.
+          // Cores of a log left behind can stay open past the minute (the soak saw two still
+          // closing 67 s after its cluster's last move, and then no sweep for the hour, while
+          // it waited for rest): they are looked at again, less and less often.
           const following = this.o.clock.now() - this.movedAt < FOLLOW_UP_MS
           this.followUpMs = following
             ? this.afterMoveMs
