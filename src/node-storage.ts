@@ -183,7 +183,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
-    onSwept: async ({ deleted, closing, kept, ms, idleMs }) => {
+    onSwept: async ({ deleted, closing, closeStarted, kept, ms, idleMs }) => {
       // A trim that fails costs the info log's few MB, not the sweep's report.
       const info = await trimInfoLog(join(storeDir, 'db')).catch((err: Error) => {
         log.warn('info-log-trim-failed', { error: err.message })
@@ -192,6 +192,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       log.info('store-swept', {
         deleted,
         closing,
+        // Cores whose close is under way; one still so a sweep later is a close that hangs.
+        ...(closeStarted > 0 ? { closeStarted } : {}),
         kept,
         ms,
         beforeMb: mb(before),

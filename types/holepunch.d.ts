@@ -26,6 +26,11 @@ declare module 'hypercore' {
 declare module 'corestore' {
   import Hypercore from 'hypercore'
   import CoreStorage from 'hypercore-storage'
+  interface OpenCore {
+    hasSession(): boolean
+    gc: number
+    closing: Promise<void> | null
+  }
   export default class Corestore {
     constructor(storage: string | CoreStorage, opts?: Record<string, unknown>)
     ready(): Promise<void>
@@ -34,10 +39,13 @@ declare module 'corestore' {
     namespace(name: string): Corestore
     replicate(stream: unknown): unknown
     close(): Promise<void>
-    /** The cores open in this process, by hex discovery key, and their idle collection. */
+    /**
+     * The cores open in this process, by hex discovery key, and their idle collection (each a
+     * hypercore `Core`: `gc` counts corestore's strikes, `closing` is its close once started).
+     */
     cores: {
-      map: Map<string, { hasSession(): boolean; gc: number }>
-      gc(core: { hasSession(): boolean; gc: number }): void
+      map: Map<string, OpenCore>
+      gc(core: OpenCore): void
     }
     /** hypercore-storage, the RocksDB under every core of the store (core-sweep.ts). */
     storage: {

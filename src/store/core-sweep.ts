@@ -30,6 +30,11 @@ export interface SweepResult {
   deleted: number
   /** Cores no longer needed, still open: corestore closes them some seconds later. */
   closing: number
+  /**
+   * Of those, how many have their close under way already (corestore's countdown is over):
+   * one that stays so from sweep to sweep is a close that does not finish, not a countdown.
+   */
+  closeStarted: number
   /** Cores left in the store. */
   kept: number
   ms: number
@@ -55,6 +60,7 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
   const doomed = []
   let total = 0
   let closing = 0
+  let closeStarted = 0
   for await (const { discoveryKey, core } of storage.createCoreStream()) {
     total++
     const id = discoveryKey.toString('hex')
@@ -65,6 +71,7 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
       // Already handed over: collecting it again would start its countdown afresh.
       if (!open.gc) store.cores.gc(open)
       closing++
+      if (open.closing) closeStarted++
     }
   }
   let deleted = 0
@@ -78,7 +85,7 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
     deleted++
   }
   await storage.compact()
-  return { deleted, closing, kept: total - deleted, ms: Date.now() - started }
+  return { deleted, closing, closeStarted, kept: total - deleted, ms: Date.now() - started }
 }
 
 export interface SweeperOptions {

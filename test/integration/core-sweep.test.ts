@@ -29,7 +29,7 @@ async function setup(closing: () => number = () => 0) {
       ended.idleMs.push(idleMs)
     },
     onError: (err) => assert.unreachable(err.message),
-    sweep: async () => ({ deleted: 0, closing: closing(), kept: 0, ms: 0 }),
+    sweep: async () => ({ deleted: 0, closing: closing(), closeStarted: 0, kept: 0, ms: 0 }),
   })
   return {
     clock,

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { infoLogCap, kindOf, restVerdict, type Rest } from '../../scripts/soak-rest.ts'
+import { infoLogCap, kindOf, restVerdict, sweptAtRest, type Rest } from '../../scripts/soak-rest.ts'
 
 test("a data directory's files are told apart by what holds them", () => {
   assert.is(kindOf('files/V1StGXR8_Z5jdHi6B-myT.pdf'), 'files')
@@ -41,6 +41,19 @@ test("RocksDB's info logs are judged against their cap, not against the first re
     restVerdict([rest(0.2e6, 1000, 2e6), rest(0.3e6, 10_000, 0)]),
     'the data alone still grew 1.5x',
   )
+})
+
+const sweep = (closing: number, idleMs: number) =>
+  `12:00:00.000 n1 store-swept deleted=0 closing=${closing} kept=18 ms=1 beforeMb=5 afterMb=5 idleMs=${idleMs}`
+
+test('a node is at rest at a quiet sweep with nothing closing, or past the grace with what still is', () => {
+  assert.is(sweptAtRest([], 60_000), null, 'no sweep since the cluster was compacted down')
+  assert.is(sweptAtRest([sweep(0, 10_000)], 60_000), null, 'a sweep right after a write')
+  assert.is(sweptAtRest([sweep(0, 30_000)], 60_000), 0)
+  assert.is(sweptAtRest([sweep(2, 30_000)], 60_000), null, 'cores still closing: wait')
+  assert.is(sweptAtRest([sweep(2, 30_000), sweep(0, 90_000)], 120_000), 0, 'then they closed')
+  // Cores that stay closing for minutes will not close on their own: measured with them.
+  assert.is(sweptAtRest([sweep(9, 30_000), sweep(9, 250_000)], 3 * 60_000), 9)
 })
 
 test.run()
