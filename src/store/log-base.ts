@@ -12,6 +12,7 @@ import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-read
 import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
 import { packOps, type OpPack } from './op-pack.ts'
 import { delay, type Clock, type Timer } from '../clock.ts'
+import { WriterWait } from './writer-wait.ts'
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -69,16 +70,6 @@ export class BaseClosedError extends Error {
   }
 }
 
-export class NotWritableError extends Error {
-  constructor() {
-    super('This node has not been admitted to the cluster log yet; try again shortly.')
-    this.name = 'NotWritableError'
-  }
-}
-
-/** How often an append waiting to become a writer looks whether it is one (see checkWritable). */
-const WRITABLE_POLL_MS = 100
-
 export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly base: Autobase
   private reader: ViewReader | null = null
@@ -96,11 +87,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   /** Batches handed to autobase and not yet written. */
   private readonly writing = new Set<Promise<void>>()
   /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
-  private readonly waiting = new Set<(err?: Error) => void>()
-  /** `base.writable` when last looked at (checkWritable). */
-  private wasWritable = false
-  /** While an append waits to become a writer: looks at the base every WRITABLE_POLL_MS. */
-  private writablePoll: Timer | null = null
+  private readonly writerWait: WriterWait
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -116,31 +103,17 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       this.failure ??= err
       o.onFailed(err)
     })
+    this.writerWait = new WriterWait({
+      writable: () => this.base.writable,
+      onChange: () => this.emit('advert'),
+      clock: o.clock,
+    })
     this.base.on('update', () => {
-      this.checkWritable()
+      this.writerWait.check()
       void this.catchUp().catch((err: Error) => o.onError(err))
     })
-    this.base.on('writable', () => this.checkWritable())
-    this.base.on('unwritable', () => this.checkWritable())
-  }
-
-  /**
-   * Tells the appends waiting to become a writer, and the cluster (the advert), once this node
-   * is one. Autobase's 'writable' event alone is not enough: it compares `writable` before and
-   * after one run of its update loop, and a node that stops being a writer for a moment inside
-   * that run (its writer re-read while adding an indexer is reordered) and is one again at its
-   * end hears nothing, though an append made meanwhile found it not writable. Such an append
-   * then waited out its timeout on a node that had long been a writer (the full-restart test
-   * failed on it in CI). So the state is also looked at on every update and, while an append
-   * waits, every `WRITABLE_POLL_MS`.
-   */
-  private checkWritable(): void {
-    const writable = this.base.writable
-    // Whatever was last seen: the moment this node was not a writer may have gone unseen.
-    if (writable) for (const done of [...this.waiting]) done()
-    if (writable === this.wasWritable) return
-    this.wasWritable = writable
-    this.emit('advert')
+    this.base.on('writable', () => this.writerWait.check())
+    this.base.on('unwritable', () => this.writerWait.check())
   }
 
   async ready(): Promise<void> {
@@ -298,23 +271,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
 
   untilWritable(timeoutMs: number): Promise<void> {
     if (this.base.writable) return Promise.resolve()
-    const { clock } = this.o
     if (this.closing || this.draining) return Promise.reject(new BaseClosedError())
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        clock.clearTimeout(timer)
-        this.waiting.delete(done)
-        if (this.waiting.size === 0 && this.writablePoll) {
-          clock.clearInterval(this.writablePoll)
-          this.writablePoll = null
-        }
-        if (err) reject(err)
-        else resolve()
-      }
-      const timer = clock.setTimeout(() => done(new NotWritableError()), timeoutMs)
-      this.waiting.add(done)
-      this.writablePoll ??= clock.setInterval(() => this.checkWritable(), WRITABLE_POLL_MS)
-    })
+    return this.writerWait.until(timeoutMs)
   }
 
   /**
@@ -324,7 +282,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
    */
   async drain(): Promise<void> {
     this.draining = true
-    for (const done of [...this.waiting]) done(new BaseClosedError())
+    this.writerWait.fail(new BaseClosedError())
     // A batch still gathering is handed over now, not at the end of its window.
     this.batch?.flush()
     await Promise.allSettled([...this.writing])
@@ -338,7 +296,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   /** Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const done of [...this.waiting]) done(new BaseClosedError())
+      this.writerWait.fail(new BaseClosedError())
       this.batch?.cancel()
       await this.reader?.close()
       await this.base.close()
