@@ -28,7 +28,7 @@ const QUIET_MS = 25_000
 /**
  * Cores that are still closing this long after the cluster was compacted down will not close
  * on their own (a close that hangs: the soak saw nine on one node for four minutes): they are
- * what stays on disk, so the first quiet sweep after this is the rest, whatever it finds
+ * what stays on disk, so past this a node's latest quiet sweep is its rest, whatever it found
  * closing, and the figure says how many.
  */
 const CLOSING_GRACE_MS = 3 * 60_000
@@ -76,6 +76,8 @@ async function measure(nodes: NodeProcess[]): Promise<Pick<Rest, 'bytes' | 'kind
 
 /** Megabytes, as the soak prints them. */
 export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`
+/** Kilobytes: the store's data at rest is a few hundred, which MB to one decimal blurs. */
+const kb = (bytes: number) => `${Math.round(bytes / 1024)} KB`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -141,7 +143,7 @@ export async function diskAtRest(
           ...(await measure(nodes)),
           made: downloads,
           ms: Date.now() - since,
-          closing: closing.reduce((a, b) => a! + b!, 0)!,
+          closing: closing.reduce<number>((sum, c) => sum + (c ?? 0), 0),
         }
     }
     await sleep(2000)
@@ -215,7 +217,7 @@ export function restVerdict([a, b]: (Rest | null)[], nodes = 3): boolean {
         : ''),
   )
   console.log(
-    `  the store's data: ${mb(data(a))} -> ${mb(data(b))} (${ratio.toFixed(2)}x, limit ` +
+    `  the store's data: ${kb(data(a))} -> ${kb(data(b))} (${ratio.toFixed(2)}x, limit ` +
       `${REST_LIMIT.toFixed(2)}x): ${dataOk ? 'bounded' : 'GREW'}; RocksDB's info logs: ` +
       `${mb(infoLog(a))} -> ${mb(infoLog(b))} (cap ${mb(cap)}): ${logOk ? 'within' : 'OVER'}`,
   )
@@ -223,7 +225,7 @@ export function restVerdict([a, b]: (Rest | null)[], nodes = 3): boolean {
     `  by kind: ${[...new Set([...a.kinds.keys(), ...b.kinds.keys()])]
       .map((k) => ({ k, a: a.kinds.get(k) ?? 0, b: b.kinds.get(k) ?? 0 }))
       .sort((x, y) => y.b - x.b)
-      .map(({ k, a, b }) => `${k} ${mb(a)} -> ${mb(b)}`)
+      .map(({ k, a, b }) => `${k} ${kb(a)} -> ${kb(b)}`)
       .join(', ')}`,
   )
   return dataOk && logOk

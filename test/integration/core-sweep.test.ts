@@ -5,7 +5,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
-import { Sweeper } from '../../src/store/core-sweep.ts'
+import { sweepCores, Sweeper } from '../../src/store/core-sweep.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
@@ -136,6 +136,28 @@ test('cores still closing a minute after a move are looked at again, less and le
     assert.is(s.swept.length, 5)
   } finally {
     await s.close()
+  }
+})
+
+test('a core left behind counts as closing, and as closeStarted once its close is under way', async () => {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  try {
+    const core = store.get({ name: 'left-behind' })
+    await core.ready()
+    const id = core.discoveryKey!.toString('hex')
+    await core.close()
+    const counted = await sweepCores(store, [])
+    assert.is(counted.closing, 1, 'no session, still open: handed to the idle collection')
+    assert.is(counted.closeStarted, 0, 'its countdown has only begun')
+    // The countdown over, a close that does not finish (what store-swept now tells apart).
+    const open = store.cores.map.get(id)!
+    open.closing = new Promise(() => {})
+    assert.is((await sweepCores(store, [])).closeStarted, 1)
+    open.closing = null
+  } finally {
+    await store.close()
+    await dir.remove()
   }
 })
 
