@@ -1,6 +1,13 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { infoLogCap, kindOf, restVerdict, sweptAtRest, type Rest } from '../../scripts/soak-rest.ts'
+import {
+  infoLogCap,
+  kindOf,
+  MANIFEST_KB_PER_DOWNLOAD,
+  restVerdict,
+  sweptAtRest,
+  type Rest,
+} from '../../scripts/soak-rest.ts'
 
 test("a data directory's files are told apart by what holds them", () => {
   assert.is(kindOf('files/V1StGXR8_Z5jdHi6B-myT.pdf'), 'files')
@@ -14,13 +21,14 @@ test("a data directory's files are told apart by what holds them", () => {
   assert.is(kindOf('identity.json'), 'other')
 })
 
-const rest = (bytes: number, made: number, infoLog = 0): Rest => ({
-  bytes: bytes + infoLog,
+const rest = (bytes: number, made: number, infoLog = 0, manifest = 0): Rest => ({
+  bytes: bytes + infoLog + manifest,
   made,
   ms: 40_000,
   kinds: new Map([
     ['sst', bytes],
     ['info-log', infoLog],
+    ['manifest', manifest],
   ]),
 })
 
@@ -40,6 +48,20 @@ test("RocksDB's info logs are judged against their cap, not against the first re
   assert.not.ok(
     restVerdict([rest(0.2e6, 1000, 2e6), rest(0.3e6, 10_000, 0)]),
     'the data alone still grew 1.5x',
+  )
+})
+
+test("RocksDB's manifest is judged by its growth per download, not against the first rest", () => {
+  // The last 20-minute soak: 0.1 MB of manifest on 0.2 MB of data made it 1.31x.
+  assert.ok(restVerdict([rest(0.2e6, 3126, 0, 10e3), rest(0.2e6, 29_433, 0, 110e3)]))
+  const limit = MANIFEST_KB_PER_DOWNLOAD * 1024 * (29_433 - 3126)
+  assert.not.ok(
+    restVerdict([rest(0.2e6, 3126, 0, 10e3), rest(0.2e6, 29_433, 0, 10e3 + limit + 1024)]),
+    'a manifest growing by a flush per download',
+  )
+  assert.not.ok(
+    restVerdict([rest(0.2e6, 3126, 0, 10e3), rest(0.3e6, 29_433, 0, 110e3)]),
+    'the data without it still grew 1.5x',
   )
 })
 
