@@ -7,10 +7,10 @@
  * holder died, the link dropped, nothing came for a while) goes on from where it stopped with
  * the next node that holds the file.
  */
-import { open } from 'node:fs/promises'
 import type { Link, Transport } from './transport.ts'
 import type { FilePeers } from '../store/file-fetch.ts'
 import { FILE_NAME, type DiskFileRef } from '../store/record.ts'
+import { OpenFile } from '../store/file-io.ts'
 import type { Clock, Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 
@@ -20,7 +20,7 @@ export const WINDOW_BYTES = 1024 * 1024
 const CHUNK_BYTES = 64 * 1024
 
 export interface FileTransferOptions {
-  /** Where this node keeps a whole file it holds, or null. */
+  /** Where a file of this name would be kept (null: no file has it); opening it says if it is. */
   files: { pathOf(name: string): Promise<string | null> }
   clock: Clock
   /** A holder that sends nothing for this long is left for the next. @default 5000 */
@@ -243,21 +243,26 @@ export class FileTransfer implements FilePeers {
     const path = await this.o.files.pathOf(name)
     if (!path) return link.send({ type: 'file-none', id })
     // A file removed meanwhile (purged) is not held any more.
-    const fh = await open(path, 'r').catch(() => null)
-    if (!fh) return link.send({ type: 'file-none', id })
+    let file: OpenFile | null = null
     try {
-      const { size } = await fh.stat()
+      file = OpenFile.read(path)
+    } catch {
+      // Not readable here: the asker tries the next holder.
+    }
+    if (!file) return link.send({ type: 'file-none', id })
+    try {
+      const size = file.size()
       const end = Math.min(size, from + Math.min(length, WINDOW_BYTES))
       for (let at = from; at < end;) {
         const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - at))
-        const { bytesRead } = await fh.read(buf, 0, buf.length, at)
+        const bytesRead = await file.read(buf, at)
         if (bytesRead === 0) break
         link.sendBytes({ type: 'file-part', id, at }, buf.subarray(0, bytesRead))
         at += bytesRead
       }
       link.send({ type: 'file-window', id, size })
     } finally {
-      await fh.close()
+      file.close()
     }
   }
 }

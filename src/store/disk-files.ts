@@ -11,15 +11,16 @@
  * whole. A copy is checked against the size and SHA-256 its record carries before it is.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { addAbortSignal, Readable } from 'node:stream'
 import { nanoid } from 'nanoid'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { Fields, Logger } from '../logger.ts'
 import { FileFetch, arriving, type FilePeers } from './file-fetch.ts'
+import { DirSync } from './dir-sync.ts'
+import { OpenFile, removeFile, removeQuietly, renameFile, sizeOf } from './file-io.ts'
 
 export type { FilePeers } from './file-fetch.ts'
 import { CopyQueue } from './copy-queue.ts'
@@ -71,8 +72,10 @@ export class DiskFileStore implements FileStore {
   private readonly fetchTimeoutMs: number
   private readonly copyGiveUpMs: number
   private readonly clock: Clock
+  private readonly dirSync: DirSync
 
   constructor(private readonly o: DiskFileStoreOptions) {
+    this.dirSync = new DirSync(o.dir)
     this.fetchTimeoutMs = o.fetchTimeoutMs ?? 3000
     this.copyGiveUpMs = o.copyGiveUpMs ?? 60_000
     this.clock = o.clock ?? systemClock
@@ -101,11 +104,12 @@ export class DiskFileStore implements FileStore {
     return join(this.o.dir, name)
   }
 
-  /** Where a whole file this node holds is, or null (for the peers that ask for it). */
+  /**
+   * Where the file a peer asks for would be here, or null for a name no file has. Whether it is
+   * there, opening it says: a look first was one more call per window sent.
+   */
   async pathOf(name: string): Promise<string | null> {
-    if (!FILE_NAME.test(name)) return null
-    const path = this.path(name)
-    return (await exists(path)) ? path : null
+    return FILE_NAME.test(name) ? this.path(name) : null
   }
 
   async put(bytes: Buffer): Promise<DiskFileRef> {
@@ -118,32 +122,38 @@ export class DiskFileStore implements FileStore {
     const part = this.path(`${name}.part`)
     const hash = createHash('sha256')
     let size = 0
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk)
-        size += chunk.length
-        done(null, chunk)
-      },
-    })
     try {
+      // One descriptor from the first byte to the sync (file-io.ts says why the calls are sync).
+      let file: OpenFile
       try {
-        // Read through bytesOf only (leaving it destroys the stream): what fails there is the job's.
-        await pipeline(bytesOf(source), count, createWriteStream(part), { signal })
+        file = OpenFile.create(part)
       } catch (err) {
-        if (signal?.aborted) throw signal.reason
-        if (err instanceof SourceStreamError) throw err
         throw new StoreError(err)
       }
-      const fh = await open(part, 'r+')
       try {
-        await fh.datasync()
+        // An abort destroys the source, which ends the loop even while it waits for bytes.
+        if (signal) addAbortSignal(signal, source)
+        // Read through bytesOf only (leaving it destroys the stream): what fails there is the job's.
+        for await (const text of bytesOf(source)) {
+          const chunk = typeof text === 'string' ? Buffer.from(text) : text
+          hash.update(chunk)
+          try {
+            await file.write(chunk, size)
+          } catch (err) {
+            throw new StoreError(err)
+          }
+          size += chunk.length
+        }
+        signal?.throwIfAborted()
+        await file.datasync()
       } finally {
-        await fh.close()
+        file.close()
       }
       await this.name(part, name)
     } catch (err) {
-      await rm(part, { force: true }).catch(() => {})
-      throw err instanceof StoreError || err instanceof SourceStreamError || signal?.aborted
+      removeQuietly(part)
+      if (signal?.aborted) throw signal.reason
+      throw err instanceof StoreError || err instanceof SourceStreamError
         ? err
         : new StoreError(err)
     }
@@ -156,13 +166,8 @@ export class DiskFileStore implements FileStore {
    */
   private async name(part: string, name: string): Promise<string> {
     const path = this.path(name)
-    await rename(part, path)
-    const dir = await open(this.o.dir, 'r')
-    try {
-      await dir.sync()
-    } finally {
-      await dir.close()
-    }
+    renameFile(part, path)
+    await this.dirSync.sync()
     return path
   }
 
@@ -236,13 +241,10 @@ export class DiskFileStore implements FileStore {
    */
   private async whole(ref: DiskFileRef): Promise<boolean> {
     const path = this.path(ref.name)
-    const size = await stat(path).then(
-      (st) => st.size,
-      () => null,
-    )
+    const size = sizeOf(path)
     if (size === null) return false
     if (size === ref.byteLength) return true
-    await rm(path, { force: true })
+    removeFile(path)
     return false
   }
 
@@ -263,7 +265,7 @@ export class DiskFileStore implements FileStore {
       fetch.abort.abort()
       await fetch.settled
     }
-    await rm(this.path(ref.name), { force: true })
+    removeFile(this.path(ref.name))
   }
 
   /**
@@ -292,6 +294,7 @@ export class DiskFileStore implements FileStore {
     this.ahead.close()
     for (const f of this.fetches.values()) f.abort.abort()
     await Promise.all([...this.fetches.values()].map((f) => f.settled))
+    await this.dirSync.close()
     await this.o.blobs?.close()
   }
 
@@ -328,13 +331,6 @@ export class DiskFileStore implements FileStore {
     )
     return f
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  )
 }
 
 function local(path: string, size: number): StoredFile {

@@ -3,7 +3,8 @@
  * it is done, and its bytes read as they arrive.
  */
 import { createHash } from 'node:crypto'
-import { open, rm } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
+import { OpenFile, removeQuietly } from './file-io.ts'
 import type { DiskFileRef } from './record.ts'
 
 /** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
@@ -76,7 +77,7 @@ export class FileFetch {
     name: () => Promise<string>,
   ): Promise<void> {
     const signal = this.abort.signal
-    const fh = await open(part, 'w')
+    const file = OpenFile.create(part)
     const hash = createHash('sha256')
     let named: string | null = null
     try {
@@ -86,7 +87,7 @@ export class FileFetch {
           signal.throwIfAborted()
           if (this.written + chunk.length > ref.byteLength)
             throw new Error('longer than its record says')
-          await fh.write(chunk, 0, chunk.length, this.written)
+          await file.write(chunk, this.written)
           hash.update(chunk)
           this.written += chunk.length
           this.notify()
@@ -96,26 +97,20 @@ export class FileFetch {
       if (this.written !== ref.byteLength)
         throw new Error(`${this.written} bytes of ${ref.byteLength}`)
       if (hash.digest('hex') !== ref.sha256) throw new Error('its bytes do not match its record')
-      await fh.datasync()
-      await fh.close()
+      await file.datasync()
+      file.close()
       signal.throwIfAborted()
       named = await name()
       signal.throwIfAborted()
     } catch (err) {
-      await fh.close().catch(() => {})
-      await rm(part, { force: true }).catch(() => {})
-      if (named) await rm(named, { force: true }).catch(() => {})
+      file.close()
+      removeQuietly(part)
+      if (named) removeQuietly(named)
       throw err
     }
   }
 }
 
-/**
- * Bytes `start` to `end` (inclusive) of a file still arriving, read from its part (`path` +
- * `.part`) as they are written. The last byte waits for the copy's check: a copy that does not
- * match its record fails the response, which a client that got every byte it was told of would
- * otherwise take as complete.
- */
 export async function* arriving(f: FileFetch, path: string, start: number, end: number) {
   // A part renamed once whole stays readable through a handle opened before.
   const fh = await open(f.ok ? path : `${path}.part`, 'r')
