@@ -19,6 +19,7 @@
  * (ten times the downloads), or RocksDB's info logs past their cap, exits 1 too.
  */
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
+import { metricValue } from './lib/metric-value.ts'
 import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
 import { dirBytes } from '../src/disk-space.ts'
 import { DEFAULTS } from '../src/config.ts'
@@ -88,6 +89,8 @@ function parseArgs(argv: string[]): Options {
 interface NodeSample {
   bytes: number
   rssKb: number
+  /** V8's heap (what it has reserved, used or not), from the node's /metrics; null without. */
+  heapBytes: number | null
   logLength: number
   records: number
 }
@@ -95,11 +98,19 @@ interface NodeSample {
 async function sample(n: NodeProcess): Promise<NodeSample> {
   // Not `du`: it fails when a file is unlinked while it walks (a purge), which is all the time.
   const bytes = await dirBytes(n.dataDir, true)
-  const health = (await (await fetch(n.url + '/healthz')).json()) as {
-    records: number
-    log: { length: number }
+  const [health, metrics] = await Promise.all([
+    fetch(n.url + '/healthz').then(
+      (r) => r.json() as Promise<{ records: number; log: { length: number } }>,
+    ),
+    fetch(n.url + '/metrics').then((r) => (r.ok ? r.text() : '')),
+  ])
+  return {
+    bytes,
+    rssKb: nodeRssKb(n),
+    heapBytes: metricValue(metrics, 'nodejs_heap_size_total_bytes'),
+    logLength: health.log.length,
+    records: health.records,
   }
-  return { bytes, rssKb: nodeRssKb(n), logLength: health.log.length, records: health.records }
 }
 
 /** `HH:MM:SS` moved by `s` seconds (within the day, as the nodes' lines are stamped). */
@@ -140,6 +151,9 @@ async function main(): Promise<void> {
   const schedule = new SoakSchedule(started + o.minutes * 60_000)
   const disk: Sample[] = []
   const memory: Sample[] = []
+  /** The memory split: V8's heap, and the rest of the resident memory (native). */
+  const heap: Sample[] = []
+  const native: Sample[] = []
   /** Downloads made by the time of each sample. */
   const madeAt: number[] = []
   let timer: NodeJS.Timeout | undefined
@@ -168,10 +182,16 @@ async function main(): Promise<void> {
           const rss = samples.reduce((s, x) => s + x.rssKb * 1024, 0)
           disk.push({ t, value: total })
           memory.push({ t, value: rss })
+          if (samples.every((x) => x.heapBytes !== null)) {
+            const heapBytes = samples.reduce((s, x) => s + x.heapBytes!, 0)
+            heap.push({ t, value: heapBytes })
+            native.push({ t, value: rss - heapBytes })
+          }
           madeAt.push(madeSoFar)
           const per = samples.map(
             (x, i) =>
-              `${c.nodes[i]!.name} ${mb(x.bytes)} disk, ${mb(x.rssKb * 1024)} rss, ` +
+              `${c.nodes[i]!.name} ${mb(x.bytes)} disk, ${mb(x.rssKb * 1024)} rss` +
+              `${x.heapBytes === null ? '' : ` (heap ${mb(x.heapBytes)})`}, ` +
               `log ${x.logLength}, ${x.records} records`,
           )
           console.log(`${Math.round(t)} s  ${per.join(' | ')}`)
@@ -251,8 +271,21 @@ async function main(): Promise<void> {
       )
       return ok
     }
+    const diskOk = verdict('disk', disk)
+    const memoryOk = verdict('memory', memory)
+    // Not judged: where the memory's growth is, V8's heap (a leak in JavaScript) or the rest.
+    const part = (series: Sample[]) => {
+      const troughs = judged(series)
+      if (troughs.length < 3) return 'not enough samples'
+      const growth = relativeGrowth(troughs) * 100
+      const first = troughs[0]!.value
+      const last = troughs[troughs.length - 1]!.value
+      return `${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % (troughs ${mb(first)} -> ${mb(last)})`
+    }
+    if (heap.length > 0)
+      console.log(`  of which V8's heap ${part(heap)}; the rest (native) ${part(native)}`)
     const ok =
-      [verdict('disk', disk), verdict('memory', memory), restVerdict(rests)].every(Boolean) &&
+      [diskOk, memoryOk, restVerdict(rests)].every(Boolean) &&
       stuck.length === 0 &&
       failedFiles.length === 0
     process.exitCode = ok ? 0 : 1
