@@ -244,7 +244,7 @@ export class DiskFileStore implements FileStore {
     const size = sizeOf(path)
     if (size === null) return false
     if (size === ref.byteLength) return true
-    removeFile(path)
+    await removeFile(path)
     return false
   }
 
@@ -265,7 +265,7 @@ export class DiskFileStore implements FileStore {
       fetch.abort.abort()
       await fetch.settled
     }
-    removeFile(this.path(ref.name))
+    await removeFile(this.path(ref.name))
   }
 
   /**
@@ -294,8 +294,11 @@ export class DiskFileStore implements FileStore {
     this.ahead.close()
     for (const f of this.fetches.values()) f.abort.abort()
     await Promise.all([...this.fetches.values()].map((f) => f.settled))
-    await this.dirSync.close()
-    await this.o.blobs?.close()
+    try {
+      await this.dirSync.close()
+    } finally {
+      await this.o.blobs?.close()
+    }
   }
 
   /** The copy of this file under way here, started if there is none. */

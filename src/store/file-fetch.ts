@@ -111,6 +111,12 @@ export class FileFetch {
   }
 }
 
+/**
+ * Bytes `start` to `end` (inclusive) of a file still arriving, read from its part (`path` +
+ * `.part`) as they are written. The last byte waits for the copy's check: a copy that does not
+ * match its record fails the response, which a client that got every byte it was told of would
+ * otherwise take as complete.
+ */
 export async function* arriving(f: FileFetch, path: string, start: number, end: number) {
   // A part renamed once whole stays readable through a handle opened before.
   const fh = await open(f.ok ? path : `${path}.part`, 'r')

@@ -1,15 +1,19 @@
 /**
- * The file calls of the files beside the log, made synchronously except the syncs and the
- * bytes of a large file. A file here is usually a few KB, and each promise-based call is a hop
- * to libuv's thread pool and back: on this two-core machine about 0.15 ms of system CPU each,
- * against 10 to 20 µs for the call itself (DESIGN.md, "Files beside the log"). Writing,
- * naming, copying and serving a download's file took a dozen such hops, about a tenth of the
- * CPU a download cost the cluster. Opening, renaming, looking at and removing a file on a local
- * disk return at once, and so does writing or reading the first SYNC_BYTES of one; past that
- * (a large stream) the bytes go through the thread pool, because a write there can wait for
- * the kernel to flush dirty pages: 200 MB written synchronously held the event loop for up to
- * 1.9 s, and the node's peers suspected it. A sync waits on the disk itself, so it stays off
- * the event loop too.
+ * The file calls of the files beside the log, made synchronously except the syncs, the bytes
+ * of a large file and a removal. A file here is usually a few KB, and each promise-based call
+ * is a hop to libuv's thread pool and back: on this two-core machine about 0.15 ms of system
+ * CPU each, against 10 to 20 µs for the call itself on a file in the page cache (DESIGN.md,
+ * "Files"). Writing, naming, copying and serving a download's file took a dozen such hops,
+ * about a tenth of the CPU a download cost the cluster. Opening, renaming and looking at a file
+ * on a local disk return at once, and so does writing or reading the first SYNC_BYTES of one.
+ * Past that (a large stream) the bytes go through the thread pool: written synchronously, a
+ * fast 200 MB stream held the event loop for up to 1.9 s (each write returns at once, so the
+ * loop over the stream yields to nothing but promises, and a write may wait for the kernel to
+ * flush dirty pages). A sync waits on the disk itself, and a purge may remove thousands of
+ * files at once after a node was down: those stay on the pool too. The price: a disk that
+ * hangs now holds the event loop, not only the pool's threads; the node then stops answering
+ * its peers, which take its downloads over, where before it kept its heartbeats with a store
+ * that could not write.
  */
 import {
   closeSync,
@@ -24,6 +28,7 @@ import {
   write,
   writeSync,
 } from 'node:fs'
+import { rm } from 'node:fs/promises'
 import { promisify } from 'node:util'
 
 /** Bytes of a file written or read synchronously, from its start. */
@@ -93,9 +98,9 @@ export function renameFile(from: string, to: string): void {
   renameSync(from, to)
 }
 
-/** Removes a file if it is there. */
-export function removeFile(path: string): void {
-  rmSync(path, { force: true })
+/** Removes a file if it is there, on the thread pool (see above). */
+export function removeFile(path: string): Promise<void> {
+  return rm(path, { force: true })
 }
 
 /** The file's size, or null if there is none. */
@@ -103,10 +108,13 @@ export function sizeOf(path: string): number | null {
   return statSync(path, { throwIfNoEntry: false })?.size ?? null
 }
 
-/** Removes a file if it can: what stays is a crash's leftover, which a start removes. */
+/**
+ * Removes a file if it can, at once (a failed write's part, before its name is used again):
+ * what stays is a crash's leftover, which a start removes.
+ */
 export function removeQuietly(path: string): void {
   try {
-    removeFile(path)
+    rmSync(path, { force: true })
   } catch {
     // DiskFileStore.ready removes the parts left behind.
   }
