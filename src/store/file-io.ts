@@ -103,9 +103,13 @@ export function removeFile(path: string): Promise<void> {
   return rm(path, { force: true })
 }
 
-/** The file's size, or null if there is none. */
+/** The file's size, or null if there is none (or it cannot be looked at: not held, then). */
 export function sizeOf(path: string): number | null {
-  return statSync(path, { throwIfNoEntry: false })?.size ?? null
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.size ?? null
+  } catch {
+    return null
+  }
 }
 
 /**
