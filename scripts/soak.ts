@@ -91,6 +91,8 @@ interface NodeSample {
   rssKb: number
   /** V8's heap (what it has reserved, used or not), from the node's /metrics; null without. */
   heapBytes: number | null
+  /** Of it, what is in use (live objects and garbage not collected yet); null without. */
+  heapUsedBytes: number | null
   logLength: number
   records: number
 }
@@ -108,6 +110,7 @@ async function sample(n: NodeProcess): Promise<NodeSample> {
     bytes,
     rssKb: nodeRssKb(n),
     heapBytes: metricValue(metrics, 'nodejs_heap_size_total_bytes'),
+    heapUsedBytes: metricValue(metrics, 'nodejs_heap_size_used_bytes'),
     logLength: health.log.length,
     records: health.records,
   }
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
   const memory: Sample[] = []
   /** The memory split: V8's heap, and the rest of the resident memory (native). */
   const heap: Sample[] = []
+  const heapUsed: Sample[] = []
   const native: Sample[] = []
   /** Downloads made by the time of each sample. */
   const madeAt: number[] = []
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
           if (samples.every((x) => x.heapBytes !== null)) {
             const heapBytes = samples.reduce((s, x) => s + x.heapBytes!, 0)
             heap.push({ t, value: heapBytes })
+            heapUsed.push({ t, value: samples.reduce((s, x) => s + (x.heapUsedBytes ?? 0), 0) })
             native.push({ t, value: rss - heapBytes })
           }
           madeAt.push(madeSoFar)
@@ -283,7 +288,10 @@ async function main(): Promise<void> {
       return `${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % (troughs ${mb(first)} -> ${mb(last)})`
     }
     if (heap.length > 0)
-      console.log(`  of which V8's heap ${part(heap)}; the rest (native) ${part(native)}`)
+      console.log(
+        `  of which V8's heap ${part(heap)} (in use ${part(heapUsed)}); ` +
+          `the rest (native) ${part(native)}`,
+      )
     const ok =
       [diskOk, memoryOk, restVerdict(rests)].every(Boolean) &&
       stuck.length === 0 &&
