@@ -19,12 +19,11 @@
  * (ten times the downloads), or RocksDB's info logs past their cap, exits 1 too.
  */
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
-import { metricValue } from './lib/metric-value.ts'
+import { sample } from './lib/soak-sample.ts'
 import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
-import { dirBytes } from '../src/disk-space.ts'
 import { DEFAULTS } from '../src/config.ts'
 import { idleCompactionLeaves } from '../src/cluster/log-compaction.ts'
-import { nodeRssKb, processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
+import { processCluster, waitForCluster } from './lib/processes.ts'
 import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
 
 /** How often the nodes are sampled. */
@@ -84,36 +83,6 @@ function parseArgs(argv: string[]): Options {
     else throw new Error(`unknown flag ${flag}; see --help`)
   }
   return o
-}
-
-interface NodeSample {
-  bytes: number
-  rssKb: number
-  /** V8's heap (what it has reserved, used or not), from the node's /metrics; null without. */
-  heapBytes: number | null
-  /** Of it, what is in use (live objects and garbage not collected yet); null without. */
-  heapUsedBytes: number | null
-  logLength: number
-  records: number
-}
-
-async function sample(n: NodeProcess): Promise<NodeSample> {
-  // Not `du`: it fails when a file is unlinked while it walks (a purge), which is all the time.
-  const bytes = await dirBytes(n.dataDir, true)
-  const [health, metrics] = await Promise.all([
-    fetch(n.url + '/healthz').then(
-      (r) => r.json() as Promise<{ records: number; log: { length: number } }>,
-    ),
-    fetch(n.url + '/metrics').then((r) => (r.ok ? r.text() : '')),
-  ])
-  return {
-    bytes,
-    rssKb: nodeRssKb(n),
-    heapBytes: metricValue(metrics, 'nodejs_heap_size_total_bytes'),
-    heapUsedBytes: metricValue(metrics, 'nodejs_heap_size_used_bytes'),
-    logLength: health.log.length,
-    records: health.records,
-  }
 }
 
 /** `HH:MM:SS` moved by `s` seconds (within the day, as the nodes' lines are stamped). */
