@@ -243,12 +243,7 @@ export class FileTransfer implements FilePeers {
     const path = await this.o.files.pathOf(name)
     if (!path) return link.send({ type: 'file-none', id })
     // A file removed meanwhile (purged) is not held any more.
-    let file: OpenFile | null = null
-    try {
-      file = OpenFile.read(path)
-    } catch {
-      // Not readable here: the asker tries the next holder.
-    }
+    const file = OpenFile.read(path)
     if (!file) return link.send({ type: 'file-none', id })
     try {
       const size = file.size()

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { addAbortSignal, Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { nanoid } from 'nanoid'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { Fields, Logger } from '../logger.ts'
@@ -131,18 +131,28 @@ export class DiskFileStore implements FileStore {
         throw new StoreError(err)
       }
       try {
-        // An abort destroys the source, which ends the loop even while it waits for bytes.
-        if (signal) addAbortSignal(signal, source)
-        // Read through bytesOf only (leaving it destroys the stream): what fails there is the job's.
-        for await (const text of bytesOf(source)) {
-          const chunk = typeof text === 'string' ? Buffer.from(text) : text
-          hash.update(chunk)
-          try {
-            await file.write(chunk, size)
-          } catch (err) {
-            throw new StoreError(err)
+        // Read through bytesOf only: what fails there is the job's. An abort ends the wait for
+        // the next chunk at once, even from a stream that never yields again (a pipeline did).
+        const chunks = bytesOf(source)[Symbol.asyncIterator]()
+        const aborted = abortion(signal)
+        try {
+          for (;;) {
+            const next = await Promise.race([chunks.next(), aborted.promise])
+            if (next.done) break
+            const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
+            hash.update(chunk)
+            try {
+              await file.write(chunk, size)
+            } catch (err) {
+              throw new StoreError(err)
+            }
+            size += chunk.length
           }
-          size += chunk.length
+        } catch (err) {
+          source.destroy() // not waited for: a stuck job's stream may never finish closing
+          throw err
+        } finally {
+          aborted.done()
         }
         signal?.throwIfAborted()
         await file.datasync()
@@ -338,4 +348,17 @@ export class DiskFileStore implements FileStore {
 
 function local(path: string, size: number): StoredFile {
   return { size, stream: (range) => createReadStream(path, range ?? {}) }
+}
+
+/** A promise that rejects with the signal's reason once it is aborted (never without one). */
+function abortion(signal?: AbortSignal): { promise: Promise<never>; done(): void } {
+  if (!signal) return { promise: new Promise<never>(() => {}), done: () => {} }
+  let onAbort = () => {}
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  promise.catch(() => {}) // raced; unobserved when the stream ends first
+  return { promise, done: () => signal.removeEventListener('abort', onAbort) }
 }

@@ -48,13 +48,12 @@ export class OpenFile {
     return new OpenFile(openSync(path, 'w'))
   }
 
-  /** Opens `path` for reading, or null if there is no such file. */
+  /** Opens `path` for reading, or null if it cannot be (not there, or not readable here). */
   static read(path: string): OpenFile | null {
     try {
       return new OpenFile(openSync(path, 'r'))
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-      throw err
+    } catch {
+      return null
     }
   }
 

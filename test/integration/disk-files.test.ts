@@ -129,6 +129,30 @@ test('a stream that fails is the job’s failure and leaves nothing on the disk'
   }
 })
 
+test('a dismissal while the job’s stream waits for bytes ends the write and leaves nothing', async () => {
+  const s = await store()
+  try {
+    const waiting = Readable.from(
+      (async function* () {
+        yield Buffer.from('half')
+        await new Promise(() => {}) // the job never sends more
+      })(),
+    )
+    const dismissed = new AbortController()
+    const put = s.files.putStream(waiting, dismissed.signal).then(
+      () => null,
+      (err: Error) => err,
+    )
+    await until(async () => (await readdir(s.dir.path)).length > 0, 'the part is written')
+    dismissed.abort(new Error('dismissed'))
+    assert.is((await put)?.message, 'dismissed')
+    assert.equal(await readdir(s.dir.path), [], 'no part left')
+  } finally {
+    await s.files.close()
+    await s.dir.remove()
+  }
+})
+
 test('a peer’s file is served as it arrives, and kept whole once it has', async () => {
   const s = await store()
   try {
