@@ -134,10 +134,9 @@ export class DiskFileStore implements FileStore {
         // Read through bytesOf only: what fails there is the job's. An abort ends the wait for
         // the next chunk at once, even from a stream that never yields again (a pipeline did).
         const chunks = bytesOf(source)[Symbol.asyncIterator]()
-        const aborted = abortion(signal)
         try {
           for (;;) {
-            const next = await Promise.race([chunks.next(), aborted.promise])
+            const next = await nextUnlessAborted(chunks, signal)
             if (next.done) break
             const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value
             hash.update(chunk)
@@ -151,8 +150,6 @@ export class DiskFileStore implements FileStore {
         } catch (err) {
           source.destroy() // not waited for: a stuck job's stream may never finish closing
           throw err
-        } finally {
-          aborted.done()
         }
         signal?.throwIfAborted()
         await file.datasync()
@@ -350,15 +347,29 @@ function local(path: string, size: number): StoredFile {
   return { size, stream: (range) => createReadStream(path, range ?? {}) }
 }
 
-/** A promise that rejects with the signal's reason once it is aborted (never without one). */
-function abortion(signal?: AbortSignal): { promise: Promise<never>; done(): void } {
-  if (!signal) return { promise: new Promise<never>(() => {}), done: () => {} }
-  let onAbort = () => {}
-  const promise = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason)
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
+/**
+ * The iterator's next result, or the signal's reason once it is aborted, whichever is first. A
+ * promise of its own per call: racing every call against one long-lived abort promise keeps
+ * each result reachable from it (200 MB of chunks held, in the large-file test).
+ */
+function nextUnlessAborted<T>(
+  it: AsyncIterator<T>,
+  signal?: AbortSignal,
+): Promise<IteratorResult<T>> {
+  if (!signal) return it.next()
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    it.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(result)
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(err)
+      },
+    )
   })
-  promise.catch(() => {}) // raced; unobserved when the stream ends first
-  return { promise, done: () => signal.removeEventListener('abort', onAbort) }
 }
