@@ -234,7 +234,7 @@ export class DownloadManager implements DownloadService {
     this.o.log.info('request', { id: download.id, user: userId, owner: owner.name })
     const result = await this.o.repo.insert(download)
     if (!result.inserted) throw new DownloadConflictError(result.existing)
-    // Watched only once written: a request refused here has no race to lose. One made
+    // Watched only once merged: a request refused here has no race to lose. One made
     // elsewhere may already have arrived with the write, so look at once too.
     this.o.observer?.requested()
     this.races.track(download)

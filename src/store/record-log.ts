@@ -275,15 +275,37 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * does not reach the disk closes the whole base, which the node opens again from the log.
    * With a scribe (`handTo`), it is asked to write the operation once it is told; this node
    * writes it only if the scribe does not, or with `here`.
+   *
+   * `until: 'merged'` resolves once the operation is merged here (as its write starts, when this
+   * node is a writer) and lets the write go on: what a page does next waits for what it sees,
+   * not for the group commit's window (a dismissal, then the next request, on one socket). A
+   * write that then fails for good is left to the peers, as any other, and logged here.
    */
-  async append(op: RecordOp, o: { here?: boolean } = {}): Promise<void> {
+  append(op: RecordOp, o: { here?: boolean; until?: 'written' | 'merged' } = {}): Promise<void> {
+    if (o.until !== 'merged') return this.appendOp(op, o.here === true)
+    return new Promise((resolve, reject) => {
+      let merged = false
+      const onMerged = () => {
+        merged = true
+        resolve()
+      }
+      this.appendOp(op, o.here === true, onMerged).then(resolve, (err: Error) => {
+        if (!merged) return reject(err)
+        if (!this.closing)
+          this.o.onError(new Error(`a merged operation was not written here: ${err.message}`))
+      })
+    })
+  }
+
+  private async appendOp(op: RecordOp, here: boolean, onMerged?: () => void): Promise<void> {
     let told = false
-    let asked = o.here === true
+    let asked = here
     const tell = (key: string) => {
       if (told) return
       told = true
       this.base.merge([op])
       this.emit('writing', key, op)
+      onMerged?.()
     }
     for (;;) {
       await this.switching

@@ -43,11 +43,17 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
   /** Every visible record of one user (two while a race of requests is being settled). */
   ofUser(userId: string): Download[]
   all(): Download[]
-  /** Writes a new download unless its user already has one (then nothing is written). */
+  /**
+   * Writes a new download unless its user already has one (then nothing is written). Resolves
+   * once the record is merged here, its write going on: the next action of the user sees it.
+   */
   insert(download: Download): Promise<InsertResult>
   /** Writes a new version; resolves to the record that won the merge (maybe not this one). */
   update(download: Download): Promise<Download | null>
-  /** Dismisses a record: it disappears everywhere, whatever is written to it later. */
+  /**
+   * Dismisses a record: it disappears everywhere, whatever is written to it later. Resolves
+   * once merged here, as `insert`.
+   */
   remove(download: Download): Promise<void>
   /** A ready record whose file may be served (dismissed or not), until it expires. */
   servable(id: string): Download | null
@@ -58,8 +64,11 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
 /** The log as the repository uses it (record-log.ts; an in-memory one in tests). */
 export interface OpLog {
   readonly table: RecordTable
-  /** Resolves once the operation is merged into `table`. */
-  append(op: RecordOp): Promise<void>
+  /**
+   * Resolves once the operation is written and merged into `table`; with `until: 'merged'`,
+   * once it is merged, its write going on (record-log.ts).
+   */
+  append(op: RecordOp, o?: { until?: 'written' | 'merged' }): Promise<void>
   on(event: 'change', listener: (ids: Set<string>) => void): unknown
 }
 
@@ -129,7 +138,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
       async (): Promise<InsertResult> => {
         const existing = this.forUser(userId)
         if (existing) return { inserted: false, existing }
-        await this.append({ type: 'put', download })
+        await this.append({ type: 'put', download }, 'merged')
         return { inserted: true }
       },
     )
@@ -142,28 +151,24 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   async update(download: Download): Promise<Download | null> {
-    await this.append({ type: 'put', download })
+    await this.append({ type: 'put', download }, 'written')
     return this.get(download.id)
   }
 
   async remove(download: Download): Promise<void> {
     const at = this.now()
-    await this.append({
-      type: 'remove',
-      id: download.id,
-      userId: download.userId,
-      at,
-      expiresAt: Math.max(at, download.expiresAt) + this.tombstoneMs,
-    })
+    const expiresAt = Math.max(at, download.expiresAt) + this.tombstoneMs
+    const { id, userId } = download
+    await this.append({ type: 'remove', id, userId, at, expiresAt }, 'merged')
   }
 
   /**
    * Every node's apply drops an operation that does not parse, so writing one would be lost
    * silently: refuse it here, loudly, instead.
    */
-  private async append(op: RecordOp): Promise<void> {
+  private async append(op: RecordOp, until: 'written' | 'merged'): Promise<void> {
     if (!parseOp(op)) throw new InvalidRecordError(op)
-    await this.log.append(op)
+    await this.log.append(op, { until })
   }
 
   servable(id: string): Download | null {

@@ -24,7 +24,8 @@ export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> impl
     this.open()
   }
 
-  async append(op: RecordOp): Promise<void> {
+  /** Merges as it writes: `until` changes nothing here. */
+  async append(op: RecordOp, _o?: { until?: 'written' | 'merged' }): Promise<void> {
     await this.gate
     if (this.failing) throw this.failing
     this.ops.push(op)

@@ -16,10 +16,10 @@ import { eventually } from '../../scripts/lib/eventually.ts'
 const time = { now: () => 50_000 }
 const put = (id: string): RecordOp => ({ type: 'put', download: download({ id, userId: id }) })
 
-async function openLog() {
+async function openLog(onError?: (err: Error) => void) {
   const dir = await tempDir()
   const store = new Corestore(`${dir.path}/store`)
-  const log = new RecordLog({ store, dataDir: dir.path, recordTime: time })
+  const log = new RecordLog({ store, dataDir: dir.path, recordTime: time, onError })
   await log.ready()
   const written: string[] = []
   log.on('written', (_key, op) => written.push(op.type === 'put' ? op.download.id : op.id))
@@ -33,6 +33,9 @@ async function openLog() {
     },
   }
 }
+
+/** Resolves to `value` on the next turn of the event loop. */
+const nextTurn = <T>(value: T) => new Promise<T>((r) => setImmediate(() => r(value)))
 
 /** A scribe that answers each request when told to. */
 function scribe() {
@@ -94,6 +97,49 @@ test('a scribe’s refusal after this node moved to a new log: written to the ne
     assert.ok(get(a.log.table, 'moved', time.now()))
     // Once as the compaction carried it (it was shown here), once as this node wrote it.
     assert.is(a.log.ops(), 2, 'written to the new log')
+  } finally {
+    await a.close()
+  }
+})
+
+test('until merged: resolves while the scribe still writes; a failed write is reported, not thrown', async () => {
+  const errors: string[] = []
+  const a = await openLog((err) => errors.push(err.message))
+  try {
+    const s = scribe()
+    a.log.handTo(s.fn)
+    const merged = a.log.append(put('merged'), { until: 'merged' }).then(() => 'merged')
+    assert.is(await Promise.race([merged, nextTurn('waiting')]), 'merged')
+    assert.ok(get(a.log.table, 'merged', time.now()), 'merged when it resolves')
+    assert.is(a.written.length, 0, 'not written yet: the scribe has not answered')
+    // Written (not merged only): the same append waits for the scribe.
+    const written = a.log.append(put('written')).then(() => 'written')
+    assert.is(await Promise.race([written, nextTurn('waiting')]), 'waiting')
+    s.asked[0]!.answer(true)
+    s.asked[1]!.answer(true)
+    assert.is(await written, 'written')
+    await eventually(() => a.written.includes('merged'), 'the merged one is written after')
+    assert.equal(errors, [])
+  } finally {
+    await a.close()
+  }
+})
+
+test('until merged: a write that fails after the merge is logged, and its peers hear it failed', async () => {
+  const errors: string[] = []
+  const a = await openLog((err) => errors.push(err.message))
+  const unwritten: RecordOp[] = []
+  a.log.on('unwritten', (op) => unwritten.push(op))
+  try {
+    a.log.handTo(() => Promise.resolve(false))
+    // This node's own write of it then fails: the base is made to refuse it.
+    const base = a.log['base'] as { append: (...args: unknown[]) => Promise<void> }
+    base.append = () => Promise.reject(new Error('disk on fire'))
+    await a.log.append(put('doomed'), { until: 'merged' })
+    assert.ok(get(a.log.table, 'doomed', time.now()), 'it stays merged')
+    await eventually(() => errors.length === 1, 'the failure is reported')
+    assert.match(errors[0]!, /not written here: disk on fire/)
+    assert.is(unwritten.length, 1, 'peers are told it was not written, so they write it')
   } finally {
     await a.close()
   }

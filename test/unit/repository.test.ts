@@ -45,6 +45,21 @@ test('inserts of different users go to the log together; a second of the same us
   assert.equal(handed, ['a', 'b'])
 })
 
+test('a user’s request and dismissal wait only for the merge; a worker’s update for the write', async () => {
+  const s = setup()
+  const asked: string[] = []
+  const append = s.log.append.bind(s.log)
+  s.log.append = (op, o) => {
+    asked.push(`${op.type} ${o?.until}`)
+    return append(op)
+  }
+  const d = s.live({ id: 'one', userId: 'u1' })
+  await s.repo.insert(d)
+  await s.repo.update({ ...d, version: 2, progress: 10 })
+  await s.repo.remove(d)
+  assert.equal(asked, ['put merged', 'put written', 'remove merged'])
+})
+
 test('a record every node would drop is refused loudly instead of lost silently', async () => {
   const s = setup()
   const d = s.live({ id: 'one' })
