@@ -11,8 +11,9 @@ import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
 import { packOps, type OpPack } from './op-pack.ts'
-import { delay, type Clock, type Timer } from '../clock.ts'
+import { delay, type Clock } from '../clock.ts'
 import { WriterWait } from './writer-wait.ts'
+import { GroupCommit } from './group-commit.ts'
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -50,15 +51,6 @@ export interface LogBaseEvents {
   landed: [ops: RecordOp[]]
 }
 
-interface Batch {
-  ops: (RecordOp | WriterOp)[]
-  written: Promise<void>
-  /** Hands the batch to autobase now (at most once), rather than when its window ends. */
-  flush(): void
-  /** The base closes: the batch is written nowhere, and its callers hear BaseClosedError. */
-  cancel(): void
-}
-
 /**
  * The base closed before these operations were written to it: nothing of them landed, so the
  * caller may write them to the base this node moved to (record-log.ts does).
@@ -80,12 +72,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   failure: Error | null = null
   /** Operations this node appended, in how many batches (group commit) and blocks (packs). */
   readonly writeStats = { batches: 0, ops: 0, blocks: 0 }
-  /** The batch the appends of this turn join, written at the end of the turn. */
-  private batch: Batch | null = null
+  /** What this node appends within a window goes to autobase as one `append` (group-commit.ts). */
+  private readonly commit: GroupCommit<RecordOp | WriterOp>
   /** Set by `drain`: nothing more is written here. */
   private draining = false
-  /** Batches handed to autobase and not yet written. */
-  private readonly writing = new Set<Promise<void>>()
   /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
   private readonly writerWait: WriterWait
 
@@ -102,6 +92,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       if (this.closing) return
       this.failure ??= err
       o.onFailed(err)
+    })
+    this.commit = new GroupCommit({
+      windowMs: o.batchMs,
+      clock: o.clock,
+      write: (ops) => (this.closing ? Promise.reject(new BaseClosedError()) : this.write(ops)),
     })
     this.writerWait = new WriterWait({
       writable: () => this.base.writable,
@@ -217,42 +212,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     if (this.closing || this.draining) throw new BaseClosedError()
     await this.untilWritable(writableTimeoutMs)
     if (this.closing || this.draining) throw new BaseClosedError()
-    const batch = (this.batch ??= this.openBatch())
-    batch.ops.push(...ops)
-    await batch.written
+    await this.commit.add(ops)
     if (readBack) await this.catchUp()
-  }
-
-  private openBatch(): Batch {
-    let settle!: (err?: Error) => void
-    const written = new Promise<void>((resolve, reject) => {
-      settle = (err) => (err ? reject(err) : resolve())
-    })
-    let timer: Timer | null = null
-    let done = false
-    const end = () => {
-      if (done) return false
-      done = true
-      if (timer) this.o.clock.clearTimeout(timer)
-      if (this.batch === batch) this.batch = null
-      return true
-    }
-    const cancel = () => {
-      if (end()) settle(new BaseClosedError())
-    }
-    const flush = () => {
-      if (!end()) return
-      if (this.closing) return settle(new BaseClosedError())
-      const writing = this.write(batch.ops).then(() => settle(), settle)
-      this.writing.add(writing)
-      void writing.finally(() => this.writing.delete(writing))
-    }
-    const batch: Batch = { ops: [], written, flush, cancel }
-    // With no window, at the end of this turn (setImmediate: after its microtasks), so that
-    // every append made in it joins.
-    if (this.o.batchMs > 0) timer = this.o.clock.setTimeout(flush, this.o.batchMs)
-    else setImmediate(flush)
-    return batch
   }
 
   private async write(ops: (RecordOp | WriterOp)[]): Promise<void> {
@@ -284,8 +245,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     this.draining = true
     this.writerWait.fail(new BaseClosedError())
     // A batch still gathering is handed over now, not at the end of its window.
-    this.batch?.flush()
-    await Promise.allSettled([...this.writing])
+    await this.commit.flush()
     await this.catchUp()
   }
 
@@ -297,7 +257,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.writerWait.fail(new BaseClosedError())
-      this.batch?.cancel()
+      this.commit.cancel(new BaseClosedError())
       await this.reader?.close()
       await this.base.close()
       // The namespace session: the root corestore keeps every session until it is closed.
