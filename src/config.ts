@@ -116,7 +116,7 @@ export const DEFAULTS = {
   logCheckpointMs: 10_000,
   logCompactOps: 10_000,
   fileCopies: 1,
-  logBatchMs: 50,
+  logBatchMs: 200,
   logWriters: 'one',
   purgeIntervalMs: 1000,
   /** With no --bootstrap, nodes join through the DHTs of HTTP ports 4000-4009 on this machine. */

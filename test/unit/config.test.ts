@@ -72,7 +72,7 @@ test('--log-batch-ms takes 0 (one turn of the event loop) up to 1000', () => {
   const batchMs = (v: string) => (parseConfig(['--log-batch-ms', v]) as Config).logBatchMs
   assert.is(batchMs('0'), 0)
   assert.is(batchMs('1000'), 1000)
-  assert.is((parseConfig([]) as Config).logBatchMs, 50)
+  assert.is((parseConfig([]) as Config).logBatchMs, 200)
 })
 
 test('--log-writers is one (a scribe writes for the cluster, the default) or each', () => {
