@@ -30,6 +30,13 @@ declare module 'corestore' {
     hasSession(): boolean
     gc: number
     closing: Promise<void> | null
+    /** What corestore's idle collection calls; once closed, it takes the core out of `map`. */
+    close(): Promise<void>
+  }
+  /** A core stored, as hypercore-storage's core stream names it. */
+  export interface CoreEntry {
+    corePointer: number
+    dataPointer: number
   }
   export default class Corestore {
     constructor(storage: string | CoreStorage, opts?: Record<string, unknown>)
@@ -46,14 +53,13 @@ declare module 'corestore' {
     cores: {
       map: Map<string, OpenCore>
       gc(core: OpenCore): void
+      /** What opening the core again does (a peer's channel for it too): stops its countdown. */
+      resume(id: string): OpenCore | null
     }
     /** hypercore-storage, the RocksDB under every core of the store (core-sweep.ts). */
     storage: {
-      createCoreStream(): AsyncIterable<{
-        discoveryKey: Buffer
-        core: { corePointer: number; dataPointer: number }
-      }>
-      deleteCore(ptr: { corePointer: number; dataPointer: number }): Promise<void>
+      createCoreStream(): AsyncIterable<{ discoveryKey: Buffer; core: CoreEntry }>
+      deleteCore(ptr: CoreEntry): Promise<void>
       hasCore(discoveryKey: Buffer): Promise<boolean>
       compact(): Promise<void>
       db: {

@@ -14,7 +14,12 @@
  * keeps it for the same reason: after a move, the old log's cores would stay open on every
  * node for as long as the connections last. So the sweep hands such a core to corestore's own
  * idle collection, which closes it some seconds later unless it is used again meanwhile; the
- * next sweep deletes it.
+ * next sweep deletes it. But a peer that opens a channel for the core (corestore's
+ * `_attachMaybe`, when the peer's replicator attaches it again) resets that countdown, and two
+ * nodes can keep doing it to each other for as long as both hold the core: a soak found 9 and
+ * 7 cores of old logs open at rest, handed over afresh at every sweep. So a core found so at
+ * two sweeps in a row (`lingering`) is closed by the sweep itself and deleted at once, and a
+ * peer that asks for it then finds nothing to reopen.
  *
  * Measured (../shared/STACK.md): hypercore-storage's `deleteCore` removes a core's entry and
  * its sessions' data but not its own data range; that range is deleted here as well, else the
@@ -22,6 +27,7 @@
  */
 import Hypercore from 'hypercore'
 import type Corestore from 'corestore'
+import type { CoreEntry } from 'corestore'
 import keys from 'hypercore-storage/lib/keys.js'
 import type { Clock, Timer } from '../clock.ts'
 
@@ -38,6 +44,8 @@ export interface SweepResult {
   /** Cores left in the store. */
   kept: number
   ms: number
+  /** The ids (hex discovery keys) of the cores closing: the next sweep's `lingering`. */
+  closingIds?: string[]
 }
 
 /** A sweep, and how long the store had not been written to when it started. */
@@ -46,11 +54,19 @@ export interface SweptResult extends SweepResult {
   idleMs: number | null
 }
 
+/** How long the sweep waits for a lingering core to close (its channels' handlers to end). */
+const CLOSE_WAIT_MS = 5000
+
 /**
  * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
- * compacts the store.
+ * compacts the store. `lingering`: the cores the last sweep found closing (its `closingIds`);
+ * one still open and unused now is closed here and deleted.
  */
-export async function sweepCores(store: Corestore, keep: Iterable<string>): Promise<SweepResult> {
+export async function sweepCores(
+  store: Corestore,
+  keep: Iterable<string>,
+  lingering: ReadonlySet<string> = new Set(),
+): Promise<SweepResult> {
   const started = Date.now()
   const kept = new Set<string>()
   for (const key of keep) {
@@ -58,8 +74,9 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
   }
   const { storage } = store
   const doomed = []
+  const reclaim = []
+  const closingIds: string[] = []
   let total = 0
-  let closing = 0
   let closeStarted = 0
   for await (const { discoveryKey, core } of storage.createCoreStream()) {
     total++
@@ -67,10 +84,12 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
     if (kept.has(id)) continue
     const open = store.cores.map.get(id)
     if (!open) doomed.push({ id, core })
-    else if (!open.hasSession()) {
+    else if (open.hasSession()) continue
+    else if (lingering.has(id)) reclaim.push({ id, core, open })
+    else {
       // Already handed over: collecting it again would start its countdown afresh.
       if (!open.gc) store.cores.gc(open)
-      closing++
+      closingIds.push(id)
       if (open.closing) closeStarted++
     }
   }
@@ -78,14 +97,62 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
   for (const { id, core } of doomed) {
     // Opened meanwhile (a peer asked for it): it is in use after all.
     if (store.cores.map.has(id)) continue
-    await storage.deleteCore(core)
-    const tx = storage.db.write({ autoDestroy: true })
-    tx.tryDeleteRange(keys.core.data(core.dataPointer), keys.core.data(core.dataPointer + 1))
-    await tx.flush()
+    await deleteCore(store, core)
+    deleted++
+  }
+  for (const { id, core, open } of reclaim) {
+    if (!(await closeLingering(store, id, open))) {
+      closingIds.push(id)
+      if (open.closing) closeStarted++
+      continue
+    }
+    await deleteCore(store, core)
     deleted++
   }
   await storage.compact()
-  return { deleted, closing, closeStarted, kept: total - deleted, ms: Date.now() - started }
+  return {
+    deleted,
+    closing: closingIds.length,
+    closeStarted,
+    kept: total - deleted,
+    ms: Date.now() - started,
+    closingIds,
+  }
+}
+
+type OpenCore = NonNullable<ReturnType<Corestore['cores']['map']['get']>>
+
+/**
+ * Closes a core no session uses, as corestore's idle collection does (and takes it out of the
+ * store's map as that does): true once it is closed and no one opened it again meanwhile.
+ */
+async function closeLingering(store: Corestore, id: string, open: OpenCore): Promise<boolean> {
+  if (open.hasSession()) return false
+  let timer: NodeJS.Timeout | undefined
+  const closed = await Promise.race([
+    open.close().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS, false))),
+  ])
+  clearTimeout(timer)
+  if (!closed) return false
+  if (store.cores.map.get(id) === open) store.cores.map.delete(id)
+  // A peer's request opened it again while it closed: it is in use after all.
+  return !store.cores.map.has(id)
+}
+
+/**
+ * Deletes a core from the store: its entry and its sessions' data (hypercore-storage's
+ * `deleteCore`), and its own data range, which that leaves behind.
+ */
+async function deleteCore(store: Corestore, core: CoreEntry): Promise<void> {
+  const { storage } = store
+  await storage.deleteCore(core)
+  const tx = storage.db.write({ autoDestroy: true })
+  tx.tryDeleteRange(keys.core.data(core.dataPointer), keys.core.data(core.dataPointer + 1))
+  await tx.flush()
 }
 
 export interface SweeperOptions {
@@ -142,6 +209,8 @@ export class Sweeper {
   private quietTimer: Timer | null = null
   /** The wait before the last follow-up for cores still closing (0: none pending). */
   private followUpMs = 0
+  /** The cores the last sweep found closing: the next closes those still open itself. */
+  private lingering: ReadonlySet<string> = new Set()
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -217,8 +286,9 @@ export class Sweeper {
     this.dirty = false
     const idleMs = this.wroteAt === -Infinity ? null : this.o.clock.now() - this.wroteAt
     this.running = Promise.resolve(this.o.onStart?.())
-      .then(() => (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep()))
+      .then(() => (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep(), this.lingering))
       .then((result) => {
+        this.lingering = new Set(result.closingIds)
         if (result.closing === 0) this.followUpMs = 0
         else {
           // Cores of a log left behind can stay open past the minute (the soak saw two still

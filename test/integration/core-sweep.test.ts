@@ -161,4 +161,54 @@ test('a core left behind counts as closing, and as closeStarted once its close i
   }
 })
 
+test('a core that is opened again between sweeps is closed by the next sweep itself, and deleted', async () => {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  try {
+    const core = store.get({ name: 'ping-pong' })
+    await core.append(Buffer.from('a block of a log left behind'))
+    const id = core.discoveryKey!.toString('hex')
+    await core.close()
+    const first = await sweepCores(store, [])
+    assert.equal(first.closingIds, [id], 'handed to the idle collection')
+    // A peer opens a channel for it (corestore's _attachMaybe): its countdown stops, and the
+    // next sweep finds it open and unused again, as two nodes holding it can do for ever.
+    store.cores.resume(id)
+    assert.is(store.cores.map.get(id)!.gc, 0)
+    const unaware = await sweepCores(store, [])
+    assert.equal([unaware.deleted, unaware.closing], [0, 1], 'only handed over afresh')
+    store.cores.resume(id)
+    const second = await sweepCores(store, [], new Set(unaware.closingIds))
+    assert.equal([second.deleted, second.closing], [1, 0])
+    assert.not.ok(store.cores.map.has(id))
+    assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
+  } finally {
+    await store.close()
+    await dir.remove()
+  }
+})
+
+test('a lingering core in use again by the next sweep is left alone', async () => {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  try {
+    const core = store.get({ name: 'used-again' })
+    await core.append(Buffer.from('a block'))
+    const id = core.discoveryKey!.toString('hex')
+    const key = core.key!
+    await core.close()
+    const first = await sweepCores(store, [])
+    const again = store.get({ key })
+    await again.ready()
+    const second = await sweepCores(store, [], new Set(first.closingIds))
+    assert.is(second.deleted, 0)
+    assert.is((await again.get(0))!.toString(), 'a block')
+    assert.ok(store.cores.map.has(id))
+    await again.close()
+  } finally {
+    await store.close()
+    await dir.remove()
+  }
+})
+
 test.run()
