@@ -44,6 +44,18 @@ async function setup(closing: () => number = () => 0) {
   }
 }
 
+/** A corestore of its own on disk for the body, closed and removed after. */
+async function withStore(body: (store: Corestore) => Promise<void>): Promise<void> {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  try {
+    await body(store)
+  } finally {
+    await store.close()
+    await dir.remove()
+  }
+}
+
 test('moves every 20 s do not put the sweep off: it comes 30 s after the first', async () => {
   const s = await setup()
   try {
@@ -139,10 +151,8 @@ test('cores still closing a minute after a move are looked at again, less and le
   }
 })
 
-test('a core left behind counts as closing, and as closeStarted once its close is under way', async () => {
-  const dir = await tempDir('pdf-cluster-sweep-')
-  const store = new Corestore(dir.path)
-  try {
+test('a core left behind counts as closing, and as closeStarted once its close is under way', () =>
+  withStore(async (store) => {
     const core = store.get({ name: 'left-behind' })
     await core.ready()
     const id = core.discoveryKey!.toString('hex')
@@ -155,16 +165,10 @@ test('a core left behind counts as closing, and as closeStarted once its close i
     open.closing = new Promise(() => {})
     assert.is((await sweepCores(store, [])).closeStarted, 1)
     open.closing = null
-  } finally {
-    await store.close()
-    await dir.remove()
-  }
-})
+  }))
 
-test('a core that is opened again between sweeps is closed by the next sweep itself, and deleted', async () => {
-  const dir = await tempDir('pdf-cluster-sweep-')
-  const store = new Corestore(dir.path)
-  try {
+test('a core that is opened again between sweeps is closed by the next sweep itself, and deleted', () =>
+  withStore(async (store) => {
     const core = store.get({ name: 'ping-pong' })
     await core.append(Buffer.from('a block of a log left behind'))
     const id = core.discoveryKey!.toString('hex')
@@ -182,16 +186,10 @@ test('a core that is opened again between sweeps is closed by the next sweep its
     assert.equal([second.deleted, second.closing], [1, 0])
     assert.not.ok(store.cores.map.has(id))
     assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
-  } finally {
-    await store.close()
-    await dir.remove()
-  }
-})
+  }))
 
-test('a lingering core in use again by the next sweep is left alone', async () => {
-  const dir = await tempDir('pdf-cluster-sweep-')
-  const store = new Corestore(dir.path)
-  try {
+test('a lingering core in use again by the next sweep is left alone', () =>
+  withStore(async (store) => {
     const core = store.get({ name: 'used-again' })
     await core.append(Buffer.from('a block'))
     const id = core.discoveryKey!.toString('hex')
@@ -205,10 +203,6 @@ test('a lingering core in use again by the next sweep is left alone', async () =
     assert.is((await again.get(0))!.toString(), 'a block')
     assert.ok(store.cores.map.has(id))
     await again.close()
-  } finally {
-    await store.close()
-    await dir.remove()
-  }
-})
+  }))
 
 test.run()
