@@ -18,7 +18,7 @@ import { LogRepository } from './store/repository.ts'
 import { BlobFileStore } from './store/file-store.ts'
 import { DiskFileStore } from './store/disk-files.ts'
 import { isBlobRef } from './store/record.ts'
-import { Sweeper } from './store/core-sweep.ts'
+import { Sweeper } from './store/sweeper.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 

@@ -1,11 +1,12 @@
 /**
- * When a node sweeps its store (store/core-sweep.ts): a while after it moves to another log,
- * and not never when it moves often.
+ * When a node sweeps its store (store/sweeper.ts): a while after it moves to another log, and
+ * not never when it moves often; and what a sweep deletes (store/core-sweep.ts).
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
-import { sweepCores, Sweeper } from '../../src/store/core-sweep.ts'
+import { sweepCores } from '../../src/store/core-sweep.ts'
+import { Sweeper } from '../../src/store/sweeper.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
