@@ -30,6 +30,8 @@ declare module 'corestore' {
     hasSession(): boolean
     gc: number
     closing: Promise<void> | null
+    opened: boolean
+    discoveryKey: Buffer
     /** What corestore's idle collection calls; once closed, it takes the core out of `map`. */
     close(): Promise<void>
   }

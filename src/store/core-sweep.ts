@@ -18,8 +18,11 @@
  * `_attachMaybe`, when the peer's replicator attaches it again) resets that countdown, and two
  * nodes can keep doing it to each other for as long as both hold the core: a soak found 9 and
  * 7 cores of old logs open at rest, handed over afresh at every sweep. So a core found so at
- * two sweeps in a row (`lingering`) is closed by the sweep itself and deleted at once, and a
- * peer that asks for it then finds nothing to reopen.
+ * two sweeps some seconds apart (`lingering`: open, unused, its countdown stopped) is closed
+ * by the sweep itself, as the idle collection would, and deleted by the next sweep like any
+ * core not open. Not in the same sweep: a peer asking for it between the close and the
+ * delete would reopen it from entries being deleted, and one whose reopen then fails has its
+ * whole connection destroyed (protomux destroys a stream when a channel's pairing throws).
  *
  * Measured (../shared/STACK.md): hypercore-storage's `deleteCore` removes a core's entry and
  * its sessions' data but not its own data range; that range is deleted here as well, else the
@@ -45,15 +48,18 @@ export interface SweepResult {
   ms: number
   /** The ids (hex discovery keys) of the cores closing: the next sweep's `lingering`. */
   closingIds?: string[]
+  /** Of `closing`, the lingering cores this sweep closed itself (the next one deletes them). */
+  reclaimed?: number
 }
 
-/** How long the sweep waits for a lingering core to close (its channels' handlers to end). */
+/** How long the sweep waits for the lingering cores to close (their channels' handlers to end). */
 const CLOSE_WAIT_MS = 5000
 
 /**
  * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
- * compacts the store. `lingering`: the cores the last sweep found closing (its `closingIds`);
- * one still open and unused now is closed here and deleted.
+ * compacts the store. `lingering`: the cores the last sweep found closing (its `closingIds`),
+ * some seconds ago (sweeper.ts); one still open, unused and out of corestore's countdown is
+ * closed here, and deleted by the next sweep.
  */
 export async function sweepCores(
   store: Corestore,
@@ -67,7 +73,7 @@ export async function sweepCores(
   }
   const { storage } = store
   const doomed = []
-  const reclaim = []
+  const reclaim: OpenCore[] = []
   const closingIds: string[] = []
   let total = 0
   let closeStarted = 0
@@ -78,8 +84,11 @@ export async function sweepCores(
     const open = store.cores.map.get(id)
     if (!open) doomed.push({ id, core })
     else if (open.hasSession()) continue
-    else if (lingering.has(id)) reclaim.push({ id, core, open })
-    else {
+    else if (lingering.has(id) && open.opened && !open.gc && !open.closing) {
+      // Open, unused and its countdown stopped since the last sweep handed it over.
+      reclaim.push(open)
+      closingIds.push(id)
+    } else {
       // Already handed over: collecting it again would start its countdown afresh.
       if (!open.gc) store.cores.gc(open)
       closingIds.push(id)
@@ -93,15 +102,7 @@ export async function sweepCores(
     await deleteCore(store, core)
     deleted++
   }
-  for (const { id, core, open } of reclaim) {
-    if (!(await closeLingering(store, id, open))) {
-      closingIds.push(id)
-      if (open.closing) closeStarted++
-      continue
-    }
-    await deleteCore(store, core)
-    deleted++
-  }
+  const reclaimed = await closeLingering(store, reclaim)
   await storage.compact()
   return {
     deleted,
@@ -110,30 +111,37 @@ export async function sweepCores(
     kept: total - deleted,
     ms: Date.now() - started,
     closingIds,
+    reclaimed,
   }
 }
 
 type OpenCore = NonNullable<ReturnType<Corestore['cores']['map']['get']>>
 
 /**
- * Closes a core no session uses, as corestore's idle collection does (and takes it out of the
- * store's map as that does): true once it is closed and no one opened it again meanwhile.
+ * Closes cores no session uses, as corestore's idle collection does (and, as that does, takes
+ * each out of the store's map however its close ended), all within one deadline: how many
+ * closed. One a session opened meanwhile is left open.
  */
-async function closeLingering(store: Corestore, id: string, open: OpenCore): Promise<boolean> {
-  if (open.hasSession()) return false
+async function closeLingering(store: Corestore, cores: OpenCore[]): Promise<number> {
+  let closed = 0
+  const closing = cores.map((open) => {
+    if (open.hasSession()) return Promise.resolve()
+    const id = open.discoveryKey.toString('hex')
+    const gone = () => {
+      if (store.cores.map.get(id) === open) store.cores.map.delete(id)
+    }
+    return open.close().then(() => {
+      closed++
+      gone()
+    }, gone)
+  })
   let timer: NodeJS.Timeout | undefined
-  const closed = await Promise.race([
-    open.close().then(
-      () => true,
-      () => false,
-    ),
-    new Promise<false>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS, false))),
+  await Promise.race([
+    Promise.all(closing),
+    new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
   ])
   clearTimeout(timer)
-  if (!closed) return false
-  if (store.cores.map.get(id) === open) store.cores.map.delete(id)
-  // A peer's request opened it again while it closed: it is in use after all.
-  return !store.cores.map.has(id)
+  return closed
 }
 
 /**

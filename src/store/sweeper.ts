@@ -48,6 +48,12 @@ export interface SweeperOptions {
 const FOLLOW_UP_MS = 60_000
 
 /**
+ * A core the last sweep handed over and still open this long after is not in corestore's
+ * countdown (8 s at most) but kept open by peers: the sweep closes it itself (core-sweep.ts).
+ */
+const LINGER_MS = 10_000
+
+/**
  * When to sweep: a while after each move, once a busy spell is over, and every interval. One
  * sweep at a time.
  */
@@ -67,8 +73,9 @@ export class Sweeper {
   private quietTimer: Timer | null = null
   /** The wait before the last follow-up for cores still closing (0: none pending). */
   private followUpMs = 0
-  /** The cores the last sweep found closing: the next closes those still open itself. */
+  /** The cores the last sweep found closing, and when it started. */
   private lingering: ReadonlySet<string> = new Set()
+  private lingeringAt = -Infinity
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -144,7 +151,13 @@ export class Sweeper {
     this.dirty = false
     const idleMs = this.wroteAt === -Infinity ? null : this.o.clock.now() - this.wroteAt
     this.running = Promise.resolve(this.o.onStart?.())
-      .then(() => (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep(), this.lingering))
+      .then(() => {
+        const now = this.o.clock.now()
+        // A sweep right after another (one came due while it ran) leaves the countdowns be.
+        const lingering = now - this.lingeringAt >= LINGER_MS ? this.lingering : new Set<string>()
+        this.lingeringAt = now
+        return (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep(), lingering)
+      })
       .then((result) => {
         this.lingering = new Set(result.closingIds)
         if (result.closing === 0) this.followUpMs = 0

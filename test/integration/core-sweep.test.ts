@@ -11,7 +11,10 @@ import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
 
-async function setup(closing: () => number = () => 0) {
+async function setup(
+  closing: () => number = () => 0,
+  closingIds: (lingering: ReadonlySet<string>) => string[] = () => [],
+) {
   const dir = await tempDir('pdf-cluster-sweep-')
   const store = new Corestore(dir.path)
   const clock = fakeClock()
@@ -30,7 +33,14 @@ async function setup(closing: () => number = () => 0) {
       ended.idleMs.push(idleMs)
     },
     onError: (err) => assert.unreachable(err.message),
-    sweep: async () => ({ deleted: 0, closing: closing(), closeStarted: 0, kept: 0, ms: 0 }),
+    sweep: async (_store, _keep, lingering = new Set()) => ({
+      deleted: 0,
+      closing: closing(),
+      closeStarted: 0,
+      kept: 0,
+      ms: 0,
+      closingIds: closingIds(lingering),
+    }),
   })
   return {
     clock,
@@ -122,6 +132,29 @@ test('a store written to sweeps once it has been quiet for a minute, not at ever
   }
 })
 
+test('a sweep hands the cores it found closing to the next, if that one comes 10 s or more later', async () => {
+  const seen: string[][] = []
+  const s = await setup(
+    () => 1,
+    (lingering) => {
+      seen.push([...lingering])
+      return ['c1']
+    },
+  )
+  try {
+    s.sweeper.start()
+    await s.clock.tick(30_000)
+    await eventually(() => s.ended.count === 1, 'the first sweep')
+    await s.clock.tick(30_000)
+    await eventually(() => s.ended.count === 2, 'the follow-up')
+    // One right after another (it came due while one ran): corestore's countdowns run on.
+    await s.sweeper.run()
+    assert.equal(seen, [[], ['c1'], []])
+  } finally {
+    await s.close()
+  }
+})
+
 test('cores still closing a minute after a move are looked at again, less and less often, until they have closed', async () => {
   let closing = 2
   const s = await setup(() => closing)
@@ -168,7 +201,7 @@ test('a core left behind counts as closing, and as closeStarted once its close i
     open.closing = null
   }))
 
-test('a core that is opened again between sweeps is closed by the next sweep itself, and deleted', () =>
+test('a core that is opened again between sweeps is closed by the next sweep itself, then deleted', () =>
   withStore(async (store) => {
     const core = store.get({ name: 'ping-pong' })
     await core.append(Buffer.from('a block of a log left behind'))
@@ -184,12 +217,19 @@ test('a core that is opened again between sweeps is closed by the next sweep its
     assert.equal([unaware.deleted, unaware.closing], [0, 1], 'only handed over afresh')
     store.cores.resume(id)
     const second = await sweepCores(store, [], new Set(unaware.closingIds))
-    assert.equal([second.deleted, second.closing], [1, 0])
-    assert.not.ok(store.cores.map.has(id))
+    assert.equal(
+      [second.deleted, second.closing, second.reclaimed],
+      [0, 1, 1],
+      'closed, not yet deleted',
+    )
+    assert.not.ok(store.cores.map.has(id), 'out of the map, as the idle collection leaves it')
+    assert.ok(await store.storage.hasCore(Buffer.from(id, 'hex')))
+    const third = await sweepCores(store, [], new Set(second.closingIds))
+    assert.equal([third.deleted, third.closing], [1, 0])
     assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
   }))
 
-test('a lingering core in use again by the next sweep is left alone', () =>
+test('a lingering core still in its countdown, or in use again, is left alone', () =>
   withStore(async (store) => {
     const core = store.get({ name: 'used-again' })
     await core.append(Buffer.from('a block'))
@@ -197,10 +237,14 @@ test('a lingering core in use again by the next sweep is left alone', () =>
     const key = core.key!
     await core.close()
     const first = await sweepCores(store, [])
+    // Nothing resumed it: corestore's own countdown runs, and closes it without the sweep.
+    const counting = await sweepCores(store, [], new Set(first.closingIds))
+    assert.equal([counting.reclaimed, counting.closing], [0, 1])
+    assert.ok(store.cores.map.get(id)!.gc > 0)
     const again = store.get({ key })
     await again.ready()
-    const second = await sweepCores(store, [], new Set(first.closingIds))
-    assert.is(second.deleted, 0)
+    const used = await sweepCores(store, [], new Set(counting.closingIds))
+    assert.equal([used.deleted, used.closing, used.reclaimed], [0, 0, 0])
     assert.is((await again.get(0))!.toString(), 'a block')
     assert.ok(store.cores.map.has(id))
     await again.close()
