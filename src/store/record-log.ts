@@ -35,6 +35,11 @@ const LEFT_KEPT = 8
  * to drain), and with none left, as when every node of a cluster stops, it would wait for ever.
  */
 const CLOSE_MOVE_WAIT_MS = 5000
+/**
+ * How long closing waits for the writes under way, the group commit's gathering batch among
+ * them: a page was told of those once merged, so they are written, not dropped.
+ */
+const CLOSE_DRAIN_WAIT_MS = 2000
 
 export interface RecordLogOptions {
   store: Corestore
@@ -472,6 +477,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     this.closing ??= (async () => {
       const moved = this.switching.catch(() => {})
       await Promise.race([moved, delay(this.o.clock, CLOSE_MOVE_WAIT_MS)])
+      const drained = this.base?.drain().catch(() => {})
+      await Promise.race([drained, delay(this.o.clock, CLOSE_DRAIN_WAIT_MS)])
       await this.base?.close()
     })()
     return this.closing

@@ -94,13 +94,14 @@ test('an append is told with the key of the log it landed on; a peer’s operati
   }
 })
 
-test('a write told to peers as it started, then cut short by closing, is told as unwritten', async () => {
+test('a write told to peers as it started, then the node closes: it is written before the log closes', async () => {
   const dir = await tempDir()
   const a = await openLog(dir.path)
   const events: string[] = []
+  let closed: Promise<void> | null = null
   a.log.on('writing', () => {
     events.push('writing')
-    void a.log.close() // the node stops between telling its peers and writing
+    closed = a.log.close() // the node stops between telling its peers and writing
   })
   a.log.on('written', () => events.push('written'))
   a.log.on('unwritten', () => events.push('unwritten'))
@@ -110,8 +111,19 @@ test('a write told to peers as it started, then cut short by closing, is told as
       () => null,
       (err: Error) => err,
     )
-  assert.match(failed?.message ?? '', /closed/)
-  assert.equal(events, ['writing', 'unwritten'], 'peers hear it will not be written')
+  await closed
+  // Its pages and peers were told as it started: the gathering batch is written, not dropped.
+  assert.is(failed, null)
+  assert.equal(events, ['writing', 'written'])
+  // Written after the close began: refused, and nothing told.
+  const late = await a.log
+    .append({ type: 'put', download: download({ id: 'late', userId: 'u8' }) })
+    .then(
+      () => null,
+      (err: Error) => err,
+    )
+  assert.match(late?.message ?? '', /closed/)
+  assert.equal(events, ['writing', 'written'])
   await a.store.close()
   await dir.remove()
 })

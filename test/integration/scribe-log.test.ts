@@ -145,4 +145,27 @@ test('until merged: a write that fails after the merge is logged, and its peers 
   }
 })
 
+test('closing writes what is gathering for the group commit: a merged dismissal is not dropped', async () => {
+  const dir = await tempDir()
+  const open = async () => {
+    const store = new Corestore(`${dir.path}/store`)
+    const log = new RecordLog({ store, dataDir: dir.path, recordTime: time, batchMs: 1000 })
+    await log.ready()
+    return { store, log }
+  }
+  try {
+    const a = await open()
+    await a.log.append(put('kept'), { until: 'merged' })
+    // Closed well inside the batch's window: before, the batch was cancelled, not written.
+    await a.log.close()
+    await a.store.close()
+    const b = await open()
+    assert.ok(get(b.log.table, 'kept', time.now()), 'written before the log closed')
+    await b.log.close()
+    await b.store.close()
+  } finally {
+    await dir.remove()
+  }
+})
+
 test.run()
