@@ -1,5 +1,5 @@
 /** Renders the report PDF that the default generator produces. */
-import PDFDocument from 'pdfkit'
+import { newDocument } from './pdf-fonts.ts'
 
 export interface ReportFields {
   id: string
@@ -12,9 +12,12 @@ export interface ReportFields {
   attempts: string
 }
 
-export function renderReport(f: ReportFields): Promise<Buffer> {
+const FONTS = ['Helvetica', 'Helvetica-Bold']
+
+/** `shareFonts: false` (tests) makes the document PDFKit's own way; see pdf-fonts.ts. */
+export function renderReport(f: ReportFields, o: { shareFonts?: boolean } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const doc = new PDFDocument({
+    const options = {
       size: 'A4',
       margin: 56,
       info: {
@@ -22,7 +25,8 @@ export function renderReport(f: ReportFields): Promise<Buffer> {
         Author: 'pdf-cluster',
         Subject: `User ${f.userId}`,
       },
-    })
+    }
+    const doc = newDocument(options, FONTS, o.shareFonts !== false)
     const chunks: Buffer[] = []
     doc.on('data', (c: Buffer) => chunks.push(c))
     doc.on('end', () => resolve(Buffer.concat(chunks)))
