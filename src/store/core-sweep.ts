@@ -17,10 +17,13 @@
  * next sweep deletes it. But a peer that opens a channel for the core (corestore's
  * `_attachMaybe`, when the peer's replicator attaches it again) resets that countdown, and two
  * nodes can keep doing it to each other for as long as both hold the core: a soak found 9 and
- * 7 cores of old logs open at rest, handed over afresh at every sweep. So a core found so at
- * two sweeps some seconds apart (`lingering`: open, unused, its countdown stopped) is closed
- * by the sweep itself, as the idle collection would, and deleted by the next sweep like any
- * core not open. Not in the same sweep: a peer asking for it between the close and the
+ * 7 cores of old logs open at rest, handed over afresh at every sweep. So a core found open
+ * and unused at two sweeps at least 10 s apart (`lingering`; corestore's countdown closes a
+ * core 6 to 8 s after it starts, so one still open was used again meanwhile) is closed by
+ * the sweep itself, as the idle collection would, and deleted by the next sweep like any core
+ * not open. Whether its countdown runs at that moment says nothing: a peer's replicator that
+ * goes idle starts it afresh (hypercore's `onidle`), and a later soak found 7 cores at rest
+ * that every sweep saw counting down, when only the stopped ones were closed. Not in the same sweep: a peer asking for it between the close and the
  * delete would reopen it from entries being deleted, and one whose reopen then fails has its
  * whole connection destroyed (protomux destroys a stream when a channel's pairing throws).
  *
@@ -57,9 +60,9 @@ const CLOSE_WAIT_MS = 5000
 
 /**
  * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
- * compacts the store. `lingering`: the cores the last sweep found closing (its `closingIds`),
- * some seconds ago (sweeper.ts); one still open, unused and out of corestore's countdown is
- * closed here, and deleted by the next sweep.
+ * compacts the store. `lingering`: the cores a sweep at least 10 s ago found closing (its
+ * `closingIds`, handed on by sweeper.ts); one still open and unused is closed here, and
+ * deleted by the next sweep.
  */
 export async function sweepCores(
   store: Corestore,
@@ -84,8 +87,8 @@ export async function sweepCores(
     const open = store.cores.map.get(id)
     if (!open) doomed.push({ id, core })
     else if (open.hasSession()) continue
-    else if (lingering.has(id) && open.opened && !open.gc && !open.closing) {
-      // Open, unused and its countdown stopped since the last sweep handed it over.
+    else if (lingering.has(id) && open.opened && !open.closing) {
+      // Open and unused since a sweep handed it over, longer ago than any countdown lasts.
       reclaim.push(open)
       closingIds.push(id)
     } else {
@@ -127,6 +130,8 @@ async function closeLingering(store: Corestore, cores: OpenCore[]): Promise<numb
   const closing = cores.map((open) => {
     if (open.hasSession()) return Promise.resolve()
     const id = open.discoveryKey.toString('hex')
+    // Out of corestore's countdown first, so that its collection does not close it as well.
+    store.cores.resume(id)
     const gone = () => {
       if (store.cores.map.get(id) === open) store.cores.map.delete(id)
     }
