@@ -2,8 +2,8 @@
  * PDFKit's standard fonts, built once per process instead of once per document.
  *
  * PDFKit (0.20) builds a standard font's glyph-width and kerning tables (its AFMFont) in
- * every document that selects the font: about 2,700 kerning pairs keyed by string, 0.7 ms of
- * a 1 ms report, and the report is the one thing every download renders. The tables are only
+ * every document that selects the font: about 2,700 kerning pairs keyed by string, 0.7 of the
+ * 1.3 ms a report took, and the report is the one thing every download renders. The tables are only
  * read once built, so a document here borrows them: each gets its own font object (a PDF
  * font belongs to one document: its id and the reference it is written under), lent the
  * shared tables, put where PDFKit looks first when a font is selected.

@@ -23,9 +23,10 @@
  * the sweep itself, as the idle collection would, and deleted by the next sweep like any core
  * not open. Whether its countdown runs at that moment says nothing: a peer's replicator that
  * goes idle starts it afresh (hypercore's `onidle`), and a later soak found 7 cores at rest
- * that every sweep saw counting down, when only the stopped ones were closed. Not in the same sweep: a peer asking for it between the close and the
- * delete would reopen it from entries being deleted, and one whose reopen then fails has its
- * whole connection destroyed (protomux destroys a stream when a channel's pairing throws).
+ * that every sweep saw counting down, when only the stopped ones were closed. Not in the same
+ * sweep: a peer asking for it between the close and the delete would reopen it from entries
+ * being deleted, and one whose reopen then fails has its whole connection destroyed (protomux
+ * destroys a stream when a channel's pairing throws).
  *
  * Measured (../shared/STACK.md): hypercore-storage's `deleteCore` removes a core's entry and
  * its sessions' data but not its own data range; that range is deleted here as well, else the
