@@ -201,12 +201,26 @@ test('a core left behind counts as closing, and as closeStarted once its close i
     open.closing = null
   }))
 
+/** A core of a log this node left: written once, its session closed, still open in the store. */
+async function leftBehind(store: Corestore, name: string) {
+  const core = store.get({ name })
+  await core.append(Buffer.from('a block of a log left behind'))
+  const id = core.discoveryKey!.toString('hex')
+  const key = core.key!
+  await core.close()
+  return { id, key }
+}
+
+/** The sweep after the one that closed `id` deletes it, from the disk too. */
+async function deletedByNext(store: Corestore, closingIds: string[] | undefined, id: string) {
+  const next = await sweepCores(store, [], new Set(closingIds))
+  assert.equal([next.deleted, next.closing], [1, 0])
+  assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
+}
+
 test('a core that is opened again between sweeps is closed by the next sweep itself, then deleted', () =>
   withStore(async (store) => {
-    const core = store.get({ name: 'ping-pong' })
-    await core.append(Buffer.from('a block of a log left behind'))
-    const id = core.discoveryKey!.toString('hex')
-    await core.close()
+    const { id } = await leftBehind(store, 'ping-pong')
     const first = await sweepCores(store, [])
     assert.equal(first.closingIds, [id], 'handed to the idle collection')
     // A peer opens a channel for it (corestore's _attachMaybe): its countdown stops, and the
@@ -224,17 +238,12 @@ test('a core that is opened again between sweeps is closed by the next sweep its
     )
     assert.not.ok(store.cores.map.has(id), 'out of the map, as the idle collection leaves it')
     assert.ok(await store.storage.hasCore(Buffer.from(id, 'hex')))
-    const third = await sweepCores(store, [], new Set(second.closingIds))
-    assert.equal([third.deleted, third.closing], [1, 0])
-    assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
+    await deletedByNext(store, second.closingIds, id)
   }))
 
 test('a lingering core whose countdown was started afresh is closed by the sweep too', () =>
   withStore(async (store) => {
-    const core = store.get({ name: 'idle-again' })
-    await core.append(Buffer.from('a block of a log left behind'))
-    const id = core.discoveryKey!.toString('hex')
-    await core.close()
+    const { id } = await leftBehind(store, 'idle-again')
     const first = await sweepCores(store, [])
     // A peer's replicator attaches (the countdown stops), then goes idle: hypercore's onidle
     // starts it again, so a sweep 10 s on finds it counting down, not stopped.
@@ -244,24 +253,18 @@ test('a lingering core whose countdown was started afresh is closed by the sweep
     const second = await sweepCores(store, [], new Set(first.closingIds))
     assert.equal([second.deleted, second.closing, second.reclaimed], [0, 1, 1])
     assert.not.ok(store.cores.map.has(id), 'closed and out of the map')
-    const third = await sweepCores(store, [], new Set(second.closingIds))
-    assert.equal([third.deleted, third.closing], [1, 0])
-    assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
+    await deletedByNext(store, second.closingIds, id)
   }))
 
 test('a lingering core in use again is left alone', () =>
   withStore(async (store) => {
-    const core = store.get({ name: 'used-again' })
-    await core.append(Buffer.from('a block'))
-    const id = core.discoveryKey!.toString('hex')
-    const key = core.key!
-    await core.close()
+    const { id, key } = await leftBehind(store, 'used-again')
     const first = await sweepCores(store, [])
     const again = store.get({ key })
     await again.ready()
     const used = await sweepCores(store, [], new Set(first.closingIds))
     assert.equal([used.deleted, used.closing, used.reclaimed], [0, 0, 0])
-    assert.is((await again.get(0))!.toString(), 'a block')
+    assert.is((await again.get(0))!.toString(), 'a block of a log left behind')
     assert.ok(store.cores.map.has(id))
     await again.close()
   }))
