@@ -96,6 +96,11 @@ export function sweptAtRest(lines: readonly string[], sinceMs: number): number |
   return sinceMs >= CLOSING_GRACE_MS ? latest : null
 }
 
+/** A node's latest line that matches, or 'none'. */
+function lastLine(n: NodeProcess, what: RegExp): string {
+  return [...n.lines].reverse().find((l) => what.test(l)) ?? 'none'
+}
+
 async function health(n: NodeProcess): Promise<{ records: number; log: { length: number } }> {
   return (await fetch(n.url + '/healthz')).json() as Promise<{
     records: number
@@ -138,19 +143,25 @@ export async function diskAtRest(
       markedAt = Date.now()
     } else {
       const closing = nodes.map(swept)
-      if (closing.every((c) => c !== null))
+      if (closing.every((c) => c !== null)) {
+        // Cores that did not close: what each such node's sweep said of them (`stuck`).
+        nodes.forEach((n, i) => {
+          if (closing[i])
+            console.log(`cores still closing at rest on ${n.name}: ${lastLine(n, / store-swept /)}`)
+        })
         return {
           ...(await measure(nodes)),
           made: downloads,
           ms: Date.now() - since,
           closing: closing.reduce<number>((sum, c) => sum + (c ?? 0), 0),
         }
+      }
     }
     await sleep(2000)
   }
   // Not at rest: what each node was at, for the next run to explain.
   nodes.forEach((n, i) => {
-    const last = (what: RegExp) => [...n.lines].reverse().find((l) => what.test(l)) ?? 'none'
+    const last = (what: RegExp) => lastLine(n, what)
     console.log(
       `not at rest: ${n.name} records ${states?.[i]?.records ?? '?'}, log ` +
         `${states?.[i]?.log.length ?? '?'} (at rest below ${smallLog}), ` +

@@ -5,12 +5,13 @@
  * directory's size, the node's resident memory, the length of the replicated log and the
  * records it shows.
  *
- * At the end it judges disk (all three data directories together) and memory (all three
- * nodes) on the samples after the warm-up: since both saw-tooth, on their troughs (the span
- * cut into three to six segments of at least two minutes, each's lowest value), whose
- * least-squares slope is projected over the span as a share of its mean
- * (scripts/lib/growth.ts). Past --max-growth (10 %) on either it says which and exits 1: a
- * node that runs for months must level off, not grow with every download ever made.
+ * At the end it judges disk (each data directory, measured every second) and memory (each
+ * node's, every ten seconds) on the samples after the warm-up. Both saw-tooth, so on a level
+ * that many teeth set: the span cut into three to six segments of at least two minutes, each
+ * node's lower quartile in each, added up across the nodes; the least-squares slope of those
+ * sums is projected over the span as a share of their mean (scripts/lib/growth.ts). Past
+ * --max-growth (10 %) on either it says which and exits 1: a node that runs for months must
+ * level off, not grow with every download ever made.
  *
  * And it measures what the run leaves on disk at rest (scripts/soak-rest.ts): a tenth of the
  * way in it holds the users, waits for the cluster to purge their downloads and sweep, measures
@@ -24,7 +25,10 @@ import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.
 import { DEFAULTS } from '../src/config.ts'
 import { idleCompactionLeaves } from '../src/cluster/log-compaction.ts'
 import { processCluster, waitForCluster } from './lib/processes.ts'
-import { floor, MIN_SEGMENT_S, relativeGrowth, segmentFloors, type Sample } from './lib/growth.ts'
+import { DiskSampler } from './lib/disk-sampler.ts'
+import { writeFileSync } from 'node:fs'
+import { floor, judgeGrowth, MIN_SEGMENT_S, type Sample } from './lib/growth.ts'
+import { NodeSeries } from './lib/node-series.ts'
 
 /** How often the nodes are sampled. */
 const SAMPLE_MS = 10_000
@@ -40,6 +44,8 @@ interface Options {
   maxGrowth: number
   /** Passed to the nodes (their --log-compact-ops); null: their default. */
   logCompactOps: number | null
+  /** Where to write every sample as JSON at the end; null: nowhere. */
+  samplesFile: string | null
 }
 
 const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
@@ -51,7 +57,9 @@ const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [-
   --retention-ms    how long a finished download is kept (default 20000)
   --warmup-minutes  samples before this are not judged (default: a third of the run, at least 1)
   --max-growth      growth over the judged span that fails the run, in percent (default 10)
-  --log-compact-ops the nodes' --log-compact-ops (default: theirs)`
+  --log-compact-ops the nodes' --log-compact-ops (default: theirs)
+  --samples FILE    write every sample (each node's disk every second, the ten-second
+                    samples) to FILE as JSON at the end`
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -62,12 +70,19 @@ function parseArgs(argv: string[]): Options {
     warmupMinutes: null,
     maxGrowth: 10,
     logCompactOps: null,
+    samplesFile: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     if (flag === '--help' || flag === '-h') {
       console.log(HELP)
       process.exit(0)
+    }
+    if (flag === '--samples') {
+      const file = argv[++i]
+      if (!file || file.startsWith('--')) throw new Error('--samples needs a file name')
+      o.samplesFile = file
+      continue
     }
     const value = Number(argv[++i])
     if (!Number.isFinite(value) || value <= 0) {
@@ -99,7 +114,7 @@ let madeSoFar = 0
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2))
   const warmupS = 60 * (o.warmupMinutes ?? Math.max(1, o.minutes / 3))
-  // Three segments of troughs, and the ten seconds between samples at either end.
+  // Three segments, and the ten seconds between samples at either end.
   const judgedS = 3 * MIN_SEGMENT_S + 2 * (SAMPLE_MS / 1000)
   if (o.minutes * 60 - warmupS < judgedS)
     throw new Error(
@@ -121,16 +136,17 @@ async function main(): Promise<void> {
   const smallLog = idleCompactionLeaves(o.logCompactOps ?? DEFAULTS.logCompactOps)
   const started = Date.now()
   const schedule = new SoakSchedule(started + o.minutes * 60_000)
-  const disk: Sample[] = []
-  const memory: Sample[] = []
-  /** The memory split: V8's heap, and the rest of the resident memory (native). */
-  const heap: Sample[] = []
-  const heapUsed: Sample[] = []
-  const native: Sample[] = []
-  /** Downloads made by the time of each sample. */
+  /**
+   * Per node: `disk` every second (disk-sampler.ts), `memory` and its split (V8's `heap`,
+   * of it `heapUsed`, and the `native` rest) every ten seconds.
+   */
+  const series = new NodeSeries(c.nodes.length)
+  /** The data directories together at each ten-second sample, and downloads made by then. */
+  const diskEvery10s: Sample[] = []
   const madeAt: number[] = []
   let timer: NodeJS.Timeout | undefined
   let restTimer: NodeJS.Timeout | undefined
+  let diskSampler: DiskSampler | undefined
   /** The disk at rest a tenth of the way in, and at the end. */
   let early: Promise<Rest | null> = Promise.resolve(null)
   try {
@@ -139,6 +155,12 @@ async function main(): Promise<void> {
       `soak: ${o.users} users on 3 nodes for ${o.minutes} min, ${o.workMs} ms of work, ` +
         `${o.retentionMs} ms retention; judged after ${Math.round(warmupS)} s`,
     )
+    diskSampler = new DiskSampler(
+      c.nodes.map((n) => n.dataDir),
+      () => (schedule.holding ? null : (Date.now() - started - schedule.heldMs) / 1000),
+      (t, bytes) => series.push('disk', t, bytes),
+    )
+    diskSampler.start()
     const users = Array.from({ length: o.users }, (_, i) =>
       soakUser(c.nodes[i % 3]!, schedule, () => madeSoFar++),
     )
@@ -151,17 +173,27 @@ async function main(): Promise<void> {
       void Promise.all(c.nodes.map(sample)).then(
         (samples) => {
           const t = (Date.now() - started - schedule.heldMs) / 1000
-          const total = samples.reduce((s, x) => s + x.bytes, 0)
-          const rss = samples.reduce((s, x) => s + x.rssKb * 1024, 0)
-          disk.push({ t, value: total })
-          memory.push({ t, value: rss })
-          if (samples.every((x) => x.heapBytes !== null)) {
-            const heapBytes = samples.reduce((s, x) => s + x.heapBytes!, 0)
-            heap.push({ t, value: heapBytes })
-            heapUsed.push({ t, value: samples.reduce((s, x) => s + (x.heapUsedBytes ?? 0), 0) })
-            native.push({ t, value: rss - heapBytes })
-          }
+          diskEvery10s.push({ t, value: samples.reduce((s, x) => s + x.bytes, 0) })
           madeAt.push(madeSoFar)
+          const rss = samples.map((x) => x.rssKb * 1024)
+          series.push('memory', t, rss)
+          if (samples.every((x) => x.heapBytes !== null)) {
+            series.push(
+              'heap',
+              t,
+              samples.map((x) => x.heapBytes!),
+            )
+            series.push(
+              'heapUsed',
+              t,
+              samples.map((x) => x.heapUsedBytes ?? 0),
+            )
+            series.push(
+              'native',
+              t,
+              samples.map((x, i) => rss[i]! - x.heapBytes!),
+            )
+          }
           const per = samples.map(
             (x, i) =>
               `${c.nodes[i]!.name} ${mb(x.bytes)} disk, ${mb(x.rssKb * 1024)} rss` +
@@ -175,6 +207,7 @@ async function main(): Promise<void> {
     }, SAMPLE_MS)
     const results = await Promise.all(users)
     clearInterval(timer)
+    diskSampler.stop()
     const rests = [
       await early,
       await diskAtRest(
@@ -191,16 +224,12 @@ async function main(): Promise<void> {
     const stuck = results.flatMap((r) => r.stuck)
     const failedFiles = results.flatMap((r) => r.failedFiles)
 
-    // The troughs of the samples after the warm-up.
+    // The samples after the warm-up, over the span planned for them.
     const plannedS = o.minutes * 60 - warmupS
-    const judged = (xs: Sample[]) =>
-      segmentFloors(
-        xs.filter((x) => x.t >= warmupS),
-        plannedS,
-      )
+    const judged = (name: string) => judgeGrowth(series.of(name), warmupS, plannedS)
     const minutes = (Date.now() - started) / 60_000
     console.log(`\n${made} downloads in ${minutes.toFixed(1)} min`)
-    reportDiskPerDownload(disk, madeAt)
+    reportDiskPerDownload(diskEvery10s, madeAt)
     for (const [message, n] of refused) console.log(`refused ${n} times: ${message}`)
     const retried = results.reduce((a, r) => a + r.retriedFiles, 0)
     if (retried > 0) console.log(`files asked again after a 503 (not on that node yet): ${retried}`)
@@ -230,44 +259,53 @@ async function main(): Promise<void> {
         .sort()
       for (const l of told.slice(0, 40)) console.log(`  ${l}`)
     }
-    const verdict = (what: string, series: Sample[]) => {
-      const troughs = judged(series)
+    const growth = (name: string) => {
+      const g = judged(name)
+      if (!g) return null
+      const pct = g.growth * 100
+      return {
+        pct,
+        text: `${pct >= 0 ? '+' : ''}${pct.toFixed(1)} % (lower quartiles ${mb(g.first)} -> ${mb(g.last)})`,
+      }
+    }
+    const verdict = (what: string, name: string) => {
+      const g = growth(name)
       // Samples lost (a node that stopped answering) leave segments empty: no verdict, no pass.
-      if (troughs.length < 3) {
-        console.log(`${what}: CANNOT BE JUDGED (${troughs.length} segments with samples of 3)`)
+      if (!g) {
+        console.log(`${what}: CANNOT BE JUDGED (fewer than 3 segments with samples of every node)`)
         return false
       }
-      const growth = relativeGrowth(troughs) * 100
-      const ok = growth <= o.maxGrowth
+      const ok = g.pct <= o.maxGrowth
       console.log(
-        `${what}: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % over the judged span ` +
-          `(limit ${o.maxGrowth} %): ${ok ? 'levels off' : 'KEEPS GROWING'}`,
+        `${what}: ${g.text} over the judged span (limit ${o.maxGrowth} %): ` +
+          `${ok ? 'levels off' : 'KEEPS GROWING'}`,
       )
       return ok
     }
-    const diskOk = verdict('disk', disk)
-    const memoryOk = verdict('memory', memory)
+    const diskOk = verdict('disk', 'disk')
+    const memoryOk = verdict('memory', 'memory')
     // Not judged: where the memory's growth is, V8's heap (a leak in JavaScript) or the rest.
-    const part = (series: Sample[]) => {
-      const troughs = judged(series)
-      if (troughs.length < 3) return 'not enough samples'
-      const growth = relativeGrowth(troughs) * 100
-      const first = troughs[0]!.value
-      const last = troughs[troughs.length - 1]!.value
-      return `${growth >= 0 ? '+' : ''}${growth.toFixed(1)} % (troughs ${mb(first)} -> ${mb(last)})`
-    }
-    if (heap.length > 0)
+    const part = (name: string) => growth(name)?.text ?? 'not enough samples'
+    if (series.of('heap')[0]!.length > 0)
       console.log(
-        `  of which V8's heap ${part(heap)} (in use ${part(heapUsed)}); ` +
-          `the rest (native) ${part(native)}`,
+        `  of which V8's heap ${part('heap')} (in use ${part('heapUsed')}); ` +
+          `the rest (native) ${part('native')}`,
       )
     const ok =
       [diskOk, memoryOk, restVerdict(rests)].every(Boolean) &&
       stuck.length === 0 &&
       failedFiles.length === 0
     process.exitCode = ok ? 0 : 1
+    if (o.samplesFile) {
+      const nodes = c.nodes.map((n) => n.name)
+      writeFileSync(
+        o.samplesFile,
+        JSON.stringify({ warmupS, plannedS, nodes, series, diskEvery10s, madeAt }),
+      )
+    }
   } finally {
     clearInterval(timer)
+    diskSampler?.stop()
     clearTimeout(restTimer)
     await c.teardown()
   }

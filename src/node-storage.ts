@@ -183,7 +183,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
-    onSwept: async ({ deleted, closing, closeStarted, kept, ms, idleMs }) => {
+    onSwept: async ({ deleted, closing, closeStarted, reclaimed, stuck, kept, ms, idleMs }) => {
       // A trim that fails costs the info log's few MB, not the sweep's report.
       const info = await trimInfoLog(join(storeDir, 'db')).catch((err: Error) => {
         log.warn('info-log-trim-failed', { error: err.message })
@@ -194,6 +194,15 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         closing,
         // Cores whose close is under way; one still so a sweep later is a close that hangs.
         ...(closeStarted > 0 ? { closeStarted } : {}),
+        // Lingering cores this sweep closed itself, and those it could not, by why.
+        ...(reclaimed ? { reclaimed } : {}),
+        ...(stuck
+          ? {
+              stuck: Object.entries(stuck)
+                .map(([why, n]) => `${why}:${n}`)
+                .join(','),
+            }
+          : {}),
         kept,
         ms,
         beforeMb: mb(before),

@@ -1,10 +1,13 @@
 /**
  * Does a series keep growing? The soak's verdict on disk and memory. Both saw-tooth: RocksDB
- * grows its files and then compacts them, V8's heap grows until a collection. So the verdict
- * is on the floor (the lowest value of the last window, `floor`): the least-squares slope of
- * it, projected over the span, as a share of its mean (`relativeGrowth`). A series that levels
- * off (purges keep up, caches fill once) projects near 0; one that grows with every download
- * ever made projects its whole growth. Pure.
+ * grows its files and then compacts them, a node deletes an old log's cores when it moves to a
+ * new one, V8's heap grows until a collection. So the verdict is on a low level of each node's
+ * series that many teeth set, not on single points: the judged span is cut into segments, each
+ * gives its lower quartile per node (`segmentQuartiles`), those are added up across the nodes
+ * (`summedQuartiles`), and the least-squares slope of the sums, projected over the span as a
+ * share of their mean (`relativeGrowth`), is the growth. A series that levels off (purges keep
+ * up, caches fill once) projects near 0; one that grows with every download ever made projects
+ * its whole growth. Pure.
  */
 
 export interface Sample {
@@ -40,20 +43,27 @@ export function floor(samples: readonly Sample[], windowS: number): Sample[] {
 
 /** Judged segments are at least this long: several compaction cycles, whatever their pace. */
 export const MIN_SEGMENT_S = 120
-/** At most this many: more points, each the trough of fewer cycles. */
+/** At most this many: more points, each the level of fewer cycles. */
 const MAX_SEGMENTS = 6
+
+/** The value a quarter of `values` are at or below (not empty). */
+function lowerQuartile(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 4)]!
+}
 
 /**
  * The series cut into equal segments (three to six, each at least `MIN_SEGMENT_S` long), each
- * replaced by its lowest value, at its middle. A floor over a fixed window swings with where
- * the last sweep fell when the saw-tooth's cycle is near the window (RocksDB's cycle is one to
- * two minutes); the lowest of several cycles does not, and a series that grows with every
- * download still raises every segment's trough. Fewer than three segments' worth: [].
- * `plannedS`: the span the samples were meant to cover, which sets how many segments (the
- * samples' own span falls short of it by up to a sampling interval at each end). Samples are
- * in time order.
+ * replaced by its lower quartile, at its middle. Not the lowest value: the deepest drops (a
+ * node's store right after an old log's cores are deleted and RocksDB compacts) last a second
+ * or two and come every two to four minutes, so a segment's lowest point is one such drop or
+ * none, and swung the soak's verdict between -24 % and +53 % on the same code. The quartile
+ * is set by every tooth in the segment, and a series that grows with every download raises
+ * it all the same. Fewer than three segments' worth: []. `plannedS`: the span the samples
+ * were meant to cover, which sets how many segments (the samples' own span falls short of it
+ * by up to a sampling interval at each end). Samples are in time order.
  */
-export function segmentFloors(samples: readonly Sample[], plannedS?: number): Sample[] {
+export function segmentQuartiles(samples: readonly Sample[], plannedS?: number): Sample[] {
   if (samples.length === 0) return []
   const from = samples[0]!.t
   const span = samples[samples.length - 1]!.t - from
@@ -67,7 +77,53 @@ export function segmentFloors(samples: readonly Sample[], plannedS?: number): Sa
       return k === i
     })
     if (inside.length === 0) continue
-    out.push({ t: from + (i + 0.5) * length, value: Math.min(...inside.map((x) => x.value)) })
+    out.push({ t: from + (i + 0.5) * length, value: lowerQuartile(inside.map((x) => x.value)) })
   }
   return out
+}
+
+/**
+ * The segments' quartiles of several series sampled together (each node's data directory or
+ * memory), added up segment by segment: the level each node keeps to, however its teeth line
+ * up with the others'. (The nodes' saw-tooths are out of step, and a quartile of their sum
+ * swings with how they happened to line up.) [] when a series has a segment without samples
+ * (a node that stopped answering): no verdict, rather than one on fewer nodes.
+ */
+export function summedQuartiles(
+  series: readonly (readonly Sample[])[],
+  plannedS?: number,
+): Sample[] {
+  const each = series.map((xs) => segmentQuartiles(xs, plannedS))
+  const count = each[0]?.length ?? 0
+  if (count === 0 || each.some((q) => q.length !== count)) return []
+  return each[0]!.map(({ t }, i) => ({ t, value: each.reduce((s, q) => s + q[i]!.value, 0) }))
+}
+
+export interface Growth {
+  /** `relativeGrowth` of the summed quartiles: 0.1 is 10 % more by the end of the span. */
+  growth: number
+  /** The first and last segment's summed quartiles. */
+  first: number
+  last: number
+}
+
+/**
+ * The growth of series sampled together (one per node) from `fromS` on, over `plannedS`
+ * seconds; null when there are fewer than three segments with samples of every series.
+ */
+export function judgeGrowth(
+  series: readonly (readonly Sample[])[],
+  fromS: number,
+  plannedS: number,
+): Growth | null {
+  const levels = summedQuartiles(
+    series.map((xs) => xs.filter((x) => x.t >= fromS)),
+    plannedS,
+  )
+  if (levels.length < 3) return null
+  return {
+    growth: relativeGrowth(levels),
+    first: levels[0]!.value,
+    last: levels[levels.length - 1]!.value,
+  }
 }

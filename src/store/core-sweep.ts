@@ -54,6 +54,11 @@ export interface SweepResult {
   closingIds?: string[]
   /** Of `closing`, the lingering cores this sweep closed itself (the next one deletes them). */
   reclaimed?: number
+  /**
+   * Lingering cores this sweep could not close, by why (`closeHangs`: a close under way since
+   * the last sweep at least; `notOpened`: still opening): none of these should last.
+   */
+  stuck?: Record<string, number>
 }
 
 /** How long the sweep waits for the lingering cores to close (their channels' handlers to end). */
@@ -81,6 +86,7 @@ export async function sweepCores(
   const closingIds: string[] = []
   let total = 0
   let closeStarted = 0
+  const stuck: Record<string, number> = {}
   for await (const { discoveryKey, core } of storage.createCoreStream()) {
     total++
     const id = discoveryKey.toString('hex')
@@ -97,6 +103,10 @@ export async function sweepCores(
       if (!open.gc) store.cores.gc(open)
       closingIds.push(id)
       if (open.closing) closeStarted++
+      if (lingering.has(id)) {
+        const why = open.closing ? 'closeHangs' : 'notOpened'
+        stuck[why] = (stuck[why] ?? 0) + 1
+      }
     }
   }
   let deleted = 0
@@ -116,6 +126,7 @@ export async function sweepCores(
     ms: Date.now() - started,
     closingIds,
     reclaimed,
+    ...(Object.keys(stuck).length > 0 ? { stuck } : {}),
   }
 }
 

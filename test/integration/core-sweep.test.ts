@@ -197,7 +197,12 @@ test('a core left behind counts as closing, and as closeStarted once its close i
     // The countdown over, a close that does not finish (what store-swept now tells apart).
     const open = store.cores.map.get(id)!
     open.closing = new Promise(() => {})
-    assert.is((await sweepCores(store, [])).closeStarted, 1)
+    const again = await sweepCores(store, [])
+    assert.is(again.closeStarted, 1)
+    assert.is(again.stuck, undefined, 'not found closing at the sweep before')
+    // Found so at two sweeps 10 s apart: a close that hangs, said as such.
+    const later = await sweepCores(store, [], new Set(again.closingIds))
+    assert.equal([later.closing, later.reclaimed, later.stuck], [1, 0, { closeHangs: 1 }])
     open.closing = null
   }))
 
