@@ -161,12 +161,11 @@ export async function diskAtRest(
   }
   // Not at rest: what each node was at, for the next run to explain.
   nodes.forEach((n, i) => {
-    const last = (what: RegExp) => lastLine(n, what)
     console.log(
       `not at rest: ${n.name} records ${states?.[i]?.records ?? '?'}, log ` +
         `${states?.[i]?.log.length ?? '?'} (at rest below ${smallLog}), ` +
         `${marks ? 'compacted down' : 'not compacted down'}\n  last sweep: ` +
-        `${last(/ store-swept /)}\n  last compaction: ${last(/ log-compact /)}`,
+        `${lastLine(n, / store-swept /)}\n  last compaction: ${lastLine(n, / log-compact /)}`,
     )
   })
   return null

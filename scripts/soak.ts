@@ -29,76 +29,12 @@ import { DiskSampler } from './lib/disk-sampler.ts'
 import { writeFileSync } from 'node:fs'
 import { floor, judgeGrowth, MIN_SEGMENT_S, type Sample } from './lib/growth.ts'
 import { NodeSeries } from './lib/node-series.ts'
+import { parseArgs } from './soak-args.ts'
 
 /** How often the nodes are sampled. */
 const SAMPLE_MS = 10_000
 /** The disk's floor for the report of bytes per download: its lowest over this window. */
 const FLOOR_WINDOW_S = 60
-
-interface Options {
-  minutes: number
-  users: number
-  workMs: number
-  retentionMs: number
-  warmupMinutes: number | null
-  maxGrowth: number
-  /** Passed to the nodes (their --log-compact-ops); null: their default. */
-  logCompactOps: number | null
-  /** Where to write every sample as JSON at the end; null: nowhere. */
-  samplesFile: string | null
-}
-
-const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
-                      [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
-  --minutes         how long to load the cluster (default 10; at least 7 past the warm-up;
-                    the two measures of the disk at rest add a few minutes)
-  --users           users making downloads at once (default 30)
-  --work-ms         each download's work (default 1000)
-  --retention-ms    how long a finished download is kept (default 20000)
-  --warmup-minutes  samples before this are not judged (default: a third of the run, at least 1)
-  --max-growth      growth over the judged span that fails the run, in percent (default 10)
-  --log-compact-ops the nodes' --log-compact-ops (default: theirs)
-  --samples FILE    write every sample (each node's disk every second, the ten-second
-                    samples) to FILE as JSON at the end`
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    minutes: 10,
-    users: 30,
-    workMs: 1000,
-    retentionMs: 20_000,
-    warmupMinutes: null,
-    maxGrowth: 10,
-    logCompactOps: null,
-    samplesFile: null,
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!
-    if (flag === '--help' || flag === '-h') {
-      console.log(HELP)
-      process.exit(0)
-    }
-    if (flag === '--samples') {
-      const file = argv[++i]
-      if (!file || file.startsWith('--')) throw new Error('--samples needs a file name')
-      o.samplesFile = file
-      continue
-    }
-    const value = Number(argv[++i])
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new Error(`${flag} needs a number above 0, got ${JSON.stringify(argv[i])}`)
-    }
-    if (flag === '--minutes') o.minutes = value
-    else if (flag === '--users') o.users = Math.round(value)
-    else if (flag === '--work-ms') o.workMs = value
-    else if (flag === '--retention-ms') o.retentionMs = value
-    else if (flag === '--warmup-minutes') o.warmupMinutes = value
-    else if (flag === '--max-growth') o.maxGrowth = value
-    else if (flag === '--log-compact-ops') o.logCompactOps = Math.round(value)
-    else throw new Error(`unknown flag ${flag}; see --help`)
-  }
-  return o
-}
 
 /** `HH:MM:SS` moved by `s` seconds (within the day, as the nodes' lines are stamped). */
 function addSeconds(hms: string, s: number): string {

@@ -21,15 +21,6 @@ export class NodeSeries {
     return series
   }
 
-  /** The nodes' sum at each time. */
-  total(name: string): Sample[] {
-    const [first = [], ...rest] = this.of(name)
-    return first.map(({ t, value }, i) => ({
-      t,
-      value: rest.reduce((sum, s) => sum + s[i]!.value, value),
-    }))
-  }
-
   toJSON(): Record<string, Sample[][]> {
     return Object.fromEntries(this.named)
   }

@@ -1,0 +1,66 @@
+/** The command line of `npm run soak`: how long, how many users, what the nodes are given. */
+export interface SoakArgs {
+  minutes: number
+  users: number
+  workMs: number
+  retentionMs: number
+  warmupMinutes: number | null
+  maxGrowth: number
+  /** Passed to the nodes (their --log-compact-ops); null: their default. */
+  logCompactOps: number | null
+  /** Where to write every sample as JSON at the end; null: nowhere. */
+  samplesFile: string | null
+}
+
+const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
+                      [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
+                      [--samples FILE]
+  --minutes         how long to load the cluster (default 10; at least 7 past the warm-up;
+                    the two measures of the disk at rest add a few minutes)
+  --users           users making downloads at once (default 30)
+  --work-ms         each download's work (default 1000)
+  --retention-ms    how long a finished download is kept (default 20000)
+  --warmup-minutes  samples before this are not judged (default: a third of the run, at least 1)
+  --max-growth      growth over the judged span that fails the run, in percent (default 10)
+  --log-compact-ops the nodes' --log-compact-ops (default: theirs)
+  --samples FILE    write every sample (each node's disk every second, the ten-second
+                    samples) to FILE as JSON at the end`
+
+export function parseArgs(argv: string[]): SoakArgs {
+  const o: SoakArgs = {
+    minutes: 10,
+    users: 30,
+    workMs: 1000,
+    retentionMs: 20_000,
+    warmupMinutes: null,
+    maxGrowth: 10,
+    logCompactOps: null,
+    samplesFile: null,
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!
+    if (flag === '--help' || flag === '-h') {
+      console.log(HELP)
+      process.exit(0)
+    }
+    if (flag === '--samples') {
+      const file = argv[++i]
+      if (!file || file.startsWith('--')) throw new Error('--samples needs a file name')
+      o.samplesFile = file
+      continue
+    }
+    const value = Number(argv[++i])
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new Error(`${flag} needs a number above 0, got ${JSON.stringify(argv[i])}`)
+    }
+    if (flag === '--minutes') o.minutes = value
+    else if (flag === '--users') o.users = Math.round(value)
+    else if (flag === '--work-ms') o.workMs = value
+    else if (flag === '--retention-ms') o.retentionMs = value
+    else if (flag === '--warmup-minutes') o.warmupMinutes = value
+    else if (flag === '--max-growth') o.maxGrowth = value
+    else if (flag === '--log-compact-ops') o.logCompactOps = Math.round(value)
+    else throw new Error(`unknown flag ${flag}; see --help`)
+  }
+  return o
+}
