@@ -83,6 +83,8 @@ async function main(): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   let restTimer: NodeJS.Timeout | undefined
   let diskSampler: DiskSampler | undefined
+  /** Nodes whose exit was reported. */
+  const reportedGone = new Set<string>()
   /** The disk at rest a tenth of the way in, and at the end. */
   let early: Promise<Rest | null> = Promise.resolve(null)
   try {
@@ -138,7 +140,16 @@ async function main(): Promise<void> {
           )
           console.log(`${Math.round(t)} s  ${per.join(' | ')}`)
         },
-        (err: Error) => console.log(`sample failed: ${err.message}`),
+        (err: Error) => {
+          console.log(`sample failed: ${err.message}`)
+          // A node that is gone says so once, with how it ended and what it said last.
+          for (const n of c.nodes)
+            if (n.exited && !reportedGone.has(n.name)) {
+              reportedGone.add(n.name)
+              console.log(`${n.name} EXITED (${n.exited}); its last lines:`)
+              for (const l of n.lines.slice(-30)) console.log(`  ${l}`)
+            }
+        },
       )
     }, SAMPLE_MS)
     const results = await Promise.all(users)

@@ -13,6 +13,8 @@ export interface NodeProcess {
   dataDir: string
   child: ChildProcess | null
   lines: string[]
+  /** How its last process ended ('code 1', 'signal SIGKILL', with the time); null: running. */
+  exited?: string | null
 }
 
 export interface ProcessCluster {
@@ -91,8 +93,11 @@ export async function processCluster(
         if (process.env.DEBUG) console.log(`${n.name} | ${line}`)
       })
     }
-    child.on('exit', () => {
-      if (n.child === child) n.child = null
+    n.exited = null
+    child.on('exit', (code, signal) => {
+      if (n.child !== child) return
+      n.child = null
+      n.exited = `${signal ? `signal ${signal}` : `code ${code}`} at ${new Date().toISOString()}`
     })
     const started = Date.now()
     // A restarted node's earlier lines say "started" too: only this run's count.
