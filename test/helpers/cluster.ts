@@ -22,7 +22,7 @@ export interface TestCluster {
   start(i: number, over?: Partial<Config>, deps?: NodeDeps): Promise<RunningNode>
   /** Resolves once every running node sees every other alive. */
   membership(nodes?: RunningNode[]): Promise<number>
-  /** Resolves once these nodes are on one log and each is a writer of it. */
+  /** Resolves once these nodes are on one log, each a writer of it and none still joining. */
   oneLog(nodes?: RunningNode[]): Promise<number>
   teardown(): Promise<void>
 }
@@ -75,9 +75,16 @@ export async function createCluster(
     },
     oneLog(of = nodes) {
       return eventually(() => {
-        const logs = of.map((n) => n.health().log)
-        return logs.every((l) => l.writable) && new Set(logs.map((l) => l.key)).size === 1
-      }, 'one log, every node a writer')
+        const healths = of.map((n) => n.health())
+        const logs = healths.map((h) => h.log)
+        // Joined too: a node on the log may still refuse downloads for a moment ("still
+        // joining its cluster") until it has checked its clock and what it may work on.
+        return (
+          logs.every((l) => l.writable) &&
+          new Set(logs.map((l) => l.key)).size === 1 &&
+          healths.every((h) => !h.joining)
+        )
+      }, 'one log, every node a writer and joined')
     },
     async teardown() {
       await Promise.all(nodes.map((n) => n.close().catch(() => {})))
