@@ -5,7 +5,6 @@
  */
 import { join } from 'node:path'
 import Corestore from 'corestore'
-import CoreStorage from 'hypercore-storage'
 import type { Config } from './config.ts'
 import type { Clock } from './clock.ts'
 import type { Fields, Logger } from './logger.ts'
@@ -19,6 +18,7 @@ import { BlobFileStore } from './store/file-store.ts'
 import { DiskFileStore } from './store/disk-files.ts'
 import { isBlobRef } from './store/record.ts'
 import { Sweeper } from './store/sweeper.ts'
+import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
@@ -89,7 +89,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   const { clock, log, closers } = o
   const dir = config.dataDir
   // RocksDB's memtables default to 64 MB each, two of them: most of a busy node's memory.
-  const storage = new CoreStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
+  const storage = new RetiringStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
   await storage.ready().catch(async (err: Error) => {
     await storage.close().catch(() => {})
     throw /could not be locked/i.test(err.message)
@@ -192,9 +192,9 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       log.info('store-swept', {
         deleted,
         closing,
-        // Cores whose close is under way; one still so a sweep later is a close that hangs.
+        // Cores corestore's idle collection was closing already when the sweep found them.
         ...(closeStarted > 0 ? { closeStarted } : {}),
-        // Lingering cores this sweep closed itself, and those it could not, by why.
+        // Cores open for peers only that the sweep closed, and those it could not, by why.
         ...(reclaimed ? { reclaimed } : {}),
         ...(stuck
           ? {

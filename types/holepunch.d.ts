@@ -80,6 +80,8 @@ declare module 'hypercore-storage' {
     constructor(dir: string, opts?: { writeBufferSize?: number })
     ready(): Promise<void>
     close(): Promise<void>
+    /** Whether a core is stored here: what corestore asks before opening one for a peer. */
+    hasCore(discoveryKey: Buffer, opts?: Record<string, unknown>): Promise<boolean>
   }
 }
 

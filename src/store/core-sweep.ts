@@ -12,21 +12,16 @@
  *
  * A core nobody here uses any more stays open as long as a peer replicates it, and the peer
  * keeps it for the same reason: after a move, the old log's cores would stay open on every
- * node for as long as the connections last. So the sweep hands such a core to corestore's own
- * idle collection, which closes it some seconds later unless it is used again meanwhile; the
- * next sweep deletes it. But a peer that opens a channel for the core (corestore's
- * `_attachMaybe`, when the peer's replicator attaches it again) resets that countdown, and two
- * nodes can keep doing it to each other for as long as both hold the core: a soak found 9 and
- * 7 cores of old logs open at rest, handed over afresh at every sweep. So a core found open
- * and unused at two sweeps at least 10 s apart (`lingering`; corestore's countdown closes a
- * core 6 to 8 s after it starts, so one still open was used again meanwhile) is closed by
- * the sweep itself, as the idle collection would, and deleted by the next sweep like any core
- * not open. Whether its countdown runs at that moment says nothing: a peer's replicator that
- * goes idle starts it afresh (hypercore's `onidle`), and a later soak found 7 cores at rest
- * that every sweep saw counting down, when only the stopped ones were closed. Not in the same
- * sweep: a peer asking for it between the close and the delete would reopen it from entries
- * being deleted, and one whose reopen then fails has its whole connection destroyed (protomux
- * destroys a stream when a channel's pairing throws).
+ * node for as long as the connections last. Handing them to corestore's idle collection, or
+ * closing them, is not enough: a peer that still holds one opens a channel for it, and
+ * corestore opens the core again because it is stored (`_attachMaybe`); two or three nodes
+ * that left the same log did that to one another for good (a 35-minute soak came to rest with
+ * 7 such cores on one node, closed at every sweep and open again at the next). So the sweep
+ * first retires every core it means to delete (store/retiring-storage.ts: a peer's channel for
+ * it now finds nothing stored), then closes those open with no session, then deletes them all
+ * in the same sweep. A close that has not ended within 5 s (a channel's handler that never
+ * settles holds it) is left for the next sweep and counted (`stuck.closeHangs`), as is a core
+ * still opening (`stuck.notOpened`).
  *
  * Measured (../shared/STACK.md): hypercore-storage's `deleteCore` removes a core's entry and
  * its sessions' data but not its own data range; that range is deleted here as well, else the
@@ -36,54 +31,49 @@ import Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import type { CoreEntry } from 'corestore'
 import keys from 'hypercore-storage/lib/keys.js'
+import { RetiringStorage } from './retiring-storage.ts'
 
 export interface SweepResult {
   /** Cores deleted. */
   deleted: number
-  /** Cores no longer needed, still open: corestore closes them some seconds later. */
+  /** Cores no longer needed and still open after the sweep (see `stuck`): the next one tries again. */
   closing: number
-  /**
-   * Of those, how many have their close under way already (corestore's countdown is over):
-   * one that stays so from sweep to sweep is a close that does not finish, not a countdown.
-   */
+  /** Of the cores closed or left closing, how many had their close under way when found. */
   closeStarted: number
   /** Cores left in the store. */
   kept: number
   ms: number
-  /** The ids (hex discovery keys) of the cores closing: the next sweep's `lingering`. */
-  closingIds?: string[]
-  /** Of `closing`, the lingering cores this sweep closed itself (the next one deletes them). */
+  /** Cores open with no session that this sweep closed (and deleted). */
   reclaimed?: number
   /**
-   * Lingering cores this sweep could not close, by why (`closeHangs`: a close under way since
-   * the last sweep at least; `notOpened`: still opening): none of these should last.
+   * Cores this sweep could not close, by why (`closeHangs`: a close not ended within 5 s;
+   * `notOpened`: still opening): none of these should last.
    */
   stuck?: Record<string, number>
 }
 
-/** How long the sweep waits for the lingering cores to close (their channels' handlers to end). */
+/** How long the sweep waits for the unused cores to close (their channels' handlers to end). */
 const CLOSE_WAIT_MS = 5000
 
 /**
- * Deletes every stored core that is not open here and not in `keep` (hex core keys), then
- * compacts the store. `lingering`: the cores a sweep at least 10 s ago found closing (its
- * `closingIds`, handed on by sweeper.ts); one still open and unused is closed here, and
- * deleted by the next sweep.
+ * Deletes every stored core that no session here uses and that is not in `keep` (hex core
+ * keys), closing those still open first, then compacts the store. The store must be over a
+ * RetiringStorage.
  */
-export async function sweepCores(
-  store: Corestore,
-  keep: Iterable<string>,
-  lingering: ReadonlySet<string> = new Set(),
-): Promise<SweepResult> {
+export async function sweepCores(store: Corestore, keep: Iterable<string>): Promise<SweepResult> {
   const started = Date.now()
+  const { storage } = store
+  if (!(storage instanceof RetiringStorage)) {
+    throw new TypeError(
+      'sweepCores needs a corestore over a RetiringStorage (store/retiring-storage.ts)',
+    )
+  }
   const kept = new Set<string>()
   for (const key of keep) {
     kept.add(Hypercore.discoveryKey(Buffer.from(key, 'hex')).toString('hex'))
   }
-  const { storage } = store
-  const doomed = []
-  const reclaim: OpenCore[] = []
-  const closingIds: string[] = []
+  const doomed: Stored[] = []
+  const unused: (Stored & { open: OpenCore })[] = []
   let total = 0
   let closeStarted = 0
   const stuck: Record<string, number> = {}
@@ -94,61 +84,73 @@ export async function sweepCores(
     const open = store.cores.map.get(id)
     if (!open) doomed.push({ id, core })
     else if (open.hasSession()) continue
-    else if (lingering.has(id) && open.opened && !open.closing) {
-      // Open and unused since a sweep handed it over, longer ago than any countdown lasts.
-      reclaim.push(open)
-      closingIds.push(id)
-    } else {
-      // Already handed over: collecting it again would start its countdown afresh.
-      if (!open.gc) store.cores.gc(open)
-      closingIds.push(id)
+    else if (!open.opened) stuck.notOpened = (stuck.notOpened ?? 0) + 1
+    else {
       if (open.closing) closeStarted++
-      if (lingering.has(id)) {
-        const why = open.closing ? 'closeHangs' : 'notOpened'
-        stuck[why] = (stuck[why] ?? 0) + 1
-      }
+      unused.push({ id, core, open })
     }
   }
+  const retired = [...doomed, ...unused].map((c) => c.id)
   let deleted = 0
-  for (const { id, core } of doomed) {
-    // Opened meanwhile (a peer asked for it): it is in use after all.
-    if (store.cores.map.has(id)) continue
-    await deleteCore(store, core)
-    deleted++
+  let reclaimed = 0
+  try {
+    await storage.retire(retired)
+    const closed = await closeUnused(store, unused)
+    reclaimed = closed.length
+    for (const c of unused) {
+      if (!closed.includes(c) && !c.open.hasSession()) {
+        stuck.closeHangs = (stuck.closeHangs ?? 0) + 1
+      }
+    }
+    for (const { id, core } of [...doomed, ...closed]) {
+      // Opened meanwhile (by us, or for a peer that asked before it was retired): in use.
+      if (store.cores.map.has(id)) continue
+      await deleteCore(store, core)
+      deleted++
+    }
+  } finally {
+    storage.release(retired)
   }
-  const reclaimed = await closeLingering(store, reclaim)
   await storage.compact()
+  const closing = Object.values(stuck).reduce((a, b) => a + b, 0)
   return {
     deleted,
-    closing: closingIds.length,
+    closing,
     closeStarted,
     kept: total - deleted,
     ms: Date.now() - started,
-    closingIds,
     reclaimed,
-    ...(Object.keys(stuck).length > 0 ? { stuck } : {}),
+    ...(closing > 0 ? { stuck } : {}),
   }
+}
+
+interface Stored {
+  id: string
+  core: CoreEntry
 }
 
 type OpenCore = NonNullable<ReturnType<Corestore['cores']['map']['get']>>
 
 /**
  * Closes cores no session uses, as corestore's idle collection does (and, as that does, takes
- * each out of the store's map however its close ended), all within one deadline: how many
+ * each out of the store's map however its close ended), all within one deadline: those that
  * closed. One a session opened meanwhile is left open.
  */
-async function closeLingering(store: Corestore, cores: OpenCore[]): Promise<number> {
-  let closed = 0
-  const closing = cores.map((open) => {
+async function closeUnused<C extends { id: string; open: OpenCore }>(
+  store: Corestore,
+  cores: C[],
+): Promise<C[]> {
+  const closed: C[] = []
+  const closing = cores.map((c) => {
+    const { id, open } = c
     if (open.hasSession()) return Promise.resolve()
-    const id = open.discoveryKey.toString('hex')
     // Out of corestore's countdown first, so that its collection does not close it as well.
     store.cores.resume(id)
     const gone = () => {
       if (store.cores.map.get(id) === open) store.cores.map.delete(id)
     }
     return open.close().then(() => {
-      closed++
+      closed.push(c)
       gone()
     }, gone)
   })
@@ -158,7 +160,7 @@ async function closeLingering(store: Corestore, cores: OpenCore[]): Promise<numb
     new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS))),
   ])
   clearTimeout(timer)
-  return closed
+  return [...closed]
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * When a node sweeps its store (core-sweep.ts says what a sweep does): a while after each move
- * to another log, once a busy spell is over, and every interval; one sweep at a time, and the
- * cores a sweep found closing handed to the next.
+ * to another log, once a busy spell is over, and every interval; one sweep at a time, and
+ * another soon after one that left cores it could not close.
  */
 import type Corestore from 'corestore'
 import { sweepCores, type SweepResult } from './core-sweep.ts'
@@ -48,12 +48,6 @@ export interface SweeperOptions {
 const FOLLOW_UP_MS = 60_000
 
 /**
- * A core the last sweep handed over and still open this long after is not in corestore's
- * countdown (8 s at most) but kept open by peers: the sweep closes it itself (core-sweep.ts).
- */
-const LINGER_MS = 10_000
-
-/**
  * When to sweep: a while after each move, once a busy spell is over, and every interval. One
  * sweep at a time.
  */
@@ -74,8 +68,6 @@ export class Sweeper {
   /** The wait before the last follow-up for cores still closing (0: none pending). */
   private followUpMs = 0
   /** The cores the last sweep found closing, and when it started. */
-  private lingering: ReadonlySet<string> = new Set()
-  private lingeringAt = -Infinity
 
   constructor(private readonly o: SweeperOptions) {}
 
@@ -151,15 +143,8 @@ export class Sweeper {
     this.dirty = false
     const idleMs = this.wroteAt === -Infinity ? null : this.o.clock.now() - this.wroteAt
     this.running = Promise.resolve(this.o.onStart?.())
-      .then(() => {
-        const now = this.o.clock.now()
-        // A sweep right after another (one came due while it ran) leaves the countdowns be.
-        const lingering = now - this.lingeringAt >= LINGER_MS ? this.lingering : new Set<string>()
-        this.lingeringAt = now
-        return (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep(), lingering)
-      })
+      .then(() => (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep()))
       .then((result) => {
-        this.lingering = new Set(result.closingIds)
         if (result.closing === 0) this.followUpMs = 0
         else {
           // Cores of a log left behind can stay open past the minute (the soak saw two still

@@ -84,7 +84,15 @@ export async function createCluster(
           new Set(logs.map((l) => l.key)).size === 1 &&
           healths.every((h) => !h.joining)
         )
-      }, 'one log, every node a writer and joined')
+      }, 'one log, every node a writer and joined').catch((err: Error) => {
+        // Which node is not there yet, and why.
+        const state = of.map((n) => {
+          const h = n.health()
+          const { key, writable } = h.log
+          return `${n.name}: ${JSON.stringify({ log: key.slice(0, 8), writable, joining: h.joining, quorum: h.quorum.ok, clock: h.clock, members: h.members })}`
+        })
+        throw new Error(`${err.message} (${state.join('; ')})`)
+      })
     },
     async teardown() {
       await Promise.all(nodes.map((n) => n.close().catch(() => {})))

@@ -2,19 +2,18 @@
  * When a node sweeps its store (store/sweeper.ts): a while after it moves to another log, and
  * not never when it moves often; and what a sweep deletes (store/core-sweep.ts).
  */
+import type { Duplex } from 'node:stream'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Corestore from 'corestore'
 import { sweepCores } from '../../src/store/core-sweep.ts'
+import { RetiringStorage } from '../../src/store/retiring-storage.ts'
 import { Sweeper } from '../../src/store/sweeper.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { eventually } from '../../scripts/lib/eventually.ts'
 
-async function setup(
-  closing: () => number = () => 0,
-  closingIds: (lingering: ReadonlySet<string>) => string[] = () => [],
-) {
+async function setup(closing: () => number = () => 0) {
   const dir = await tempDir('pdf-cluster-sweep-')
   const store = new Corestore(dir.path)
   const clock = fakeClock()
@@ -33,14 +32,7 @@ async function setup(
       ended.idleMs.push(idleMs)
     },
     onError: (err) => assert.unreachable(err.message),
-    sweep: async (_store, _keep, lingering = new Set()) => ({
-      deleted: 0,
-      closing: closing(),
-      closeStarted: 0,
-      kept: 0,
-      ms: 0,
-      closingIds: closingIds(lingering),
-    }),
+    sweep: async () => ({ deleted: 0, closing: closing(), closeStarted: 0, kept: 0, ms: 0 }),
   })
   return {
     clock,
@@ -58,7 +50,7 @@ async function setup(
 /** A corestore of its own on disk for the body, closed and removed after. */
 async function withStore(body: (store: Corestore) => Promise<void>): Promise<void> {
   const dir = await tempDir('pdf-cluster-sweep-')
-  const store = new Corestore(dir.path)
+  const store = new Corestore(new RetiringStorage(dir.path))
   try {
     await body(store)
   } finally {
@@ -132,29 +124,6 @@ test('a store written to sweeps once it has been quiet for a minute, not at ever
   }
 })
 
-test('a sweep hands the cores it found closing to the next, if that one comes 10 s or more later', async () => {
-  const seen: string[][] = []
-  const s = await setup(
-    () => 1,
-    (lingering) => {
-      seen.push([...lingering])
-      return ['c1']
-    },
-  )
-  try {
-    s.sweeper.start()
-    await s.clock.tick(30_000)
-    await eventually(() => s.ended.count === 1, 'the first sweep')
-    await s.clock.tick(30_000)
-    await eventually(() => s.ended.count === 2, 'the follow-up')
-    // One right after another (it came due while one ran): corestore's countdowns run on.
-    await s.sweeper.run()
-    assert.equal(seen, [[], ['c1'], []])
-  } finally {
-    await s.close()
-  }
-})
-
 test('cores still closing a minute after a move are looked at again, less and less often, until they have closed', async () => {
   let closing = 2
   const s = await setup(() => closing)
@@ -185,24 +154,20 @@ test('cores still closing a minute after a move are looked at again, less and le
   }
 })
 
-test('a core left behind counts as closing, and as closeStarted once its close is under way', () =>
+test('a core whose close does not end is left for the next sweep, and said to hang', () =>
   withStore(async (store) => {
     const core = store.get({ name: 'left-behind' })
     await core.ready()
     const id = core.discoveryKey!.toString('hex')
     await core.close()
-    const counted = await sweepCores(store, [])
-    assert.is(counted.closing, 1, 'no session, still open: handed to the idle collection')
-    assert.is(counted.closeStarted, 0, 'its countdown has only begun')
-    // The countdown over, a close that does not finish (what store-swept now tells apart).
+    // Corestore's countdown over, a close that does not finish (a channel's handler that never
+    // settles holds it).
     const open = store.cores.map.get(id)!
     open.closing = new Promise(() => {})
-    const again = await sweepCores(store, [])
-    assert.is(again.closeStarted, 1)
-    assert.is(again.stuck, undefined, 'not found closing at the sweep before')
-    // Found so at two sweeps 10 s apart: a close that hangs, said as such.
-    const later = await sweepCores(store, [], new Set(again.closingIds))
-    assert.equal([later.closing, later.reclaimed, later.stuck], [1, 0, { closeHangs: 1 }])
+    const hung = await sweepCores(store, [])
+    assert.equal([hung.deleted, hung.closing, hung.closeStarted, hung.reclaimed], [0, 1, 1, 0])
+    assert.equal(hung.stuck, { closeHangs: 1 })
+    assert.ok(await store.storage.hasCore(Buffer.from(id, 'hex')), 'back for peers: not deleted')
     open.closing = null
   }))
 
@@ -216,62 +181,99 @@ async function leftBehind(store: Corestore, name: string) {
   return { id, key }
 }
 
-/** The sweep after the one that closed `id` deletes it, from the disk too. */
-async function deletedByNext(store: Corestore, closingIds: string[] | undefined, id: string) {
-  const next = await sweepCores(store, [], new Set(closingIds))
-  assert.equal([next.deleted, next.closing], [1, 0])
-  assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
-}
-
-test('a core that is opened again between sweeps is closed by the next sweep itself, then deleted', () =>
+test('a core open with no session is closed and deleted by one sweep', () =>
   withStore(async (store) => {
-    const { id } = await leftBehind(store, 'ping-pong')
-    const first = await sweepCores(store, [])
-    assert.equal(first.closingIds, [id], 'handed to the idle collection')
-    // A peer opens a channel for it (corestore's _attachMaybe): its countdown stops, and the
-    // next sweep finds it open and unused again, as two nodes holding it can do for ever.
-    store.cores.resume(id)
-    assert.is(store.cores.map.get(id)!.gc, 0)
-    const unaware = await sweepCores(store, [])
-    assert.equal([unaware.deleted, unaware.closing], [0, 1], 'only handed over afresh')
-    store.cores.resume(id)
-    const second = await sweepCores(store, [], new Set(unaware.closingIds))
-    assert.equal(
-      [second.deleted, second.closing, second.reclaimed],
-      [0, 1, 1],
-      'closed, not yet deleted',
-    )
+    const { id } = await leftBehind(store, 'left')
+    assert.ok(store.cores.map.has(id), 'open, as a peer that replicates it keeps it')
+    const swept = await sweepCores(store, [])
+    assert.equal([swept.deleted, swept.closing, swept.reclaimed], [1, 0, 1])
+    assert.is(swept.stuck, undefined)
     assert.not.ok(store.cores.map.has(id), 'out of the map, as the idle collection leaves it')
-    assert.ok(await store.storage.hasCore(Buffer.from(id, 'hex')))
-    await deletedByNext(store, second.closingIds, id)
+    assert.is(await store.storage.hasCore(Buffer.from(id, 'hex')), false, 'gone from the disk')
   }))
 
-test('a lingering core whose countdown was started afresh is closed by the sweep too', () =>
-  withStore(async (store) => {
-    const { id } = await leftBehind(store, 'idle-again')
-    const first = await sweepCores(store, [])
-    // A peer's replicator attaches (the countdown stops), then goes idle: hypercore's onidle
-    // starts it again, so a sweep 10 s on finds it counting down, not stopped.
-    store.cores.resume(id)
-    store.cores.gc(store.cores.map.get(id)!)
-    assert.ok(store.cores.map.get(id)!.gc > 0)
-    const second = await sweepCores(store, [], new Set(first.closingIds))
-    assert.equal([second.deleted, second.closing, second.reclaimed], [0, 1, 1])
-    assert.not.ok(store.cores.map.has(id), 'closed and out of the map')
-    await deletedByNext(store, second.closingIds, id)
-  }))
-
-test('a lingering core in use again is left alone', () =>
+test('a core in use again is left alone', () =>
   withStore(async (store) => {
     const { id, key } = await leftBehind(store, 'used-again')
-    const first = await sweepCores(store, [])
     const again = store.get({ key })
     await again.ready()
-    const used = await sweepCores(store, [], new Set(first.closingIds))
+    const used = await sweepCores(store, [])
     assert.equal([used.deleted, used.closing, used.reclaimed], [0, 0, 0])
     assert.is((await again.get(0))!.toString(), 'a block of a log left behind')
     assert.ok(store.cores.map.has(id))
     await again.close()
   }))
+
+test('a core a peer still holds is deleted in one sweep, and its asking again does not bring it back', async () => {
+  const dirs = await Promise.all([0, 1].map(() => tempDir('pdf-cluster-sweep-')))
+  const [a, b] = dirs.map((d) => new Corestore(new RetiringStorage(d.path))) as [
+    Corestore,
+    Corestore,
+  ]
+  const sa = a.replicate(true) as Duplex
+  const sb = b.replicate(false) as Duplex
+  sa.pipe(sb).pipe(sa)
+  try {
+    const written = a.get({ name: 'old-log' })
+    await written.append([Buffer.from('one'), Buffer.from('two')])
+    const { discoveryKey, key } = written
+    const id = discoveryKey!.toString('hex')
+    await written.close()
+    // The peer holds the core and replicates it with this node: it stays open here for it.
+    const held = b.get({ key: key! })
+    assert.is((await held.get(0))!.toString(), 'one')
+    assert.ok(a.cores.map.has(id))
+    const swept = await sweepCores(a, [])
+    assert.equal([swept.deleted, swept.closing, swept.reclaimed], [1, 0, 1])
+    // The peer asks for a block only this node had: nothing here opens the core for it.
+    await held.get(1, { timeout: 500 }).catch(() => null)
+    assert.not.ok(a.cores.map.has(id), 'not opened again for the peer')
+    assert.is(await a.storage.hasCore(discoveryKey!), false)
+    await held.close()
+  } finally {
+    sa.destroy()
+    sb.destroy()
+    await Promise.all([a.close(), b.close()])
+    await Promise.all(dirs.map((d) => d.remove()))
+  }
+})
+
+test('a retired core is not here for a peer until released, and retiring waits for answers under way', async () => {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const storage = new RetiringStorage(dir.path)
+  const store = new Corestore(storage)
+  try {
+    const core = store.get({ name: 'retired' })
+    await core.append(Buffer.from('x'))
+    const dk = core.discoveryKey!
+    const id = dk.toString('hex')
+    const asked = storage.hasCore(dk)
+    let answered = false
+    void asked.then(() => (answered = true))
+    await storage.retire([id])
+    assert.ok(answered, 'the answer asked before had come')
+    assert.is(await asked, true, 'asked before: stored')
+    assert.is(await storage.hasCore(dk), false, 'retired')
+    storage.release([id])
+    assert.is(await storage.hasCore(dk), true, 'released')
+    await core.close()
+  } finally {
+    await store.close()
+    await dir.remove()
+  }
+})
+
+test('the sweep refuses a store that cannot retire cores', async () => {
+  const dir = await tempDir('pdf-cluster-sweep-')
+  const store = new Corestore(dir.path)
+  try {
+    await store.ready()
+    const err = await sweepCores(store, []).catch((e: Error) => e)
+    assert.ok(err instanceof TypeError && /RetiringStorage/.test(err.message))
+  } finally {
+    await store.close()
+    await dir.remove()
+  }
+})
 
 test.run()
