@@ -67,7 +67,6 @@ export class Sweeper {
   private quietTimer: Timer | null = null
   /** The wait before the last follow-up for cores still closing (0: none pending). */
   private followUpMs = 0
-  /** The cores the last sweep found closing, and when it started. */
 
   constructor(private readonly o: SweeperOptions) {}
 
