@@ -14,6 +14,8 @@ export interface HealthSignals {
   storeFailure?: Error | null
   /** This node's quorum (cluster/quorum.ts); absent where none is kept. */
   quorum?: QuorumState
+  /** Moving to the log the cluster is on keeps failing (cluster/log-sync.ts, `adoptProblem`). */
+  adopt?: { key: string; message: string; forMs: number } | null
 }
 
 import { describeSkew } from './cluster/clock-skew.ts'
@@ -21,6 +23,8 @@ import { describeQuorum, type QuorumState } from './cluster/quorum.ts'
 
 /** Reading may wait this long for a block before the node counts as stuck. */
 export const READ_STALL_MS = 5000
+/** A move to the cluster's log may fail this long (it is tried at every advert) before it counts. */
+export const ADOPT_GRACE_MS = 5000
 
 const mb = (bytes: number) => `${Math.floor(bytes / (1024 * 1024))} MB`
 
@@ -39,6 +43,11 @@ export function healthProblems(s: HealthSignals): string[] {
   if (s.quorum && !s.quorum.ok) {
     problems.push(
       `cut off from its cluster: ${describeQuorum(s.quorum)}; it runs no work and refuses new downloads until it reaches them again`,
+    )
+  }
+  if (s.adopt && s.adopt.forMs >= ADOPT_GRACE_MS) {
+    problems.push(
+      `cannot move to its cluster's log (${s.adopt.key.slice(0, 12)}) for ${Math.round(s.adopt.forMs / 1000)} s: ${s.adopt.message}; what it writes does not reach its cluster`,
     )
   }
   if (s.writeError) problems.push(`writes to the record log fail: ${s.writeError.message}`)

@@ -9,7 +9,7 @@ import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
 import type { Closers } from './closers.ts'
 import type { RecordLog } from './store/record-log.ts'
-import { carriedOps } from './store/record-table.ts'
+import { carriedOps, unexpired } from './store/record-table.ts'
 import { SwarmTransport } from './cluster/swarm-transport.ts'
 import { Cluster } from './cluster/cluster.ts'
 import type { ClusterTime } from './cluster/cluster-time.ts'
@@ -113,7 +113,10 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
   closers.add('log-sync', logSync, (s) => s.close())
   const compaction = new LogCompaction({
     log: recordLog,
-    records: () => carriedOps(recordLog.table, time.now()).length,
+    records: () => {
+      const now = time.now()
+      return unexpired(carriedOps(recordLog.table, now), now).length
+    },
     // One member starts it: the live one with the smallest id.
     leads: () => cluster.live().every((m) => m.id >= self.id),
     thresholdOps: config.logCompactOps,

@@ -178,7 +178,12 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   let before = 0
   const sweeper = new Sweeper({
     store,
-    keep: () => [...recordLog.writerKeys(), ...fileCores(recordLog.table), blobs.key],
+    keep: () => [
+      ...recordLog.writerKeys(),
+      ...recordLog.returnableWriters(),
+      ...fileCores(recordLog.table),
+      blobs.key,
+    ],
     settled: () => recordLog.settled(),
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
@@ -217,6 +222,13 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   closers.add('store-sweep', sweeper, (s) => s.stop())
   recordLog.on('settled', () => sweeper.soon())
+  recordLog.on('writer-renewed', (key) =>
+    log.warn('log-writer-renewed', {
+      key: key.slice(0, 12),
+      message:
+        'back on a log whose writer this node had deleted; it writes under a new one, which the log admits as a plain writer',
+    }),
+  )
   recordLog.on('change', () => sweeper.wrote())
   sweeper.start()
   const repo = new LogRepository({

@@ -196,7 +196,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     storage.onProblem((problem) => manager.storage(problem))
     const health = (): Health => {
       const quorumNow = quorum.state()
-      const problems = healthProblems({ ...storage.signals(), quorum: quorumNow })
+      const problems = healthProblems({
+        ...storage.signals(),
+        quorum: quorumNow,
+        adopt: part.logSync.adoptProblem(),
+      })
       return {
         ok: problems.length === 0,
         problems,

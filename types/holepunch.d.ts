@@ -46,6 +46,8 @@ declare module 'corestore' {
     get(opts: { name?: string; key?: Buffer; valueEncoding?: string } | Buffer): Hypercore
     session(): Corestore
     namespace(name: string): Corestore
+    /** The namespace of this session (a hash), under which its names are stored. */
+    ns: Buffer
     replicate(stream: unknown): unknown
     close(): Promise<void>
     /**
@@ -63,6 +65,8 @@ declare module 'corestore' {
       createCoreStream(): AsyncIterable<{ discoveryKey: Buffer; core: CoreEntry }>
       deleteCore(ptr: CoreEntry): Promise<void>
       hasCore(discoveryKey: Buffer): Promise<boolean>
+      /** The discovery key a name was given to in a namespace (kept after the core is deleted). */
+      getAlias(alias: { name: string; namespace: Buffer }): Promise<Buffer | null>
       compact(): Promise<void>
       db: {
         write(opts: { autoDestroy: boolean }): {

@@ -53,6 +53,8 @@ export class LogSync {
   /** The most writers and operations any peer said each log has (by key). */
   private readonly known = new Map<string, { writers: number; length: number }>()
   private adopting: string | null = null
+  /** Adopting a better log fails: which, why, since when and when last tried. */
+  private adoptFailure: { key: string; message: string; since: number; last: number } | null = null
   private timer: Timer | null = null
   private closed = false
 
@@ -70,6 +72,18 @@ export class LogSync {
       most = Math.max(most, advert.length - own.length)
     }
     return most
+  }
+
+  /**
+   * Why this node cannot move to the log its cluster is on, and for how long, while it keeps
+   * trying (an advert brings it back every second): it is then off the log the others write,
+   * and its writes and reads are not theirs. Null when it is not failing.
+   */
+  adoptProblem(): { key: string; message: string; forMs: number } | null {
+    const f = this.adoptFailure
+    const now = this.clock.now()
+    if (!f || now - f.last > 3 * this.advertMs) return null
+    return { key: f.key, message: f.message, forMs: now - f.since }
   }
 
   /**
@@ -152,7 +166,15 @@ export class LogSync {
       })
       this.o.log
         .adopt(theirs.key, theirs.generation, theirs.length)
-        .catch((err: Error) => this.o.logger.error('log-adopt-failed', { error: err.message }))
+        .then(
+          () => (this.adoptFailure = null),
+          (err: Error) => {
+            const now = this.clock.now()
+            const since = this.adoptFailure?.key === theirs.key ? this.adoptFailure.since : now
+            this.adoptFailure = { key: theirs.key, message: err.message, since, last: now }
+            this.o.logger.error('log-adopt-failed', { error: err.message })
+          },
+        )
         .finally(() => {
           if (this.adopting === theirs.key) this.adopting = null
         })

@@ -141,6 +141,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     return this.base.key
   }
 
+  get generation(): number {
+    return this.o.generation
+  }
+
   get writable(): boolean {
     return this.base.writable
   }

@@ -16,7 +16,7 @@ import type Corestore from 'corestore'
 import { nanoid } from 'nanoid'
 import type { RecordOp } from './record.ts'
 import { readPointer, savePointer, type LogPointer } from './log-pointer.ts'
-import { carriedOps, type RecordTable } from './record-table.ts'
+import { carriedOps, unexpired, type RecordTable } from './record-table.ts'
 import { carryOver } from './carry-over.ts'
 import { EarlyOps } from './early-ops.ts'
 import type { LogAdvert } from './log-advert.ts'
@@ -84,6 +84,11 @@ export interface RecordLogEvents {
   unwritten: [op: RecordOp]
   /** Record operations read from the log this node is on. */
   landed: [ops: RecordOp[]]
+  /**
+   * This node adopts again the base `key` (hex) after its sweep deleted its writer there, and
+   * writes under a new one: the old one, if an indexer, stays silent until the next compaction.
+   */
+  'writer-renewed': [key: string]
 }
 
 /**
@@ -106,6 +111,17 @@ interface Stream {
   once(event: 'close', listener: () => void): void
 }
 
+/** Whether this node's writer in `namespace` (autobase names it 'local') was made, then deleted. */
+async function writerDeleted(root: Corestore, namespace: string): Promise<boolean> {
+  const store = root.namespace(namespace)
+  try {
+    const discoveryKey = await store.storage.getAlias({ name: 'local', namespace: store.ns })
+    return discoveryKey !== null && !(await store.storage.hasCore(discoveryKey))
+  } finally {
+    await store.close()
+  }
+}
+
 export class RecordLog extends EventEmitter<RecordLogEvents> {
   private base!: LogBase
   private switching: Promise<void> = Promise.resolve()
@@ -117,8 +133,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private lastAdvert: LogAdvert | null = null
   /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
   private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
-  /** The bases this node moved away from, the latest last (a few). */
-  private readonly left: string[] = []
+  /**
+   * The bases this node moved away from, the latest last (a few), with their generation and
+   * this node's writer on each.
+   */
+  private readonly left: { key: string; generation: number; writer: string | null }[] = []
   /** Hands an operation to the cluster's scribe (`handTo`), or says to write it here. */
   private scribe: Scribe | null = null
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
@@ -220,6 +239,20 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** The keys of the writers of the base this node is on, its creator's included. */
   writerKeys(): string[] {
     return [this.base.key.toString('hex'), ...this.base.writerKeys()]
+  }
+
+  /**
+   * This node's own writers on the bases of this generation it left: it may adopt one again
+   * (nodes that meet at once each adopt the log of the other, and the election settles a moment
+   * later), and its writer there must then be the one the others know, perhaps an indexer.
+   * The sweep keeps them (core-sweep.ts); a compaction to the next generation lets them go.
+   */
+  returnableWriters(): string[] {
+    const out: string[] = []
+    for (const l of this.left) {
+      if (l.writer !== null && l.generation === this.base.generation) out.push(l.writer)
+    }
+    return out
   }
 
   /** The last append that failed, until one succeeds. */
@@ -378,7 +411,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
     if (this.closing || !this.base) return false
-    if (this.base.key.toString('hex') === key || this.left.includes(key)) {
+    if (this.base.key.toString('hex') === key || this.left.some((l) => l.key === key)) {
       this.base.merge(ops)
       return true
     }
@@ -418,20 +451,35 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return run
   }
 
-  private async switchTo(target: Target): Promise<void> {
+  private async switchTo(to: Target): Promise<void> {
     this.moving = true
     try {
+      let target = to
       const old = this.base
       const now = () => this.o.recordTime.now()
       const snapshot = carriedOps(old.table, now())
+      if (target.key !== null && (await writerDeleted(this.o.store, target.namespace))) {
+        // This node was on that log before, left it, and its sweep deleted its writer there (a
+        // restart forgets which writers to keep: `returnableWriters`). Corestore still maps the
+        // writer's name to the deleted core and would fail to open it; and a core made again
+        // under that name would have its key, and fork what peers hold of it. A new name.
+        target = { ...to, namespace: `${to.namespace}-${nanoid(8)}` }
+        this.emit('writer-renewed', to.key!)
+      }
       // The new base opens before the old one closes: if it cannot, this node stays where it was.
       const next = await this.open(target, snapshot)
       if (this.closing) return void (await next.close().catch(() => {}))
       // A new base holds the records before any peer hears of it, so they carry only the rest.
-      if (target.key === null) await next.append(snapshot, this.o.carryOverTimeoutMs)
+      if (target.key === null) {
+        await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
+      }
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
-      this.left.push(old.key.toString('hex'))
+      this.left.push({
+        key: old.key.toString('hex'),
+        generation: old.generation,
+        writer: old.advert()?.writer ?? null,
+      })
       if (this.left.length > LEFT_KEPT) this.left.shift()
       const early = this.early.take(next.key.toString('hex'))
       if (early.length > 0) next.merge(early)
@@ -446,7 +494,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
       const pointer = { ...target, key: next.key.toString('hex') }
-      void this.carry(next, carried, pointer, target.length)
+      void this.carry(next, unexpired(carried, now()), pointer, target.length)
     } finally {
       this.moving = false
     }

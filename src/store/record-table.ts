@@ -182,6 +182,17 @@ export function carriedOps(table: RecordTable, now: number): RecordOp[] {
 }
 
 /**
+ * Of the operations a node carries (`carriedOps`), those it writes to the new log: not a record
+ * already expired. That one is merged into this node's own table, where its purge frees its
+ * file, as every node that held it does with its own; written, it would only lengthen a fresh
+ * log with what no node can show (a node that had not purged it yet when a compaction spread
+ * wrote sixty of them to the log just compacted).
+ */
+export function unexpired(ops: RecordOp[], now: number): RecordOp[] {
+  return ops.filter((op) => op.type !== 'put' || now < op.download.expiresAt)
+}
+
+/**
  * Of the operations a node would carry to a log, those that log's table does not already
  * reflect: a record it lacks or holds an older write of, a dismissal it lacks or holds an
  * earlier-expiring one of. Nodes that follow a compaction carry only these, not their whole

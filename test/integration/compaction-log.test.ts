@@ -227,6 +227,30 @@ test('a compaction moves to a fresh log one generation on, carrying live records
   }
 })
 
+test('a record expired but not purged yet is merged into the fresh log’s table, not written to it', async () => {
+  const dir = await tempDir()
+  const n = await openLog(dir.path)
+  try {
+    const live = download({ id: 'live', userId: 'u1', expiresAt: NOW + 10_000 })
+    await n.log.append({ type: 'put', download: live })
+    for (let i = 0; i < 20; i++) {
+      const old = download({ id: `old${i}`, userId: `o${i}`, state: 'ready', expiresAt: NOW - 1 })
+      await n.log.append({ type: 'put', download: old })
+    }
+    // The housekeeper has not purged them yet (it runs every second, on each node at its time).
+    await n.log.compact()
+    await settled(n.log)
+    assert.is(n.log.ops(), 1, 'the fresh log holds the live record only')
+    const released = purge(n.log.table, NOW).map((d) => d.id)
+    assert.is(released.length, 20, 'their purge still frees their files here')
+    assert.ok(get(n.log.table, 'live', NOW))
+    assert.equal(n.errors, [])
+  } finally {
+    await n.close()
+    await dir.remove()
+  }
+})
+
 test('an append made in the turn a compaction starts lands, and is on the fresh log', async () => {
   const dir = await tempDir()
   let n = await openLog(dir.path)
@@ -324,6 +348,59 @@ test('the sweep deletes the cores of the log left behind and gets the disk back'
   } finally {
     await n.close()
     await dir.remove()
+  }
+})
+
+test('a node adopts again a log of its generation it left and swept, as the writer it was there', async () => {
+  const dirs = [await tempDir(), await tempDir(), await tempDir()]
+  let a = await openLog(dirs[0]!.path)
+  const b = await openLog(dirs[1]!.path)
+  const c = await openLog(dirs[2]!.path)
+  try {
+    const bKey = b.log.key.toString('hex')
+    const cKey = c.log.key.toString('hex')
+    // Nodes that meet at once: a adopts b's log, then c's, while the election settles.
+    await a.log.adopt(bKey, 0, 0)
+    const writer = a.log.advert().writer
+    await a.log.adopt(cKey, 0, 0)
+    assert.ok(a.log.returnableWriters().includes(writer))
+    const swept = await sweepCores(a.store, [...a.log.writerKeys(), ...a.log.returnableWriters()])
+    assert.ok(swept.deleted >= 1, `the rest of b's log is deleted (${swept.deleted})`)
+    const stored = (key: string) =>
+      a.store.storage.hasCore(Hypercore.discoveryKey(Buffer.from(key, 'hex')))
+    assert.ok(await stored(writer), 'its writer on b’s log is kept')
+
+    await a.log.adopt(bKey, 0, 0)
+    assert.is(a.log.key.toString('hex'), bKey)
+    assert.is(a.log.advert().writer, writer, 'the writer the others know, perhaps an indexer')
+
+    // A restart forgets which writers it may come back to: the sweep deletes the writer, and
+    // adopting b's log again writes under a new one rather than failing for good.
+    await a.log.adopt(cKey, 0, 0)
+    await settled(a.log)
+    await a.close()
+    a = await openLog(dirs[0]!.path)
+    assert.is(a.log.key.toString('hex'), cKey)
+    assert.equal(a.log.returnableWriters(), [])
+    await sweepCores(a.store, a.log.writerKeys())
+    assert.not.ok(await stored(writer), 'deleted by the sweep after the restart')
+    const renewed: string[] = []
+    a.log.on('writer-renewed', (key) => renewed.push(key))
+    await a.log.adopt(bKey, 0, 0)
+    assert.is(a.log.key.toString('hex'), bKey)
+    assert.equal(renewed, [bKey])
+    const fresh = a.log.advert().writer
+    assert.is.not(fresh, writer)
+    // The pointer names the new writer's namespace: a restart reopens it.
+    await settled(a.log)
+    await a.close()
+    a = await openLog(dirs[0]!.path)
+    assert.is(a.log.key.toString('hex'), bKey)
+    assert.is(a.log.advert().writer, fresh)
+    assert.equal(a.errors, [])
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close()])
+    await Promise.all(dirs.map((d) => d.remove()))
   }
 })
 

@@ -45,4 +45,12 @@ test('a failed store is a problem, named with the cause RocksDB gave', () => {
   assert.is(describeError(aggregate), 'Batch was not applied: IO error')
 })
 
+test('a node that cannot move to its cluster’s log is a problem once it has failed for 5 s', () => {
+  const adopt = { key: 'ab'.repeat(32), message: 'STORAGE_EMPTY: No Hypercore is stored here' }
+  assert.equal(healthProblems({ ...fine, adopt: { ...adopt, forMs: 4999 } }), [], 'tried again')
+  assert.equal(healthProblems({ ...fine, adopt: { ...adopt, forMs: 12_400 } }), [
+    "cannot move to its cluster's log (abababababab) for 12 s: STORAGE_EMPTY: No Hypercore is stored here; what it writes does not reach its cluster",
+  ])
+})
+
 test.run()

@@ -44,10 +44,8 @@ function node(name: string, advert: LogAdvert, clock = fakeClock()) {
   return { transport, log, logger, sync, clock }
 }
 
-const settle = () => new Promise((resolve) => setImmediate(resolve))
-
-test('a node on a worse log adopts the better one it hears of, and then admits nothing', async () => {
-  const clock = fakeClock()
+/** a on a log of three writers, b on one of its own (longer, but one writer: worse). */
+function betterAndWorse(clock: ReturnType<typeof fakeClock>) {
   const a = node(
     'a',
     { key: key('1'), writers: 3, length: 10, writer: key('a'), writable: true, generation: 0 },
@@ -58,6 +56,14 @@ test('a node on a worse log adopts the better one it hears of, and then admits n
     { key: key('2'), writers: 1, length: 50, writer: key('b'), writable: true, generation: 0 },
     clock,
   )
+  return { a, b }
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+test('a node on a worse log adopts the better one it hears of, and then admits nothing', async () => {
+  const clock = fakeClock()
+  const { a, b } = betterAndWorse(clock)
   connect(a.transport, b.transport)
   await clock.tick(500)
   assert.equal(b.log.adopted, [key('1')], 'more writers beats a longer log')
@@ -192,6 +198,46 @@ test('the writers of a log are the members whose latest advert says so, however 
   assert.equal(a.sync.writersOf(key('1')), ['member-b'], 'c moved to another log')
   a.sync.close()
   c.sync.close()
+})
+
+test('a move to the better log that keeps failing is reported while it is tried, and cleared once it succeeds', async () => {
+  const clock = fakeClock()
+  const { a, b } = betterAndWorse(clock)
+  let failing = true
+  const adopt = b.log.adopt.bind(b.log)
+  b.log.adopt = async (k: string, generation: number) => {
+    if (failing) throw new Error('STORAGE_EMPTY: No Hypercore is stored here')
+    return adopt(k, generation)
+  }
+  assert.is(b.sync.adoptProblem(), null)
+  connect(a.transport, b.transport)
+  await clock.tick(500)
+  assert.equal(b.sync.adoptProblem(), {
+    key: key('1'),
+    message: 'STORAGE_EMPTY: No Hypercore is stored here',
+    forMs: 500, // failed as the link opened
+  })
+  await clock.tick(6000) // a's adverts bring it back every second
+  assert.ok(b.sync.adoptProblem()!.forMs >= 5000, 'counted from the first failure')
+  assert.ok(b.logger.events('log-adopt-failed').length >= 5)
+  failing = false
+  await clock.tick(1000)
+  assert.equal(b.log.adopted, [key('1')])
+  assert.is(b.sync.adoptProblem(), null)
+})
+
+test('a failure no longer tried (no better log heard of since) is not reported', async () => {
+  const clock = fakeClock()
+  const { a, b } = betterAndWorse(clock)
+  b.log.adopt = async () => {
+    throw new Error('nope')
+  }
+  connect(a.transport, b.transport)
+  await clock.tick(500)
+  assert.ok(b.sync.adoptProblem())
+  await a.sync.close()
+  await clock.tick(5000)
+  assert.is(b.sync.adoptProblem(), null)
 })
 
 test.run()

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import type { RecordOp } from '../../src/store/record.ts'
 import {
   carriedOps,
+  unexpired,
   missingFrom,
   applyOp,
   createTable,
@@ -209,6 +210,9 @@ test('what a log carries: records until purged, live dismissals; and of those, w
   const put = (download: typeof live): RecordOp => ({ type: 'put', download })
   // The expired and the dismissed record go along until purged: their purge frees their files.
   assert.equal(carriedOps(t, 100), [put(live), put(expired), put(gone), removal])
+  // Written to the new log: not the expired one, which no node can show; the dismissed one, whose
+  // link still works until it expires, is.
+  assert.equal(unexpired(carriedOps(t, 100), 100), [put(live), put(gone), removal])
   purge(t, 100)
   const carried = carriedOps(t, 100)
   assert.equal(carried, [put(live), put(gone), removal], 'a purged record stays behind')
