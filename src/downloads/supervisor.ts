@@ -124,7 +124,10 @@ export class Supervisor {
       else if (d.epoch > worker.epoch || d.owner !== this.o.self.id) worker.stop('fenced')
       else if (current && current.id !== d.id) worker.stop('superseded')
     }
-    this.dropSuperseded(userId, current)
+    // Only once this node may act: just restarted, its table may still hold a download its
+    // cluster dismissed while it was down, older than the user's new request and so preferred
+    // to it; dropping the request then lost it (seen in the soak's chaos, every kill).
+    if (this.o.placement.mayWork()) this.dropSuperseded(userId, current)
     if (!current || !isLive(current)) return
     if (this.paused || this.o.clock.now() < this.quietUntil || !this.o.placement.mayWork()) return
     // A retry waits out its backoff wherever it runs next: here, or at a successor.

@@ -316,13 +316,19 @@ test('a dismissed download’s worker stops', async () => {
   assert.is(s.supervisor.running, 0)
 })
 
+/** Two live downloads of u1 in the log: 'a-first', owned by `firstOwner`, and 'b-second', mine. */
+async function twoOfOneUser(s: ReturnType<typeof setup>, firstOwner: string) {
+  const first = s.live({ id: 'a-first', userId: 'u1', owner: firstOwner, state: 'processing' })
+  const second = s.live({ id: 'b-second', userId: 'u1', owner: 'me', createdAt: s.clock.now() + 1 })
+  await s.log.append({ type: 'put', download: first })
+  await s.log.append({ type: 'put', download: second })
+  return { first, second }
+}
+
 test('of two downloads of one user, the owner of the later one dismisses it everywhere', async () => {
   const s = setup()
-  const winner = s.live({ id: 'a-first', userId: 'u1', owner: 'other' })
-  const loser = s.live({ id: 'b-second', userId: 'u1', owner: 'me', createdAt: s.clock.now() + 1 })
   // Both were accepted on different nodes at the same moment; the log holds both.
-  await s.log.append({ type: 'put', download: winner })
-  await s.log.append({ type: 'put', download: loser })
+  await twoOfOneUser(s, 'other')
   s.supervisor.reconcile(['u1'])
   await settle()
   assert.ok(
@@ -331,6 +337,42 @@ test('of two downloads of one user, the owner of the later one dismisses it ever
   )
   assert.is(s.repo.forUser('u1')?.id, 'a-first')
   assert.is(s.supervisor.running, 0, 'this node runs nothing for the user')
+})
+
+test('a node waiting for its cluster after a restart dismisses no download as superseded: the older one may be a record its cluster dismissed while it was down', async () => {
+  const s = setup()
+  s.rejoin.ready = false
+  // What the restarted node's log still says: a download of u1 that its cluster has since
+  // finished and dismissed, and the user's new request, made on another node and sent here.
+  const { first: stale } = await twoOfOneUser(s, 'me')
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.not.ok(
+    s.log.ops.some((op) => op.type === 'remove'),
+    'nothing is dismissed before the node has caught up',
+  )
+  // Caught up: the dismissal of the stale one has arrived, and the fresh one is the user's.
+  await s.repo.remove(stale)
+  s.rejoin.ready = true
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.is(s.repo.forUser('u1')?.id, 'b-second')
+  assert.not.ok(s.log.ops.some((op) => op.type === 'remove' && op.id === 'b-second'))
+  await s.supervisor.close()
+})
+
+test('a race of two requests is settled once the node may act', async () => {
+  const s = setup()
+  s.rejoin.ready = false
+  await twoOfOneUser(s, 'other')
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.not.ok(s.log.ops.some((op) => op.type === 'remove'))
+  s.rejoin.ready = true
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.ok(s.log.ops.some((op) => op.type === 'remove' && op.id === 'b-second'))
+  await s.supervisor.close()
 })
 
 test('close stops every worker, each writing its newest progress first', async () => {
