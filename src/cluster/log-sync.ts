@@ -14,6 +14,12 @@ import type { Link, LinkStream, Transport } from './transport.ts'
 /** The log as this module drives it (store/record-log.ts). */
 export interface SyncedLog {
   advert(): LogAdvert
+  /**
+   * How many blocks of the view this node's table has read: the advert's length counts a block
+   * as soon as autobase has applied it (or fast-forwarded past it), a moment before the table
+   * holds it.
+   */
+  readLength(): number
   replicate(stream: LinkStream): void
   adopt(key: string, generation: number, length: number): Promise<void>
   addWriter(writerKey: string): Promise<void>
@@ -210,15 +216,20 @@ export class LogSync {
   }
 
   /**
-   * Whether this node's log holds, for each of these members, at least what that member's log
-   * held when this node first heard from it: the same log, and as long.
+   * Whether this node's table holds, for each of these members, at least what that member's
+   * log held when this node first heard from it: the same log, read as far. Read, not only
+   * applied: a node restarted after a SIGKILL whose view had reached its peers' length but
+   * whose table had not read it yet acted on what it held before the kill, starting downloads
+   * its cluster had finished and dismissing users' new requests in favour of them (the soak's
+   * chaos, at most restarts).
    */
   syncedWith(memberIds: string[]): boolean {
     const mine = this.o.log.advert()
+    const read = this.o.log.readLength()
     return memberIds.every((id) => {
       for (const [link, first] of this.firstHeard) {
         if (link.memberId !== id) continue
-        return first.key === mine.key && mine.length >= first.length
+        return first.key === mine.key && read >= first.length
       }
       return false
     })
@@ -231,13 +242,14 @@ export class LogSync {
    */
   caughtUpSince(memberIds: string[], since: number): boolean {
     const mine = this.o.log.advert()
+    const read = this.o.log.readLength()
     return memberIds.every((id) => {
       const heard = this.latest.get(id)
       return (
         heard !== undefined &&
         heard.at >= since &&
         heard.advert.key === mine.key &&
-        mine.length >= heard.advert.length
+        read >= heard.advert.length
       )
     })
   }

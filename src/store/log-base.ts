@@ -145,6 +145,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     return this.o.generation
   }
 
+  /** How many blocks of the view the table has read (the advert's length may be ahead). */
+  get readLength(): number {
+    return this.reader?.position ?? 0
+  }
+
   get writable(): boolean {
     return this.base.writable
   }

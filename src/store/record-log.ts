@@ -276,6 +276,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /** What this node says about its log. While a base opens, what was true last. */
+  /** How many blocks of the view the table has read (log-sync.ts: a restarted node's rejoin). */
+  readLength(): number {
+    return this.base?.readLength ?? 0
+  }
+
   advert(): LogAdvert {
     this.lastAdvert = this.base?.advert() ?? this.lastAdvert
     if (!this.lastAdvert) throw new Error('the record log is not open')

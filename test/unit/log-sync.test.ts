@@ -15,11 +15,16 @@ class FakeLog extends EventEmitter<{ advert: [] }> implements SyncedLog {
   readonly adopted: string[] = []
   readonly added: string[] = []
   readonly replicated: LinkStream[] = []
+  /** How far the table has read the view; null: as far as the advert says. */
+  read: number | null = null
   constructor(public state: LogAdvert) {
     super()
   }
   advert() {
     return this.state
+  }
+  readLength() {
+    return this.read ?? this.state.length
   }
   replicate(stream: LinkStream) {
     this.replicated.push(stream)
@@ -161,10 +166,44 @@ test('caught up since a moment: the same log, as long as each member said in an 
   await clock.tick(1000)
   assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'b said 20 operations; a holds 10')
   a.log.state = advert('a', 20)
+  a.log.read = 15
+  assert.not.ok(
+    a.sync.caughtUpSince(['member-b'], since),
+    'its view is as long, but its table has not read it all yet',
+  )
+  a.log.read = null
   assert.ok(a.sync.caughtUpSince(['member-b'], since))
   assert.not.ok(a.sync.caughtUpSince(['member-b', 'member-c'], since), 'c never said anything')
   a.log.state = { ...advert('a', 50), key: key('9') }
   assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'another log is not caught up')
+  a.sync.close()
+  b.sync.close()
+})
+
+test('synced with a member: the same log, and the table read as far as its first advert said', async () => {
+  const clock = fakeClock()
+  const advert = (c: string, length: number): LogAdvert => ({
+    key: key('1'),
+    writers: 2,
+    length,
+    writer: key(c),
+    writable: true,
+    generation: 0,
+  })
+  // a has just restarted: its log holds 10 blocks, b's held 30 when a first heard it.
+  const a = node('a', advert('a', 10), clock)
+  const b = node('b', advert('b', 30), clock)
+  connect(a.transport, b.transport)
+  for (const link of a.transport.links) link.memberId = 'member-b'
+  await clock.tick(1000)
+  assert.not.ok(a.sync.syncedWith(['member-b']), 'a holds 10 of the 30')
+  // Autobase has applied b's blocks (or fast-forwarded past them); the table has not read them.
+  a.log.state = advert('a', 30)
+  a.log.read = 12
+  assert.not.ok(a.sync.syncedWith(['member-b']), 'applied is not read: the table is still old')
+  a.log.read = 30
+  assert.ok(a.sync.syncedWith(['member-b']))
+  assert.not.ok(a.sync.syncedWith(['member-b', 'member-c']), 'c was never heard')
   a.sync.close()
   b.sync.close()
 })
