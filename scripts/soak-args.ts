@@ -10,11 +10,17 @@ export interface SoakArgs {
   logCompactOps: number | null
   /** Where to write every sample as JSON at the end; null: nowhere. */
   samplesFile: string | null
+  /** Seconds between two SIGKILLs of a node (scripts/lib/chaos.ts); null: no node is killed. */
+  killEverySeconds: number | null
+  /** How long a killed node stays down before it is started again, in seconds. */
+  downSeconds: number
+  /** Where to write each node's log lines at the end (`<name>.log`); null: nowhere. */
+  logsDir: string | null
 }
 
 const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [--retention-ms MS]
                       [--warmup-minutes M] [--max-growth PERCENT] [--log-compact-ops N]
-                      [--samples FILE]
+                      [--samples FILE] [--logs DIR] [--kill-every S] [--down S]
   --minutes         how long to load the cluster (default 10; at least 7 past the warm-up;
                     the two measures of the disk at rest add a few minutes)
   --users           users making downloads at once (default 30)
@@ -24,7 +30,12 @@ const HELP = `Usage: npm run soak -- [--minutes N] [--users N] [--work-ms MS] [-
   --max-growth      growth over the judged span that fails the run, in percent (default 10)
   --log-compact-ops the nodes' --log-compact-ops (default: theirs)
   --samples FILE    write every sample (each node's disk every second, the ten-second
-                    samples) to FILE as JSON at the end`
+                    samples) to FILE as JSON at the end
+  --logs DIR        write each node's log lines, every run of it, to DIR/<name>.log at the end
+  --kill-every      SIGKILL a node every S seconds, each in turn, and start it again after
+                    --down S (default 15); its users go on through the other nodes, as
+                    behind a load balancer. Disk and memory are then reported, not judged
+                    (a restart empties a node's memory and compacts its store)`
 
 export function parseArgs(argv: string[]): SoakArgs {
   const o: SoakArgs = {
@@ -36,6 +47,9 @@ export function parseArgs(argv: string[]): SoakArgs {
     maxGrowth: 10,
     logCompactOps: null,
     samplesFile: null,
+    killEverySeconds: null,
+    downSeconds: 15,
+    logsDir: null,
   }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
@@ -43,10 +57,12 @@ export function parseArgs(argv: string[]): SoakArgs {
       console.log(HELP)
       process.exit(0)
     }
-    if (flag === '--samples') {
-      const file = argv[++i]
-      if (!file || file.startsWith('--')) throw new Error('--samples needs a file name')
-      o.samplesFile = file
+    if (flag === '--samples' || flag === '--logs') {
+      const path = argv[++i]
+      if (!path || path.startsWith('--'))
+        throw new Error(`${flag} needs a ${flag === '--logs' ? 'directory' : 'file name'}`)
+      if (flag === '--logs') o.logsDir = path
+      else o.samplesFile = path
       continue
     }
     const value = Number(argv[++i])
@@ -60,7 +76,14 @@ export function parseArgs(argv: string[]): SoakArgs {
     else if (flag === '--warmup-minutes') o.warmupMinutes = value
     else if (flag === '--max-growth') o.maxGrowth = value
     else if (flag === '--log-compact-ops') o.logCompactOps = Math.round(value)
+    else if (flag === '--kill-every') o.killEverySeconds = value
+    else if (flag === '--down') o.downSeconds = value
     else throw new Error(`unknown flag ${flag}; see --help`)
   }
+  if (o.killEverySeconds !== null && o.killEverySeconds <= o.downSeconds)
+    throw new Error(
+      `--kill-every (${o.killEverySeconds} s) must be longer than --down (${o.downSeconds} s): ` +
+        'one node down at a time',
+    )
   return o
 }

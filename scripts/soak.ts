@@ -18,18 +18,24 @@
  * the data directories and lets the users go on (the run lasts that much longer; the samples
  * skip the hold); at the end it does the same. The store's data more than 1.2x between the two
  * (ten times the downloads), or RocksDB's info logs past their cap, exits 1 too.
+ *
+ * With `--kill-every S` a node, each in turn, is killed with SIGKILL every S seconds and started
+ * again (scripts/lib/chaos.ts): then a download lost, failed, stuck or not served fails the
+ * run, and disk and memory are reported but not judged.
  */
 import { SoakSchedule, soakUser, STUCK_MS } from './soak-user.ts'
 import { sample } from './lib/soak-sample.ts'
 import { diskAtRest, mb, restDuring, restVerdict, type Rest } from './soak-rest.ts'
 import { DEFAULTS } from '../src/config.ts'
 import { idleCompactionLeaves } from '../src/cluster/log-compaction.ts'
-import { processCluster, waitForCluster } from './lib/processes.ts'
+import { processCluster, waitForCluster, type NodeProcess } from './lib/processes.ts'
 import { DiskSampler } from './lib/disk-sampler.ts'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { floor, judgeGrowth, MIN_SEGMENT_S, type Sample } from './lib/growth.ts'
 import { NodeSeries } from './lib/node-series.ts'
 import { parseArgs } from './soak-args.ts'
+import { Chaos } from './lib/chaos.ts'
 
 /** How often the nodes are sampled. */
 const SAMPLE_MS = 10_000
@@ -83,6 +89,14 @@ async function main(): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   let restTimer: NodeJS.Timeout | undefined
   let diskSampler: DiskSampler | undefined
+  const chaos =
+    o.killEverySeconds === null
+      ? null
+      : new Chaos(c, {
+          everyMs: o.killEverySeconds * 1000,
+          downMs: o.downSeconds * 1000,
+          holding: () => schedule.holding,
+        })
   /** Nodes whose exit was reported. */
   const reportedGone = new Set<string>()
   /** The disk at rest a tenth of the way in, and at the end. */
@@ -99,15 +113,21 @@ async function main(): Promise<void> {
       (t, bytes) => series.push('disk', t, bytes),
     )
     diskSampler.start()
+    const isUp = chaos ? (i: number) => chaos.isUp(i) : undefined
     const users = Array.from({ length: o.users }, (_, i) =>
-      soakUser(c.nodes[i % 3]!, schedule, () => madeSoFar++),
+      soakUser({ nodes: c.nodes, home: i % 3, isUp }, schedule, () => madeSoFar++),
     )
     restTimer = setTimeout(() => {
       early = restDuring(c.nodes, schedule, o.users, () => madeSoFar, smallLog)
+      // The kills start after the first rest: it measures a cluster that never crashed.
+      const kills = () => chaos?.start()
+      void early.then(kills, kills)
     }, o.minutes * 6_000)
     timer = setInterval(() => {
       // The samples are of the load: none while the users are held, and the time of the load.
       if (schedule.holding) return
+      // A killed node has no sample to give until it is back.
+      if (chaos && c.nodes.some((_, i) => !chaos.isUp(i))) return
       void Promise.all(c.nodes.map(sample)).then(
         (samples) => {
           const t = (Date.now() - started - schedule.heldMs) / 1000
@@ -141,6 +161,8 @@ async function main(): Promise<void> {
           console.log(`${Math.round(t)} s  ${per.join(' | ')}`)
         },
         (err: Error) => {
+          // A node the chaos killed is expected to fail its sample.
+          if (chaos && c.nodes.some((_, i) => !chaos.isUp(i))) return
           console.log(`sample failed: ${err.message}`)
           // A node that is gone says so once, with how it ended and what it said last.
           for (const n of c.nodes)
@@ -153,6 +175,7 @@ async function main(): Promise<void> {
       )
     }, SAMPLE_MS)
     const results = await Promise.all(users)
+    await chaos?.stop()
     clearInterval(timer)
     diskSampler.stop()
     const rests = [
@@ -170,6 +193,8 @@ async function main(): Promise<void> {
       for (const [message, n] of r.refused) refused.set(message, (refused.get(message) ?? 0) + n)
     const stuck = results.flatMap((r) => r.stuck)
     const failedFiles = results.flatMap((r) => r.failedFiles)
+    const lost = results.flatMap((r) => r.lost)
+    const failed = results.flatMap((r) => r.failed)
 
     // The samples after the warm-up, over the span planned for them.
     const plannedS = o.minutes * 60 - warmupS
@@ -180,10 +205,27 @@ async function main(): Promise<void> {
     for (const [message, n] of refused) console.log(`refused ${n} times: ${message}`)
     const retried = results.reduce((a, r) => a + r.retriedFiles, 0)
     if (retried > 0) console.log(`files asked again after a 503 (not on that node yet): ${retried}`)
+    if (chaos)
+      reportChaos(
+        chaos,
+        c.nodes,
+        results.reduce((a, r) => a + r.reconnects, 0),
+      )
+    const toldOf = (id: string) =>
+      c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(id))).slice(-12)
+    for (const l of lost) {
+      console.log(
+        `LOST (shown, then gone without a dismissal): user ${l.user}, ${l.id}, seen on ${l.node}`,
+      )
+      for (const line of toldOf(l.id)) console.log(`  ${line}`)
+    }
+    for (const f of failed) {
+      console.log(`FAILED: user ${f.user}, ${f.id} on ${f.node}: ${f.error}`)
+      for (const line of toldOf(f.id)) console.log(`  ${line}`)
+    }
     for (const f of failedFiles) {
       console.log(`FILE NOT SERVED: ${f.node}: ${f.id} HTTP ${f.status}`)
-      const told = c.nodes.flatMap((n) => n.lines.filter((l) => l.includes(f.id)))
-      for (const l of told.slice(-12)) console.log(`  ${l}`)
+      for (const l of toldOf(f.id)) console.log(`  ${l}`)
     }
     for (const st of stuck) {
       console.log(
@@ -220,14 +262,13 @@ async function main(): Promise<void> {
       // Samples lost (a node that stopped answering) leave segments empty: no verdict, no pass.
       if (!g) {
         console.log(`${what}: CANNOT BE JUDGED (fewer than 3 segments with samples of every node)`)
-        return false
+        return chaos !== null
       }
       const ok = g.pct <= o.maxGrowth
-      console.log(
-        `${what}: ${g.text} over the judged span (limit ${o.maxGrowth} %): ` +
-          `${ok ? 'levels off' : 'KEEPS GROWING'}`,
-      )
-      return ok
+      // With chaos a restart empties a node's memory and compacts its store: reported only.
+      const judgement = chaos ? 'not judged (nodes killed)' : ok ? 'levels off' : 'KEEPS GROWING'
+      console.log(`${what}: ${g.text} over the judged span (limit ${o.maxGrowth} %): ${judgement}`)
+      return ok || chaos !== null
     }
     const diskOk = verdict('disk', 'disk')
     const memoryOk = verdict('memory', 'memory')
@@ -241,7 +282,10 @@ async function main(): Promise<void> {
     const ok =
       [diskOk, memoryOk, restVerdict(rests)].every(Boolean) &&
       stuck.length === 0 &&
-      failedFiles.length === 0
+      failedFiles.length === 0 &&
+      lost.length === 0 &&
+      failed.length === 0 &&
+      (chaos?.kills.every((k) => k.backAfterMs !== null) ?? true)
     process.exitCode = ok ? 0 : 1
     if (o.samplesFile) {
       const nodes = c.nodes.map((n) => n.name)
@@ -254,8 +298,39 @@ async function main(): Promise<void> {
     clearInterval(timer)
     diskSampler?.stop()
     clearTimeout(restTimer)
+    await chaos?.stop()
+    if (o.logsDir) {
+      mkdirSync(o.logsDir, { recursive: true })
+      for (const n of c.nodes)
+        writeFileSync(join(o.logsDir, `${n.name}.log`), n.lines.join('\n') + '\n')
+      console.log(`the nodes' log lines: ${o.logsDir}/<name>.log`)
+    }
     await c.teardown()
   }
+}
+
+/**
+ * What the kills did: how many, how long each node took to accept downloads again, and what the
+ * nodes say they did about it (downloads taken over, writes fenced off, races lost).
+ */
+function reportChaos(chaos: Chaos, nodes: NodeProcess[], reconnects: number): void {
+  const back = chaos.kills.flatMap((k) => (k.backAfterMs === null ? [] : [k.backAfterMs]))
+  back.sort((a, b) => a - b)
+  const count = (event: string) =>
+    nodes.reduce((n, x) => n + x.lines.filter((l) => l.includes(` ${event} `)).length, 0)
+  console.log(
+    `chaos: ${chaos.kills.length} nodes killed, ${back.length} back` +
+      (back.length
+        ? ` (accepting downloads ${(back[Math.floor(back.length / 2)]! / 1000).toFixed(1)} s ` +
+          `median, ${(back.at(-1)! / 1000).toFixed(1)} s at most after the kill)`
+        : '') +
+      `; users' sockets opened again ${reconnects} times; the nodes logged ` +
+      `${count('takeover')} takeovers, ${count('fenced')} fenced writes, ` +
+      `${count('race-lost')} races lost, ${count('superseded')} superseded`,
+  )
+  for (const k of chaos.kills)
+    if (k.backAfterMs === null)
+      console.log(`chaos: ${k.node}, killed at ${k.at.toISOString()}, NOT BACK`)
 }
 
 /**

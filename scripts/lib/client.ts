@@ -106,6 +106,31 @@ export class Client {
     })
   }
 
+  /**
+   * The message at `index` of `messages`, once it has come: 'closed' if the socket closes
+   * first, 'timeout' after `timeoutMs`.
+   */
+  at(index: number, timeoutMs: number): Promise<Message | 'closed' | 'timeout'> {
+    if (this.messages.length > index) return Promise.resolve(this.messages[index]!)
+    if (this.ws.readyState === this.ws.CLOSED) return Promise.resolve('closed')
+    return new Promise((resolve) => {
+      const done = (r: Message | 'closed' | 'timeout') => {
+        clearTimeout(timer)
+        this.ws.off('close', onClose)
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        resolve(r)
+      }
+      const timer = setTimeout(() => done('timeout'), Math.max(0, timeoutMs))
+      const onClose = () => done('closed')
+      this.ws.on('close', onClose)
+      const waiter = {
+        test: () => this.messages.length > index,
+        resolve: () => done(this.messages[index]!),
+      }
+      this.waiters.push(waiter)
+    })
+  }
+
   /** The first download message (already received or still to come) whose record passes the test. */
   seen(
     test: (d: Record<string, any> | null) => boolean,
