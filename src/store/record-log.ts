@@ -128,6 +128,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private readonly streams = new Set<Stream>()
   /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
   private pointer: LogPointer | null = null
+  private pointerWrites: Promise<void> = Promise.resolve()
   private moving = false
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
@@ -218,9 +219,20 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return base
   }
 
-  private async savePointer(pointer: LogPointer): Promise<void> {
-    await savePointer(this.o.dataDir, pointer)
-    this.pointer = pointer
+  /**
+   * Writes the pointer, one write after another: two moves close together would otherwise
+   * write the same temporary file at once, and the earlier could land last. A pointer to `base`
+   * is not written once this node has moved on from it: it would name the base left, and a
+   * restart would reopen that one (a test under load did).
+   */
+  private savePointer(pointer: LogPointer, base: LogBase | null = null): Promise<void> {
+    const write = this.pointerWrites.then(async () => {
+      if (base && base !== this.base) return
+      await savePointer(this.o.dataDir, pointer)
+      this.pointer = pointer
+    })
+    this.pointerWrites = write.catch(() => {})
+    return write
   }
 
   /**
@@ -478,6 +490,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (target.key === null) {
         await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
       }
+      // A pointer being written for the base being left lands before the move (savePointer).
+      await this.pointerWrites
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
       this.left.push({
@@ -521,8 +535,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   private async settle(base: LogBase, pointer: LogPointer): Promise<void> {
     if (base !== this.base || this.closing) return
-    await this.savePointer(pointer)
-    this.emit('settled', pointer)
+    await this.savePointer(pointer, base)
+    if (this.pointer === pointer) this.emit('settled', pointer)
   }
 
   /** Safe to call twice. */
@@ -533,6 +547,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       const drained = this.base?.drain().catch(() => {})
       await Promise.race([drained, delay(this.o.clock, CLOSE_DRAIN_WAIT_MS)])
       await this.base?.close()
+      await this.pointerWrites
     })()
     return this.closing
   }
