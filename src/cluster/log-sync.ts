@@ -42,6 +42,9 @@ export interface LogSyncOptions {
   logger: Logger
 }
 
+/** A move to a better log that has not ended after this long counts as stuck (`adoptProblem`). */
+export const ADOPT_HANGS_MS = 30_000
+
 interface LogMessage {
   type: 'log'
   advert: LogAdvert
@@ -58,7 +61,10 @@ export class LogSync {
   private readonly latest = new Map<string, { advert: LogAdvert; at: number }>()
   /** The most writers and operations any peer said each log has (by key). */
   private readonly known = new Map<string, { writers: number; length: number }>()
-  private adopting: string | null = null
+  /** The move to a better log under way, and since when (this node's clock). */
+  private adopting: { key: string; since: number } | null = null
+  /** The move under way was told to be slow (`log-adopt-slow`). */
+  private toldSlow = false
   /** Adopting a better log fails: which, why, since when and when last tried. */
   private adoptFailure: { key: string; message: string; since: number; last: number } | null = null
   private timer: Timer | null = null
@@ -88,8 +94,23 @@ export class LogSync {
   adoptProblem(): { key: string; message: string; forMs: number } | null {
     const f = this.adoptFailure
     const now = this.clock.now()
-    if (!f || now - f.last > 3 * this.advertMs) return null
-    return { key: f.key, message: f.message, forMs: now - f.since }
+    if (f && now - f.last <= 3 * this.advertMs)
+      return { key: f.key, message: f.message, forMs: now - f.since }
+    // A move that never ends fails nothing, and every later move waits behind it: the node
+    // stays on the log it was on, with nothing to say so (a chaos soak found one node on a log
+    // three compactions old, its /healthz ok).
+    const a = this.adopting
+    if (!a || now - a.since < ADOPT_HANGS_MS) return null
+    const forMs = now - a.since
+    if (!this.toldSlow) {
+      this.toldSlow = true
+      this.o.logger.warn('log-adopt-slow', { key: a.key.slice(0, 12), ms: forMs })
+    }
+    return {
+      key: a.key,
+      message: 'the move under way has not finished',
+      forMs,
+    }
   }
 
   /**
@@ -162,8 +183,9 @@ export class LogSync {
     this.remember(theirs)
     const mine = this.judged(this.o.log.advert())
     if (better(theirs, mine)) {
-      if (this.adopting === theirs.key) return
-      this.adopting = theirs.key
+      if (this.adopting?.key === theirs.key) return
+      this.adopting = { key: theirs.key, since: this.clock.now() }
+      this.toldSlow = false
       this.o.logger.info('log-adopt', {
         key: theirs.key.slice(0, 12),
         from,
@@ -182,7 +204,7 @@ export class LogSync {
           },
         )
         .finally(() => {
-          if (this.adopting === theirs.key) this.adopting = null
+          if (this.adopting?.key === theirs.key) this.adopting = null
         })
       return
     }

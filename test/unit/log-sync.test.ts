@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { EventEmitter } from 'node:events'
-import { LogSync, type SyncedLog } from '../../src/cluster/log-sync.ts'
+import { ADOPT_HANGS_MS, LogSync, type SyncedLog } from '../../src/cluster/log-sync.ts'
 import type { LogAdvert } from '../../src/store/log-advert.ts'
 import type { LinkStream } from '../../src/cluster/transport.ts'
 import { fakeClock } from '../helpers/clock.ts'
@@ -277,6 +277,29 @@ test('a failure no longer tried (no better log heard of since) is not reported',
   await a.sync.close()
   await clock.tick(5000)
   assert.is(b.sync.adoptProblem(), null)
+})
+
+test('a move to the better log that never ends is reported once it has taken too long, and told once', async () => {
+  const clock = fakeClock()
+  const { a, b } = betterAndWorse(clock)
+  let finish = () => {}
+  const adopt = b.log.adopt.bind(b.log)
+  b.log.adopt = (k: string, generation: number) =>
+    new Promise<void>((resolve) => (finish = () => void adopt(k, generation).then(resolve)))
+  connect(a.transport, b.transport)
+  await clock.tick(ADOPT_HANGS_MS - 1000)
+  assert.is(b.sync.adoptProblem(), null, 'a slow move is not yet a stuck one')
+  await clock.tick(2000)
+  const problem = b.sync.adoptProblem()
+  assert.is(problem?.key, key('1'))
+  assert.is(problem!.message, 'the move under way has not finished')
+  assert.is(problem!.forMs, ADOPT_HANGS_MS + 1000)
+  b.sync.adoptProblem()
+  assert.is(b.logger.events('log-adopt-slow').length, 1)
+  finish()
+  await settle()
+  assert.is(b.sync.adoptProblem(), null, 'cleared once the move ends')
+  assert.equal(b.log.adopted, [key('1')])
 })
 
 test.run()
