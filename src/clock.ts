@@ -46,3 +46,26 @@ export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<vo
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/**
+ * The promise's outcome, or a rejection saying that `what` took longer than `ms` on the given
+ * clock: for a step that may hang, so that its caller fails and can try again.
+ */
+export function within<T>(clock: Clock, ms: number, what: string, p: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(
+      () => reject(new Error(`${what} took longer than ${Math.round(ms / 1000)} s`)),
+      ms,
+    )
+    p.then(
+      (value) => {
+        clock.clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clock.clearTimeout(timer)
+        reject(err)
+      },
+    )
+  })
+}

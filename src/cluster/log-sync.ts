@@ -20,6 +20,8 @@ export interface SyncedLog {
    * holds it.
    */
   readLength(): number
+  /** The step of a move under way (store/record-log.ts), for a move that takes too long. */
+  moveStep?(): string | null
   replicate(stream: LinkStream): void
   adopt(key: string, generation: number, length: number): Promise<void>
   addWriter(writerKey: string): Promise<void>
@@ -108,7 +110,7 @@ export class LogSync {
     }
     return {
       key: a.key,
-      message: 'the move under way has not finished',
+      message: `the move under way has not finished (${this.o.log.moveStep?.() ?? 'waiting for an earlier one'})`,
       forMs,
     }
   }

@@ -21,8 +21,15 @@ import { carryOver } from './carry-over.ts'
 import { EarlyOps } from './early-ops.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
-import { delay, systemClock, type Clock } from '../clock.ts'
+import { delay, systemClock, within, type Clock } from '../clock.ts'
 
+/**
+ * The longest a step of a move to another base may take before the move fails (and is tried
+ * again at the next advert): a step that hangs would otherwise hold this node on the base it is
+ * on for good, every later move queued behind it (a chaos soak left a node three compactions
+ * behind, after its store was reopened).
+ */
+const MOVE_STEP_MS = 30_000
 /** The pause before carrying records to a new log again after it failed. */
 const CARRY_RETRY_MS = 1000
 /** How long, and how many, of peers' operations on another base are kept (early-ops.ts). */
@@ -130,6 +137,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private pointer: LogPointer | null = null
   private pointerWrites: Promise<void> = Promise.resolve()
   private moving = false
+  /** The step of the move under way, for a move that takes too long to say where it is. */
+  private step: string | null = null
   private closing: Promise<void> | null = null
   private lastAdvert: LogAdvert | null = null
   /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
@@ -185,7 +194,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     await this.savePointer({ key: this.base.key.toString('hex'), namespace, generation })
   }
 
-  private async open(target: Target, seed: RecordOp[]): Promise<LogBase> {
+  private async open(target: Target, seed: RecordOp[], bounded = false): Promise<LogBase> {
     const base = new LogBase({
       store: this.o.store.namespace(target.namespace),
       key: target.key === null ? null : Buffer.from(target.key, 'hex'),
@@ -211,9 +220,18 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (base === this.base) this.emit('landed', ops)
     })
     try {
-      await base.ready()
+      // Bounded in a move only: at start there is nothing else to be on.
+      await (bounded
+        ? within(
+            this.o.clock,
+            MOVE_STEP_MS,
+            `opening the log ${target.key?.slice(0, 12)}`,
+            base.ready(),
+          )
+        : base.ready())
     } catch (err) {
-      await base.close().catch(() => {})
+      // Waited for a while only: a base whose opening hangs may hang closing too.
+      await within(this.o.clock, 5000, 'closing', base.close()).catch(() => {})
       throw err
     }
     return base
@@ -288,6 +306,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /** What this node says about its log. While a base opens, what was true last. */
+  /** The step of the move under way, or null (log-sync.ts: a move that takes too long). */
+  moveStep(): string | null {
+    return this.step
+  }
+
   /** How many blocks of the view the table has read (log-sync.ts: a restarted node's rejoin). */
   readLength(): number {
     return this.base?.readLength ?? 0
@@ -475,7 +498,17 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       const old = this.base
       const now = () => this.o.recordTime.now()
       const snapshot = carriedOps(old.table, now())
-      if (target.key !== null && (await writerDeleted(this.o.store, target.namespace))) {
+      const key = target.key?.slice(0, 12) ?? 'a new log'
+      this.step = `looking up this node's writer on ${key}`
+      const deleted =
+        target.key !== null &&
+        (await within(
+          this.o.clock,
+          MOVE_STEP_MS,
+          this.step,
+          writerDeleted(this.o.store, target.namespace),
+        ))
+      if (deleted) {
         // This node was on that log before, left it, and its sweep deleted its writer there (a
         // restart forgets which writers to keep: `returnableWriters`). Corestore still maps the
         // writer's name to the deleted core and would fail to open it; and a core made again
@@ -484,7 +517,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         this.emit('writer-renewed', to.key!)
       }
       // The new base opens before the old one closes: if it cannot, this node stays where it was.
-      const next = await this.open(target, snapshot)
+      this.step = `opening ${key}`
+      const next = await this.open(target, snapshot, true)
       if (this.closing) return void (await next.close().catch(() => {}))
       // A new base holds the records before any peer hears of it, so they carry only the rest.
       if (target.key === null) {
@@ -505,10 +539,12 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an
       // append it had not taken yet is written to the new base (`append`).
+      this.step = 'draining the log left'
       await old.drain()
       const carried = carriedOps(old.table, now())
       next.merge(carried)
       const oldIds = new Set(old.table.entries.keys())
+      this.step = 'closing the log left'
       await old.close().catch(() => {})
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
@@ -516,6 +552,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       void this.carry(next, unexpired(carried, now()), pointer, target.length)
     } finally {
       this.moving = false
+      this.step = null
     }
   }
 

@@ -292,7 +292,7 @@ test('a move to the better log that never ends is reported once it has taken too
   await clock.tick(2000)
   const problem = b.sync.adoptProblem()
   assert.is(problem?.key, key('1'))
-  assert.is(problem!.message, 'the move under way has not finished')
+  assert.is(problem!.message, 'the move under way has not finished (waiting for an earlier one)')
   assert.is(problem!.forMs, ADOPT_HANGS_MS + 1000)
   b.sync.adoptProblem()
   assert.is(b.logger.events('log-adopt-slow').length, 1)
