@@ -5,7 +5,7 @@
  * housekeeper (file copies and purges).
  */
 import { nanoid } from 'nanoid'
-import { checkParams, isBlobRef, type Download, type Params } from '../store/record.ts'
+import { checkParams, isBlobRef, isLive, type Download, type Params } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
@@ -272,9 +272,13 @@ export class DownloadManager implements DownloadService {
     if (waitMs > 0) throw new TooManyActionsError(waitMs)
   }
 
-  async openFile(id: string, userId: string): Promise<OpenedFile | null> {
+  async openFile(id: string, userId: string): Promise<OpenedFile | 'not-ready' | null> {
     const d = await this.files.servable(id)
-    if (!d || d.userId !== userId || !d.file) return null
+    if (!d) {
+      const made = this.o.repo.get(id)
+      return made?.userId === userId && isLive(made) ? 'not-ready' : null
+    }
+    if (d.userId !== userId || !d.file) return null
     const { filename, contentType } = d.file
     return { id: d.id, filename, contentType, content: await this.o.files.open(d.file) }
   }

@@ -43,6 +43,10 @@ export interface DownloadService {
   /** Every change to the user's download, and notices meant for the user, until `unsubscribe`. */
   subscribe(userId: string, listener: Listener): void
   unsubscribe(userId: string, listener: Listener): void
-  /** The file of a ready download, for its own user only; null if unknown, expired or foreign. */
-  openFile(id: string, userId: string): Promise<OpenedFile | null>
+  /**
+   * The file of a ready download, for its own user only; null if unknown, expired or foreign;
+   * 'not-ready' while the user's download is being made (again: a page can hold the link of a
+   * node that died before the others heard its download was ready, and another took it over).
+   */
+  openFile(id: string, userId: string): Promise<OpenedFile | 'not-ready' | null>
 }

@@ -225,6 +225,14 @@ export function createWebServer(o: WebServerOptions): WebServer {
     const valid = id !== '' && !id.includes('/')
     const found = userId && valid ? await downloads.openFile(id, userId) : null
     if (!found) return text(res, 404, 'No such download (it may have expired).')
+    if (found === 'not-ready') {
+      res.setHeader('retry-after', '2')
+      return text(
+        res,
+        503,
+        'The file is being made again (the server that made it stopped); retry shortly.',
+      )
+    }
     if (!found.content) {
       // Said, not silent: a file its maker's node holds but this one cannot reach is what an
       // operator looks for when pages report "not available on this server yet".

@@ -14,7 +14,7 @@ import {
   RACE_LOST_MESSAGE,
   TooManyActionsError,
 } from '../../src/downloads/errors.ts'
-import type { DownloadEvent } from '../../src/downloads/service.ts'
+import type { DownloadEvent, OpenedFile } from '../../src/downloads/service.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
@@ -109,7 +109,7 @@ test('request, progress (here and relayed), ready, file; a second request is ref
   await settle()
   await settle()
   assert.is(s.manager.current('u1')!.state, 'ready')
-  const opened = await s.manager.openFile(d.id, 'u1')
+  const opened = (await s.manager.openFile(d.id, 'u1')) as OpenedFile
   assert.equal(
     [opened?.filename, opened?.contentType, opened?.content?.size],
     ['r.pdf', 'application/pdf', 4],
@@ -139,7 +139,7 @@ test('a file request for a record not replicated yet waits for it, up to the rep
       expiresAt: at + 60_000,
     }),
   })
-  assert.is((await pending)?.filename, 'late.pdf')
+  assert.is(((await pending) as OpenedFile).filename, 'late.pdf')
 
   // However many requests wait, the repository gains no listener for them.
   const listeners = s.repo.listenerCount('change')
@@ -154,6 +154,31 @@ test('a file request for a record not replicated yet waits for it, up to the rep
   await s.clock.tick(1)
   assert.is(await never, null)
   assert.ok((await Promise.all(crowd)).every((f) => f === null))
+  await s.manager.close()
+})
+
+test('a file request for a download being made again answers not-ready, to its own user only', async () => {
+  const s = setup()
+  // Its maker said ready and died before the others heard; the successor runs it again.
+  await s.log.append({
+    type: 'put',
+    download: download({
+      id: 'again',
+      userId: 'u1',
+      owner: 'other',
+      state: 'processing',
+      progress: 90,
+      epoch: 2,
+      createdAt: s.clock.now(),
+      updatedAt: s.clock.now(),
+      expiresAt: s.clock.now() + 60_000,
+    }),
+  })
+  const mine = s.manager.openFile('again', 'u1')
+  const theirs = s.manager.openFile('again', 'u2')
+  await s.clock.tick(750)
+  assert.is(await mine, 'not-ready')
+  assert.is(await theirs, null, 'another user learns nothing of it')
   await s.manager.close()
 })
 

@@ -20,7 +20,8 @@ function fakeDownloads(owner: string, file: OpenedFile): DownloadService {
     dismiss: async () => null,
     subscribe: () => {},
     unsubscribe: () => {},
-    openFile: async (id, userId) => (id === file.id && userId === owner ? file : null),
+    openFile: async (id, userId) =>
+      userId !== owner ? null : id === file.id ? file : id === 'again' ? 'not-ready' : null,
   }
 }
 
@@ -65,6 +66,12 @@ test('a file not reachable from this node yet gets 503 with a retry hint, not a 
     )
     const other = await fetch(`${s.base}/downloads/nope`, { headers: { cookie } })
     assert.is(other.status, 404)
+    // Shown ready by a node that died before the others heard; another makes it again.
+    const again = await fetch(`${s.base}/downloads/again`, { headers: { cookie } })
+    assert.is(again.status, 503)
+    assert.is(again.headers.get('retry-after'), '2')
+    assert.match(await again.text(), /being made again/)
+    assert.is(log.events('file-unreachable').length, 1, 'not a file this node cannot reach')
   } finally {
     await s.close()
   }
