@@ -146,8 +146,8 @@ test('an advert that cannot be parsed is logged and ignored', async () => {
   assert.is(b.logger.events('bad-message').length, 1)
 })
 
-test('caught up since a moment: the same log, as long as each member said in an advert heard since', async () => {
-  const clock = fakeClock()
+/** a and b on one log, a holding `aLength` blocks and b `bLength`; a knows b as 'member-b'. */
+async function oneLog(clock: ReturnType<typeof fakeClock>, aLength: number, bLength: number) {
   const advert = (c: string, length: number): LogAdvert => ({
     key: key('1'),
     writers: 2,
@@ -156,11 +156,17 @@ test('caught up since a moment: the same log, as long as each member said in an 
     writable: true,
     generation: 0,
   })
-  const a = node('a', advert('a', 10), clock)
-  const b = node('b', advert('b', 20), clock)
+  const a = node('a', advert('a', aLength), clock)
+  const b = node('b', advert('b', bLength), clock)
   connect(a.transport, b.transport)
   for (const link of a.transport.links) link.memberId = 'member-b'
   await clock.tick(1000)
+  return { a, b, advert }
+}
+
+test('caught up since a moment: the same log, as long as each member said in an advert heard since', async () => {
+  const clock = fakeClock()
+  const { a, b, advert } = await oneLog(clock, 10, 20)
   const since = clock.now() + 1
   assert.not.ok(a.sync.caughtUpSince(['member-b'], since), 'no advert heard since then yet')
   await clock.tick(1000)
@@ -182,20 +188,8 @@ test('caught up since a moment: the same log, as long as each member said in an 
 
 test('synced with a member: the same log, and the table read as far as its first advert said', async () => {
   const clock = fakeClock()
-  const advert = (c: string, length: number): LogAdvert => ({
-    key: key('1'),
-    writers: 2,
-    length,
-    writer: key(c),
-    writable: true,
-    generation: 0,
-  })
   // a has just restarted: its log holds 10 blocks, b's held 30 when a first heard it.
-  const a = node('a', advert('a', 10), clock)
-  const b = node('b', advert('b', 30), clock)
-  connect(a.transport, b.transport)
-  for (const link of a.transport.links) link.memberId = 'member-b'
-  await clock.tick(1000)
+  const { a, b, advert } = await oneLog(clock, 10, 30)
   assert.not.ok(a.sync.syncedWith(['member-b']), 'a holds 10 of the 30')
   // Autobase has applied b's blocks (or fast-forwarded past them); the table has not read them.
   a.log.state = advert('a', 30)
