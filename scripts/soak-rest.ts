@@ -59,6 +59,7 @@ export function kindOf(pathInDataDir: string): string {
   if (/^\d+\.log$/.test(name)) return 'wal'
   if (name.startsWith('LOG')) return 'info-log'
   if (name.startsWith('MANIFEST')) return 'manifest'
+  if (name.startsWith('OPTIONS')) return 'options'
   return pathInDataDir.split('/')[0] === name ? 'other' : `${pathInDataDir.split('/')[0]}/other`
 }
 
@@ -187,6 +188,13 @@ export async function restDuring(
   }
 }
 
+/**
+ * RocksDB's OPTIONS files at rest, per node: a copy of its settings written at each open, of
+ * which it keeps the newest two (12.5 KB each here). A node restarted has two where one never
+ * restarted has one, which alone made a chaos soak's store 1.22x at rest.
+ */
+export const OPTIONS_MAX_BYTES_PER_NODE = 2 * 16 * 1024
+
 /** The disk at rest after a run of ten times the downloads: at most this much more. */
 const REST_LIMIT = 1.2
 
@@ -226,13 +234,16 @@ export function restVerdict([a, b]: (Rest | null)[], nodes = 3): boolean {
   }
   const infoLog = (r: Rest) => r.kinds.get('info-log') ?? 0
   const manifest = (r: Rest) => r.kinds.get('manifest') ?? 0
-  const data = (r: Rest) => r.bytes - infoLog(r) - manifest(r)
+  const options = (r: Rest) => r.kinds.get('options') ?? 0
+  const data = (r: Rest) => r.bytes - infoLog(r) - manifest(r) - options(r)
   const ratio = data(b) / Math.max(1, data(a))
   const dataOk = ratio <= REST_LIMIT
   const cap = infoLogCap(nodes)
   const logOk = infoLog(a) <= cap && infoLog(b) <= cap
   const manifestRate = (manifest(b) - manifest(a)) / 1024 / Math.max(1, b.made - a.made)
   const manifestOk = manifestRate <= MANIFEST_KB_PER_DOWNLOAD
+  const optionsCap = nodes * OPTIONS_MAX_BYTES_PER_NODE
+  const optionsOk = options(a) <= optionsCap && options(b) <= optionsCap
   console.log(
     `disk at rest (users stopped, downloads purged, stores swept): ${mb(a.bytes)} after ` +
       `${a.made} downloads, ${mb(b.bytes)} after ${b.made}; ` +
@@ -248,7 +259,8 @@ export function restVerdict([a, b]: (Rest | null)[], nodes = 3): boolean {
       `${mb(infoLog(a))} -> ${mb(infoLog(b))} (cap ${mb(cap)}): ${logOk ? 'within' : 'OVER'}; ` +
       `its manifest: ${kb(manifest(a))} -> ${kb(manifest(b))} (${manifestRate.toFixed(4)} KB ` +
       `per download made in between, limit ${MANIFEST_KB_PER_DOWNLOAD}): ` +
-      `${manifestOk ? 'within' : 'OVER'}`,
+      `${manifestOk ? 'within' : 'OVER'}; its OPTIONS files: ${kb(options(a))} -> ` +
+      `${kb(options(b))} (cap ${kb(optionsCap)}): ${optionsOk ? 'within' : 'OVER'}`,
   )
   console.log(
     `  by kind: ${[...new Set([...a.kinds.keys(), ...b.kinds.keys()])]
@@ -257,5 +269,5 @@ export function restVerdict([a, b]: (Rest | null)[], nodes = 3): boolean {
       .map(({ k, a, b }) => `${k} ${kb(a)} -> ${kb(b)}`)
       .join(', ')}`,
   )
-  return dataOk && logOk && manifestOk
+  return dataOk && logOk && manifestOk && optionsOk
 }

@@ -17,18 +17,20 @@ test("a data directory's files are told apart by what holds them", () => {
   assert.is(kindOf('store/db/LOG'), 'info-log')
   assert.is(kindOf('store/db/LOG.old.1700000000000000'), 'info-log')
   assert.is(kindOf('store/db/MANIFEST-000005'), 'manifest')
-  assert.is(kindOf('store/db/OPTIONS-000007'), 'store/other')
+  assert.is(kindOf('store/db/OPTIONS-000007'), 'options')
+  assert.is(kindOf('store/db/CURRENT'), 'store/other')
   assert.is(kindOf('identity.json'), 'other')
 })
 
-const rest = (bytes: number, made: number, infoLog = 0, manifest = 0): Rest => ({
-  bytes: bytes + infoLog + manifest,
+const rest = (bytes: number, made: number, infoLog = 0, manifest = 0, options = 0): Rest => ({
+  bytes: bytes + infoLog + manifest + options,
   made,
   ms: 40_000,
   kinds: new Map([
     ['sst', bytes],
     ['info-log', infoLog],
     ['manifest', manifest],
+    ['options', options],
   ]),
 })
 
@@ -48,6 +50,18 @@ test("RocksDB's info logs are judged against their cap, not against the first re
   assert.not.ok(
     restVerdict([rest(0.2e6, 1000, 2e6), rest(0.3e6, 10_000, 0)]),
     'the data alone still grew 1.5x',
+  )
+})
+
+test("RocksDB's OPTIONS files are judged against two per node, not against the first rest", () => {
+  // A chaos soak: one per node at the first rest, two per restarted node at the last.
+  assert.ok(restVerdict([rest(0.21e6, 1660, 0, 0, 37e3), rest(0.21e6, 16_724, 0, 0, 74e3)]))
+  assert.not.ok(
+    restVerdict([
+      rest(0.21e6, 1660, 0, 0, 37e3),
+      rest(0.21e6, 16_724, 0, 0, 3 * 2 * 16 * 1024 + 1),
+    ]),
+    'more than two kept per node',
   )
 })
 
