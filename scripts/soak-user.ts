@@ -250,6 +250,10 @@ export async function soakUser(
           continue
         }
         id = d.id
+        // Gone for a moment only: a node reached after a reconnect had not heard of it yet, and
+        // the request made meanwhile lost the race to it. Not lost.
+        const back = result.lost.findIndex((l) => l.id === d.id)
+        if (back >= 0) result.lost.splice(back, 1)
         if (d.state === 'ready') ready = d
         else if (d.state === 'error') {
           result.failed.push({ user, id: d.id, node: at.nodes[i]!.name, error: String(d.error) })
