@@ -21,28 +21,49 @@ function pickRange(): [number, number] {
   return [20_000, 32_768]
 }
 
-export async function freeUdpPorts(count: number): Promise<number[]> {
+/** Ports handed out by this process: none is handed out twice. */
+const handedOut = new Set<number>()
+
+/** A port below the ephemeral range that `bindable` says is free now, not handed out before. */
+async function pick(bindable: (port: number) => Promise<boolean>): Promise<number> {
   const [low, high] = pickRange()
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if (handedOut.has(port) || !(await bindable(port))) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
+export async function freeUdpPorts(count: number): Promise<number[]> {
   const ports: number[] = []
   while (ports.length < count) {
-    const port = low + Math.floor(Math.random() * (high - low))
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4')
-      socket.once('error', () => resolve(false))
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
-    })
-    if (free && !ports.includes(port)) ports.push(port)
+    ports.push(
+      await pick(
+        (port) =>
+          new Promise<boolean>((resolve) => {
+            const socket = createSocket('udp4')
+            socket.once('error', () => resolve(false))
+            socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)))
+          }),
+      ),
+    )
   }
   return ports
 }
 
-export async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
+/**
+ * A TCP port free a moment ago, below the ephemeral range for the reason above: one picked by
+ * binding port 0 was taken by another node's socket before its node bound it ("listen
+ * EADDRINUSE", once in a CI run).
+ */
+export function freeTcpPort(): Promise<number> {
+  return pick(
+    (port) =>
+      new Promise<boolean>((resolve) => {
+        const server = createServer()
+        server.once('error', () => resolve(false))
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+      }),
+  )
 }
