@@ -175,7 +175,11 @@ export async function soakUser(
     result.reconnects++
     for (;;) {
       i = (i + 1) % at.nodes.length
-      if (!at.isUp(i)) continue
+      // A node down is skipped; with none up (chaos keeps two of three up) this waits, not spins.
+      if (!at.isUp(i)) {
+        await sleep(100)
+        continue
+      }
       try {
         client = await Client.connect(at.nodes[i]!.url, cookie)
         seen = 0
