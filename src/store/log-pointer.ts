@@ -36,3 +36,40 @@ export async function savePointer(dataDir: string, pointer: LogPointer): Promise
   await writeFile(path + '.tmp', JSON.stringify(pointer) + '\n')
   await rename(path + '.tmp', path)
 }
+
+/**
+ * One data directory's pointer and the writes of it, one after another: two moves close
+ * together would otherwise write the same temporary file at once, and the earlier could land
+ * last.
+ */
+export class PointerFile {
+  /** What the file says, once read or written. */
+  current: LogPointer | null = null
+  private writes: Promise<void> = Promise.resolve()
+
+  constructor(private readonly dataDir: string) {}
+
+  async read(): Promise<LogPointer | null> {
+    return (this.current = await readPointer(this.dataDir))
+  }
+
+  /**
+   * Writes `pointer` after the writes before it, unless `still()` says false by then: a pointer
+   * to a base the node has moved on from would make a restart reopen the base it left (a test
+   * under load did).
+   */
+  save(pointer: LogPointer, still: () => boolean = () => true): Promise<void> {
+    const write = this.writes.then(async () => {
+      if (!still()) return
+      await savePointer(this.dataDir, pointer)
+      this.current = pointer
+    })
+    this.writes = write.catch(() => {})
+    return write
+  }
+
+  /** Resolves once every write started so far has landed or failed. */
+  written(): Promise<void> {
+    return this.writes
+  }
+}

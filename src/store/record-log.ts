@@ -15,10 +15,12 @@ import { EventEmitter } from 'node:events'
 import type Corestore from 'corestore'
 import { nanoid } from 'nanoid'
 import type { RecordOp } from './record.ts'
-import { readPointer, savePointer, type LogPointer } from './log-pointer.ts'
+import { PointerFile, type LogPointer } from './log-pointer.ts'
 import { carriedOps, unexpired, type RecordTable } from './record-table.ts'
 import { carryOver } from './carry-over.ts'
 import { EarlyOps } from './early-ops.ts'
+import { LeftBases } from './left-bases.ts'
+import { writerDeleted } from './writer-alias.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
 import { delay, systemClock, within, type Clock } from '../clock.ts'
@@ -118,24 +120,12 @@ interface Stream {
   once(event: 'close', listener: () => void): void
 }
 
-/** Whether this node's writer in `namespace` (autobase names it 'local') was made, then deleted. */
-async function writerDeleted(root: Corestore, namespace: string): Promise<boolean> {
-  const store = root.namespace(namespace)
-  try {
-    const discoveryKey = await store.storage.getAlias({ name: 'local', namespace: store.ns })
-    return discoveryKey !== null && !(await store.storage.hasCore(discoveryKey))
-  } finally {
-    await store.close()
-  }
-}
-
 export class RecordLog extends EventEmitter<RecordLogEvents> {
   private base!: LogBase
   private switching: Promise<void> = Promise.resolve()
   private readonly streams = new Set<Stream>()
   /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
-  private pointer: LogPointer | null = null
-  private pointerWrites: Promise<void> = Promise.resolve()
+  private readonly pointer: PointerFile
   private moving = false
   /** The step of the move under way, for a move that takes too long to say where it is. */
   private step: string | null = null
@@ -143,11 +133,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private lastAdvert: LogAdvert | null = null
   /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
   private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
-  /**
-   * The bases this node moved away from, the latest last (a few), with their generation and
-   * this node's writer on each.
-   */
-  private readonly left: { key: string; generation: number; writer: string | null }[] = []
+  private readonly left = new LeftBases(LEFT_KEPT)
   /** Hands an operation to the cluster's scribe (`handTo`), or says to write it here. */
   private scribe: Scribe | null = null
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
@@ -168,6 +154,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       dataDir: o.dataDir,
       onSlowRead: o.onSlowRead,
     }
+    this.pointer = new PointerFile(o.dataDir)
   }
 
   get table(): RecordTable {
@@ -183,15 +170,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   get generation(): number {
-    return this.pointer?.generation ?? 0
+    return this.pointer.current?.generation ?? 0
   }
 
   async ready(): Promise<void> {
-    const pointer = await readPointer(this.o.dataDir)
+    const pointer = await this.pointer.read()
     const namespace = pointer?.namespace ?? 'origin'
     const generation = pointer?.generation ?? 0
     this.base = await this.open({ key: pointer?.key ?? null, namespace, generation, length: 0 }, [])
-    await this.savePointer({ key: this.base.key.toString('hex'), namespace, generation })
+    await this.pointer.save({ key: this.base.key.toString('hex'), namespace, generation })
   }
 
   private async open(target: Target, seed: RecordOp[], bounded = false): Promise<LogBase> {
@@ -238,22 +225,6 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /**
-   * Writes the pointer, one write after another: two moves close together would otherwise
-   * write the same temporary file at once, and the earlier could land last. A pointer to `base`
-   * is not written once this node has moved on from it: it would name the base left, and a
-   * restart would reopen that one (a test under load did).
-   */
-  private savePointer(pointer: LogPointer, base: LogBase | null = null): Promise<void> {
-    const write = this.pointerWrites.then(async () => {
-      if (base && base !== this.base) return
-      await savePointer(this.o.dataDir, pointer)
-      this.pointer = pointer
-    })
-    this.pointerWrites = write.catch(() => {})
-    return write
-  }
-
-  /**
    * Whether the pointer names the base this node is on and no move is under way: only then may
    * the cores of other bases be deleted.
    */
@@ -261,8 +232,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return (
       !this.moving &&
       !this.closing &&
-      this.pointer !== null &&
-      this.pointer.key === this.base?.key.toString('hex')
+      this.pointer.current !== null &&
+      this.pointer.current.key === this.base?.key.toString('hex')
     )
   }
 
@@ -272,17 +243,12 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /**
-   * This node's own writers on the bases of this generation it left: it may adopt one again
-   * (nodes that meet at once each adopt the log of the other, and the election settles a moment
-   * later), and its writer there must then be the one the others know, perhaps an indexer.
-   * The sweep keeps them (core-sweep.ts); a compaction to the next generation lets them go.
+   * This node's own writers on the bases of this generation it left, which it may adopt again
+   * (left-bases.ts). The sweep keeps them (core-sweep.ts); a compaction to the next generation
+   * lets them go.
    */
   returnableWriters(): string[] {
-    const out: string[] = []
-    for (const l of this.left) {
-      if (l.writer !== null && l.generation === this.base.generation) out.push(l.writer)
-    }
-    return out
+    return this.left.writersOf(this.base.generation)
   }
 
   /** The last append that failed, until one succeeds. */
@@ -305,7 +271,6 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base?.ops ?? 0
   }
 
-  /** What this node says about its log. While a base opens, what was true last. */
   /** The step of the move under way, or null (log-sync.ts: a move that takes too long). */
   moveStep(): string | null {
     return this.step
@@ -316,6 +281,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base?.readLength ?? 0
   }
 
+  /** What this node says about its log. While a base opens, what was true last. */
   advert(): LogAdvert {
     this.lastAdvert = this.base?.advert() ?? this.lastAdvert
     if (!this.lastAdvert) throw new Error('the record log is not open')
@@ -451,7 +417,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
     if (this.closing || !this.base) return false
-    if (this.base.key.toString('hex') === key || this.left.some((l) => l.key === key)) {
+    if (this.base.key.toString('hex') === key || this.left.has(key)) {
       this.base.merge(ops)
       return true
     }
@@ -510,9 +476,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         ))
       if (deleted) {
         // This node was on that log before, left it, and its sweep deleted its writer there (a
-        // restart forgets which writers to keep: `returnableWriters`). Corestore still maps the
-        // writer's name to the deleted core and would fail to open it; and a core made again
-        // under that name would have its key, and fork what peers hold of it. A new name.
+        // restart forgets which writers to keep: `returnableWriters`): a new name
+        // (writer-alias.ts).
         target = { ...to, namespace: `${to.namespace}-${nanoid(8)}` }
         this.emit('writer-renewed', to.key!)
       }
@@ -524,16 +489,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       if (target.key === null) {
         await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
       }
-      // A pointer being written for the base being left lands before the move (savePointer).
-      await this.pointerWrites
+      // A pointer being written for the base being left lands before the move (`settle`).
+      await this.pointer.written()
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
-      this.left.push({
+      this.left.add({
         key: old.key.toString('hex'),
         generation: old.generation,
         writer: old.advert()?.writer ?? null,
       })
-      if (this.left.length > LEFT_KEPT) this.left.shift()
       const early = this.early.take(next.key.toString('hex'))
       if (early.length > 0) next.merge(early)
       for (const stream of this.streams) next.replicate(stream)
@@ -572,8 +536,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   private async settle(base: LogBase, pointer: LogPointer): Promise<void> {
     if (base !== this.base || this.closing) return
-    await this.savePointer(pointer, base)
-    if (this.pointer === pointer) this.emit('settled', pointer)
+    await this.pointer.save(pointer, () => base === this.base)
+    if (this.pointer.current === pointer) this.emit('settled', pointer)
   }
 
   /** Safe to call twice. */
@@ -584,7 +548,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       const drained = this.base?.drain().catch(() => {})
       await Promise.race([drained, delay(this.o.clock, CLOSE_DRAIN_WAIT_MS)])
       await this.base?.close()
-      await this.pointerWrites
+      await this.pointer.written()
     })()
     return this.closing
   }
