@@ -6,6 +6,8 @@
 export interface HealthSignals {
   /** How long reading the record log has waited for a block (0 when it is not waiting). */
   readStalledMs: number
+  /** How long the oldest write under way to the record log has taken (0 when none is). */
+  writeStalledMs?: number
   /** The last write to the record log that failed, until one succeeds. */
   writeError: { message: string; at: number } | null
   disk: { low: boolean; free: number; reserve: number }
@@ -23,6 +25,11 @@ import { describeQuorum, type QuorumState } from './cluster/quorum.ts'
 
 /** Reading may wait this long for a block before the node counts as stuck. */
 export const READ_STALL_MS = 5000
+/**
+ * A write may be under way this long before the node counts as stuck: far past a loaded
+ * cluster's slowest appends (a few seconds), and past the 5 s after which peers write a copy.
+ */
+export const WRITE_STALL_MS = 15_000
 /** A move to the cluster's log may fail this long (it is tried at every advert) before it counts. */
 export const ADOPT_GRACE_MS = 5000
 
@@ -51,6 +58,11 @@ export function healthProblems(s: HealthSignals): string[] {
     )
   }
   if (s.writeError) problems.push(`writes to the record log fail: ${s.writeError.message}`)
+  if ((s.writeStalledMs ?? 0) >= WRITE_STALL_MS) {
+    problems.push(
+      `a write to the record log has been under way for ${Math.round(s.writeStalledMs! / 1000)} s; its peers write what it sent them`,
+    )
+  }
   if (s.readStalledMs >= READ_STALL_MS) {
     problems.push(
       `reading the record log has waited ${Math.round(s.readStalledMs / 1000)} s for a block`,

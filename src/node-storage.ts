@@ -230,6 +230,10 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     }),
   )
   recordLog.on('change', () => sweeper.wrote())
+  recordLog.on('fast-forward', (to, from) => {
+    sweeper.postpone()
+    log.info('log-fast-forward', { from, to })
+  })
   sweeper.start()
   const repo = new LogRepository({
     log: recordLog,
@@ -250,6 +254,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     },
     signals: () => ({
       readStalledMs: recordLog.readStalledMs(),
+      writeStalledMs: recordLog.writeStalledMs(),
       writeError: recordLog.writeError(),
       disk: disk.state,
       dataDir: dir,

@@ -104,13 +104,14 @@ export class LogSync {
     const a = this.adopting
     if (!a || now - a.since < ADOPT_HANGS_MS) return null
     const forMs = now - a.since
+    const step = this.o.log.moveStep?.() ?? 'waiting for an earlier one'
     if (!this.toldSlow) {
       this.toldSlow = true
-      this.o.logger.warn('log-adopt-slow', { key: a.key.slice(0, 12), ms: forMs })
+      this.o.logger.warn('log-adopt-slow', { key: a.key.slice(0, 12), ms: forMs, step })
     }
     return {
       key: a.key,
-      message: `the move under way has not finished (${this.o.log.moveStep?.() ?? 'waiting for an earlier one'})`,
+      message: `the move under way has not finished (${step})`,
       forMs,
     }
   }

@@ -49,6 +49,8 @@ export interface LogBaseEvents {
   advert: []
   /** Record operations read from the log (not those merged from elsewhere). */
   landed: [ops: RecordOp[]]
+  /** Autobase moved the view to a signed state its peers hold (`to`, `from`: its lengths). */
+  'fast-forward': [to: number, from: number]
 }
 
 /**
@@ -76,6 +78,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly commit: GroupCommit<RecordOp | WriterOp>
   /** Set by `drain`: nothing more is written here. */
   private draining = false
+  /** When each batch handed to autobase and not yet written was handed over. */
+  private readonly writesSince = new Set<{ at: number }>()
   /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
   private readonly writerWait: WriterWait
 
@@ -108,6 +112,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       void this.catchUp().catch((err: Error) => o.onError(err))
     })
     this.base.on('writable', () => this.writerWait.check())
+    this.base.on('fast-forward', (to: number, from: number) => this.emit('fast-forward', to, from))
     this.base.on('unwritable', () => this.writerWait.check())
   }
 
@@ -227,6 +232,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
 
   private async write(ops: (RecordOp | WriterOp)[]): Promise<void> {
     const blocks = toBlocks(ops)
+    const since = { at: this.o.clock.now() }
+    this.writesSince.add(since)
     try {
       await this.base.append(blocks)
       this.writeStats.batches++
@@ -235,8 +242,21 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     } catch (err) {
       this.writeError = { message: (err as Error).message, at: this.o.clock.now() }
       throw err
+    } finally {
+      this.writesSince.delete(since)
     }
     this.writeError = null
+  }
+
+  /**
+   * How long the oldest batch handed to autobase has been under way (0 when none is). A base
+   * whose update loop is stuck neither writes nor fails: a chaos soak met one after its store
+   * was reopened, and the writes waited there for good.
+   */
+  writeStalledMs(): number {
+    let oldest = Infinity
+    for (const w of this.writesSince) oldest = Math.min(oldest, w.at)
+    return oldest === Infinity ? 0 : this.o.clock.now() - oldest
   }
 
   untilWritable(timeoutMs: number): Promise<void> {

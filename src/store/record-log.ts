@@ -26,10 +26,10 @@ import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
 import { delay, systemClock, within, type Clock } from '../clock.ts'
 
 /**
- * The longest a step of a move to another base may take before the move fails (and is tried
- * again at the next advert): a step that hangs would otherwise hold this node on the base it is
- * on for good, every later move queued behind it (a chaos soak left a node three compactions
- * behind, after its store was reopened).
+ * The longest a step of a move to another base may take: opening the new one fails the move
+ * (tried again at the next advert), leaving the old one goes on without it. A step that hangs
+ * would otherwise hold this node where it is for good, every later move queued behind it (two
+ * chaos soaks left a node compactions behind after its store was reopened).
  */
 const MOVE_STEP_MS = 30_000
 /** The pause before carrying records to a new log again after it failed. */
@@ -60,6 +60,12 @@ export interface RecordLogOptions {
   batchMs?: number
   /** How long an append waits for this node to be made a writer before it is refused. @default 10000 */
   writableTimeoutMs?: number
+  /**
+   * The longest a step of a move to another base may take before the move goes on without it
+   * (leaving the old base) or fails and is tried again at the next advert (opening the new).
+   * @default 30000
+   */
+  moveStepMs?: number
   /** How long records carried to an adopted log wait for this node to become its writer. @default 60000 */
   carryOverTimeoutMs?: number
   clock?: Clock
@@ -93,6 +99,8 @@ export interface RecordLogEvents {
   unwritten: [op: RecordOp]
   /** Record operations read from the log this node is on. */
   landed: [ops: RecordOp[]]
+  /** Autobase fast-forwarded the log this node is on (log-base.ts). */
+  'fast-forward': [to: number, from: number]
   /**
    * This node adopts again the base `key` (hex) after its sweep deleted its writer there, and
    * writes under a new one: the old one, if an indexer, stays silent until the next compaction.
@@ -147,6 +155,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       batchMs: o.batchMs ?? 0,
       writableTimeoutMs: o.writableTimeoutMs ?? 10_000,
       carryOverTimeoutMs: o.carryOverTimeoutMs ?? 60_000,
+      moveStepMs: o.moveStepMs ?? MOVE_STEP_MS,
       clock,
       recordTime: o.recordTime ?? clock,
       onError: o.onError ?? (() => {}),
@@ -206,12 +215,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     base.on('landed', (ops) => {
       if (base === this.base) this.emit('landed', ops)
     })
+    base.on('fast-forward', (to, from) => {
+      if (base === this.base) this.emit('fast-forward', to, from)
+    })
     try {
       // Bounded in a move only: at start there is nothing else to be on.
       await (bounded
         ? within(
             this.o.clock,
-            MOVE_STEP_MS,
+            this.o.moveStepMs,
             `opening the log ${target.key?.slice(0, 12)}`,
             base.ready(),
           )
@@ -264,6 +276,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** How long reading the log has been waiting for a block (0 when it is not). */
   readStalledMs(): number {
     return this.base?.readStalledMs() ?? 0
+  }
+
+  /** How long the oldest write under way to the log this node is on has taken (log-base.ts). */
+  writeStalledMs(): number {
+    return this.base?.writeStalledMs() ?? 0
   }
 
   /** How many record operations the log this node is on holds (read so far). */
@@ -470,7 +487,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         target.key !== null &&
         (await within(
           this.o.clock,
-          MOVE_STEP_MS,
+          this.o.moveStepMs,
           this.step,
           writerDeleted(this.o.store, target.namespace),
         ))
@@ -503,13 +520,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       for (const stream of this.streams) next.replicate(stream)
       // What the old base was still writing lands there, then is carried like the rest; an
       // append it had not taken yet is written to the new base (`append`).
-      this.step = 'draining the log left'
-      await old.drain()
+      // Bounded: a base whose update loop is stuck neither writes nor fails (a chaos soak met
+      // one after its store was reopened), and waiting for it held this node off every later
+      // log. What it held is in its table, merged as each write started, and carried all the
+      // same; a write it lands after all is a copy, which changes nothing.
+      await this.leaving(old, 'draining the log left', () => old.drain())
       const carried = carriedOps(old.table, now())
       next.merge(carried)
       const oldIds = new Set(old.table.entries.keys())
-      this.step = 'closing the log left'
-      await old.close().catch(() => {})
+      await this.leaving(old, 'closing the log left', () => old.close())
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
       const pointer = { ...target, key: next.key.toString('hex') }
@@ -517,6 +536,18 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     } finally {
       this.moving = false
       this.step = null
+    }
+  }
+
+  /** A step of leaving `old`, given `moveStepMs`; one that fails or hangs is told, not waited on. */
+  private async leaving(old: LogBase, step: string, run: () => Promise<void>): Promise<void> {
+    this.step = step
+    try {
+      await within(this.o.clock, this.o.moveStepMs, step, run())
+    } catch (err) {
+      if (err instanceof BaseClosedError) return
+      const key = old.key.toString('hex').slice(0, 12)
+      this.o.onError(new Error(`leaving the log ${key}: ${(err as Error).message}; moved on`))
     }
   }
 

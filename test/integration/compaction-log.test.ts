@@ -19,13 +19,14 @@ import { download } from '../helpers/records.ts'
 const NOW = 50_000
 const time = { now: () => NOW }
 
-async function openLog(dir: string) {
+async function openLog(dir: string, moveStepMs?: number) {
   const store = new Corestore(new RetiringStorage(`${dir}/store`))
   const errors: Error[] = []
   const log = new RecordLog({
     store,
     dataDir: dir,
     recordTime: time,
+    moveStepMs,
     onError: (err) => errors.push(err),
   })
   await log.ready()
@@ -221,6 +222,44 @@ test('a compaction moves to a fresh log one generation on, carrying live records
     assert.is(get(n.log.table, 'live', NOW)?.version, 31)
     assert.ok(n.log.table.entries.get('gone')?.removed)
     assert.equal(n.errors, [])
+  } finally {
+    await n.close()
+    await dir.remove()
+  }
+})
+
+test('a move goes on when the log left never drains nor closes, carrying what it held', async () => {
+  const dir = await tempDir()
+  const n = await openLog(dir.path, 300)
+  const never = () => new Promise<void>(() => {})
+  try {
+    const live = download({ id: 'live', userId: 'u1', expiresAt: NOW + 10_000 })
+    await n.log.append({ type: 'put', download: live })
+    // As a base whose update loop is stuck (a chaos soak met one after its store was reopened).
+    const old = (n.log as unknown as { base: { drain(): Promise<void>; close(): Promise<void> } })
+      .base
+    const close = old.close.bind(old)
+    old.drain = never
+    old.close = never
+    const before = n.log.advert()
+    await n.log.compact()
+    await settled(n.log)
+    const after = n.log.advert()
+    assert.is(after.generation, 1, 'on the fresh log')
+    assert.is.not(after.key, before.key)
+    assert.is(get(n.log.table, 'live', NOW)?.version, live.version, 'the record was carried')
+    assert.equal(
+      n.errors.map((e) => e.message.replace(before.key.slice(0, 12), 'KEY')),
+      [
+        'leaving the log KEY: draining the log left took longer than 0 s; moved on',
+        'leaving the log KEY: closing the log left took longer than 0 s; moved on',
+      ],
+    )
+    // A move after it is not held by the one before.
+    await n.log.compact()
+    await settled(n.log)
+    assert.is(n.log.advert().generation, 2)
+    await close()
   } finally {
     await n.close()
     await dir.remove()

@@ -76,6 +76,32 @@ test('moves every 20 s do not put the sweep off: it comes 30 s after the first',
   }
 })
 
+test('a sweep due comes no sooner than 10 s after a move or a fast-forward', async () => {
+  const s = await setup()
+  try {
+    const start = s.clock.now()
+    s.sweeper.start() // due at 30 s
+    await s.clock.tick(25_000)
+    s.sweeper.soon() // a move 5 s before the sweep due: it waits for the log just adopted
+    await s.clock.tick(9_999)
+    assert.is(s.swept.length, 0, 'not within 10 s of the move')
+    await s.clock.tick(1)
+    await eventually(() => s.ended.count === 1, 'the sweep, 10 s after the move')
+    assert.is(s.swept[0]! - start, 35_000)
+    // A fast-forward puts off a sweep that comes due (a quiet spell, here) the same way.
+    s.sweeper.wrote()
+    await s.clock.tick(55_000)
+    s.sweeper.postpone()
+    await s.clock.tick(5_000)
+    assert.is(s.swept.length, 1, 'the quiet spell ended 5 s after a fast-forward')
+    await s.clock.tick(5_000)
+    await eventually(() => s.swept.length === 2, 'the sweep 10 s after the fast-forward')
+    assert.is(s.swept[1]! - s.swept[0]!, 65_000)
+  } finally {
+    await s.close()
+  }
+})
+
 test('a move with no sweep pending sweeps 30 s later', async () => {
   const s = await setup()
   try {

@@ -116,6 +116,34 @@ test('draining writes a batch still gathering at once; closing refuses it', asyn
   assert.equal(t.base.writeStats, { batches: 0, ops: 0, blocks: 0 })
 })
 
+test('a write autobase never ends is measured as it waits, and forgotten once it ends', async () => {
+  const clock = fakeClock()
+  const s = await open(0, clock)
+  // As a base whose update loop is stuck: its append neither lands nor fails.
+  const inner = (s.base as unknown as { base: { append: (b: unknown) => Promise<unknown> } }).base
+  const append = inner.append.bind(inner)
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  inner.append = async (blocks) => {
+    await held
+    return append(blocks)
+  }
+  try {
+    assert.is(s.base.writeStalledMs(), 0, 'nothing under way')
+    const written = s.base.append([{ type: 'put', download: download() }], 1000)
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    await clock.tick(20_000)
+    assert.is(s.base.writeStalledMs(), 20_000)
+    release()
+    await written
+    assert.is(s.base.writeStalledMs(), 0, 'written')
+  } finally {
+    release()
+    await s.close()
+  }
+})
+
 test('a closed log refuses an append with a clear message', async () => {
   const s = await open()
   await s.close()

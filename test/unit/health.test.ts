@@ -28,6 +28,13 @@ test('each problem is named with what to look at', () => {
   assert.is(problems[2], 'reading the record log has waited 7 s for a block')
 })
 
+test('a write to the log under way for long is a problem; a slow one is not', () => {
+  assert.equal(healthProblems({ ...fine, writeStalledMs: 14_999 }), [])
+  assert.equal(healthProblems({ ...fine, writeStalledMs: 15_000 }), [
+    'a write to the record log has been under way for 15 s; its peers write what it sent them',
+  ])
+})
+
 test('a failed store is a problem, named with the cause RocksDB gave', () => {
   const err = new Error('Batch was not applied', {
     cause: new Error('While appending to file: db/000008.log: No space left on device'),

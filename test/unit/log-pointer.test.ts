@@ -41,7 +41,7 @@ test('a pointer file that is not a pointer reads as none', async () => {
   }
 })
 
-test('the bases left: the latest few, and this node's writers on those of one generation', () => {
+test("the bases left: the latest few, and this node's writers on those of one generation", () => {
   const left = new LeftBases(2)
   left.add({ key: 'a', generation: 1, writer: 'wa' })
   left.add({ key: 'b', generation: 2, writer: null })

@@ -289,7 +289,11 @@ test('a move to the better log that never ends is reported once it has taken too
   assert.is(problem!.message, 'the move under way has not finished (waiting for an earlier one)')
   assert.is(problem!.forMs, ADOPT_HANGS_MS + 1000)
   b.sync.adoptProblem()
-  assert.is(b.logger.events('log-adopt-slow').length, 1)
+  assert.equal(
+    b.logger.events('log-adopt-slow').map((e) => e.fields),
+    [{ key: key('1').slice(0, 12), ms: ADOPT_HANGS_MS + 1000, step: 'waiting for an earlier one' }],
+    'told once, with the step it is at',
+  )
   finish()
   await settle()
   assert.is(b.sync.adoptProblem(), null, 'cleared once the move ends')
