@@ -18,6 +18,7 @@ import { BlobFileStore } from './store/file-store.ts'
 import { DiskFileStore } from './store/disk-files.ts'
 import { isBlobRef } from './store/record.ts'
 import { Sweeper } from './store/sweeper.ts'
+import { CoreBirths } from './store/core-births.ts'
 import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import type { StorageProblem } from './downloads/manager.ts'
@@ -100,6 +101,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       : new Error(`cannot open the store in ${dir}: ${err.message}`)
   })
   const store = closers.add('store', new Corestore(storage), (s) => s.close())
+  // Before anything opens a core: every core is born in this process (core-births.ts).
+  const births = new CoreBirths(store, clock)
   const recordLog = new RecordLog({
     store,
     dataDir: dir,
@@ -184,11 +187,24 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       ...fileCores(recordLog.table),
       blobs.key,
     ],
+    // Cores of the log this node is on that autobase keeps closed for a while.
+    keepIds: () => births.since(recordLog.openedSince()),
     settled: () => recordLog.settled(),
     afterMoveMs: o.sweepAfterMoveMs,
     clock,
     onStart: async () => void (before = await dirBytes(storeDir)),
-    onSwept: async ({ deleted, closing, closeStarted, reclaimed, stuck, kept, ms, idleMs }) => {
+    onSwept: async ({
+      deleted,
+      deletedIds,
+      closing,
+      closeStarted,
+      reclaimed,
+      stuck,
+      kept,
+      ms,
+      idleMs,
+    }) => {
+      births.forget(deletedIds ?? [])
       // A trim that fails costs the info log's few MB, not the sweep's report.
       const info = await trimInfoLog(join(storeDir, 'db')).catch((err: Error) => {
         log.warn('info-log-trim-failed', { error: err.message })
@@ -230,10 +246,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     }),
   )
   recordLog.on('change', () => sweeper.wrote())
-  recordLog.on('fast-forward', (to, from) => {
-    sweeper.postpone()
-    log.info('log-fast-forward', { from, to })
-  })
+  recordLog.on('fast-forward', (to, from) => log.info('log-fast-forward', { from, to }))
   sweeper.start()
   const repo = new LogRepository({
     log: recordLog,

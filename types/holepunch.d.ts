@@ -50,6 +50,8 @@ declare module 'corestore' {
     ns: Buffer
     replicate(stream: unknown): unknown
     close(): Promise<void>
+    /** Calls `fn` with every core the store (any session of it) opens from now on. */
+    watch(fn: (core: OpenCore) => void): void
     /**
      * The cores open in this process, by hex discovery key, and their idle collection (each a
      * hypercore `Core`: `gc` counts corestore's strikes, `closing` is its close once started).

@@ -6,8 +6,9 @@
  *
  * Kept: every core in use in this process (the log this node is on, its files, a peer's file
  * being served), every writer of the log this node is on (autobase closes an idle
- * non-indexer's core and opens it again when it wakes), and the file cores that a record still
- * points to. Everything else is a core of a log this node has left, or of files every record
+ * non-indexer's core and opens it again when it wakes), the cores first opened since that log
+ * began to open here (autobase keeps some of them closed for a while: core-births.ts), and the
+ * file cores that a record still points to. Everything else is a core of a log this node has left, or of files every record
  * of which is gone. A core deleted that a peer asks for again is simply fetched again.
  *
  * A core nobody here uses any more stays open as long as a peer replicates it, and the peer
@@ -42,6 +43,8 @@ export interface SweepResult {
   closeStarted: number
   /** Cores left in the store. */
   kept: number
+  /** The discovery keys (hex) of the cores deleted. */
+  deletedIds?: string[]
   ms: number
   /** Cores open with no session that this sweep closed (and deleted). */
   reclaimed?: number
@@ -57,10 +60,14 @@ const CLOSE_WAIT_MS = 5000
 
 /**
  * Deletes every stored core that no session here uses and that is not in `keep` (hex core
- * keys), closing those still open first, then compacts the store. The store must be over a
- * RetiringStorage.
+ * keys) or `keepIds` (hex discovery keys: core-births.ts), closing those still open first,
+ * then compacts the store. The store must be over a RetiringStorage.
  */
-export async function sweepCores(store: Corestore, keep: Iterable<string>): Promise<SweepResult> {
+export async function sweepCores(
+  store: Corestore,
+  keep: Iterable<string>,
+  keepIds: Iterable<string> = [],
+): Promise<SweepResult> {
   const started = Date.now()
   const { storage } = store
   if (!(storage instanceof RetiringStorage)) {
@@ -68,7 +75,7 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
       'sweepCores needs a corestore over a RetiringStorage (store/retiring-storage.ts)',
     )
   }
-  const kept = new Set<string>()
+  const kept = new Set<string>(keepIds)
   for (const key of keep) {
     kept.add(Hypercore.discoveryKey(Buffer.from(key, 'hex')).toString('hex'))
   }
@@ -91,7 +98,7 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
     }
   }
   const retired = [...doomed, ...unused].map((c) => c.id)
-  let deleted = 0
+  const deletedIds: string[] = []
   let reclaimed = 0
   try {
     await storage.retire(retired)
@@ -106,15 +113,17 @@ export async function sweepCores(store: Corestore, keep: Iterable<string>): Prom
       // Opened meanwhile (by us, or for a peer that asked before it was retired): in use.
       if (store.cores.map.has(id)) continue
       await deleteCore(store, core)
-      deleted++
+      deletedIds.push(id)
     }
   } finally {
     storage.release(retired)
   }
   await storage.compact()
   const closing = Object.values(stuck).reduce((a, b) => a + b, 0)
+  const deleted = deletedIds.length
   return {
     deleted,
+    deletedIds,
     closing,
     closeStarted,
     kept: total - deleted,

@@ -130,6 +130,8 @@ interface Stream {
 
 export class RecordLog extends EventEmitter<RecordLogEvents> {
   private base!: LogBase
+  /** When the base this node is on began to open here (this node's clock). */
+  private baseSince = 0
   private switching: Promise<void> = Promise.resolve()
   private readonly streams = new Set<Stream>()
   /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
@@ -183,6 +185,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   async ready(): Promise<void> {
+    this.baseSince = this.o.clock.now()
     const pointer = await this.pointer.read()
     const namespace = pointer?.namespace ?? 'origin'
     const generation = pointer?.generation ?? 0
@@ -252,6 +255,14 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** The keys of the writers of the base this node is on, its creator's included. */
   writerKeys(): string[] {
     return [this.base.key.toString('hex'), ...this.base.writerKeys()]
+  }
+
+  /**
+   * When the base this node is on began to open here: the cores first opened since are its
+   * (the sweep keeps them, core-births.ts).
+   */
+  openedSince(): number {
+    return this.baseSince
   }
 
   /**
@@ -476,6 +487,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   private async switchTo(to: Target): Promise<void> {
     this.moving = true
+    const since = this.o.clock.now()
     try {
       let target = to
       const old = this.base
@@ -510,6 +522,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       await this.pointer.written()
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
+      this.baseSince = since
       this.left.add({
         key: old.key.toString('hex'),
         generation: old.generation,

@@ -17,6 +17,8 @@ export interface SweeperOptions {
   store: Corestore
   /** The hex keys of the cores to keep beside those open. */
   keep: () => Iterable<string>
+  /** And the hex discovery keys of more to keep (core-births.ts). */
+  keepIds?: () => Iterable<string>
   /** Whether it is safe to sweep now (the pointer names the log this node is on). */
   settled: () => boolean
   /**
@@ -24,11 +26,6 @@ export interface SweeperOptions {
    * still open it sweeps again as often, for a minute. @default 30000
    */
   afterMoveMs?: number
-  /**
-   * No sweep starts this soon after a move or a fast-forward (`postpone`), even one due
-   * already. @default 10000, or `afterMoveMs` if that is shorter
-   */
-  settleMs?: number
   /** How often it sweeps anyway, for the files of purged downloads. @default 3600000 */
   intervalMs?: number
   /**
@@ -66,8 +63,6 @@ export class Sweeper {
   private again = false
   /** Since when cores left behind may still be closing. */
   private movedAt = -Infinity
-  /** The latest move or fast-forward: no sweep within `settleMs` of it. */
-  private reshapedAt = -Infinity
   /** The store was written to since the last sweep started, last at `wroteAt`. */
   private dirty = false
   private wroteAt = -Infinity
@@ -84,19 +79,8 @@ export class Sweeper {
    * handed over then and deleted by the follow-up.
    */
   soon(): void {
-    this.movedAt = this.reshapedAt = this.o.clock.now()
+    this.movedAt = this.o.clock.now()
     this.schedule(this.afterMoveMs)
-  }
-
-  /**
-   * The log this node is on changed its cores (autobase fast-forwarded it): no sweep for
-   * `settleMs`. A log just moved to, or fast-forwarded, opens, closes and migrates its cores
-   * for a while, and one without a session at that moment looks unused: two chaos soaks had a
-   * sweep due from the move before run under a move just made (0.9 s after it, 32 cores
-   * deleted), and 0.6 s later autobase failed for good (`Truncation breaks prologue`).
-   */
-  postpone(): void {
-    this.reshapedAt = this.o.clock.now()
   }
 
   /**
@@ -156,17 +140,13 @@ export class Sweeper {
       this.soon()
       return Promise.resolve()
     }
-    const settleMs = this.o.settleMs ?? Math.min(10_000, this.afterMoveMs)
-    const settling = settleMs - (this.o.clock.now() - this.reshapedAt)
-    if (settling > 0) {
-      this.schedule(settling)
-      return Promise.resolve()
-    }
     let next = this.o.intervalMs ?? 3_600_000
     this.dirty = false
     const idleMs = this.wroteAt === -Infinity ? null : this.o.clock.now() - this.wroteAt
     this.running = Promise.resolve(this.o.onStart?.())
-      .then(() => (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep()))
+      .then(() =>
+        (this.o.sweep ?? sweepCores)(this.o.store, this.o.keep(), this.o.keepIds?.() ?? []),
+      )
       .then((result) => {
         if (result.closing === 0) this.followUpMs = 0
         else {
