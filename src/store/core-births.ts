@@ -6,7 +6,7 @@
  * it makes a view core for the next set of indexers, closes it and opens it again when it
  * migrates to it (`createView`), and a fast-forward opens, releases and reopens the views. A
  * sweep that deleted one in between (three nodes in one process sweeping as each move
- * settled: one start in ten) made autobase open it again empty, with the prologue its manifest
+ * settled: 4 runs of 6 s in 20) made autobase open it again empty, with the prologue its manifest
  * names, and close the log for good: `Truncation breaks prologue`, the failure two chaos soaks
  * met 0.6 s after a sweep that ran 0.9 s after an adoption. Every such core is opened first
  * after its log began to open here, while the cores of a log left behind were opened before

@@ -8,8 +8,9 @@
  * being served), every writer of the log this node is on (autobase closes an idle
  * non-indexer's core and opens it again when it wakes), the cores first opened since that log
  * began to open here (autobase keeps some of them closed for a while: core-births.ts), and the
- * file cores that a record still points to. Everything else is a core of a log this node has left, or of files every record
- * of which is gone. A core deleted that a peer asks for again is simply fetched again.
+ * file cores that a record still points to. Everything else is a core of a log this node has
+ * left, or of files every record of which is gone. A core deleted that a peer asks for again is
+ * simply fetched again.
  *
  * A core nobody here uses any more stays open as long as a peer replicates it, and the peer
  * keeps it for the same reason: after a move, the old log's cores would stay open on every
