@@ -176,6 +176,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       self,
       placement,
       relay,
+      peersTold: () => part.records.told(),
       clock,
       retentionMs: config.retentionMs,
       liveTtlMs: config.liveTtlMs,

@@ -78,6 +78,8 @@ export class RecordBroadcast {
   /** Operations whose write started this turn: sent as one message per base. */
   private outgoing: Outgoing[] = []
   private flushing = false
+  /** Waiting for the flush under way (`told`). */
+  private afterFlush: (() => void)[] = []
   private readonly sent: SentOps
   private readonly kept = new KeptOps()
   /** What this node asked a scribe to write (scribe.ts). */
@@ -184,6 +186,15 @@ export class RecordBroadcast {
       )
   }
 
+  /**
+   * Resolves once what this node has started writing so far has been sent to its peers: at the
+   * end of this turn of the event loop (`flush`), or at once when nothing waits to be sent.
+   */
+  told(): Promise<void> {
+    if (!this.flushing) return Promise.resolve()
+    return new Promise((resolve) => this.afterFlush.push(resolve))
+  }
+
   /** One message per turn of the event loop, as the log's group commit writes one batch. */
   private flushSoon(): void {
     if (this.flushing) return
@@ -211,6 +222,9 @@ export class RecordBroadcast {
     if (report)
       for (const link of this.o.transport.links)
         link.send({ type: 'records-written', session, ...report })
+    const waiting = this.afterFlush
+    this.afterFlush = []
+    for (const resolve of waiting) resolve()
   }
 
   private onMessage(link: Link, raw: unknown): void {

@@ -9,6 +9,7 @@ import { checkParams, isBlobRef, isLive, type Download, type Params } from '../s
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
+import type { InsertResult } from '../store/repository.ts'
 import {
   CutOffError,
   DownloadConflictError,
@@ -65,6 +66,11 @@ export interface ManagerOptions extends Omit<
       keepsFileCopy(userId: string, makerId: string, copies: number): boolean
       liveIds(): string[]
     }
+  /**
+   * Resolves once what this node started writing so far was sent to its peers
+   * (cluster/record-broadcast.ts, `told`). @default at once (a node alone)
+   */
+  peersTold?: () => Promise<void>
   /** How many nodes besides its maker keep a copy of each file (--file-copies). */
   fileCopies: number
   relay?: ProgressRelay
@@ -232,7 +238,17 @@ export class DownloadManager implements DownloadService {
       retryAt: null,
     }
     this.o.log.info('request', { id: download.id, user: userId, owner: owner.name })
-    const result = await this.o.repo.insert(download)
+    // Shown once its peers were sent it, not the moment it is merged here: a node killed in
+    // between showed its user a request no other node had heard of, which then vanished (a
+    // chaos soak, once in 16,724). Sent, it reaches them: they write it if this node is gone.
+    this.feed.hold(userId)
+    let result: InsertResult
+    try {
+      result = await this.o.repo.insert(download)
+      if (result.inserted) await this.o.peersTold?.()
+    } finally {
+      this.feed.release(userId)
+    }
     if (!result.inserted) throw new DownloadConflictError(result.existing)
     // Watched only once merged: a request refused here has no race to lose. One made
     // elsewhere may already have arrived with the write, so look at once too.

@@ -35,6 +35,8 @@ export class ProgressFeed {
   private readonly listeners = new Map<string, Set<Listener>>()
   /** The last message sent per user: an unchanged view is not sent again. */
   private readonly lastSent = new Map<string, string>()
+  /** Users whose notifications wait for `release`, with how many holds. */
+  private readonly held = new Map<string, number>()
 
   constructor(private readonly o: ProgressFeedOptions) {}
 
@@ -88,9 +90,24 @@ export class ProgressFeed {
     this.o.interest?.unwatch(userId)
   }
 
+  /**
+   * Holds this user's notifications until `release` (which sends what changed meanwhile): a
+   * request is shown once its peers were sent it, not the moment it is merged here (manager.ts).
+   */
+  hold(userId: string): void {
+    this.held.set(userId, (this.held.get(userId) ?? 0) + 1)
+  }
+
+  release(userId: string): void {
+    const holds = (this.held.get(userId) ?? 1) - 1
+    if (holds > 0) return void this.held.set(userId, holds)
+    this.held.delete(userId)
+    this.notify(userId)
+  }
+
   /** Sends the user's current view to its listeners here, unless it is what they last got. */
   notify(userId: string): void {
-    if (!this.listeners.has(userId)) return
+    if (!this.listeners.has(userId) || this.held.has(userId)) return
     const view = this.current(userId)
     if (view) this.shown.set(userId, { id: view.id, progress: view.progress })
     const key = JSON.stringify(view)

@@ -119,6 +119,31 @@ test('request, progress (here and relayed), ready, file; a second request is ref
   await s.manager.close()
 })
 
+test('a request is shown to its user once its peers were sent it, not as it is merged', async () => {
+  let tell = () => {}
+  const s = setup({ peersTold: () => new Promise<void>((resolve) => (tell = resolve)) })
+  s.manager.subscribe('u1', { onDownloadEvent: (e) => s.events.push(e) })
+  const views = () =>
+    s.events.flatMap((e) => (e.type === 'download' && e.download ? [e.download] : []))
+  const shown = () => views().length
+  const requested = s.manager.request('u1')
+  await settle()
+  assert.is(s.repo.forUser('u1')?.state, 'pending', 'merged here')
+  assert.is(shown(), 0, 'not shown before its peers were sent it')
+  tell()
+  const d = await requested
+  assert.is(shown(), 1)
+  assert.is(views()[0]!.id, d.id)
+  // A refused request holds nothing: the download already shown stays shown.
+  await rejects(
+    () => s.manager.request('u1'),
+    (err: unknown) => err instanceof DownloadConflictError,
+  )
+  s.relay.emit('progress', { id: d.id, userId: 'u1', epoch: 1, progress: 8, at: s.clock.now() })
+  assert.is(shown(), 2, 'ticks reach the socket as before')
+  await s.manager.close()
+})
+
 test('a file request for a record not replicated yet waits for it, up to the replication wait', async () => {
   const s = setup()
   const pending = s.manager.openFile('late', 'u1')

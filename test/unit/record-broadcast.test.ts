@@ -126,6 +126,22 @@ test('what a node writes in one turn reaches every peer as one message, merged t
   assert.equal(b.log.appended, [], 'nothing written: the log brings its own copy')
 })
 
+test('told resolves once what started writing was sent to the peers, at the end of the turn', async () => {
+  const [a, b] = [node('a'), node('b')]
+  link(a, b)
+  await a.broadcast.told() // nothing waiting: at once
+  const op = put({ userId: 'u1' })
+  a.log.start(op)
+  let sentWhenTold = -1
+  const told = a.broadcast.told().then(() => (sentWhenTold = a.broadcast.stats.sent))
+  await Promise.resolve()
+  assert.is(sentWhenTold, -1, 'not before the turn ends')
+  await told
+  assert.is(sentWhenTold, 1, 'sent to the peer by then')
+  await settle()
+  assert.equal(b.log.merged, [op])
+})
+
 test('operations written to another log than the peer is on are left to the logs', async () => {
   const [a, b] = [node('a'), node('b', { key: LOG_B })]
   link(a, b)
