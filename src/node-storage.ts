@@ -196,6 +196,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     onSwept: async ({
       deleted,
       deletedIds,
+      spared,
       closing,
       closeStarted,
       reclaimed,
@@ -215,6 +216,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         closing,
         // Cores corestore's idle collection was closing already when the sweep found them.
         ...(closeStarted > 0 ? { closeStarted } : {}),
+        // Cores with no session kept only as born since the log this node is on began to open.
+        ...(spared ? { spared } : {}),
         // Cores open for peers only that the sweep closed, and those it could not, by why.
         ...(reclaimed ? { reclaimed } : {}),
         ...(stuck

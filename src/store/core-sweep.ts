@@ -44,6 +44,8 @@ export interface SweepResult {
   closeStarted: number
   /** Cores left in the store. */
   kept: number
+  /** Cores kept only because they were first opened since the log this node is on began to. */
+  spared?: number
   /** The discovery keys (hex) of the cores deleted. */
   deletedIds?: string[]
   ms: number
@@ -76,7 +78,9 @@ export async function sweepCores(
       'sweepCores needs a corestore over a RetiringStorage (store/retiring-storage.ts)',
     )
   }
-  const kept = new Set<string>(keepIds)
+  const kept = new Set<string>()
+  const born = new Set<string>(keepIds)
+  let spared = 0
   for (const key of keep) {
     kept.add(Hypercore.discoveryKey(Buffer.from(key, 'hex')).toString('hex'))
   }
@@ -90,6 +94,11 @@ export async function sweepCores(
     const id = discoveryKey.toString('hex')
     if (kept.has(id)) continue
     const open = store.cores.map.get(id)
+    if (born.has(id)) {
+      // Kept only as born since the log this node is on began to open: counted, to see what stays.
+      if (!open?.hasSession()) spared++
+      continue
+    }
     if (!open) doomed.push({ id, core })
     else if (open.hasSession()) continue
     else if (!open.opened) stuck.notOpened = (stuck.notOpened ?? 0) + 1
@@ -125,6 +134,7 @@ export async function sweepCores(
   return {
     deleted,
     deletedIds,
+    spared,
     closing,
     closeStarted,
     kept: total - deleted,

@@ -223,6 +223,7 @@ test('a core first opened since the log this node is on began to open is kept th
     assert.equal(births.since(2000), [next])
     const swept = await sweepCores(store, [], births.since(2000))
     assert.equal(swept.deletedIds, [left])
+    assert.is(swept.spared, 1, 'counted as kept for being born since')
     assert.is(await store.storage.hasCore(Buffer.from(next, 'hex')), true, 'kept')
     births.forget(swept.deletedIds!)
     assert.equal(births.since(0), [next], 'a deleted core is forgotten')
