@@ -558,7 +558,6 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     try {
       await within(this.o.clock, this.o.moveStepMs, step, run())
     } catch (err) {
-      if (err instanceof BaseClosedError) return
       const key = old.key.toString('hex').slice(0, 12)
       this.o.onError(new Error(`leaving the log ${key}: ${(err as Error).message}; moved on`))
     }

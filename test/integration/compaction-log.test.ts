@@ -266,6 +266,30 @@ test('a move goes on when the log left never drains nor closes, carrying what it
   }
 })
 
+test('a move from a log already closed under it (its store failed) tells no error and carries what it held', async () => {
+  const dir = await tempDir()
+  const n = await openLog(dir.path, 300)
+  try {
+    const live = download({ id: 'live', userId: 'u1', expiresAt: NOW + 10_000 })
+    await n.log.append({ type: 'put', download: live })
+    const old = (n.log as unknown as { base: { close(): Promise<void> } }).base
+    await old.close()
+    const before = n.log.advert()
+    await n.log.compact()
+    await settled(n.log)
+    assert.is.not(n.log.advert().key, before.key, 'on the fresh log')
+    assert.is(get(n.log.table, 'live', NOW)?.version, live.version, 'the record was carried')
+    assert.equal(
+      n.errors.map((e) => e.message),
+      [],
+      'leaving a closed log is not a failure',
+    )
+  } finally {
+    await n.close()
+    await dir.remove()
+  }
+})
+
 test('a record expired but not purged yet is merged into the fresh log’s table, not written to it', async () => {
   const dir = await tempDir()
   const n = await openLog(dir.path)
