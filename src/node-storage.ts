@@ -248,7 +248,9 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         'back on a log whose writer this node had deleted; it writes under a new one, which the log admits as a plain writer',
     }),
   )
+  // Merged, then read back from the log (which merges nothing new): both write the store.
   recordLog.on('change', () => sweeper.wrote())
+  recordLog.on('landed', () => sweeper.wrote())
   recordLog.on('fast-forward', (to, from) => log.info('log-fast-forward', { from, to }))
   sweeper.start()
   const repo = new LogRepository({

@@ -132,7 +132,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
 
   /** Merges operations into the table without writing them (what a previous base carried). */
   merge(ops: RecordOp[]): void {
-    const touched = new Set(ops.map((op) => applyOp(this.table, op)))
+    const touched = new Set<string>()
+    for (const op of ops) {
+      const id = applyOp(this.table, op)
+      if (id !== null) touched.add(id)
+    }
     if (touched.size > 0) this.emit('change', touched)
   }
 

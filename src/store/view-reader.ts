@@ -144,11 +144,12 @@ export class ViewReader {
         continue
       }
       for (const op of got) {
-        touched.add(applyOp(this.table, op))
+        const id = applyOp(this.table, op)
+        if (id !== null) touched.add(id)
         ops.push(op)
       }
     }
-    if (touched.size > 0 || writersChanged) this.o.onRead({ touched, writersChanged, ops })
+    if (ops.length > 0 || writersChanged) this.o.onRead({ touched, writersChanged, ops })
   }
 
   /** The block at `index` once it can be read here; null if closed or truncated below it. */

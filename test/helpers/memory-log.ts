@@ -29,6 +29,7 @@ export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> impl
     await this.gate
     if (this.failing) throw this.failing
     this.ops.push(op)
-    this.emit('change', new Set([applyOp(this.table, op)]))
+    const id = applyOp(this.table, op)
+    if (id !== null) this.emit('change', new Set([id]))
   }
 }

@@ -199,6 +199,29 @@ test('a running record is not servable', () => {
   assert.is(servable(t, 'x', 5000), null)
 })
 
+test('applyOp names the record an operation changed, and nothing for one merged before or one that lost', () => {
+  const t = createTable()
+  const v1 = download({ id: 'x', userId: 'u', version: 1, expiresAt: 500 })
+  const v2 = { ...v1, version: 2, progress: 50 }
+  assert.is(applyOp(t, { type: 'put', download: v1 }), 'x', 'a new record')
+  assert.is(applyOp(t, { type: 'put', download: v2 }), 'x', 'a newer write')
+  // As read back from the log after the peer's message merged it: an equal copy.
+  assert.is(applyOp(t, { type: 'put', download: { ...v2 } }), null, 'the same write again')
+  assert.is(applyOp(t, { type: 'put', download: v1 }), null, 'an older write')
+  const removal: RecordOp = { type: 'remove', id: 'x', userId: 'u', at: 90, expiresAt: 800 }
+  assert.is(applyOp(t, removal), 'x', 'a dismissal')
+  assert.is(t.byUser.get('u'), undefined, 'a dismissed record is no longer looked through')
+  assert.is(applyOp(t, { type: 'put', download: { ...v2, version: 3 } }), 'x', 'a later write')
+  assert.is(get(t, 'x', 100), null, 'still dismissed')
+  assert.is(
+    applyOp(t, { ...removal, expiresAt: 900 }),
+    null,
+    'a second dismissal shows nothing new',
+  )
+  assert.is(t.entries.get('x')?.removed?.expiresAt, 900, 'but the later-expiring one is kept')
+  assert.is(applyOp(t, { ...removal, id: 'y' }), 'y', 'a dismissal before its record')
+})
+
 test('what a log carries: records until purged, live dismissals; and of those, what another log lacks', () => {
   const t = createTable()
   const live = download({ id: 'live', userId: 'a', expiresAt: 500 })
