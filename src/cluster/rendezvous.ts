@@ -6,8 +6,23 @@
  */
 import { createHash } from 'node:crypto'
 
+/**
+ * Weights computed lately. A download asks for its user's ranking a score of times across the
+ * cluster (its owner, its successors, its file's keeper, at every tick and change) and each
+ * asks for the same few members: a hash each time cost more than the rest of the ranking.
+ * Bounded (oldest out first), and a weight never changes, so a cached one is never wrong.
+ */
+const weights = new Map<string, bigint>()
+const WEIGHTS_KEPT = 20_000
+
 function weight(key: string, member: string): bigint {
-  return createHash('sha256').update(key).update('\0').update(member).digest().readBigUInt64BE(0)
+  const at = `${key}\0${member}`
+  let w = weights.get(at)
+  if (w !== undefined) return w
+  w = createHash('sha256').update(at).digest().readBigUInt64BE(0)
+  if (weights.size >= WEIGHTS_KEPT) weights.delete(weights.keys().next().value!)
+  weights.set(at, w)
+  return w
 }
 
 /** Member ids ordered from the most to the least preferred owner of `key`. */

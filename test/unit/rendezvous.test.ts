@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { owner, rank } from '../../src/cluster/rendezvous.ts'
@@ -47,6 +48,18 @@ test('the spread over many users is within a few percent of even', () => {
     const even = users.length / set.length
     for (const [m, n] of counts)
       assert.ok(Math.abs(n - even) / even < 0.03, `${m} has ${n}, even is ${even}`)
+  }
+})
+
+test('the ranking is SHA-256 of the key and member, as every version of a node computes it, cached or not', () => {
+  const members = Array.from({ length: 7 }, (_, i) => `node-${i}`)
+  const w = (key: string, m: string) =>
+    createHash('sha256').update(key).update('\0').update(m).digest().readBigUInt64BE(0)
+  for (const key of ['user-1', 'ünïcode-user', '']) {
+    const expected = [...members].sort((a, b) => (w(key, a) > w(key, b) ? -1 : 1))
+    assert.equal(rank(key, members), expected)
+    assert.equal(rank(key, members), expected, 'again, from the cache')
+    assert.is(owner(key, members), expected[0])
   }
 })
 
