@@ -8,13 +8,13 @@ import type { Download } from '../store/record.ts'
 import type { Clock } from '../clock.ts'
 
 interface Race {
-  userId: string
   createdAt: number
   until: number
 }
 
 export class RaceWatch {
-  private readonly racing = new Map<string, Race>()
+  /** By user, then request id: every change of a user's records asks about that user alone. */
+  private readonly racing = new Map<string, Map<string, Race>>()
 
   /**
    * @param watchMs how long a request is watched: far longer than the log takes to show a
@@ -26,39 +26,42 @@ export class RaceWatch {
   ) {}
 
   track(d: Pick<Download, 'id' | 'userId' | 'createdAt'>): void {
-    this.racing.set(d.id, {
-      userId: d.userId,
-      createdAt: d.createdAt,
-      until: this.clock.now() + this.watchMs,
-    })
+    let races = this.racing.get(d.userId)
+    if (!races) this.racing.set(d.userId, (races = new Map()))
+    races.set(d.id, { createdAt: d.createdAt, until: this.clock.now() + this.watchMs })
   }
 
   /** The user dismissed: whatever raced is over. */
   settle(userId: string): void {
-    for (const [id, race] of this.racing) if (race.userId === userId) this.racing.delete(id)
+    this.racing.delete(userId)
   }
 
   /** The ids of this user's requests that lost to `current`, each reported once. */
   lost(userId: string, current: Download | null): string[] {
     const out: string[] = []
-    if (!current) return out
-    for (const [id, race] of this.racing) {
-      if (race.userId !== userId || current.id === id) continue
+    const races = this.racing.get(userId)
+    if (!current || !races) return out
+    for (const [id, race] of races) {
+      if (current.id === id) continue
       // Lost only to one made before (or with) it: a later request means the user moved on.
       if (
         current.createdAt < race.createdAt ||
         (current.createdAt === race.createdAt && current.id < id)
       ) {
-        this.racing.delete(id)
+        races.delete(id)
         out.push(id)
       }
     }
+    if (races.size === 0) this.racing.delete(userId)
     return out
   }
 
   /** Forgets races watched long enough. */
   expire(): void {
     const now = this.clock.now()
-    for (const [id, race] of this.racing) if (now > race.until) this.racing.delete(id)
+    for (const [userId, races] of this.racing) {
+      for (const [id, race] of races) if (now > race.until) races.delete(id)
+      if (races.size === 0) this.racing.delete(userId)
+    }
   }
 }
