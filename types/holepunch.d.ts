@@ -165,6 +165,9 @@ declare module 'protomux' {
   export interface Channel {
     open(handshake?: unknown): void
     close(): void
+    /** Until as many `uncork` calls, messages of every channel of the mux gather in one frame. */
+    cork(): void
+    uncork(): void
     addMessage(opts: { encoding: unknown; onmessage?: (m: unknown) => void }): {
       send(m: unknown): boolean
     }
@@ -192,6 +195,7 @@ declare module 'compact-encoding' {
   }
   const c: {
     json: Encoding
+    utf8: Encoding<string>
     fixed32: Encoding<Buffer>
     buffer: Encoding<Buffer | null>
     raw: Encoding<Buffer>

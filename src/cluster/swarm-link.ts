@@ -6,6 +6,7 @@
 import Protomux from 'protomux'
 import c from 'compact-encoding'
 import { proof, verifyProof } from './admission.ts'
+import { json, jsonText } from './json-codec.ts'
 import type { Link } from './transport.ts'
 import type { Logger } from '../logger.ts'
 
@@ -42,15 +43,15 @@ const OLDER_PROTOCOLS = [
 /** A JSON message with bytes beside it (Link.sendBytes): delivered as the message plus `data`. */
 const withBytes = {
   preencode(state: unknown, m: { head: object; data: Uint8Array }) {
-    c.json.preencode(state, m.head)
+    json.preencode(state, m.head)
     c.uint8array.preencode(state, m.data)
   },
   encode(state: unknown, m: { head: object; data: Uint8Array }) {
-    c.json.encode(state, m.head)
+    json.encode(state, m.head)
     c.uint8array.encode(state, m.data)
   },
   decode(state: unknown): unknown {
-    const head: unknown = c.json.decode(state)
+    const head: unknown = json.decode(state)
     const data = Buffer.from(c.uint8array.decode(state))
     return typeof head === 'object' && head !== null ? { ...head, data } : null
   },
@@ -124,6 +125,7 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
         stream: conn,
         send: (m) => {
           try {
+            gather()
             message.send(m)
           } catch {
             // A closing link: membership will notice the silence.
@@ -131,6 +133,7 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
         },
         sendBytes: (head, data) => {
           try {
+            gather()
             bytes.send({ head, data })
           } catch {
             // As send.
@@ -138,7 +141,7 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
         },
         datagram: (m) => {
           if (!conn.rawStream?.trySend) return false
-          const bytes = Buffer.from(JSON.stringify(m))
+          const bytes = Buffer.from(jsonText(m))
           if (bytes.byteLength > MAX_DATAGRAM_BYTES) return false
           try {
             conn.trySend(bytes)
@@ -154,7 +157,25 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
     onclose: () => conn.destroy(),
   })
   if (!channel) return conn.destroy()
-  const message = channel.addMessage({ encoding: c.json, onmessage: deliver })
+  // What is sent to a peer in one synchronous stretch (a tick and the checkpoint beside it, a
+  // file's bytes and the next window, a record to every link) goes as one frame, sealed and
+  // sent once: the frame leaves when the stretch's microtasks run, before any I/O is waited on.
+  let gathering = false
+  const seal = () => {
+    gathering = false
+    try {
+      channel.uncork()
+    } catch {
+      // A closed link: its messages were lost with it.
+    }
+  }
+  const gather = () => {
+    if (gathering) return
+    gathering = true
+    channel.cork()
+    queueMicrotask(seal)
+  }
+  const message = channel.addMessage({ encoding: json, onmessage: deliver })
   const bytes = channel.addMessage({ encoding: withBytes, onmessage: deliver })
   // Datagrams come to the same place as the channel's messages, once the peer has proved the
   // secret; the secret stream has authenticated and decrypted them.
