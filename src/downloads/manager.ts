@@ -1,27 +1,17 @@
 /**
  * The download manager: the contract the web layer calls (service.ts), composed of the
- * supervisor (a worker for every download this node owns), the progress feed (what each
- * socket here is sent), the race watch (telling a user whose request lost) and the
- * housekeeper (file copies and purges).
+ * request admission (whether this node takes a request now), the supervisor (a worker for
+ * every download this node owns), the progress feed (what each socket here is sent), the race
+ * watch (telling a user whose request lost) and the housekeeper (file copies and purges).
  */
 import { nanoid } from 'nanoid'
-import { checkParams, isBlobRef, isLive, type Download, type Params } from '../store/record.ts'
+import { isBlobRef, isLive, type Download, type Params } from '../store/record.ts'
 import type { NodeRef } from '../cluster/placement.ts'
 import type { ProgressTick, RelayedCheckpoint } from '../cluster/relay.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
 import type { InsertResult } from '../store/repository.ts'
-import {
-  CutOffError,
-  DownloadConflictError,
-  InvalidParamsError,
-  InvalidUserError,
-  JoiningError,
-  RACE_LOST_MESSAGE,
-  ShuttingDownError,
-  StorageFailedError,
-  StorageLowError,
-  TooManyActionsError,
-} from './errors.ts'
+import { DownloadConflictError, RACE_LOST_MESSAGE, TooManyActionsError } from './errors.ts'
+import { RequestAdmission, type StorageProblem } from './request-admission.ts'
 import { TokenBuckets } from '../token-bucket.ts'
 import { Housekeeper } from './housekeeper.ts'
 import { CheckpointCopies } from './checkpoint-copies.ts'
@@ -39,9 +29,6 @@ export interface ProgressRelay extends Interest {
   on(event: 'checkpoint', listener: (copy: RelayedCheckpoint) => void): unknown
 }
 
-/** A user id a record can hold (store/record.ts). */
-const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
-
 /** See ManagerOptions.backFromCutGraceMs. */
 const BACK_FROM_CUT_GRACE_MS = 2000
 
@@ -53,8 +40,7 @@ export interface Owners {
   ownerFor(userId: string): NodeRef
 }
 
-/** Why the node cannot write now: the disk is under its reserve, or the store failed. */
-export type StorageProblem = 'low' | 'failed'
+export type { StorageProblem }
 
 export interface ManagerOptions extends Omit<
   SupervisorOptions,
@@ -84,7 +70,7 @@ export interface ManagerOptions extends Omit<
   actionBurst?: number
   /** Then one more every this many ms. @default 2000 (30 a minute) */
   actionIntervalMs?: number
-  /** Whether record time may be stamped on yet (cluster time compared, or alone). @default yes */
+  /** Whether record time may be stamped on yet (request-admission.ts). @default yes */
   timeTrusted?: () => boolean
   /**
    * Back from a cut, how long the downloads this node owned stay stopped, so that a takeover
@@ -101,6 +87,7 @@ export class DownloadManager implements DownloadService {
   private readonly supervisor: Supervisor
   private readonly feed: ProgressFeed
   private readonly races: RaceWatch
+  private readonly admission: RequestAdmission
   /** Requests and dismissals per user: a flood costs a bounded number of writes and workers. */
   private readonly actions: TokenBuckets
   private readonly housekeeper: Housekeeper
@@ -127,6 +114,7 @@ export class DownloadManager implements DownloadService {
     this.files = new ServableWait(repo, clock, replicationWaitMs)
     this.feed = new ProgressFeed({ records: repo, interest: relay, log })
     this.races = new RaceWatch(clock, raceWatchMs)
+    this.admission = new RequestAdmission(o)
     this.actions = new TokenBuckets({ burst: actionBurst, intervalMs: actionIntervalMs, clock })
     this.supervisor = new Supervisor({
       ...o,
@@ -191,28 +179,10 @@ export class DownloadManager implements DownloadService {
   }
 
   async request(userId: string, params: Params = {}): Promise<DownloadView> {
-    if (this.closed) throw new ShuttingDownError()
-    // Bad parameters stay bad wherever and whenever they are sent: said first.
-    if (!USER_ID.test(userId)) throw new InvalidUserError()
-    const refused = await this.refusal(params)
-    if (refused) throw new InvalidParamsError(refused)
-    // The refusal that is true whatever state this node is in comes first. (The insert below
-    // checks again, atomically.)
-    const existing = this.o.repo.forUser(userId)
-    if (existing) throw new DownloadConflictError(existing)
-    // A record stamped on a clock not yet checked against the cluster's may be hours off.
-    if (this.o.timeTrusted && !this.o.timeTrusted()) throw new JoiningError()
-    // Cut off, it may be on the minority side of a split: a download accepted here could run
-    // beside one accepted there for the same user.
-    let quorum = this.o.quorum?.()
-    // A loss seen now may be this node's own stall, before it read the heartbeats waiting.
-    if (quorum && !quorum.ok && (await this.o.placement.mayWorkSettled?.()))
-      quorum = this.o.quorum?.()
-    if (quorum && !quorum.ok) throw new CutOffError(quorum)
-    // Restarted, or back from a cut, it does not yet know what its cluster did meanwhile.
-    if (!this.o.placement.mayWork()) throw new JoiningError()
-    if (this.storageProblem === 'low') throw new StorageLowError()
-    if (this.storageProblem === 'failed') throw new StorageFailedError()
+    await this.admission.check(userId, params, {
+      closed: this.closed,
+      storage: this.storageProblem,
+    })
     this.takeAction(userId)
     const now = this.o.repo.now()
     const owner = this.o.placement.ownerFor(userId)
@@ -256,21 +226,6 @@ export class DownloadManager implements DownloadService {
     this.races.track(download)
     this.tellRaceLost(userId)
     return download
-  }
-
-  /** The generator's objection to these parameters, or null. */
-  private async refusal(params: Params): Promise<string | null> {
-    const shape = checkParams(params)
-    if (!shape.ok) return shape.error
-    try {
-      const problem = await this.o.generator.validate?.(params)
-      if (problem === null || problem === undefined || problem === '') return null
-      return typeof problem === 'string' ? problem : 'the generator refused them.'
-    } catch (err) {
-      // A validate that throws is the generator's bug; the user is told no more than that.
-      this.o.log.warn('validate-failed', { error: (err as Error)?.message ?? String(err) })
-      return 'the generator could not check them.'
-    }
   }
 
   async dismiss(userId: string): Promise<DownloadView | null> {
