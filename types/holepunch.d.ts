@@ -165,9 +165,6 @@ declare module 'protomux' {
   export interface Channel {
     open(handshake?: unknown): void
     close(): void
-    /** Until as many `uncork` calls, messages of every channel of the mux gather in one frame. */
-    cork(): void
-    uncork(): void
     addMessage(opts: { encoding: unknown; onmessage?: (m: unknown) => void }): {
       send(m: unknown): boolean
     }

@@ -125,7 +125,6 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
         stream: conn,
         send: (m) => {
           try {
-            gather()
             message.send(m)
           } catch {
             // A closing link: membership will notice the silence.
@@ -133,7 +132,6 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
         },
         sendBytes: (head, data) => {
           try {
-            gather()
             bytes.send({ head, data })
           } catch {
             // As send.
@@ -157,24 +155,6 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
     onclose: () => conn.destroy(),
   })
   if (!channel) return conn.destroy()
-  // What is sent to a peer in one synchronous stretch (a tick and the checkpoint beside it, a
-  // file's bytes and the next window, a record to every link) goes as one frame, sealed and
-  // sent once: the frame leaves when the stretch's microtasks run, before any I/O is waited on.
-  let gathering = false
-  const seal = () => {
-    gathering = false
-    try {
-      channel.uncork()
-    } catch {
-      // A closed link: its messages were lost with it.
-    }
-  }
-  const gather = () => {
-    if (gathering) return
-    gathering = true
-    channel.cork()
-    queueMicrotask(seal)
-  }
   const message = channel.addMessage({ encoding: json, onmessage: deliver })
   const bytes = channel.addMessage({ encoding: withBytes, onmessage: deliver })
   // Datagrams come to the same place as the channel's messages, once the peer has proved the

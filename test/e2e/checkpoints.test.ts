@@ -78,7 +78,12 @@ test('when the owner and both successors die together, the next node resumes fro
     }
     for (const n of order.slice(0, 3)) c.signal(c.nodes.indexOf(n), 'SIGKILL')
 
-    await eventually(() => takeoverLine(c.nodes, d.id) !== null, 'a takeover', 15_000)
+    await eventually(() => takeoverLine(c.nodes, d.id) !== null, 'a takeover', 15_000).catch(
+      (err: Error) => {
+        // What the survivor saw, to tell a missed death from a takeover that never started.
+        throw new Error(`${err.message}; n1 said:\n${c.nodes[0]!.lines.slice(-60).join('\n')}`)
+      },
+    )
     const took = takeoverLine(c.nodes, d.id)!
     assert.is(took.node, 'n1')
     assert.is(took.from, 'log')
