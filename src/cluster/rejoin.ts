@@ -100,10 +100,15 @@ export function watchRejoin(
       if (!told && clock.now() - started >= TELL_WAITING_AFTER_MS) {
         told = true
         log.warn('waiting-for-cluster', {
-          message: 'restarted: its downloads wait until a majority of its cluster is back',
+          // A majority may be back while this node still reads what their log holds.
+          message:
+            state.alive >= state.needed
+              ? 'restarted: its downloads wait until it has caught up with its cluster’s log'
+              : 'restarted: its downloads wait until a majority of its cluster is back',
           known: state.known,
           alive: state.alive,
           needed: state.needed,
+          synced: state.synced,
         })
       }
       return

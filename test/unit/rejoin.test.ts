@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { Rejoin } from '../../src/cluster/rejoin.ts'
+import { Rejoin, watchRejoin } from '../../src/cluster/rejoin.ts'
 import { fakeClock } from '../helpers/clock.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 
 function setup(knownBefore: string[], o: { maxWaitMs?: number; graceMs?: number } = {}) {
   const clock = fakeClock()
@@ -63,6 +64,45 @@ test('an owner not heard of since the restart is presumed gone only a grace afte
   assert.not.ok(s.rejoin.unheardOwnerGone(), 'c may still be on its way back')
   await s.clock.tick(1)
   assert.ok(s.rejoin.unheardOwnerGone())
+})
+
+test('a wait that lasts is told once, saying whether a majority or the log is awaited', async () => {
+  const s = setup(['a', 'b', 'c'])
+  const log = recordingLogger()
+  let readyCalls = 0
+  const stop = watchRejoin(s.rejoin, s.clock, log, () => readyCalls++)
+  await s.clock.tick(1000)
+  assert.equal(log.events('waiting-for-cluster'), [], 'not for a routine restart')
+  s.world.live = ['a', 'b']
+  s.world.synced = false
+  await s.clock.tick(1500)
+  const told = log.events('waiting-for-cluster')
+  assert.is(told.length, 1)
+  assert.match(String(told[0]!.fields.message), /caught up with its cluster’s log/)
+  assert.equal(
+    { ...told[0]!.fields, message: undefined },
+    {
+      message: undefined,
+      known: 3,
+      alive: 2,
+      needed: 2,
+      synced: false,
+    },
+  )
+  s.world.synced = true
+  await s.clock.tick(250)
+  assert.is(readyCalls, 1)
+  assert.equal(log.events('cluster-back')[0]?.fields, { message: 'a majority is back' })
+  stop()
+
+  const lone = setup(['a', 'b', 'c'])
+  const lonely = recordingLogger()
+  watchRejoin(lone.rejoin, lone.clock, lonely, () => {})
+  await lone.clock.tick(2500)
+  assert.match(
+    String(lonely.events('waiting-for-cluster')[0]?.fields.message),
+    /until a majority of its cluster is back/,
+  )
 })
 
 test.run()
