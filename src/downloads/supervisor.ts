@@ -10,6 +10,7 @@ import type { NodeRef } from '../cluster/placement.ts'
 import { Worker, type WorkerOptions } from './worker.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Timer } from '../clock.ts'
+import { SetMap } from '../set-map.ts'
 
 /** Who takes over a download whose owner is gone (cluster/placement.ts). */
 export interface Successors {
@@ -30,6 +31,8 @@ export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nod
 
 export class Supervisor {
   private readonly workers = new Map<string, Worker>()
+  /** The same workers by user: a reconcile runs at every change, over every user once a second. */
+  private readonly workersOf = new SetMap<string, Worker>()
   private readonly takingOver = new Set<string>()
   /** Users whose download waits out a retry's backoff: when to look again. */
   private readonly retryTimers = new Map<string, Timer>()
@@ -117,8 +120,7 @@ export class Supervisor {
 
   private reconcileUser(userId: string): void {
     const current = this.o.repo.forUser(userId)
-    for (const worker of this.workers.values()) {
-      if (worker.userId !== userId) continue
+    for (const worker of this.workersOf.get(userId)) {
       const d = this.o.repo.get(worker.id)
       if (!d) worker.stop('dismissed')
       else if (d.epoch > worker.epoch || d.owner !== this.o.self.id) worker.stop('fenced')
@@ -215,8 +217,10 @@ export class Supervisor {
         (await this.o.placement.mayWorkSettled?.()) ?? this.o.placement.mayWork(),
     })
     this.workers.set(d.id, worker)
+    this.workersOf.add(d.userId, worker)
     void worker.done.then(() => {
       if (this.workers.get(d.id) === worker) this.workers.delete(d.id)
+      this.workersOf.delete(d.userId, worker)
     })
   }
 

@@ -8,6 +8,7 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 import { isLive, type Download, type RecordOp, type RemoveOp } from './record.ts'
+import { SetMap } from '../set-map.ts'
 
 const isFinished = (d: Download): boolean => !isLive(d)
 
@@ -24,12 +25,16 @@ interface Entry {
 
 export interface RecordTable {
   entries: Map<string, Entry>
-  /** Each user's records not dismissed (`index`). */
-  byUser: Map<string, Set<string>>
+  /**
+   * Each user's records not dismissed, for `currentFor` and `visibleOf`: a dismissed one is
+   * never visible again, so it leaves at its dismissal rather than at its purge (a user's
+   * hundredth download would otherwise look through the ninety-nine before it at every change).
+   */
+  byUser: SetMap<string, string>
 }
 
 export function createTable(): RecordTable {
-  return { entries: new Map(), byUser: new Map() }
+  return { entries: new Map(), byUser: new SetMap() }
 }
 
 /**
@@ -75,7 +80,7 @@ export function applyOp(table: RecordTable, op: RecordOp): string | null {
         maxExpiresAt: d.expiresAt,
         purged: false,
       })
-      index(table, d.userId, id)
+      table.byUser.add(d.userId, id)
       return id
     }
     entry.maxExpiresAt = Math.max(entry.maxExpiresAt, d.expiresAt)
@@ -115,25 +120,8 @@ export function applyOp(table: RecordTable, op: RecordOp): string | null {
   const first = !entry.removed
   if (first || op.expiresAt > entry.removed!.expiresAt) entry.removed = op
   if (!first) return null
-  unindex(table, entry.download.userId, id)
+  table.byUser.delete(entry.download.userId, id)
   return id
-}
-
-/**
- * A user's records, for `currentFor` and `visibleOf`: a dismissed one is never visible again,
- * so it leaves at its dismissal rather than at its purge (a user's hundredth download would
- * otherwise look through the ninety-nine before it at every change).
- */
-function index(table: RecordTable, userId: string, id: string): void {
-  let ids = table.byUser.get(userId)
-  if (!ids) table.byUser.set(userId, (ids = new Set()))
-  ids.add(id)
-}
-
-function unindex(table: RecordTable, userId: string, id: string): void {
-  const ids = table.byUser.get(userId)
-  ids?.delete(id)
-  if (ids?.size === 0) table.byUser.delete(userId)
 }
 
 function visible(entry: Entry, now: number): boolean {
@@ -152,7 +140,7 @@ export function get(table: RecordTable, id: string, now: number): Download | nul
  */
 export function currentFor(table: RecordTable, userId: string, now: number): Download | null {
   let best: Download | null = null
-  for (const id of table.byUser.get(userId) ?? []) {
+  for (const id of table.byUser.get(userId)) {
     const entry = table.entries.get(id)
     if (!entry || !visible(entry, now)) continue
     const d = entry.download
@@ -170,7 +158,7 @@ export function currentFor(table: RecordTable, userId: string, now: number): Dow
 /** A user's visible records (usually one; two while a race of requests is being settled). */
 export function visibleOf(table: RecordTable, userId: string, now: number): Download[] {
   const out: Download[] = []
-  for (const id of table.byUser.get(userId) ?? []) {
+  for (const id of table.byUser.get(userId)) {
     const entry = table.entries.get(id)
     if (entry && visible(entry, now)) out.push(entry.download)
   }
@@ -254,7 +242,7 @@ export function purge(table: RecordTable, now: number): Download[] {
     const until = Math.max(entry.maxExpiresAt, entry.removed?.expiresAt ?? 0)
     if (now >= until) {
       table.entries.delete(id)
-      unindex(table, entry.download.userId, id)
+      table.byUser.delete(entry.download.userId, id)
     }
   }
   return released

@@ -316,6 +316,30 @@ test('a dismissed download’s worker stops', async () => {
   assert.is(s.supervisor.running, 0)
 })
 
+test('a dismissal stops that user’s worker only, and a stopped worker is not looked at again', async () => {
+  const s = setup()
+  const d1 = s.live({ userId: 'u1', owner: 'me' })
+  await s.repo.insert(d1)
+  await s.repo.insert(s.live({ userId: 'u2', owner: 'me' }))
+  s.supervisor.reconcileAll()
+  const [run1, run2] = [await s.generator.next(), await s.generator.next()]
+  await s.repo.remove(d1)
+  s.supervisor.reconcileAll()
+  await settle()
+  assert.ok(run1.ctx.signal.aborted)
+  assert.not.ok(run2.ctx.signal.aborted, 'the other user’s worker runs on')
+  assert.is(s.supervisor.running, 1)
+  // u1's download again, under a new id: its old worker (gone) must not stop the new one.
+  await s.repo.insert(s.live({ id: 'u1-again', userId: 'u1', owner: 'me' }))
+  s.supervisor.reconcile(['u1'])
+  const again = await s.generator.next()
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.not.ok(again.ctx.signal.aborted)
+  assert.is(s.supervisor.running, 2)
+  await s.supervisor.close()
+})
+
 /** Two live downloads of u1 in the log: 'a-first', owned by `firstOwner`, and 'b-second', mine. */
 async function twoOfOneUser(s: ReturnType<typeof setup>, firstOwner: string) {
   const first = s.live({ id: 'a-first', userId: 'u1', owner: firstOwner, state: 'processing' })
