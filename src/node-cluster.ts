@@ -119,6 +119,11 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     },
     // One member starts it: the live one with the smallest id.
     leads: () => cluster.live().every((m) => m.id >= self.id),
+    hasLiveWriter: () => {
+      if (recordLog.writable) return true
+      const live = new Set(cluster.live().map((m) => m.id))
+      return logSync.writersOf(recordLog.key.toString('hex')).some((id) => live.has(id))
+    },
     thresholdOps: config.logCompactOps,
     idleMs: o.compactIdleMs,
     clock,

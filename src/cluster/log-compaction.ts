@@ -39,6 +39,8 @@ export interface CompactedLog {
   ops(): number
   /** No move is under way and the pointer names the log this node is on. */
   settled(): boolean
+  /** The step of the move under way, or null when there is none. */
+  moveStep(): string | null
   compact(): Promise<void>
 }
 
@@ -59,6 +61,17 @@ export interface LogCompactionOptions {
    * @default 30000
    */
   idleMs?: number
+  /**
+   * Whether a live member, this one included, is a writer of the log this node is on. A
+   * compaction's log has one writer, its maker, until the maker admits the others: should it
+   * die in that second, the log takes no write until it is back, and none ever if it is gone
+   * (a chaos soak killed one a millisecond after it compacted; its peers refused writes for
+   * 12 s). Once that has lasted `orphanedMs`, the leader moves the cluster to a log of its own,
+   * carrying its table, as any compaction does. @default always
+   */
+  hasLiveWriter?: () => boolean
+  /** @default 3000: a write waiting for a writer is refused after 10 s (record-log.ts). */
+  orphanedMs?: number
   clock: Clock
   logger: Logger
 }
@@ -68,19 +81,27 @@ export class LogCompaction {
   private running = false
   /** The log's operations when last checked, and since when it has held that many. */
   private seen = { ops: -1, since: 0 }
+  /** Since when no live member has been a writer of the log `key` (see `hasLiveWriter`). */
+  private unwritten: { key: string; since: number } | null = null
 
   constructor(private readonly o: LogCompactionOptions) {}
 
+  /** Checks every few seconds; with the threshold at 0 only for a log no one can write. */
   start(): void {
-    if (this.timer || this.o.thresholdOps <= 0) return
+    if (this.timer) return
     this.timer = this.o.clock.setInterval(() => void this.check(), this.o.checkMs ?? 5000)
   }
 
   /** Starts a compaction if one is due here; resolves when it has ended. */
   async check(): Promise<void> {
-    const { log, logger, clock } = this.o
-    if (this.running || !log.settled()) return
+    const { log, clock } = this.o
+    if (this.running) return
     const advert = log.advert()
+    // Not settled: a log no one can write never settles (what was carried to it waits for a
+    // writer), so this one goes by whether a move is under way.
+    if (this.orphaned(advert) && log.moveStep() === null && this.o.leads())
+      return this.run('orphaned', advert)
+    if (!log.settled()) return
     const ops = log.ops()
     if (ops !== this.seen.ops) this.seen = { ops, since: clock.now() }
     const records = this.o.records()
@@ -91,14 +112,30 @@ export class LogCompaction {
         ? 'idle'
         : null
     if (!advert.writable || !reason || !this.o.leads()) return
+    return this.run(reason, advert)
+  }
+
+  /** Whether no live member has written the log this node is on for `orphanedMs`. */
+  private orphaned(advert: LogAdvert): boolean {
+    if (this.o.hasLiveWriter?.() ?? true) {
+      this.unwritten = null
+      return false
+    }
+    const now = this.o.clock.now()
+    if (this.unwritten?.key !== advert.key) this.unwritten = { key: advert.key, since: now }
+    return now - this.unwritten.since >= (this.o.orphanedMs ?? 3000)
+  }
+
+  private async run(reason: string, advert: LogAdvert): Promise<void> {
+    const { log, logger, clock } = this.o
     this.running = true
     const started = clock.now()
     logger.info('log-compact', {
       reason,
       key: advert.key.slice(0, 12),
-      length: ops,
+      length: log.ops(),
       blocks: advert.length,
-      records,
+      records: this.o.records(),
       generation: advert.generation + 1,
     })
     try {

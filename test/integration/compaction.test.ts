@@ -189,4 +189,45 @@ test('two compactions started at once end on one log', async () => {
   }
 })
 
+test('a fresh log whose maker dies before admitting anyone is left for one of the survivors’ own', async () => {
+  const logs = [recordingLogger(), recordingLogger(), recordingLogger()]
+  const c = await createCluster(3, { workMs: 200, logCompactOps: 0 }, (i) => ({ log: logs[i] }))
+  try {
+    await c.oneLog()
+    const [n1, n2, n3] = c.nodes as [RunningNode, RunningNode, RunningNode]
+    const made = await readyDownload(n3)
+    made.client.close()
+    // n1 compacts and dies before it admits anyone: the others follow it to a log only it
+    // could write.
+    n1.recordLog.addWriter = async () => {}
+    await n1.recordLog.compact()
+    const orphan = n1.health().log.key
+    await eventually(
+      () => [n2, n3].every((n) => n.health().log.key === orphan),
+      'the others on the fresh log',
+    )
+    await n1.close()
+    assert.not.ok(n2.health().log.writable || n3.health().log.writable, 'no one writes it')
+
+    // One of them moves the cluster to a log of its own, which the other can write too.
+    await eventually(
+      () => [n2, n3].every((n) => n.health().log.generation === 2 && n.health().log.writable),
+      'both on a log they write',
+      20_000,
+    )
+    assert.is(n2.health().log.key, n3.health().log.key)
+    // For want of a writer (the first move was called by hand); both may have started one, if
+    // they disagreed for a moment on who leads, and the election keeps one (above).
+    const reasons = logs.flatMap((l) => l.events('log-compact')).map((e) => e.fields.reason)
+    assert.ok(reasons.length >= 1 && reasons.every((r) => r === 'orphaned'), String(reasons))
+    for (const n of [n2, n3]) {
+      assert.is(n.manager.current(made.ready.userId as string)?.id, made.ready.id, n.name)
+    }
+    const after = await readyDownload(n2)
+    after.client.close()
+  } finally {
+    await c.teardown()
+  }
+})
+
 test.run()

@@ -29,10 +29,20 @@ test('due at rest once a hundredth of the threshold would be dropped', () => {
   assert.not.ok(idleCompactionDue(1_000_000, 0, 0), '0 turns it off')
 })
 
-function setup() {
+function setup(thresholdOps = 100) {
   const clock = fakeClock()
   const logger = recordingLogger()
-  const state = { ops: 0, records: 0, writable: true, settled: true, leads: true, compactions: 0 }
+  const state = {
+    ops: 0,
+    records: 0,
+    writable: true,
+    settled: true,
+    leads: true,
+    compactions: 0,
+    /** A live member (this one or another) writes the log. */
+    liveWriter: true,
+    moveStep: null as string | null,
+  }
   const log: CompactedLog = {
     advert: (): LogAdvert => ({
       key: 'a'.repeat(64),
@@ -44,20 +54,33 @@ function setup() {
     }),
     ops: () => state.ops,
     settled: () => state.settled,
+    moveStep: () => state.moveStep,
     compact: async () => {
       state.compactions++
       state.ops = state.records
+      state.writable = state.liveWriter = true
     },
   }
   const compaction = new LogCompaction({
     log,
     records: () => state.records,
     leads: () => state.leads,
-    thresholdOps: 100,
+    hasLiveWriter: () => state.liveWriter,
+    thresholdOps,
     clock,
     logger,
   })
   return { state, compaction, logger, clock }
+}
+
+/** The next check compacts, for `reason`, and none comes in the minute after. */
+async function compactsOnce(s: ReturnType<typeof setup>, reason: string, after: string) {
+  await s.compaction.check()
+  assert.is(s.state.compactions, 1)
+  assert.is(s.logger.events('log-compact')[0]!.fields.reason, reason)
+  await s.clock.tick(60_000)
+  await s.compaction.check()
+  assert.is(s.state.compactions, 1, after)
 }
 
 test('the leader compacts when due, and only then', async () => {
@@ -114,13 +137,51 @@ test('a log quiet for 30 s is compacted once it would drop a hundredth of the th
   await s.compaction.check()
   assert.is(s.state.compactions, 0, 'only the leader starts it')
   s.state.leads = true
-  await s.compaction.check()
-  assert.is(s.state.compactions, 1)
-  assert.is(s.logger.events('log-compact')[0]!.fields.reason, 'idle')
+  await compactsOnce(s, 'idle', 'the fresh log holds only what it carried')
+})
 
-  await s.clock.tick(60_000)
+test('a log no live member writes is left for one of the leader’s own after 3 s, settled or not', async () => {
+  const s = setup()
+  s.state.records = s.state.ops = 40 // nothing to drop: no compaction due
+  // Its maker died before admitting anyone: not writable here, and never settled (what this
+  // node carried to it waits for a writer).
+  Object.assign(s.state, { writable: false, liveWriter: false, settled: false })
   await s.compaction.check()
-  assert.is(s.state.compactions, 1, 'the fresh log holds only what it carried')
+  await s.clock.tick(2_000)
+  await s.compaction.check()
+  assert.is(s.state.compactions, 0, 'not within 3 s')
+  s.state.liveWriter = true // its maker heard again: nothing to do
+  await s.clock.tick(2_000)
+  await s.compaction.check()
+  s.state.liveWriter = false
+  await s.compaction.check()
+  await s.clock.tick(2_000)
+  await s.compaction.check()
+  assert.is(s.state.compactions, 0, 'counted from the last time a writer was alive')
+  await s.clock.tick(1_000)
+  for (const [key, value] of [
+    ['leads', false],
+    ['moveStep', 'opening a log'],
+  ] as const) {
+    Object.assign(s.state, { [key]: value })
+    await s.compaction.check()
+    assert.is(s.state.compactions, 0, `not while ${key} is ${value}`)
+    Object.assign(s.state, { leads: true, moveStep: null })
+  }
+  await compactsOnce(s, 'orphaned', 'its own log, which it writes')
+})
+
+test('with the threshold at 0 the log is compacted only when no one can write it', async () => {
+  const s = setup(0)
+  s.compaction.start()
+  s.state.records = 0
+  s.state.ops = 1_000_000
+  await s.clock.tick(60_000)
+  assert.is(s.state.compactions, 0, 'compaction is off')
+  Object.assign(s.state, { writable: false, liveWriter: false })
+  await s.clock.tick(15_000)
+  assert.is(s.state.compactions, 1, 'the check runs, and moves off a log no one writes')
+  s.compaction.stop()
 })
 
 test.run()
