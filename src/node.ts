@@ -172,7 +172,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       repo,
       files,
       // The report's times sit beside the record's: both in cluster time.
-      generator: ownJob ?? builtIn(config, { ...clock, now: () => time.now() }),
+      generator: ownJob ?? builtIn(config, { ...clock, now: () => time.now() }, log),
       self,
       placement,
       relay,
@@ -331,8 +331,8 @@ const CLOCK_COMPARE_GRACE_MS = 10_000
 
 const BUILT_IN = new Set(['pdf', 'failing'])
 
-function builtIn(config: Config, clock: Clock): Generator {
+function builtIn(config: Config, clock: Clock, log: Logger): Generator {
   return config.generator === 'failing'
-    ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50, clock })
-    : createPdfGenerator({ workMs: config.workMs, clock })
+    ? createFailingGenerator({ workMs: config.workMs, failAtPercent: 50, clock, log })
+    : createPdfGenerator({ workMs: config.workMs, clock, log })
 }

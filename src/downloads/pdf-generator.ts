@@ -6,33 +6,44 @@
 import type { Checkpoint } from '../store/record.ts'
 import type { BytesFile, Generator, Job, RunContext, Sleep } from './generator.ts'
 import { sleep as sleepOn, systemClock, type Clock } from '../clock.ts'
-import { renderReport } from './pdf.ts'
+import type { Logger } from '../logger.ts'
+import { renderReport, type ReportFields } from './pdf.ts'
 import { RenderQueue } from './render-queue.ts'
+import { RenderThread } from './render-thread.ts'
 
-/** One render per turn across every generator of the process: CPU is what they share. */
-const renders = new RenderQueue()
+/**
+ * One thread renders for every generator of the process (render-thread.ts); should it fail,
+ * the event loop renders, one render per turn (render-queue.ts).
+ */
+const onLoop = new RenderQueue()
+/** Who hears that the thread was given up: the last generator made with a logger. */
+let warnTo: Logger | null = null
+const renders = new RenderThread({
+  fallback: (fields) => onLoop.run(() => renderReport(fields)),
+  onGiveUp: (reason) =>
+    warnTo?.warn('render-thread-failed', { error: reason, now: 'rendering on the event loop' }),
+})
 let warmed = false
 
 /**
- * The first render of a process takes 100 to 300 ms (PDFKit reads and parses its font
- * metrics, the JIT is cold): done once when a generator is made, not in the first downloads.
+ * The first render of a thread takes 100 to 300 ms (PDFKit reads and parses its font
+ * metrics, the JIT is cold), and starting the thread about as long again: done once when a
+ * generator is made, not in the first downloads.
  */
 function warmUp(): void {
   if (warmed) return
   warmed = true
   const at = Date.now()
   renders
-    .run(() =>
-      renderReport({
-        id: 'warm-up',
-        userId: '-',
-        requestedAt: at,
-        startedAt: at,
-        finishedAt: at,
-        workMs: 0,
-        attempts: '-',
-      }),
-    )
+    .render({
+      id: 'warm-up',
+      userId: '-',
+      requestedAt: at,
+      startedAt: at,
+      finishedAt: at,
+      workMs: 0,
+      attempts: '-',
+    })
     .catch(() => undefined) // a real render reports the same failure where it matters
 }
 
@@ -44,6 +55,8 @@ export interface PdfGeneratorOptions {
   clock?: Clock
   /** Tests only: how the work waits (instant in unit tests). Defaults to the clock's timers. */
   sleep?: Sleep
+  /** Where a failure of the rendering thread is told (rendering goes on without it). */
+  log?: Logger
 }
 
 interface Progress {
@@ -69,8 +82,10 @@ export function createPdfGenerator({
   tickMs = 100,
   clock = systemClock,
   sleep = (ms, signal) => sleepOn(clock, ms, signal),
+  log,
 }: PdfGeneratorOptions): Generator<BytesFile> {
   const now = () => clock.now()
+  if (log) warnTo = log
   warmUp()
   return {
     name: 'pdf',
@@ -85,17 +100,16 @@ export function createPdfGenerator({
         // 100 is reserved for "ready": the file is not written until the run returns.
         ctx.report(Math.min(99, Math.floor((100 * p.workedMs) / workMs)), checkpoint())
       }
-      const bytes = await renders.run(() =>
-        renderReport({
-          id: job.id,
-          userId: job.userId,
-          requestedAt: job.createdAt,
-          startedAt: p.startedAt,
-          finishedAt: now(),
-          workMs,
-          attempts: p.attempts,
-        }),
-      )
+      const fields: ReportFields = {
+        id: job.id,
+        userId: job.userId,
+        requestedAt: job.createdAt,
+        startedAt: p.startedAt,
+        finishedAt: now(),
+        workMs,
+        attempts: p.attempts,
+      }
+      const bytes = await renders.render(fields)
       return { bytes, filename: `report-${job.id}.pdf`, contentType: 'application/pdf' }
     },
   }
