@@ -4,7 +4,7 @@
  * process's first renders); on the event loop, even one render per turn (render-queue.ts),
  * a burst's renders took turns with everything else the node does on one core, while the
  * machine's other core could have rendered. On a thread they run beside the loop: bursts of
- * downloads complete sooner (DESIGN.md, "Rendering"). The thread's lower priority keeps it
+ * downloads complete sooner (DESIGN.md, "The job"). The thread's lower priority keeps it
  * from taking the CPU from the loop, which answers heartbeats, when the machine is short of it.
  *
  * If the thread cannot start or dies, the renders it held and every later one are made on the
