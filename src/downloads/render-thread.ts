@@ -11,6 +11,7 @@
  * event loop by `fallback`, and `onGiveUp` says so once: a download never fails for the
  * thread's sake.
  */
+import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { ReportFields } from './pdf.ts'
 
@@ -109,12 +110,19 @@ export class RenderThread {
 
 /**
  * render-worker beside this file: its .js when built; from the sources, through tsx, which a
- * thread does not inherit from its process's `--import` on Node 20.
+ * thread does not inherit from its process's `--import tsx` on Node 20.
  */
 function startRenderWorker(): Worker {
   if (!import.meta.url.endsWith('.ts'))
     return new Worker(new URL('./render-worker.js', import.meta.url))
-  const url = new URL('./render-worker.ts', import.meta.url).href
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url)}) })`
+  const path = fileURLToPath(new URL('./render-worker.ts', import.meta.url))
+  // tsx's CommonJS hook, in the thread itself: its ESM one would start a hooks thread of its
+  // own (another 25 MB). Written to run as either kind of script, as a thread inherits the
+  // process's `--input-type`, and to find tsx from here rather than from the working directory.
+  const boot = `import('node:module').then((m) => {
+    const require = m.createRequire(${JSON.stringify(path)})
+    require('tsx/cjs/api').register()
+    require(${JSON.stringify(path)})
+  })`
   return new Worker(boot, { eval: true })
 }
