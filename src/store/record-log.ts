@@ -471,7 +471,10 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    */
   compact(): Promise<void> {
     return this.move(() => {
-      const generation = this.generation + 1
+      // One on from the log this node is on, not only from the last one it settled on: a log
+      // adopted but never settled (its carry waits for a writer: an orphaned log) is a
+      // generation on already, and a fresh log of the same generation would not outrank it.
+      const generation = Math.max(this.base.generation, this.generation) + 1
       return { key: null, namespace: `gen-${generation}-${nanoid(10)}`, generation, length: 0 }
     })
   }

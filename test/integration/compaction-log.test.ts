@@ -155,6 +155,32 @@ test('what a peer wrote to a log this node is about to adopt is merged when it m
   }
 })
 
+test('a compaction from a log adopted but not settled on is a generation past it', async () => {
+  const [dirA, dirB] = [await tempDir(), await tempDir()]
+  const a = await openLog(dirA.path)
+  const b = await openLog(dirB.path)
+  try {
+    // b moved to a log of generation 1 that a cannot write (b never admits it), and a follows
+    // with a record b lacks: its carry waits for a writer, so a's pointer stays on generation 0.
+    await a.log.append({ type: 'put', download: download({ id: 'mine', userId: 'u1' }) })
+    await b.log.compact()
+    const orphan = b.log.key.toString('hex')
+    await a.log.adopt(orphan, 1, 0)
+    assert.is(a.log.key.toString('hex'), orphan)
+    assert.not.ok(a.log.writable)
+    assert.not.ok(a.log.settled(), 'the carry waits for a writer')
+    assert.is(a.log.advert()?.generation, 1)
+    // Moving off it (an orphaned log's move does not wait to settle): generation 2, which wins.
+    await a.log.compact()
+    assert.is.not(a.log.key.toString('hex'), orphan)
+    assert.is(a.log.advert()?.generation, 2)
+    assert.ok(get(a.log.table, 'mine', NOW), 'the record carried')
+  } finally {
+    await Promise.all([a.close(), b.close()])
+    await Promise.all([dirA.remove(), dirB.remove()])
+  }
+})
+
 test('what a peer still on the log this node left writes there is merged at once', async () => {
   const dir = await tempDir()
   const a = await openLog(dir.path)
