@@ -44,13 +44,8 @@ export class RenderThread {
 
   constructor(private readonly o: RenderThreadOptions) {}
 
-  /** Starts the thread now, so that its start-up is not paid by the first download. */
-  start(): void {
-    if (!this.worker && !this.gaveUp) this.open()
-  }
-
   render(fields: ReportFields): Promise<Buffer> {
-    this.start()
+    if (!this.worker && !this.gaveUp) this.open()
     const worker = this.worker
     if (!worker) return this.o.fallback(fields)
     const id = this.next++
