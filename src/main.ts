@@ -4,6 +4,10 @@ import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'
 import { runNode } from './node-runner.ts'
 import { createLogger } from './logger.ts'
+import { lowerV8Helpers } from './thread-priority.ts'
+
+// First, while V8's helpers are the only threads it would lower (thread-priority.ts).
+lowerV8Helpers()
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 1000
