@@ -7,17 +7,8 @@ import { parentPort } from 'node:worker_threads'
 import { lowerThisThread } from '../thread-priority.ts'
 import { renderReport, type ReportFields } from './pdf.ts'
 
-/**
- * Reports rendered as the thread starts, before downloads need it: V8 compiles PDFKit's code
- * as it gets hot, and a fresh thread's renders took 2 to 3 ms each for the first few dozen,
- * about 1 ms from the fiftieth on (DESIGN.md, "The job"). Real renders are served between
- * them; the process is never held for them (the thread is unref'd while idle).
- */
-const WARM_UP_RENDERS = 50
-
 // Not Linux, or not allowed: the thread still takes the renders off the event loop.
 lowerThisThread()
-void warmUp()
 
 parentPort?.on('message', (m: { id: number; fields: ReportFields }) => {
   renderReport(m.fields).then(
@@ -29,26 +20,3 @@ parentPort?.on('message', (m: { id: number; fields: ReportFields }) => {
     (err: Error) => parentPort!.postMessage({ id: m.id, error: err.message }),
   )
 })
-
-async function warmUp(): Promise<void> {
-  const at = Date.now()
-  const fields = {
-    id: 'warm-up',
-    userId: 'warm-up',
-    requestedAt: at,
-    startedAt: at,
-    finishedAt: at,
-    workMs: 0,
-    attempts: 'warm-up',
-  }
-  for (let i = 0; i < WARM_UP_RENDERS; i++) {
-    // A failure here is a real render's failure too, reported there.
-    if (
-      !(await renderReport(fields).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return
-  }
-}
