@@ -6,7 +6,7 @@ import { runNode } from './node-runner.ts'
 import { createLogger } from './logger.ts'
 import { lowerV8Helpers } from './thread-priority.ts'
 
-// First, while V8's helpers are the only threads it would lower (thread-priority.ts).
+// Compiling and collecting in the background wait for the event loop (thread-priority.ts).
 lowerV8Helpers()
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */

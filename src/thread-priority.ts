@@ -21,7 +21,9 @@ const DEFAULT_V8_POOL_SIZE = 4
  * The threads of V8's platform among a process's threads, by the order Node starts them: the
  * main thread, then the platform's delayed-task thread and its `poolSize` workers, before the
  * signal thread and libuv's pool. Thread ids grow within a process, so sorted ids give that
- * order (other processes' threads may fall between them).
+ * order (other processes' threads may fall between them). Should the ids wrap around
+ * (`pid_max`) while Node starts, the choice is off: a wrong thread lowered or V8's left as
+ * they were, nothing worse.
  */
 export function v8HelperThreads(threadIds: number[], mainId: number, poolSize: number): number[] {
   const after = threadIds.filter((id) => id > mainId).sort((a, b) => a - b)
@@ -43,9 +45,9 @@ export function v8PoolSize(execArgv: string[], nodeOptions = ''): number {
 }
 
 /**
- * Lowers V8's helper threads of this process to BACKGROUND_NICE. Call it from the process's
- * main thread at start, before any other thread is made (a thread made later by the main
- * thread starts at the main thread's priority). Returns the ids it lowered.
+ * Lowers V8's helper threads of this process to BACKGROUND_NICE, from the main thread, once
+ * (they are found by the order they started, so any time will do; threads the main thread
+ * makes later start at its own priority and are left alone). Returns the ids it lowered.
  */
 export function lowerV8Helpers(): number[] {
   if (process.platform !== 'linux') return []
