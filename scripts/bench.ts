@@ -7,10 +7,12 @@
  * relay, failover, convergence, connections, storage (all by default).
  */
 import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { parseArgs, sizesFor } from './bench-args.ts'
 import { scenarios } from './bench-scenarios.ts'
 import { renderTable, type Row } from './bench-table.ts'
 import { baselineSystem, clusterSystem, type Scenario, type System } from './bench-systems.ts'
+import { describeDisk, diskFacts } from './lib/disk-facts.ts'
 
 const args = parseArgs(process.argv.slice(2))
 const size = sizesFor(args)
@@ -22,6 +24,8 @@ let system: System = clusterSystem
 const RUN = scenarios({ size, system: () => system, add })
 
 const started = Date.now()
+// The nodes' data directories are made under the system's temporary directory (temp-dir.ts).
+const disk = diskFacts(tmpdir())
 const systems: System[] = [clusterSystem]
 if (!args.clusterOnly) {
   const baseline = await baselineSystem(args.quick)
@@ -47,14 +51,14 @@ for (const sys of systems) {
 
 const labels = systems.map((x) => x.label)
 console.log(
-  `\npdf-cluster bench (${args.quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+  `\npdf-cluster bench (${args.quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s\n${describeDisk(disk)}\n`,
 )
 for (const line of renderTable(rows, labels)) console.log(line)
 if (args.json)
   writeFileSync(
     args.json,
     JSON.stringify(
-      { at: new Date().toISOString(), quick: args.quick, systems: labels, rows },
+      { at: new Date().toISOString(), quick: args.quick, systems: labels, disk, rows },
       null,
       2,
     ) + '\n',
