@@ -12,7 +12,7 @@ import { readdirSync, readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 
 /** The nice of a background thread: its turns come after the loop's when both want a core. */
-export const BACKGROUND_NICE = 10
+const BACKGROUND_NICE = 10
 
 /** Node's default size of V8's pool of helper threads (`--v8-pool-size`). */
 const DEFAULT_V8_POOL_SIZE = 4

@@ -4,7 +4,7 @@
  * past every inode freed near it lately, so the cluster's figures there depend on what was
  * removed in the minutes before (DESIGN.md, "Files"). BullMQ keeps its files in Redis.
  */
-import { readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 
 export interface DiskFacts {
   /** The directory asked about, resolved. */
@@ -12,7 +12,7 @@ export interface DiskFacts {
   mountPoint: string
   fsType: string
   device: string
-  /** Whether an ext4 file system has a journal; null for other file systems or if unknown. */
+  /** Whether an ext4 file system has a journal; null for other file systems. */
   journal: boolean | null
 }
 
@@ -20,11 +20,7 @@ export interface DiskFacts {
  * The mount holding `path` (the longest mount point it is under), from /proc/self/mountinfo's
  * text, and whether its ext4 has a journal, from the names in /proc/fs/jbd2 (`<device>-<inode>`).
  */
-export function diskFactsFrom(
-  path: string,
-  mountinfo: string,
-  jbd2: string[] | null,
-): DiskFacts | null {
+export function diskFactsFrom(path: string, mountinfo: string, jbd2: string[]): DiskFacts | null {
   let best: Omit<DiskFacts, 'path' | 'journal'> | null = null
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ')
@@ -38,8 +34,7 @@ export function diskFactsFrom(
   }
   if (!best) return null
   const name = best.device.split('/').pop() ?? ''
-  const journal =
-    best.fsType === 'ext4' && jbd2 !== null ? jbd2.some((e) => e.startsWith(`${name}-`)) : null
+  const journal = best.fsType === 'ext4' ? jbd2.some((e) => e.startsWith(`${name}-`)) : null
   return { path, ...best, journal }
 }
 
@@ -52,13 +47,8 @@ function unescape(s: string): string {
 export function diskFacts(dir: string): DiskFacts | null {
   try {
     const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')
-    let jbd2: string[] | null = null
-    try {
-      jbd2 = readdirSync('/proc/fs/jbd2')
-    } catch {
-      // No jbd2 module loaded: no ext4 here has a journal, or this is not Linux.
-      jbd2 = []
-    }
+    // No /proc/fs/jbd2 (jbd2 not loaded): no ext4 of this machine has a journal.
+    const jbd2 = existsSync('/proc/fs/jbd2') ? readdirSync('/proc/fs/jbd2') : []
     return diskFactsFrom(realpathSync(dir), mountinfo, jbd2)
   } catch {
     return null

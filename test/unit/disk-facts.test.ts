@@ -32,15 +32,18 @@ test('a mount point with a space, one that only shares a prefix, and other file 
   assert.is(diskFactsFrom('/dev/shm/a', MOUNTINFO, [])?.fsType, 'tmpfs')
 })
 
-test('no mount at all, or an unknown journal, is said so', () => {
+test('no mount at all is said so, and each kind of disk in words', () => {
   assert.is(diskFactsFrom('/a', '', []), null)
-  assert.is(diskFactsFrom('/tmp/x', MOUNTINFO, null)?.journal, null)
   assert.is(describeDisk(null), 'data disk: unknown')
   assert.match(
     describeDisk(diskFactsFrom('/tmp/x', MOUNTINFO, [])!),
     /ext4 without a journal on \/dev\/vda/,
   )
   assert.match(describeDisk(diskFactsFrom('/tmp/x', MOUNTINFO, ['vda-8'])!), /ext4 with a journal/)
+  assert.is(
+    describeDisk(diskFactsFrom('/tmpx/a', MOUNTINFO, [])!),
+    'data under /tmpx/a: xfs on /dev/sdc1',
+  )
 })
 
 test.run()
