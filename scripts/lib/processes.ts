@@ -83,7 +83,9 @@ export async function processCluster(
       {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CLUSTER_SECRET: 'process-test-secret', ...env },
+        // This launcher's own secret, so that clusters of two runs side by side never meet
+        // (test/helpers/node.ts says how they could).
+        env: { ...process.env, CLUSTER_SECRET: `process-test-secret-${process.pid}`, ...env },
       },
     )
     n.child = child

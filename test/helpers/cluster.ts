@@ -27,11 +27,31 @@ export interface TestCluster {
   teardown(): Promise<void>
 }
 
+/** How many times a cluster is started on fresh ports when one was taken meanwhile. */
+const PORT_ATTEMPTS = 3
+
+type DepsOf = NodeDeps | ((i: number) => NodeDeps)
+
 /** `deps` may differ per node: give a function of the node's index. */
 export async function createCluster(
   count: number,
   over: Partial<Config> = {},
-  deps: NodeDeps | ((i: number) => NodeDeps) = {},
+  deps: DepsOf = {},
+): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(count, over, deps)
+    } catch (err) {
+      // Another test file took a port between our check and our bind: start again on others.
+      if (!/already in use/.test((err as Error).message) || attempt === PORT_ATTEMPTS) throw err
+    }
+  }
+}
+
+async function startCluster(
+  count: number,
+  over: Partial<Config>,
+  deps: DepsOf,
 ): Promise<TestCluster> {
   const depsOf = typeof deps === 'function' ? deps : () => deps
   const dhtPorts = await freeUdpPorts(count)
@@ -99,6 +119,10 @@ export async function createCluster(
       await Promise.all(dirs.map((d) => d.remove()))
     },
   }
-  await Promise.all(dhtPorts.map((_, i) => cluster.start(i)))
-  return cluster
+  const started = await Promise.allSettled(dhtPorts.map((_, i) => cluster.start(i)))
+  const failed = started.find((s) => s.status === 'rejected')
+  if (!failed) return cluster
+  // The nodes that did start would go on running, and talking, beside the next test's.
+  await cluster.teardown()
+  throw failed.reason
 }

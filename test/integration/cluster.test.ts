@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createCluster, eventually, freeUdpPorts } from '../helpers/cluster.ts'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
-import { startTestNode, tempDir } from '../helpers/node.ts'
+import { startTestNode, tempDir, TEST_SECRET } from '../helpers/node.ts'
 import { recordingLogger, type RecordingLogger } from '../helpers/recording-logger.ts'
 import { topicFor } from '../../src/cluster/swarm-transport.ts'
 import type { RunningNode } from '../../src/node.ts'
@@ -192,7 +192,7 @@ test('a peer with the wrong secret is refused on both sides and learns nothing',
         bootstrap: c.dhtPorts.map((port) => ({ host: '127.0.0.1', port })),
         secret: 'not-the-cluster-secret',
       },
-      { topic: topicFor('test-cluster-secret'), log: rogueLog },
+      { topic: topicFor(TEST_SECRET), log: rogueLog },
     )
     // Each side drops the connection for want of a proof. The rogue refuses both cluster nodes;
     // whichever side reads the other's proof first refuses, so at least one node refuses it.
