@@ -38,6 +38,7 @@ export class Metrics implements DownloadObserver {
   private readonly completedTotal: Counter
   private readonly failedTotal: Counter
   private readonly takeoversTotal: Counter
+  private readonly logReopensTotal: Counter
   private readonly jobDuration: Histogram
   private readonly jobWait: Histogram
   private readonly heartbeatRtt: Histogram
@@ -63,6 +64,10 @@ export class Metrics implements DownloadObserver {
     this.takeoversTotal = counter({
       name: 'pdfcluster_takeovers_total',
       help: 'Downloads this node took over from a dead owner',
+    })
+    this.logReopensTotal = counter({
+      name: 'pdfcluster_log_reopens_total',
+      help: "Times this node's log stopped applying for good and was closed and opened again",
     })
     this.jobDuration = new Histogram({
       name: 'pdfcluster_job_duration_seconds',
@@ -168,6 +173,10 @@ export class Metrics implements DownloadObserver {
   }
   tookOver(_from: string, _progress: number): void {
     this.takeoversTotal.inc()
+  }
+  /** The log's update stalled and the node opened it again (record-log.ts, 'reopened'). */
+  logReopened(): void {
+    this.logReopensTotal.inc()
   }
   relayed(seconds: number): void {
     this.relayLatency.observe(seconds)

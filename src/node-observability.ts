@@ -50,6 +50,7 @@ export function observability(o: ObservabilityOptions) {
     websocketConnections: o.connections,
   })
   o.cluster.on('rtt', (_member, ms) => metrics.heartbeat(ms / 1000))
+  o.recordLog.on('reopened', () => metrics.logReopened())
 
   const events = new StatusEvents()
   o.cluster.on('member', ({ type, member }) => {

@@ -252,6 +252,13 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   recordLog.on('change', () => sweeper.wrote())
   recordLog.on('landed', () => sweeper.wrote())
   recordLog.on('fast-forward', (to, from) => log.info('log-fast-forward', { from, to }))
+  recordLog.on('stalled', (key, err) =>
+    log.warn('log-stalled', {
+      key: key.slice(0, 12),
+      message: `${err.message}; this node closes the log and opens it again`,
+    }),
+  )
+  recordLog.on('reopened', (key) => log.info('log-reopened', { key: key.slice(0, 12) }))
   sweeper.start()
   const repo = new LogRepository({
     log: recordLog,

@@ -126,8 +126,11 @@ declare module 'autobase' {
     view: Hypercore
     writable: boolean
     isIndexer: boolean
+    /** The system core, null until opened: `length` and `signedLength` read it. */
+    core: Hypercore | null
     length: number
     signedLength: number
+    indexedLength: number
     ready(): Promise<void>
     append(value: unknown, opts?: { optimistic?: boolean }): Promise<void>
     update(): Promise<void>

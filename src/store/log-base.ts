@@ -11,9 +11,20 @@ import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
 import { packOps, type OpPack } from './op-pack.ts'
-import { delay, type Clock } from '../clock.ts'
+import { delay, within, type Clock } from '../clock.ts'
 import { WriterWait } from './writer-wait.ts'
 import { GroupCommit } from './group-commit.ts'
+import { ApplyWatch } from './apply-watch.ts'
+
+/** How long an update pass of autobase may go without headway before it is taken as stuck. */
+export const APPLY_STALL_MS = 10_000
+/** How often the update is looked at (apply-watch.ts). */
+const APPLY_CHECK_MS = 1000
+/**
+ * How long closing waits for autobase before it cancels what autobase waits for: a pass stuck
+ * on a block no peer sends holds autobase's close too.
+ */
+const CLOSE_WAIT_MS = 5000
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -40,6 +51,15 @@ export interface LogBaseOptions {
   onFailed: (err: Error) => void
   /** A block of the view stayed unreadable for a while (`done`: it was read at last). */
   onSlowRead?: ViewReaderOptions['onSlow']
+  /**
+   * An update pass made no headway for `stallMs` (apply-watch.ts): the view will not move
+   * again unless the base is closed and opened again (record-log.ts does).
+   */
+  onStalled?: (err: Error) => void
+  /** @default APPLY_STALL_MS */
+  stallMs?: number
+  /** Autobase's apply function (tests give one that waits). @default applyNodes */
+  apply?: typeof applyNodes
 }
 
 export interface LogBaseEvents {
@@ -82,6 +102,10 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly writesSince = new Set<{ at: number }>()
   /** Appends waiting for this node to become a writer: told when it is one, or the base closes. */
   private readonly writerWait: WriterWait
+  /** Notices an update pass that has stopped for good. */
+  private readonly watch: ApplyWatch
+  /** Set once the watch found the update stuck. */
+  private stalled = false
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -89,7 +113,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       valueEncoding: 'json',
       ackInterval: o.ackIntervalMs,
       open: (viewStore) => viewStore.get({ name: 'records', valueEncoding: 'json' }),
-      apply: applyNodes,
+      apply: o.apply ?? applyNodes,
     })
     // Autobase closes itself before it emits an error: every one is the end of this base.
     this.base.on('error', (err: Error) => {
@@ -114,6 +138,28 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     this.base.on('writable', () => this.writerWait.check())
     this.base.on('fast-forward', (to: number, from: number) => this.emit('fast-forward', to, from))
     this.base.on('unwritable', () => this.writerWait.check())
+    const stallMs = o.stallMs ?? APPLY_STALL_MS
+    this.watch = new ApplyWatch({
+      clock: o.clock,
+      probe: () => this.base.update(),
+      progress: () => this.headway(),
+      stallMs,
+      checkMs: Math.min(APPLY_CHECK_MS, stallMs / 2),
+      onStall: (ms) => {
+        if (this.closing) return
+        this.stalled = true
+        o.onStalled?.(
+          new Error(`the log's update has made no headway for ${Math.round(ms / 1000)} s`),
+        )
+      },
+    })
+  }
+
+  /** Grows (or shrinks, on a reorder) whenever autobase gets on with the log. */
+  private headway(): number {
+    const { base } = this
+    if (!base.core) return 0
+    return base.length + base.signedLength + base.indexedLength + (base.view?.length ?? 0)
   }
 
   async ready(): Promise<void> {
@@ -127,6 +173,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       onRead: (read) => this.onRead(read),
       onSlow: this.o.onSlowRead,
     })
+    this.watch.start()
     await this.catchUp()
   }
 
@@ -289,12 +336,21 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   /** Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.watch.stop()
       this.writerWait.fail(new BaseClosedError())
       this.commit.cancel(new BaseClosedError())
       await this.reader?.close()
-      await this.base.close()
-      // The namespace session: the root corestore keeps every session until it is closed.
-      await this.o.store.close()
+      const closed = this.base.close()
+      try {
+        // Closing the namespace session first cancels the requests of every core opened
+        // through it, so a pass waiting for a block ends, and autobase's close with it.
+        if (this.stalled || !(await settles(this.o.clock, CLOSE_WAIT_MS, closed)))
+          await this.o.store.close()
+        await within(this.o.clock, CLOSE_WAIT_MS, 'closing the log', closed)
+      } finally {
+        // The namespace session: the root corestore keeps every session until it is closed.
+        await this.o.store.close()
+      }
     })()
     return this.closing
   }
@@ -314,4 +370,16 @@ function toBlocks(ops: (RecordOp | WriterOp)[]): (RecordOp | WriterOp | OpPack)[
   }
   blocks.push(...packOps(run))
   return blocks
+}
+
+/** Whether `p` settles (either way) within `ms`. */
+function settles(clock: Clock, ms: number, p: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), ms)
+    const done = () => {
+      clock.clearTimeout(timer)
+      resolve(true)
+    }
+    p.then(done, done)
+  })
 }

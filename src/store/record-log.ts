@@ -74,6 +74,10 @@ export interface RecordLogOptions {
   onError?: (err: Error) => void
   /** Reading the view waited long for a block (`done`: it was read at last). */
   onSlowRead?: LogBaseOptions['onSlowRead']
+  /** How long an update pass may go without headway before the base is reopened. @default APPLY_STALL_MS */
+  stallMs?: number
+  /** Autobase's apply function (tests). @default applyNodes */
+  apply?: LogBaseOptions['apply']
 }
 
 export interface RecordLogEvents {
@@ -106,6 +110,13 @@ export interface RecordLogEvents {
    * writes under a new one: the old one, if an indexer, stays silent until the next compaction.
    */
   'writer-renewed': [key: string]
+  /**
+   * The update of the base `key` (hex) stopped for good (apply-watch.ts): this node closes it
+   * and opens it again, which starts its update afresh.
+   */
+  stalled: [key: string, err: Error]
+  /** The base `key` (hex) was opened again after it stalled. */
+  reopened: [key: string]
 }
 
 /**
@@ -130,6 +141,10 @@ interface Stream {
 
 export class RecordLog extends EventEmitter<RecordLogEvents> {
   private base!: LogBase
+  /** Where the base this node is on was opened from (its key, once known), to open it again. */
+  private target!: Target
+  /** Bases closed because their update stalled: a write that fails there is written again. */
+  private readonly abandoned = new WeakSet<LogBase>()
   /** When the base this node is on began to open here (this node's clock). */
   private baseSince = 0
   private switching: Promise<void> = Promise.resolve()
@@ -146,8 +161,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private readonly left = new LeftBases(LEFT_KEPT)
   /** Hands an operation to the cluster's scribe (`handTo`), or says to write it here. */
   private scribe: Scribe | null = null
-  private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead'>> &
-    Pick<RecordLogOptions, 'onSlowRead'>
+  private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>> &
+    Pick<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>
 
   constructor(o: RecordLogOptions) {
     super()
@@ -164,6 +179,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       store: o.store,
       dataDir: o.dataDir,
       onSlowRead: o.onSlowRead,
+      stallMs: o.stallMs,
+      apply: o.apply,
     }
     this.pointer = new PointerFile(o.dataDir)
   }
@@ -190,7 +207,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     const namespace = pointer?.namespace ?? 'origin'
     const generation = pointer?.generation ?? 0
     this.base = await this.open({ key: pointer?.key ?? null, namespace, generation, length: 0 }, [])
-    await this.pointer.save({ key: this.base.key.toString('hex'), namespace, generation })
+    const key = this.base.key.toString('hex')
+    this.target = { key, namespace, generation, length: 0 }
+    await this.pointer.save({ key, namespace, generation })
   }
 
   private async open(target: Target, seed: RecordOp[], bounded = false): Promise<LogBase> {
@@ -208,6 +227,12 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         else this.o.onError(err)
       },
       onSlowRead: this.o.onSlowRead,
+      stallMs: this.o.stallMs,
+      apply: this.o.apply,
+      onStalled: (err) => {
+        if (base === this.base && !this.closing) void this.reopen(base, err)
+        else this.o.onError(err)
+      },
     })
     base.on('change', (ids) => {
       if (base === this.base) this.emit('change', ids)
@@ -331,8 +356,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     try {
       await base.append([{ type: 'add-writer', key: writerKey }], 0)
     } catch (err) {
-      // This node moved to another log meanwhile: a writer of the old one is of no use.
-      if (base !== this.base || this.closing) return
+      // This node moved to another log meanwhile (or reopened this one, and the writer's
+      // next advert asks again): a writer added to the old one is of no use.
+      if (base !== this.base || this.abandoned.has(base) || this.closing) return
       throw err
     }
   }
@@ -401,7 +427,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         this.emit('written', key, op)
         return
       } catch (err) {
-        if (err instanceof BaseClosedError && base !== this.base && !this.closing) continue
+        // A base closed under this write: written to the one this node is on now. One closed
+        // because it stalled may have failed the write with any error: what autobase waited
+        // for was cancelled.
+        const moved = err instanceof BaseClosedError && base !== this.base
+        if ((moved || this.abandoned.has(base)) && !this.closing) continue
         if (told) this.emit('unwritten', op)
         throw err
       }
@@ -525,6 +555,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       await this.pointer.written()
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
+      this.target = { ...target, key: next.key.toString('hex'), length: 0 }
       this.baseSince = since
       this.left.add({
         key: old.key.toString('hex'),
@@ -553,6 +584,45 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.moving = false
       this.step = null
     }
+  }
+
+  /**
+   * Closes the base this node is on and opens it again, after its update stalled (log-base.ts,
+   * apply-watch.ts): what was waited for is cancelled, and the new autobase starts its update
+   * afresh from what is on disk. The table it starts with holds what the old one held (merged
+   * operations that are not in the view among them); writes under way on the old base are
+   * written again on the new one (`appendOp`). A base that fails to open fails the log, as a
+   * store that fails does.
+   */
+  private reopen(stuck: LogBase, err: Error): Promise<void> {
+    const run = this.switching.then(async () => {
+      if (stuck !== this.base || this.closing) return
+      const key = stuck.key.toString('hex')
+      this.emit('stalled', key, err)
+      this.moving = true
+      this.step = 'reopening the log'
+      try {
+        this.abandoned.add(stuck)
+        const snapshot = carriedOps(stuck.table, this.o.recordTime.now())
+        const ids = new Set(stuck.table.entries.keys())
+        await stuck.close().catch((e: Error) => this.o.onError(e))
+        const next = await this.open(this.target, snapshot, true).catch((e: Error) => {
+          this.emit('failed', new Error(`could not open the log again: ${e.message}`))
+          throw e
+        })
+        if (this.closing) return void (await next.close().catch(() => {}))
+        this.base = next
+        for (const stream of this.streams) next.replicate(stream)
+        this.emit('change', new Set([...ids, ...next.table.entries.keys()]))
+        this.emit('advert')
+        this.emit('reopened', key)
+      } finally {
+        this.moving = false
+        this.step = null
+      }
+    })
+    this.switching = run.catch((e: Error) => this.o.onError(e))
+    return run
   }
 
   /** A step of leaving `old`, given `moveStepMs`; one that fails or hangs is told, not waited on. */
