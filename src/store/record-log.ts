@@ -10,6 +10,9 @@
  *
  * The pointer moves only once what was carried has landed on the new base: a node that stops
  * in between reopens the old base, which still holds everything, and moves again.
+ *
+ * A base whose update stops for good (apply-watch.ts) is closed and opened again in place
+ * (`reopen`), in the same queue as the moves. See DESIGN.md, "A log that stops applying".
  */
 import { EventEmitter } from 'node:events'
 import type Corestore from 'corestore'
