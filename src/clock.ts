@@ -69,3 +69,15 @@ export function within<T>(clock: Clock, ms: number, what: string, p: Promise<T>)
     )
   })
 }
+
+/** Whether `p` settles, either way, within `ms` on the given clock (for a step to stop waiting on). */
+export function settlesWithin(clock: Clock, ms: number, p: Promise<unknown>): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), ms)
+    const settled = () => {
+      clock.clearTimeout(timer)
+      resolve(true)
+    }
+    p.then(settled, settled)
+  })
+}

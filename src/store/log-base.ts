@@ -11,7 +11,7 @@ import type { LogAdvert } from './log-advert.ts'
 import { ViewReader, type ReadResult, type ViewReaderOptions } from './view-reader.ts'
 import { applyNodes, isWriterOp, type WriterOp } from './writer-admission.ts'
 import { packOps, type OpPack } from './op-pack.ts'
-import { delay, within, type Clock } from '../clock.ts'
+import { delay, settlesWithin, within, type Clock } from '../clock.ts'
 import { WriterWait } from './writer-wait.ts'
 import { GroupCommit } from './group-commit.ts'
 import { ApplyWatch } from './apply-watch.ts'
@@ -344,7 +344,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       try {
         // Closing the namespace session first cancels the requests of every core opened
         // through it, so a pass waiting for a block ends, and autobase's close with it.
-        if (this.stalled || !(await settles(this.o.clock, CLOSE_WAIT_MS, closed)))
+        if (this.stalled || !(await settlesWithin(this.o.clock, CLOSE_WAIT_MS, closed)))
           await this.o.store.close()
         await within(this.o.clock, CLOSE_WAIT_MS, 'closing the log', closed)
       } finally {
@@ -370,16 +370,4 @@ function toBlocks(ops: (RecordOp | WriterOp)[]): (RecordOp | WriterOp | OpPack)[
   }
   blocks.push(...packOps(run))
   return blocks
-}
-
-/** Whether `p` settles (either way) within `ms`. */
-function settles(clock: Clock, ms: number, p: Promise<unknown>): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = clock.setTimeout(() => resolve(false), ms)
-    const done = () => {
-      clock.clearTimeout(timer)
-      resolve(true)
-    }
-    p.then(done, done)
-  })
 }

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { within } from '../../src/clock.ts'
+import { settlesWithin, within } from '../../src/clock.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
 test('within: a step that hangs fails once its time is up, naming the step', async () => {
@@ -26,6 +26,18 @@ test('within: a step that ends in time ends as it would, and leaves no timer beh
   void within(clock, 1000, 'a step', Promise.resolve()).catch(() => (late = true))
   await clock.tick(5000)
   assert.not.ok(late, 'resolved first: the timer was cleared')
+})
+
+test('settlesWithin: true for a promise that resolves or rejects in time, false for one that does not', async () => {
+  const clock = fakeClock()
+  assert.is(await settlesWithin(clock, 1000, Promise.resolve(1)), true)
+  assert.is(await settlesWithin(clock, 1000, Promise.reject(new Error('closed'))), true)
+  let answer: boolean | null = null
+  void settlesWithin(clock, 5000, new Promise(() => {})).then((v) => (answer = v))
+  await clock.tick(4999)
+  assert.is(answer, null)
+  await clock.tick(1)
+  assert.is(answer, false)
 })
 
 test.run()
