@@ -478,8 +478,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
     if (this.closing || !this.base) return false
-    if (this.base.key.toString('hex') === key || this.left.has(key)) {
-      this.base.merge(ops)
+    const here = this.base.key.toString('hex')
+    if (here === key || this.left.has(key)) {
+      // While the base is reopened (`reopen`), kept for the one it opens.
+      if (this.abandoned.has(this.base)) this.early.keep(here, ops, this.o.clock.now())
+      else this.base.merge(ops)
       return true
     }
     this.early.keep(key, ops, this.o.clock.now())
@@ -601,13 +604,14 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     const run = this.switching.then(async () => {
       if (stuck !== this.base || this.closing) return
       const key = stuck.key.toString('hex')
-      this.emit('stalled', key, err)
       this.moving = true
       this.step = 'reopening the log'
       try {
+        // From here what peers send for this base waits in `early` for the one opened next.
         this.abandoned.add(stuck)
         const snapshot = carriedOps(stuck.table, this.o.recordTime.now())
         const ids = new Set(stuck.table.entries.keys())
+        this.emit('stalled', key, err)
         await stuck.close().catch((e: Error) => this.o.onError(e))
         const next = await this.open(this.target, snapshot, true).catch((e: Error) => {
           this.emit('failed', new Error(`could not open the log again: ${e.message}`))
@@ -615,6 +619,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         })
         if (this.closing) return void (await next.close().catch(() => {}))
         this.base = next
+        next.merge(this.early.take(key))
         for (const stream of this.streams) next.replicate(stream)
         this.emit('change', new Set([...ids, ...next.table.entries.keys()]))
         this.emit('advert')

@@ -70,7 +70,12 @@ test('a log whose update stalls is closed and opened again: the write under way 
   try {
     await log.ready()
     const key = log.key.toString('hex')
-    log.on('stalled', (k, err) => events.push(`stalled ${k === key} ${err.message}`))
+    log.on('stalled', (k, err) => {
+      events.push(`stalled ${k === key} ${err.message}`)
+      // A peer's write told while the base is reopened is kept for the base opened next.
+      const peers = [{ type: 'put' as const, download: download({ id: 'told', userId: 'u3' }) }]
+      assert.ok(log.mergeEarly(k, peers))
+    })
     log.on('reopened', (k) => events.push(`reopened ${k === key}`))
     log.on('failed', (err) => events.push(`failed ${err.message}`))
     await log.append({ type: 'put', download: download({ id: 'before', userId: 'u0' }) })
@@ -89,6 +94,7 @@ test('a log whose update stalls is closed and opened again: the write under way 
     assert.is(log.key.toString('hex'), key, 'the same log')
     assert.ok(get(log.table, 'before', time.now()), 'what was read before is still there')
     assert.ok(get(log.table, 'stuck', time.now()))
+    assert.ok(get(log.table, 'told', time.now()), 'what a peer told meanwhile')
 
     // The reopened base writes and reads as the first did, and the pointer still names it.
     await log.append({ type: 'put', download: download({ id: 'after', userId: 'u2' }) })
