@@ -148,6 +148,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   private target!: Target
   /** Bases closed because their update stalled: a write that fails there is written again. */
   private readonly abandoned = new WeakSet<LogBase>()
+  /**
+   * Why the base this node is on could not be opened again after it stalled: every write is
+   * refused with it (the node opens its whole store again, node-runner.ts), none retried.
+   */
+  private broken: Error | null = null
   /** When the base this node is on began to open here (this node's clock). */
   private baseSince = 0
   private switching: Promise<void> = Promise.resolve()
@@ -309,7 +314,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** Why the log this node is on failed for good, if it did. */
   failure(): Error | null {
-    return this.base?.failure ?? null
+    return this.broken ?? this.base?.failure ?? null
   }
 
   /** How long reading the log has been waiting for a block (0 when it is not). */
@@ -410,9 +415,9 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
     for (;;) {
       await this.switching
-      if (this.closing) {
+      if (this.closing || this.broken) {
         if (told) this.emit('unwritten', op)
-        throw new Error('The record log is closed.')
+        throw this.broken ?? new Error('The record log is closed.')
       }
       const base = this.base
       const key = base.key.toString('hex')
@@ -432,7 +437,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       } catch (err) {
         // A base closed under this write: written to the one this node is on now. One closed
         // because it stalled may have failed the write with any error: what autobase waited
-        // for was cancelled.
+        // for was cancelled. (Its reopen failing ends the loop above, `broken`.)
         const moved = err instanceof BaseClosedError && base !== this.base
         if ((moved || this.abandoned.has(base)) && !this.closing) continue
         if (told) this.emit('unwritten', op)
@@ -561,6 +566,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       await this.pointer.written()
       if (this.closing) return void (await next.close().catch(() => {}))
       this.base = next
+      this.broken = null
       this.target = { ...target, key: next.key.toString('hex'), length: 0 }
       this.baseSince = since
       this.left.add({
@@ -614,7 +620,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
         this.emit('stalled', key, err)
         await stuck.close().catch((e: Error) => this.o.onError(e))
         const next = await this.open(this.target, snapshot, true).catch((e: Error) => {
-          this.emit('failed', new Error(`could not open the log again: ${e.message}`))
+          this.broken = new Error(`could not open the log again: ${e.message}`)
+          this.emit('failed', this.broken)
           throw e
         })
         if (this.closing) return void (await next.close().catch(() => {}))

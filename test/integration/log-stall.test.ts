@@ -109,6 +109,55 @@ test('a log whose update stalls is closed and opened again: the write under way 
   assert.equal(errors, [])
 })
 
+test('a log that cannot be opened again fails: the write under way and the next are refused with why', async () => {
+  const dir = await tempDir()
+  const store = new Corestore(`${dir.path}/store`)
+  const namespace = store.namespace.bind(store)
+  const stalling = stallingOn('stuck')
+  const failures: string[] = []
+  const log = new RecordLog({
+    store,
+    dataDir: dir.path,
+    recordTime: time,
+    stallMs: 600,
+    apply: stalling.apply,
+    onError: () => {},
+  })
+  try {
+    await log.ready()
+    // The reopen's open fails, as on a store that can no longer open a core.
+    log.on('stalled', () => {
+      store.namespace = () => {
+        throw new Error('the disk is gone')
+      }
+    })
+    log.on('failed', (err) => failures.push(err.message))
+    const err = await within(
+      systemClock,
+      10_000,
+      'the write under way to end',
+      log.append({ type: 'put', download: download({ id: 'stuck', userId: 'u1' }) }).then(
+        () => null,
+        (e: Error) => e,
+      ),
+    )
+    assert.match(err?.message ?? 'written', /could not open the log again: the disk is gone/)
+    assert.equal(failures, ['could not open the log again: the disk is gone'])
+    assert.match(log.failure()?.message ?? 'no failure', /could not open the log again/)
+    const next = log.append({ type: 'put', download: download({ id: 'next', userId: 'u2' }) })
+    const refused = await within(systemClock, 5000, 'the next write to end', next).then(
+      () => null,
+      (e: Error) => e,
+    )
+    assert.match(refused?.message ?? 'written', /could not open the log again/)
+  } finally {
+    store.namespace = namespace
+    await within(systemClock, 10_000, 'closing', log.close())
+    await store.close()
+    await dir.remove()
+  }
+})
+
 test('a log closed while its update waits for a block no one sends still closes, before the stall is found', async () => {
   const dir = await tempDir()
   const store = new Corestore(`${dir.path}/store`)
