@@ -53,20 +53,26 @@ interface Migrating {
   _flushSignal: { notify(): void }
 }
 
-test('a log whose update stalls is closed and opened again: the write under way lands, and the next one too', async () => {
+/** A record log over a store of its own whose update stalls at download 'stuck', found in 0.6 s. */
+async function stallingLog(onError: (err: Error) => void) {
   const dir = await tempDir()
   const store = new Corestore(`${dir.path}/store`)
   const stalling = stallingOn('stuck')
-  const events: string[] = []
-  const errors: Error[] = []
   const log = new RecordLog({
     store,
     dataDir: dir.path,
     recordTime: time,
     stallMs: 600,
     apply: stalling.apply,
-    onError: (err) => errors.push(err),
+    onError,
   })
+  return { dir, store, stalling, log }
+}
+
+test('a log whose update stalls is closed and opened again: the write under way lands, and the next one too', async () => {
+  const errors: Error[] = []
+  const { dir, store, stalling, log } = await stallingLog((err) => errors.push(err))
+  const events: string[] = []
   try {
     await log.ready()
     const key = log.key.toString('hex')
@@ -110,19 +116,9 @@ test('a log whose update stalls is closed and opened again: the write under way 
 })
 
 test('a log that cannot be opened again fails: the write under way and the next are refused with why', async () => {
-  const dir = await tempDir()
-  const store = new Corestore(`${dir.path}/store`)
+  const { dir, store, log } = await stallingLog(() => {})
   const namespace = store.namespace.bind(store)
-  const stalling = stallingOn('stuck')
   const failures: string[] = []
-  const log = new RecordLog({
-    store,
-    dataDir: dir.path,
-    recordTime: time,
-    stallMs: 600,
-    apply: stalling.apply,
-    onError: () => {},
-  })
   try {
     await log.ready()
     // The reopen's open fails, as on a store that can no longer open a core.
