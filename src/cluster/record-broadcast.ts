@@ -22,7 +22,7 @@ import type { Link, Transport } from './transport.ts'
 import { KeptOps } from './kept-ops.ts'
 import { SentOps } from './sent-ops.ts'
 import { DelegatedOps } from './scribe.ts'
-import type { Scribe } from '../store/record-log.ts'
+import type { Scribe } from '../store/log-writer.ts'
 
 /** The part of the record log this needs (store/record-log.ts). */
 export interface BroadcastLog {

@@ -13,6 +13,9 @@
  *
  * A base whose update stops for good (apply-watch.ts) is closed and opened again in place
  * (`reopen`), in the same queue as the moves. See DESIGN.md, "A log that stops applying".
+ *
+ * What is written goes through log-writer.ts, which waits out a move and writes again on the
+ * base this node moved to what the one it left closed on.
  */
 import { EventEmitter } from 'node:events'
 import type Corestore from 'corestore'
@@ -25,7 +28,8 @@ import { EarlyOps } from './early-ops.ts'
 import { LeftBases } from './left-bases.ts'
 import { writerDeleted } from './writer-alias.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
+import { LogBase, type LogBaseOptions } from './log-base.ts'
+import { LogWriter, type Scribe, type WriterSeat } from './log-writer.ts'
 import { delay, systemClock, within, type Clock } from '../clock.ts'
 
 /**
@@ -122,12 +126,6 @@ export interface RecordLogEvents {
   reopened: [key: string]
 }
 
-/**
- * Asks another node to write an operation to the base `key` (hex) for this one: resolves true
- * once it did, false if it did not (this node then writes it). Null: no one is asked.
- */
-export type Scribe = (key: string, op: RecordOp) => Promise<boolean> | null
-
 /** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
 interface Target {
   key: string | null
@@ -167,8 +165,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
   private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
   private readonly left = new LeftBases(LEFT_KEPT)
-  /** Hands an operation to the cluster's scribe (`handTo`), or says to write it here. */
-  private scribe: Scribe | null = null
+  private readonly writer: LogWriter
   private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>> &
     Pick<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>
 
@@ -191,6 +188,23 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       apply: o.apply,
     }
     this.pointer = new PointerFile(o.dataDir)
+    const seat: WriterSeat = {
+      afterMoves: () => this.switching,
+      base: () => this.base,
+      closing: () => this.closing !== null,
+      broken: () => this.broken,
+      moving: () => this.moving,
+      abandoned: (base) => this.abandoned.has(base),
+    }
+    this.writer = new LogWriter(seat, {
+      writableTimeoutMs: this.o.writableTimeoutMs,
+      onError: this.o.onError,
+      tell: {
+        writing: (key, op) => this.emit('writing', key, op),
+        written: (key, op) => this.emit('written', key, op),
+        unwritten: (op) => this.emit('unwritten', op),
+      },
+    })
   }
 
   get table(): RecordTable {
@@ -371,106 +385,19 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
   }
 
-  /**
-   * Appends an operation and resolves once it is written. An operation the base closed on
-   * before writing it (this node moved meanwhile) goes to the new base. When this node is a
-   * writer already, the operation is merged into the table as its write starts, and peers are
-   * told then ('writing'), so that neither waits for the group commit's window; whether the
-   * write ended is told after ('written', 'unwritten'): cluster/record-broadcast.ts. One whose
-   * write fails for good stays merged here: its peers write it (kept-ops.ts), and a write that
-   * does not reach the disk closes the whole base, which the node opens again from the log.
-   * With a scribe (`handTo`), it is asked to write the operation once it is told; this node
-   * writes it only if the scribe does not, or with `here`.
-   *
-   * `until: 'merged'` resolves once the operation is merged here (as its write starts, when this
-   * node is a writer) and lets the write go on: what a page does next waits for what it sees,
-   * not for the group commit's window (a dismissal, then the next request, on one socket). A
-   * write that then fails for good is left to the peers, as any other, and logged here.
-   */
+  /** Appends an operation and resolves once it is written (log-writer.ts). */
   append(op: RecordOp, o: { here?: boolean; until?: 'written' | 'merged' } = {}): Promise<void> {
-    if (o.until !== 'merged') return this.appendOp(op, o.here === true)
-    return new Promise((resolve, reject) => {
-      let merged = false
-      const onMerged = () => {
-        merged = true
-        resolve()
-      }
-      this.appendOp(op, o.here === true, onMerged).then(resolve, (err: Error) => {
-        if (!merged) return reject(err)
-        if (!this.closing)
-          this.o.onError(new Error(`a merged operation was not written here: ${err.message}`))
-      })
-    })
+    return this.writer.append(op, o)
   }
 
-  private async appendOp(op: RecordOp, here: boolean, onMerged?: () => void): Promise<void> {
-    let told = false
-    let asked = here
-    const tell = (key: string) => {
-      if (told) return
-      told = true
-      this.base.merge([op])
-      this.emit('writing', key, op)
-      onMerged?.()
-    }
-    for (;;) {
-      await this.switching
-      if (this.closing || this.broken) {
-        if (told) this.emit('unwritten', op)
-        throw this.broken ?? new Error('The record log is closed.')
-      }
-      const base = this.base
-      const key = base.key.toString('hex')
-      if (base.writable) tell(key)
-      // Once: a scribe that did not write it (gone, moved, failed) leaves it to this node.
-      const handed = told && !asked ? this.scribe?.(key, op) : null
-      if (handed) {
-        asked = true
-        if (await handed) return void this.emit('written', key, op)
-        continue
-      }
-      try {
-        await base.append([op], this.o.writableTimeoutMs)
-        tell(key)
-        this.emit('written', key, op)
-        return
-      } catch (err) {
-        // A base closed under this write: written to the one this node is on now. One closed
-        // because it stalled may have failed the write with any error: what autobase waited
-        // for was cancelled. (Its reopen failing ends the loop above, `broken`.)
-        const moved = err instanceof BaseClosedError && base !== this.base
-        if ((moved || this.abandoned.has(base)) && !this.closing) continue
-        if (told) this.emit('unwritten', op)
-        throw err
-      }
-    }
-  }
-
-  /**
-   * One scribe writes the log for the cluster (cluster/scribe.ts): from now on `append` asks
-   * `scribe` to write each operation once it is merged here and its peers are told, and
-   * writes it here only if no one is asked or the one asked did not write it.
-   */
+  /** From now on `append` asks `scribe` to write each operation (log-writer.ts). */
   handTo(scribe: Scribe): void {
-    this.scribe = scribe
+    this.writer.handTo(scribe)
   }
 
-  /**
-   * Writes operations a peer asked this node to write for it, to the base `key` (hex), which
-   * they are already merged into (`mergeEarly`). False, and nothing written, if this node is
-   * not a writer of that base now, or the write failed: the peer then writes them itself.
-   */
-  async writeFor(key: string, ops: RecordOp[]): Promise<boolean> {
-    const base = this.base
-    if (this.closing || this.moving || !base?.writable || base.key.toString('hex') !== key)
-      return false
-    try {
-      // Answered once written: reading it back is this node's business, not the peer's.
-      await base.append(ops, 0, { readBack: false })
-      return true
-    } catch {
-      return false
-    }
+  /** Writes operations a peer asked this node to write for it to the base `key` (log-writer.ts). */
+  writeFor(key: string, ops: RecordOp[]): Promise<boolean> {
+    return this.writer.writeFor(key, ops)
   }
 
   /**
