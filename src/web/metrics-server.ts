@@ -3,6 +3,7 @@
  * and the metrics on an internal address: it answers GET /metrics and nothing else.
  */
 import { createServer, type Server } from 'node:http'
+import { requestUrl } from './request-url.ts'
 
 export async function serveMetrics(
   host: string,
@@ -10,7 +11,7 @@ export async function serveMetrics(
   scrape: () => Promise<{ body: string; contentType: string }>,
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    const path = requestUrl(req.url)?.pathname
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
       return void res.end('Only GET /metrics is served here.\n')

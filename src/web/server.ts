@@ -16,6 +16,7 @@ import { ClientSockets } from './socket.ts'
 import { sendFile } from './file-response.ts'
 import { serveStatusSocket } from './status-socket.ts'
 import { armIdleTimer, setIdleTimeout } from './idle-timer.ts'
+import { requestUrl } from './request-url.ts'
 import type { ClusterStatus, NodeSelf } from '../cluster-status.ts'
 import { DOWNLOADS_PATH, encode, type CutOff, type PublicMember } from './protocol.ts'
 
@@ -172,16 +173,15 @@ export function createWebServer(o: WebServerOptions): WebServer {
     handle(req, res).catch((err: Error & { code?: string }) => {
       // A browser that stops a download half-way is not an error of the node.
       if (err.code === 'ERR_STREAM_PREMATURE_CLOSE') return void res.destroy()
-      // A ticket in the URL is a credential: it stays out of the log.
-      const url = req.url?.replace(/([?&]ticket=)[^&]*/, '$1…')
-      log.error('http-failed', { url, error: err.message })
+      log.error('http-failed', { url: withoutTicket(req.url), error: err.message })
       if (!res.headersSent) text(res, 500, 'Internal error')
       else res.destroy()
     })
   })
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    const url = requestUrl(req.url)
+    if (!url) return text(res, 400, 'Bad request: the URL does not parse.')
     if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'Method not allowed')
     if (url.pathname === '/healthz') {
       const body = o.health()
@@ -245,7 +245,18 @@ export function createWebServer(o: WebServerOptions): WebServer {
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError)
-    const url = new URL(req.url ?? '/', 'http://localhost')
+    // Node calls this listener synchronously: a throw here would end the process.
+    try {
+      upgrade(req, socket, head)
+    } catch (err) {
+      log.error('upgrade-failed', { url: withoutTicket(req.url), error: (err as Error).message })
+      refuse(socket, 500, 'Internal error')
+    }
+  })
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = requestUrl(req.url)
+    if (!url) return refuse(socket, 400, 'Bad request: the URL does not parse.')
     if (url.pathname === '/status/ws' && o.status) {
       const cluster = o.status.cluster
       if (!allowed(req)) return refuse(socket, 403, 'Foreign origin.')
@@ -264,7 +275,7 @@ export function createWebServer(o: WebServerOptions): WebServer {
     // A connection that made requests before its upgrade has the idle timer: not a socket's.
     if ((socket as Socket).timeout) (socket as Socket).setTimeout(0)
     wss.handleUpgrade(req, socket, head, (ws) => sockets.serve(ws, userId, ticketed))
-  })
+  }
 
   function allowed(req: IncomingMessage): boolean {
     const proto = req.headers['x-forwarded-proto']
@@ -305,11 +316,18 @@ export function createWebServer(o: WebServerOptions): WebServer {
 }
 
 /** Content-Disposition for a generated file; names outside ASCII also go as RFC 5987. */
+/** A request's URL for the log: a ticket in it is a credential, and stays out. */
+function withoutTicket(url: string | undefined): string | undefined {
+  return url?.replace(/([?&]ticket=)[^&]*/, '$1…')
+}
+
 function refuse(socket: Duplex, status: number, message: string): void {
   const reasons: Record<number, string> = {
+    400: 'Bad Request',
     401: 'Unauthorized',
     403: 'Forbidden',
     404: 'Not Found',
+    500: 'Internal Server Error',
     503: 'Service Unavailable',
   }
   const reason = reasons[status] ?? 'Error'

@@ -11,6 +11,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { nanoid } from 'nanoid'
+import { requestUrl } from './request-url.ts'
 
 export const COOKIE_NAME = 'sid'
 const ONE_YEAR_S = 365 * 24 * 3600
@@ -76,7 +77,7 @@ export class Sessions {
     cookieHeader: string | undefined,
     now: number,
   ): { userId: string; by: 'cookie' | 'ticket' } | null {
-    const ticket = new URL(url ?? '/', 'http://localhost').searchParams.get('ticket')
+    const ticket = requestUrl(url)?.searchParams.get('ticket')
     const fromTicket = ticket ? this.fromTicket(ticket, now) : null
     if (fromTicket) return { userId: fromTicket, by: 'ticket' }
     const fromCookie = this.fromCookieHeader(cookieHeader)

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startTestNode, tempDir } from '../helpers/node.ts'
+import { rawRequest } from '../helpers/raw-http.ts'
 
 test('with --metrics-port the metrics are served there only, and the page’s port answers 404', async () => {
   const dir = await tempDir()
@@ -16,6 +17,13 @@ test('with --metrics-port the metrics are served there only, and the page’s po
     const other = await fetch(node.metricsUrl.replace(/\/metrics$/, '/'))
     assert.is(other.status, 404, 'nothing else is served on the metrics port')
     await other.arrayBuffer()
+    // Its listener runs synchronously: a URL that does not parse must not throw there.
+    const port = Number(new URL(node.metricsUrl).port)
+    assert.is(
+      await rawRequest(port, 'GET http://a:b/metrics HTTP/1.1\r\nHost: x'),
+      'HTTP/1.1 404 Not Found',
+    )
+    assert.is((await fetch(node.metricsUrl)).status, 200, 'still served')
   } finally {
     await node.close()
     await dir.remove()

@@ -10,6 +10,7 @@ import { Sessions } from '../../src/web/session.ts'
 import { PUBLIC_DIR } from '../../src/node.ts'
 import { silentLogger } from '../../src/logger.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
+import { rawRequest } from '../helpers/raw-http.ts'
 import type { DownloadService, OpenedFile } from '../../src/downloads/service.ts'
 
 /** A downloads service that knows one file, whose bytes may not have reached this node yet. */
@@ -144,6 +145,44 @@ test('a port bound while the node is still starting answers 503 with a retry hin
     await web.close()
   } finally {
     server.close()
+  }
+})
+
+test('a request or WebSocket upgrade whose URL does not parse is refused with 400, and the node goes on', async () => {
+  const log = recordingLogger()
+  const s = await serve(
+    fakeDownloads('nobody', { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    { log },
+  )
+  const port = Number(new URL(s.base).port)
+  const upgrade =
+    'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='
+  try {
+    // An upgrade's listener runs synchronously: a throw there ended the process.
+    assert.is(
+      await rawRequest(port, `GET http://a:b/ws HTTP/1.1\r\n${upgrade}`),
+      'HTTP/1.1 400 Bad Request',
+    )
+    assert.is(
+      await rawRequest(port, 'GET http://a:b/healthz HTTP/1.1\r\nHost: x'),
+      'HTTP/1.1 400 Bad Request',
+    )
+    // A path that starts with two slashes is a path, not a host: no route has it.
+    assert.is(
+      await rawRequest(port, `GET //a:b/ws HTTP/1.1\r\n${upgrade}`),
+      'HTTP/1.1 404 Not Found',
+    )
+    assert.is(await rawRequest(port, 'GET //a:b HTTP/1.1\r\nHost: x'), 'HTTP/1.1 404 Not Found')
+    const health = await fetch(`${s.base}/healthz`)
+    assert.is(health.status, 200)
+    await health.arrayBuffer()
+    assert.equal(
+      log.entries.filter((e) => e.level === 'error'),
+      [],
+      'bad input is not a server error',
+    )
+  } finally {
+    await s.close()
   }
 })
 
