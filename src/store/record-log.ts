@@ -518,7 +518,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
       const pointer = { ...target, key: next.key.toString('hex') }
-      void this.carry(next, unexpired(carried, now()), pointer, target.length)
+      void this.carry(pointer.key, unexpired(carried, now()), pointer, target.length)
     } finally {
       this.moving = false
       this.step = null
@@ -578,24 +578,38 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
   }
 
-  /** Carries what the new base lacks, then moves the pointer; tries again until it can. */
-  private async carry(base: LogBase, carried: RecordOp[], pointer: LogPointer, length: number) {
-    while (base === this.base && !this.closing) {
+  /**
+   * Carries what the new base `to` (hex) lacks, then moves the pointer; tries again until it
+   * can. The base is followed by its key, not by the instance: one reopened meanwhile
+   * (`reopen`) takes what the instance closed under the carry had not written.
+   */
+  private async carry(to: string, carried: RecordOp[], pointer: LogPointer, length: number) {
+    for (;;) {
+      await this.switching
+      if (!this.onBase(to) || this.broken) return
+      const base = this.base
       try {
         await carryOver(base, carried, length, this.o.carryOverTimeoutMs)
-        return await this.settle(base, pointer)
+        return await this.settle(to, pointer)
       } catch (err) {
-        if (base !== this.base || this.closing) return
+        if (!this.onBase(to)) return
+        // Closed under the carry for a reopen, which is queued: the next turn waits for it.
+        if (this.abandoned.has(base)) continue
         this.o.onError(new Error(`could not carry records to the log: ${(err as Error).message}`))
         await delay(this.o.clock, CARRY_RETRY_MS)
       }
     }
   }
 
-  private async settle(base: LogBase, pointer: LogPointer): Promise<void> {
-    if (base !== this.base || this.closing) return
-    await this.pointer.save(pointer, () => base === this.base)
+  private async settle(to: string, pointer: LogPointer): Promise<void> {
+    if (!this.onBase(to)) return
+    await this.pointer.save(pointer, () => this.onBase(to))
     if (this.pointer.current === pointer) this.emit('settled', pointer)
+  }
+
+  /** Whether this node is on the base `key` (hex) and the log is not closing. */
+  private onBase(key: string): boolean {
+    return !this.closing && this.base.key.toString('hex') === key
   }
 
   /** Safe to call twice. */

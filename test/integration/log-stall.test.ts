@@ -115,6 +115,51 @@ test('a log whose update stalls is closed and opened again: the write under way 
   assert.equal(errors, [])
 })
 
+test('a log reopened while a move carries records to it still gets them, and the pointer moves to it', async () => {
+  const errors: Error[] = []
+  const { dir, store, log } = await stallingLog((err) => errors.push(err))
+  let reopened = false
+  try {
+    await log.ready()
+    const from = log.key.toString('hex')
+    await log.append({ type: 'put', download: download({ id: 'before', userId: 'u0' }) })
+    log.on('reopened', () => (reopened = true))
+    const settled = new Promise<string>((resolve) => log.on('settled', (p) => resolve(p.key)))
+    const moving = log.compact()
+    // Merged into the log left while the move opens the next one: carried after the switch,
+    // and the pass that meets it on the new log stalls.
+    setImmediate(() =>
+      log.mergeEarly(from, [{ type: 'put', download: download({ id: 'stuck', userId: 'u1' }) }]),
+    )
+    await moving
+    const to = log.key.toString('hex')
+    assert.is.not(to, from, 'compacted to a new log')
+    assert.is(await within(systemClock, 15_000, 'the pointer to move', settled), to)
+    assert.ok(reopened, 'the new log was reopened on the way')
+    assert.is((await readPointer(dir.path))?.key, to)
+    assert.ok(log.settled())
+  } finally {
+    await log.close()
+    await store.close()
+  }
+  // What was carried is in the log, not only in the table of the node that carried it.
+  const again = new Corestore(`${dir.path}/store`)
+  const read = new RecordLog({ store: again, dataDir: dir.path, recordTime: time })
+  try {
+    await read.ready()
+    await eventually(() => get(read.table, 'stuck', time.now()) !== undefined, 'the carried record')
+    assert.ok(get(read.table, 'before', time.now()))
+  } finally {
+    await read.close()
+    await again.close()
+    await dir.remove()
+  }
+  assert.equal(
+    errors.filter((e) => !/update has made no headway/.test(e.message)).map((e) => e.message),
+    [],
+  )
+})
+
 test('a log that cannot be opened again fails: the write under way and the next are refused with why', async () => {
   const { dir, store, log } = await stallingLog(() => {})
   const namespace = store.namespace.bind(store)
