@@ -530,7 +530,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * apply-watch.ts): what was waited for is cancelled, and the new autobase starts its update
    * afresh from what is on disk. The table it starts with holds what the old one held (merged
    * operations that are not in the view among them); writes under way on the old base are
-   * written again on the new one (`appendOp`). A base that fails to open fails the log, as a
+   * written again on the new one (log-writer.ts). A base that fails to open fails the log, as a
    * store that fails does.
    */
   private reopen(stuck: LogBase, err: Error): Promise<void> {
