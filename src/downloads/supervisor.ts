@@ -25,8 +25,14 @@ export interface Successors {
 export interface SupervisorOptions extends Omit<WorkerOptions, 'download' | 'nodeName'> {
   self: NodeRef
   placement: Successors
-  /** Checkpoints other nodes sent here (checkpoint-copies.ts): a takeover resumes from them. */
-  copies?: { aheadOf(d: Download): RelayedCheckpoint | null }
+  /**
+   * Checkpoints other nodes sent here (checkpoint-copies.ts): a takeover resumes from them.
+   * And this node's own, from workers stopped to run here again (`cutOff`, `pause`).
+   */
+  copies?: {
+    aheadOf(d: Download): RelayedCheckpoint | null
+    offer(copy: RelayedCheckpoint): void
+  }
 }
 
 export class Supervisor {
@@ -90,7 +96,7 @@ export class Supervisor {
    * checkpoints, once it does (mayWork says when).
    */
   cutOff(): void {
-    for (const w of this.workers.values()) w.stop('cut-off')
+    for (const w of this.workers.values()) this.stopToResume(w, 'cut-off')
     for (const d of this.o.repo.all())
       if (d.owner === this.o.self.id && isLive(d)) this.heldBack.set(d.id, Infinity)
   }
@@ -109,7 +115,17 @@ export class Supervisor {
   /** Stops every worker without a last write, and starts none until `resume`. */
   pause(): void {
     this.paused = true
-    for (const w of this.workers.values()) w.stop('paused')
+    for (const w of this.workers.values()) this.stopToResume(w, 'paused')
+  }
+
+  /**
+   * Stops a worker whose download may run here again (back from a cut, or from a pause),
+   * keeping its newest checkpoint for that run: the log's is up to `--log-checkpoint-ms` of
+   * work behind, and the successors that hold the rest may be the nodes that went away.
+   */
+  private stopToResume(w: Worker, reason: 'cut-off' | 'paused'): void {
+    this.o.copies?.offer(w.newest())
+    w.stop(reason)
   }
 
   /** Workers start again, each from its download's last checkpoint. */
@@ -208,9 +224,13 @@ export class Supervisor {
 
   private ensureWorker(d: Download): void {
     if (this.workers.has(d.id)) return
+    // Its own worker's newest checkpoint (`stopToResume`), when the log's is behind it. Only
+    // this node's workers make checkpoints of an epoch that names it as the owner.
+    const copy = this.o.copies?.aheadOf(d)
+    const from = copy?.epoch === d.epoch ? copy : null
     const worker = new Worker({
       ...this.o,
-      download: d,
+      download: from ? { ...d, progress: from.progress, checkpoint: from.checkpoint } : d,
       nodeName: this.o.self.name,
       mayAct: () => this.o.placement.mayWork(),
       mayActSettled: async () =>

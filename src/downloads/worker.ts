@@ -124,6 +124,12 @@ export class Worker {
     return this.current.epoch
   }
 
+  /** The newest checkpoint the job reported and this worker acted on (sent, or written). */
+  newest(): RelayedCheckpoint {
+    const { id, userId, epoch } = this.current
+    return { id, userId, epoch, ...this.latest }
+  }
+
   stop(reason: StopReason): void {
     if (!this.controller.signal.aborted) this.controller.abort(new Stopped(reason))
   }

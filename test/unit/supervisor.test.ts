@@ -261,6 +261,51 @@ for (const confirmed of [false, true])
     await s.supervisor.close()
   })
 
+test('back from a cut, a download still its own resumes from its worker’s newest checkpoint, not the log’s older one', async () => {
+  // Both successors took every copy: the log gets no checkpoint within --log-checkpoint-ms.
+  const s = setup({ onCheckpoint: () => 2 })
+  const mine = s.live({ userId: 'u1', owner: 'me' })
+  await s.repo.insert(mine)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  run.report(20)
+  run.report(40)
+  await settle()
+  assert.is(s.repo.get(mine.id)!.progress, 0, 'the log holds no checkpoint')
+  // The successors that held the copies are the nodes that went away.
+  s.supervisor.cutOff()
+  await settle()
+  s.supervisor.backFromCut(0)
+  const again = await s.generator.next()
+  assert.is(again.job.id, mine.id)
+  assert.is(again.job.progress, 40, 'resumed from 40 %, not from 0')
+  assert.equal(again.job.checkpoint, { at: 40 })
+  assert.ok(s.logger.events('resume').some((e) => e.fields.from === '40%'))
+  await s.supervisor.close()
+})
+
+test('a paused node’s workers resume from their newest checkpoint too; a download taken over meanwhile does not', async () => {
+  const s = setup({ onCheckpoint: () => 2 })
+  const kept = s.live({ userId: 'u1', owner: 'me' })
+  const moved = s.live({ userId: 'u2', owner: 'me' })
+  await s.repo.insert(kept)
+  await s.repo.insert(moved)
+  s.supervisor.reconcileAll()
+  for (const run of [await s.generator.next(), await s.generator.next()]) run.report(30)
+  await settle()
+  s.supervisor.pause()
+  await settle()
+  // Taken over elsewhere at its own (older) checkpoint: the copy of the old epoch is not used.
+  await s.repo.update({ ...s.repo.get(moved.id)!, owner: 'other', epoch: 2, version: 5 })
+  await s.repo.update({ ...s.repo.get(moved.id)!, owner: 'me', epoch: 3, version: 6 })
+  s.supervisor.resume()
+  const runs = [await s.generator.next(), await s.generator.next()]
+  const of = (id: string) => runs.find((r) => r.job.id === id)!.job.progress
+  assert.is(of(kept.id), 30)
+  assert.is(of(moved.id), 0, 'an epoch this worker did not run starts from its record')
+  await s.supervisor.close()
+})
+
 test('cutOff stops every worker at once, without a last write', async () => {
   const s = setup()
   await s.repo.insert(s.live({ userId: 'u1', owner: 'me' }))
