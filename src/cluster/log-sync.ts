@@ -46,6 +46,12 @@ export interface LogSyncOptions {
 
 /** A move to a better log that has not ended after this long counts as stuck (`adoptProblem`). */
 export const ADOPT_HANGS_MS = 30_000
+/**
+ * Past this many logs (or writers) remembered, those no member is on (or admitted longer ago
+ * than the retry interval) are forgotten: every compaction names a new log and new writers,
+ * and a node runs for months.
+ */
+const REMEMBERED = 32
 
 interface LogMessage {
   type: 'log'
@@ -216,6 +222,9 @@ export class LogSync {
     const last = this.writerAdded.get(theirs.writer) ?? -Infinity
     if (now - last < this.writerRetryMs) return
     this.writerAdded.set(theirs.writer, now)
+    if (this.writerAdded.size > REMEMBERED)
+      for (const [writer, at] of this.writerAdded)
+        if (now - at >= this.writerRetryMs) this.writerAdded.delete(writer)
     this.o.logger.info('writer-add', { member: from, writer: theirs.writer.slice(0, 12) })
     this.o.log.addWriter(theirs.writer).catch((err: Error) => {
       if (!this.closed) this.o.logger.error('writer-add-failed', { error: err.message })
@@ -228,6 +237,10 @@ export class LogSync {
       writers: Math.max(known?.writers ?? 0, advert.writers),
       length: Math.max(known?.length ?? 0, advert.length),
     })
+    if (this.known.size <= REMEMBERED) return
+    const onNow = new Set([this.o.log.advert().key, advert.key])
+    for (const { advert: latest } of this.latest.values()) onNow.add(latest.key)
+    for (const key of this.known.keys()) if (!onNow.has(key)) this.known.delete(key)
   }
 
   private judged(mine: LogAdvert): LogAdvert {

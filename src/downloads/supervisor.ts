@@ -97,6 +97,8 @@ export class Supervisor {
    */
   cutOff(): void {
     for (const w of this.workers.values()) this.stopToResume(w, 'cut-off')
+    // What an earlier cut held back has been settled since, either way.
+    this.heldBack.clear()
     for (const d of this.o.repo.all())
       if (d.owner === this.o.self.id && isLive(d)) this.heldBack.set(d.id, Infinity)
   }
@@ -108,7 +110,12 @@ export class Supervisor {
    */
   backFromCut(graceMs: number): void {
     const until = this.o.clock.now() + graceMs
-    for (const id of this.heldBack.keys()) this.heldBack.set(id, until)
+    for (const id of this.heldBack.keys()) {
+      const d = this.o.repo.get(id)
+      // Taken over, finished or dismissed while this node was cut off: nothing to hold.
+      if (!d || d.owner !== this.o.self.id || !isLive(d)) this.heldBack.delete(id)
+      else this.heldBack.set(id, until)
+    }
     this.reconcileAll()
   }
 

@@ -122,6 +122,30 @@ test('a node that just moved judges its log by what peers said of it, and does n
   assert.equal(b.log.adopted, [key('1')], 'it stays on the log it moved to')
 })
 
+test('what a node remembers of logs and writers stays bounded, however many compactions it follows', async () => {
+  const clock = fakeClock()
+  const { a, b } = betterAndWorse(clock)
+  connect(a.transport, b.transport)
+  const hex = (n: number, pad: string) => n.toString(16).padStart(64, pad)
+  for (let g = 1; g <= 100; g++) {
+    // a compacts to a new log; b follows it, and waits there to be admitted under a new writer.
+    a.log.state = { ...a.log.state, key: hex(g, '0'), generation: g, length: 1, writers: 1 }
+    a.log.emit('advert')
+    await clock.tick(10)
+    b.log.state = { ...b.log.state, writer: hex(g, 'b') }
+    b.log.emit('advert')
+    await clock.tick(2500)
+  }
+  assert.is(b.log.adopted.length, 101, 'b followed every log')
+  assert.ok(a.log.added.includes(hex(100, 'b')), 'a admitted the last writer of b')
+  const held = (s: LogSync) =>
+    s as unknown as { known: Map<string, unknown>; writerAdded: Map<string, number> }
+  assert.ok(held(b.sync).known.size <= 33, `b remembers ${held(b.sync).known.size} logs`)
+  assert.ok(held(a.sync).known.size <= 33, `a remembers ${held(a.sync).known.size} logs`)
+  const writers = held(a.sync).writerAdded.size
+  assert.ok(writers <= 33, `a remembers ${writers} writers`)
+})
+
 test('an advert that cannot be parsed is logged and ignored', async () => {
   const a = node('a', {
     key: key('1'),
