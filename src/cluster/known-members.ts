@@ -73,12 +73,19 @@ export class KnownMembers {
     this.dirty = false
     const members = [...this.current].map(([id, name]) => ({ id, name }))
     const path = join(this.dataDir, FILE)
-    await writeFile(path + '.tmp', JSON.stringify({ members }) + '\n')
-    await rename(path + '.tmp', path)
+    try {
+      await writeFile(path + '.tmp', JSON.stringify({ members }) + '\n')
+      await rename(path + '.tmp', path)
+    } catch (err) {
+      // Saved at the next change or flush, not dropped (a full disk, for a moment).
+      this.dirty = true
+      throw err
+    }
   }
 
-  /** Resolves once what was taken in is on disk. */
+  /** Resolves once what was taken in is on disk (tried again if the last save failed). */
   flush(): Promise<void> {
+    this.saving = this.saving.then(() => this.save()).catch(() => {})
     return this.saving
   }
 }

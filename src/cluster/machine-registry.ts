@@ -65,7 +65,8 @@ export class MachineRegistry {
         .catch(() => null)
       if (!entry || typeof entry.port !== 'number' || typeof entry.host !== 'string') continue
       if (!Number.isSafeInteger(entry.pid) || !alive(entry.pid)) {
-        await rm(join(this.dir, name), { force: true })
+        // Skipped all the same when it cannot be removed (a directory shared read-only).
+        await rm(join(this.dir, name), { force: true }).catch(() => {})
         continue
       }
       found.push({ host: entry.host, port: entry.port })

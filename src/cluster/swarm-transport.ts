@@ -103,7 +103,14 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
         this.o.log.warn('machine-registry-failed', { error: err.message })
       })
       this.registry = registry
-      this.registryTimer = setInterval(() => void registry.refresh(), PROBE_INTERVAL_MS)
+      // A rejection here would be unhandled: a library user's process would end on it.
+      this.registryTimer = setInterval(
+        () =>
+          void registry.refresh().catch((err: Error) => {
+            this.o.log.warn('machine-registry-failed', { error: err.message })
+          }),
+        PROBE_INTERVAL_MS,
+      )
     }
     const notOwn = (b: HostPort) => !(b.port === own.port && isSameHost(b.host, host))
     const candidates = () => {

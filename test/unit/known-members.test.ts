@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { KnownMembers } from '../../src/cluster/known-members.ts'
 import type { Member, Status } from '../../src/cluster/member.ts'
@@ -30,6 +30,25 @@ test('members seen alive are known after a restart; one that left is forgotten, 
     again.forget('b')
     await again.flush()
     assert.equal([...(await KnownMembers.load(dir.path, 'a')).before].sort(), ['a', 'd'])
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('a save that failed is made at the next flush, not dropped', async () => {
+  const dir = await tempDir()
+  try {
+    const known = await KnownMembers.load(dir.path, 'a')
+    known.update([m('a'), m('b'), m('c')])
+    await known.flush()
+    // The file cannot be written for a moment (a directory where its temporary copy goes).
+    await mkdir(join(dir.path, 'members.json.tmp'))
+    known.forget('b')
+    await known.flush()
+    assert.equal([...(await KnownMembers.load(dir.path, 'a')).before].sort(), ['a', 'b', 'c'])
+    await rm(join(dir.path, 'members.json.tmp'), { recursive: true })
+    await known.flush()
+    assert.equal([...(await KnownMembers.load(dir.path, 'a')).before].sort(), ['a', 'c'])
   } finally {
     await dir.remove()
   }

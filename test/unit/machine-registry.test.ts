@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { MachineRegistry } from '../../src/cluster/machine-registry.ts'
 import { tempDir } from '../helpers/node.ts'
 
@@ -31,6 +32,23 @@ test('nodes of one machine see each other; a dead one is forgotten, a stopped on
     await a.refresh()
     assert.equal(a.list(), [], 'a clean stop takes its entry away')
   } finally {
+    await dir.remove()
+  }
+})
+
+test('a dead node’s file that cannot be removed is skipped, not a failure', async () => {
+  const dir = await tempDir()
+  const stale = join(dir.path, '127.0.0.1-17070.json')
+  await writeFile(stale, JSON.stringify({ host: '127.0.0.1', port: 17070, pid: DEAD_PID }))
+  // Immutable: not even root may remove it (a registry shared read-only, say).
+  execFileSync('chattr', ['+i', stale])
+  try {
+    const a = new MachineRegistry(dir.path, { host: '127.0.0.1', port: 18080 })
+    await a.refresh()
+    assert.equal(a.list(), [])
+    assert.ok((await readdir(dir.path)).includes('127.0.0.1-17070.json'), 'still there')
+  } finally {
+    execFileSync('chattr', ['-i', stale])
     await dir.remove()
   }
 })
