@@ -6,12 +6,17 @@
  * the round to the manager.
  */
 import type { Download } from '../store/record.ts'
+import type { Released } from '../store/record-table.ts'
 import type { FileStore } from '../store/file-store.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
 
+/** A record purged this long after it expired was not live on this node: it read it so. */
+const BACKLOG_MS = 60_000
+
 export interface HousekeeperOptions {
-  records: { purge(): Download[]; all(): Download[] }
+  /** The records, and record time (cluster time: what their expiries are in). */
+  records: { purge(): Released[]; all(): Download[]; now(): number }
   files: Pick<FileStore, 'prefetch' | 'remove'>
   /** Whether this node keeps a copy of this ready download's file. */
   keepsCopy(d: Download): boolean
@@ -48,7 +53,9 @@ export class Housekeeper {
   /** Purges what expired, then lets the manager reconcile. A failure is logged, never thrown. */
   sweep(): void {
     try {
-      for (const d of this.o.records.purge()) {
+      let backlog = 0
+      const now = this.o.records.now()
+      for (const { download: d, dismissed } of this.o.records.purge()) {
         this.prefetched.delete(d.id)
         if (d.file) {
           this.o.files
@@ -57,9 +64,18 @@ export class Housekeeper {
               this.o.log.error('purge-failed', { id: d.id, error: err.message }),
             )
         }
-        this.o.log.info('purged', { id: d.id, user: d.userId, state: d.state })
+        // Long expired when this node read it: a restart or a join reads the log again, and
+        // what it purges then was purged before. Told in one line, not one line each.
+        if (now - d.expiresAt > BACKLOG_MS) backlog++
+        else
+          this.o.log.info('purged', {
+            id: d.id,
+            user: d.userId,
+            state: dismissed ? 'dismissed' : d.state,
+          })
         this.o.onPurged(d)
       }
+      if (backlog > 0) this.o.log.info('purged-expired-before', { count: backlog })
       this.copyForNewMembers()
       this.o.onSweep()
     } catch (err) {

@@ -226,18 +226,26 @@ export function servable(table: RecordTable, id: string, now: number): Download 
   return entry.download
 }
 
+/** A record `purge` released: its file may now be deleted. */
+export interface Released {
+  download: Download
+  /** Its user dismissed it (its state is the last one written before, `pending` as often as not). */
+  dismissed: boolean
+}
+
 /**
  * Releases what expired: returns the records whose files may now be deleted, and forgets
  * entries once no write that could revive them can still arrive.
  */
-export function purge(table: RecordTable, now: number): Download[] {
-  const released: Download[] = []
+export function purge(table: RecordTable, now: number): Released[] {
+  const released: Released[] = []
   for (const [id, entry] of table.entries) {
     const expired = now >= entry.download.expiresAt
     if (!expired) continue
     if (!entry.purged) {
       entry.purged = true
-      if (entry.download.epoch >= 0) released.push(entry.download)
+      if (entry.download.epoch >= 0)
+        released.push({ download: entry.download, dismissed: entry.removed !== null })
     }
     const until = Math.max(entry.maxExpiresAt, entry.removed?.expiresAt ?? 0)
     if (now >= until) {

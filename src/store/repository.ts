@@ -13,6 +13,7 @@ import {
   visibleOf,
   visibleRecords,
   type RecordTable,
+  type Released,
 } from './record-table.ts'
 import type { Clock } from '../clock.ts'
 
@@ -58,7 +59,7 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
   /** A ready record whose file may be served (dismissed or not), until it expires. */
   servable(id: string): Download | null
   /** Forgets what expired; returns the records whose files may be deleted. */
-  purge(): Download[]
+  purge(): Released[]
 }
 
 /** The log as the repository uses it (record-log.ts; an in-memory one in tests). */
@@ -175,7 +176,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
     return servable(this.log.table, id, this.now())
   }
 
-  purge(): Download[] {
+  purge(): Released[] {
     if (!this.mayPurge()) return []
     return purge(this.log.table, this.now())
   }

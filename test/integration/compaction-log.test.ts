@@ -330,7 +330,7 @@ test('a record expired but not purged yet is merged into the fresh log’s table
     await n.log.compact()
     await settled(n.log)
     assert.is(n.log.ops(), 1, 'the fresh log holds the live record only')
-    const released = purge(n.log.table, NOW).map((d) => d.id)
+    const released = purge(n.log.table, NOW).map((r) => r.download.id)
     assert.is(released.length, 20, 'their purge still frees their files here')
     assert.ok(get(n.log.table, 'live', NOW))
     assert.equal(n.errors, [])

@@ -6,6 +6,7 @@ import type { FileRef } from '../../src/store/file-store.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { download, FILE_REF } from '../helpers/records.ts'
+import type { Released } from '../../src/store/record-table.ts'
 
 const file = { ...FILE_REF, filename: 'report.pdf', contentType: 'application/pdf' }
 
@@ -14,7 +15,7 @@ function keeper(records: Download[], keeps: Set<string>, live: { ids: string }) 
   const clock = fakeClock()
   const prefetched: FileRef[] = []
   const h = new Housekeeper({
-    records: { purge: () => [], all: () => records },
+    records: { purge: () => [], all: () => records, now: () => clock.now() },
     files: { prefetch: (ref) => void prefetched.push(ref), remove: async () => {} },
     keepsCopy: (d) => keeps.has(d.userId),
     liveMembers: () => live.ids,
@@ -65,6 +66,54 @@ test('when the live members change, the files this node now keeps are copied', a
   await clock.tick(1000)
   assert.is(prefetched.length, 5)
   h.stop()
+})
+
+test('a purge says what it released: dismissed as dismissed, and what expired long before in one line', async () => {
+  const clock = fakeClock()
+  const log = recordingLogger()
+  const now = clock.now()
+  const released: Released[] = [
+    {
+      download: download({ id: 'done', state: 'ready', file, expiresAt: now - 500 }),
+      dismissed: false,
+    },
+    { download: download({ id: 'gone', state: 'pending', expiresAt: now - 500 }), dismissed: true },
+    // Read from the log after a restart, expired an hour ago: purged before, here or elsewhere.
+    ...['old1', 'old2', 'old3'].map((id) => ({
+      download: download({ id, state: 'ready' as const, expiresAt: now - 3_600_000 }),
+      dismissed: false,
+    })),
+  ]
+  const removed: string[] = []
+  const purged: string[] = []
+  const h = new Housekeeper({
+    records: { purge: () => released.splice(0), all: () => [], now: () => clock.now() },
+    files: {
+      prefetch: () => {},
+      remove: async (ref) => void removed.push((ref as DiskFileRef).name),
+    },
+    keepsCopy: () => false,
+    liveMembers: () => 'a',
+    clock,
+    intervalMs: 1000,
+    log,
+    onPurged: (d) => void purged.push(d.id),
+    onSweep: () => {},
+  })
+  h.sweep()
+  assert.equal(purged, ['done', 'gone', 'old1', 'old2', 'old3'], 'every one is released')
+  assert.equal(removed, [(FILE_REF as DiskFileRef).name])
+  assert.equal(
+    log.events('purged').map((e) => [e.fields.id, e.fields.state]),
+    [
+      ['done', 'ready'],
+      ['gone', 'dismissed'],
+    ],
+  )
+  assert.equal(
+    log.events('purged-expired-before').map((e) => e.fields.count),
+    [3],
+  )
 })
 
 test.run()

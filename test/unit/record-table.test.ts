@@ -150,8 +150,8 @@ test('a record is invisible from its expiry on, and purge releases it once', () 
   assert.is(currentFor(t, 'user-1', 10_000), null)
   assert.equal(purge(t, 9_999), [])
   assert.equal(
-    purge(t, 10_000).map((d) => d.id),
-    ['x'],
+    purge(t, 10_000).map((r) => [r.download.id, r.dismissed]),
+    [['x', false]],
   )
   assert.equal(purge(t, 10_001), [])
   assert.is(t.entries.size, 0, 'the entry itself is forgotten')
@@ -167,7 +167,7 @@ test('purge keeps a marker while an older, longer-lived write could still arrive
     { type: 'put', download: done },
   ])
   assert.equal(
-    purge(t, 20_000).map((d) => d.state),
+    purge(t, 20_000).map((r) => r.download.state),
     ['ready'],
   )
   assert.ok(t.entries.has('x'))
@@ -189,8 +189,8 @@ test('a dismissed ready record still serves its file until it expires', () => {
   assert.is(servable(t, 'x', 10_000), null)
   assert.equal(purge(t, 6000), [])
   assert.equal(
-    purge(t, 10_000).map((d) => d.id),
-    ['x'],
+    purge(t, 10_000).map((r) => [r.download.id, r.dismissed]),
+    [['x', true]],
   )
 })
 

@@ -107,7 +107,7 @@ test('records are stamped and judged in the time it is given; it purges only onc
   assert.ok(log.table.entries.has('one'))
   trusted = true
   assert.equal(
-    repo.purge().map((x) => x.id),
+    repo.purge().map((x) => x.download.id),
     ['one'],
   )
 })
