@@ -8,7 +8,7 @@
  * the next node that holds the file.
  */
 import type { Link, Transport } from './transport.ts'
-import type { FilePeers } from '../store/file-fetch.ts'
+import { NoHolderError, type FilePeers } from '../store/file-fetch.ts'
 import { FILE_NAME, type DiskFileRef } from '../store/record.ts'
 import { OpenFile } from '../store/file-io.ts'
 import type { Clock, Timer } from '../clock.ts'
@@ -76,8 +76,9 @@ export class FileTransfer implements FilePeers {
       signal.throwIfAborted()
       const link = this.holder(ref, tried)
       if (!link) {
-        const why = lastError ? `: ${lastError.message}` : ''
-        throw new Error(`no node reachable holds the file${why}`)
+        // Holders that were asked and failed are a copy that failed; none to ask is not.
+        if (!lastError) throw new NoHolderError()
+        throw new Error(`no node reachable holds the file: ${lastError.message}`)
       }
       tried.add(link)
       try {
@@ -93,14 +94,15 @@ export class FileTransfer implements FilePeers {
         if (signal.aborted) throw signal.reason
         // Another holder would not help.
         if (err instanceof LocalError) throw err.cause
+        // One that does not hold it is not a failure: the next is asked.
+        if (err instanceof NotHere) continue
         lastError = err as Error
-        if (!(err instanceof NotHere))
-          this.o.log.warn('file-copy-interrupted', {
-            file: ref.name,
-            from: link.memberId,
-            at: got,
-            error: lastError.message,
-          })
+        this.o.log.warn('file-copy-interrupted', {
+          file: ref.name,
+          from: link.memberId,
+          at: got,
+          error: lastError.message,
+        })
       }
     }
   }

@@ -228,6 +228,8 @@ export class Worker {
       this.observer.completed(workMs / 1000)
       o.log.info('ready', {
         id: this.id,
+        // The file's lines (copies, fetches) name it: a grep for the id leads to them.
+        ...('name' in ref && { file: ref.name }),
         bytes: ref.byteLength,
         attempt: this.current.attempt,
         workMs,

@@ -18,7 +18,7 @@ import { Readable } from 'node:stream'
 import { nanoid } from 'nanoid'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { Fields, Logger } from '../logger.ts'
-import { FileFetch, arriving, type FilePeers } from './file-fetch.ts'
+import { FileFetch, NoHolderError, arriving, type FilePeers } from './file-fetch.ts'
 import { DirSync } from './dir-sync.ts'
 import { OpenFile, removeFile, removeQuietly, renameFile, sizeOf } from './file-io.ts'
 import { nextUnlessAborted } from '../abortable.ts'
@@ -323,7 +323,7 @@ export class DiskFileStore implements FileStore {
     const part = this.path(`${ref.name}.part`)
     const copied = this.peers
       ? f.copy(this.peers, ref, part, () => this.name(part, ref.name))
-      : Promise.reject(new Error('not linked to the cluster yet'))
+      : Promise.reject(new NoHolderError('not linked to the cluster yet'))
     void copied.then(
       () => {
         this.fetches.delete(ref.name)
@@ -331,7 +331,9 @@ export class DiskFileStore implements FileStore {
       },
       (err: Error) => {
         this.fetches.delete(ref.name)
-        if (!f.abort.signal.aborted)
+        // No holder reachable yet (a node just started, its maker down) is retried, and
+        // reported by whoever gives up; logged each time, it looked like a failure.
+        if (!f.abort.signal.aborted && !(err instanceof NoHolderError))
           this.o.log?.warn('file-copy-failed', {
             file: ref.name,
             maker: ref.node,

@@ -8,6 +8,18 @@ import { OpenFile, removeQuietly } from './file-io.ts'
 import type { DiskFileRef } from './record.ts'
 
 /** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
+/**
+ * No node that could hold the file is reachable now (its maker down or not linked yet, no copy
+ * made): not a failure of the copy itself, which whoever asked tries again or reports
+ * (`file-copy-gave-up`, `file-unreachable`).
+ */
+export class NoHolderError extends Error {
+  constructor(why = 'no node reachable holds the file') {
+    super(why)
+    this.name = 'NoHolderError'
+  }
+}
+
 export interface FilePeers {
   /**
    * Hands the file's bytes to `write`, in order, each chunk awaited before more are asked for;

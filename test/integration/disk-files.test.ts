@@ -10,6 +10,8 @@ import { BlobFileStore, SourceStreamError } from '../../src/store/file-store.ts'
 import type { DiskFileRef } from '../../src/store/record.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { NoHolderError } from '../../src/store/file-fetch.ts'
 
 const read = async (s: Readable) => {
   const chunks: Buffer[] = []
@@ -36,6 +38,7 @@ async function until(ok: () => boolean | Promise<boolean>, what: string): Promis
 /** A store in a fresh directory; `peers` hold what `held` says, handed over in small chunks. */
 async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?: number } = {}) {
   const dir = await tempDir()
+  const log = recordingLogger()
   const held = new Map<string, Buffer>()
   let gate: Promise<void> = Promise.resolve()
   let stalled = false
@@ -44,7 +47,7 @@ async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?:
     async fetch(ref, write, signal) {
       asked.push(ref.name)
       const bytes = held.get(ref.name)
-      if (!bytes) throw new Error('no node reachable holds the file')
+      if (!bytes) throw new NoHolderError()
       if (stalled)
         await new Promise((_, reject) =>
           signal.addEventListener('abort', () => reject(signal.reason as Error)),
@@ -62,12 +65,13 @@ async function store(o: { clock?: ReturnType<typeof fakeClock>; fetchTimeoutMs?:
       }
     },
   }
-  const files = new DiskFileStore({ dir: dir.path, self: 'me', ...o })
+  const files = new DiskFileStore({ dir: dir.path, self: 'me', log, ...o })
   await files.ready()
   files.attach(peers)
   return {
     files,
     dir,
+    log,
     held,
     asked,
     /** The peers send nothing at all until aborted (a holder that went silent). */
@@ -195,6 +199,11 @@ test('a copy whose bytes do not match its record is thrown away', async () => {
     }
     assert.not.ok(await s.files.holds(peer))
     assert.equal(await readdir(s.dir.path), [], 'nothing kept')
+    assert.equal(
+      s.log.events('file-copy-failed').map((e) => e.fields.file),
+      [peer.name],
+      'said',
+    )
   } finally {
     await s.files.close()
     await s.dir.remove()
@@ -226,6 +235,8 @@ test('a file no peer holds answers null within the timeout; a prefetch keeps try
       await clock.tick(250)
       return s.files.holds(peer)
     }, 'copied once a holder answered')
+    // No holder yet is not a failed copy (a node just started, its maker down): not logged.
+    assert.equal(s.log.events('file-copy-failed'), [])
   } finally {
     await s.files.close()
     await s.dir.remove()

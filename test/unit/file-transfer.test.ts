@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FileTransfer, WINDOW_BYTES } from '../../src/cluster/file-transfer.ts'
+import { NoHolderError } from '../../src/store/file-fetch.ts'
 import type { Link } from '../../src/cluster/transport.ts'
 import type { DiskFileRef } from '../../src/store/record.ts'
 import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
@@ -86,6 +87,7 @@ test('a member that does not hold the file says so, and the next is asked; with 
     assert.unreachable('nobody holds it')
   } catch (err) {
     assert.match((err as Error).message, /no node reachable holds the file/)
+    assert.instance(err, NoHolderError, 'none holds it: not a failed copy')
   }
   await Promise.all([a.dir.remove(), b.dir.remove(), c.dir.remove()])
 })
