@@ -60,6 +60,22 @@ export interface ClusterStatus {
 /** How many events each node keeps, and the page shows. */
 export const EVENTS_KEPT = 30
 
+/**
+ * Whether, and as what, the status page lists a membership event a node saw; `startedAt` is
+ * that node's first incarnation (its start). A member up before it started did not join: this
+ * node did, and meets every member so as it starts (a restarted node listed each of its peers
+ * as joined, which pushed the cluster's real events off the page). A refuted suspicion is not
+ * listed.
+ */
+export function listedEvent(
+  type: string,
+  member: { incarnation: number },
+  startedAt: number,
+): StatusEventKind | null {
+  if (type === 'joined') return member.incarnation > startedAt ? 'joined' : null
+  return type === 'dead' || type === 'left' ? type : null
+}
+
 /** A node's recent events, newest first. */
 export class StatusEvents {
   private readonly events: StatusEvent[] = []

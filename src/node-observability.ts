@@ -10,7 +10,7 @@ import type { LogSync } from './cluster/log-sync.ts'
 import type { RecordLog } from './store/record-log.ts'
 import type { DownloadRepository } from './store/repository.ts'
 import { Metrics } from './metrics.ts'
-import { StatusEvents, type StatusEventKind } from './cluster-status.ts'
+import { StatusEvents, listedEvent } from './cluster-status.ts'
 import { statusService } from './status-service.ts'
 import { dirBytesEvery } from './disk-space.ts'
 import { fanOut, noObserver, type DownloadObserver } from './downloads/observer.ts'
@@ -31,13 +31,6 @@ export interface ObservabilityOptions {
   scribe(): boolean
 }
 
-/** Membership events the status page lists (a refuted suspicion is not one). */
-const LISTED: Partial<Record<string, StatusEventKind>> = {
-  joined: 'joined',
-  dead: 'dead',
-  left: 'left',
-}
-
 export function observability(o: ObservabilityOptions) {
   const dataBytes = dirBytesEvery(o.config.dataDir, 5000, o.clock)
   const metrics = new Metrics({
@@ -53,8 +46,9 @@ export function observability(o: ObservabilityOptions) {
   o.recordLog.on('reopened', () => metrics.logReopened())
 
   const events = new StatusEvents()
+  const startedAt = o.cluster.self.incarnation
   o.cluster.on('member', ({ type, member }) => {
-    const kind = LISTED[type]
+    const kind = listedEvent(type, member, startedAt)
     if (kind) events.add({ at: o.now(), kind, node: member.name, incarnation: member.incarnation })
   })
   const takeovers: DownloadObserver = {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import {
   EVENTS_KEPT,
   StatusEvents,
+  listedEvent,
   mergeStatus,
   parseNodeSelf,
   type NodeSelf,
@@ -95,6 +96,18 @@ test('what a peer says of itself is checked before it is shown', () => {
     events: [{ at: 1, kind: 'exploded', node: 'n1', incarnation: 1 }, 'x'],
   })
   assert.equal(odd?.events, [], 'events of no known kind are dropped')
+})
+
+test('a node lists as joined only a member that started after it: at its own start it is the one joining', () => {
+  const startedAt = 50_000
+  // Restarted at 50 s, it meets the members that ran all along: they did not join.
+  assert.is(listedEvent('joined', { incarnation: 10_000 }, startedAt), null)
+  // One that starts (or restarts) after it did.
+  assert.is(listedEvent('joined', { incarnation: 60_000 }, startedAt), 'joined')
+  assert.is(listedEvent('dead', { incarnation: 10_000 }, startedAt), 'dead')
+  assert.is(listedEvent('left', { incarnation: 60_000 }, startedAt), 'left')
+  assert.is(listedEvent('refuted', { incarnation: 60_000 }, startedAt), null)
+  assert.is(listedEvent('suspect', { incarnation: 60_000 }, startedAt), null)
 })
 
 test.run()
