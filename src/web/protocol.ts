@@ -82,6 +82,11 @@ export function parseClientMessage(
     return { ok: false, error: 'A message must be a JSON object with a "type".' }
   }
   const type = (value as { type?: unknown }).type
+  if (type === undefined)
+    return {
+      ok: false,
+      error: `A message must be a JSON object with a "type": one of ${CLIENT_TYPES.join(', ')}.`,
+    }
   if (type === 'request') {
     const params = checkParams((value as { params?: unknown }).params)
     if (!params.ok) return { ok: false, error: params.error }

@@ -110,7 +110,8 @@ test('malformed JSON, unknown types and binary frames get an error and the socke
     ['null', /JSON object/],
     ['"request"', /JSON object/],
     ['{"type":"explode"}', /Unknown message type "explode"/],
-    ['{}', /Unknown message type null/],
+    ['{}', /a JSON object with a "type": one of request, dismiss/],
+    ['{"type":null}', /Unknown message type null/],
   ] as const) {
     client.send(frame)
     const m = await client.wait((x) => x.type === 'error')
