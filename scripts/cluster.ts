@@ -9,6 +9,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { loadMachineSecret, machineSecretPath } from '../src/machine-secret.ts'
+import { parseConfig } from '../src/flags.ts'
+import { ConfigError } from '../src/config.ts'
 
 const HELP = `Usage: npm start -- [options] [node flags]
 
@@ -44,14 +46,16 @@ function parse(argv: string[]): Options {
       if (!Number.isInteger(o.count) || o.count < 1 || o.count > 9) fail('--count must be 1 to 9')
     } else if (arg === '--first-port') {
       o.firstPort = Number(value())
-      if (!Number.isInteger(o.firstPort) || o.firstPort < 1 || o.firstPort + o.count > 55535)
-        fail('--first-port must be a port number up to 55000')
     } else if (arg === '--data-root') {
       o.dataRoot = value()
     } else {
       o.passThrough.push(arg)
     }
   }
+  // Checked once --count is known, wherever it was given: each node's DHT port is 10,000 up.
+  const last = 65_535 - 10_000 - (o.count - 1)
+  if (!Number.isInteger(o.firstPort) || o.firstPort < 1 || o.firstPort > last)
+    fail(`--first-port must be a port number from 1 to ${last} with ${o.count} nodes`)
   return o
 }
 
@@ -99,26 +103,27 @@ const nodes = Array.from({ length: o.count }, (_, i) => {
 })
 let stopping = false
 
+/** A node's flags: its own, then the ones given to every node. */
+function flagsOf(n: (typeof nodes)[number]): string[] {
+  const own = ['--name', n.name, '--port', String(n.port), '--dht-port', String(n.dhtPort)]
+  return [...own, '--data', join(o.dataRoot, n.name), ...o.passThrough]
+}
+
+const nodeEnv = { ...process.env, CLUSTER_SECRET: secret }
+// A node flag mistyped, or a bad value, is refused here once, not by every node after the banner.
+try {
+  parseConfig(flagsOf(nodes[0]!), nodeEnv)
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  fail(err.message)
+}
+
 function start(i: number): void {
   const n = nodes[i]!
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/main.ts',
-      '--name',
-      n.name,
-      '--port',
-      String(n.port),
-      '--dht-port',
-      String(n.dhtPort),
-      '--data',
-      join(o.dataRoot, n.name),
-      ...o.passThrough,
-    ],
-    { env: { ...process.env, CLUSTER_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...flagsOf(n)], {
+    env: nodeEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   n.child = child
   const prefix = color(i, n.name.padEnd(3))
   for (const stream of [child.stdout, child.stderr]) {

@@ -24,9 +24,14 @@ export function helpText(): string {
 /** Parses flags over environment variables over defaults. Throws ConfigError with one line. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config | 'help' {
   const given = new Map<string, string>()
+  /** The flags whose value came from their environment variable: a bad one names it. */
+  const fromEnv = new Set<string>()
   for (const f of FLAGS) {
     const v = env[f.env]
-    if (v !== undefined && v !== '') given.set(f.flag, v)
+    if (v !== undefined && v !== '') {
+      given.set(f.flag, v)
+      fromEnv.add(f.flag)
+    }
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string
@@ -39,15 +44,28 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv = {}): Config
     let value: string | undefined
     if (eq > 0) value = arg.slice(eq + 1)
     else {
-      value = argv[++i]
-      if (value === undefined) throw new ConfigError(`${name} needs a value`)
+      const next = argv[++i]
+      if (next === undefined) throw new ConfigError(`${name} needs a value`)
+      // `--port --name foo`: the value was left out, not "--name" meant as one.
+      if (FLAGS.some((f) => f.flag === next || next.startsWith(`${f.flag}=`)))
+        throw new ConfigError(
+          `${name} needs a value, and ${next} is a flag (${name}=${next} if that is the value)`,
+        )
+      value = next
     }
     given.set(name, value)
+    fromEnv.delete(name)
   }
   const settings: Partial<Record<keyof Config, unknown>> = {}
   for (const f of FLAGS) {
     const v = given.get(f.flag)
-    if (v !== undefined) settings[f.key] = f.parse(v)
+    if (v === undefined) continue
+    try {
+      settings[f.key] = f.parse(v)
+    } catch (err) {
+      if (!fromEnv.has(f.flag) || !(err instanceof ConfigError)) throw err
+      throw new ConfigError(`${err.message} (from the environment variable ${f.env})`)
+    }
   }
   return resolveConfig(settings as Partial<Config>)
 }

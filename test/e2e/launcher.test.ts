@@ -6,6 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readdir } from 'node:fs/promises'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
 import { statusOf } from '../../scripts/lib/processes.ts'
@@ -16,7 +17,7 @@ interface Launcher {
   exited: Promise<number | null>
 }
 
-function launch(dataRoot: string, firstPort: number, home: string): Launcher {
+function launch(dataRoot: string, firstPort: number, home: string, more: string[] = []): Launcher {
   const child = spawn(
     process.execPath,
     [
@@ -27,7 +28,7 @@ function launch(dataRoot: string, firstPort: number, home: string): Launcher {
       '2',
       '--first-port',
       String(firstPort),
-    ].concat(['--data-root', dataRoot]),
+    ].concat(['--data-root', dataRoot], more),
     {
       env: { ...process.env, CLUSTER_SECRET: 'launcher-test-secret', PDF_CLUSTER_HOME: home },
       stdio: 'pipe',
@@ -68,6 +69,31 @@ test('a launcher on any ports forms its cluster; a second one on its data says w
     assert.is(await first.exited, 0, 'and stops cleanly')
   } finally {
     first.child.kill('SIGKILL')
+    await data.remove()
+    await home.remove()
+  }
+})
+
+test('a mistyped node flag or a bad value is refused by the launcher at once, before any node starts', async () => {
+  const data = await tempDir()
+  const home = await tempDir()
+  try {
+    for (const [extra, said] of [
+      [['--cuont', '2'], /^error: unknown flag "--cuont"; see --help$/m],
+      [['--work-ms', 'soon'], /^error: --work-ms /m],
+      [['--first-port', '60000'], /^error: --first-port must be a port number from 1 to 55534/m],
+    ] as const) {
+      const l = launch(data.path, firstPort(), home.path, [...extra])
+      const timer = setTimeout(() => l.child.kill('SIGKILL'), 20_000)
+      const code = await l.exited
+      clearTimeout(timer)
+      const out = l.output.join('')
+      assert.is(code, 2, out)
+      assert.match(out, said)
+      assert.not.match(out, /Starting \d nodes/, 'no banner')
+    }
+    assert.equal(await readdir(data.path), [], 'no node was started')
+  } finally {
     await data.remove()
     await home.remove()
   }

@@ -63,6 +63,11 @@ test('invalid values fail with one line naming the flag', () => {
   fails(['--port'], '--port')
   fails(['--bogus', '1'], '--bogus')
   fails([], '--port', { PORT: 'x' })
+  fails([], 'the environment variable PORT', { PORT: 'x' })
+  // A flag given where a value was left out is named as that, not as an unknown flag after it.
+  fails(['--port', '--name', 'foo'], '--port needs a value, and --name is a flag')
+  fails(['--name', '--port=4001'], '--name needs a value')
+  assert.is(parse(['--name=--odd']).name, '--odd', 'given with =, a value may look like a flag')
   // Past a second, a gathered write nears the 10 s after which peers write it themselves.
   fails(['--log-batch-ms', '1001'], '--log-batch-ms')
   fails(['--log-batch-ms', '-1'], '--log-batch-ms')
