@@ -10,7 +10,7 @@
 import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
-import { mergeRecord, normalize } from './record.js'
+import { mergeRecord, normalize, ownerGone } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
@@ -241,7 +241,6 @@ function flushPendingDismiss() {
 
 function render() {
   const now = Date.now()
-  const owner = current && typeof current.ownerName === 'string' ? current.ownerName : null
   renderCard(el, {
     online: status === 'open',
     current,
@@ -252,7 +251,7 @@ function render() {
     focusInCard,
     takeover,
     // Its node has left the live members: the page says so before the takeover arrives.
-    ownerGone: current?.state === 'processing' && !!owner && !!liveNames && !liveNames.has(owner),
+    ownerGone: ownerGone(current, liveNames),
   })
   renderReach(el, {
     node: status === 'open' ? nodeName : null,

@@ -56,3 +56,17 @@ export function mergeRecord(current, next) {
   const progress = next.state === 'ready' ? 100 : Math.max(current.progress, next.progress)
   return { ...next, progress }
 }
+
+/**
+ * Whether the node running this download has left the live members, before a takeover says
+ * who resumes it. A running download is `pending` in the log until its first checkpoint there
+ * (its ticks say it runs), so both states count: a pending one named its dead node as the one
+ * it waited for.
+ *
+ * @param {Download | null | undefined} d
+ * @param {Set<string> | null} liveNames  null: the members are not known yet
+ */
+export function ownerGone(d, liveNames) {
+  if (!d || !liveNames || (d.state !== 'processing' && d.state !== 'pending')) return false
+  return typeof d.ownerName === 'string' && d.ownerName !== '' && !liveNames.has(d.ownerName)
+}

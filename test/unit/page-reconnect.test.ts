@@ -15,7 +15,7 @@ import {
   withMembers,
   withTicket,
 } from '../../public/reconnect.js'
-import { mergeRecord, normalize } from '../../public/record.js'
+import { mergeRecord, normalize, ownerGone } from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
 const A = 'ws://a:4001/ws'
@@ -250,6 +250,17 @@ test('progress never moves back for the same download', () => {
   assert.is(merged.ownerName, 'n2', 'the rest of the newer copy is taken')
   assert.is(mergeRecord(current, record({ state: 'processing', progress: 75 }))!.progress, 75)
   assert.is(mergeRecord(current, record({ state: 'pending', progress: 0 }))!.progress, 60)
+})
+
+test('a running download’s node is gone once it leaves the live members, pending or processing', () => {
+  const live = new Set(['n1', 'n2'])
+  // Running, but pending in the log until its first checkpoint there.
+  assert.ok(ownerGone(record({ state: 'pending', progress: 30, ownerName: 'n3' }), live))
+  assert.ok(ownerGone(record({ state: 'processing', progress: 30, ownerName: 'n3' }), live))
+  assert.not.ok(ownerGone(record({ state: 'processing', ownerName: 'n2' }), live))
+  assert.not.ok(ownerGone(record({ state: 'ready', ownerName: 'n3' }), live), 'done: nothing runs')
+  assert.not.ok(ownerGone(record({ state: 'pending', ownerName: 'n3' }), null), 'members unknown')
+  assert.not.ok(ownerGone(null, live))
 })
 
 test('a download seen ready stays ready against a late processing copy', () => {
