@@ -62,17 +62,19 @@ export const EVENTS_KEPT = 30
 
 /**
  * Whether, and as what, the status page lists a membership event a node saw; `startedAt` is
- * that node's first incarnation (its start). A member up before it started did not join: this
- * node did, and meets every member so as it starts (a restarted node listed each of its peers
- * as joined, which pushed the cluster's real events off the page). A refuted suspicion is not
- * listed.
+ * that node's first incarnation (its start), `seenBefore` whether it had heard of the member
+ * before this event. A member up before it started, heard of for the first time, did not join:
+ * this node did, and meets every member so as it starts (a restarted node listed each of its
+ * peers as joined, which pushed the cluster's real events off the page). One back after it was
+ * declared dead or left did. A refuted suspicion is not listed.
  */
 export function listedEvent(
   type: string,
   member: { incarnation: number },
   startedAt: number,
+  seenBefore: boolean,
 ): StatusEventKind | null {
-  if (type === 'joined') return member.incarnation > startedAt ? 'joined' : null
+  if (type === 'joined') return seenBefore || member.incarnation > startedAt ? 'joined' : null
   return type === 'dead' || type === 'left' ? type : null
 }
 

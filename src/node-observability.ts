@@ -47,8 +47,10 @@ export function observability(o: ObservabilityOptions) {
 
   const events = new StatusEvents()
   const startedAt = o.cluster.self.incarnation
+  const seen = new Set<string>()
   o.cluster.on('member', ({ type, member }) => {
-    const kind = listedEvent(type, member, startedAt)
+    const kind = listedEvent(type, member, startedAt, seen.has(member.id))
+    seen.add(member.id)
     if (kind) events.add({ at: o.now(), kind, node: member.name, incarnation: member.incarnation })
   })
   const takeovers: DownloadObserver = {

@@ -7,7 +7,6 @@ import { open } from 'node:fs/promises'
 import { OpenFile, removeQuietly } from './file-io.ts'
 import type { DiskFileRef } from './record.ts'
 
-/** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
 /**
  * No node that could hold the file is reachable now (its maker down or not linked yet, no copy
  * made): not a failure of the copy itself, which whoever asked tries again or reports
@@ -20,6 +19,7 @@ export class NoHolderError extends Error {
   }
 }
 
+/** The nodes that may hold a file, as this store reaches them (cluster/file-transfer.ts). */
 export interface FilePeers {
   /**
    * Hands the file's bytes to `write`, in order, each chunk awaited before more are asked for;

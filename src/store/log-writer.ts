@@ -100,9 +100,8 @@ export class LogWriter {
       await this.seat.afterMoves()
       // Checked at every turn: a write that goes on only once its base is replaced must end
       // when none will be (a loop of rejections alone would starve the event loop).
-      const refused = this.seat.closing()
-        ? new Error('The record log is closed.')
-        : this.seat.broken()
+      const refused =
+        this.seat.broken() ?? (this.seat.closing() ? new Error('The record log is closed.') : null)
       if (refused) {
         if (told) this.o.tell.unwritten(op)
         throw refused

@@ -98,16 +98,18 @@ test('what a peer says of itself is checked before it is shown', () => {
   assert.equal(odd?.events, [], 'events of no known kind are dropped')
 })
 
-test('a node lists as joined only a member that started after it: at its own start it is the one joining', () => {
+test('a node lists as joined only a member that started after it, or came back: at its own start it is the one joining', () => {
   const startedAt = 50_000
   // Restarted at 50 s, it meets the members that ran all along: they did not join.
-  assert.is(listedEvent('joined', { incarnation: 10_000 }, startedAt), null)
+  assert.is(listedEvent('joined', { incarnation: 10_000 }, startedAt, false), null)
   // One that starts (or restarts) after it did.
-  assert.is(listedEvent('joined', { incarnation: 60_000 }, startedAt), 'joined')
-  assert.is(listedEvent('dead', { incarnation: 10_000 }, startedAt), 'dead')
-  assert.is(listedEvent('left', { incarnation: 60_000 }, startedAt), 'left')
-  assert.is(listedEvent('refuted', { incarnation: 60_000 }, startedAt), null)
-  assert.is(listedEvent('suspect', { incarnation: 60_000 }, startedAt), null)
+  assert.is(listedEvent('joined', { incarnation: 60_000 }, startedAt, false), 'joined')
+  // Declared dead, then back (a cut healed, a false verdict refuted): its incarnation one up.
+  assert.is(listedEvent('dead', { incarnation: 10_000 }, startedAt, true), 'dead')
+  assert.is(listedEvent('joined', { incarnation: 10_001 }, startedAt, true), 'joined')
+  assert.is(listedEvent('left', { incarnation: 60_000 }, startedAt, true), 'left')
+  assert.is(listedEvent('refuted', { incarnation: 60_000 }, startedAt, true), null)
+  assert.is(listedEvent('suspect', { incarnation: 60_000 }, startedAt, true), null)
 })
 
 test.run()
