@@ -2,8 +2,9 @@
  * Copies of other nodes' checkpoints, held by the nodes that would take their downloads over.
  * A worker sends every checkpoint to its download's next members in the user's ranking
  * (relay.ts), and writes one to the log only every `--log-checkpoint-ms`; so on a takeover the
- * successor resumes from the freshest checkpoint it holds, its copy or the log's. Pure: a map
- * fed by the relay and read by the supervisor.
+ * successor resumes from the freshest checkpoint it holds, its copy or the log's. It also holds
+ * this node's own newest, of a worker stopped to run here again after a cut or a pause
+ * (supervisor.ts). Pure: a map fed by the relay and the supervisor, read by the supervisor.
  */
 import type { Download } from '../store/record.ts'
 import type { RelayedCheckpoint as CheckpointCopy } from '../cluster/relay.ts'

@@ -66,7 +66,7 @@ export class Housekeeper {
         }
         // Long expired when this node read it: a restart or a join reads the log again, and
         // what it purges then was purged before. Told in one line, not one line each.
-        if (now - d.expiresAt > BACKLOG_MS) backlog++
+        if (now - d.expiresAt > Math.max(BACKLOG_MS, 2 * this.o.intervalMs)) backlog++
         else
           this.o.log.info('purged', {
             id: d.id,

@@ -28,7 +28,7 @@ import { EarlyOps } from './early-ops.ts'
 import { LeftBases } from './left-bases.ts'
 import { writerDeleted } from './writer-alias.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { LogBase, type LogBaseOptions } from './log-base.ts'
+import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
 import { LogWriter, type Scribe, type WriterSeat } from './log-writer.ts'
 import { delay, systemClock, within, type Clock } from '../clock.ts'
 
@@ -158,6 +158,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
   private readonly pointer: PointerFile
   private moving = false
+  /** How many moves this node made: a carry belongs to one (`carry`). */
+  private moves = 0
   /** The step of the move under way, for a move that takes too long to say where it is. */
   private step: string | null = null
   private closing: Promise<void> | null = null
@@ -484,14 +486,23 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       // The new base opens before the old one closes: if it cannot, this node stays where it was.
       this.step = `opening ${key}`
       const next = await this.open(target, snapshot, true)
-      if (this.closing) return void (await next.close().catch(() => {}))
-      // A new base holds the records before any peer hears of it, so they carry only the rest.
-      if (target.key === null) {
-        await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
+      try {
+        if (this.closing) throw new BaseClosedError()
+        // A new base holds the records before any peer hears of it, so they carry only the rest.
+        if (target.key === null) {
+          await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
+        }
+        // A pointer being written for the base being left lands before the move (`settle`).
+        await this.pointer.written()
+        if (this.closing) throw new BaseClosedError()
+      } catch (err) {
+        // Not moved to: closed here, or nothing would close it (nor watch it: a stall of a base
+        // this node is not on is only logged).
+        await next.close().catch(() => {})
+        if (this.closing) return
+        throw err
       }
-      // A pointer being written for the base being left lands before the move (`settle`).
-      await this.pointer.written()
-      if (this.closing) return void (await next.close().catch(() => {}))
+      const move = ++this.moves
       this.base = next
       this.broken = null
       this.target = { ...target, key: next.key.toString('hex'), length: 0 }
@@ -518,7 +529,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
       this.emit('advert')
       const pointer = { ...target, key: next.key.toString('hex') }
-      void this.carry(pointer.key, unexpired(carried, now()), pointer, target.length)
+      void this.carry(move, unexpired(carried, now()), pointer, target.length)
     } finally {
       this.moving = false
       this.step = null
@@ -579,20 +590,21 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /**
-   * Carries what the new base `to` (hex) lacks, then moves the pointer; tries again until it
-   * can. The base is followed by its key, not by the instance: one reopened meanwhile
-   * (`reopen`) takes what the instance closed under the carry had not written.
+   * Carries what the base of move `move` lacks, then moves the pointer; tries again until it
+   * can, and ends once another move has begun. A reopen of the same base is not another move
+   * (`reopen`): the carry writes on the base opened again what the instance closed under it had
+   * not written.
    */
-  private async carry(to: string, carried: RecordOp[], pointer: LogPointer, length: number) {
+  private async carry(move: number, carried: RecordOp[], pointer: LogPointer, length: number) {
     for (;;) {
       await this.switching
-      if (!this.onBase(to) || this.broken) return
+      if (!this.onMove(move) || this.broken) return
       const base = this.base
       try {
         await carryOver(base, carried, length, this.o.carryOverTimeoutMs)
-        return await this.settle(to, pointer)
+        return await this.settle(move, pointer)
       } catch (err) {
-        if (!this.onBase(to)) return
+        if (!this.onMove(move)) return
         // Closed under the carry for a reopen, which is queued: the next turn waits for it.
         if (this.abandoned.has(base)) continue
         this.o.onError(new Error(`could not carry records to the log: ${(err as Error).message}`))
@@ -601,15 +613,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     }
   }
 
-  private async settle(to: string, pointer: LogPointer): Promise<void> {
-    if (!this.onBase(to)) return
-    await this.pointer.save(pointer, () => this.onBase(to))
+  private async settle(move: number, pointer: LogPointer): Promise<void> {
+    if (!this.onMove(move)) return
+    await this.pointer.save(pointer, () => this.onMove(move))
     if (this.pointer.current === pointer) this.emit('settled', pointer)
   }
 
-  /** Whether this node is on the base `key` (hex) and the log is not closing. */
-  private onBase(key: string): boolean {
-    return !this.closing && this.base.key.toString('hex') === key
+  /** Whether move `move` is the last one this node made, and the log is not closing. */
+  private onMove(move: number): boolean {
+    return !this.closing && this.moves === move
   }
 
   /** Safe to call twice. */

@@ -41,7 +41,12 @@ test('a dead node’s file that cannot be removed is skipped, not a failure', as
   const stale = join(dir.path, '127.0.0.1-17070.json')
   await writeFile(stale, JSON.stringify({ host: '127.0.0.1', port: 17070, pid: DEAD_PID }))
   // Immutable: not even root may remove it (a registry shared read-only, say).
-  execFileSync('chattr', ['+i', stale])
+  try {
+    execFileSync('chattr', ['+i', stale], { stdio: 'pipe' })
+  } catch (err) {
+    await dir.remove()
+    assert.unreachable(`this test needs root and chattr on the temp directory's disk: ${err}`)
+  }
   try {
     const a = new MachineRegistry(dir.path, { host: '127.0.0.1', port: 18080 })
     await a.refresh()

@@ -306,6 +306,18 @@ test('a paused node’s workers resume from their newest checkpoint too; a downl
   await s.supervisor.close()
 })
 
+test('a relayed copy of a newer epoch than the record here (a takeover not heard of yet) is not where its own worker starts', async () => {
+  const s = setup({ onCheckpoint: () => 2 })
+  const mine = s.live({ userId: 'u1', owner: 'me', epoch: 1 })
+  // Another node took it over (epoch 2) and sent its checkpoint here before its record came.
+  s.copies.offer({ id: mine.id, userId: 'u1', epoch: 2, progress: 70, checkpoint: { at: 70 } })
+  await s.repo.insert(mine)
+  s.supervisor.reconcileAll()
+  const run = await s.generator.next()
+  assert.is(run.job.progress, 0, 'from its record: the copy is another owner’s work')
+  await s.supervisor.close()
+})
+
 test('cutOff stops every worker at once, without a last write', async () => {
   const s = setup()
   await s.repo.insert(s.live({ userId: 'u1', owner: 'me' }))
