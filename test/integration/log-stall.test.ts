@@ -53,8 +53,8 @@ interface Migrating {
   _flushSignal: { notify(): void }
 }
 
-/** A record log over a store of its own whose update stalls at download 'stuck', found in 0.6 s. */
-async function stallingLog(onError: (err: Error) => void) {
+/** A record log over a store of its own whose update stalls at download 'stuck', found in `stallMs`. */
+async function stallingLog(onError: (err: Error) => void, stallMs = 600) {
   const dir = await tempDir()
   const store = new Corestore(`${dir.path}/store`)
   const stalling = stallingOn('stuck')
@@ -62,7 +62,7 @@ async function stallingLog(onError: (err: Error) => void) {
     store,
     dataDir: dir.path,
     recordTime: time,
-    stallMs: 600,
+    stallMs,
     apply: stalling.apply,
     onError,
   })
@@ -200,16 +200,8 @@ test('a log that cannot be opened again fails: the write under way and the next 
 })
 
 test('a log closed while its update waits for a block no one sends still closes, before the stall is found', async () => {
-  const dir = await tempDir()
-  const store = new Corestore(`${dir.path}/store`)
-  const stalling = stallingOn('stuck')
-  const log = new RecordLog({
-    store,
-    dataDir: dir.path,
-    recordTime: time,
-    stallMs: 60_000, // never found: the close alone must end the wait
-    apply: stalling.apply,
-  })
+  // The stall is never found: the close alone must end the wait.
+  const { dir, store, stalling, log } = await stallingLog(() => {}, 60_000)
   await log.ready()
   const written = log.append({ type: 'put', download: download({ id: 'stuck', userId: 'u1' }) })
   written.catch(() => {})
