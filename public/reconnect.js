@@ -21,6 +21,8 @@ const SESSION_REFRESH_AFTER = 3
  * @property {string | null} failed  The last endpoint that failed, until a connection opens.
  * @property {number} attempt  How many steps the backoff has grown.
  * @property {number} failuresInARow  Attempts that never opened, since the last one that did.
+ * @property {string[]} tried  The endpoints those attempts went to: the next goes to another
+ *   while there is one.
  */
 
 /**
@@ -28,7 +30,15 @@ const SESSION_REFRESH_AFTER = 3
  * @returns {Policy}
  */
 export function createPolicy(own) {
-  return { own, endpoints: [own], current: own, failed: null, attempt: 0, failuresInARow: 0 }
+  return {
+    own,
+    endpoints: [own],
+    current: own,
+    failed: null,
+    attempt: 0,
+    failuresInARow: 0,
+    tried: [],
+  }
 }
 
 /** @param {string} httpUrl */
@@ -90,15 +100,21 @@ export function withTicket(url, pageHost, ticket) {
 export function startAttempt(policy, random) {
   if (!policy.failed) return policy
   const failed = policy.failed
-  // After a few refusals in a row the page's own node is a choice again, whatever the list
-  // says: there its cookie works, and it gives a fresh ticket (others may refuse an old one).
+  // After a few refusals in a row, or once every endpoint listed failed, the page's own node is
+  // a choice again, whatever the list says: there its cookie works, and it gives a fresh ticket
+  // (others may refuse an old one); and a node that cut the page off for members now down
+  // may have its quorum back (a page waited for one of them while its own node worked again).
+  const allTried = policy.endpoints.every((u) => policy.tried.includes(u))
   const endpoints =
-    policy.failuresInARow >= SESSION_REFRESH_AFTER
+    policy.failuresInARow >= SESSION_REFRESH_AFTER || allTried
       ? [...new Set([...policy.endpoints, policy.own])]
       : policy.endpoints
   const others = endpoints.filter((u) => u !== failed)
   const pool = others.length > 0 ? others : endpoints
-  return { ...policy, current: pool[Math.floor(random() * pool.length)] ?? policy.current }
+  // One not tried since the last connection opened, while there is one.
+  const fresh = pool.filter((u) => !policy.tried.includes(u))
+  const from = fresh.length > 0 ? fresh : pool
+  return { ...policy, current: from[Math.floor(random() * from.length)] ?? policy.current }
 }
 
 /**
@@ -108,7 +124,7 @@ export function startAttempt(policy, random) {
  * @returns {Policy}
  */
 export function opened(policy) {
-  return { ...policy, failed: null, failuresInARow: 0 }
+  return { ...policy, failed: null, failuresInARow: 0, tried: [] }
 }
 
 /**
@@ -124,6 +140,8 @@ export function closed(policy, { endpoint, openedAt, closedAt }) {
     ...policy,
     failed: endpoint,
     failuresInARow: wasOpen ? policy.failuresInARow : policy.failuresInARow + 1,
+    // A connection that opened was no failed try (a cut-off node's socket is closed by the page).
+    tried: wasOpen ? [] : [...new Set([...policy.tried, endpoint])],
     // A connection that lasted starts the backoff over; one dropped at once keeps growing it,
     // so a node that accepts and immediately closes is not hammered.
     attempt: wasOpen && closedAt - openedAt >= STABLE_CONNECTION_MS ? 0 : policy.attempt,

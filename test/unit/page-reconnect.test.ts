@@ -136,14 +136,47 @@ test('after a failure the next endpoint is spread at random over the others', ()
   assert.is(startAttempt(policy, always(TOP)).current, C)
 })
 
-test('with a single endpoint, the retry goes back to it', () => {
+test('with a single endpoint, the retry goes back to it; with a single member named, to it and the page’s own node in turn', () => {
   const alone = refused(createPolicy(OWN))
   for (const r of [0, 0.5, TOP]) assert.is(startAttempt(alone, always(r)).current, OWN)
+  // A cut-off node named one member, which fails: back to that node (its quorum may be back),
+  // then the member again.
   const one = refused({
     ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }], { keepOwn: false }),
     current: A,
   })
-  assert.is(startAttempt(one, always(0.5)).current, A)
+  const back = startAttempt(one, always(0.5))
+  assert.is(back.current, OWN)
+  assert.is(startAttempt(refused(back), always(0.5)).current, A)
+})
+
+test('a page tries every endpoint before one again', () => {
+  let policy = connectedTo(A)
+  const picks: string[] = []
+  for (let i = 0; i < 3; i++) {
+    policy = startAttempt(refused(policy), always(0))
+    picks.push(policy.current)
+  }
+  // B, then C rather than A again; then all failed, the page's own node.
+  assert.equal(picks, [B, C, OWN])
+})
+
+test('cut off for members that are all down, the page goes back to the node that cut it off', () => {
+  // Its own node cut it off and named A and B; the page closed that socket itself.
+  let policy: Policy = {
+    ...withMembers(createPolicy(OWN), [{ url: 'http://a:4001' }, { url: 'http://b:4002' }], {
+      keepOwn: false,
+    }),
+    current: OWN,
+  }
+  policy = closed(policy, { endpoint: OWN, openedAt: 1, closedAt: 5000 })
+  const picks: string[] = []
+  for (let i = 0; i < 3; i++) {
+    policy = startAttempt(policy, always(0))
+    picks.push(policy.current)
+    policy = refused(policy)
+  }
+  assert.equal(picks, [A, B, OWN], 'its own node may have its quorum back')
 })
 
 // ------------------------------------------------------------------------------------------
@@ -209,8 +242,11 @@ test('after three refusals in a row the page’s own node is a choice again, eve
     policy = startAttempt(refused(policy), always(TOP))
     picks.push(policy.current)
   }
-  assert.equal(picks.slice(0, 2), [B, A], 'the named members first')
-  assert.ok(picks.slice(2).includes(OWN), 'then its own node, where its cookie works')
+  assert.equal(picks.slice(0, 2), [B, OWN], 'the named members first, then its own node')
+  assert.ok(
+    picks.slice(2).some((p) => p === A || p === B),
+    'and the members again',
+  )
 })
 
 test('a socket or file on another host than the page’s carries the ticket; on its own, not', () => {
