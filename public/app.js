@@ -50,6 +50,8 @@ let retryAt = /** @type {number | null} */ (null)
 let requestAfterDismiss = false
 /** @type {import('./connection.js').Status} */
 let status = 'connecting'
+/** The node in use is cut off from most of its cluster, and the page stays on it. */
+let cutOff = false
 /** Whether keyboard focus was last inside the card (and not moved elsewhere on purpose). */
 let focusInCard = false
 
@@ -75,6 +77,7 @@ const fileLink = createFileLink({
 const connection = createConnection({
   onStatus(next, endpoint) {
     status = next
+    if (next !== 'open') cutOff = false
     if (next === 'open') {
       droppedAt = null
       retryAt = null
@@ -123,11 +126,20 @@ function onMessage(message) {
     }
     render()
   } else if (message.type === 'cut-off') {
-    notice.show(
+    const why =
       typeof message.message === 'string' && message.message
         ? message.message
-        : 'This server is cut off from its cluster; moving to another.',
+        : 'This server is cut off from most of its cluster.'
+    cutOff = message.moving === false
+    notice.show(
+      cutOff
+        ? `${why} The other servers do not answer either: this page stays, and carries on as soon as they are back.`
+        : `${why} Moving to another server…`,
     )
+    render()
+  } else if (message.type === 'cut-off-ended') {
+    if (cutOff) notice.hide()
+    cutOff = false
     render()
   } else if (message.type === 'error') {
     clearAwaiting()
@@ -252,9 +264,11 @@ function render() {
     takeover,
     // Its node has left the live members: the page says so before the takeover arrives.
     ownerGone: ownerGone(current, liveNames),
+    cutOff: status === 'open' && cutOff,
   })
   renderReach(el, {
     node: status === 'open' ? nodeName : null,
+    cutOff: status === 'open' && cutOff,
     unreachable: droppedAt !== null && now - droppedAt >= UNREACHABLE_AFTER_MS,
     retryInMs: retryAt === null ? null : Math.max(0, retryAt - now),
   })

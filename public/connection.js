@@ -2,7 +2,9 @@
 // another live member, as the policy in reconnect.js says; the page only hears the status.
 
 import {
+  afterCutOff,
   closed,
+  forgetUnanswered,
   createPolicy,
   nextRetry,
   opened,
@@ -16,6 +18,13 @@ import {
 /** @typedef {'connecting' | 'open' | 'reconnecting'} Status */
 
 /**
+ * How long the page stays on a cut-off node whose named members all failed to answer it
+ * before it tries them again: the node works again as soon as it reaches them, and says so
+ * (`cut-off-ended`); a member the browser reaches and the node does not is found by this.
+ */
+const CUT_OFF_LOOK_AGAIN_MS = 30_000
+
+/**
  * The HTTP base of a socket URL: files are fetched from the node the page is connected to.
  *
  * @param {string} wsUrl
@@ -27,7 +36,8 @@ const toHttpBase = (wsUrl) => wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '')
  * @param {(status: Status, endpoint?: string) => void} handlers.onStatus  `endpoint`: the URL
  *   of the socket that just opened
  * @param {(message: Record<string, unknown>) => void} handlers.onMessage  every message but
- *   `members` and `ticket`, which steer the reconnection and stay here
+ *   `members` and `ticket`, which steer the reconnection and stay here; a `cut-off` comes
+ *   with `moving`: whether the page leaves for another member or stays
  * @param {() => void} handlers.onDrop  the socket closed; runs before the retry is scheduled
  * @param {(members: { id: string, name: string, url: string }[], self: string | null) => void}
  *   [handlers.onMembers]  the live members, and the name of the node in use if among them
@@ -42,6 +52,8 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
   let retryTimer = 0
   /** The latest ticket from the node in use: what a node on another host accepts. */
   let ticket = /** @type {string | null} */ (null)
+  /** While the page stays on a cut-off node: when it looks at the members again. */
+  let lookAgainTimer = 0
 
   function connect() {
     clearTimeout(retryTimer)
@@ -75,6 +87,7 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     ws.addEventListener('close', () => {
       if (ws !== socket) return
       socket = null
+      clearTimeout(lookAgainTimer)
       policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
       onDrop()
       scheduleReconnect()
@@ -133,21 +146,34 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     } else if (message.type === 'ticket')
       ticket = typeof message.ticket === 'string' ? message.ticket : ticket
     else if (message.type === 'cut-off') cutOff(message)
-    else onMessage(message)
+    else {
+      if (message.type === 'cut-off-ended') {
+        clearTimeout(lookAgainTimer)
+        policy = forgetUnanswered(policy)
+      }
+      onMessage(message)
+    }
   }
 
   /**
    * The node is cut off from most of its cluster and can do nothing for this page: say so,
-   * and move to one of the members it cannot reach, which may hold the majority. With none
-   * named, stay: the node still shows the download as it last knew it.
+   * and move to one of the members it cannot reach, which may hold the majority; or stay, if
+   * none is named or each failed to answer (reconnect.js, `afterCutOff`), and look again later.
    *
    * @param {Record<string, unknown>} message
    */
   function cutOff(message) {
-    onMessage(message)
-    const others = withMembers(policy, message.members, { keepOwn: false })
-    if (!others.endpoints.some((u) => u !== policy.current)) return
-    policy = others
+    const next = afterCutOff(policy, message.members)
+    onMessage({ ...message, moving: next.move })
+    clearTimeout(lookAgainTimer)
+    if (!next.move) {
+      lookAgainTimer = setTimeout(() => {
+        policy = forgetUnanswered(policy)
+        if (socket) cutOff(message)
+      }, CUT_OFF_LOOK_AGAIN_MS)
+      return
+    }
+    policy = next.policy
     socket?.close()
   }
 

@@ -25,16 +25,21 @@ export function renderConnection(el, status, endpoint) {
 }
 
 /**
- * The connection indicator's words beyond its status: the node the page is on, or, when no
- * server can be reached, that it cannot and when it tries again.
+ * The connection indicator's words beyond its status: the node the page is on (and whether it
+ * is cut off from most of its cluster), or, when no server can be reached, that it cannot and
+ * when it tries again.
  *
  * @param {Elements} el
- * @param {{ node: string | null, unreachable: boolean, retryInMs: number | null }} r
+ * @param {{ node: string | null, cutOff?: boolean, unreachable: boolean, retryInMs: number | null }} r
  */
 export function renderReach(el, r) {
   const status = el.connection.dataset.status
   el.connection.dataset.unreachable = String(r.unreachable)
-  if (status === 'open') {
+  el.connection.dataset.cutOff = String(Boolean(r.cutOff))
+  if (status === 'open' && r.cutOff) {
+    el.connectionText.textContent = r.node ? `Cut off · ${r.node}` : 'Cut off'
+    el.connection.title = `${r.node ? `Node ${r.node}` : 'This server'} reaches too few of its cluster’s servers to run downloads; it carries on once it reaches them again`
+  } else if (status === 'open') {
     el.connectionText.textContent = r.node ? `Live · ${r.node}` : 'Live'
     el.connection.title = r.node
       ? `Connected to node ${r.node}: progress updates live`

@@ -23,6 +23,9 @@ const SESSION_REFRESH_AFTER = 3
  * @property {number} failuresInARow  Attempts that never opened, since the last one that did.
  * @property {string[]} tried  The endpoints those attempts went to: the next goes to another
  *   while there is one.
+ * @property {string[]} unanswered  The endpoints that never opened since the page last forgot
+ *   them (`forgetUnanswered`), whatever opened in between: a cut-off node does not send the
+ *   page to them again (`afterCutOff`).
  */
 
 /**
@@ -38,6 +41,7 @@ export function createPolicy(own) {
     attempt: 0,
     failuresInARow: 0,
     tried: [],
+    unanswered: [],
   }
 }
 
@@ -64,6 +68,35 @@ export function withMembers(policy, members, { keepOwn = true } = {}) {
   // reaches a live node when the members' own addresses are not reachable from the browser.
   if (keepOwn || urls.length === 0) urls.push(policy.own)
   return { ...policy, endpoints: [...new Set(urls)] }
+}
+
+/**
+ * The page's node says it is cut off from most of its cluster and names the members it cannot
+ * reach, which may hold the majority: the page moves to one of them, unless each has already
+ * failed to answer it, and then it stays where it is (a node cut off still shows the download
+ * as it last knew it, and works again the moment it reaches them), rather than go round the
+ * dead members and its own node for as long as they are down.
+ *
+ * @param {Policy} policy
+ * @param {unknown} members  the message's `members` field, as received
+ * @returns {{ policy: Policy, move: boolean }}
+ */
+export function afterCutOff(policy, members) {
+  const named = withMembers(policy, members, { keepOwn: false }).endpoints
+  const untried = named.filter((u) => u !== policy.current && !policy.unanswered.includes(u))
+  if (untried.length === 0) return { policy, move: false }
+  return { policy: { ...policy, endpoints: untried }, move: true }
+}
+
+/**
+ * Every endpoint may be tried again: the node's cut-off ended (those it could not reach are
+ * back), or the page has stayed on a cut-off node long enough to look again.
+ *
+ * @param {Policy} policy
+ * @returns {Policy}
+ */
+export function forgetUnanswered(policy) {
+  return { ...policy, unanswered: [] }
 }
 
 /**
@@ -124,7 +157,13 @@ export function startAttempt(policy, random) {
  * @returns {Policy}
  */
 export function opened(policy) {
-  return { ...policy, failed: null, failuresInARow: 0, tried: [] }
+  return {
+    ...policy,
+    failed: null,
+    failuresInARow: 0,
+    tried: [],
+    unanswered: policy.unanswered.filter((u) => u !== policy.current),
+  }
 }
 
 /**
@@ -142,6 +181,7 @@ export function closed(policy, { endpoint, openedAt, closedAt }) {
     failuresInARow: wasOpen ? policy.failuresInARow : policy.failuresInARow + 1,
     // A connection that opened was no failed try (a cut-off node's socket is closed by the page).
     tried: wasOpen ? [] : [...new Set([...policy.tried, endpoint])],
+    unanswered: wasOpen ? policy.unanswered : [...new Set([...policy.unanswered, endpoint])],
     // A connection that lasted starts the backoff over; one dropped at once keeps growing it,
     // so a node that accepts and immediately closes is not hammered.
     attempt: wasOpen && closedAt - openedAt >= STABLE_CONNECTION_MS ? 0 : policy.attempt,

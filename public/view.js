@@ -18,6 +18,8 @@
  * @property {{ from: string, to: string, at: number } | null} takeover  the download's last
  *   takeover: the node that stopped, the one that resumed it, from what progress
  * @property {boolean} ownerGone  the node running it is no longer a live member
+ * @property {boolean} [cutOff]  the node in use is cut off from most of its cluster: what it
+ *   knows of a running download may be old, and no node on its side runs it
  */
 
 /** @param {string} id */
@@ -165,7 +167,10 @@ export function renderCard(el, s) {
     const node = typeof d.ownerName === 'string' && d.ownerName ? d.ownerName : null
     const attempt = attemptText(d)
     const took = s.takeover
-    if (s.ownerGone && node) {
+    if (s.cutOff && running) {
+      // Its own worker is stopped, and a majority elsewhere may run it unseen from here.
+      setDetail(el.detail, 'Waiting for the cluster: this server cannot reach most of it', null)
+    } else if (s.ownerGone && node) {
       // Between a node's death and its successor's takeover: no "Running on" a dead node.
       setDetail(el.detail, 'Node ', node, ' stopped; another node is resuming it…')
     } else if (took && (d.state === 'processing' || d.state === 'pending') && node) {

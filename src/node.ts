@@ -251,7 +251,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         const state = quorum.state()
         if (state.ok) return null
         return {
-          message: `This server is cut off from most of its cluster (it reaches ${state.reachable} of ${state.voters} servers); moving to another.`,
+          message: `This server is cut off from most of its cluster (it reaches ${state.reachable} of ${state.voters} servers).`,
           members: part.unreached(),
         }
       },

@@ -61,6 +61,8 @@ export type ServerMessage =
   | { type: 'ticket'; ticket: string; expiresAt: number }
   /** This node cannot act for its cluster (cluster/quorum.ts): the page should move on. */
   | { type: 'cut-off'; message: string; members: PublicMember[] }
+  /** It can again: a page that stayed on it (none of the members answered) carries on here. */
+  | { type: 'cut-off-ended' }
 
 export const CLIENT_TYPES = ['request', 'dismiss'] as const
 

@@ -152,11 +152,17 @@ export function createWebServer(o: WebServerOptions): WebServer {
   const statusWss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
   const members = o.members ?? (() => [])
   const cutOff = o.cutOff ?? (() => null)
+  /** Whether pages were told this node is cut off: they hear when it no longer is. */
+  let toldCut = false
   const sockets = new ClientSockets({
     downloads,
     ticket: (userId) => sessions.ticket(userId, clock.now()),
     members,
-    cutOff,
+    cutOff: () => {
+      const cut = cutOff()
+      if (cut) toldCut = true
+      return cut
+    },
     pingIntervalMs,
     frameBurst,
     framesPerSecond,
@@ -293,6 +299,8 @@ export function createWebServer(o: WebServerOptions): WebServer {
       const messages = [encode({ type: 'members', members: members() })]
       const cut = cutOff()
       if (cut) messages.push(encode({ type: 'cut-off', ...cut }))
+      else if (toldCut) messages.push(encode({ type: 'cut-off-ended' }))
+      toldCut = cut !== null
       for (const ws of sockets.all())
         if (ws.readyState === ws.OPEN) for (const m of messages) ws.send(m)
     },

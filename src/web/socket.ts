@@ -131,9 +131,10 @@ class ClientSocket implements Bucket {
     o.downloads.subscribe(this.userId, this)
     this.send({ type: 'members', members: o.members() })
     this.sendTicket()
+    // The download before the cut-off: a page that leaves at once still shows it meanwhile.
+    this.sendCurrent()
     const cut = o.cutOff()
     if (cut) this.send({ type: 'cut-off', ...cut })
-    this.sendCurrent()
   }
 
   private send(message: ServerMessage): void {

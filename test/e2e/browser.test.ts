@@ -243,6 +243,45 @@ test('the status page lists the members live, and shows a killed node dead withi
   })
 })
 
+test('with two nodes of three down, the page on the third says it is cut off, shows the download and stays; it carries on when one is back', async () => {
+  await scenario('cut-off', async (c, browser) => {
+    const page = await browser.newPage()
+    await page.goto(c.nodes[2]!.url)
+    await page.waitForSelector('#connection[data-status="open"]')
+    await page.click('#request')
+    await page.waitForSelector('#download[data-state="processing"]')
+    const id = await attr(page, '#download', 'data-id')
+    c.signal(0, 'SIGKILL')
+    c.signal(1, 'SIGKILL')
+    await page.waitForSelector('#connection[data-cut-off="true"]', { timeout: 15_000 })
+    assert.match((await page.textContent('#connection-text')) ?? '', /^Cut off · n3$/)
+    assert.match((await page.textContent('#notice')) ?? '', /cut off .* stays/s)
+    assert.match((await page.textContent('#detail')) ?? '', /^Waiting for the cluster/)
+    await shot(page, 'cut-off')
+    // It does not go round the dead members and back: the socket stays open on n3.
+    // (A string: this file is type-checked without the DOM's types.)
+    const reconnects = await page.evaluate(`new Promise((resolve) => {
+      const el = document.querySelector('#connection')
+      let n = 0
+      new MutationObserver(() => {
+        if (el.dataset.status !== 'open') n++
+      }).observe(el, { attributes: true, attributeFilter: ['data-status'] })
+      setTimeout(() => resolve(n), 4000)
+    })`)
+    assert.is(reconnects, 0, 'the page stayed on its node')
+    assert.is(await attr(page, '#download', 'data-id'), id, 'and shows the download')
+
+    await c.start(0)
+    await page.waitForSelector('#connection[data-cut-off="false"][data-status="open"]', {
+      timeout: 20_000,
+    })
+    assert.match((await page.textContent('#connection-text')) ?? '', /^Live · n3$/)
+    await page.waitForSelector('#download[data-state="ready"]', { timeout: 30_000 })
+    assert.is(await attr(page, '#download', 'data-id'), id)
+    await shot(page, 'cut-off-over')
+  })
+})
+
 test('after an error "Try again" asks anew; with no server left the page says so, and when it retries', async () => {
   await scenario(
     'errors',

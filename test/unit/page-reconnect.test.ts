@@ -5,8 +5,10 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
+  afterCutOff,
   closed,
   createPolicy,
+  forgetUnanswered,
   nextRetry,
   opened,
   resetBackoff,
@@ -177,6 +179,36 @@ test('cut off for members that are all down, the page goes back to the node that
     policy = refused(policy)
   }
   assert.equal(picks, [A, B, OWN], 'its own node may have its quorum back')
+})
+
+test('cut off again by its own node after every member it named failed, the page stays there; it leaves once it may look again, or its cut-off ended', () => {
+  const named = [{ url: 'http://a:4001' }, { url: 'http://b:4002' }]
+  let policy = opened(createPolicy(OWN))
+  const first = afterCutOff(policy, named)
+  assert.ok(first.move, 'to the members it names, which may hold the majority')
+  assert.equal(first.policy.endpoints, [A, B])
+  policy = closed(first.policy, { endpoint: OWN, openedAt: 1, closedAt: 50 })
+  // A and B are down: both fail, and the page is back on its own node, which opens.
+  for (let i = 0; i < 3; i++) {
+    policy = startAttempt(policy, always(0))
+    if (policy.current !== OWN) policy = refused(policy)
+  }
+  assert.is(policy.current, OWN)
+  policy = opened(policy)
+  const again = afterCutOff(policy, named)
+  assert.not.ok(again.move, 'no going round the dead members and back for as long as they are down')
+  assert.is(again.policy, policy)
+  assert.ok(afterCutOff(forgetUnanswered(policy), named).move, 'once it forgets, it tries them')
+  // A member that answers since is a choice again at the next cut-off.
+  const cameBack = opened({ ...policy, current: A })
+  assert.equal(afterCutOff({ ...cameBack, current: OWN }, named).policy.endpoints, [A])
+})
+
+test('a cut-off naming no member, or only the node in use, keeps the page there', () => {
+  const policy = opened(createPolicy(OWN))
+  assert.not.ok(afterCutOff(policy, []).move)
+  assert.not.ok(afterCutOff(policy, [{ url: 'http://own:4000' }]).move)
+  assert.not.ok(afterCutOff(policy, 'nonsense').move)
 })
 
 // ------------------------------------------------------------------------------------------

@@ -280,7 +280,27 @@ test('requests one after another on a kept-alive connection arm one idle timer, 
   }
 })
 
-test('a node cut off from its cluster tells its pages on connect and when it happens, naming where else to go', async () => {
+type Message = { type: string; members?: unknown; message?: string }
+
+/** A page's socket to the server `s` as `userId`, and every message it has received. */
+async function openPage(s: Awaited<ReturnType<typeof serve>>, userId: string) {
+  const ws = new WebSocket(s.base.replace('http', 'ws') + '/ws', {
+    headers: { cookie: `sid=${s.sessions.sign(userId)}` },
+  })
+  const messages: Message[] = []
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))))
+  await new Promise((resolve) => ws.once('open', resolve))
+  return { ws, messages }
+}
+
+/** The first message of `type` among `messages`, once there is one (a second at most). */
+async function waitFor(messages: Message[], type: string) {
+  for (let i = 0; i < 200 && !messages.some((m) => m.type === type); i++)
+    await new Promise((r) => setTimeout(r, 5))
+  return messages.find((m) => m.type === type)
+}
+
+test('a node cut off from its cluster tells its pages on connect and when it happens, naming where else to go, and when it is over', async () => {
   const userId = new Sessions('a-test-secret').issue().userId
   const other = { id: 'n2-id', name: 'n2', url: 'http://127.0.0.1:4002', status: 'dead' }
   let cut: CutOff | null = null
@@ -291,21 +311,7 @@ test('a node cut off from its cluster tells its pages on connect and when it hap
       cutOff: () => cut,
     },
   )
-  const open = async () => {
-    const ws = new WebSocket(s.base.replace('http', 'ws') + '/ws', {
-      headers: { cookie: `sid=${s.sessions.sign(userId)}` },
-    })
-    const messages: Message[] = []
-    ws.on('message', (data) => messages.push(JSON.parse(String(data))))
-    await new Promise((resolve) => ws.once('open', resolve))
-    return { ws, messages }
-  }
-  type Message = { type: string; members?: unknown; message?: string }
-  const waitFor = async (messages: Message[], type: string) => {
-    for (let i = 0; i < 200 && !messages.some((m) => m.type === type); i++)
-      await new Promise((r) => setTimeout(r, 5))
-    return messages.find((m) => m.type === type)
-  }
+  const open = () => openPage(s, userId)
   try {
     const before = await open()
     await waitFor(before.messages, 'download')
@@ -325,16 +331,45 @@ test('a node cut off from its cluster tells its pages on connect and when it hap
 
     const after = await open()
     const types = async () => {
-      await waitFor(after.messages, 'download')
+      await waitFor(after.messages, 'cut-off')
       return after.messages.map((m) => m.type)
     }
     assert.equal(
       await types(),
-      ['members', 'ticket', 'cut-off', 'download'],
-      'a page arriving is told too',
+      ['members', 'ticket', 'download', 'cut-off'],
+      'a page arriving is told too, after the download: one that leaves at once still shows it',
     )
+
+    // The quorum is back: both pages hear the cut-off is over, once.
+    cut = null
+    s.web.membersChanged()
+    await waitFor(before.messages, 'cut-off-ended')
+    await waitFor(after.messages, 'cut-off-ended')
+    s.web.membersChanged()
+    await new Promise((r) => setTimeout(r, 50))
+    for (const page of [before, after])
+      assert.is(page.messages.filter((m) => m.type === 'cut-off-ended').length, 1)
     before.ws.close()
     after.ws.close()
+  } finally {
+    await s.close()
+  }
+})
+
+test('a page that arrived while its node was cut off hears when it is over, though no change was told while it was connected', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  let cut: CutOff | null = { message: 'This server is cut off.', members: [] }
+  const s = await serve(
+    fakeDownloads(userId, { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    { members: () => [], cutOff: () => cut },
+  )
+  try {
+    const page = await openPage(s, userId)
+    await waitFor(page.messages, 'cut-off')
+    cut = null
+    s.web.membersChanged()
+    assert.ok(await waitFor(page.messages, 'cut-off-ended'))
+    page.ws.close()
   } finally {
     await s.close()
   }
