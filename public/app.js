@@ -10,7 +10,7 @@
 import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
-import { mergeRecord, normalize, ownerGone } from './record.js'
+import { mergeRecord, normalize, ownerGone, takeoverOf } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
@@ -158,16 +158,13 @@ function apply(next) {
   // The "your download has started" note outlives its card (the idle view shows it), until
   // another download comes along.
   if (merged && merged.id !== downloadedId) downloadedId = null
+  const took = takeoverOf(current, next)
   if (!merged || !current || merged.id !== current.id) {
     fileLink.reset()
     takeover = null
-  } else if (merged.epoch > current.epoch && merged.ownerName !== current.ownerName) {
+  } else if (took) {
     // Another node took it over: the card says so until the download is gone.
-    takeover = {
-      from: String(current.ownerName ?? ''),
-      to: String(merged.ownerName ?? ''),
-      at: Math.floor(merged.progress),
-    }
+    takeover = took
   }
   current = merged
 }

@@ -58,6 +58,28 @@ export function mergeRecord(current, next) {
 }
 
 /**
+ * The takeover `next` tells of, if it is one: another node runs the download, at a later epoch,
+ * from the checkpoint it resumed from. That is the record's own progress, not what the page
+ * showed, which `mergeRecord` keeps from going back: the work since that checkpoint is made
+ * again, and the page said it resumed from where its bar stood (a user's trial: "from 27 %",
+ * the node's log `from=20%`).
+ *
+ * @param {Download | null | undefined} current
+ * @param {Download | null} next
+ * @returns {{ from: string, to: string, at: number } | null}
+ */
+export function takeoverOf(current, next) {
+  if (!current || !next || current.id !== next.id) return null
+  if (!(Number(next.epoch) > Number(current.epoch))) return null
+  if (next.ownerName === current.ownerName) return null
+  return {
+    from: String(current.ownerName ?? ''),
+    to: String(next.ownerName ?? ''),
+    at: Math.floor(next.progress),
+  }
+}
+
+/**
  * Whether the node running this download has left the live members, before a takeover says
  * who resumes it. A running download is `pending` in the log until its first checkpoint there
  * (its ticks say it runs), so both states count: a pending one named its dead node as the one

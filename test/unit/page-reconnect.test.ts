@@ -17,7 +17,7 @@ import {
   withMembers,
   withTicket,
 } from '../../public/reconnect.js'
-import { mergeRecord, normalize, ownerGone } from '../../public/record.js'
+import { mergeRecord, normalize, ownerGone, takeoverOf } from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
 const A = 'ws://a:4001/ws'
@@ -329,6 +329,19 @@ test('a running download’s node is gone once it leaves the live members, pendi
   assert.not.ok(ownerGone(record({ state: 'ready', ownerName: 'n3' }), live), 'done: nothing runs')
   assert.not.ok(ownerGone(record({ state: 'pending', ownerName: 'n3' }), null), 'members unknown')
   assert.not.ok(ownerGone(null, live))
+})
+
+test('a takeover says the progress its new node resumed from, behind the bar the page keeps', () => {
+  const shown = record({ state: 'processing', progress: 27, epoch: 1, ownerName: 'n2' })
+  const resumed = record({ state: 'processing', progress: 20, epoch: 2, ownerName: 'n1' })
+  assert.equal(takeoverOf(shown, resumed), { from: 'n2', to: 'n1', at: 20 })
+  assert.is(mergeRecord(shown, resumed)!.progress, 27, 'the bar does not go back')
+  const tick = record({ state: 'processing', progress: 30, epoch: 1, ownerName: 'n2' })
+  assert.is(takeoverOf(shown, tick), null, 'the same epoch: no takeover')
+  const sameNode = record({ state: 'processing', progress: 20, epoch: 2, ownerName: 'n2' })
+  assert.is(takeoverOf(shown, sameNode), null, 'its own node again (after a restart)')
+  assert.is(takeoverOf(shown, record({ id: 'd2', epoch: 2, ownerName: 'n1' })), null)
+  assert.is(takeoverOf(undefined, resumed), null)
 })
 
 test('a download seen ready stays ready against a late processing copy', () => {
