@@ -360,6 +360,34 @@ test('back from a cut, what it owned waits out the grace and resumes only if sti
   await s.supervisor.close()
 })
 
+test('back from a cut, a download taken over meanwhile is not held: should it come back to this node (its new owner died), it runs at once', async () => {
+  const s = setup()
+  const d = s.live({ userId: 'u1', owner: 'me', state: 'processing', progress: 20 })
+  await s.repo.insert(d)
+  s.supervisor.reconcileAll()
+  await s.generator.next()
+  s.supervisor.cutOff()
+  // The majority took it over while this node was cut off; that reached here before the heal.
+  await s.repo.update({
+    ...s.repo.get(d.id)!,
+    owner: 'other',
+    ownerName: 'n2',
+    epoch: 2,
+    version: 9,
+  })
+  s.supervisor.backFromCut(60_000)
+  await settle()
+  // Its new owner dies at once, and this node is its successor.
+  s.gone.set('other', ME)
+  s.supervisor.reconcile(['u1'])
+  await settle()
+  assert.equal([s.repo.get(d.id)!.owner, s.repo.get(d.id)!.epoch], ['me', 3])
+  s.supervisor.reconcile(['u1']) // the change event that follows a takeover
+  const run = await s.generator.next()
+  assert.is(run.job.id, d.id, 'not held for the grace: the cut is long settled for it')
+  await s.supervisor.close()
+})
+
 test('a dismissed download’s worker stops', async () => {
   const s = setup()
   const d = s.live({ userId: 'u1', owner: 'me' })
