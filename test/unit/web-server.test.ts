@@ -42,6 +42,45 @@ async function serve(downloads: DownloadService, more: Partial<WebServerOptions>
   return { sessions, web, base: `http://127.0.0.1:${port}`, close: () => web.close() }
 }
 
+test('an upgrade that fails on a fault of the node is answered 500 and logged, and the node goes on', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  const log = recordingLogger()
+  const s = await serve(
+    fakeDownloads(userId, { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    {
+      log,
+      trustedOrigins: () => {
+        throw new Error('the member list is broken')
+      },
+    },
+  )
+  const port = Number(new URL(s.base).port)
+  try {
+    const upgrade = [
+      'Host: x',
+      'Origin: http://elsewhere.test',
+      `Cookie: sid=${s.sessions.sign(userId)}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    ].join('\r\n')
+    assert.is(
+      await rawRequest(port, `GET /ws HTTP/1.1\r\n${upgrade}`),
+      'HTTP/1.1 500 Internal Server Error',
+    )
+    assert.equal(
+      log.events('upgrade-failed').map((e) => [e.fields.url, e.fields.error]),
+      [['/ws', 'the member list is broken']],
+    )
+    const health = await fetch(`${s.base}/healthz`)
+    assert.is(health.status, 200)
+    await health.arrayBuffer()
+  } finally {
+    await s.close()
+  }
+})
+
 test('a file not reachable from this node yet gets 503 with a retry hint, not a hang', async () => {
   const userId = new Sessions('a-test-secret').issue().userId
   const log = recordingLogger()
