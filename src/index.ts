@@ -3,8 +3,9 @@
  * process, with the same settings as the command line's flags (config.ts) and the job as an
  * object or a module's path. The handle gives what an app needs around it: the node's URL and
  * members, every change to a download in the cluster, requests and dismissals on a user's
- * behalf, and close(). README, "Use it from your own app".
+ * behalf, the file of a ready one, and close(). README, "Use it from your own app".
  */
+import type { Readable } from 'node:stream'
 import { ConfigError, resolveConfig, type Config } from './config.ts'
 import { parseSettings } from './settings.ts'
 import { createLogger, silentLogger, type Logger } from './logger.ts'
@@ -37,6 +38,19 @@ export interface MemberInfo {
   incarnation: number
 }
 
+/** The file of a user's ready download, as `ClusterNode.file` hands it over. */
+export interface DownloadFile {
+  /** The download's id. */
+  id: string
+  /** The name the job gave it, made safe to save under. */
+  filename: string
+  contentType: string
+  /** Bytes. */
+  size: number
+  /** Its bytes, from the start; each call a new stream. */
+  stream(): Readable
+}
+
 /** A download changed somewhere in the cluster: the user's record now (null once gone). */
 export interface DownloadChange {
   userId: string
@@ -56,6 +70,14 @@ export interface ClusterNode {
   current(userId: string): PublicDownload | null
   /** Starts a download for a user; rejects with a RefusalError saying why it cannot. */
   request(userId: string, params?: Params): Promise<PublicDownload>
+  /**
+   * The file of the user's ready download, for your app to hand over (in a response of its
+   * own, an e-mail): the page's link needs the node's session cookie, which your users may not
+   * have. Null when the user has no ready download; `'not-ready'` while the cluster makes it
+   * again (its maker died before a copy was made) or while no node holding it is reachable
+   * from this one: ask again in a moment.
+   */
+  file(userId: string): Promise<DownloadFile | 'not-ready' | null>
   /** Dismisses the user's download (cancelling it if it runs); resolves to what it was. */
   dismiss(userId: string): Promise<PublicDownload | null>
   /** Stops the node: its workers write their last checkpoint first. */
@@ -118,6 +140,17 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
     current: (userId) => toPublic(node().manager.current(userId)),
     request: async (userId, params) =>
       toPublic(await node().manager.request(userId, params)) as PublicDownload,
+    file: async (userId) => {
+      const manager = node().manager
+      const d = manager.current(userId)
+      if (!d || d.state !== 'ready') return null
+      const found = await manager.openFile(d.id, userId)
+      if (found === null || found === 'not-ready') return found
+      const { content } = found
+      if (!content) return 'not-ready'
+      const { id, filename, contentType } = found
+      return { id, filename, contentType, size: content.size, stream: () => content.stream() }
+    },
     dismiss: async (userId) => toPublic(await node().manager.dismiss(userId)),
     close: async () => {
       unwatch()

@@ -31,7 +31,7 @@ test('createNode refuses a bad setting, an unknown option and a generator withou
   }
 })
 
-test('createNode runs a job object; the handle requests, reports changes and closes', async () => {
+test('createNode runs a job object; the handle requests, reports changes, hands over the file and closes', async () => {
   const dir = await tempDir()
   const job: Generator = {
     name: 'upper',
@@ -56,6 +56,17 @@ test('createNode runs a job object; the handle requests, reports changes and clo
     const done = (await ready) as { id: string; fileUrl: string }
     assert.is(done.id, requested.id)
     assert.is(node.current('user-1')?.state, 'ready')
+    // The app hands the file over itself: its users need no session cookie of the node's.
+    const file = await node.file('user-1')
+    assert.ok(file && file !== 'not-ready')
+    assert.equal(
+      [file.id, file.filename, file.contentType, file.size],
+      [done.id, 'u.txt', 'text/plain', 5],
+    )
+    const chunks: Buffer[] = []
+    for await (const chunk of file.stream()) chunks.push(chunk as Buffer)
+    assert.is(Buffer.concat(chunks).toString(), 'QUIET')
+    assert.is(await node.file('someone-else'), null, 'no download, no file')
     await rejects(node.request('bad user!'), /A user id is 1-64 letters/)
     assert.is((await node.dismiss('user-1'))?.id, requested.id)
   } finally {
