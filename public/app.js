@@ -191,21 +191,36 @@ function clearAwaiting() {
   clearTimeout(awaitingTimer)
 }
 
-/** The request's parameters, from the page's URL: a JSON object, or none. */
+/**
+ * The request's parameters, from the page's URL: a JSON object, or none; or why the link's
+ * are not one (a typo in a link must not quietly make the file with the job's defaults).
+ *
+ * @returns {{ params: Record<string, unknown> | null } | { problem: string }}
+ */
 function pageParams() {
   const text = new URLSearchParams(location.search).get('params')
-  if (!text) return null
+  if (text === null) return { params: null }
+  let value
   try {
-    const value = JSON.parse(text)
-    return value && typeof value === 'object' && !Array.isArray(value) ? value : null
+    value = JSON.parse(text)
   } catch {
-    return null
+    return { problem: 'they are not valid JSON' }
   }
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? { params: value }
+    : { problem: 'they are not a JSON object ({"name": value, …})' }
 }
 
 function requestDownload() {
   if (awaiting || current !== null) return
-  const params = pageParams()
+  const read = pageParams()
+  if ('problem' in read) {
+    notice.show(
+      `This link’s parameters (?params=) cannot be used: ${read.problem}. Nothing was requested.`,
+    )
+    return
+  }
+  const params = read.params
   if (!connection.send({ type: 'request', ...(params && { params }) })) {
     notice.show(NOT_CONNECTED)
     return

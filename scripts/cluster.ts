@@ -172,10 +172,16 @@ console.log(
 )
 const nextPort = o.firstPort + o.count
 const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
-// The same job and settings as the others: a node running another job would make other files.
-const same = o.passThrough.map((f) => (/[\s"'$]/.test(f) ? JSON.stringify(f) : f)).join(' ')
+// The same job and settings as the others (a node running another job would make other
+// files), its data beside theirs.
+const quoted = (f: string) => (/[\s"'$]/.test(f) ? JSON.stringify(f) : f)
+const nextName = `n${o.count + 1}`
+const next = [
+  ...['--port', String(nextPort), '--name', nextName, '--data', join(o.dataRoot, nextName)],
+  ...o.passThrough,
+]
 console.log(
-  `To add a node to this cluster: ${sameSecret}npm run node -- --port ${nextPort}${same ? ` ${same}` : ''}`,
+  `To add a node to this cluster: ${sameSecret}npm run node -- ${next.map(quoted).join(' ')}`,
 )
 if (process.stdin.isTTY) console.log('Keys: 1-9 kill/restart a node, q quits.\n')
 nodes.forEach((_, i) => start(i))

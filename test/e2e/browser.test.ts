@@ -282,11 +282,21 @@ test('with two nodes of three down, the page on the third says it is cut off, sh
   })
 })
 
-test('after an error "Try again" asks anew; with no server left the page says so, and when it retries', async () => {
+test('a link with parameters that do not parse requests nothing; after an error "Try again" asks anew; with no server left the page says so, and when it retries', async () => {
   await scenario(
     'errors',
     async (c, browser) => {
       const page = await browser.newPage()
+      // A link whose parameters do not parse requests nothing, and says why.
+      await page.goto(`${c.nodes[0]!.url}/?params=${encodeURIComponent('{lines:3')}`)
+      await page.waitForSelector('#connection[data-status="open"]')
+      await page.click('#request')
+      await page.waitForSelector('#notice:not([hidden])')
+      assert.match(
+        (await page.textContent('#notice')) ?? '',
+        /cannot be used: they are not valid JSON/,
+      )
+      assert.ok(await page.isVisible('#idle'), 'nothing requested')
       await page.goto(c.nodes[0]!.url)
       await page.waitForSelector('#connection[data-status="open"]')
       await page.click('#request')

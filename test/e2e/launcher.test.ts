@@ -7,6 +7,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
 import { statusOf } from '../../scripts/lib/processes.ts'
@@ -54,6 +55,12 @@ test('a launcher on any ports forms its cluster; a second one on its data says w
       async () => (await statusOf(`http://127.0.0.1:${port}`, 'n2')) === 'alive',
       'the first launcher formed its two-node cluster',
       30_000,
+    )
+    // The node it offers to add goes beside the others: its data in the same root.
+    const hint = first.output.join('').match(/To add a node to this cluster: (.*)/)?.[1]
+    assert.is(
+      hint,
+      `CLUSTER_SECRET=… npm run node -- --port ${port + 2} --name n3 --data ${join(data.path, 'n3')}`,
     )
     const second = launch(data.path, firstPort(), home.path)
     const timer = setTimeout(() => second.child.kill('SIGKILL'), 30_000)
