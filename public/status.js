@@ -73,9 +73,24 @@ function cell(tag, text, className) {
 /** @param {any} status */
 function render(status) {
   const nodes = /** @type {any[]} */ (status.nodes)
-  const alive = nodes.filter((n) => n.status === 'alive').length
+  // A member that left said so: it is listed, not counted as missing.
+  const current = nodes.filter((n) => n.status !== 'left')
+  const alive = current.filter((n) => n.status === 'alive').length
   const running = nodes.reduce((sum, n) => sum + (n.running ?? 0), 0)
-  el.summary.textContent = `${alive} of ${nodes.length} members alive · ${running} download${running === 1 ? '' : 's'} running`
+  const left = nodes.length - current.length
+  el.summary.textContent =
+    `${alive} of ${current.length} members alive` +
+    (left > 0 ? ` (and ${left} that left)` : '') +
+    ` · ${running} download${running === 1 ? '' : 's'} running`
+  // The one state that stops all work on a node: said first, in words.
+  const own = nodes.find((n) => n.name === status.servedBy)
+  el.summary.dataset.cutOff = String(own?.quorum?.ok === false)
+  if (own?.quorum?.ok === false) {
+    const q = own.quorum
+    el.summary.textContent =
+      `${own.name} is cut off from its cluster: it reaches ${q.reachable} of ${q.voters} members and needs ${q.needed}, so it runs no downloads and refuses new ones. ` +
+      el.summary.textContent
+  }
   el.servedBy.textContent = status.servedBy
 
   const body = el.members.tBodies[0]
@@ -99,6 +114,11 @@ function render(status) {
       name.append(url)
       const state = document.createElement('td')
       state.append(cell('span', STATUS_TEXT[n.status] ?? n.status, `badge badge--${n.status}`))
+      if (n.quorum?.ok === false && n.status !== 'dead' && n.status !== 'left') {
+        const cut = cell('span', 'cut off', 'badge badge--cut-off')
+        cut.title = `Reaches ${n.quorum.reachable} of ${n.quorum.voters} members, needs ${n.quorum.needed}: runs no downloads and refuses new ones`
+        state.append(' ', cut)
+      }
       row.append(
         name,
         state,

@@ -30,6 +30,11 @@ export interface NodeSelf {
   logLength: number
   /** This node is the scribe: the others hand it what they write to the log (cluster/scribe.ts). */
   scribe: boolean
+  /**
+   * Whether it reaches its quorum (cluster/quorum.ts): without, it runs no work and refuses new
+   * downloads. Absent from a node of an earlier version.
+   */
+  quorum?: { ok: boolean; reachable: number; voters: number; needed: number }
   dataBytes: number | null
   events: StatusEvent[]
 }
@@ -46,6 +51,8 @@ export interface StatusRow {
   logLength: number | null
   /** Null when the node could not be asked. */
   scribe: boolean | null
+  /** Null when the node could not be asked (or did not say). */
+  quorum: NodeSelf['quorum'] | null
   dataBytes: number | null
 }
 
@@ -61,20 +68,33 @@ export interface ClusterStatus {
 export const EVENTS_KEPT = 30
 
 /**
+ * A member's incarnation is its start time (ms): a refutation raises it by one, a restart to
+ * the new start. More than this past the last one known is a restart.
+ */
+const RESTART_STEP = 1000
+
+/**
  * Whether, and as what, the status page lists a membership event a node saw; `startedAt` is
- * that node's first incarnation (its start), `seenBefore` whether it had heard of the member
- * before this event. A member up before it started, heard of for the first time, did not join:
- * this node did, and meets every member so as it starts (a restarted node listed each of its
- * peers as joined, which pushed the cluster's real events off the page). One back after it was
- * declared dead or left did. A refuted suspicion is not listed.
+ * that node's first incarnation (its start), `before` the member's incarnation as it knew it
+ * before this event (null: never heard of). A member up before it started, heard of for the
+ * first time, did not join: this node did, and meets every member so as it starts (a restarted
+ * node listed each of its peers as joined, which pushed the cluster's real events off the
+ * page). One back after it was declared dead or left came back; so did one only suspected,
+ * with a new start (a node cut off declares nobody dead: its peers killed and restarted
+ * meanwhile were back unlisted). A refuted suspicion is not listed.
  */
 export function listedEvent(
   type: string,
   member: { incarnation: number },
   startedAt: number,
-  seenBefore: boolean,
+  before: number | null,
 ): StatusEventKind | null {
-  if (type === 'joined') return seenBefore || member.incarnation > startedAt ? 'joined' : null
+  if (type === 'joined') {
+    if (before !== null) return 'back'
+    return member.incarnation > startedAt ? 'joined' : null
+  }
+  if (type === 'alive')
+    return before !== null && member.incarnation - before > RESTART_STEP ? 'back' : null
   return type === 'dead' || type === 'left' ? type : null
 }
 
@@ -121,6 +141,7 @@ export function mergeStatus(
         running: self?.running ?? null,
         logLength: self?.logLength ?? null,
         scribe: self?.scribe ?? null,
+        quorum: self?.quorum ?? null,
         dataBytes: self?.dataBytes ?? null,
       }
     })
@@ -149,6 +170,16 @@ export function parseNodeSelf(v: unknown): NodeSelf | null {
   if (!num(o.running) || !num(o.logLength) || !(o.dataBytes === null || num(o.dataBytes)))
     return null
   if (o.scribe !== undefined && typeof o.scribe !== 'boolean') return null
+  const q = o.quorum as Record<string, unknown> | undefined
+  const quorum =
+    typeof q === 'object' &&
+    q !== null &&
+    typeof q.ok === 'boolean' &&
+    num(q.reachable) &&
+    num(q.voters) &&
+    num(q.needed)
+      ? { ok: q.ok, reachable: q.reachable, voters: q.voters, needed: q.needed }
+      : undefined
   const kinds: readonly string[] = ['joined', 'dead', 'left', 'back', 'takeover']
   const events = (Array.isArray(o.events) ? o.events : []).slice(0, EVENTS_KEPT).flatMap((e) => {
     const x = e as Record<string, unknown>
@@ -179,6 +210,7 @@ export function parseNodeSelf(v: unknown): NodeSelf | null {
     running: o.running,
     logLength: o.logLength,
     scribe: o.scribe === true,
+    ...(quorum && { quorum }),
     dataBytes: o.dataBytes as number | null,
     events,
   }

@@ -14,6 +14,7 @@ import { StatusEvents, listedEvent } from './cluster-status.ts'
 import { statusService } from './status-service.ts'
 import { dirBytesEvery } from './disk-space.ts'
 import { fanOut, noObserver, type DownloadObserver } from './downloads/observer.ts'
+import type { QuorumState } from './cluster/quorum.ts'
 
 export interface ObservabilityOptions {
   config: Config
@@ -29,6 +30,8 @@ export interface ObservabilityOptions {
   connections(): number
   /** Whether this node is the cluster's scribe (cluster/scribe.ts). */
   scribe(): boolean
+  /** Whether it reaches its quorum (cluster/quorum-watch.ts). */
+  quorum(): QuorumState
 }
 
 export function observability(o: ObservabilityOptions) {
@@ -47,10 +50,11 @@ export function observability(o: ObservabilityOptions) {
 
   const events = new StatusEvents()
   const startedAt = o.cluster.self.incarnation
-  const seen = new Set<string>()
+  /** The incarnation each member was last heard at. */
+  const known = new Map<string, number>()
   o.cluster.on('member', ({ type, member }) => {
-    const kind = listedEvent(type, member, startedAt, seen.has(member.id))
-    seen.add(member.id)
+    const kind = listedEvent(type, member, startedAt, known.get(member.id) ?? null)
+    known.set(member.id, member.incarnation)
     if (kind) events.add({ at: o.now(), kind, node: member.name, incarnation: member.incarnation })
   })
   const takeovers: DownloadObserver = {
@@ -74,6 +78,9 @@ export function observability(o: ObservabilityOptions) {
       running: o.running(),
       logLength: o.recordLog.ops(),
       scribe: o.scribe(),
+      quorum: (({ ok, reachable, voters, needed }) => ({ ok, reachable, voters, needed }))(
+        o.quorum(),
+      ),
     }),
     dataBytes,
     events,

@@ -163,6 +163,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       running: () => manager.running,
       connections: () => web.connections(),
       scribe: () => part.isScribe(),
+      quorum: () => quorum.state(),
     })
     const { metrics } = seen
 

@@ -270,12 +270,28 @@ test('with two nodes of three down, the page on the third says it is cut off, sh
     })`)
     assert.is(reconnects, 0, 'the page stayed on its node')
     assert.is(await attr(page, '#download', 'data-id'), id, 'and shows the download')
+    // The status page says it first, in words: no work runs there.
+    const status = await browser.newPage()
+    await status.goto(`${c.nodes[2]!.url}/status`)
+    await status.waitForSelector('#summary[data-cut-off="true"]', { timeout: 10_000 })
+    assert.match(
+      (await status.textContent('#summary')) ?? '',
+      /^n3 is cut off from its cluster: it reaches 1 of 3 members and needs 2/,
+    )
+    assert.ok(await status.isVisible('#members tr[data-name="n3"] .badge--cut-off'))
+    await shot(status, 'cut-off-status')
 
     await c.start(0)
     await page.waitForSelector('#connection[data-cut-off="false"][data-status="open"]', {
       timeout: 20_000,
     })
     assert.match((await page.textContent('#connection-text')) ?? '', /^Live · n3$/)
+    await status.waitForSelector('#summary[data-cut-off="false"]', { timeout: 10_000 })
+    await status.waitForFunction(
+      "/n1 came back/.test(document.querySelector('#events').textContent)",
+      undefined,
+      { timeout: 10_000 },
+    )
     await page.waitForSelector('#download[data-state="ready"]', { timeout: 30_000 })
     assert.is(await attr(page, '#download', 'data-id'), id)
     await shot(page, 'cut-off-over')

@@ -28,6 +28,8 @@ const self = (id: string, over: Partial<NodeSelf> = {}): NodeSelf => ({
   ...over,
 })
 
+const cut = { ok: false, reachable: 1, voters: 3, needed: 2 }
+
 test('each member is shown with its own figures, or without when it did not answer', () => {
   const status = mergeStatus(
     5000,
@@ -35,18 +37,18 @@ test('each member is shown with its own figures, or without when it did not answ
     [member('n2'), member('n1'), member('n3', 'dead', 2), member('n10')],
     new Map([
       ['n1', self('n1')],
-      ['n2', self('n2', { running: 3, scribe: true })],
+      ['n2', self('n2', { running: 3, scribe: true, quorum: cut })],
     ]),
   )
   assert.equal(
-    status.nodes.map((n) => [n.name, n.status, n.running, n.scribe]),
+    status.nodes.map((n) => [n.name, n.status, n.running, n.scribe, n.quorum?.ok ?? null]),
     [
-      ['n1', 'alive', 1, false],
-      ['n2', 'alive', 3, true],
-      ['n3', 'dead', null, null],
-      ['n10', 'alive', null, null],
+      ['n1', 'alive', 1, false, null],
+      ['n2', 'alive', 3, true, false],
+      ['n3', 'dead', null, null, null],
+      ['n10', 'alive', null, null, null],
     ],
-    'in name order, numbers as numbers',
+    'in name order, numbers as numbers; a node cut off says so',
   )
   assert.is(status.servedBy, 'n1')
 })
@@ -96,20 +98,34 @@ test('what a peer says of itself is checked before it is shown', () => {
     events: [{ at: 1, kind: 'exploded', node: 'n1', incarnation: 1 }, 'x'],
   })
   assert.equal(odd?.events, [], 'events of no known kind are dropped')
+  assert.equal(parseNodeSelf({ ...self('n1'), quorum: cut })?.quorum, cut)
+  assert.is(
+    parseNodeSelf({ ...self('n1'), quorum: { ok: 'no' } })?.quorum,
+    undefined,
+    'a quorum that does not read is not shown',
+  )
 })
 
-test('a node lists as joined only a member that started after it, or came back: at its own start it is the one joining', () => {
+test('a node lists as joined only a member that started after it, and one heard of before as back: at its own start it is the one joining', () => {
   const startedAt = 50_000
   // Restarted at 50 s, it meets the members that ran all along: they did not join.
-  assert.is(listedEvent('joined', { incarnation: 10_000 }, startedAt, false), null)
+  assert.is(listedEvent('joined', { incarnation: 10_000 }, startedAt, null), null)
   // One that starts (or restarts) after it did.
-  assert.is(listedEvent('joined', { incarnation: 60_000 }, startedAt, false), 'joined')
+  assert.is(listedEvent('joined', { incarnation: 60_000 }, startedAt, null), 'joined')
   // Declared dead, then back (a cut healed, a false verdict refuted): its incarnation one up.
-  assert.is(listedEvent('dead', { incarnation: 10_000 }, startedAt, true), 'dead')
-  assert.is(listedEvent('joined', { incarnation: 10_001 }, startedAt, true), 'joined')
-  assert.is(listedEvent('left', { incarnation: 60_000 }, startedAt, true), 'left')
-  assert.is(listedEvent('refuted', { incarnation: 60_000 }, startedAt, true), null)
-  assert.is(listedEvent('suspect', { incarnation: 60_000 }, startedAt, true), null)
+  assert.is(listedEvent('dead', { incarnation: 10_000 }, startedAt, 10_000), 'dead')
+  assert.is(listedEvent('joined', { incarnation: 10_001 }, startedAt, 10_000), 'back')
+  assert.is(listedEvent('left', { incarnation: 60_000 }, startedAt, 60_000), 'left')
+  assert.is(listedEvent('refuted', { incarnation: 60_000 }, startedAt, 60_000), null)
+  assert.is(listedEvent('suspect', { incarnation: 60_000 }, startedAt, 60_000), null)
+})
+
+test('a member only suspected that is alive again is back if it restarted meanwhile (a new start), not if it refuted the suspicion', () => {
+  const startedAt = 50_000
+  assert.is(listedEvent('alive', { incarnation: 10_001 }, startedAt, 10_000), null, 'refuted')
+  assert.is(listedEvent('alive', { incarnation: 10_005 }, startedAt, 10_000), null, 'again')
+  assert.is(listedEvent('alive', { incarnation: 95_000 }, startedAt, 10_000), 'back')
+  assert.is(listedEvent('alive', { incarnation: 95_000 }, startedAt, null), null)
 })
 
 test.run()
