@@ -96,8 +96,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       path: machineSecretPath(),
     })
   }
-  await mkdir(config.dataDir, { recursive: true })
-  const id = await loadIdentity(config.dataDir)
+  const id = await mkdir(config.dataDir, { recursive: true })
+    .then(() => loadIdentity(config.dataDir))
+    .catch((err: Error) => {
+      throw new Error(`cannot use the data directory ${config.dataDir} (--data): ${err.message}`)
+    })
   const self = { id, name: config.name }
   const closers = new Closers(log)
   try {

@@ -4,6 +4,7 @@
  * A module that does not load, or does not have that shape, stops the node at start with one
  * line naming the path and what is wrong: a node that started would fail every download.
  */
+import { execFile } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -31,7 +32,8 @@ export async function loadGeneratorModule(path: string, cwd = process.cwd()): Pr
   try {
     loaded = await importModule(file)
   } catch (err) {
-    throw fail(`did not load: ${firstLine(err)}`)
+    const where = err instanceof SyntaxError ? await syntaxErrorAt(file) : null
+    throw fail(`did not load: ${firstLine(err)}${where ? ` at ${where}` : ''}`)
   }
   const problem = shapeProblem((loaded as { default?: unknown }).default)
   if (problem) throw fail(problem)
@@ -71,6 +73,21 @@ async function importModule(file: string): Promise<unknown> {
       )
     return tsx.tsImport(url, import.meta.url)
   }
+}
+
+/**
+ * Where a JavaScript file's syntax error is (`/path/job.mjs:12`), or null: Node's import says
+ * what, not where, and `node --check` says both. Only at a start that fails, so a child
+ * process is no cost.
+ */
+function syntaxErrorAt(file: string): Promise<string | null> {
+  if (TYPESCRIPT.test(file)) return Promise.resolve(null)
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--check', file], { timeout: 10_000 }, (_err, _out, stderr) => {
+      const line = String(stderr).split('\n')[0]?.trim() ?? ''
+      resolve(/:\d+$/.test(line) ? line : null)
+    })
+  })
 }
 
 function firstLine(err: unknown): string {

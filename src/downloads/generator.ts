@@ -29,7 +29,8 @@ export interface RunContext {
   /**
    * Progress 0-99 (100 is the file being ready) and the state to resume from, a flat object
    * of strings, numbers, booleans and nulls. Call it often (the page's bar moves with it);
-   * the cluster keeps a checkpoint every `--checkpoint-step` percent.
+   * the nodes next in line for the download keep a copy every 10 percent, the log one every
+   * `--log-checkpoint-ms`. A bad argument fails the download at once (README, Your own job).
    */
   report(progress: number, checkpoint: Checkpoint): void
 }

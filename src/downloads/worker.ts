@@ -14,7 +14,8 @@ import type { GeneratedFile, Generator } from './generator.ts'
 import { discard, wrongFile } from './generated-file.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import { CheckpointPace } from './checkpoint-pace.ts'
-import { readReport } from './progress-report.ts'
+import { ReportMisuse, readReport } from './progress-report.ts'
+import { thrownAt } from './thrown-at.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock } from '../clock.ts'
@@ -205,11 +206,14 @@ export class Worker {
         // A stream the store did not take is the job's to let go (its cursor, its file).
         if (!ref) discard(file)
         if (this.stopReason(err)) throw err
+        // A bad report is the job's bug, wherever the job then threw: trying again does the same.
+        const misuse = this.controller.signal.reason
+        if (misuse instanceof ReportMisuse) return await this.fail(misuse.message, thrownAt(misuse))
         // Only the generator's own failure is the download's failure: the user sees it. The
         // store's (a full disk, say) propagates: the supervisor starts a new attempt.
         const own = err instanceof SourceStreamError ? err.cause : err
         if (err !== own || !(err instanceof StoreError))
-          return await this.failed(own instanceof Error ? own.message : String(own))
+          return await this.failed(own instanceof Error ? own.message : String(own), thrownAt(own))
         throw err
       }
       this.decided = true
@@ -253,10 +257,13 @@ export class Worker {
     return this.controller.signal.aborted && reason instanceof Stopped ? reason.reason : null
   }
 
-  /** The generator threw: try again later from the newest checkpoint, or fail for good. */
-  private async failed(message: string): Promise<void> {
+  /**
+   * The generator threw (`where`: in its own code, for its author): try again later from the
+   * newest checkpoint, or fail for good.
+   */
+  private async failed(message: string, where?: string): Promise<void> {
     const { attempt, attempts } = this.current
-    if (attempt >= attempts) return this.fail(message)
+    if (attempt >= attempts) return this.fail(message, where)
     this.decided = true
     await this.writing
     const delayMs = retryDelayMs(attempt, this.o.retryMs ?? 1000, this.o.random)
@@ -264,6 +271,7 @@ export class Worker {
     this.o.log.warn('retry', {
       id: this.id,
       error: message,
+      ...(where && { thrownAt: where }),
       attempt: `${attempt + 1}/${attempts}`,
       inMs: delayMs,
       from: `${this.latest.progress}%`,
@@ -279,8 +287,13 @@ export class Worker {
     })
   }
 
-  private async fail(message: string): Promise<void> {
-    this.o.log.warn('failed', { id: this.id, error: message, attempt: this.current.attempt })
+  private async fail(message: string, where?: string): Promise<void> {
+    this.o.log.warn('failed', {
+      id: this.id,
+      error: message,
+      ...(where && { thrownAt: where }),
+      attempt: this.current.attempt,
+    })
     this.observer.failed()
     this.decided = true
     await this.writing
@@ -342,8 +355,7 @@ export class Worker {
 
   /** Ends the attempt as the job failing: its signal is aborted with what it did wrong. */
   private misused(problem: string): void {
-    if (!this.controller.signal.aborted)
-      this.controller.abort(new TypeError(`report(progress, checkpoint): ${problem}`))
+    if (!this.controller.signal.aborted) this.controller.abort(new ReportMisuse(problem))
   }
 
   /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */

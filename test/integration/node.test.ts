@@ -1,6 +1,8 @@
 import { test } from 'uvu'
 import { rejects } from 'node:assert/strict'
 import { createServer } from 'node:net'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { freeTcpPort, freeUdpPorts } from '../../scripts/lib/ports.ts'
 import { eventually } from '../helpers/cluster.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
@@ -177,6 +179,13 @@ test('a node that cannot start says why, and leaves nothing open behind it', asy
       probe.listen(port, '127.0.0.1', resolve)
     })
     probe.close()
+    // A data directory that cannot be made (a file stands in its path): the flag is named.
+    await writeFile(join(b.path, 'a-file'), 'x')
+    const inFile = join(b.path, 'a-file', 'n2')
+    await rejects(
+      () => startTestNode({ name: 'n2', dataDir: inFile }),
+      new RegExp(`^Error: cannot use the data directory ${inFile} \\(--data\\): ENOTDIR`),
+    )
     // The DHT port is taken: the store it had opened is closed again, so it can start later.
     await rejects(
       () => startTestNode({ name: 'n2', dataDir: b.path, dhtPort: dhtA! }),

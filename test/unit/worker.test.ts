@@ -271,12 +271,16 @@ test('a failing log halts the worker without failing the download', async () => 
   )
 })
 
-test('a bad report fails the attempt with what was wrong (not a throw into the job’s callback)', async () => {
+test('a bad report fails the download at once, without retries, with what was wrong (not a throw into the job’s callback) and where the job made it', async () => {
   for (const [report, problem] of [
     [(r: Run) => r.ctx.report(Number.NaN, {}), /progress must be a number, got NaN/],
+    [(r: Run) => r.ctx.report('30' as never, {}), /progress must be a number, got the string "30"/],
+    [(r: Run) => r.ctx.report(150, {}), /progress must be from 0 to 99, got 150/],
+    [(r: Run) => r.ctx.report(-5, {}), /progress must be from 0 to 99, got -5/],
     [(r: Run) => r.ctx.report(10, { nested: { no: 1 } } as never), /flat object/],
   ] as const) {
-    const s = await setup()
+    // A bug of the job's: a retry would do the same.
+    const s = await setup({ attempts: 3 })
     const worker = s.start()
     const run = await s.generator.next()
     report(run)
@@ -284,15 +288,18 @@ test('a bad report fails the attempt with what was wrong (not a throw into the j
     await worker.done
     const d = s.repo.get(s.d.id)!
     assert.is(d.state, 'error')
+    assert.is(d.attempt, 1)
     assert.match(d.error!, problem)
+    const failed = s.logger.events('failed')[0]!
+    assert.match(String(failed.fields.thrownAt), /worker\.test\.ts:\d+:\d+$/, 'the job’s line')
   }
 })
 
-test('progress is kept within 0-99: 100 is the file being ready, for the worker to say', async () => {
+test('progress is kept within 0-99: a job saying 100 is shown 99, the file being ready for the worker to say', async () => {
   const s = await setup()
   s.start()
   const run = await s.generator.next()
-  run.ctx.report(250, { at: 250 })
+  run.ctx.report(100, { at: 100 })
   assert.equal(s.ticks, [99])
 })
 
@@ -313,6 +320,8 @@ test('a report that comes after the job threw cannot undo the retry it decided',
   const d = s.repo.get(s.d.id)!
   assert.is(d.state, 'pending', 'still waiting for its retry')
   assert.ok(d.retryAt !== null)
+  // Its author is told where it threw: the user is shown its message only.
+  assert.match(String(s.logger.events('retry')[0]!.fields.thrownAt), /fakes\.ts:\d+:\d+$/)
   assert.equal(d.checkpoint, { at: 20 })
   assert.is(writes(s.log).at(-1)!.state, 'pending', 'nothing written after the outcome')
 })
