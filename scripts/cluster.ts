@@ -138,12 +138,16 @@ function start(i: number): void {
       if (nodes.every((x) => !x.child)) process.exit(0)
       return
     }
-    // Not one node came up (the data in use by another launcher, say): nothing to demo.
+    const how = `exited (${signal ?? `code ${code}`})`
+    // Not one node came up (the data in use by another launcher, say): nothing to demo. On
+    // stdout, after each node's own lines, so that a terminal shows them in order.
     if (nodes.every((x) => !x.child && !x.started)) {
-      console.error('None of the nodes could start; their errors are above.')
+      console.log(`${prefix} | ${how}`)
+      console.log('None of the nodes could start; their errors are above.')
       process.exit(1)
     }
-    console.log(`${prefix} | exited (${signal ?? `code ${code}`}); press ${i + 1} to restart it`)
+    const restart = process.stdin.isTTY ? `; press ${i + 1} to restart it` : ''
+    console.log(`${prefix} | ${how}${restart}`)
   })
 }
 
