@@ -78,9 +78,7 @@ export function observability(o: ObservabilityOptions) {
       running: o.running(),
       logLength: o.recordLog.ops(),
       scribe: o.scribe(),
-      quorum: (({ ok, reachable, voters, needed }) => ({ ok, reachable, voters, needed }))(
-        o.quorum(),
-      ),
+      quorum: o.quorum(),
     }),
     dataBytes,
     events,
