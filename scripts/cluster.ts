@@ -11,6 +11,11 @@ import { createInterface } from 'node:readline'
 import { loadMachineSecret, machineSecretPath } from '../src/machine-secret.ts'
 import { parseConfig } from '../src/flags.ts'
 import { ConfigError } from '../src/config.ts'
+import {
+  BUILT_IN_JOBS,
+  GeneratorModuleError,
+  loadGeneratorModule,
+} from '../src/downloads/generator-module.ts'
 
 const HELP = `Usage: npm start -- [options] [node flags]
 
@@ -110,11 +115,14 @@ function flagsOf(n: (typeof nodes)[number]): string[] {
 }
 
 const nodeEnv = { ...process.env, CLUSTER_SECRET: secret }
-// A node flag mistyped, or a bad value, is refused here once, not by every node after the banner.
+// A node flag mistyped, a bad value or a job module that does not load is refused here once,
+// not by every node after the banner.
 try {
-  parseConfig(flagsOf(nodes[0]!), nodeEnv)
+  const config = parseConfig(flagsOf(nodes[0]!), nodeEnv)
+  if (config !== 'help' && !BUILT_IN_JOBS.has(config.generator))
+    await loadGeneratorModule(config.generator)
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err
+  if (!(err instanceof ConfigError) && !(err instanceof GeneratorModuleError)) throw err
   fail(err.message)
 }
 

@@ -24,7 +24,7 @@ import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
 import { createFailingGenerator, createPdfGenerator } from './downloads/pdf-generator.ts'
-import { loadGeneratorModule } from './downloads/generator-module.ts'
+import { BUILT_IN_JOBS, loadGeneratorModule } from './downloads/generator-module.ts'
 import { Sessions } from './web/session.ts'
 import { createWebServer, listen } from './web/server.ts'
 import { ClusterTime } from './cluster/cluster-time.ts'
@@ -88,7 +88,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   // A job module that cannot be used stops the node before it opens anything.
   const ownJob =
     deps.generator ??
-    (BUILT_IN.has(config.generator) ? null : await loadGeneratorModule(config.generator))
+    (BUILT_IN_JOBS.has(config.generator) ? null : await loadGeneratorModule(config.generator))
   const secret = config.secret ?? (await loadMachineSecret())
   if (!config.secret) {
     log.info('machine-secret', {
@@ -332,8 +332,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
 
 /** How long a node among peers that send no clock waits before it trusts its own. */
 const CLOCK_COMPARE_GRACE_MS = 10_000
-
-const BUILT_IN = new Set(['pdf', 'failing'])
 
 function builtIn(config: Config, clock: Clock, log: Logger): Generator {
   return config.generator === 'failing'

@@ -12,6 +12,9 @@ import type { Generator } from './generator.ts'
 
 export class GeneratorModuleError extends Error {}
 
+/** The jobs `--generator` names rather than points to. */
+export const BUILT_IN_JOBS: ReadonlySet<string> = new Set(['pdf', 'failing'])
+
 const TYPESCRIPT = /\.[mc]?tsx?$/
 /** How plain Node refuses TypeScript: not at all (20), or beyond what it strips (22+). */
 const PLAIN_NODE_REFUSED = [

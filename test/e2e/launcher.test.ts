@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdir } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
@@ -81,14 +81,18 @@ test('a launcher on any ports forms its cluster; a second one on its data says w
   }
 })
 
-test('a mistyped node flag or a bad value is refused by the launcher at once, before any node starts', async () => {
+test('a mistyped node flag, a bad value or a job module that does not load is refused by the launcher at once, before any node starts', async () => {
   const data = await tempDir()
   const home = await tempDir()
+  const job = await tempDir()
+  const broken = join(job.path, 'broken.mjs')
+  await writeFile(broken, 'export default {\n  name: "x",\n  run() {}}\n}\n')
   try {
     for (const [extra, said] of [
       [['--cuont', '2'], /^error: unknown flag "--cuont"; see --help$/m],
       [['--work-ms', 'soon'], /^error: --work-ms /m],
       [['--first-port', '60000'], /^error: --first-port must be a port number from 1 to 55534/m],
+      [['--generator', broken], /^error: job module .* did not load: .* at .*broken\.mjs:4$/m],
     ] as const) {
       const l = launch(data.path, firstPort(), home.path, [...extra])
       const timer = setTimeout(() => l.child.kill('SIGKILL'), 20_000)
@@ -103,6 +107,7 @@ test('a mistyped node flag or a bad value is refused by the launcher at once, be
   } finally {
     await data.remove()
     await home.remove()
+    await job.remove()
   }
 })
 
