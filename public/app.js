@@ -10,6 +10,7 @@
 import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
+import { readParams } from './page-params.js'
 import { mergeRecord, normalize, ownerGone, takeoverOf } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
@@ -191,29 +192,9 @@ function clearAwaiting() {
   clearTimeout(awaitingTimer)
 }
 
-/**
- * The request's parameters, from the page's URL: a JSON object, or none; or why the link's
- * are not one (a typo in a link must not quietly make the file with the job's defaults).
- *
- * @returns {{ params: Record<string, unknown> | null } | { problem: string }}
- */
-function pageParams() {
-  const text = new URLSearchParams(location.search).get('params')
-  if (text === null) return { params: null }
-  let value
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return { problem: 'they are not valid JSON' }
-  }
-  return value && typeof value === 'object' && !Array.isArray(value)
-    ? { params: value }
-    : { problem: 'they are not a JSON object ({"name": value, …})' }
-}
-
 function requestDownload() {
   if (awaiting || current !== null) return
-  const read = pageParams()
+  const read = readParams(location.search)
   if ('problem' in read) {
     notice.show(
       `This link’s parameters (?params=) cannot be used: ${read.problem}. Nothing was requested.`,

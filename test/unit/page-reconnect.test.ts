@@ -17,6 +17,7 @@ import {
   withMembers,
   withTicket,
 } from '../../public/reconnect.js'
+import { readParams } from '../../public/page-params.js'
 import { mergeRecord, normalize, ownerGone, takeoverOf } from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
@@ -383,6 +384,20 @@ test('an unknown state reads as pending and progress is clamped to 0–100', () 
   assert.is(record({ state: 'processing', progress: -5 }).progress, 0)
   assert.is(record({ state: 'processing', progress: 'lots' }).progress, 0)
   assert.is(record({ state: 'processing', progress: '42.5' }).progress, 42.5)
+})
+
+test('a link’s parameters: a JSON object, none, or why they cannot be used', () => {
+  assert.equal(readParams('?params=%7B%22month%22%3A%222026-03%22%7D'), {
+    params: { month: '2026-03' },
+  })
+  assert.equal(readParams(''), { params: null })
+  assert.equal(readParams('?other=1'), { params: null })
+  assert.equal(readParams('?params=%7Blines%3A3'), { problem: 'they are not valid JSON' })
+  for (const text of ['5', '[1]', 'null', '%22x%22'])
+    assert.match(
+      (readParams(`?params=${text}`) as { problem: string }).problem,
+      /not a JSON object/,
+    )
 })
 
 test.run()
