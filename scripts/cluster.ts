@@ -4,18 +4,15 @@
  * a one-person show: press a node's number to kill it (SIGKILL), press it again to restart it.
  * Ctrl-C (or q) stops them all cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { loadMachineSecret, machineSecretPath } from '../src/machine-secret.ts'
 import { parseConfig } from '../src/flags.ts'
 import { ConfigError } from '../src/config.ts'
-import {
-  BUILT_IN_JOBS,
-  GeneratorModuleError,
-  loadGeneratorModule,
-} from '../src/downloads/generator-module.ts'
+import { BUILT_IN_JOBS, LOAD_TIMEOUT_MS } from '../src/downloads/generator-module.ts'
 
 const HELP = `Usage: npm start -- [options] [node flags]
 
@@ -119,11 +116,33 @@ const nodeEnv = { ...process.env, CLUSTER_SECRET: secret }
 // not by every node after the banner.
 try {
   const config = parseConfig(flagsOf(nodes[0]!), nodeEnv)
-  if (config !== 'help' && !BUILT_IN_JOBS.has(config.generator))
-    await loadGeneratorModule(config.generator)
+  if (config !== 'help' && !BUILT_IN_JOBS.has(config.generator)) {
+    const problem = await jobProblem(config.generator)
+    if (problem) fail(problem)
+  }
 } catch (err) {
-  if (!(err instanceof ConfigError) && !(err instanceof GeneratorModuleError)) throw err
+  if (!(err instanceof ConfigError)) throw err
   fail(err.message)
+}
+
+/** Why the job module at `path` cannot be one, asked of a process of its own (job-check.ts). */
+function jobProblem(path: string): Promise<string | null> {
+  const check = fileURLToPath(new URL('./lib/job-check.ts', import.meta.url))
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', check, path],
+      { env: nodeEnv, timeout: LOAD_TIMEOUT_MS + 15_000 },
+      (err, stdout, stderr) => {
+        if (!err) resolve(null)
+        else if (err.code === 2 && stdout) resolve(stdout)
+        else {
+          const why = String(stderr).trim().split('\n').at(-1) || err.message
+          resolve(`job module ${path} could not be checked: ${why}`)
+        }
+      },
+    )
+  })
 }
 
 function start(i: number): void {

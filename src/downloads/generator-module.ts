@@ -24,19 +24,39 @@ const PLAIN_NODE_REFUSED = [
   'ERR_MODULE_NOT_FOUND',
 ]
 
+/**
+ * How long a module's top-level code may take: one that awaits a connection that never comes
+ * would otherwise hold its node at start with nothing said.
+ */
+export const LOAD_TIMEOUT_MS = 30_000
+
 /** Loads and checks the module at `path` (relative to `cwd`). Throws GeneratorModuleError. */
-export async function loadGeneratorModule(path: string, cwd = process.cwd()): Promise<Generator> {
+export async function loadGeneratorModule(
+  path: string,
+  cwd = process.cwd(),
+  timeoutMs = LOAD_TIMEOUT_MS,
+): Promise<Generator> {
   const file = isAbsolute(path) ? path : resolve(cwd, path)
   const fail = (why: string) => new GeneratorModuleError(`job module ${path} (${file}) ${why}`)
   const found = await stat(file).catch(() => null)
   if (!found) throw fail('does not exist')
   if (!found.isFile()) throw fail('is not a file')
   let loaded: unknown
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LoadTimeout()), timeoutMs)
+  })
   try {
-    loaded = await importModule(file)
+    loaded = await Promise.race([importModule(file), late])
   } catch (err) {
+    if (err instanceof LoadTimeout)
+      throw fail(
+        `did not finish loading in ${seconds(timeoutMs)} (its top-level code is still waiting on something)`,
+      )
     const where = err instanceof SyntaxError ? await syntaxErrorAt(file) : null
     throw fail(`did not load: ${firstLine(err)}${where ? ` at ${where}` : ''}`)
+  } finally {
+    clearTimeout(timer)
   }
   const problem = shapeProblem((loaded as { default?: unknown }).default)
   if (problem) throw fail(problem)
@@ -91,6 +111,12 @@ function syntaxErrorAt(file: string): Promise<string | null> {
       resolve(/:\d+$/.test(line) ? line : null)
     })
   })
+}
+
+class LoadTimeout extends Error {}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
 
 function firstLine(err: unknown): string {

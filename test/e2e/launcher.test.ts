@@ -6,7 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
@@ -78,6 +78,40 @@ test('a launcher on any ports forms its cluster; a second one on its data says w
     first.child.kill('SIGKILL')
     await data.remove()
     await home.remove()
+  }
+})
+
+test("a job module's top-level code runs in the launcher's check process and in the nodes, never in the launcher itself", async () => {
+  const data = await tempDir()
+  const home = await tempDir()
+  const job = await tempDir()
+  const pids = join(job.path, 'pids')
+  // A module that opens something at import (here, an interval) and says which process it is in.
+  await writeFile(
+    join(job.path, 'job.mjs'),
+    `import { appendFileSync } from 'node:fs'\n` +
+      `appendFileSync(${JSON.stringify(pids)}, process.pid + '\\n')\n` +
+      `setInterval(() => {}, 60_000)\n` +
+      `export default { name: 'pid-job', run: async () => ({ bytes: Buffer.from('x'), filename: 'x.txt', contentType: 'text/plain' }) }\n`,
+  )
+  const port = firstPort()
+  const l = launch(data.path, port, home.path, ['--generator', join(job.path, 'job.mjs')])
+  try {
+    await eventually(
+      async () => (await statusOf(`http://127.0.0.1:${port}`, 'n2')) === 'alive',
+      'the launcher formed its two-node cluster with the job',
+      30_000,
+    )
+    const loadedIn = (await readFile(pids, 'utf8')).trim().split('\n').map(Number)
+    assert.is(loadedIn.length, 3, `the check and the two nodes: ${loadedIn}`)
+    assert.not.ok(loadedIn.includes(l.child.pid!), 'not the launcher')
+    l.child.kill('SIGTERM')
+    assert.is(await l.exited, 0, 'and it stops cleanly, held by nothing the module opened')
+  } finally {
+    l.child.kill('SIGKILL')
+    await data.remove()
+    await home.remove()
+    await job.remove()
   }
 })
 

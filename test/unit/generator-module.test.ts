@@ -49,6 +49,27 @@ test('a module that cannot be a job is refused with one line naming the path and
   }
 })
 
+test('a module whose top-level code never finishes is refused after the load timeout, saying so', async () => {
+  const dir = await tempDir()
+  try {
+    await writeFile(
+      join(dir.path, 'waits.mjs'),
+      "await new Promise(() => {})\nexport default { name: 'x', run() {} }\n",
+    )
+    let message = ''
+    await loadGeneratorModule('./waits.mjs', dir.path, 300).catch((err) => {
+      assert.instance(err, GeneratorModuleError)
+      message = err.message
+    })
+    assert.match(
+      message,
+      /^job module \.\/waits\.mjs \(.*\) did not finish loading in 300 ms \(its top-level code is still waiting on something\)$/,
+    )
+  } finally {
+    await dir.remove()
+  }
+})
+
 test('a JavaScript or TypeScript module with a default generator loads, from the working directory', async () => {
   const dir = await tempDir()
   try {
