@@ -52,8 +52,15 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
   let retryTimer = 0
   /** The latest ticket from the node in use: what a node on another host accepts. */
   let ticket = /** @type {string | null} */ (null)
-  /** While the page stays on a cut-off node: when it looks at the members again. */
+  /** While the page stays on a cut-off node: when it looks at the members again (0: not set). */
   let lookAgainTimer = 0
+  /** The node's latest `cut-off` message, which the look again weighs. */
+  let latestCutOff = /** @type {Record<string, unknown>} */ ({})
+
+  function stopLookingAgain() {
+    clearTimeout(lookAgainTimer)
+    lookAgainTimer = 0
+  }
 
   function connect() {
     clearTimeout(retryTimer)
@@ -87,7 +94,7 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     ws.addEventListener('close', () => {
       if (ws !== socket) return
       socket = null
-      clearTimeout(lookAgainTimer)
+      stopLookingAgain()
       policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
       onDrop()
       scheduleReconnect()
@@ -148,7 +155,7 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     else if (message.type === 'cut-off') cutOff(message)
     else {
       if (message.type === 'cut-off-ended') {
-        clearTimeout(lookAgainTimer)
+        stopLookingAgain()
         policy = forgetUnanswered(policy)
       }
       onMessage(message)
@@ -165,14 +172,19 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
   function cutOff(message) {
     const next = afterCutOff(policy, message.members)
     onMessage({ ...message, moving: next.move })
-    clearTimeout(lookAgainTimer)
+    latestCutOff = message
     if (!next.move) {
-      lookAgainTimer = setTimeout(() => {
-        policy = forgetUnanswered(policy)
-        if (socket) cutOff(message)
-      }, CUT_OFF_LOOK_AGAIN_MS)
+      // The node sends `cut-off` again at each change of its members: that does not put the
+      // next look further off, or a flapping cluster would keep the page from ever looking.
+      if (!lookAgainTimer)
+        lookAgainTimer = setTimeout(() => {
+          lookAgainTimer = 0
+          policy = forgetUnanswered(policy)
+          if (socket) cutOff(latestCutOff)
+        }, CUT_OFF_LOOK_AGAIN_MS)
       return
     }
+    stopLookingAgain()
     policy = next.policy
     socket?.close()
   }
