@@ -11,6 +11,7 @@ import { Worker, type WorkerOptions } from './worker.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Timer } from '../clock.ts'
 import { SetMap } from '../set-map.ts'
+import { JobHints } from './job-hints.ts'
 
 /** Who takes over a download whose owner is gone (cluster/placement.ts). */
 export interface Successors {
@@ -53,8 +54,11 @@ export class Supervisor {
   /** While set, this node must not write (its disk is nearly full): no worker runs. */
   private paused = false
   private closed = false
+  private readonly hints: JobHints
 
-  constructor(private readonly o: SupervisorOptions) {}
+  constructor(private readonly o: SupervisorOptions) {
+    this.hints = o.hints ?? new JobHints(o.log, o.generator.name)
+  }
 
   get running(): number {
     return this.workers.size
@@ -239,6 +243,7 @@ export class Supervisor {
       ...this.o,
       download: from ? { ...d, progress: from.progress, checkpoint: from.checkpoint } : d,
       nodeName: this.o.self.name,
+      hints: this.hints,
       mayAct: () => this.o.placement.mayWork(),
       mayActSettled: async () =>
         (await this.o.placement.mayWorkSettled?.()) ?? this.o.placement.mayWork(),

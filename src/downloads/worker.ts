@@ -15,6 +15,7 @@ import { discard, wrongFile } from './generated-file.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import { CheckpointPace } from './checkpoint-pace.ts'
 import { ReportMisuse, readReport } from './progress-report.ts'
+import type { JobHints } from './job-hints.ts'
 import { thrownAt } from './thrown-at.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
@@ -60,6 +61,8 @@ export interface WorkerOptions {
    * @default mayAct's answer
    */
   mayActSettled?: () => Promise<boolean>
+  /** Told of every report, to say once what a job's author likely did not mean (job-hints.ts). */
+  hints?: JobHints
   log: Logger
 }
 
@@ -313,6 +316,7 @@ export class Worker {
     // its own, where a throw would be uncaught and stop the node.
     const read = readReport(reported, given)
     if ('problem' in read) return this.misused(read.problem)
+    this.o.hints?.reported(reported, this.id)
     const { progress, checkpoint } = read
     if (this.controller.signal.aborted || progress <= this.progress) {
       // Progress that does not move still carries the newest resume state.

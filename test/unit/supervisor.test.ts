@@ -84,6 +84,31 @@ test('a worker runs for every live download this node owns, and for no other', a
   await s.supervisor.close()
 })
 
+test('a job reporting fractions (0.5 for half) is told once by the node, in a WARN line, whichever downloads do it; the download goes on', async () => {
+  const s = setup()
+  const first = s.live({ userId: 'u1', owner: 'me' })
+  await s.repo.insert(first)
+  await s.repo.insert(s.live({ userId: 'u2', owner: 'me' }))
+  s.supervisor.reconcileAll()
+  const [a, b] = [await s.generator.next(), await s.generator.next()]
+  for (const p of [0, 1, 50]) b.report(p)
+  assert.equal(s.logger.events('progress-fraction'), [], 'a percent, 0 and 1 included, is no hint')
+  for (const p of [0.25, 0.5]) a.report(p)
+  b.report(0.75)
+  assert.equal(
+    s.logger
+      .events('progress-fraction')
+      .map((e) => [e.level, e.fields.job, e.fields.id, e.fields.reported]),
+    [['warn', 'stepped', first.id, 0.25]],
+  )
+  assert.match(String(s.logger.events('progress-fraction')[0]!.fields.hint), /report\(50\) is half/)
+  a.finish()
+  await settle()
+  await settle()
+  assert.is(s.repo.get(first.id)!.state, 'ready', 'not refused: 0.5 % is a valid report')
+  await s.supervisor.close()
+})
+
 test('the successor of a gone owner takes over at the next epoch and resumes from the checkpoint', async () => {
   const s = setup()
   const d = await orphan(s, 40)
