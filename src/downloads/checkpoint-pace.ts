@@ -42,4 +42,14 @@ export class CheckpointPace {
     if (due) this.lastWrite = { progress, at: now }
     return due
   }
+
+  /**
+   * Whether the record's lease needs renewing now, whatever the job reports: the log's
+   * interval has passed since the last write. Counted as written when it says yes.
+   */
+  leaseDue(now: number): boolean {
+    if (now - this.lastWrite.at < this.o.logEveryMs) return false
+    this.lastWrite = { ...this.lastWrite, at: now }
+    return true
+  }
 }

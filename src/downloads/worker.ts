@@ -17,9 +17,10 @@ import { CheckpointPace } from './checkpoint-pace.ts'
 import { ReportMisuse, readReport } from './progress-report.ts'
 import type { JobHints } from './job-hints.ts'
 import { thrownAt } from './thrown-at.ts'
+import { STOP_GRACE_MS, withStopGrace } from './stop-grace.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
-import type { Clock } from '../clock.ts'
+import { delay, type Clock } from '../clock.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
 
 export type StopReason =
@@ -66,6 +67,12 @@ export interface WorkerOptions {
   log: Logger
 }
 
+/** How long a shutdown waits for a job to end before it writes the job's newest progress. */
+const SHUTDOWN_WAIT_MS = 300
+
+const sameVersion = (a: Download | null, b: Download) =>
+  a !== null && a.epoch === b.epoch && a.version === b.version
+
 class Stopped extends Error {
   constructor(readonly reason: StopReason) {
     super(`stopped: ${reason}`)
@@ -98,18 +105,23 @@ export class Worker {
     this.current = o.download
     this.progress = o.download.progress
     this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
+    const logEveryMs = Math.min(o.logCheckpointMs, o.liveTtlMs / 3)
     this.pace = new CheckpointPace({
       step: o.checkpointStep,
-      logEveryMs: Math.min(o.logCheckpointMs, o.liveTtlMs / 3),
+      logEveryMs,
       progress: o.download.progress,
       now: o.clock.now(),
     })
     this.startedAt = o.clock.now()
     const d = o.download
     this.firstOfFresh = d.attempt === 1 && d.epoch === 1 && d.progress === 0
-    this.done = this.run().catch((err: Error) => {
-      o.log.error('worker-failed', { id: this.current.id, error: err.message })
-    })
+    // Looked at twice an interval: renewed at most 1.5 intervals (half the lease) after the last.
+    const lease = o.clock.setInterval(() => this.renewLease(), logEveryMs / 2)
+    this.done = this.run()
+      .catch((err: Error) => {
+        o.log.error('worker-failed', { id: this.current.id, error: err.message })
+      })
+      .finally(() => o.clock.clearInterval(lease))
   }
 
   private get observer(): DownloadObserver {
@@ -138,10 +150,15 @@ export class Worker {
     if (!this.controller.signal.aborted) this.controller.abort(new Stopped(reason))
   }
 
-  /** Writes the newest progress before a clean shutdown, so a restart loses as little as possible. */
-  async stopAndCheckpoint(): Promise<void> {
+  /**
+   * Writes the newest progress before a clean shutdown, so a restart loses as little as
+   * possible. The job is given `waitMs` to end: one that does not watch its signal must not
+   * hold the node's shutdown, nor keep its progress from the log.
+   */
+  async stopAndCheckpoint(waitMs = SHUTDOWN_WAIT_MS): Promise<void> {
     this.stop('shutdown')
-    await this.done
+    await Promise.race([this.done, delay(this.o.clock, waitMs)])
+    await this.writing
     const { progress, checkpoint } = this.latest
     if (progress > this.current.progress && isLive(this.current)) {
       await this.write({ state: 'processing', progress, checkpoint }).catch(() => {})
@@ -173,7 +190,7 @@ export class Worker {
       let file: GeneratedFile | undefined
       let ref
       try {
-        file = await o.generator.run(
+        const job = o.generator.run(
           {
             id: this.id,
             userId: this.current.userId,
@@ -186,6 +203,19 @@ export class Worker {
           },
           { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
         )
+        file = await withStopGrace(job, {
+          signal,
+          clock: o.clock,
+          onIgnored: () =>
+            o.log.warn('job-ignored-stop', {
+              id: this.id,
+              job: o.generator.name,
+              reason: signal.reason instanceof Stopped ? signal.reason.reason : 'bad report',
+              waitedMs: STOP_GRACE_MS,
+              hint: 'run() must end once ctx.signal is aborted: this one goes on unseen, and what it makes is dropped',
+            }),
+          onLate: discard,
+        })
         if (signal.aborted) throw signal.reason
         const wrong = wrongFile(file)
         // A file of the wrong shape is the generator's bug: trying again makes the same.
@@ -340,6 +370,22 @@ export class Worker {
       copied = (this.o.onCheckpoint?.({ id, userId, epoch, progress, checkpoint }) ?? 0) > 0
     }
     if (!this.pace.writeDue(progress, copied, this.o.clock.now())) return
+    this.queueCheckpoint(progress, checkpoint)
+  }
+
+  /**
+   * Renews the record's lease on time, whatever the job reports: a download whose percent
+   * stays put for longer than the lease (a slow step of a long job, or a job that has not
+   * reported yet) must not expire while its worker runs.
+   */
+  private renewLease(): void {
+    if (this.decided || this.controller.signal.aborted) return
+    if (this.o.mayAct && !this.o.mayAct()) return
+    if (!this.pace.leaseDue(this.o.clock.now())) return
+    this.queueCheckpoint(this.latest.progress, this.latest.checkpoint)
+  }
+
+  private queueCheckpoint(progress: number, checkpoint: Download['checkpoint']): void {
     // Coalesce: while one checkpoint is being written only the newest waits behind it.
     const queued = this.pendingCheckpoint !== null
     this.pendingCheckpoint = {
@@ -375,8 +421,12 @@ export class Worker {
       updatedAt: this.o.repo.now(),
     }
     this.current = next
-    const winner = await this.o.repo.update(next)
+    let asMerged: Download | null = null
+    const winner = await this.o.repo.update(next, (w) => (asMerged = w))
     if (!winner) {
+      // Ready, then dismissed while the write was on its way to the disk: the user saw it
+      // ready (and may have taken the file) before dismissing it. A completion, not a stop.
+      if (next.state === 'ready' && sameVersion(asMerged, next)) return
       this.stop('dismissed')
       throw new Stopped('dismissed')
     }

@@ -12,6 +12,16 @@ import { BaseClosedError, type LogBase } from './log-base.ts'
  * Asks another node to write an operation to the base `key` (hex) for this one: resolves true
  * once it did, false if it did not (this node then writes it). Null: no one is asked.
  */
+/** How `append` goes (LogWriter.append). */
+export interface AppendOptions {
+  /** Written by this node, not handed to a scribe. */
+  here?: boolean
+  /** What the returned promise waits for. @default 'written' */
+  until?: 'written' | 'merged'
+  /** Called as the operation merges into this node's table. */
+  onMerged?: () => void
+}
+
 export type Scribe = (key: string, op: RecordOp) => Promise<boolean> | null
 
 /** What a write needs of the record log it writes to (record-log.ts). */
@@ -69,13 +79,15 @@ export class LogWriter {
    * node is a writer) and lets the write go on: what a page does next waits for what it sees,
    * not for the group commit's window (a dismissal, then the next request, on one socket). A
    * write that then fails for good is left to the peers, as any other, and logged here.
+   * `onMerged` is called as the operation merges here, whatever `until` says.
    */
-  append(op: RecordOp, o: { here?: boolean; until?: 'written' | 'merged' } = {}): Promise<void> {
-    if (o.until !== 'merged') return this.write(op, o.here === true)
+  append(op: RecordOp, o: AppendOptions = {}): Promise<void> {
+    if (o.until !== 'merged') return this.write(op, o.here === true, o.onMerged)
     return new Promise((resolve, reject) => {
       let merged = false
       const onMerged = () => {
         merged = true
+        o.onMerged?.()
         resolve()
       }
       this.write(op, o.here === true, onMerged).then(resolve, (err: Error) => {

@@ -29,7 +29,7 @@ import { LeftBases } from './left-bases.ts'
 import { writerDeleted } from './writer-alias.ts'
 import type { LogAdvert } from './log-advert.ts'
 import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
-import { LogWriter, type Scribe, type WriterSeat } from './log-writer.ts'
+import { LogWriter, type AppendOptions, type Scribe, type WriterSeat } from './log-writer.ts'
 import { delay, systemClock, within, type Clock } from '../clock.ts'
 
 /**
@@ -388,7 +388,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
   }
 
   /** Appends an operation and resolves once it is written (log-writer.ts). */
-  append(op: RecordOp, o: { here?: boolean; until?: 'written' | 'merged' } = {}): Promise<void> {
+  append(op: RecordOp, o: AppendOptions = {}): Promise<void> {
     return this.writer.append(op, o)
   }
 

@@ -49,8 +49,12 @@ export interface DownloadRepository extends EventEmitter<RepositoryEvents> {
    * once the record is merged here, its write going on: the next action of the user sees it.
    */
   insert(download: Download): Promise<InsertResult>
-  /** Writes a new version; resolves to the record that won the merge (maybe not this one). */
-  update(download: Download): Promise<Download | null>
+  /**
+   * Writes a new version; resolves to the record that won the merge (maybe not this one) once
+   * it is written. `merged` is told the winner as the version merged here, before the write
+   * ends: a dismissal may come between.
+   */
+  update(download: Download, merged?: (winner: Download | null) => void): Promise<Download | null>
   /**
    * Dismisses a record: it disappears everywhere, whatever is written to it later. Resolves
    * once merged here, as `insert`.
@@ -67,9 +71,9 @@ export interface OpLog {
   readonly table: RecordTable
   /**
    * Resolves once the operation is written and merged into `table`; with `until: 'merged'`,
-   * once it is merged, its write going on (record-log.ts).
+   * once it is merged, its write going on (record-log.ts). `onMerged` is called as it merges.
    */
-  append(op: RecordOp, o?: { until?: 'written' | 'merged' }): Promise<void>
+  append(op: RecordOp, o?: { until?: 'written' | 'merged'; onMerged?: () => void }): Promise<void>
   on(event: 'change', listener: (ids: Set<string>) => void): unknown
 }
 
@@ -151,8 +155,12 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
     return run
   }
 
-  async update(download: Download): Promise<Download | null> {
-    await this.append({ type: 'put', download }, 'written')
+  async update(
+    download: Download,
+    merged?: (winner: Download | null) => void,
+  ): Promise<Download | null> {
+    const onMerged = merged && (() => merged(this.get(download.id)))
+    await this.append({ type: 'put', download }, 'written', onMerged)
     return this.get(download.id)
   }
 
@@ -167,9 +175,13 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
    * Every node's apply drops an operation that does not parse, so writing one would be lost
    * silently: refuse it here, loudly, instead.
    */
-  private async append(op: RecordOp, until: 'written' | 'merged'): Promise<void> {
+  private async append(
+    op: RecordOp,
+    until: 'written' | 'merged',
+    onMerged?: () => void,
+  ): Promise<void> {
     if (!parseOp(op)) throw new InvalidRecordError(op)
-    await this.log.append(op, { until })
+    await this.log.append(op, { until, ...(onMerged && { onMerged }) })
   }
 
   servable(id: string): Download | null {

@@ -14,6 +14,8 @@ export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> impl
   failing: Error | null = null
   private gate: Promise<void> = Promise.resolve()
   private open: () => void = () => {}
+  private writeGate: Promise<void> = Promise.resolve()
+  private openWrites: () => void = () => {}
 
   /** Appends wait (as on a slow disk) until `release`. */
   hold(): void {
@@ -24,12 +26,29 @@ export class MemoryLog extends EventEmitter<{ change: [ids: Set<string>] }> impl
     this.open()
   }
 
-  /** Merges as it writes: `until` changes nothing here. */
-  async append(op: RecordOp, _o?: { until?: 'written' | 'merged' }): Promise<void> {
+  /**
+   * Appends merge at once and their writes wait until `releaseWrites`, as a node's writes wait
+   * for the group commit's window: `until: 'written'` waits for that, `'merged'` does not.
+   */
+  holdWrites(): void {
+    this.writeGate = new Promise((resolve) => (this.openWrites = resolve))
+  }
+
+  releaseWrites(): void {
+    this.openWrites()
+  }
+
+  /** Merges as it writes, unless writes are held (`holdWrites`). */
+  async append(
+    op: RecordOp,
+    o: { until?: 'written' | 'merged'; onMerged?: () => void } = {},
+  ): Promise<void> {
     await this.gate
     if (this.failing) throw this.failing
     this.ops.push(op)
     const id = applyOp(this.table, op)
+    o.onMerged?.()
     if (id !== null) this.emit('change', new Set([id]))
+    if (o.until !== 'merged') await this.writeGate
   }
 }

@@ -2,7 +2,9 @@ import { test } from 'uvu'
 import { Readable } from 'node:stream'
 import * as assert from 'uvu/assert'
 import { Worker } from '../../src/downloads/worker.ts'
+import { STOP_GRACE_MS } from '../../src/downloads/stop-grace.ts'
 import type { DiskFileRef, Download } from '../../src/store/record.ts'
+import type { Generator } from '../../src/downloads/generator.ts'
 import type { RelayedCheckpoint } from '../../src/cluster/relay.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator, type Run } from '../helpers/fakes.ts'
@@ -28,10 +30,10 @@ async function setup(over: Partial<Download> = {}, copies?: RelayedCheckpoint[])
     ...over,
   })
   await repo.insert(d)
-  const start = () =>
+  const start = (job: Generator = generator) =>
     new Worker({
       download: repo.get(d.id)!,
-      generator,
+      generator: job,
       repo,
       files,
       nodeName: 'n1',
@@ -116,19 +118,101 @@ test('a long run still writes a checkpoint to the log every logCheckpointMs, for
   const s = await setup({}, copies)
   const worker = s.start()
   const run = await s.generator.next()
-  for (const p of [10, 20, 30]) {
+  for (const p of [10, 20]) {
     await s.clock.tick(4000)
     run.report(p)
   }
+  await s.clock.tick(2000)
   await settle()
   assert.equal(
     writes(s.log).map((d) => d.progress),
-    [0, 30],
-    'one fallback after 10 s of work, not one per step',
+    [0, 20],
+    'one fallback after 10 s of work, with the newest progress, not one per step',
   )
   assert.is(s.repo.get(s.d.id)!.expiresAt, s.clock.now() + LIVE_TTL_MS, 'the lease renewed')
+  run.report(30)
+  await settle()
+  assert.is(writes(s.log).length, 2, 'the next waits for the next 10 s')
   worker.stop('shutdown')
   await worker.done
+})
+
+test('a download whose percent stays put for longer than its lease does not expire while its worker runs', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  run.report(5)
+  // Two leases long, at 5 % all along (a slow step of a long job), reported or not.
+  for (let t = 0; t < 2 * LIVE_TTL_MS; t += 1000) {
+    await s.clock.tick(1000)
+    if (t % 4000 === 0) run.report(5)
+    await settle()
+    assert.ok(s.repo.get(s.d.id)!.expiresAt > s.clock.now(), `live at ${t + 1000} ms`)
+  }
+  assert.equal(s.repo.purge(), [], 'nothing to purge')
+  const renewals = writes(s.log).slice(1)
+  assert.ok(renewals.length >= 5 && renewals.length <= 7, `one a lease's third: ${renewals.length}`)
+  assert.ok(renewals.every((d) => d.progress === 5 && d.checkpoint?.at === 5))
+  run.finish()
+  await worker.done
+  assert.is(s.repo.get(s.d.id)!.state, 'ready')
+})
+
+/** A job that reports 5 %, then never ends, whatever its signal says. */
+const deaf: Generator = {
+  name: 'deaf',
+  run: (_job, ctx) => {
+    ctx.report(5, { at: 5 })
+    return new Promise(() => {})
+  },
+}
+
+test('a job that does not end when dismissed is let go after the grace, told once: the worker is done', async () => {
+  const s = await setup()
+  const worker = s.start(deaf)
+  await settle()
+  worker.stop('dismissed') // as the supervisor does when the record is dismissed
+  let done = false
+  void worker.done.then(() => (done = true))
+  await s.clock.tick(STOP_GRACE_MS - 1)
+  assert.not.ok(done, 'given the grace')
+  await s.clock.tick(1)
+  assert.ok(done, 'then done: no longer counted as running')
+  assert.equal(
+    s.logger.events('job-ignored-stop').map((e) => [e.level, e.fields.job, e.fields.reason]),
+    [['warn', 'deaf', 'dismissed']],
+  )
+  assert.equal(
+    s.logger.events('stopped').map((e) => e.fields.reason),
+    ['dismissed'],
+  )
+})
+
+test('a shutdown writes the newest progress of a job that does not end, without waiting for it', async () => {
+  const s = await setup()
+  const worker = s.start(deaf)
+  await settle()
+  const stopped = worker.stopAndCheckpoint()
+  await s.clock.tick(300)
+  await stopped
+  const d = s.repo.get(s.d.id)!
+  assert.equal([d.state, d.progress, d.checkpoint], ['processing', 5, { at: 5 }])
+})
+
+test('a download made ready and dismissed while its ready is on its way to the disk is a completion, not a stop', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  s.log.holdWrites()
+  run.finish()
+  await s.clock.tick(0)
+  for (let i = 0; i < 5; i++) await settle()
+  assert.is(s.repo.get(s.d.id)?.state, 'ready', 'merged here: the page sees it ready')
+  await s.repo.remove(s.repo.get(s.d.id)!) // the user took the file and dismissed it
+  s.log.releaseWrites()
+  await worker.done
+  assert.is(s.logger.events('ready').length, 1, 'its ready line')
+  assert.equal(s.logger.events('stopped'), [], 'no stop')
 })
 
 test('checkpoints queued while one is written coalesce: only the newest follows it', async () => {
