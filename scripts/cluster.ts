@@ -21,7 +21,8 @@ const HELP = `Usage: npm start -- [options] [node flags]
   --data-root <dir>  where each node's data directory goes (default .data)
   --help             print this
 
-Any other flag (--work-ms 3000, say) is passed to every node.
+Any other flag (--work-ms 3000, say) is passed to every node; --port, --name,
+--data and --dht-port are the launcher's to set for each node.
 Keys while running: 1-9 kill that node with SIGKILL, or restart it if it is down; q stops all.`
 
 interface Options {
@@ -29,6 +30,14 @@ interface Options {
   firstPort: number
   dataRoot: string
   passThrough: string[]
+}
+
+/** Node flags the launcher sets for each node: one value given to all would make them collide. */
+const PER_NODE: Record<string, string> = {
+  '--port': 'use --first-port (n1 listens there, the others on the ports after it)',
+  '--name': 'the launcher names its nodes n1, n2…',
+  '--data': 'use --data-root (each node keeps its data in <root>/<name>)',
+  '--dht-port': "each node's is its HTTP port + 10,000",
 }
 
 function parse(argv: string[]): Options {
@@ -51,6 +60,8 @@ function parse(argv: string[]): Options {
     } else if (arg === '--data-root') {
       o.dataRoot = value()
     } else {
+      const perNode = PER_NODE[arg.split('=')[0]!]
+      if (perNode) fail(`${arg.split('=')[0]} is set for each node by the launcher: ${perNode}`)
       o.passThrough.push(arg)
     }
   }

@@ -126,6 +126,15 @@ test('a mistyped node flag, a bad value or a job module that does not load is re
       [['--cuont', '2'], /^error: unknown flag "--cuont"; see --help$/m],
       [['--work-ms', 'soon'], /^error: --work-ms /m],
       [['--first-port', '60000'], /^error: --first-port must be a port number from 1 to 55534/m],
+      [
+        ['--port', '5000'],
+        /^error: --port is set for each node by the launcher: use --first-port/m,
+      ],
+      [['--name=foo'], /^error: --name is set for each node by the launcher: /m],
+      [
+        ['--data', '/tmp/x'],
+        /^error: --data is set for each node by the launcher: use --data-root/m,
+      ],
       [['--generator', broken], /^error: job module .* did not load: .* at .*broken\.mjs:4$/m],
     ] as const) {
       const l = launch(data.path, firstPort(), home.path, [...extra])
