@@ -14,7 +14,7 @@ import type { RunningNode } from './node.ts'
 import type { Generator } from './downloads/generator.ts'
 import type { Params } from './store/record.ts'
 import { toPublic, type PublicDownload } from './web/protocol.ts'
-import { loadGeneratorModule, shapeProblem } from './downloads/generator-module.ts'
+import { BUILT_IN_JOBS, loadGeneratorModule, shapeProblem } from './downloads/generator-module.ts'
 
 export type { GeneratedFile, Generator, Job, RunContext, BytesFile } from './downloads/generator.ts'
 export type { Checkpoint, Params } from './store/record.ts'
@@ -84,6 +84,20 @@ export interface ClusterNode {
   close(): Promise<void>
 }
 
+/**
+ * What keeps `log` from being a logger, or null: a node calls each of its three levels, some
+ * only when something goes wrong, so one missing would end the process then, not now.
+ */
+function loggerProblem(log: unknown): string | null {
+  if (log === undefined || log === false) return null
+  const expected = 'false or an object with info, warn and error functions'
+  if (typeof log !== 'object' || log === null) return `log must be ${expected}`
+  const missing = ['info', 'warn', 'error'].filter(
+    (level) => typeof (log as Record<string, unknown>)[level] !== 'function',
+  )
+  return missing.length > 0 ? `log must be ${expected} (missing: ${missing.join(', ')})` : null
+}
+
 /** Starts a node. Rejects with a one-line message when a setting or the job cannot be used. */
 export async function createNode(options: NodeOptions = {}): Promise<ClusterNode> {
   const { generator: job, log: logOption, ...settings } = options
@@ -91,6 +105,8 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
     const problem = shapeProblem(job)
     if (problem) throw new ConfigError(`generator ${problem.replace(' in its default export', '')}`)
   }
+  const logProblem = loggerProblem(logOption)
+  if (logProblem) throw new ConfigError(logProblem)
   const config = resolveConfig({
     ...parseSettings(settings),
     generator: typeof job === 'string' ? job : job ? job.name : undefined,
@@ -102,7 +118,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
   const generator =
     typeof job === 'object'
       ? job
-      : job && job !== 'pdf' && job !== 'failing'
+      : job && !BUILT_IN_JOBS.has(job)
         ? await loadGeneratorModule(job)
         : undefined
   const listeners = new Set<(change: DownloadChange) => void>()

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/node.ts'
 
 const base = { port: 0, dhtPort: 0, bootstrap: [], secret: 'library-test', log: false as const }
 
-test('createNode refuses a bad setting, an unknown option and a generator without run, in one line', async () => {
+test('createNode refuses a bad setting, an unknown option, a generator without run and a logger missing a level, in one line', async () => {
   const dir = await tempDir()
   try {
     const refusal = async (options: Record<string, unknown>) => {
@@ -26,6 +26,12 @@ test('createNode refuses a bad setting, an unknown option and a generator withou
       await refusal({ generator: { name: 'x' } }),
       /^generator has no run\(job, ctx\) function$/,
     )
+    // A logger missing a level would end the process the first time that level is used.
+    assert.is(
+      await refusal({ log: { info() {} } }),
+      'log must be false or an object with info, warn and error functions (missing: warn, error)',
+    )
+    assert.match(await refusal({ log: 'stdout' }), /^log must be false or an object/)
   } finally {
     await dir.remove()
   }
