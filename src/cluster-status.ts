@@ -2,7 +2,8 @@
  * The cluster status page's model (`/status`): what each node says of itself (`GET
  * /status.json`: uptime, workers, log length, disk, the events it saw) merged by the node
  * serving the page with its own view of the membership. Every node hears every death, so
- * events are kept once per (kind, node, incarnation). Pure: the fetching is the web layer's.
+ * those are kept once per (kind, node, incarnation); a takeover only its node lists. Pure: the
+ * fetching is the web layer's.
  * No user ids and no file links: it is for operators.
  */
 
@@ -114,7 +115,8 @@ export class StatusEvents {
 
 /**
  * The page's rows and events from the membership as this node sees it and what each member
- * said of itself (those that answered).
+ * said of itself (those that answered), with the events last heard from those that did not
+ * (`unheard`: a dead node's takeovers stay listed after it died).
  */
 export function mergeStatus(
   at: number,
@@ -127,6 +129,7 @@ export function mergeStatus(
     incarnation: number
   }[],
   selves: ReadonlyMap<string, NodeSelf>,
+  unheard: readonly StatusEvent[][] = [],
 ): ClusterStatus {
   const nodes = members
     .map((m): StatusRow => {
@@ -148,11 +151,15 @@ export function mergeStatus(
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
   const seen = new Set<string>()
   const events: StatusEvent[] = []
-  for (const e of [...selves.values()].flatMap((s) => s.events).sort((a, b) => b.at - a.at)) {
-    const key =
-      e.kind === 'takeover' ? `${e.kind}|${e.node}|${e.at}` : `${e.kind}|${e.node}|${e.incarnation}`
-    if (seen.has(key)) continue
-    seen.add(key)
+  const all = [...selves.values()].flatMap((s) => s.events).concat(unheard.flat())
+  for (const e of all.sort((a, b) => b.at - a.at)) {
+    // Only the node that took a download over lists the takeover: two of them in one
+    // millisecond are two. A membership change is heard by every node: listed once.
+    if (e.kind !== 'takeover') {
+      const key = `${e.kind}|${e.node}|${e.incarnation}`
+      if (seen.has(key)) continue
+      seen.add(key)
+    }
     events.push(e)
     if (events.length === EVENTS_KEPT) break
   }

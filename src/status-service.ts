@@ -1,14 +1,15 @@
 /**
  * What the status page shows, gathered: this node's own figures and events (`/status.json`),
  * and the cluster's, from every live member's `/status.json` asked over HTTP (each answers
- * for itself; one that does not answer in time is shown without its figures). Gathered at
- * most twice a second, however many pages watch.
+ * for itself; one that does not answer in time is shown without its figures, and with the
+ * events it told last). Gathered at most twice a second, however many pages watch.
  */
 import {
   mergeStatus,
   parseNodeSelf,
   type ClusterStatus,
   type NodeSelf,
+  type StatusEvent,
   type StatusEvents,
 } from './cluster-status.ts'
 import type { Member } from './cluster/member.ts'
@@ -31,6 +32,8 @@ const FRESH_MS = 400
 export function statusService(o: StatusServiceOptions) {
   const timeoutMs = o.peerTimeoutMs ?? 800
   let last: { at: number; status: Promise<ClusterStatus> } | null = null
+  /** Each member's events as it last told them: shown while it does not answer (dead, say). */
+  const heard = new Map<string, StatusEvent[]>()
 
   const self = async (): Promise<NodeSelf> => ({
     ...o.self(),
@@ -61,7 +64,11 @@ export function statusService(o: StatusServiceOptions) {
           if (theirs?.id === m.id) selves.set(m.id, theirs)
         }),
     )
-    return mergeStatus(o.now(), mine.name, members, selves)
+    const listed = new Set(members.map((m) => m.id))
+    for (const id of heard.keys()) if (!listed.has(id)) heard.delete(id)
+    for (const [id, s] of selves) if (id !== mine.id) heard.set(id, s.events)
+    const unheard = [...heard].filter(([id]) => !selves.has(id)).map(([, events]) => events)
+    return mergeStatus(o.now(), mine.name, members, selves, unheard)
   }
 
   return {
