@@ -119,7 +119,14 @@ function seconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
 
+/**
+ * An error's message in one line: its first, and the next too when the first only announces
+ * it (tsx's "Transform failed with 1 error:", whose next line says what and where).
+ */
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
-  return message.split('\n')[0]?.trim() || 'unknown error'
+  const [first = '', ...rest] = message.split('\n').map((line) => line.trim())
+  const next = rest.find((line) => line !== '')
+  if (first.endsWith(':') && next) return `${first} ${next}`
+  return first || 'unknown error'
 }

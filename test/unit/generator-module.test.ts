@@ -43,6 +43,10 @@ test('a module that cannot be a job is refused with one line naming the path and
     assert.match(syntax, /did not load: SyntaxError|did not load: Unexpected/)
     assert.ok(syntax.endsWith(` at ${join(dir.path, 'syntax.mjs')}:2`), syntax)
     assert.match(await refusal('./throws.mjs', dir.path), /did not load: no database configured/)
+    // TypeScript goes through tsx, whose message says where on its second line.
+    await at('syntax.ts', 'export default {\n  run() { return (1 }\n}\n')
+    const ts = await refusal('./syntax.ts', dir.path)
+    assert.ok(ts.includes(`${join(dir.path, 'syntax.ts')}:2:`), ts)
     assert.ok((await refusal('./missing.mjs', dir.path)).includes(join(dir.path, 'missing.mjs')))
   } finally {
     await dir.remove()
