@@ -232,9 +232,17 @@ export class DownloadManager implements DownloadService {
     this.takeAction(userId)
     const d = this.o.repo.forUser(userId)
     if (!d) return null
+    // As the user saw it: a running download's progress travels beside the log, whose record
+    // may still say pending at 0 %.
+    const shown = this.feed.current(userId) ?? d
     await this.o.repo.remove(d)
     this.races.settle(userId)
-    this.o.log.info('dismiss', { id: d.id, user: userId, state: d.state })
+    this.o.log.info('dismiss', {
+      id: d.id,
+      user: userId,
+      state: shown.state,
+      at: `${shown.progress}%`,
+    })
     return d
   }
 

@@ -257,8 +257,14 @@ test('a dismissal clears the download and cancels its worker; a shut-down manage
   const s = setup()
   await s.manager.request('u1')
   const run = await s.generator.next()
+  run.report(46) // below a checkpoint step: the log's record still says pending at 0 %
   const dismissed = await s.manager.dismiss('u1')
   assert.ok(dismissed)
+  assert.equal(
+    s.logger.events('dismiss').map((e) => [e.fields.state, e.fields.at]),
+    [['processing', '46%']],
+    'logged as the user saw it',
+  )
   await settle()
   assert.ok(run.ctx.signal.aborted)
   assert.is(s.manager.current('u1'), null)
