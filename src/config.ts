@@ -151,6 +151,10 @@ export function resolveConfig(settings: Partial<Config>): Config {
       `--dht-port must be given when --port is above ${65535 - DHT_PORT_OFFSET}`,
     )
   const host = given.host ?? DEFAULTS.host
+  if (port !== 0 && given.metricsPort === port && (given.metricsHost ?? host) === host)
+    throw new ConfigError(
+      `--metrics-port must differ from --port (${port}): the page and the metrics cannot share a port on one address`,
+    )
   if (!given.secret && !isLoopback(host)) {
     throw new ConfigError(
       `--host ${host} takes connections from other machines: give the cluster a secret with --secret (or CLUSTER_SECRET)`,

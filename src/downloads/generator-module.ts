@@ -39,6 +39,9 @@ export async function loadGeneratorModule(
   const file = isAbsolute(path) ? path : resolve(cwd, path)
   const fail = (why: string) => new GeneratorModuleError(`job module ${path} (${file}) ${why}`)
   const found = await stat(file).catch(() => null)
+  // A bare word was likely meant as a built-in job's name, mistyped.
+  if (!found && /^[\w-]+$/.test(path))
+    throw fail(`is not a built-in job (${[...BUILT_IN_JOBS].join(', ')}), nor a file`)
   if (!found) throw fail('does not exist')
   if (!found.isFile()) throw fail('is not a file')
   let loaded: unknown

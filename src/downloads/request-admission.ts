@@ -8,6 +8,7 @@ import { checkParams, type Download, type Params } from '../store/record.ts'
 import type { QuorumState } from '../cluster/quorum.ts'
 import type { Generator } from './generator.ts'
 import type { Logger } from '../logger.ts'
+import { thrownAt, thrownMessage } from './thrown-at.ts'
 import type { Successors } from './supervisor.ts'
 import {
   CutOffError,
@@ -51,7 +52,7 @@ export class RequestAdmission {
     if (node.closed) throw new ShuttingDownError()
     // Bad parameters stay bad wherever and whenever they are sent: said first.
     if (!USER_ID.test(userId)) throw new InvalidUserError()
-    const refused = await this.refusal(params)
+    const refused = await this.refusal(userId, params)
     if (refused) throw new InvalidParamsError(refused)
     // The refusal that is true whatever state this node is in comes first. (The insert checks
     // again, atomically.)
@@ -73,7 +74,7 @@ export class RequestAdmission {
   }
 
   /** The generator's objection to these parameters, or null. */
-  private async refusal(params: Params): Promise<string | null> {
+  private async refusal(userId: string, params: Params): Promise<string | null> {
     const shape = checkParams(params)
     if (!shape.ok) return shape.error
     try {
@@ -82,7 +83,11 @@ export class RequestAdmission {
       return typeof problem === 'string' ? problem : 'the generator refused them.'
     } catch (err) {
       // A validate that throws is the generator's bug; the user is told no more than that.
-      this.o.log.warn('validate-failed', { error: (err as Error)?.message ?? String(err) })
+      this.o.log.warn('validate-failed', {
+        user: userId,
+        error: thrownMessage(err),
+        ...(thrownAt(err) && { thrownAt: thrownAt(err) }),
+      })
       return 'the generator could not check them.'
     }
   }

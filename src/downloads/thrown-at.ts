@@ -1,5 +1,5 @@
 /**
- * Where a job's error was thrown, for the node's log: the first frame of its stack in the
+ * What a job threw, and where. Where a job's error was thrown, for the node's log: the first frame of its stack in the
  * job's own code (not Node's, a package's, nor this one's), as `/path/job.mjs:12:9`. The user
  * is shown the error's message, and its author needs the place (a new user's trial: a job's
  * `database unreachable` in the log said nothing of where).
@@ -21,4 +21,27 @@ export function thrownAt(err: unknown): string | undefined {
     return `${file}:${frame[2]}:${frame[3]}`
   }
   return undefined
+}
+
+/**
+ * What a job threw, as a message for its user: a job may throw anything, and `undefined` or
+ * `[object Object]` on the page says nothing.
+ */
+export function thrownMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name
+  if (typeof err === 'string' && err !== '') return err
+  const without = (what: string) => `The job failed without a message (it threw ${what}).`
+  if (err === undefined || err === null || err === '')
+    return without(JSON.stringify(err) ?? 'undefined')
+  if (typeof err === 'object') {
+    try {
+      const json = JSON.stringify(err)
+      if (json && json !== '{}' && json !== '[]')
+        return json.length > 200 ? `${json.slice(0, 199)}…` : json
+    } catch {
+      // A cycle, or a getter that throws: said below.
+    }
+    return without(Object.prototype.toString.call(err))
+  }
+  return String(err)
 }

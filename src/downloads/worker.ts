@@ -9,14 +9,19 @@
  */
 import { isLive, safeFileName, type Checkpoint, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
-import { SourceStreamError, StoreError, type FileStore } from '../store/file-store.ts'
+import {
+  SourceStreamError,
+  StoreError,
+  WrongChunkError,
+  type FileStore,
+} from '../store/file-store.ts'
 import type { GeneratedFile, Generator } from './generator.ts'
 import { discard, wrongFile } from './generated-file.ts'
 import { retryDelayMs } from './retry-policy.ts'
 import { CheckpointPace } from './checkpoint-pace.ts'
 import { ReportMisuse, readReport } from './progress-report.ts'
 import type { JobHints } from './job-hints.ts'
-import { thrownAt } from './thrown-at.ts'
+import { thrownAt, thrownMessage } from './thrown-at.ts'
 import { STOP_GRACE_MS, withStopGrace } from './stop-grace.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
@@ -242,11 +247,15 @@ export class Worker {
         // A bad report is the job's bug, wherever the job then threw: trying again does the same.
         const misuse = this.controller.signal.reason
         if (misuse instanceof ReportMisuse) return await this.fail(misuse.message, thrownAt(misuse))
+        if (err instanceof WrongChunkError)
+          return await this.fail(
+            `The generator returned a stream that is not bytes: ${err.message}.`,
+          )
         // Only the generator's own failure is the download's failure: the user sees it. The
         // store's (a full disk, say) propagates: the supervisor starts a new attempt.
         const own = err instanceof SourceStreamError ? err.cause : err
         if (err !== own || !(err instanceof StoreError))
-          return await this.failed(own instanceof Error ? own.message : String(own), thrownAt(own))
+          return await this.failed(thrownMessage(own), thrownAt(own))
         throw err
       }
       this.decided = true

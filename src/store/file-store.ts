@@ -49,6 +49,12 @@ export class SourceStreamError extends Error {
   }
 }
 
+/**
+ * The generator's stream yielded something that is not bytes: its code's shape, so trying
+ * again makes the same (worker.ts fails the download at once).
+ */
+export class WrongChunkError extends SourceStreamError {}
+
 /** How long a copy of a peer's files may take before it is dropped (file-copies.ts). */
 const COPY_GIVE_UP_MS = 60_000
 
@@ -290,8 +296,10 @@ export async function* bytesOf(
     for await (const chunk of source) {
       if (typeof chunk === 'string' || chunk instanceof Uint8Array) yield chunk
       else
-        throw new TypeError(
-          `a file's stream must yield Buffers, Uint8Arrays or strings, not ${chunk === null ? 'null' : typeof chunk}`,
+        throw new WrongChunkError(
+          new TypeError(
+            `a file's stream must yield Buffers, Uint8Arrays or strings, not ${chunk === null ? 'null' : Array.isArray(chunk) ? 'an array' : typeof chunk === 'object' ? 'an object' : typeof chunk}`,
+          ),
         )
     }
   } catch (err) {

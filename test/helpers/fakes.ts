@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import {
-  SourceStreamError,
+  bytesOf,
   type FileRef,
   type FileStore,
   type StoredFile,
@@ -37,12 +37,9 @@ export class MemoryFileStore implements FileStore<DiskFileRef> {
   }
 
   async putStream(source: Readable): Promise<DiskFileRef> {
+    // Read as the real store reads it: what fails there is the job's (bytesOf).
     const chunks: Buffer[] = []
-    try {
-      for await (const chunk of source) chunks.push(Buffer.from(chunk as Uint8Array))
-    } catch (err) {
-      throw new SourceStreamError(err)
-    }
+    for await (const chunk of bytesOf(source)) chunks.push(Buffer.from(chunk))
     return this.put(Buffer.concat(chunks))
   }
 

@@ -71,6 +71,14 @@ test('invalid values fail with one line naming the flag', () => {
   // Past a second, a gathered write nears the 10 s after which peers write it themselves.
   fails(['--log-batch-ms', '1001'], '--log-batch-ms')
   fails(['--log-batch-ms', '-1'], '--log-batch-ms')
+  fails(
+    ['--port', '4001', '--metrics-port', '4001'],
+    '--metrics-port must differ from --port (4001)',
+  )
+  assert.is(
+    parse(['--port', '4001', '--metrics-port', '4001', '--metrics-host', '127.0.0.2']).metricsPort,
+    4001,
+  )
 })
 
 test('--log-batch-ms takes 0 (one turn of the event loop) up to 1000', () => {

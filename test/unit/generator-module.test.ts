@@ -32,6 +32,10 @@ test('a module that cannot be a job is refused with one line naming the path and
     await mkdir(join(dir.path, 'folder.mjs'))
 
     assert.match(await refusal('./missing.mjs', dir.path), /does not exist$/)
+    assert.match(
+      await refusal('failng', dir.path),
+      /^job module failng \(.*\) is not a built-in job \(pdf, failing\), nor a file$/,
+    )
     assert.match(await refusal('./folder.mjs', dir.path), /is not a file$/)
     assert.match(await refusal('./nothing.mjs', dir.path), /has no default export/)
     assert.match(await refusal('./norun.mjs', dir.path), /has no run\(job, ctx\) function/)

@@ -101,7 +101,9 @@ test('a generator whose validate throws: the user hears it could not be checked,
   const err = await refusal(a.check('u', {}, fine))
   assert.instance(err, InvalidParamsError)
   assert.match((err as Error).message, /could not check them/)
-  assert.equal(log.events('validate-failed')[0]?.fields, { error: 'template cache broken' })
+  const { user, error, thrownAt } = log.events('validate-failed')[0]!.fields
+  assert.equal([user, error], ['u', 'template cache broken'])
+  assert.match(String(thrownAt), /request-admission\.test\.ts:\d+:\d+$/, 'the line of validate')
 })
 
 test.run()

@@ -428,4 +428,21 @@ test('a job whose stream fails is retried with the stream’s error', async () =
   assert.is(d.progress, 20)
 })
 
+test('a job whose stream yields objects fails at once, without retries: the same code yields the same', async () => {
+  const s = await setup({ attempts: 3 })
+  const worker = s.start()
+  async function* rows() {
+    yield 'number,amount\n'
+    yield { number: 1, amount: 20 }
+  }
+  ;(await s.generator.next()).finish({ stream: Readable.from(rows()), bytes: undefined })
+  await worker.done
+  const d = s.repo.get(s.d.id)!
+  assert.equal([d.state, d.attempt], ['error', 1])
+  assert.is(
+    d.error,
+    "The generator returned a stream that is not bytes: a file's stream must yield Buffers, Uint8Arrays or strings, not an object.",
+  )
+})
+
 test.run()
