@@ -24,7 +24,7 @@ export function readReport(
     return { problem: `progress must be a number, got ${described(reported)}` }
   // 100 is a job saying its work is done: shown as 99 until the file is stored.
   if (reported < 0 || reported > 100)
-    return { problem: `progress must be from 0 to 99, got ${reported}` }
+    return { problem: `progress must be a percent from 0 to 100, got ${reported}` }
   const checkpoint = parseCheckpoint(given)
   if (!checkpoint)
     return { problem: 'checkpoint must be a flat object of strings, numbers, booleans and nulls' }

@@ -359,8 +359,8 @@ test('a bad report fails the download at once, without retries, with what was wr
   for (const [report, problem] of [
     [(r: Run) => r.ctx.report(Number.NaN, {}), /progress must be a number, got NaN/],
     [(r: Run) => r.ctx.report('30' as never, {}), /progress must be a number, got the string "30"/],
-    [(r: Run) => r.ctx.report(150, {}), /progress must be from 0 to 99, got 150/],
-    [(r: Run) => r.ctx.report(-5, {}), /progress must be from 0 to 99, got -5/],
+    [(r: Run) => r.ctx.report(150, {}), /progress must be a percent from 0 to 100, got 150/],
+    [(r: Run) => r.ctx.report(-5, {}), /progress must be a percent from 0 to 100, got -5/],
     [(r: Run) => r.ctx.report(10, { nested: { no: 1 } } as never), /flat object/],
   ] as const) {
     // A bug of the job's: a retry would do the same.
