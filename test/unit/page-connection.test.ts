@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import FakeTimers from '@sinonjs/fake-timers'
 
 /** A socket the test opens, fails and speaks through. */
 class FakeSocket {
@@ -41,52 +42,20 @@ class FakeSocket {
   }
 }
 
-/** setTimeout, clearTimeout and Date.now on a clock the test moves. */
-function fakeClock() {
-  let now = 1_000_000
-  let nextId = 1
-  const timers = new Map<number, { at: number; f: () => void }>()
-  return {
-    now: () => now,
-    setTimeout: (f: () => void, ms = 0) => {
-      timers.set(nextId, { at: now + ms, f })
-      return nextId++
-    },
-    clearTimeout: (id: number) => void timers.delete(id),
-    /** Runs every timer due within `ms`, in order, those they set included. */
-    advance(ms: number): void {
-      const end = now + ms
-      for (;;) {
-        const due = [...timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0]
-        if (!due) break
-        timers.delete(due[0])
-        now = due[1].at
-        due[1].f()
-      }
-      now = end
-    },
-  }
-}
-
 const OWN = 'ws://own:4000/ws'
 const B = 'ws://b:4002/ws'
 const CUT_OFF = { type: 'cut-off', message: 'Cut off.', members: [{ url: 'http://b:4002' }] }
 
 test('on a cut-off node whose named members did not answer, the page looks again 30 s after it first stayed, however often the node repeats that it is cut off', async () => {
-  const clock = fakeClock()
   const g = globalThis as Record<string, unknown>
-  const saved = Object.fromEntries(
-    ['location', 'WebSocket', 'setTimeout', 'clearTimeout', 'fetch'].map((k) => [k, g[k]]),
-  )
-  const savedNow = Date.now
+  const saved = Object.fromEntries(['location', 'WebSocket', 'fetch'].map((k) => [k, g[k]]))
   Object.assign(g, {
     location: { protocol: 'http:', host: 'own:4000' },
     WebSocket: FakeSocket,
-    setTimeout: clock.setTimeout,
-    clearTimeout: clock.clearTimeout,
     fetch: async () => new Response(null),
   })
-  Date.now = clock.now
+  // The page's timers and Date.now on a clock the test moves.
+  const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
   FakeSocket.all = []
   try {
     const { createConnection } = await import('../../public/connection.js')
@@ -105,7 +74,7 @@ test('on a cut-off node whose named members did not answer, the page looks again
       const before = FakeSocket.all.length
       for (let waited = 0; FakeSocket.all.length === before; waited += 100) {
         assert.ok(waited < 60_000, 'the page tries again')
-        clock.advance(100)
+        clock.tick(100)
       }
       return latest()
     }
@@ -128,17 +97,17 @@ test('on a cut-off node whose named members did not answer, the page looks again
 
     // The node says it again at each change of its members; the look again stays where it was.
     for (let i = 0; i < 5; i++) {
-      clock.advance(5000)
+      clock.tick(5000)
       own.receive(CUT_OFF)
     }
     assert.not.ok(own.closedByPage, 'still there at 25 s')
-    clock.advance(5000)
+    clock.tick(5000)
     assert.ok(own.closedByPage, 'at 30 s it leaves to try b again')
     assert.equal(moving.at(-1), true)
     assert.is(nextSocket().url, B)
   } finally {
+    clock.uninstall()
     Object.assign(g, saved)
-    Date.now = savedNow
   }
 })
 
