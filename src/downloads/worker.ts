@@ -1,28 +1,21 @@
 /**
- * One attempt at one download on this node: drives the generator, relays its progress as it
- * comes, sends a checkpoint at every coarse progress step to the nodes that would take the
- * download over (checkpoint-copies.ts), and writes to the log only its decisions (ready or
- * failed) and a fallback checkpoint: every `logCheckpointMs` (or a third of the live
- * TTL if that is shorter, to renew the lease) for when those nodes die with this one, and at
- * every step that no successor took. Record times (updatedAt,
- * expiry) are the repository's cluster time; only the pace of checkpoints is this node's clock.
+ * One attempt at one download on this node: runs the job (job-run.ts), sends its progress
+ * where it goes as it comes (attempt-progress.ts: the page, the successors, and the log only
+ * as a fallback and to renew the lease), and writes the attempt's decisions to the log (ready,
+ * a retry, an error). Every write is fenced: one that lost to a dismissal or a takeover stops
+ * the worker. Record times (updatedAt, expiry) are the repository's cluster time; only the
+ * pace of checkpoints is this node's clock.
  */
-import { isLive, safeFileName, type Checkpoint, type Download } from '../store/record.ts'
+import { isLive, safeFileName, type Download } from '../store/record.ts'
 import type { DownloadRepository } from '../store/repository.ts'
-import {
-  SourceStreamError,
-  StoreError,
-  WrongChunkError,
-  type FileStore,
-} from '../store/file-store.ts'
-import type { GeneratedFile, Generator } from './generator.ts'
-import { discard, wrongFile } from './generated-file.ts'
+import type { FileStore } from '../store/file-store.ts'
+import type { Generator } from './generator.ts'
+import { runJob } from './job-run.ts'
 import { retryDelayMs } from './retry-policy.ts'
-import { CheckpointPace } from './checkpoint-pace.ts'
-import { ReportMisuse, readReport } from './progress-report.ts'
+import { AttemptProgress } from './attempt-progress.ts'
+import { ReportMisuse } from './progress-report.ts'
 import type { JobHints } from './job-hints.ts'
-import { thrownAt, thrownMessage } from './thrown-at.ts'
-import { STOP_GRACE_MS, withStopGrace } from './stop-grace.ts'
+import { STOP_GRACE_MS } from './stop-grace.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
 import { delay, type Clock } from '../clock.ts'
@@ -88,40 +81,42 @@ export class Worker {
   /** The latest write this worker made (or started from). */
   private current: Download
   private readonly controller = new AbortController()
-  private writing: Promise<void> = Promise.resolve()
-  private pendingCheckpoint: Partial<Download> | null = null
   /**
    * Set once the attempt's outcome is known (ready, a retry, an error): no checkpoint may be
    * written after it, or a late one would turn the outcome back into `processing`.
    */
   private decided = false
-  /** When progress goes to the successors and when to the log. */
-  private readonly pace: CheckpointPace
-  /** The generator's newest report, ahead of the last checkpoint written. */
-  private latest: { progress: number; checkpoint: Download['checkpoint'] }
-  progress: number
+  /** Where the job's reports go: the page, the successors, the log. */
+  private readonly progress: AttemptProgress
   readonly done: Promise<void>
   /** This node's clock when this attempt began: how long its work took. */
   private readonly startedAt: number
-  /** Whether the first progress of a fresh download is still to come here (its wait). */
-  private firstOfFresh: boolean
 
   constructor(private readonly o: WorkerOptions) {
     this.current = o.download
-    this.progress = o.download.progress
-    this.latest = { progress: o.download.progress, checkpoint: o.download.checkpoint }
     const logEveryMs = Math.min(o.logCheckpointMs, o.liveTtlMs / 3)
-    this.pace = new CheckpointPace({
+    this.progress = new AttemptProgress({
+      current: () => this.current,
+      decided: () => this.decided,
+      signal: this.controller.signal,
+      misused: (problem) => {
+        if (!this.controller.signal.aborted) this.controller.abort(new ReportMisuse(problem))
+      },
+      write: (patch) => this.write(patch),
+      clock: o.clock,
+      now: () => o.repo.now(),
+      liveTtlMs: o.liveTtlMs,
       step: o.checkpointStep,
       logEveryMs,
-      progress: o.download.progress,
-      now: o.clock.now(),
+      onProgress: o.onProgress,
+      ...(o.onCheckpoint && { onCheckpoint: o.onCheckpoint }),
+      ...(o.mayAct && { mayAct: o.mayAct }),
+      ...(o.hints && { hints: o.hints }),
+      observer: this.observer,
     })
     this.startedAt = o.clock.now()
-    const d = o.download
-    this.firstOfFresh = d.attempt === 1 && d.epoch === 1 && d.progress === 0
     // Looked at twice an interval: renewed at most 1.5 intervals (half the lease) after the last.
-    const lease = o.clock.setInterval(() => this.renewLease(), logEveryMs / 2)
+    const lease = o.clock.setInterval(() => this.progress.renewLease(), logEveryMs / 2)
     this.done = this.run()
       .catch((err: Error) => {
         o.log.error('worker-failed', { id: this.current.id, error: err.message })
@@ -148,7 +143,7 @@ export class Worker {
   /** The newest checkpoint the job reported and this worker acted on (sent, or written). */
   newest(): RelayedCheckpoint {
     const { id, userId, epoch } = this.current
-    return { id, userId, epoch, ...this.latest }
+    return { id, userId, epoch, ...this.progress.latest }
   }
 
   stop(reason: StopReason): void {
@@ -163,8 +158,8 @@ export class Worker {
   async stopAndCheckpoint(waitMs = SHUTDOWN_WAIT_MS): Promise<void> {
     this.stop('shutdown')
     await Promise.race([this.done, delay(this.o.clock, waitMs)])
-    await this.writing
-    const { progress, checkpoint } = this.latest
+    await this.progress.written()
+    const { progress, checkpoint } = this.progress.latest
     if (progress > this.current.progress && isLive(this.current)) {
       await this.write({ state: 'processing', progress, checkpoint }).catch(() => {})
     }
@@ -192,74 +187,39 @@ export class Worker {
         })
       else if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
         await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
-      let file: GeneratedFile | undefined
-      let ref
-      try {
-        const job = o.generator.run(
-          {
+      const made = await runJob({
+        generator: o.generator,
+        files: o.files,
+        job: {
+          id: this.id,
+          userId: this.current.userId,
+          params: this.current.params,
+          createdAt: this.current.createdAt,
+          progress: this.current.progress,
+          checkpoint: this.current.checkpoint,
+          attempt: this.current.attempt,
+          nodeName: o.nodeName,
+        },
+        signal,
+        report: (progress, checkpoint) => this.progress.report(progress, checkpoint),
+        clock: o.clock,
+        settled: () => this.progress.written(),
+        onIgnoredStop: () =>
+          o.log.warn('job-ignored-stop', {
             id: this.id,
-            userId: this.current.userId,
-            params: this.current.params,
-            createdAt: this.current.createdAt,
-            progress: this.current.progress,
-            checkpoint: this.current.checkpoint,
-            attempt: this.current.attempt,
-            nodeName: o.nodeName,
-          },
-          { signal, report: (progress, checkpoint) => this.report(progress, checkpoint) },
-        )
-        file = await withStopGrace(job, {
-          signal,
-          clock: o.clock,
-          onIgnored: () =>
-            o.log.warn('job-ignored-stop', {
-              id: this.id,
-              job: o.generator.name,
-              reason: signal.reason instanceof Stopped ? signal.reason.reason : 'bad report',
-              waitedMs: STOP_GRACE_MS,
-              hint: 'run() must end once ctx.signal is aborted: this one goes on unseen, and what it makes is dropped',
-            }),
-          onLate: discard,
-        })
-        if (signal.aborted) throw signal.reason
-        const wrong = wrongFile(file)
-        // A file of the wrong shape is the generator's bug: trying again makes the same.
-        if (wrong) {
-          discard(file)
-          return await this.fail(`The generator returned ${wrong}.`)
-        }
-        await this.writing
-        // A stream goes to the store as it comes; its own failure is the generator's.
-        ref = file.stream
-          ? await o.files.putStream(file.stream, signal)
-          : await o.files.put(
-              Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength),
-            )
-        if (signal.aborted) {
-          // Stored just as the download was stopped: nobody will ask for this copy.
-          void o.files.remove(ref).catch(() => {})
-          throw signal.reason
-        }
-      } catch (err) {
-        // A stream the store did not take is the job's to let go (its cursor, its file).
-        if (!ref) discard(file)
-        if (this.stopReason(err)) throw err
-        // A bad report is the job's bug, wherever the job then threw: trying again does the same.
-        const misuse = this.controller.signal.reason
-        if (misuse instanceof ReportMisuse) return await this.fail(misuse.message, thrownAt(misuse))
-        if (err instanceof WrongChunkError)
-          return await this.fail(
-            `The generator returned a stream that is not bytes: ${err.message}.`,
-          )
-        // Only the generator's own failure is the download's failure: the user sees it. The
-        // store's (a full disk, say) propagates: the supervisor starts a new attempt.
-        const own = err instanceof SourceStreamError ? err.cause : err
-        if (err !== own || !(err instanceof StoreError))
-          return await this.failed(thrownMessage(own), thrownAt(own))
-        throw err
+            job: o.generator.name,
+            reason: signal.reason instanceof Stopped ? signal.reason.reason : 'bad report',
+            waitedMs: STOP_GRACE_MS,
+            hint: 'run() must end once ctx.signal is aborted: this one goes on unseen, and what it makes is dropped',
+          }),
+      })
+      if ('failed' in made) {
+        const { failed: message, where, retry } = made
+        return await (retry ? this.failed(message, where) : this.fail(message, where))
       }
+      const { stored: ref, file } = made
       this.decided = true
-      await this.writing
+      await this.progress.written()
       const at = o.repo.now()
       await this.write({
         state: 'ready',
@@ -281,10 +241,10 @@ export class Worker {
         workMs,
       })
     } catch (err) {
-      await this.writing
+      await this.progress.written()
       const reason = this.stopReason(err)
       if (reason) {
-        o.log.info('stopped', { id: this.id, reason, at: `${this.progress}%` })
+        o.log.info('stopped', { id: this.id, reason, at: `${this.progress.progress}%` })
         return
       }
       // The log or the file store failed, not the work: leave the record as it is; the
@@ -307,7 +267,7 @@ export class Worker {
     const { attempt, attempts } = this.current
     if (attempt >= attempts) return this.fail(message, where)
     this.decided = true
-    await this.writing
+    await this.progress.written()
     const delayMs = retryDelayMs(attempt, this.o.retryMs ?? 1000, this.o.random)
     const at = this.o.repo.now()
     this.o.log.warn('retry', {
@@ -316,15 +276,15 @@ export class Worker {
       ...(where && { thrownAt: where }),
       attempt: `${attempt + 1}/${attempts}`,
       inMs: delayMs,
-      from: `${this.latest.progress}%`,
+      from: `${this.progress.latest.progress}%`,
     })
     await this.write({
       state: 'pending',
       attempt: attempt + 1,
       retryAt: at + delayMs,
       error: message,
-      progress: this.latest.progress,
-      checkpoint: this.latest.checkpoint,
+      progress: this.progress.latest.progress,
+      checkpoint: this.progress.latest.checkpoint,
       expiresAt: at + delayMs + this.o.liveTtlMs,
     })
   }
@@ -338,7 +298,7 @@ export class Worker {
     })
     this.observer.failed()
     this.decided = true
-    await this.writing
+    await this.progress.written()
     const at = this.o.repo.now()
     await this.write({
       state: 'error',
@@ -347,74 +307,6 @@ export class Worker {
       expiresAt: at + this.o.retentionMs,
       checkpoint: null,
     })
-  }
-
-  private report(reported: number, given: Checkpoint): void {
-    if (this.decided) return
-    // A bad report fails the attempt: not thrown, since a job may report from a callback of
-    // its own, where a throw would be uncaught and stop the node.
-    const read = readReport(reported, given)
-    if ('problem' in read) return this.misused(read.problem)
-    this.o.hints?.reported(reported, this.id)
-    const { progress, checkpoint } = read
-    if (this.controller.signal.aborted || progress <= this.progress) {
-      // Progress that does not move still carries the newest resume state.
-      if (!this.controller.signal.aborted && progress === this.progress)
-        this.latest = { progress, checkpoint }
-      return
-    }
-    // Not now: the quorum watch stops this worker once the loss is confirmed; after a false
-    // alarm (a stall of this node's own loop) the next report carries newer state anyway.
-    if (this.o.mayAct && !this.o.mayAct()) return
-    if (this.firstOfFresh) {
-      this.firstOfFresh = false
-      this.observer.waited(Math.max(0, this.o.repo.now() - this.current.createdAt) / 1000)
-    }
-    this.progress = progress
-    this.latest = { progress, checkpoint }
-    this.o.onProgress(this.current, progress)
-    let copied = true
-    if (this.pace.copyDue(progress)) {
-      const { id, userId, epoch } = this.current
-      copied = (this.o.onCheckpoint?.({ id, userId, epoch, progress, checkpoint }) ?? 0) > 0
-    }
-    if (!this.pace.writeDue(progress, copied, this.o.clock.now())) return
-    this.queueCheckpoint(progress, checkpoint)
-  }
-
-  /**
-   * Renews the record's lease on time, whatever the job reports: a download whose percent
-   * stays put for longer than the lease (a slow step of a long job, or a job that has not
-   * reported yet) must not expire while its worker runs.
-   */
-  private renewLease(): void {
-    if (this.decided || this.controller.signal.aborted) return
-    if (this.o.mayAct && !this.o.mayAct()) return
-    if (!this.pace.leaseDue(this.o.clock.now())) return
-    this.queueCheckpoint(this.latest.progress, this.latest.checkpoint)
-  }
-
-  private queueCheckpoint(progress: number, checkpoint: Download['checkpoint']): void {
-    // Coalesce: while one checkpoint is being written only the newest waits behind it.
-    const queued = this.pendingCheckpoint !== null
-    this.pendingCheckpoint = {
-      state: 'processing',
-      progress,
-      checkpoint,
-      expiresAt: this.o.repo.now() + this.o.liveTtlMs,
-    }
-    if (queued) return
-    this.writing = this.writing.then(async () => {
-      const patch = this.pendingCheckpoint
-      this.pendingCheckpoint = null
-      if (patch && !this.controller.signal.aborted && !this.decided)
-        await this.write(patch).catch(() => {})
-    })
-  }
-
-  /** Ends the attempt as the job failing: its signal is aborted with what it did wrong. */
-  private misused(problem: string): void {
-    if (!this.controller.signal.aborted) this.controller.abort(new ReportMisuse(problem))
   }
 
   /** Writes the next version; stops the worker if the write lost (dismissed or taken over). */
