@@ -4,7 +4,7 @@
  * a one-person show: press a node's number to kill it (SIGKILL), press it again to restart it.
  * Ctrl-C (or q) stops them all cleanly.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -65,6 +65,11 @@ function parse(argv: string[]): Options {
       o.passThrough.push(arg)
     }
   }
+  // One metrics port given to every node: the second would find it taken.
+  if (o.count > 1 && o.passThrough.some((f) => f.split('=')[0] === '--metrics-port'))
+    fail(
+      '--metrics-port would be the same port for every node: leave it out (each node serves /metrics on its own port), or start the nodes by hand (npm run node) to give each its own',
+    )
   // Checked once --count is known, wherever it was given: each node's DHT port is 10,000 up.
   const last = 65_535 - 10_000 - (o.count - 1)
   if (!Number.isInteger(o.firstPort) || o.firstPort < 1 || o.firstPort > last)
@@ -140,19 +145,27 @@ try {
 function jobProblem(path: string): Promise<string | null> {
   const check = fileURLToPath(new URL('./lib/job-check.ts', import.meta.url))
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', check, path],
-      { env: nodeEnv, timeout: LOAD_TIMEOUT_MS + 15_000 },
-      (err, stdout, stderr) => {
-        if (!err) resolve(null)
-        else if (err.code === 2 && stdout) resolve(stdout)
-        else {
-          const why = String(stderr).trim().split('\n').at(-1) || err.message
-          resolve(`job module ${path} could not be checked: ${why}`)
-        }
-      },
-    )
+    const child = fork(check, [path], {
+      execArgv: ['--import', 'tsx'],
+      env: nodeEnv,
+      // What the module prints at import is its own: not shown, not mistaken for the answer.
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      timeout: LOAD_TIMEOUT_MS + 15_000,
+    })
+    let answered = false
+    let stderr = ''
+    child.stderr!.on('data', (b) => (stderr += String(b)))
+    child.on('message', (m: { problem?: string | null }) => {
+      answered = true
+      resolve(m.problem ?? null)
+    })
+    child.on('exit', (code, signal) => {
+      if (answered) return
+      // Died before it could answer: the first line that names an error says most.
+      const lines = stderr.split('\n').map((l) => l.trim())
+      const why = lines.find((l) => /^\w*Error\b/.test(l)) ?? `exited (${signal ?? `code ${code}`})`
+      resolve(`job module ${path} could not be checked: ${why}`)
+    })
   })
 }
 

@@ -151,7 +151,13 @@ export function resolveConfig(settings: Partial<Config>): Config {
       `--dht-port must be given when --port is above ${65535 - DHT_PORT_OFFSET}`,
     )
   const host = given.host ?? DEFAULTS.host
-  if (port !== 0 && given.metricsPort === port && (given.metricsHost ?? host) === host)
+  const metricsHost = given.metricsHost ?? host
+  const anyAddress = (h: string) => h === '0.0.0.0' || h === '::'
+  if (
+    port !== 0 &&
+    given.metricsPort === port &&
+    (metricsHost === host || anyAddress(metricsHost) || anyAddress(host))
+  )
     throw new ConfigError(
       `--metrics-port must differ from --port (${port}): the page and the metrics cannot share a port on one address`,
     )

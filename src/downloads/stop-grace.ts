@@ -15,7 +15,7 @@ export const STOP_GRACE_MS = 10_000
  * resolves to after that (a stream to release, say).
  */
 export function withStopGrace<T>(
-  job: Promise<T>,
+  job: T | Promise<T>,
   o: {
     signal: AbortSignal
     clock: Clock
@@ -41,7 +41,8 @@ export function withStopGrace<T>(
     }
     if (signal.aborted) onAbort()
     else signal.addEventListener('abort', onAbort, { once: true })
-    job.then(
+    // A job's run may return its file as a plain value, not a promise (a function not async).
+    Promise.resolve(job).then(
       (value) => {
         settled()
         if (gaveUp) o.onLate(value)

@@ -5,6 +5,7 @@
  * `database unreachable` in the log said nothing of where).
  */
 import { fileURLToPath } from 'node:url'
+import { types } from 'node:util'
 
 /** This package's own code: `src/` run by tsx, `dist/` once built. */
 const OWN = ['src', 'dist'].map((dir) => fileURLToPath(new URL(`../../${dir}/`, import.meta.url)))
@@ -28,7 +29,8 @@ export function thrownAt(err: unknown): string | undefined {
  * `[object Object]` on the page says nothing.
  */
 export function thrownMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name
+  // An Error of another realm (a vm context, a worker's) is one too.
+  if (err instanceof Error || types.isNativeError(err)) return err.message || err.name
   if (typeof err === 'string' && err !== '') return err
   const without = (what: string) => `The job failed without a message (it threw ${what}).`
   if (err === undefined || err === null || err === '')

@@ -18,7 +18,7 @@ import type { JobHints } from './job-hints.ts'
 import { STOP_GRACE_MS } from './stop-grace.ts'
 import { noObserver, type DownloadObserver } from './observer.ts'
 import type { Logger } from '../logger.ts'
-import { delay, type Clock } from '../clock.ts'
+import { settlesWithin, type Clock, type Timer } from '../clock.ts'
 import type { RelayedCheckpoint } from '../cluster/relay.ts'
 
 export type StopReason =
@@ -115,13 +115,9 @@ export class Worker {
       observer: this.observer,
     })
     this.startedAt = o.clock.now()
-    // Looked at twice an interval: renewed at most 1.5 intervals (half the lease) after the last.
-    const lease = o.clock.setInterval(() => this.progress.renewLease(), logEveryMs / 2)
-    this.done = this.run()
-      .catch((err: Error) => {
-        o.log.error('worker-failed', { id: this.current.id, error: err.message })
-      })
-      .finally(() => o.clock.clearInterval(lease))
+    this.done = this.run(logEveryMs).catch((err: Error) => {
+      o.log.error('worker-failed', { id: this.current.id, error: err.message })
+    })
   }
 
   private get observer(): DownloadObserver {
@@ -157,7 +153,9 @@ export class Worker {
    */
   async stopAndCheckpoint(waitMs = SHUTDOWN_WAIT_MS): Promise<void> {
     this.stop('shutdown')
-    await Promise.race([this.done, delay(this.o.clock, waitMs)])
+    await settlesWithin(this.o.clock, waitMs, this.done)
+    // An outcome being written is waited for: it is the attempt's, not the job's.
+    if (this.decided) await this.done
     await this.progress.written()
     const { progress, checkpoint } = this.progress.latest
     if (progress > this.current.progress && isLive(this.current)) {
@@ -165,7 +163,7 @@ export class Worker {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(leaseEveryMs: number): Promise<void> {
     const { o } = this
     const signal = this.controller.signal
     const resumed = this.current.state === 'processing' || this.current.progress > 0
@@ -174,6 +172,7 @@ export class Worker {
       user: this.current.userId,
       from: `${this.current.progress}%`,
     })
+    let lease: Timer | null = null
     try {
       // Starting is not a decision the log needs: the record already names this node, and its
       // progress travels beside the log. Only a lease running short (a download resumed after
@@ -187,6 +186,10 @@ export class Worker {
         })
       else if (this.current.expiresAt - o.repo.now() < (o.liveTtlMs * 2) / 3)
         await this.write({ state: 'processing', expiresAt: o.repo.now() + o.liveTtlMs })
+      // From here on the lease is renewed on time (attempt-progress.ts), looked at twice an
+      // interval: at most 1.5 intervals (half the lease) after the last write. Not before the
+      // write above, which would race it.
+      lease = o.clock.setInterval(() => this.progress.renewLease(), leaseEveryMs / 2)
       const made = await runJob({
         generator: o.generator,
         files: o.files,
@@ -250,6 +253,8 @@ export class Worker {
       // The log or the file store failed, not the work: leave the record as it is; the
       // manager's supervisor starts a new attempt from the last checkpoint.
       o.log.warn('worker-halted', { id: this.id, error: (err as Error).message })
+    } finally {
+      if (lease !== null) o.clock.clearInterval(lease)
     }
   }
 

@@ -121,6 +121,9 @@ test('a mistyped node flag, a bad value or a job module that does not load is re
   const job = await tempDir()
   const broken = join(job.path, 'broken.mjs')
   await writeFile(broken, 'export default {\n  name: "x",\n  run() {}}\n}\n')
+  // What a module prints at import is not the launcher's answer.
+  const chatty = join(job.path, 'chatty.mjs')
+  await writeFile(chatty, 'console.log("connecting to db")\nthrow new Error("no database")\n')
   try {
     for (const [extra, said] of [
       [['--cuont', '2'], /^error: unknown flag "--cuont"; see --help$/m],
@@ -131,11 +134,13 @@ test('a mistyped node flag, a bad value or a job module that does not load is re
         /^error: --port is set for each node by the launcher: use --first-port/m,
       ],
       [['--name=foo'], /^error: --name is set for each node by the launcher: /m],
+      [['--metrics-port', '9100'], /^error: --metrics-port would be the same port for every node/m],
       [
         ['--data', '/tmp/x'],
         /^error: --data is set for each node by the launcher: use --data-root/m,
       ],
       [['--generator', broken], /^error: job module .* did not load: .* at .*broken\.mjs:4$/m],
+      [['--generator', chatty], /^error: job module .*chatty\.mjs\) did not load: no database$/m],
     ] as const) {
       const l = launch(data.path, firstPort(), home.path, [...extra])
       const timer = setTimeout(() => l.child.kill('SIGKILL'), 20_000)
@@ -145,6 +150,7 @@ test('a mistyped node flag, a bad value or a job module that does not load is re
       assert.is(code, 2, out)
       assert.match(out, said)
       assert.not.match(out, /Starting \d nodes/, 'no banner')
+      assert.not.match(out, /connecting to db/)
     }
     assert.equal(await readdir(data.path), [], 'no node was started')
   } finally {

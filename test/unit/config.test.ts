@@ -75,6 +75,10 @@ test('invalid values fail with one line naming the flag', () => {
     ['--port', '4001', '--metrics-port', '4001'],
     '--metrics-port must differ from --port (4001)',
   )
+  fails(
+    ['--port', '4001', '--metrics-port', '4001', '--metrics-host', '0.0.0.0'],
+    '--metrics-port must differ from --port (4001)',
+  )
   assert.is(
     parse(['--port', '4001', '--metrics-port', '4001', '--metrics-host', '127.0.0.2']).metricsPort,
     4001,

@@ -445,4 +445,46 @@ test('a job whose stream yields objects fails at once, without retries: the same
   )
 })
 
+test('a job whose run returns its file as a plain value, not a promise, makes its download', async () => {
+  const s = await setup()
+  const plain: Generator = {
+    name: 'plain',
+    run: (() => ({
+      filename: 'plain.txt',
+      contentType: 'text/plain',
+      bytes: Buffer.from('x'),
+    })) as unknown as Generator['run'],
+  }
+  await s.start(plain).done
+  assert.is(s.repo.get(s.d.id)!.state, 'ready')
+})
+
+test('the lease is not renewed while the attempt’s first write is on its way: the worker does not fence itself', async () => {
+  const s = await setup({ retryAt: 1, attempt: 2 })
+  s.log.holdWrites() // a slow disk: the write that clears retryAt waits, past a lease's third
+  const worker = s.start()
+  await s.clock.tick(LIVE_TTL_MS - 1000)
+  s.log.releaseWrites()
+  const run = await s.generator.next()
+  assert.equal(s.logger.events('stopped'), [], 'not stopped')
+  run.finish()
+  await worker.done
+  assert.is(s.repo.get(s.d.id)!.state, 'ready')
+})
+
+test('a shutdown while the outcome is being written waits for it: the ready line, not a stop', async () => {
+  const s = await setup()
+  const worker = s.start()
+  const run = await s.generator.next()
+  s.log.holdWrites()
+  run.finish()
+  for (let i = 0; i < 5; i++) await settle()
+  const stopped = worker.stopAndCheckpoint()
+  await s.clock.tick(1000)
+  s.log.releaseWrites()
+  await stopped
+  assert.is(s.logger.events('ready').length, 1)
+  assert.equal(s.logger.events('stopped'), [])
+})
+
 test.run()
