@@ -85,7 +85,9 @@ export function afterCutOff(policy, members) {
   const named = withMembers(policy, members, { keepOwn: false }).endpoints
   const untried = named.filter((u) => u !== policy.current && !policy.unanswered.includes(u))
   if (untried.length === 0) return { policy, move: false }
-  return { policy: { ...policy, endpoints: untried }, move: true }
+  // The node in use stays a choice after them: it is up, and may be the only one (the page
+  // may have come to it from a node that died, which is all `own` names).
+  return { policy: { ...policy, endpoints: [...untried, policy.current] }, move: true }
 }
 
 /**

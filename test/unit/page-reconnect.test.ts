@@ -187,7 +187,7 @@ test('cut off again by its own node after every member it named failed, the page
   let policy = opened(createPolicy(OWN))
   const first = afterCutOff(policy, named)
   assert.ok(first.move, 'to the members it names, which may hold the majority')
-  assert.equal(first.policy.endpoints, [A, B])
+  assert.equal(first.policy.endpoints, [A, B, OWN], 'then back to the node in use')
   policy = closed(first.policy, { endpoint: OWN, openedAt: 1, closedAt: 50 })
   // A and B are down: both fail, and the page is back on its own node, which opens.
   for (let i = 0; i < 3; i++) {
@@ -202,7 +202,24 @@ test('cut off again by its own node after every member it named failed, the page
   assert.ok(afterCutOff(forgetUnanswered(policy), named).move, 'once it forgets, it tries them')
   // A member that answers since is a choice again at the next cut-off.
   const cameBack = opened({ ...policy, current: A })
-  assert.equal(afterCutOff({ ...cameBack, current: OWN }, named).policy.endpoints, [A])
+  assert.equal(afterCutOff({ ...cameBack, current: OWN }, named).policy.endpoints, [A, OWN])
+})
+
+test('a page that moved to another node before it was cut off there goes back to that node once the members it named fail, not only to its own (dead) one', () => {
+  // The page came from OWN, which died; it moved to C; then C was cut off, naming OWN and B.
+  let policy = opened({ ...connectedTo(C), own: OWN })
+  const cut = afterCutOff(policy, [{ url: 'http://own:4000' }, { url: 'http://b:4002' }])
+  assert.ok(cut.move)
+  policy = closed(cut.policy, { endpoint: C, openedAt: 1, closedAt: 50 })
+  const picks: string[] = []
+  for (let i = 0; i < 3; i++) {
+    policy = startAttempt(policy, always(0))
+    picks.push(policy.current)
+    if (policy.current !== C) policy = refused(policy)
+  }
+  assert.equal(picks, [OWN, B, C], 'both named fail: back to the node that is up')
+  policy = opened(policy)
+  assert.not.ok(afterCutOff(policy, [{ url: 'http://own:4000' }, { url: 'http://b:4002' }]).move)
 })
 
 test('a cut-off naming no member, or only the node in use, keeps the page there', () => {
