@@ -276,6 +276,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     cluster.on('member', (event) => {
       if (event.type !== 'suspect') manager.membershipChanged()
+      if (event.type === 'joined' || event.type === 'alive') manager.memberBack(event.member.id)
       web.membersChanged()
     })
     closers.add(

@@ -35,6 +35,11 @@ export class CheckpointCopies {
     return copy.progress > d.progress ? copy : null
   }
 
+  /** Every copy held. */
+  held(): IterableIterator<CheckpointCopy> {
+    return this.copies.values()
+  }
+
   forget(id: string): void {
     this.copies.delete(id)
   }

@@ -278,6 +278,21 @@ export class DownloadManager implements DownloadService {
   }
 
   /**
+   * A member joined or came back (a restart, say): the copies this node holds of checkpoints
+   * of downloads that member owns go back to it. A restarted owner that nobody took over from
+   * (its successors down or cut off meanwhile) then resumes from where its worker was, not
+   * from the log's older checkpoint: its own copies died with it.
+   */
+  memberBack(memberId: string): void {
+    if (this.closed || !this.o.relay) return
+    for (const copy of this.copies.held()) {
+      const d = this.o.repo.get(copy.id)
+      if (!d || !isLive(d) || d.owner !== memberId || d.epoch !== copy.epoch) continue
+      if (copy.progress > d.progress) this.o.relay.sendCheckpoint([memberId], copy)
+    }
+  }
+
+  /**
    * The disk is nearly full, or the store failed (or all is well again): new downloads are
    * refused and workers pause, then resume from their checkpoints. Dismissals and purges go on:
    * they free space.

@@ -96,4 +96,31 @@ test('when the owner and both successors die together, the next node resumes fro
   }
 })
 
+test('an owner restarted while nobody could take over (its successors down or cut off) resumes from the copy a successor held, not from 0 %', async () => {
+  const c = await processCluster(3, ['--work-ms', '10000', '--log-checkpoint-ms', '60000'])
+  try {
+    await waitForCluster(c.nodes)
+    // The page stays on n1, which lives on, cut off, holding the owner's copies.
+    const d = await downloadWhere(c.nodes, (order) => order[0] !== c.nodes[0])
+    const owner = d.order[0]!
+    const third = c.nodes.find((n) => n !== owner && n !== c.nodes[0])!
+    d.seen = (await d.page.seen((x) => (x?.progress ?? 0) >= 40, 30_000, '40 %'))!.progress
+    c.signal(c.nodes.indexOf(owner), 'SIGKILL')
+    c.signal(c.nodes.indexOf(third), 'SIGKILL')
+    // n1 alone is cut off (1 of 3): nobody takes the download over while the owner is down.
+    const before = owner.lines.length
+    await c.start(c.nodes.indexOf(owner))
+    const resumed = () =>
+      owner.lines.slice(before).find((l) => /(resume|start) id=/.test(l) && l.includes(d.id))
+    await eventually(() => resumed() !== undefined, 'the owner runs it again', 30_000)
+    const from = Number(/ from=(\d+)%/.exec(resumed()!)![1])
+    assert.ok(from >= 30, `resumed from ${from} %, the page had seen ${d.seen} %:\n${resumed()}`)
+    const ready = await d.page.seen((x) => x?.state === 'ready', 60_000, 'ready')
+    assert.is(ready!.id, d.id)
+    d.page.close()
+  } finally {
+    await c.teardown()
+  }
+})
+
 test.run()

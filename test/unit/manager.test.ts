@@ -20,6 +20,7 @@ import { fakeClock } from '../helpers/clock.ts'
 import { MemoryFileStore, memoryRepository, steppedGenerator } from '../helpers/fakes.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { download } from '../helpers/records.ts'
+import type { Download } from '../../src/store/record.ts'
 
 const settle = () => new Promise((resolve) => setImmediate(resolve))
 
@@ -271,6 +272,36 @@ test('a dismissal clears the download and cancels its worker; a shut-down manage
   assert.is(await s.manager.dismiss('u1'), null, 'nothing left to dismiss')
   await s.manager.close()
   await rejects(() => s.manager.request('u2'), /shutting down/)
+})
+
+test('a member that comes back is sent the copies held here of its own downloads’ checkpoints, ahead of the log', async () => {
+  const s = setup()
+  const theirs = download({ userId: 'u1', owner: 'n2-id', ownerName: 'n2', epoch: 2 })
+  const other = download({ id: 'dl2', userId: 'u2', owner: 'n3-id', ownerName: 'n3' })
+  const stale = download({ id: 'dl3', userId: 'u3', owner: 'n2-id', ownerName: 'n2', epoch: 3 })
+  for (const d of [theirs, other, stale])
+    await s.repo.insert({
+      ...d,
+      expiresAt: s.clock.now() + 30_000,
+      createdAt: s.clock.now(),
+      updatedAt: s.clock.now(),
+    })
+  const copy = (d: Download, epoch: number, progress: number) => ({
+    id: d.id,
+    userId: d.userId,
+    epoch,
+    progress,
+    checkpoint: { at: progress },
+  })
+  s.relay.emit('checkpoint', copy(theirs, 2, 40))
+  s.relay.emit('checkpoint', copy(other, 1, 60)) // another owner's
+  s.relay.emit('checkpoint', copy(stale, 2, 70)) // of an epoch since taken over
+  s.manager.memberBack('n2-id')
+  assert.equal(
+    s.relay.checkpoints.map((c) => [c.to, c.copy.id, c.copy.progress]),
+    [[['n2-id'], theirs.id, 40]],
+  )
+  await s.manager.close()
 })
 
 test('a user acting faster than the limit is refused, with the wait, and writes nothing', async () => {
