@@ -1,6 +1,10 @@
 // @ts-check
 // The cluster status page: one socket to /status/ws, which sends the whole status every
-// second; the page redraws from each. It reconnects on its own to the node that served it.
+// second; the page redraws from each. When the node serving it stops answering, the page says
+// so and greys out what that node said last, and tries the other live members it listed (the
+// main page's reconnection policy, reconnect.js), as the main page does.
+
+import { closed, createPolicy, nextRetry, opened, startAttempt, withMembers } from './reconnect.js'
 
 /** @param {string} id */
 const $ = (id) => {
@@ -12,7 +16,10 @@ const $ = (id) => {
 const el = {
   connection: $('connection'),
   connectionText: $('connection-text'),
+  main: $('main'),
+  headline: $('headline'),
   summary: $('summary'),
+  stale: $('stale'),
   members: /** @type {HTMLTableElement} */ ($('members')),
   events: $('events'),
   eventsEmpty: $('events-empty'),
@@ -82,14 +89,13 @@ function render(status) {
     `${alive} of ${current.length} members alive` +
     (left > 0 ? ` (and ${left} that left)` : '') +
     ` · ${running} download${running === 1 ? '' : 's'} running`
-  // The one state that stops all work on a node: said first, in words.
+  // The one state that stops all work on a node: said first, in words, on a line of its own.
   const own = nodes.find((n) => n.name === status.servedBy)
-  el.summary.dataset.cutOff = String(own?.quorum?.ok === false)
+  el.headline.dataset.cutOff = String(own?.quorum?.ok === false)
+  el.headline.hidden = own?.quorum?.ok !== false
   if (own?.quorum?.ok === false) {
     const q = own.quorum
-    el.summary.textContent =
-      `${own.name} is cut off from its cluster: it reaches ${q.reachable} of ${q.voters} members and needs ${q.needed}, so it runs no downloads and refuses new ones. ` +
-      el.summary.textContent
+    el.headline.textContent = `${own.name} is cut off from its cluster: it reaches ${q.reachable} of ${q.voters} members and needs ${q.needed}, so it runs no downloads and refuses new ones.`
   }
   el.servedBy.textContent = status.servedBy
 
@@ -156,27 +162,54 @@ function connection(status) {
     status === 'open' ? 'Live' : status === 'reconnecting' ? 'Reconnecting…' : 'Connecting…'
 }
 
-let retryMs = 500
+/** The live members' sockets, to go to when the one in use stops answering (reconnect.js). */
+let policy = createPolicy(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
+/** The node that served what the page shows, and when it last did. */
+let last = /** @type {{ servedBy: string, at: number } | null} */ (null)
+
+/** @param {boolean} stale  the page shows what a node that no longer answers said last */
+function showStale(stale) {
+  el.main.dataset.stale = String(stale)
+  el.stale.hidden = !stale || last === null
+  if (stale && last)
+    el.stale.textContent = `${last.servedBy}, which served this page, stopped answering: below is what it said at ${clock(last.at)}. Trying the other members…`
+}
+
 function connect() {
-  const ws = new WebSocket(
-    `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/status/ws`,
-  )
+  policy = startAttempt(policy, Math.random)
+  const url = policy.current
+  /** @type {number | null} */
+  let openedAt = null
+  const ws = new WebSocket(url.replace(/\/ws$/, '/status/ws'))
   ws.addEventListener('open', () => {
-    retryMs = 500
+    openedAt = Date.now()
+    policy = opened(policy)
     connection('open')
   })
   ws.addEventListener('message', (event) => {
+    let message
     try {
-      const message = JSON.parse(String(event.data))
-      if (message?.type === 'status') render(message.status)
+      message = JSON.parse(String(event.data))
     } catch {
-      // A frame that is not a status is not ours to show.
+      return // a frame that is not a status is not ours to show
     }
+    if (message?.type !== 'status') return
+    render(message.status)
+    last = { servedBy: String(message.status.servedBy), at: Date.now() }
+    showStale(false)
+    const nodes = Array.isArray(message.status.nodes) ? message.status.nodes : []
+    policy = withMembers(
+      policy,
+      nodes.filter((/** @type {any} */ n) => n?.status === 'alive'),
+    )
   })
   ws.addEventListener('close', () => {
+    policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
     connection('reconnecting')
-    setTimeout(connect, retryMs)
-    retryMs = Math.min(retryMs * 2, 5000)
+    showStale(true)
+    const retry = nextRetry(policy, Math.random)
+    policy = retry.policy
+    setTimeout(connect, retry.delay)
   })
 }
 

@@ -240,6 +240,23 @@ test('the status page lists the members live, and shows a killed node dead withi
     const text = (await page.textContent('body')) ?? ''
     assert.not.match(text, /\/downloads\//, 'no file links')
     await shot(page, 'status-dead')
+
+    // The node serving the page dies: the page says so over what it said last, then goes on
+    // from another member.
+    c.signal(0, 'SIGKILL')
+    await page.waitForSelector('#stale:not([hidden])', { timeout: 10_000 })
+    assert.match(
+      (await page.textContent('#stale')) ?? '',
+      /^n1, which served this page, stopped answering: below is what it said at .*Trying the other members/,
+    )
+    assert.is(await attr(page, 'main', 'data-stale'), 'true')
+    await shot(page, 'status-stale')
+    await page.waitForFunction("document.querySelector('#served-by').textContent === 'n2'", null, {
+      timeout: 15_000,
+    })
+    await page.waitForSelector('main[data-stale="false"]')
+    assert.ok(await page.isHidden('#stale'))
+    await shot(page, 'status-moved')
   })
 })
 
@@ -273,9 +290,9 @@ test('with two nodes of three down, the page on the third says it is cut off, sh
     // The status page says it first, in words: no work runs there.
     const status = await browser.newPage()
     await status.goto(`${c.nodes[2]!.url}/status`)
-    await status.waitForSelector('#summary[data-cut-off="true"]', { timeout: 10_000 })
+    await status.waitForSelector('#headline[data-cut-off="true"]', { timeout: 10_000 })
     assert.match(
-      (await status.textContent('#summary')) ?? '',
+      (await status.textContent('#headline')) ?? '',
       /^n3 is cut off from its cluster: it reaches 1 of 3 members and needs 2/,
     )
     assert.ok(await status.isVisible('#members tr[data-name="n3"] .badge--cut-off'))
@@ -286,7 +303,11 @@ test('with two nodes of three down, the page on the third says it is cut off, sh
       timeout: 20_000,
     })
     assert.match((await page.textContent('#connection-text')) ?? '', /^Live · n3$/)
-    await status.waitForSelector('#summary[data-cut-off="false"]', { timeout: 10_000 })
+    await status.waitForSelector('#headline[data-cut-off="false"]', {
+      state: 'attached',
+      timeout: 10_000,
+    })
+    assert.not.ok(await status.isVisible('#headline'))
     await status.waitForFunction(
       "/n1 came back/.test(document.querySelector('#events').textContent)",
       undefined,
