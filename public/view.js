@@ -137,9 +137,9 @@ export function renderCard(el, s) {
   el.request.title = online ? '' : 'Waiting for the connection…'
   el.idle.dataset.done = String(s.downloaded)
   if (s.downloaded) {
-    el.idleTitle.textContent = 'Your download has started'
-    el.idleText.textContent =
-      'Find it in your browser’s downloads. Need a fresh copy? Generate another.'
+    // The browser's download of the file, which outlives the card the user cleared.
+    el.idleTitle.textContent = 'Your file is in your browser’s downloads'
+    el.idleText.textContent = 'Need a fresh copy? Generate another.'
   } else {
     el.idleTitle.textContent = 'Ready when you are'
     el.idleText.textContent = 'It takes a few seconds. You’ll see the progress here.'

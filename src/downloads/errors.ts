@@ -17,7 +17,7 @@ export class DownloadConflictError extends RefusalError {
         ? 'You already have a download, and it is ready: clear it before requesting another.'
         : existing.state === 'error'
           ? 'You already have a download, and it failed: dismiss it before requesting another.'
-          : 'You already have a download in progress; dismiss it before requesting another.',
+          : 'You already have a download in progress: cancel it before requesting another.',
     )
   }
 }
