@@ -6,7 +6,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Config } from './config.ts'
+import { usesDefaultBootstrap, type Config } from './config.ts'
+import { machineRegistryDir } from './cluster/machine-registry.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
@@ -288,6 +289,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       met: () => cluster.members().length > 1,
       secretFrom: config.secret ? '--secret or CLUSTER_SECRET' : machineSecretPath(),
       bootstrap: config.bootstrap,
+      registry: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
+      knownBefore: () => part.known.namesBefore(),
       dhtPort: config.dhtPort,
       clock,
       log,

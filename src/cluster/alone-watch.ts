@@ -13,6 +13,10 @@ export interface AloneWatchOptions {
   /** Where the secret came from, in words: "--secret or CLUSTER_SECRET", or the machine's file. */
   secretFrom: string
   bootstrap: HostPort[]
+  /** This machine's registry of nodes, when it is looked in (no --bootstrap given). */
+  registry?: string | null
+  /** The names of the members this node knew before it started (a restart): none when new. */
+  knownBefore?: () => string[]
   dhtPort: number
   clock: Clock
   log: Logger
@@ -24,6 +28,14 @@ export interface AloneWatchOptions {
 export function watchAlone(o: AloneWatchOptions): () => void {
   const timer = o.clock.setTimeout(() => {
     if (o.met()) return
+    // Restarted: its cluster was found before, so the secret and the bootstrap were right.
+    const before = o.knownBefore?.() ?? []
+    if (before.length > 0) {
+      o.log.warn('alone', {
+        message: `none of the members this node knew before has answered yet (${before.join(', ')}): still looking; they may be down`,
+      })
+      return
+    }
     o.log.warn('alone', {
       message:
         'no other node found: nodes join one cluster only with the same secret, through a ' +
@@ -31,6 +43,7 @@ export function watchAlone(o: AloneWatchOptions): () => void {
         'works by itself',
       secret: o.secretFrom,
       bootstrap: o.bootstrap.map(({ host, port }) => `${host}:${port}`).join(','),
+      ...(o.registry && { registry: o.registry }),
       dhtPort: o.dhtPort,
     })
   }, o.afterMs ?? 5000)

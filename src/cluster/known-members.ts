@@ -42,6 +42,11 @@ export class KnownMembers {
     return new KnownMembers(dataDir, selfId, new Set([selfId, ...known.keys()]), known)
   }
 
+  /** The names of the members this node knew when it started (a restart), but itself. */
+  namesBefore(): string[] {
+    return [...this.current].filter(([id]) => this.before.has(id)).map(([, name]) => name)
+  }
+
   /** The other members known now: with this node, the ones that vote. */
   ids(): string[] {
     return [...this.current.keys()]

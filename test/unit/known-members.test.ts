@@ -24,6 +24,8 @@ test('members seen alive are known after a restart; one that left is forgotten, 
     await first.flush()
     const again = await KnownMembers.load(dir.path, 'a')
     assert.equal([...again.before].sort(), ['a', 'b', 'd'])
+    assert.equal(first.namesBefore(), [], 'new: it knew nobody before')
+    assert.equal(again.namesBefore().sort(), ['B', 'D'], 'by name, itself left out')
     // The others: the quorum counts this node itself, once.
     assert.equal(first.ids().sort(), ['b', 'd'])
     assert.equal(again.ids().sort(), ['b', 'd'])
