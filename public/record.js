@@ -72,10 +72,12 @@ export function takeoverOf(current, next) {
   if (!current || !next || current.id !== next.id) return null
   if (!(Number(next.epoch) > Number(current.epoch))) return null
   if (next.ownerName === current.ownerName) return null
+  // A bar held above the checkpoint comes with the checkpoint's own progress (`savedProgress`).
+  const saved = Number(next.savedProgress)
   return {
     from: String(current.ownerName ?? ''),
     to: String(next.ownerName ?? ''),
-    at: Math.floor(next.progress),
+    at: Math.floor(Number.isFinite(saved) ? Math.min(saved, next.progress) : next.progress),
   }
 }
 

@@ -69,7 +69,7 @@ export class ProgressFeed {
     const shown = this.shown.get(userId)
     if (shown?.id === d.id && shown.progress > view.progress) {
       const { progressAt: _, ...measured } = view
-      view = { ...measured, progress: shown.progress }
+      view = { ...measured, progress: shown.progress, savedProgress: d.progress }
     }
     return view
   }

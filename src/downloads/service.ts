@@ -7,7 +7,11 @@ import type { Readable } from 'node:stream'
 import type { Download, Params } from '../store/record.ts'
 
 /** A record as a client should see it: with the freshest progress and when it was measured. */
-export type DownloadView = Download & { progressAt?: number }
+/**
+ * A download as a client is shown it: `progressAt` when its worker measured `progress`; and
+ * `savedProgress`, the record's own, when `progress` is a value held above it after a failover.
+ */
+export type DownloadView = Download & { progressAt?: number; savedProgress?: number }
 
 export type DownloadEvent =
   { type: 'download'; download: DownloadView | null } | { type: 'error'; message: string }

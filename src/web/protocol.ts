@@ -19,6 +19,11 @@ export interface PublicDownload {
   progress: number
   /** When the worker measured `progress` (ms since the epoch), while it runs. */
   progressAt?: number
+  /**
+   * While `progress` is a value held after a failover, the progress the cluster holds saved
+   * (the checkpoint the new owner resumed from, or a later one).
+   */
+  savedProgress?: number
   fileUrl: string | null
   /** The last error: the download's failure once it is `error`, or what a retry follows. */
   error: string | null
@@ -123,6 +128,7 @@ export function toPublic(d: DownloadView | null): PublicDownload | null {
     expiresAt: d.expiresAt,
   }
   if (d.progressAt !== undefined) out.progressAt = d.progressAt
+  if (d.savedProgress !== undefined) out.savedProgress = d.savedProgress
   return out
 }
 

@@ -353,6 +353,13 @@ test('a takeover says the progress its new node resumed from, behind the bar the
   const shown = record({ state: 'processing', progress: 27, epoch: 1, ownerName: 'n2' })
   const resumed = record({ state: 'processing', progress: 20, epoch: 2, ownerName: 'n1' })
   assert.equal(takeoverOf(shown, resumed), { from: 'n2', to: 'n1', at: 20 })
+  // The node holds the bar at 27 for a page that reconnects: what it resumed from comes beside.
+  const held = record({ progress: 27, savedProgress: 20, epoch: 2, ownerName: 'n1' })
+  assert.equal(takeoverOf(shown, { ...held, state: 'processing' }), {
+    from: 'n2',
+    to: 'n1',
+    at: 20,
+  })
   assert.is(mergeRecord(shown, resumed)!.progress, 27, 'the bar does not go back')
   const tick = record({ state: 'processing', progress: 30, epoch: 1, ownerName: 'n2' })
   assert.is(takeoverOf(shown, tick), null, 'the same epoch: no takeover')

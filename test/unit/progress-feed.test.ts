@@ -74,8 +74,14 @@ test('after a takeover behind what was shown, the bar holds until the successor 
   s.feed.notify('u1')
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 2, progress: 35, at: 2 })
   s.feed.tick({ id: 'd1', userId: 'u1', epoch: 2, progress: 52, at: 3 })
-  // The takeover itself is news (epoch 2), shown at the held 48 %, never at 30 % or 35 %.
+  // The takeover itself is news (epoch 2), shown at the held 48 %, never at 30 % or 35 %,
+  // with what the successor resumed from beside it while it is held.
   assert.equal(s.progress(), [48, 48, 52])
+  const sent = s.seen.flatMap((e) => (e.type === 'download' && e.download ? [e.download] : []))
+  assert.equal(
+    sent.map((d) => d.savedProgress),
+    [undefined, 30, undefined],
+  )
   assert.is(s.feed.current('u1')!.epoch, 2)
 })
 
