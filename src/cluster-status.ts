@@ -152,7 +152,13 @@ export function mergeStatus(
   const seen = new Set<string>()
   const events: StatusEvent[] = []
   const all = [...selves.values()].flatMap((s) => s.events).concat(unheard.flat())
+  // One arrival seen by a node that knew the member before (back) and by one that did not
+  // (joined) is one return.
+  const back = new Set(
+    all.filter((e) => e.kind === 'back').map((e) => `${e.node}|${e.incarnation}`),
+  )
   for (const e of all.sort((a, b) => b.at - a.at)) {
+    if (e.kind === 'joined' && back.has(`${e.node}|${e.incarnation}`)) continue
     // Only the node that took a download over lists the takeover: two of them in one
     // millisecond are two. A membership change is heard by every node: listed once.
     if (e.kind !== 'takeover') {

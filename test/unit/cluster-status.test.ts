@@ -78,6 +78,23 @@ test('a death every node saw is listed once; events newest first', () => {
   )
 })
 
+test('a return seen as joined by one node and as back by another is listed once, as back', () => {
+  const arrival = { at: 200, node: 'n3', incarnation: 7 }
+  const status = mergeStatus(
+    5000,
+    'n1',
+    [member('n1'), member('n2'), member('n3')],
+    new Map([
+      ['n1', self('n1', { events: [{ ...arrival, kind: 'back' }] })],
+      ['n2', self('n2', { events: [{ ...arrival, at: 201, kind: 'joined' }] })],
+    ]),
+  )
+  assert.equal(
+    status.events.map((e) => `${e.node} ${e.kind}`),
+    ['n3 back'],
+  )
+})
+
 test('a node keeps its last events only', () => {
   const events = new StatusEvents()
   for (let i = 0; i < EVENTS_KEPT + 5; i++)
