@@ -144,11 +144,23 @@ function onMessage(message) {
     render()
   } else if (message.type === 'error') {
     clearAwaiting()
-    notice.show(
-      typeof message.message === 'string' && message.message
-        ? message.message
-        : 'Something went wrong.',
+    // Another tab (or device) of this user asked first: its download is the one shown.
+    if (
+      message.code === 'conflict' &&
+      current &&
+      current.state !== 'ready' &&
+      current.state !== 'error'
     )
+      notice.show(
+        'This download was already started, from another tab or window: it is the one shown here.',
+        'info',
+      )
+    else
+      notice.show(
+        typeof message.message === 'string' && message.message
+          ? message.message
+          : 'Something went wrong.',
+      )
     render()
   }
 }

@@ -20,9 +20,13 @@ export function createNotice(box, text, close) {
     timer = setTimeout(hide, NOTICE_MS)
   }
 
-  /** @param {string} message */
-  function show(message) {
+  /**
+   * @param {string} message
+   * @param {'error' | 'info'} [tone]  info: nothing went wrong, something the user should know
+   */
+  function show(message, tone = 'error') {
     text.textContent = message
+    box.dataset.tone = tone
     box.hidden = false
     arm()
   }

@@ -60,7 +60,7 @@ export interface CutOff {
 
 export type ServerMessage =
   | { type: 'download'; download: PublicDownload | null }
-  | { type: 'error'; message: string }
+  | { type: 'error'; message: string; code?: 'conflict' }
   | { type: 'members'; members: PublicMember[] }
   /** What the page presents to a node on another host, where its cookie is not sent. */
   | { type: 'ticket'; ticket: string; expiresAt: number }

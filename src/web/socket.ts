@@ -9,7 +9,7 @@
  */
 import type { WebSocket } from 'ws'
 import type { DownloadEvent, DownloadService } from '../downloads/service.ts'
-import { RefusalError } from '../downloads/errors.ts'
+import { DownloadConflictError, RefusalError } from '../downloads/errors.ts'
 import { refill, take, type Bucket } from '../token-bucket.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
@@ -202,7 +202,13 @@ class ClientSocket implements Bucket {
           const error = (err as Error).message
           o.log.warn('refused', { user: this.userId, type: message.type, error })
         }
-        this.send({ type: 'error', message: (err as Error).message })
+        // The user already has a download (another tab's, say): the page shows that one.
+        const conflict = err instanceof DownloadConflictError
+        this.send({
+          type: 'error',
+          message: (err as Error).message,
+          ...(conflict && { code: 'conflict' as const }),
+        })
       }
     })
   }

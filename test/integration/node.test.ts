@@ -35,6 +35,7 @@ test('request, progress, ready, file, dismiss; a second request while one is liv
     client.send({ type: 'request' })
     const refused = await client.next((m) => m.type === 'error')
     assert.match((refused as { message: string }).message, /already have a download/)
+    assert.is((refused as { code?: string }).code, 'conflict', 'a page can tell it from others')
 
     const mid = await client.download(
       (d) => d?.state === 'processing' && d.progress > 0 && d.progress < 100,
