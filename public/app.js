@@ -11,6 +11,7 @@ import { createConnection } from './connection.js'
 import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
 import { readParams } from './page-params.js'
+import { cutOffNotice, errorNotice } from './server-notice.js'
 import { mergeRecord, normalize, ownerGone, takeoverOf } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
@@ -127,16 +128,9 @@ function onMessage(message) {
     }
     render()
   } else if (message.type === 'cut-off') {
-    const why =
-      typeof message.message === 'string' && message.message
-        ? message.message
-        : 'This server is cut off from most of its cluster.'
     cutOff = message.moving === false
-    notice.show(
-      cutOff
-        ? `${why} The other servers do not answer either: this page stays, and carries on as soon as they are back.`
-        : `${why} Moving to another server…`,
-    )
+    const said = cutOffNotice(message, !cutOff)
+    notice.show(said.text, said.tone)
     render()
   } else if (message.type === 'cut-off-ended') {
     if (cutOff) notice.hide()
@@ -144,23 +138,8 @@ function onMessage(message) {
     render()
   } else if (message.type === 'error') {
     clearAwaiting()
-    // Another tab (or device) of this user asked first: its download is the one shown.
-    if (
-      message.code === 'conflict' &&
-      current &&
-      current.state !== 'ready' &&
-      current.state !== 'error'
-    )
-      notice.show(
-        'This download was already started, from another tab or window: it is the one shown here.',
-        'info',
-      )
-    else
-      notice.show(
-        typeof message.message === 'string' && message.message
-          ? message.message
-          : 'Something went wrong.',
-      )
+    const said = errorNotice(message, current)
+    notice.show(said.text, said.tone)
     render()
   }
 }

@@ -18,6 +18,7 @@ import {
   withTicket,
 } from '../../public/reconnect.js'
 import { readParams } from '../../public/page-params.js'
+import { cutOffNotice, errorNotice } from '../../public/server-notice.js'
 import { mergeRecord, normalize, ownerGone, takeoverOf } from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
@@ -422,6 +423,30 @@ test('a link’s parameters: a JSON object, none, or why they cannot be used', (
       (readParams(`?params=${text}`) as { problem: string }).problem,
       /not a JSON object/,
     )
+})
+
+test('a conflict while a live download is shown says another tab started it, not that the user erred', () => {
+  const conflict = { type: 'error', code: 'conflict', message: 'You already have a download…' }
+  const live = record({ state: 'processing', progress: 30 })
+  assert.equal(errorNotice(conflict, live), {
+    text: 'This download was already started, from another tab or window: it is the one shown here.',
+    tone: 'info',
+  })
+  // Nothing shown yet, or a finished one: the server's words, as any refusal.
+  for (const current of [null, record({ state: 'ready', progress: 100 })])
+    assert.equal(errorNotice(conflict, current), {
+      text: 'You already have a download…',
+      tone: 'error',
+    })
+  assert.equal(errorNotice({ type: 'error' }, live), {
+    text: 'Something went wrong.',
+    tone: 'error',
+  })
+  assert.match(
+    cutOffNotice({ message: 'Cut off.' }, true).text,
+    /^Cut off\. Moving to another server…$/,
+  )
+  assert.match(cutOffNotice({}, false).text, /^This server is cut off .* this page stays/)
 })
 
 test.run()
