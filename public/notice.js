@@ -22,7 +22,8 @@ export function createNotice(box, text, close) {
 
   /**
    * @param {string} message
-   * @param {'error' | 'info'} [tone]  info: nothing went wrong, something the user should know
+   * @param {'error' | 'warning' | 'info'} [tone]  warning: the service is impaired, and the
+   *   page waits it out by itself; info: nothing went wrong, something the user should know
    */
   function show(message, tone = 'error') {
     text.textContent = message

@@ -3,7 +3,7 @@
 // its node is cut off. Pure, so the page's words are tested in Node (page-reconnect.test.ts).
 
 /**
- * @typedef {{ text: string, tone: 'error' | 'info' }} Notice
+ * @typedef {{ text: string, tone: 'error' | 'warning' | 'info' }} Notice
  */
 
 /** @param {unknown} text @param {string} otherwise */
@@ -29,7 +29,8 @@ export function errorNotice(message, current) {
 
 /**
  * The node is cut off from most of its cluster; `moving`: whether the page leaves for another
- * member (connection.js) or stays.
+ * member (connection.js) or stays. A warning, not an error: nothing the user did, and the page
+ * carries on by itself.
  *
  * @param {Record<string, unknown>} message
  * @param {boolean} moving
@@ -41,6 +42,6 @@ export function cutOffNotice(message, moving) {
     text: moving
       ? `${why} Moving to another server…`
       : `${why} The other servers do not answer either: this page stays, and carries on as soon as they are back.`,
-    tone: 'error',
+    tone: 'warning',
   }
 }

@@ -447,6 +447,9 @@ test('a conflict while a live download is shown says another tab started it, not
     /^Cut off\. Moving to another server…$/,
   )
   assert.match(cutOffNotice({}, false).text, /^This server is cut off .* this page stays/)
+  // Nothing the user did, and the page waits it out: a warning, not an error.
+  assert.is(cutOffNotice({}, false).tone, 'warning')
+  assert.is(cutOffNotice({}, true).tone, 'warning')
 })
 
 test.run()
