@@ -127,7 +127,17 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
     unwatch()
     unwatch = node.manager.watch((userId) => {
       const change = { userId, download: toPublic(node.manager.current(userId)) }
-      for (const listener of listeners) listener(change)
+      // One listener that throws keeps none of the others from hearing of the change; what it
+      // threw is logged by the node (`watcher-failed`, with where).
+      let thrown: { err: unknown } | null = null
+      for (const listener of listeners) {
+        try {
+          listener(change)
+        } catch (err) {
+          thrown ??= { err }
+        }
+      }
+      if (thrown) throw thrown.err
     })
   }
   const runner = await runNode(
@@ -135,7 +145,14 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
     { log, ...(generator && { generator }) },
     { onStarted: started },
   )
+  let closed = false
   const node = (): RunningNode => {
+    // After close() resolved, the node's own "shutting down; try again in a moment" would send
+    // the app waiting for a node that is not coming back.
+    if (closed)
+      throw new Error(
+        `node ${config.name} is closed: close() was called on it; createNode() starts another`,
+      )
     const running = runner.node
     if (!running) throw new Error(`node ${config.name} is restarting after a store failure`)
     return running
@@ -172,6 +189,7 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
       unwatch()
       listeners.clear()
       await runner.close()
+      closed = true
     },
   }
 }

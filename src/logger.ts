@@ -78,3 +78,17 @@ function defaultWrite(line: string): void {
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} }
+
+/**
+ * An error thrown by this node's own code where none was expected (a bug), as fields for its
+ * line: the message, and where it was thrown (the stack's first frames), for a report.
+ */
+export function bugFields(err: unknown): Fields {
+  const e = err instanceof Error ? err : new Error(String(err))
+  const frames = (e.stack ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .slice(0, 3)
+    .map((l) => l.trim().replace(/^at /, ''))
+  return { error: e.message, at: frames.join(' < ') || undefined }
+}

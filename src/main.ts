@@ -3,7 +3,7 @@
 import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'
 import { runNode } from './node-runner.ts'
-import { createLogger } from './logger.ts'
+import { bugFields, createLogger } from './logger.ts'
 import { lowerV8Helpers } from './thread-priority.ts'
 
 // Compiling and collecting in the background wait for the event loop (thread-priority.ts).
@@ -28,6 +28,14 @@ async function main(): Promise<void> {
     return
   }
   const log = createLogger(config.name, { format: config.logFormat })
+  // A line of the node's own (its time, its name, JSON with --log-format json), not bare stderr.
+  process.off('unhandledRejection', beforeLogger)
+  process.on('unhandledRejection', (err) =>
+    log.error('unhandled-rejection', {
+      ...bugFields(err),
+      message: 'a promise failed with nobody to handle it (a bug: please report this line)',
+    }),
+  )
   let runner
   try {
     runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
@@ -55,8 +63,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'))
 }
 
-process.on('unhandledRejection', (err) => {
+function beforeLogger(err: unknown): void {
   process.stderr.write(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}\n`)
-})
+}
+process.on('unhandledRejection', beforeLogger)
 
 void main()

@@ -129,11 +129,22 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     clock,
     measure: o.freeBytes,
     onChange: (low, free) => {
-      if (low) log.error('disk-low', { freeMb: mb(free), dir })
+      if (low)
+        log.error('disk-low', {
+          freeMb: mb(free),
+          dir,
+          message: `below --min-free-mb (${config.minFreeMb} MB): new downloads are refused and workers paused until free space is back above ${Math.round(config.minFreeMb * 1.5)} MB`,
+        })
       else log.info('disk-ok', { freeMb: mb(free) })
       if (!recordLog.failure()) tell(low ? 'low' : null)
     },
-    onError: (err) => log.warn('disk-measure-failed', { error: err.message }),
+    // Blind, the guard keeps its last reading: a disk that fills meanwhile fails the store.
+    onError: (err) =>
+      log.error('disk-measure-failed', {
+        dir,
+        error: err.message,
+        message: `cannot measure the free space in ${dir}: the --min-free-mb guard keeps its last reading until it can`,
+      }),
   })
   closers.add('disk-space', disk, (d) => d.stop())
   // Listening before the log opens: a failure while it opens is not missed.

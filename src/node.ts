@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { usesDefaultBootstrap, type Config } from './config.ts'
 import { machineRegistryDir } from './cluster/machine-registry.ts'
 import { createLogger, type Logger } from './logger.ts'
+import { limitRepeats } from './log-repeats.ts'
 import { systemClock, type Clock } from './clock.ts'
 import { Closers } from './closers.ts'
 import type { FreeBytes } from './disk-space.ts'
@@ -83,8 +84,11 @@ export interface RunningNode {
 }
 
 export async function startNode(config: Config, deps: NodeDeps = {}): Promise<RunningNode> {
-  const log = deps.log ?? createLogger(config.name, { format: config.logFormat })
   const clock = deps.clock ?? systemClock
+  // A warning that repeats is written once a minute with its count (log-repeats.ts).
+  const log = limitRepeats(deps.log ?? createLogger(config.name, { format: config.logFormat }), {
+    clock,
+  })
   const started = clock.now()
   // A job module that cannot be used stops the node before it opens anything.
   const ownJob =
@@ -325,11 +329,16 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       metricsUrl,
       health,
       failed: storage.failed,
-      close: () => (stopping ??= closers.closeAll().then(() => log.info('stopped'))),
+      close: () =>
+        (stopping ??= closers.closeAll().then(() => {
+          log.close()
+          log.info('stopped')
+        })),
     }
   } catch (err) {
     // What failed to start is the error worth reporting; a failed close is logged by closers.
     await closers.closeAll().catch(() => {})
+    log.close()
     throw err
   }
 }

@@ -7,7 +7,7 @@
  * one). That is simple and converges in one round; it suits clusters of tens of nodes.
  */
 import { EventEmitter } from 'node:events'
-import type { Logger } from '../logger.ts'
+import { bugFields, type Logger } from '../logger.ts'
 import { delay, systemClock, type Clock, type Timer } from '../clock.ts'
 import { FailureDetector } from './failure-detector.ts'
 import { HeartbeatEcho } from './heartbeat-echo.ts'
@@ -17,7 +17,7 @@ import { SkewReport, type SkewedClock } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
 import { parseBeat, type Beat } from './beat.ts'
 import { BeatOrder } from './beat-order.ts'
-import type { Link, Transport } from './transport.ts'
+import { badMessage, type Link, type Transport } from './transport.ts'
 
 export interface ClusterTimings {
   /** How often each node sends its heartbeat to every link. */
@@ -178,7 +178,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       // Our own loop was stalled: the silence of others over that time proves nothing.
       if (lateMs > this.t.heartbeatMs) this.detector.stalled(lateMs)
       if (lateMs >= this.t.suspectAfterMs + this.t.suspicionMs) {
-        this.o.log.warn('stalled', { ms: lateMs })
+        this.o.log.warn('stalled', {
+          ms: lateMs,
+          message: `this node's event loop stood still ${lateMs} ms, longer than peers wait before declaring a member dead: its downloads may have been taken over (look for CPU starvation, swapping or long garbage collections)`,
+        })
         this.emit('stalled', lateMs)
       }
       const others = this.membership.all().filter((m) => m.id !== this.self.id)
@@ -192,7 +195,13 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.maybeRefresh(now)
       this.skewReport.report(now)
     } catch (err) {
-      this.o.log.error('cluster-tick-failed', { error: (err as Error).message })
+      // Thrown before the broadcast, no heartbeat went out: a tick that keeps failing gets this
+      // node declared dead by its peers.
+      this.o.log.error('cluster-tick-failed', {
+        ...bugFields(err),
+        message:
+          'the heartbeat tick failed (a bug: please report this line); while it fails, peers may declare this node dead',
+      })
     }
   }
 
@@ -269,8 +278,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     if ((raw as { type?: unknown } | null)?.type !== 'beat') return
     const beat = parseBeat(raw)
     if (!beat) {
-      this.o.log.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
-      return
+      return badMessage(this.o.log, link, 'beat')
     }
     if (this.order.stale(beat)) return
     const now = this.now()

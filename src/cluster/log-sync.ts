@@ -9,7 +9,7 @@ import type { LogAdvert } from '../store/log-advert.ts'
 import { parseAdvert } from '../store/log-advert.ts'
 import { systemClock, type Clock, type Timer } from '../clock.ts'
 import { better } from './log-election.ts'
-import type { Link, LinkStream, Transport } from './transport.ts'
+import { badMessage, type Link, type LinkStream, type Transport } from './transport.ts'
 
 /** The log as this module drives it (store/record-log.ts). */
 export interface SyncedLog {
@@ -172,7 +172,7 @@ export class LogSync {
   private onMessage(link: Link, raw: unknown): void {
     if ((raw as { type?: unknown } | null)?.type !== 'log') return
     const advert = parseAdvert((raw as { advert?: unknown }).advert)
-    if (!advert) return this.o.logger.warn('bad-message', { peer: link.remoteKey.slice(0, 12) })
+    if (!advert) return badMessage(this.o.logger, link, 'log')
     if (this.closed) return
     if (!this.firstHeard.has(link)) this.firstHeard.set(link, advert)
     if (link.memberId) this.latest.set(link.memberId, { advert, at: this.clock.now() })
@@ -209,7 +209,13 @@ export class LogSync {
             const now = this.clock.now()
             const since = this.adoptFailure?.key === theirs.key ? this.adoptFailure.since : now
             this.adoptFailure = { key: theirs.key, message: err.message, since, last: now }
-            this.o.logger.error('log-adopt-failed', { error: err.message })
+            this.o.logger.error('log-adopt-failed', {
+              key: theirs.key.slice(0, 12),
+              from,
+              error: err.message,
+              message:
+                'cannot move to the log the cluster is on, so what this node writes does not reach its cluster; tried again at the next advert (/healthz fails after 5 s)',
+            })
           },
         )
         .finally(() => {

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Clock, Timer } from '../clock.ts'
-import type { Logger } from '../logger.ts'
+import { bugFields, type Logger } from '../logger.ts'
 import type { Status } from './member.ts'
 import { describeQuorum, judgeQuorum, type QuorumRule, type QuorumState } from './quorum.ts'
 
@@ -202,7 +202,11 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
       }
       this.forgetLongDead(state.ok)
     } catch (err) {
-      this.o.log.error('quorum-check-failed', { error: (err as Error).message })
+      this.o.log.error('quorum-check-failed', {
+        ...bugFields(err),
+        message:
+          'the quorum check failed (a bug: please report this line); the last verdict stands until it works again',
+      })
     }
   }
 

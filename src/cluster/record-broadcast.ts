@@ -18,7 +18,7 @@ import { nanoid } from 'nanoid'
 import type { Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
 import { parseOp, type RecordOp } from '../store/record.ts'
-import type { Link, Transport } from './transport.ts'
+import { badMessage, type Link, type Transport } from './transport.ts'
 import { KeptOps } from './kept-ops.ts'
 import { SentOps } from './sent-ops.ts'
 import { DelegatedOps } from './scribe.ts'
@@ -241,7 +241,7 @@ export class RecordBroadcast {
       unwritten.length > MAX_OPS_PER_MESSAGE ||
       !unwritten.every(isSeq)
     )
-      return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+      return badMessage(this.o.logger, link, 'records-written', 'bad-relay-message')
     const failed = this.kept.confirm(session, written, unwritten)
     this.carry(failed, link.memberId ?? link.remoteKey, 'unwritten')
   }
@@ -258,7 +258,7 @@ export class RecordBroadcast {
       !SESSION.test(m.session) ||
       !isSeq(m.seq)
     )
-      return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+      return badMessage(this.o.logger, link, 'records', 'bad-relay-message')
     const valid = ops as RecordOp[]
     this.stats.received += valid.length
     // A peer on another log: its log (or its carry-over to ours) brings them.
@@ -293,7 +293,7 @@ export class RecordBroadcast {
       seq + count > Number.MAX_SAFE_INTEGER ||
       typeof written !== 'boolean'
     )
-      return this.o.logger.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+      return badMessage(this.o.logger, link, 'records-scribed', 'bad-relay-message')
     this.delegated.answered(link.memberId, seq, count, written, this.o.clock.now())
   }
 }

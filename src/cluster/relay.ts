@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.ts'
 import { parseCheckpoint, type Checkpoint } from '../store/record.ts'
-import type { Link, Transport } from './transport.ts'
+import { badMessage, type Link, type Transport } from './transport.ts'
 
 export interface ProgressTick {
   id: string
@@ -123,14 +123,14 @@ export class Relay extends EventEmitter<RelayEvents> {
     if (m.type === 'checkpoint') return this.onCheckpoint(link, m)
     if (m.type !== 'progress') return
     const event = parseProgress(m)
-    if (!event) return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    if (!event) return badMessage(this.log, link, 'progress', 'bad-relay-message')
     this.stats.received++
     this.emit('progress', event)
   }
 
   private onCheckpoint(link: Link, m: Record<string, unknown>): void {
     const copy = parseRelayedCheckpoint(m)
-    if (!copy) return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+    if (!copy) return badMessage(this.log, link, 'checkpoint', 'bad-relay-message')
     this.stats.checkpointsReceived++
     this.emit('checkpoint', copy)
   }
@@ -139,7 +139,7 @@ export class Relay extends EventEmitter<RelayEvents> {
     const add = userList(m.add)
     const remove = userList(m.remove)
     if (add === null || remove === null)
-      return this.log.warn('bad-relay-message', { peer: link.remoteKey.slice(0, 12) })
+      return badMessage(this.log, link, 'interest', 'bad-relay-message')
     let users = this.remote.get(link)
     if (!users || m.replace === true) this.remote.set(link, (users = new Set()))
     for (const u of add) users.add(u)

@@ -7,8 +7,8 @@ import Protomux from 'protomux'
 import c from 'compact-encoding'
 import { proof, verifyProof } from './admission.ts'
 import { json, jsonText } from './json-codec.ts'
-import type { Link } from './transport.ts'
-import type { Logger } from '../logger.ts'
+import { badMessage, type Link } from './transport.ts'
+import { bugFields, type Logger } from '../logger.ts'
 
 /** A dead link is noticed by the socket itself after this (membership is much faster). */
 const KEEP_ALIVE_MS = 1000
@@ -94,7 +94,17 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
     try {
       o.message(link, m)
     } catch (err) {
-      o.log.error('message-failed', { error: (err as Error).message })
+      o.log.error('message-failed', {
+        peer: remoteKey.slice(0, 12),
+        member: link.memberId?.slice(0, 8),
+        type:
+          typeof (m as { type?: unknown } | null)?.type === 'string'
+            ? (m as { type: string }).type
+            : undefined,
+        ...bugFields(err),
+        message:
+          "handling a peer's message failed (a bug: please report this line); the message was dropped",
+      })
     }
   }
   const mux = Protomux.from(conn)
@@ -165,7 +175,7 @@ export function openLink(conn: NoiseStream, o: LinkOptions): void {
     try {
       m = JSON.parse(bytes.toString())
     } catch {
-      return o.log.warn('bad-message', { peer: remoteKey.slice(0, 12) })
+      return badMessage(o.log, { remoteKey, memberId: link.memberId }, 'datagram (not JSON)')
     }
     deliver(m)
   })

@@ -4,6 +4,7 @@
  * real one (hyperswarm); tests run the protocols over an in-memory one.
  */
 import type { EventEmitter } from 'node:events'
+import type { Logger } from '../logger.ts'
 
 /** The raw connection under a link, handed to replication; it says when it closes. */
 export interface LinkStream {
@@ -44,4 +45,24 @@ export interface Transport extends EventEmitter<TransportEvents> {
   readonly links: ReadonlySet<Link>
   /** Looks for peers again: peers that joined at the same moment can miss each other. */
   refresh(): void
+}
+
+/**
+ * Says that a peer's message could not be read and was dropped: the peer, the message's type,
+ * and the likely cause. A flood of them (one a heartbeat, or a tick) is held to one line a
+ * minute per peer and type by the node's logger (log-repeats.ts).
+ */
+export function badMessage(
+  log: Logger,
+  link: Pick<Link, 'remoteKey' | 'memberId'>,
+  type: string,
+  event: 'bad-message' | 'bad-relay-message' = 'bad-message',
+): void {
+  log.warn(event, {
+    peer: link.remoteKey.slice(0, 12),
+    member: link.memberId?.slice(0, 8),
+    type,
+    message:
+      'a peer sent a message this node cannot read; it was dropped. Most often a peer of another version: run one version across the cluster',
+  })
 }

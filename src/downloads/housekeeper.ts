@@ -8,7 +8,7 @@
 import type { Download } from '../store/record.ts'
 import type { Released } from '../store/record-table.ts'
 import type { FileStore } from '../store/file-store.ts'
-import type { Logger } from '../logger.ts'
+import { bugFields, type Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
 
 /** A record purged this long after it expired was not live on this node: it read it so. */
@@ -79,7 +79,11 @@ export class Housekeeper {
       this.copyForNewMembers()
       this.o.onSweep()
     } catch (err) {
-      this.o.log.error('sweep-failed', { error: (err as Error).message })
+      this.o.log.error('sweep-failed', {
+        ...bugFields(err),
+        message:
+          'the sweep that purges expired downloads failed (a bug: please report this line); it is tried again each second',
+      })
     }
   }
 

@@ -13,6 +13,7 @@ import type { InsertResult } from '../store/repository.ts'
 import { DownloadConflictError, RACE_LOST_MESSAGE, TooManyActionsError } from './errors.ts'
 import { RequestAdmission, type StorageProblem } from './request-admission.ts'
 import { TokenBuckets } from '../token-bucket.ts'
+import { bugFields } from '../logger.ts'
 import { Housekeeper } from './housekeeper.ts'
 import { CheckpointCopies } from './checkpoint-copies.ts'
 import { ProgressFeed, type Interest } from './progress-feed.ts'
@@ -336,7 +337,12 @@ export class DownloadManager implements DownloadService {
         try {
           watcher(userId)
         } catch (err) {
-          this.o.log.error('watcher-failed', { user: userId, error: (err as Error)?.message })
+          this.o.log.error('watcher-failed', {
+            user: userId,
+            ...bugFields(err),
+            message:
+              "a listener of this node's downloads threw (with createNode: one passed to onDownload); the others were told",
+          })
         }
       }
     }

@@ -200,7 +200,12 @@ class ClientSocket implements Bucket {
       } catch (err) {
         if (!(err instanceof RefusalError)) {
           const error = (err as Error).message
-          o.log.warn('refused', { user: this.userId, type: message.type, error })
+          o.log.warn('refused', {
+            user: this.userId,
+            type: message.type,
+            error,
+            message: 'the request failed for a reason other than a refusal; the user was told',
+          })
         }
         // The user already has a download (another tab's, say): the page shows that one.
         const conflict = err instanceof DownloadConflictError

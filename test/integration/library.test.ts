@@ -2,6 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { rejects } from 'node:assert/strict'
+import { recordingLogger } from '../helpers/recording-logger.ts'
 import { createNode, type Generator } from '../../src/index.ts'
 import { tempDir } from '../helpers/node.ts'
 
@@ -50,10 +51,15 @@ test('createNode runs a job object; the handle requests, reports changes, hands 
       }
     },
   }
-  const node = await createNode({ ...base, dataDir: dir.path, generator: job })
+  const log = recordingLogger()
+  const node = await createNode({ ...base, log, dataDir: dir.path, generator: job })
   try {
     assert.match(node.name, /^node-/)
     assert.is(node.members().length, 1)
+    // An app's listener that throws keeps none of the others from hearing of a change.
+    node.onDownload(() => {
+      throw new Error('a bug in the app')
+    })
     const ready = new Promise((resolve) =>
       node.onDownload(({ download }) => download?.state === 'ready' && resolve(download)),
     )
@@ -62,6 +68,11 @@ test('createNode runs a job object; the handle requests, reports changes, hands 
     const done = (await ready) as { id: string; fileUrl: string }
     assert.is(done.id, requested.id)
     assert.is(node.current('user-1')?.state, 'ready')
+    // The app's bug is logged once a minute at most, with where it was thrown.
+    const [thrown, ...more] = log.events('watcher-failed')
+    assert.is(more.length, 0)
+    assert.is(thrown?.fields.error, 'a bug in the app')
+    assert.match(String(thrown?.fields.at), /library\.test\.ts:\d+/)
     // The app hands the file over itself: its users need no session cookie of the node's.
     const file = await node.file('user-1')
     assert.ok(file && file !== 'not-ready')
@@ -79,6 +90,15 @@ test('createNode runs a job object; the handle requests, reports changes, hands 
     await node.close()
     await dir.remove()
   }
+  // A handle used after close() says so; "try again in a moment" would send the app waiting.
+  const closed =
+    /node node-\S+ is closed: close\(\) was called on it; createNode\(\) starts another/
+  await rejects(node.request('user-1'), closed)
+  await rejects(node.dismiss('user-1'), closed)
+  await rejects(node.file('user-1'), closed)
+  assert.throws(() => node.current('user-1'), closed)
+  assert.throws(() => node.members(), closed)
+  await node.close()
 })
 
 test.run()
