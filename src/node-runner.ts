@@ -12,7 +12,7 @@
 import type { Config } from './config.ts'
 import { sleep, systemClock } from './clock.ts'
 import { freeBytes } from './disk-space.ts'
-import { createLogger } from './logger.ts'
+import { bugFields, createLogger } from './logger.ts'
 import { startNode, type NodeDeps, type RunningNode } from './node.ts'
 
 export interface RunnerOptions {
@@ -81,7 +81,16 @@ export async function runNode(
     void running.failed.then(() => {
       if (stop.signal.aborted || node !== running) return
       restarting = restart(running)
-        .catch((err: Error) => log.error('restart-failed', { error: err.message }))
+        // Not a start that failed (those are tried again, below): the restarting itself threw,
+        // and nothing would bring the node back; a supervisor outside can.
+        .catch((err: Error) => {
+          log.error('restart-aborted', {
+            ...bugFields(err),
+            message:
+              'restarting the node failed (a bug: please report this line); it will not be restarted here: exiting for a supervisor to restart it',
+          })
+          onGiveUp()
+        })
         .finally(() => (restarting = null))
     })
   }

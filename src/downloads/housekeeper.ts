@@ -5,7 +5,7 @@
  * next in line copies it); a sweep purges what expired, with its file, and hands the rest of
  * the round to the manager.
  */
-import type { Download } from '../store/record.ts'
+import { isBlobRef, type Download } from '../store/record.ts'
 import type { Released } from '../store/record-table.ts'
 import type { FileStore } from '../store/file-store.ts'
 import { bugFields, type Logger } from '../logger.ts'
@@ -57,12 +57,18 @@ export class Housekeeper {
       const now = this.o.records.now()
       for (const { download: d, dismissed } of this.o.records.purge()) {
         this.prefetched.delete(d.id)
-        if (d.file) {
-          this.o.files
-            .remove(d.file)
-            .catch((err: Error) =>
-              this.o.log.error('purge-failed', { id: d.id, error: err.message }),
-            )
+        const file = d.file
+        if (file) {
+          this.o.files.remove(file).catch((err: Error) =>
+            this.o.log.warn('purge-failed', {
+              id: d.id,
+              file: isBlobRef(file) ? undefined : file.name,
+              error: err.message,
+              message: isBlobRef(file)
+                ? "could not free the purged download's file (one made before v8)"
+                : "could not delete the purged download's file; the sweep of files no record names deletes it within 70 minutes",
+            }),
+          )
         }
         // Long expired when this node read it: a restart or a join reads the log again, and
         // what it purges then was purged before. Told in one line, not one line each.

@@ -12,6 +12,7 @@ import type { RelayedCheckpoint } from '../cluster/relay.ts'
 import type { Timer } from '../clock.ts'
 import { SetMap } from '../set-map.ts'
 import { JobHints } from './job-hints.ts'
+import { bugFields } from '../logger.ts'
 
 /** Who takes over a download whose owner is gone (cluster/placement.ts). */
 export interface Successors {
@@ -71,7 +72,12 @@ export class Supervisor {
       try {
         this.reconcileUser(userId)
       } catch (err) {
-        this.o.log.error('supervise-failed', { user: userId, error: (err as Error).message })
+        this.o.log.error('supervise-failed', {
+          user: userId,
+          ...bugFields(err),
+          message:
+            "matching this user's download to its worker failed (a bug: please report this line); tried again each second",
+        })
       }
     }
   }
@@ -188,9 +194,16 @@ export class Supervisor {
     for (const d of this.o.repo.ofUser(userId)) {
       if (d.id === current.id || d.owner !== this.o.self.id || !isLive(d)) continue
       this.o.log.info('superseded', { id: d.id, user: userId, by: current.id })
-      this.o.repo
-        .remove(d)
-        .catch((err: Error) => this.o.log.warn('remove-failed', { id: d.id, error: err.message }))
+      this.o.repo.remove(d).catch((err: Error) =>
+        this.o.log.warn('remove-failed', {
+          id: d.id,
+          user: userId,
+          by: current.id,
+          error: err.message,
+          message:
+            'could not remove a download superseded by a newer one; tried again at the next check, each second',
+        }),
+      )
     }
   }
 
@@ -227,7 +240,13 @@ export class Supervisor {
         this.o.observer?.tookOver(d.ownerName, next.progress)
       // The change event that follows starts the worker (owner is now this node).
     } catch (err) {
-      this.o.log.warn('takeover-failed', { id: d.id, error: (err as Error).message })
+      this.o.log.warn('takeover-failed', {
+        id: d.id,
+        user: d.userId,
+        from: d.ownerName,
+        error: (err as Error).message,
+        message: 'could not take the download over; tried again at the next check, each second',
+      })
     } finally {
       this.takingOver.delete(d.id)
     }

@@ -152,4 +152,22 @@ test('closing while it waits stops the restarts', async () => {
   assert.is(runner.node, null)
 })
 
+test('a restart that throws by itself (not a failed start) says so and gives up, rather than leave the node down', async () => {
+  const gaveUp = { count: 0 }
+  const s = setup({ bytes: 1000 * MB }, gaveUp)
+  await s.run()
+  const [first] = s.starts.started
+  // A close that throws at once, where a rejection was expected: restarting stops there.
+  first!.node.close = () => {
+    throw new Error('close is not a function of a closed store')
+  }
+  first!.fail(new Error('Batch was not applied'))
+  await s.clock.tick(0)
+  const [line] = s.log.events('restart-aborted')
+  assert.is(line?.fields.error, 'close is not a function of a closed store')
+  assert.match(String(line?.fields.message), /will not be restarted here/)
+  assert.is(gaveUp.count, 1)
+  assert.is(s.starts.started.length, 1)
+})
+
 test.run()
