@@ -316,8 +316,15 @@ async function main(): Promise<void> {
 function reportChaos(chaos: Chaos, nodes: NodeProcess[], reconnects: number): void {
   const back = chaos.kills.flatMap((k) => (k.backAfterMs === null ? [] : [k.backAfterMs]))
   back.sort((a, b) => a - b)
+  // A line with repeats=N stands for N (src/log-repeats.ts).
   const count = (event: string) =>
-    nodes.reduce((n, x) => n + x.lines.filter((l) => l.includes(` ${event} `)).length, 0)
+    nodes.reduce(
+      (n, x) =>
+        x.lines
+          .filter((l) => l.includes(` ${event} `))
+          .reduce((k, l) => k + Number(/ repeats=(\d+)/.exec(l)?.[1] ?? 1), n),
+      0,
+    )
   console.log(
     `chaos: ${chaos.kills.length} nodes killed, ${back.length} back` +
       (back.length

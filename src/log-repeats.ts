@@ -5,7 +5,7 @@
  * lasts, and fill the disk the node also watches. So a line is written the first time, and the
  * lines like it (the same level and event, about the same subject) in the next `windowMs` are
  * held back and counted; when the window ends, the last of them is written with `repeats=N`,
- * how many were held back, and the next window starts. A fault that lasts so gives one line a
+ * how many were held back (that line among them), and the next window starts. A fault that lasts so gives one line a
  * minute; one that stops gives its count within a minute.
  *
  * Info lines pass as they are: they say what happened to a download, at the pace users act.
@@ -94,12 +94,11 @@ export function limitRepeats(
       w.fields = fields
       return
     }
-    if (w) windows.delete(key)
+    // A window that ended with lines held back and no sweep yet: they are written first, so
+    // that a line with `repeats=N` always stands for N lines, itself the last of them.
+    if (w && w.held > 0) write(w)
     const fresh: Window = { until: clock.now() + windowMs, held: 0, level, event, fields }
-    // A window that ended with lines held back and no sweep yet: they are counted in this one.
-    if (w && w.held > 0) fresh.held = w.held
     write(fresh)
-    fresh.held = 0
     windows.set(key, fresh)
     timer ??= clock.setInterval(sweep, Math.max(1000, windowMs / 4))
   }

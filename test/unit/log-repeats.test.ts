@@ -74,6 +74,21 @@ test('two subjects (downloads, peers) are each told; info lines are never held',
   limited.close()
 })
 
+test('a line with repeats=N stands for N lines, itself the last, however the window ended', async () => {
+  const clock = fakeClock()
+  const { log, lines } = recorder()
+  const limited = limitRepeats(log, { clock })
+  limited.warn('a', {}) // starts the sweep's timer: every 15 s from here
+  await clock.tick(5000)
+  limited.warn('b', { n: 1 }) // b's window: until 65 s
+  await clock.tick(5000)
+  limited.warn('b', { n: 2 }) // held
+  await clock.tick(60_000) // 70 s: b's window is over, and no sweep has run since
+  limited.warn('b', { n: 3 })
+  assert.equal(lines, ['warn a', 'warn b n=1', 'warn b n=2 repeats=1', 'warn b n=3'])
+  limited.close()
+})
+
 test('close writes what is held back and stops the timer', async () => {
   const clock = fakeClock()
   const { log, lines } = recorder()
