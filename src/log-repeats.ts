@@ -44,6 +44,8 @@ export interface RepeatLimitOptions {
 interface Window {
   until: number
   held: number
+  /** When the last line held back came: the line that says so is written later. */
+  lastAt: number
   level: 'warn' | 'error'
   event: string
   fields: Fields | undefined
@@ -61,8 +63,15 @@ export function limitRepeats(
   const windows = new Map<string, Window>()
   let timer: Timer | null = null
 
+  let closed = false
+
   const write = (w: Window) =>
-    log[w.level](w.event, w.held > 0 ? { ...w.fields, repeats: w.held } : w.fields)
+    log[w.level](
+      w.event,
+      w.held > 0
+        ? { ...w.fields, repeats: w.held, lastAt: new Date(w.lastAt).toISOString() }
+        : w.fields,
+    )
 
   // Ends the windows that are over: what they held is written, and a subject still repeating
   // gets a window of its own again (so one line a window); a quiet one is forgotten.
@@ -85,6 +94,9 @@ export function limitRepeats(
   }
 
   const limited = (level: 'warn' | 'error') => (event: string, fields?: Fields) => {
+    // A line after close (a late callback of a closed node) is written: a timer started now
+    // would keep the process alive after the app closed the node.
+    if (closed) return log[level](event, fields)
     const subject = SUBJECT_FIELDS.map((k) => fields?.[k] ?? '').join('\u0000')
     let key = `${level}\u0000${event}\u0000${subject}`
     if (!windows.has(key) && windows.size >= MAX_KEYS) key = `${level}\u0000${event}`
@@ -92,12 +104,14 @@ export function limitRepeats(
     if (w && clock.now() < w.until) {
       w.held++
       w.fields = fields
+      w.lastAt = clock.now()
       return
     }
     // A window that ended with lines held back and no sweep yet: they are written first, so
     // that a line with `repeats=N` always stands for N lines, itself the last of them.
     if (w && w.held > 0) write(w)
-    const fresh: Window = { until: clock.now() + windowMs, held: 0, level, event, fields }
+    const now = clock.now()
+    const fresh: Window = { until: now + windowMs, held: 0, lastAt: now, level, event, fields }
     write(fresh)
     windows.set(key, fresh)
     timer ??= clock.setInterval(sweep, Math.max(1000, windowMs / 4))
@@ -108,6 +122,7 @@ export function limitRepeats(
     warn: limited('warn'),
     error: limited('error'),
     close() {
+      closed = true
       for (const w of windows.values()) if (w.held > 0) write(w)
       windows.clear()
       if (timer !== null) clock.clearInterval(timer)

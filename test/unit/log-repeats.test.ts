@@ -4,14 +4,18 @@ import { limitRepeats } from '../../src/log-repeats.ts'
 import type { Fields, Logger } from '../../src/logger.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
+/** The lines as text, without `lastAt` (in `lastAts`, in order). */
 function recorder() {
   const lines: string[] = []
+  const lastAts: string[] = []
   const at =
     (level: string) =>
-    (event: string, fields: Fields = {}) =>
+    (event: string, { lastAt, ...fields }: Fields = {}) => {
+      if (lastAt !== undefined) lastAts.push(String(lastAt))
       lines.push([level, event, ...Object.entries(fields).map(([k, v]) => `${k}=${v}`)].join(' '))
+    }
   const log: Logger = { info: at('info'), warn: at('warn'), error: at('error') }
-  return { log, lines }
+  return { log, lines, lastAts }
 }
 
 test('a warning repeated ten times a second is written once, then once a minute with how many were held back', async () => {
@@ -76,7 +80,7 @@ test('two subjects (downloads, peers) are each told; info lines are never held',
 
 test('a line with repeats=N stands for N lines, itself the last, however the window ended', async () => {
   const clock = fakeClock()
-  const { log, lines } = recorder()
+  const { log, lines, lastAts } = recorder()
   const limited = limitRepeats(log, { clock })
   limited.warn('a', {}) // starts the sweep's timer: every 15 s from here
   await clock.tick(5000)
@@ -86,6 +90,8 @@ test('a line with repeats=N stands for N lines, itself the last, however the win
   await clock.tick(60_000) // 70 s: b's window is over, and no sweep has run since
   limited.warn('b', { n: 3 })
   assert.equal(lines, ['warn a', 'warn b n=1', 'warn b n=2 repeats=1', 'warn b n=3'])
+  // Written a minute later, the line says when the last it stands for came.
+  assert.equal(lastAts, [new Date(1_700_000_010_000).toISOString()])
   limited.close()
 })
 
@@ -98,6 +104,11 @@ test('close writes what is held back and stops the timer', async () => {
   assert.equal(lines, ['warn stalled ms=0', 'warn stalled ms=4 repeats=4'])
   await clock.tick(120_000)
   assert.is(lines.length, 2)
+  // After close a line is written as it comes, and starts no timer that would keep the
+  // process alive.
+  limited.warn('stalled', { ms: 5 })
+  limited.warn('stalled', { ms: 6 })
+  assert.equal(lines.slice(2), ['warn stalled ms=5', 'warn stalled ms=6'])
 })
 
 test('past its limit of subjects, lines are told apart by event only: memory stays bounded', async () => {
