@@ -33,6 +33,7 @@ import { DiskSampler } from './lib/disk-sampler.ts'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { floor, judgeGrowth, MIN_SEGMENT_S, type Sample } from './lib/growth.ts'
+import { parseLine } from './lib/node-lines.ts'
 import { NodeSeries } from './lib/node-series.ts'
 import { parseArgs } from './soak-args.ts'
 import { Chaos } from './lib/chaos.ts'
@@ -316,13 +317,15 @@ async function main(): Promise<void> {
 function reportChaos(chaos: Chaos, nodes: NodeProcess[], reconnects: number): void {
   const back = chaos.kills.flatMap((k) => (k.backAfterMs === null ? [] : [k.backAfterMs]))
   back.sort((a, b) => a - b)
-  // A line with repeats=N stands for N (src/log-repeats.ts).
+  // By the line's event (another line's message may name it); one with repeats=N stands for
+  // N (src/log-repeats.ts).
   const count = (event: string) =>
     nodes.reduce(
       (n, x) =>
         x.lines
-          .filter((l) => l.includes(` ${event} `))
-          .reduce((k, l) => k + Number(/ repeats=(\d+)/.exec(l)?.[1] ?? 1), n),
+          .map((l) => parseLine(l))
+          .filter((l) => l?.event === event)
+          .reduce((k, l) => k + Number(l!.fields.repeats ?? 1), n),
       0,
     )
   console.log(

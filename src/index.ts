@@ -129,21 +129,26 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
       const change = { userId, download: toPublic(node.manager.current(userId)) }
       // One listener that throws keeps none of the others from hearing of the change; what it
       // threw is logged by the node (`watcher-failed`, with where).
-      let thrown: { err: unknown } | null = null
+      const thrown: unknown[] = []
       for (const listener of listeners) {
         try {
           listener(change)
         } catch (err) {
-          thrown ??= { err }
+          thrown.push(err)
         }
       }
-      if (thrown) throw thrown.err
+      if (thrown.length === 1) throw thrown[0]
+      if (thrown.length > 1) {
+        const each = thrown.map((e) => (e instanceof Error ? e.message : String(e)))
+        throw new AggregateError(thrown, `${thrown.length} listeners threw: ${each.join('; ')}`)
+      }
     })
   }
+  let gaveUp = false
   const runner = await runNode(
     config,
     { log, ...(generator && { generator }) },
-    { onStarted: started },
+    { onStarted: started, onGiveUp: () => (gaveUp = true) },
   )
   let closed = false
   const node = (): RunningNode => {
@@ -154,6 +159,10 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
         `node ${config.name} is closed: close() was called on it; createNode() starts another`,
       )
     const running = runner.node
+    if (gaveUp)
+      throw new Error(
+        `node ${config.name} is down: it gave up restarting after its store failed (its log says why); close() it, and createNode() starts another`,
+      )
     if (!running) throw new Error(`node ${config.name} is restarting after a store failure`)
     return running
   }

@@ -2,11 +2,14 @@
  * Keeps a warning or an error that repeats from flooding a node's log. Many of them fire on a
  * heartbeat (ten a second), on every message of a peer, on every sweep or request: one peer of
  * another version, or a fault that lasts, would write one line per event for as long as it
- * lasts, and fill the disk the node also watches. So a line is written the first time, and the
- * lines like it (the same level and event, about the same subject) in the next `windowMs` are
- * held back and counted; when the window ends, the last of them is written with `repeats=N`,
- * how many were held back (that line among them), and the next window starts. A fault that lasts so gives one line a
- * minute; one that stops gives its count within a minute.
+ * lasts, and fill the disk the node also watches. So the first `burst` lines like it (the same
+ * level and event, about the same subject) in a window of `windowMs` are written as they come,
+ * and the rest of the window's are held back and counted; when the window ends, the last of
+ * them is written with `repeats=N`, how many were held back (that line among them), and the
+ * next window starts. A fault that lasts so gives a few lines a minute; one that stops gives its
+ * count within a minute. The burst keeps what happens a few times a minute in order and on
+ * time: a state that changes and changes back (`quorum-lost`, then the info line
+ * `quorum-regained`), a download's retries and its failure.
  *
  * Info lines pass as they are: they say what happened to a download, at the pace users act.
  */
@@ -39,10 +42,14 @@ export interface RepeatLimitOptions {
   clock: Clock
   /** @default 60000 */
   windowMs?: number
+  /** Lines of one subject written as they come in a window, before any is held. @default 5 */
+  burst?: number
 }
 
 interface Window {
   until: number
+  /** Lines written as they came in this window. */
+  written: number
   held: number
   /** When the last line held back came: the line that says so is written later. */
   lastAt: number
@@ -58,11 +65,10 @@ export interface LimitedLogger extends Logger {
 
 export function limitRepeats(
   log: Logger,
-  { clock, windowMs = 60_000 }: RepeatLimitOptions,
+  { clock, windowMs = 60_000, burst = 5 }: RepeatLimitOptions,
 ): LimitedLogger {
   const windows = new Map<string, Window>()
   let timer: Timer | null = null
-
   let closed = false
 
   const write = (w: Window) =>
@@ -74,7 +80,8 @@ export function limitRepeats(
     )
 
   // Ends the windows that are over: what they held is written, and a subject still repeating
-  // gets a window of its own again (so one line a window); a quiet one is forgotten.
+  // gets a window of its own again (so at most `burst` lines a window, that one counted); a
+  // quiet one is forgotten.
   const sweep = () => {
     const now = clock.now()
     for (const [key, w] of windows) {
@@ -85,6 +92,7 @@ export function limitRepeats(
       }
       write(w)
       w.held = 0
+      w.written = 1
       w.until = now + windowMs
     }
     if (windows.size === 0 && timer !== null) {
@@ -100,19 +108,23 @@ export function limitRepeats(
     const subject = SUBJECT_FIELDS.map((k) => fields?.[k] ?? '').join('\u0000')
     let key = `${level}\u0000${event}\u0000${subject}`
     if (!windows.has(key) && windows.size >= MAX_KEYS) key = `${level}\u0000${event}`
+    const now = clock.now()
     const w = windows.get(key)
-    if (w && clock.now() < w.until) {
+    if (w && now < w.until) {
+      if (w.written < burst) {
+        w.written++
+        return log[level](event, fields)
+      }
       w.held++
       w.fields = fields
-      w.lastAt = clock.now()
+      w.lastAt = now
       return
     }
     // A window that ended with lines held back and no sweep yet: they are written first, so
     // that a line with `repeats=N` always stands for N lines, itself the last of them.
     if (w && w.held > 0) write(w)
-    const now = clock.now()
-    const fresh: Window = { until: now + windowMs, held: 0, lastAt: now, level, event, fields }
-    write(fresh)
+    log[level](event, fields)
+    const fresh = { until: now + windowMs, written: 1, held: 0, lastAt: now, level, event, fields }
     windows.set(key, fresh)
     timer ??= clock.setInterval(sweep, Math.max(1000, windowMs / 4))
   }

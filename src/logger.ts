@@ -81,14 +81,18 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} }
 
 /**
  * An error thrown by this node's own code where none was expected (a bug), as fields for its
- * line: the message, and where it was thrown (the stack's first frames), for a report.
+ * line: the message, and where it was thrown (the stack's first frames), for a report; for
+ * several errors together, where the first was. Only an Error has a stack: for anything else
+ * thrown there is no place to tell.
  */
 export function bugFields(err: unknown): Fields {
-  const e = err instanceof Error ? err : new Error(String(err))
-  const frames = (e.stack ?? '')
+  if (!(err instanceof Error)) return { error: String(err) }
+  const first =
+    err instanceof AggregateError && err.errors[0] instanceof Error ? err.errors[0] : err
+  const frames = (first.stack ?? '')
     .split('\n')
     .filter((l) => /^\s+at /.test(l))
     .slice(0, 3)
     .map((l) => l.trim().replace(/^at /, ''))
-  return { error: e.message, at: frames.join(' < ') || undefined }
+  return { error: err.message, thrownAt: frames.join(' < ') || undefined }
 }

@@ -87,7 +87,7 @@ export async function runNode(
           log.error('restart-aborted', {
             ...bugFields(err),
             message:
-              'restarting the node failed (a bug: please report this line); it will not be restarted here: exiting for a supervisor to restart it',
+              'restarting the node failed (a bug: please report this line); giving up: `npm run node` exits for its supervisor to restart it, a node of createNode stays down',
           })
           onGiveUp()
         })
@@ -119,7 +119,7 @@ export async function runNode(
       // Waiting for disk space is not failing: only failed starts count towards giving up.
       if (failures >= maxAttempts) {
         log.error('restart-gave-up', {
-          message: `the node failed to start again ${failures} times; exiting for a supervisor to restart it`,
+          message: `the node failed to start again ${failures} times; giving up: \`npm run node\` exits for its supervisor to restart it, a node of createNode stays down`,
         })
         return onGiveUp()
       }

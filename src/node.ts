@@ -330,7 +330,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       health,
       failed: storage.failed,
       close: () =>
-        (stopping ??= closers.closeAll().then(() => {
+        (stopping ??= closers.closeAll().finally(() => {
           log.close()
           log.info('stopped')
         })),

@@ -211,7 +211,7 @@ export class LogSync {
             this.adoptFailure = { key: theirs.key, message: err.message, since, last: now }
             this.o.logger.error('log-adopt-failed', {
               key: theirs.key.slice(0, 12),
-              from,
+              heardFrom: from,
               error: err.message,
               message:
                 'cannot move to the log the cluster is on, so what this node writes does not reach its cluster; tried again at the next advert (/healthz fails after 5 s)',

@@ -88,7 +88,7 @@ export class Housekeeper {
       this.o.log.error('sweep-failed', {
         ...bugFields(err),
         message:
-          'the sweep that purges expired downloads failed (a bug: please report this line); it is tried again each second',
+          'the sweep that purges expired downloads failed (a bug: please report this line); it is tried again at the next sweep',
       })
     }
   }

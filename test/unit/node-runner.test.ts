@@ -165,7 +165,7 @@ test('a restart that throws by itself (not a failed start) says so and gives up,
   await s.clock.tick(0)
   const [line] = s.log.events('restart-aborted')
   assert.is(line?.fields.error, 'close is not a function of a closed store')
-  assert.match(String(line?.fields.message), /will not be restarted here/)
+  assert.match(String(line?.fields.message), /giving up/)
   assert.is(gaveUp.count, 1)
   assert.is(s.starts.started.length, 1)
 })
