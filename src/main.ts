@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   try {
     runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
   } catch (err) {
+    // A log shipper reading JSON lines learns why the node did not start, too.
+    if (config.logFormat === 'json') log.error('start-failed', { error: (err as Error).message })
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)
   }

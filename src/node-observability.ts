@@ -9,6 +9,7 @@ import type { Cluster } from './cluster/cluster.ts'
 import type { LogSync } from './cluster/log-sync.ts'
 import type { RecordLog } from './store/record-log.ts'
 import type { DownloadRepository } from './store/repository.ts'
+import type { Download } from './store/record.ts'
 import { Metrics } from './metrics.ts'
 import { StatusEvents, listedEvent } from './cluster-status.ts'
 import { statusService } from './status-service.ts'
@@ -26,6 +27,8 @@ export interface ObservabilityOptions {
   logSync: LogSync
   recordLog: RecordLog
   repo: DownloadRepository
+  /** A download's state as this node can tell (the manager's `stateOf`). */
+  stateOf(d: Download): Download['state']
   running(): number
   connections(): number
   /** Whether this node is the cluster's scribe (cluster/scribe.ts). */
@@ -37,7 +40,7 @@ export interface ObservabilityOptions {
 export function observability(o: ObservabilityOptions) {
   const dataBytes = dirBytesEvery(o.config.dataDir, 5000, o.clock)
   const metrics = new Metrics({
-    downloads: () => o.repo.all(),
+    downloads: () => o.repo.all().map((d) => ({ ...d, state: o.stateOf(d) })),
     workersRunning: o.running,
     members: () => o.cluster.members(),
     logLength: () => o.recordLog.ops(),

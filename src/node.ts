@@ -169,6 +169,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       recordLog,
       repo,
       running: () => manager.running,
+      stateOf: (d) => manager.stateOf(d),
       connections: () => web.connections(),
       scribe: () => part.isScribe(),
       quorum: () => quorum.state(),

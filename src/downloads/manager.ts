@@ -273,6 +273,20 @@ export class DownloadManager implements DownloadService {
     return this.supervisor.running
   }
 
+  /**
+   * The download's state as far as this node can tell: the log's record stays `pending` while
+   * its worker runs (progress travels beside the log), so a record is `processing` here once a
+   * worker runs it here, its ticks reached this node, or a checkpoint copy of it did (the nodes
+   * next in line hold them). A worker on a node none of those reach, before its first copy, is
+   * still told as pending.
+   */
+  stateOf(d: Download): Download['state'] {
+    if (d.state !== 'pending') return d.state
+    const working =
+      this.supervisor.runs(d.id) || this.feed.started(d) || this.copies.aheadOf(d) !== null
+    return working ? 'processing' : 'pending'
+  }
+
   /** Membership changed: owners may be gone, so successors may have work to take over. */
   membershipChanged(): void {
     if (!this.closed) this.supervisor.reconcileAll()

@@ -51,6 +51,12 @@ export class ProgressFeed {
     this.notify(tick.userId)
   }
 
+  /** Whether a worker of the download's current owner has told progress here. */
+  started(d: Download): boolean {
+    const tick = this.live.get(d.id)
+    return tick !== undefined && tick.epoch >= d.epoch
+  }
+
   /** The user's download as a client should see it, with the freshest progress known here. */
   current(userId: string): DownloadView | null {
     const d = this.o.records.forUser(userId)

@@ -65,6 +65,11 @@ export class Supervisor {
     return this.workers.size
   }
 
+  /** Whether a worker of this node runs the download. */
+  runs(id: string): boolean {
+    return this.workers.has(id)
+  }
+
   /** Matches the workers of these users to the log. */
   reconcile(users: Iterable<string>): void {
     if (this.closed) return

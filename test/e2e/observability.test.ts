@@ -5,6 +5,12 @@
  * download's id follows it across the nodes.
  */
 import { test } from 'uvu'
+import { spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as assert from 'uvu/assert'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { processCluster, waitForCluster, type NodeProcess } from '../../scripts/lib/processes.ts'
@@ -70,6 +76,20 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
       async () => (await sum(c.nodes, 'pdfcluster_workers_running')) === N,
       'three workers running',
     )
+    // Running, their records say pending (progress travels beside the log): every node tells
+    // them as processing once their worker, ticks or checkpoint copies reach it.
+    await eventually(async () => {
+      const each = await Promise.all(
+        c.nodes.map(async (n) => {
+          const m = await scrape(n)
+          return [
+            value(m, 'pdfcluster_downloads', { state: 'processing' }),
+            value(m, 'pdfcluster_downloads', { state: 'pending' }),
+          ]
+        }),
+      )
+      return each.every(([processing, pending]) => processing === N && pending === 0)
+    }, 'the three running downloads told as processing on every node')
     for (const page of pages) await page.seen((d) => d?.state === 'ready', 30_000, 'ready')
     // A page is told of an outcome as its write starts; the worker counts it a moment after
     // (its write resolves once the view has been read past it).
@@ -146,6 +166,47 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
     assert.ok(events.has(`${successor.name} ready`), [...events].join(', '))
   } finally {
     await c.teardown()
+  }
+})
+
+test('a node that cannot start says why in a JSON line too, for a log shipper', async () => {
+  const busy = createServer().listen(0, '127.0.0.1')
+  await once(busy, 'listening')
+  const port = (busy.address() as AddressInfo).port
+  const dir = await mkdtemp(join(tmpdir(), 'pdf-cluster-json-start-'))
+  try {
+    const run = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/main.ts',
+        '--log-format',
+        'json',
+        '--port',
+        String(port),
+        '--dht-port',
+        '0',
+        '--data',
+        dir,
+        '--secret',
+        'json-start-test',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    )
+    assert.is(run.status, 1)
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+    const failed = lines.find((l) => l.event === 'start-failed')
+    assert.ok(failed, run.stdout)
+    assert.is(failed!.level, 'error')
+    assert.match(String(failed!.error), /cannot listen on 127\.0\.0\.1:\d+: listen EADDRINUSE/)
+    assert.match(run.stderr, /^error: cannot listen/m, 'and the plain line on stderr, as before')
+  } finally {
+    busy.close()
+    await rm(dir, { recursive: true, force: true })
   }
 })
 

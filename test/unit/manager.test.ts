@@ -274,6 +274,35 @@ test('a dismissal clears the download and cancels its worker; a shut-down manage
   await rejects(() => s.manager.request('u2'), /shutting down/)
 })
 
+test('a running download whose record says pending is told as processing here once a worker, a tick or a copy shows it (the state gauge)', async () => {
+  const s = setup()
+  const mine = await s.manager.request('u1')
+  const record = () => s.repo.get(mine.id)!
+  const run = await s.generator.next()
+  assert.is(record().state, 'pending', 'no write for a start')
+  assert.is(s.manager.stateOf(record()), 'processing', 'a worker runs it here')
+  run.report(5)
+  // Another owner's: pending until its ticks or a checkpoint copy reach this node.
+  const theirs = download({ id: 'dl2', userId: 'u2', owner: 'n2-id', ownerName: 'n2', epoch: 2 })
+  const ticked = download({ id: 'dl3', userId: 'u3', owner: 'n3-id', ownerName: 'n3', epoch: 1 })
+  for (const d of [theirs, ticked])
+    await s.repo.insert({
+      ...d,
+      expiresAt: s.clock.now() + 30_000,
+      createdAt: s.clock.now(),
+      updatedAt: s.clock.now(),
+    })
+  assert.is(s.manager.stateOf(theirs), 'pending')
+  s.relay.emit('checkpoint', { id: 'dl2', userId: 'u2', epoch: 1, progress: 30, checkpoint: null })
+  assert.is(s.manager.stateOf(theirs), 'pending', 'a copy of a replaced owner says nothing')
+  s.relay.emit('checkpoint', { id: 'dl2', userId: 'u2', epoch: 2, progress: 30, checkpoint: null })
+  assert.is(s.manager.stateOf(theirs), 'processing')
+  s.relay.emit('progress', { id: 'dl3', userId: 'u3', epoch: 1, progress: 12, at: s.clock.now() })
+  assert.is(s.manager.stateOf(ticked), 'processing')
+  assert.is(s.manager.stateOf({ ...ticked, state: 'ready' }), 'ready')
+  await s.manager.close()
+})
+
 test('a member that comes back is sent the copies held here of its own downloads’ checkpoints, ahead of the log', async () => {
   const s = setup()
   const theirs = download({ userId: 'u1', owner: 'n2-id', ownerName: 'n2', epoch: 2 })
