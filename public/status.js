@@ -125,6 +125,12 @@ function render(status) {
         cut.title = `Reaches ${n.quorum.reachable} of ${n.quorum.voters} members, needs ${n.quorum.needed}: runs no downloads and refuses new ones`
         state.append(' ', cut)
       }
+      if (n.diskLow && n.status !== 'dead' && n.status !== 'left') {
+        const low = cell('span', 'disk low', 'badge badge--cut-off')
+        low.title =
+          'Its disk is below its reserve (--min-free-mb): its workers are paused and new downloads go to other members'
+        state.append(' ', low)
+      }
       row.append(
         name,
         state,

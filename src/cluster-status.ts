@@ -36,6 +36,11 @@ export interface NodeSelf {
    * downloads. Absent from a node of an earlier version.
    */
   quorum?: { ok: boolean; reachable: number; voters: number; needed: number }
+  /**
+   * Its disk is below its reserve (--min-free-mb): its workers are paused and it takes no new
+   * downloads. Absent when it is not, and from a node of an earlier version.
+   */
+  diskLow?: true
   dataBytes: number | null
   events: StatusEvent[]
 }
@@ -54,6 +59,8 @@ export interface StatusRow {
   scribe: boolean | null
   /** Null when the node could not be asked (or did not say). */
   quorum: NodeSelf['quorum'] | null
+  /** Whether its disk is low, as it said (false when it could not be asked). */
+  diskLow: boolean
   dataBytes: number | null
 }
 
@@ -145,6 +152,7 @@ export function mergeStatus(
         logLength: self?.logLength ?? null,
         scribe: self?.scribe ?? null,
         quorum: self?.quorum ?? null,
+        diskLow: self?.diskLow === true,
         dataBytes: self?.dataBytes ?? null,
       }
     })
@@ -224,6 +232,7 @@ export function parseNodeSelf(v: unknown): NodeSelf | null {
     logLength: o.logLength,
     scribe: o.scribe === true,
     ...(quorum && { quorum }),
+    ...(o.diskLow === true && { diskLow: true as const }),
     dataBytes: o.dataBytes as number | null,
     events,
   }

@@ -42,6 +42,8 @@ export interface ClusterPartOptions {
   compactIdleMs?: number
   /** The job this node runs, told to the others (a mismatch is logged). */
   job?: string
+  /** Whether this node takes no new downloads now (its disk is low), told to the others. */
+  full?: () => boolean
 }
 
 export interface ClusterPart {
@@ -100,6 +102,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     // The quorum is made below; the cluster asks only once started.
     mayDeclareDead: () => quorum.holds(),
     job: o.job,
+    full: o.full,
     log,
   })
   closers.add('cluster', cluster, (c) => c.close())

@@ -35,6 +35,8 @@ export interface ObservabilityOptions {
   scribe(): boolean
   /** Whether it reaches its quorum (cluster/quorum-watch.ts). */
   quorum(): QuorumState
+  /** Whether its disk is below its reserve (disk-space.ts). */
+  diskLow(): boolean
 }
 
 export function observability(o: ObservabilityOptions) {
@@ -82,6 +84,7 @@ export function observability(o: ObservabilityOptions) {
       logLength: o.recordLog.ops(),
       scribe: o.scribe(),
       quorum: o.quorum(),
+      ...(o.diskLow() && { diskLow: true as const }),
     }),
     dataBytes,
     events,

@@ -155,6 +155,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       protocol: deps.protocol,
       compactIdleMs: deps.compactIdleMs,
       job: ownJob?.name ?? config.generator,
+      full: () => disk.state.low,
     })
     const { cluster, relay, rejoin, quorum } = part
     files.attach(new FileTransfer(part.transport, { files, clock, log }))
@@ -173,10 +174,17 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       connections: () => web.connections(),
       scribe: () => part.isScribe(),
       quorum: () => quorum.state(),
+      diskLow: () => disk.state.low,
     })
     const { metrics } = seen
 
-    const placement = new Placement({ self, members: () => cluster.members(), rejoin, quorum })
+    const placement = new Placement({
+      self,
+      members: () => cluster.members(),
+      rejoin,
+      quorum,
+      takesWork: (id) => cluster.takesWork(id),
+    })
     const manager: DownloadManager = new DownloadManager({
       observer: seen.observer,
       repo,

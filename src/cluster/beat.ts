@@ -25,6 +25,11 @@ export interface Beat {
    * a datagram, it may; replayed, it would) says nothing new and is dropped.
    */
   seq?: number
+  /**
+   * The sender takes no new downloads now (its disk is below its reserve): new ones go to
+   * another member (placement.ts). Absent from older nodes, and when it does.
+   */
+  full?: true
 }
 
 /** A beat as received, or null if it is not one. */
@@ -66,5 +71,6 @@ export function parseBeat(v: unknown): Beat | null {
     echo,
     ...(job !== undefined && { job }),
     ...(seq !== undefined && { seq }),
+    ...(o.full === true && { full: true as const }),
   }
 }

@@ -66,6 +66,8 @@ export interface ClusterOptions {
   mayDeclareDead?: () => boolean
   /** The job this node runs (its generator's name), told to the others in every beat. */
   job?: string
+  /** Whether this node takes no new downloads now (its disk is low), told in every beat. */
+  full?: () => boolean
   log: Logger
 }
 
@@ -84,6 +86,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   /** Round trips from the echoes in members' beats (heartbeat-echo.ts). */
   private readonly echoes: HeartbeatEcho
   private readonly heardDirectly = new Map<string, number>()
+  /** Members whose last beat said they take no new downloads (Beat.full). */
+  private readonly full = new Set<string>()
   /** Cluster time, from the members' clocks as their heartbeats report them. */
   readonly time: ClusterTime
   private timer: Timer | null = null
@@ -231,7 +235,17 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       heard: this.detector.ages(now),
       echo: this.echoes.echo(now),
       ...(this.o.job !== undefined && { job: this.o.job }),
+      ...(this.o.full?.() && { full: true as const }),
     }
+  }
+
+  /**
+   * Whether a member takes new downloads, as its own last beat said (a member that said
+   * nothing, an older node, does). Each node's view: a new download's owner is written in its
+   * record, so two views need not agree.
+   */
+  takesWork(id: string): boolean {
+    return !this.full.has(id)
   }
 
   /**
@@ -288,6 +302,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       this.detector.reset(beat.self.id, now)
     this.detector.heard(beat.self.id, now)
     this.heardDirectly.set(beat.self.id, now)
+    if (beat.full) this.full.add(beat.self.id)
+    else this.full.delete(beat.self.id)
     this.merge(beat.self)
     // A late beat of a member that has since left must not bring its clock back.
     const sender = this.membership.get(beat.self.id)

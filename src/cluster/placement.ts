@@ -21,6 +21,8 @@ export interface PlacementOptions {
   rejoin: { ready(): boolean; unheardOwnerGone(): boolean }
   /** Whether this node reaches enough of its cluster to act for it (quorum-watch.ts). */
   quorum?: { mayAct(): boolean; settled(): Promise<boolean> }
+  /** Whether a member takes new downloads (cluster.ts, from its beats). @default all do */
+  takesWork?: (id: string) => boolean
 }
 
 export class Placement {
@@ -45,13 +47,18 @@ export class Placement {
     return m ? { id: m.id, name: m.name } : null
   }
 
-  /** The owner of a new download for this user. */
+  /**
+   * The owner of a new download for this user: the first alive member in its ranking that
+   * takes work (one whose disk is low says it does not, and its workers are paused); if none
+   * does, the first alive one, whose refusal then says why.
+   */
   ownerFor(userId: string): NodeRef {
     const alive = this.o
       .members()
       .filter((m) => m.status === 'alive')
       .map((m) => m.id)
-    return this.ref(owner(userId, alive)) ?? this.o.self
+    const taking = alive.filter((id) => this.o.takesWork?.(id) ?? true)
+    return this.ref(owner(userId, taking.length > 0 ? taking : alive)) ?? this.o.self
   }
 
   /** Is the node that owns this download gone (dead, left, or not back since a restart)? */

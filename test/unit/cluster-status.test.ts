@@ -37,18 +37,25 @@ test('each member is shown with its own figures, or without when it did not answ
     [member('n2'), member('n1'), member('n3', 'dead', 2), member('n10')],
     new Map([
       ['n1', self('n1')],
-      ['n2', self('n2', { running: 3, scribe: true, quorum: cut })],
+      ['n2', self('n2', { running: 3, scribe: true, quorum: cut, diskLow: true })],
     ]),
   )
   assert.equal(
-    status.nodes.map((n) => [n.name, n.status, n.running, n.scribe, n.quorum?.ok ?? null]),
+    status.nodes.map((n) => [
+      n.name,
+      n.status,
+      n.running,
+      n.scribe,
+      n.quorum?.ok ?? null,
+      n.diskLow,
+    ]),
     [
-      ['n1', 'alive', 1, false, null],
-      ['n2', 'alive', 3, true, false],
-      ['n3', 'dead', null, null, null],
-      ['n10', 'alive', null, null, null],
+      ['n1', 'alive', 1, false, null, false],
+      ['n2', 'alive', 3, true, false, true],
+      ['n3', 'dead', null, null, null, false],
+      ['n10', 'alive', null, null, null, false],
     ],
-    'in name order, numbers as numbers; a node cut off says so',
+    'in name order, numbers as numbers; a node cut off, or short of disk, says so',
   )
   assert.is(status.servedBy, 'n1')
 })
@@ -121,6 +128,10 @@ test('what a peer says of itself is checked before it is shown', () => {
     undefined,
     'a quorum that does not read is not shown',
   )
+  // A member whose disk is low says so; anything but true is not.
+  assert.is(parseNodeSelf({ ...self('n1'), diskLow: true })?.diskLow, true)
+  assert.is(parseNodeSelf({ ...self('n1'), diskLow: 'yes' })?.diskLow, undefined)
+  assert.is(parseNodeSelf(self('n1'))?.diskLow, undefined)
 })
 
 test('a node lists as joined only a member that started after it, and one heard of before as back: at its own start it is the one joining', () => {

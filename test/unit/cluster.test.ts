@@ -8,7 +8,7 @@ import { recordingLogger } from '../helpers/recording-logger.ts'
 
 const TIMINGS = { heartbeatMs: 100, suspectAfterMs: 500, suspicionMs: 300 }
 
-function member(name: string, clock: Clock, job?: string) {
+function member(name: string, clock: Clock, job?: string, full?: () => boolean) {
   const transport = new MemoryTransport(name)
   const log = recordingLogger()
   const cluster = new Cluster({
@@ -18,6 +18,7 @@ function member(name: string, clock: Clock, job?: string) {
     clock,
     log,
     ...(job && { job }),
+    ...(full && { full }),
   })
   return { name, transport, log, cluster }
 }
@@ -228,6 +229,24 @@ test('a member running another job is named once, with both jobs; the same job s
   )
   assert.is(b.log.entries.filter((e) => e.event === 'job-mismatch').length, 0)
   for (const n of [a, b, c]) n.cluster.close()
+})
+
+test('a member whose disk is low says so in its beats: the others see it take no new work, and take it again once it says so', async () => {
+  const clock = fakeClock()
+  let low = false
+  const [a, b] = [member('n1', clock), member('n2', clock, undefined, () => low)]
+  connect(a.transport, b.transport)
+  for (const n of [a, b]) n.cluster.start()
+  await clock.tick(300)
+  assert.ok(a.cluster.takesWork('id-n2'))
+  low = true
+  await clock.tick(300)
+  assert.not.ok(a.cluster.takesWork('id-n2'))
+  assert.ok(b.cluster.takesWork('id-n1'), 'n1 said nothing of the kind')
+  low = false
+  await clock.tick(300)
+  assert.ok(a.cluster.takesWork('id-n2'))
+  for (const n of [a, b]) n.cluster.close()
 })
 
 test.run()

@@ -12,11 +12,16 @@ const member = (id: string, status: Status = 'alive'): Member => ({
   status,
 })
 
-function placement(members: Member[], rejoin = { ready: true, unheardGone: true }) {
+function placement(
+  members: Member[],
+  rejoin = { ready: true, unheardGone: true },
+  full = new Set<string>(),
+) {
   return new Placement({
     self: { id: 'a', name: 'A' },
     members: () => members,
     rejoin: { ready: () => rejoin.ready, unheardOwnerGone: () => rejoin.unheardGone },
+    takesWork: (id) => !full.has(id),
   })
 }
 
@@ -37,6 +42,16 @@ test('a new download goes to the first alive member of the user’s ranking', ()
   })
   // A suspected member takes no new work; the next in the ranking does.
   assert.is(placement([member('a'), member('b', 'suspect'), member('c')]).ownerFor(user).id, 'c')
+})
+
+test('a member whose disk is low takes no new download: the next in the ranking does, unless none takes work', () => {
+  const user = userRanked('b', 'c')
+  const all = [member('a'), member('b'), member('c')]
+  const ready = { ready: true, unheardGone: true }
+  assert.is(placement(all, ready, new Set(['b'])).ownerFor(user).id, 'c')
+  assert.is(placement(all, ready, new Set(['b', 'c'])).ownerFor(user).id, 'a')
+  // None takes work: the first alive, whose refusal says why.
+  assert.is(placement(all, ready, new Set(['a', 'b', 'c'])).ownerFor(user).id, 'b')
 })
 
 test('with nobody else alive, a new download stays on this node', () => {

@@ -1,0 +1,51 @@
+/**
+ * A member whose disk is below its reserve pauses its workers and refuses requests made to it;
+ * its peers must not hand it new downloads either, which would wait there, pending, with
+ * nothing said anywhere (an operator's trial). It says so in its heartbeats, and the others
+ * place new downloads on the next member of each user's ranking until it has room again.
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createCluster } from '../helpers/cluster.ts'
+import { rank } from '../../src/cluster/rendezvous.ts'
+import type { RunningNode } from '../../src/node.ts'
+
+const MB = 1024 * 1024
+
+test('new downloads go past a member whose disk is low, and to it again once it has room', async () => {
+  const disk = { free: 1 * MB }
+  // n3's disk is under its reserve (64 MB by default) from the start.
+  const c = await createCluster(3, { workMs: 300 }, (i) =>
+    i === 2 ? { freeBytes: async () => disk.free } : {},
+  )
+  try {
+    await c.oneLog()
+    const [n1, , n3] = c.nodes as RunningNode[]
+    const ids = c.nodes.map((n) => n.id)
+    // Users whose ranking puts n3 first: without the beat's word they would all be its.
+    const users: string[] = []
+    for (let i = 0; users.length < 4; i++)
+      if (rank(`user-${i}`, ids)[0] === n3!.id) users.push(`user-${i}`)
+    for (const user of users) {
+      const d = await n1!.manager.request(user)
+      assert.is.not(d.owner, n3!.id, `${user}'s download placed on the member with a low disk`)
+      assert.is(d.owner, rank(user, ids)[1], 'the next of its ranking')
+    }
+    for (const user of users) await n1!.manager.dismiss(user)
+
+    // Room again: n3 says so in its next beats and takes its users' downloads.
+    disk.free = 10_000 * MB
+    const user = users[0]!
+    for (let k = 0; ; k++) {
+      const d = await n1!.manager.request(user)
+      await n1!.manager.dismiss(user)
+      if (d.owner === n3!.id) break
+      if (k > 50) assert.unreachable('n3 never took work again')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  } finally {
+    await c.teardown()
+  }
+})
+
+test.run()
