@@ -10,12 +10,34 @@ import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock, Timer } from './clock.ts'
 
+/** Space comes back only with this margin over the reserve, so the state does not flap. */
+const RECOVER_FACTOR = 1.5
+
 /** Free bytes of the file system holding `dir`, for a non-root user. */
 export type FreeBytes = (dir: string) => Promise<number>
 
 export const freeBytes: FreeBytes = async (dir) => {
   const s = await statfs(dir)
   return s.bavail * s.bsize
+}
+
+/** The size of the file system holding `dir`. */
+export async function totalBytes(dir: string): Promise<number> {
+  const s = await statfs(dir)
+  return s.blocks * s.bsize
+}
+
+/**
+ * What the `disk-low` line says: what the node does, and when it resumes; or, on a file
+ * system too small ever to have that much free (a 40 MB volume under the default 64 MB
+ * reserve, a tester's), that it never will and what to change.
+ */
+export function diskLowMessage(minFreeMb: number, totalMb: number | null): string {
+  const resumeMb = Math.round(minFreeMb * RECOVER_FACTOR)
+  const what = `below --min-free-mb (${minFreeMb} MB): new downloads are refused and workers paused`
+  if (totalMb !== null && totalMb < resumeMb)
+    return `${what}, and this file system holds ${totalMb} MB in all, so it will never have the ${resumeMb} MB free they need to resume: give the node a larger one, or a --min-free-mb of at most ${Math.floor(totalMb / (2 * RECOVER_FACTOR))}`
+  return `${what} until free space is back above ${resumeMb} MB`
 }
 
 /**
@@ -62,9 +84,6 @@ export interface DiskSpaceOptions {
   onChange(low: boolean, free: number): void
   onError(err: Error): void
 }
-
-/** Space comes back only with this margin over the reserve, so the state does not flap. */
-const RECOVER_FACTOR = 1.5
 
 export class DiskSpace {
   private low = false

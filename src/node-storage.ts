@@ -9,7 +9,7 @@ import type { Config } from './config.ts'
 import type { Clock } from './clock.ts'
 import type { Fields, Logger } from './logger.ts'
 import type { Closers } from './closers.ts'
-import { DiskSpace, dirBytes, type FreeBytes } from './disk-space.ts'
+import { DiskSpace, dirBytes, diskLowMessage, totalBytes, type FreeBytes } from './disk-space.ts'
 import { describeError, type HealthSignals } from './health.ts'
 import { RecordLog } from './store/record-log.ts'
 import type { RecordTable } from './store/record-table.ts'
@@ -123,6 +123,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     problem = next
     listener(next)
   }
+  // Measured once: a file system smaller than the reserve's margin is told at its first low.
+  const totalMb = o.freeBytes ? null : await totalBytes(dir).then(mb, () => null)
   const disk = new DiskSpace({
     dir,
     reserveBytes: config.minFreeMb * 1024 * 1024,
@@ -133,7 +135,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
         log.error('disk-low', {
           freeMb: mb(free),
           dir,
-          message: `below --min-free-mb (${config.minFreeMb} MB): new downloads are refused and workers paused until free space is back above ${Math.round(config.minFreeMb * 1.5)} MB`,
+          message: diskLowMessage(config.minFreeMb, totalMb),
         })
       else log.info('disk-ok', { freeMb: mb(free) })
       if (!recordLog.failure()) tell(low ? 'low' : null)

@@ -28,11 +28,19 @@ export interface AloneWatchOptions {
 export function watchAlone(o: AloneWatchOptions): () => void {
   const timer = o.clock.setTimeout(() => {
     if (o.met()) return
-    // Restarted: its cluster was found before, so the secret and the bootstrap were right.
+    const where = {
+      secret: o.secretFrom,
+      bootstrap: o.bootstrap.map(({ host, port }) => `${host}:${port}`).join(','),
+      ...(o.registry && { registry: o.registry }),
+      dhtPort: o.dhtPort,
+    }
+    // Restarted: its cluster was found before. Most likely they are down; but a restart may
+    // also have come with another secret or bootstrap (a tester's did), so both are named.
     const before = o.knownBefore?.() ?? []
     if (before.length > 0) {
       o.log.warn('alone', {
-        message: `none of the members this node knew before has answered yet (${before.join(', ')}): still looking; they may be down`,
+        message: `none of the members this node knew before has answered yet (${before.join(', ')}): still looking; they may be down, or, if they are up, this node's secret or bootstrap is not theirs (changed since its last run?)`,
+        ...where,
       })
       return
     }
@@ -41,10 +49,7 @@ export function watchAlone(o: AloneWatchOptions): () => void {
         'no other node found: nodes join one cluster only with the same secret, through a ' +
         '--bootstrap they can reach, with their DHT ports open to each other; alone, this node ' +
         'works by itself',
-      secret: o.secretFrom,
-      bootstrap: o.bootstrap.map(({ host, port }) => `${host}:${port}`).join(','),
-      ...(o.registry && { registry: o.registry }),
-      dhtPort: o.dhtPort,
+      ...where,
     })
   }, o.afterMs ?? 5000)
   return () => o.clock.clearTimeout(timer)

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { DiskSpace } from '../../src/disk-space.ts'
+import { DiskSpace, diskLowMessage } from '../../src/disk-space.ts'
 import { fakeClock } from '../helpers/clock.ts'
 
 const MB = 1024 * 1024
@@ -47,6 +47,19 @@ test('a failed measure is reported and changes nothing', async () => {
   assert.equal(s.errors, ['EIO'])
   assert.is(s.space.state.low, false)
   s.space.stop()
+})
+
+test('the disk-low line says when the node resumes, or that its file system is too small ever to', () => {
+  assert.is(
+    diskLowMessage(64, 100_000),
+    'below --min-free-mb (64 MB): new downloads are refused and workers paused until free space is back above 96 MB',
+  )
+  assert.is(diskLowMessage(64, null), diskLowMessage(64, 100_000), 'size unknown: as usual')
+  // A 40 MB volume under the default reserve: it can never have 96 MB free.
+  assert.match(
+    diskLowMessage(64, 40),
+    /this file system holds 40 MB in all, so it will never have the 96 MB free they need to resume: give the node a larger one, or a --min-free-mb of at most 13$/,
+  )
 })
 
 test.run()
