@@ -74,18 +74,28 @@ export function healthProblems(s: HealthSignals): string[] {
 export interface WarningSignals {
   /** Members (this node among them if `self`) whose clocks are off cluster time. */
   skewedClocks: { name: string; aheadMs: number; self: boolean }[]
+  /** This node's quorum (cluster/quorum.ts); absent where none is kept. */
+  quorum?: QuorumState
 }
 
 /**
  * What is wrong but does not stop the node: /healthz lists these and still answers 200. A
- * skewed clock is one: records use cluster time whatever the machine's clock says.
+ * skewed clock is one: records use cluster time whatever the machine's clock says. A quorum
+ * with no member to spare is another: one more lost and this node stops (a tester killed a
+ * member and saw nothing but info lines).
  */
 export function healthWarnings(s: WarningSignals): string[] {
-  return s.skewedClocks.map(({ name, aheadMs, self }) =>
+  const warnings = s.skewedClocks.map(({ name, aheadMs, self }) =>
     self
       ? `this node's clock is ${describeSkew(aheadMs)} the cluster's: records use the cluster's time, but fix this machine's clock (NTP)`
       : `${name}'s clock is ${describeSkew(aheadMs)} the cluster's`,
   )
+  const q = s.quorum
+  if (q && q.ok && q.voters > 1 && q.reachable === q.needed)
+    warnings.push(
+      `no member to spare: ${describeQuorum(q)}; one more out of reach and it is cut off, and stops its downloads`,
+    )
+  return warnings
 }
 
 /**

@@ -151,6 +151,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     voters: () => known.ids(),
     reaches: (member) => cluster.reaches(member),
     silentMs: (member) => cluster.silentMs(member),
+    nameOf: (member) => cluster.member(member)?.name,
     statusOf: (member) => cluster.member(member)?.status,
     forget: (member) => known.forget(member),
     forgetDeadMs: config.forgetDeadMs,

@@ -223,7 +223,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       return {
         ok: problems.length === 0,
         problems,
-        warnings: healthWarnings({ skewedClocks: cluster.skewedClocks() }),
+        warnings: healthWarnings({ skewedClocks: cluster.skewedClocks(), quorum: quorumNow }),
         id,
         name: config.name,
         uptimeMs: clock.now() - started,

@@ -20,6 +20,8 @@ export interface QuorumWatchOptions {
   reaches(id: string): boolean
   /** How long ago the member was last heard directly (null: never), for the log. */
   silentMs?(id: string): number | null
+  /** The member's name, for the log (its id's start when unknown). */
+  nameOf?(id: string): string | undefined
   /** The member's status in this node's view; undefined if not heard of since the start. */
   statusOf(id: string): Status | undefined
   /** Stops counting a member. */
@@ -224,7 +226,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   private silences(): Record<string, string | number> {
     const silent = this.o
       .voters()
-      .map((id) => `${id.slice(0, 8)}:${this.o.silentMs?.(id) ?? 'never'}`)
+      .map((id) => `${this.o.nameOf?.(id) ?? id.slice(0, 8)}:${this.o.silentMs?.(id) ?? 'never'}`)
       .join(',')
     const stalled = this.o.clock.now() - this.stalledAt
     return {

@@ -1,6 +1,11 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { describeError, healthProblems, type HealthSignals } from '../../src/health.ts'
+import {
+  describeError,
+  healthProblems,
+  healthWarnings,
+  type HealthSignals,
+} from '../../src/health.ts'
 
 const MB = 1024 * 1024
 const fine: HealthSignals = {
@@ -58,6 +63,20 @@ test('a node that cannot move to its cluster’s log is a problem once it has fa
   assert.equal(healthProblems({ ...fine, adopt: { ...adopt, forMs: 12_400 } }), [
     "cannot move to its cluster's log (abababababab) for 12 s: STORAGE_EMPTY: No Hypercore is stored here; what it writes does not reach its cluster",
   ])
+})
+
+test('a quorum with no member to spare is a warning, not a problem; one with a member to spare, or alone, is nothing', () => {
+  const at = (reachable: number, voters: number, needed: number) =>
+    healthWarnings({
+      skewedClocks: [],
+      quorum: { ok: reachable >= needed, reachable, voters, needed },
+    })
+  assert.equal(at(3, 3, 2), [])
+  assert.equal(at(1, 1, 1), [], 'a node alone has nobody to lose')
+  assert.equal(at(2, 3, 2), [
+    "no member to spare: this node reaches 2 of the cluster's 3 members and needs 2 (--quorum); one more out of reach and it is cut off, and stops its downloads",
+  ])
+  assert.equal(at(1, 3, 2), [], 'cut off already: a problem, said by healthProblems')
 })
 
 test.run()

@@ -54,6 +54,8 @@ function members(
       selfId: id,
       voters: () => [...voters],
       reaches: (m) => cluster.reaches(m),
+      silentMs: (m) => cluster.silentMs(m),
+      nameOf: (m) => cluster.member(m)?.name,
       statusOf: (m) => cluster.member(m)?.status,
       forget: (m) => voters.delete(m),
       forgetDeadMs,
@@ -141,6 +143,11 @@ test('a member cut off from two others stops before they declare it dead, and th
   assert.match(
     String(n3.log.events('quorum-lost')[0]?.fields.message),
     /reaches 1 of .* 3 .* needs 2/,
+  )
+  // Who went silent, by name: an operator knows n1 and n2, not their ids.
+  assert.match(
+    String(n3.log.events('quorum-lost')[0]?.fields.silentMs),
+    /^(n1:\d+,n2:\d+|n2:\d+,n1:\d+)$/,
   )
   for (const n of [n1, n2]) {
     assert.equal(n.lost, [], `${n.name} never lost its quorum`)
