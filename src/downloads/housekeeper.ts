@@ -20,6 +20,11 @@ export interface HousekeeperOptions {
   files: Pick<FileStore, 'prefetch' | 'remove'>
   /** Whether this node keeps a copy of this ready download's file. */
   keepsCopy(d: Download): boolean
+  /**
+   * Whether this node may copy files now: not while its disk is low (each copy would fail for
+   * want of space, and say so, one line a file). @default always
+   */
+  mayCopy?: () => boolean
   /** The live members, as a string that changes whenever they do. */
   liveMembers(): string
   clock: Clock
@@ -46,8 +51,15 @@ export class Housekeeper {
   /** Starts copying a ready download's file here, once, if this node keeps a copy of it. */
   prefetch(d: Download | null): void {
     if (!d?.file || this.prefetched.has(d.id) || !this.o.keepsCopy(d)) return
+    if (!(this.o.mayCopy?.() ?? true)) return
     this.prefetched.add(d.id)
     this.o.files.prefetch(d.file)
+  }
+
+  /** Asks again for every file this node keeps (its disk has room again). */
+  copyAgain(): void {
+    this.prefetched.clear()
+    for (const d of this.o.records.all()) this.prefetch(d)
   }
 
   /** Purges what expired, then lets the manager reconcile. A failure is logged, never thrown. */
@@ -102,8 +114,7 @@ export class Housekeeper {
     const members = this.o.liveMembers()
     if (members === this.members) return
     this.members = members
-    this.prefetched.clear()
-    for (const d of this.o.records.all()) this.prefetch(d)
+    this.copyAgain()
   }
 
   stop(): void {

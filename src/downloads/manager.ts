@@ -139,6 +139,7 @@ export class DownloadManager implements DownloadService {
           o.fileCopies,
         ),
       liveMembers: () => o.placement.liveIds().join(),
+      mayCopy: () => this.storageProblem === null,
       clock,
       intervalMs: purgeIntervalMs,
       log,
@@ -317,7 +318,11 @@ export class DownloadManager implements DownloadService {
     const was = this.storageProblem
     this.storageProblem = problem
     if (problem && !was) this.supervisor.pause()
-    else if (!problem) this.supervisor.resume()
+    else if (!problem) {
+      this.supervisor.resume()
+      // The copies of files this node keeps, skipped while it had no room.
+      this.housekeeper.copyAgain()
+    }
   }
 
   /**

@@ -11,13 +11,19 @@ import type { Released } from '../../src/store/record-table.ts'
 const file = { ...FILE_REF, filename: 'report.pdf', contentType: 'application/pdf' }
 
 /** A housekeeper over these records, keeping the files of the users in `keeps`. */
-function keeper(records: Download[], keeps: Set<string>, live: { ids: string }) {
+function keeper(
+  records: Download[],
+  keeps: Set<string>,
+  live: { ids: string },
+  room = { ok: true },
+) {
   const clock = fakeClock()
   const prefetched: FileRef[] = []
   const h = new Housekeeper({
     records: { purge: () => [], all: () => records, now: () => clock.now() },
     files: { prefetch: (ref) => void prefetched.push(ref), remove: async () => {} },
     keepsCopy: (d) => keeps.has(d.userId),
+    mayCopy: () => room.ok,
     liveMembers: () => live.ids,
     clock,
     intervalMs: 1000,
@@ -37,6 +43,17 @@ test('a ready file is copied here only if this node keeps a copy of it, and once
   h.prefetch(other)
   h.prefetch(download({ userId: 'u1', state: 'processing' }))
   h.prefetch(null)
+  assert.equal(prefetched, [file])
+})
+
+test('no file is copied while the disk is low; once there is room, what was skipped is', () => {
+  const kept = download({ userId: 'u1', state: 'ready', file })
+  const room = { ok: false }
+  const { h, prefetched } = keeper([kept], new Set(['u1']), { ids: 'a,b,c' }, room)
+  h.prefetch(kept)
+  assert.equal(prefetched, [], 'each copy would fail for want of space')
+  room.ok = true
+  h.copyAgain()
   assert.equal(prefetched, [file])
 })
 
