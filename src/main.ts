@@ -36,9 +36,18 @@ async function main(): Promise<void> {
       message: 'a promise failed with nobody to handle it (a bug: please report this line)',
     }),
   )
+  // Stopped while it starts (its store opening, its log read): said, rather than gone silently.
+  const whileStarting = (signal: string) => {
+    log.info('stopping', { signal, message: 'stopped while starting' })
+    process.exit(1)
+  }
+  process.once('SIGINT', whileStarting)
+  process.once('SIGTERM', whileStarting)
   let runner
   try {
     runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
+    process.off('SIGINT', whileStarting)
+    process.off('SIGTERM', whileStarting)
   } catch (err) {
     // A log shipper reading JSON lines learns why the node did not start, too.
     if (config.logFormat === 'json') log.error('start-failed', { error: (err as Error).message })

@@ -42,12 +42,6 @@ const RETRY_MAX_MS = 200
 /** How long one request to peers for a block of the view may wait. */
 const FETCH_TIMEOUT_MS = 2000
 
-/** Whether a promise has settled, without waiting for it. */
-function isSettled(p: Promise<unknown>): Promise<boolean> {
-  const pending = {}
-  return Promise.race([p.then(() => true), Promise.resolve(pending)]).then((v) => v !== pending)
-}
-
 export class ViewReader {
   /** Keys of the writers admitted by the view's operations (the creator is not among them). */
   readonly writers = new Set<string>()
@@ -156,7 +150,7 @@ export class ViewReader {
   private async readLocal(index: number): Promise<{ value: unknown } | null> {
     let waitMs = RETRY_FIRST_MS
     let told = false
-    let fetching: Promise<unknown> | null = null
+    let fetching: { got: Promise<unknown>; settled: boolean } | null = null
     for (;;) {
       const value = await this.view.get(index, { wait: false })
       if (value !== null) return this.found(index, value, told)
@@ -171,14 +165,33 @@ export class ViewReader {
       }
       // A fast-forwarded view holds blocks only peers have: ask them, one request at a time,
       // and never wait on that alone (with no peer to answer it would never return).
-      fetching ??= this.view.get(index, { timeout: FETCH_TIMEOUT_MS }).then(
-        (v) => v,
-        () => null,
-      )
-      const pending = fetching
-      const got = await Promise.race([pending, delay(this.clock, waitMs).then(() => null)])
+      if (!fetching) {
+        const f: { got: Promise<unknown>; settled: boolean } = {
+          got: Promise.resolve(),
+          settled: false,
+        }
+        f.got = this.view
+          .get(index, { timeout: FETCH_TIMEOUT_MS })
+          .then(
+            (v) => v,
+            () => null,
+          )
+          .finally(() => (f.settled = true))
+        fetching = f
+      }
+      const pause = delay(this.clock, waitMs)
+      const got = await Promise.race([fetching.got, pause.then(() => null)])
       if (got !== null && got !== undefined) return this.found(index, got, told)
-      if (await isSettled(pending)) fetching = null
+      // A fetch that failed (no peer yet, a timeout, a session autobase moved) is asked again,
+      // after the pause: not before, or this loop would be one of settled promises only, which
+      // holds the event loop and a core for good. It was: the check of whether the fetch had
+      // settled always said no, so a fetch failed once was raced again and again (a tester's
+      // node, restarted on a view fast-forwarded before its blocks came, answered nothing,
+      // logged nothing and ignored SIGTERM).
+      if (fetching.settled) {
+        fetching = null
+        await pause
+      }
       waitMs = Math.min(RETRY_MAX_MS, waitMs * 2)
     }
   }

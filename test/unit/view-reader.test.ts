@@ -108,6 +108,32 @@ test('a block only peers hold (a fast-forwarded view) is fetched from them', asy
   assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
 })
 
+test('a fetch that fails at once (no peer, a session moved) is tried again at the reader’s pace, not in a tight loop', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b'))
+  s.view.readable = 1
+  let calls = 0
+  const get = s.view.get.bind(s.view)
+  s.view.get = async (index, opts) => {
+    calls++
+    if (index === 1 && opts?.wait !== false) throw new Error('SESSION_MOVED')
+    return get(index, opts)
+  }
+  let done = false
+  const reading = s.reader.catchUp().then(() => (done = true))
+  // Real time passes, the reader's clock does not: a loop that does not wait would spin here.
+  await new Promise((r) => setTimeout(r, 50))
+  assert.ok(calls <= 4, `${calls} reads in 50 ms with the clock standing still`)
+  await s.clock.tick(1000)
+  assert.ok(calls <= 30, `${calls} reads in a second`) // two a pause: 5, 10, 20 … 200 ms
+  assert.not.ok(done)
+  s.view.readable = Infinity
+  s.view.get = get
+  await s.clock.tick(300)
+  await reading
+  assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
+})
+
 test('after a truncation the reader reads the new tail again', async () => {
   const s = setup()
   s.view.blocks.push(put('a'), put('b', 10))
