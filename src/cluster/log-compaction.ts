@@ -41,6 +41,11 @@ export interface CompactedLog {
   settled(): boolean
   /** The step of the move under way, or null when there is none. */
   moveStep(): string | null
+  /**
+   * Whether the table has read the whole view: a compaction seeds the new log from the table,
+   * and a node just opened may still be reading it (log-base.ts, `openingRead`).
+   */
+  readAll(): boolean
   compact(): Promise<void>
 }
 
@@ -95,7 +100,7 @@ export class LogCompaction {
   /** Starts a compaction if one is due here; resolves when it has ended. */
   async check(): Promise<void> {
     const { log, clock } = this.o
-    if (this.running) return
+    if (this.running || !log.readAll()) return
     const advert = log.advert()
     // Not settled: a log no one can write never settles (what was carried to it waits for a
     // writer), so this one goes by whether a move is under way.

@@ -25,6 +25,13 @@ const APPLY_CHECK_MS = 1000
  * on a block no peer sends holds autobase's close too.
  */
 const CLOSE_WAIT_MS = 5000
+/**
+ * How long opening waits on one block of the view that cannot be read here before it lets the
+ * read go on behind. A view fast-forwarded before its blocks were fetched holds blocks only
+ * peers have, and a node meets its peers only once it has started: waiting for them there had
+ * no end (a node killed right after a fast-forward answered 503 "starting" for good).
+ */
+const OPEN_READ_STALL_MS = 2000
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -174,7 +181,22 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       onSlow: this.o.onSlowRead,
     })
     this.watch.start()
-    await this.catchUp()
+    await this.openingRead()
+  }
+
+  /**
+   * Reads the view into the table, or as far as it can before it waits `OPEN_READ_STALL_MS` on
+   * a block; then the read goes on behind, and what needs the whole table waits for it: the
+   * restarted node's first work (rejoin.ts, by `readLength`) and a compaction (log-compaction.ts).
+   */
+  private async openingRead(): Promise<void> {
+    if (!this.reader || this.closing) return
+    await this.reader.catchUpUnlessStalled(OPEN_READ_STALL_MS, (err) => this.o.onError(err))
+  }
+
+  /** Whether the table has read the whole view as far as this node holds its length. */
+  readAll(): boolean {
+    return (this.reader?.stalledMs() ?? 0) === 0 && this.readLength >= (this.base.view?.length ?? 0)
   }
 
   /** Merges operations into the table without writing them (what a previous base carried). */

@@ -358,6 +358,11 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base?.readLength ?? 0
   }
 
+  /** Whether the table has read the whole view this node holds (log-base.ts). */
+  readAll(): boolean {
+    return this.base?.readAll() ?? false
+  }
+
   /** What this node says about its log. While a base opens, what was true last. */
   advert(): LogAdvert {
     this.lastAdvert = this.base?.advert() ?? this.lastAdvert

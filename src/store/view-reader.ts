@@ -116,6 +116,33 @@ export class ViewReader {
     return run
   }
 
+  /**
+   * Catches up, or stops waiting once one block has been unreadable here for `stallMs`: the
+   * read goes on behind (its failure told to `onError`). 'read' when all was read, 'behind'
+   * when not. For opening a log: a view fast-forwarded before its blocks were fetched holds
+   * blocks only peers have, and a node meets its peers only once it has opened its log.
+   */
+  async catchUpUnlessStalled(
+    stallMs: number,
+    onError: (err: Error) => void,
+  ): Promise<'read' | 'behind'> {
+    const read = this.catchUp()
+    let done = false
+    const settled = read.then(
+      () => (done = true),
+      () => (done = true),
+    )
+    while (!done) {
+      await Promise.race([settled, delay(this.clock, 100)])
+      if (!done && this.stalledMs() >= stallMs) {
+        read.catch(onError)
+        return 'behind'
+      }
+    }
+    await read
+    return 'read'
+  }
+
   private async readForward(): Promise<void> {
     const touched = new Set<string>()
     const ops: RecordOp[] = []

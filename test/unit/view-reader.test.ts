@@ -134,6 +134,32 @@ test('a fetch that fails at once (no peer, a session moved) is tried again at th
   assert.equal([...s.reader.table.entries.keys()], ['a', 'b'])
 })
 
+test('opening a log whose view holds a block only peers have, with no peer yet, goes on behind after the stall, and the read ends once the block comes', async () => {
+  const s = setup()
+  s.view.blocks.push(put('a'), put('b'), put('c'))
+  s.view.readable = 1 // block 1 is not here: fast-forwarded, and no peer to fetch it from yet
+  const errors: Error[] = []
+  let outcome: string | null = null
+  const opening = s.reader
+    .catchUpUnlessStalled(2000, (err) => errors.push(err))
+    .then((o) => (outcome = o))
+  await s.clock.tick(1900)
+  assert.is(outcome, null, 'a block missing for a moment (a restart after SIGKILL) is waited for')
+  await s.clock.tick(300)
+  await opening
+  assert.is(outcome, 'behind')
+  assert.equal([...s.reader.table.entries.keys()], ['a'], 'read as far as it could')
+  // Its peers met, the block comes: the read goes on behind to the end.
+  s.view.readable = Infinity
+  await s.clock.tick(300)
+  await s.reader.catchUp()
+  assert.equal([...s.reader.table.entries.keys()], ['a', 'b', 'c'])
+  assert.is(s.reader.position, 3)
+  assert.equal(errors, [])
+  // A view that reads through says so.
+  assert.is(await s.reader.catchUpUnlessStalled(2000, () => {}), 'read')
+})
+
 test('after a truncation the reader reads the new tail again', async () => {
   const s = setup()
   s.view.blocks.push(put('a'), put('b', 10))
