@@ -194,9 +194,14 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     await this.reader.catchUpUnlessStalled(OPEN_READ_STALL_MS, (err) => this.o.onError(err))
   }
 
-  /** Whether the table has read the whole view as far as this node holds its length. */
+  /**
+   * Whether the table has read the whole view once since it opened: not while an opening that
+   * went on behind is still reading (`openingRead`). A table following the view as it grows is
+   * a block or two behind at times, and counts as read: a compaction carries what lands after
+   * its snapshot (record-log.ts).
+   */
   readAll(): boolean {
-    return (this.reader?.stalledMs() ?? 0) === 0 && this.readLength >= (this.base.view?.length ?? 0)
+    return this.reader?.caughtUpOnce ?? false
   }
 
   /** Merges operations into the table without writing them (what a previous base carried). */

@@ -45,6 +45,7 @@ const FETCH_TIMEOUT_MS = 2000
 export class ViewReader {
   /** Keys of the writers admitted by the view's operations (the creator is not among them). */
   readonly writers = new Set<string>()
+  private readOnce = false
   readonly table: RecordTable
   private readonly view: Hypercore
   private readonly clock: Clock
@@ -74,6 +75,14 @@ export class ViewReader {
   /** How many blocks of the view have been read into the table. */
   get position(): number {
     return this.cursor
+  }
+
+  /**
+   * Whether the table has once read the whole view as it was: from then on it follows the view
+   * as it grows, a block or two behind at most, so a compaction may take it (log-base.ts).
+   */
+  get caughtUpOnce(): boolean {
+    return this.readOnce
   }
 
   /**
@@ -170,6 +179,7 @@ export class ViewReader {
         ops.push(op)
       }
     }
+    if (!this.closed) this.readOnce = true
     if (ops.length > 0 || writersChanged) this.o.onRead({ touched, writersChanged, ops })
   }
 

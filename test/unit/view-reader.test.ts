@@ -149,12 +149,14 @@ test('opening a log whose view holds a block only peers have, with no peer yet, 
   await opening
   assert.is(outcome, 'behind')
   assert.equal([...s.reader.table.entries.keys()], ['a'], 'read as far as it could')
+  assert.not.ok(s.reader.caughtUpOnce, 'a compaction waits')
   // Its peers met, the block comes: the read goes on behind to the end.
   s.view.readable = Infinity
   await s.clock.tick(300)
   await s.reader.catchUp()
   assert.equal([...s.reader.table.entries.keys()], ['a', 'b', 'c'])
   assert.is(s.reader.position, 3)
+  assert.ok(s.reader.caughtUpOnce)
   assert.equal(errors, [])
   // A view that reads through says so.
   assert.is(await s.reader.catchUpUnlessStalled(2000, () => {}), 'read')
