@@ -85,7 +85,7 @@ export interface RunningNode {
 
 export async function startNode(config: Config, deps: NodeDeps = {}): Promise<RunningNode> {
   const clock = deps.clock ?? systemClock
-  // A warning that repeats is written once a minute with its count (log-repeats.ts).
+  // A warning that repeats is held to five a minute and a count (log-repeats.ts).
   const log = limitRepeats(deps.log ?? createLogger(config.name, { format: config.logFormat }), {
     clock,
   })
