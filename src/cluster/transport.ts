@@ -49,8 +49,8 @@ export interface Transport extends EventEmitter<TransportEvents> {
 
 /**
  * Says that a peer's message could not be read and was dropped: the peer, the message's type,
- * and the likely cause. A flood of them (one a heartbeat, or a tick) is held to one line a
- * minute per peer and type by the node's logger (log-repeats.ts).
+ * and the likely cause. A flood of them (one a heartbeat, or a tick) is held to five lines a
+ * minute per peer and type, then a count, by the node's logger (log-repeats.ts).
  */
 export function badMessage(
   log: Logger,
