@@ -3,7 +3,7 @@
  * a new log first writes there while this node is still adopting it, and the log brings those
  * writes only seconds later. Seen in the soak: a dismissal written in that window was missing
  * on a follower, which took the dismissed download for a rival of the user's next request and
- * dismissed that one. record-log.ts merges what is kept for a log when it moves there.
+ * dismissed that one. log-moves.ts merges what is kept for a log when it moves there.
  */
 import type { RecordOp } from './record.ts'
 

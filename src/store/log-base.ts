@@ -1,6 +1,6 @@
 /**
  * One autobase of record operations, on one corestore namespace, with its view followed into
- * a table. A node is on one base at a time; record-log.ts moves it from one to another.
+ * a table. A node is on one base at a time; log-moves.ts moves it from one to another.
  */
 import { EventEmitter } from 'node:events'
 import Autobase from 'autobase'
@@ -60,7 +60,7 @@ export interface LogBaseOptions {
   onSlowRead?: ViewReaderOptions['onSlow']
   /**
    * An update pass made no headway for `stallMs` (apply-watch.ts): the view will not move
-   * again unless the base is closed and opened again (record-log.ts does).
+   * again unless the base is closed and opened again (log-moves.ts does).
    */
   onStalled?: (err: Error) => void
   /** @default APPLY_STALL_MS */
@@ -82,7 +82,7 @@ export interface LogBaseEvents {
 
 /**
  * The base closed before these operations were written to it: nothing of them landed, so the
- * caller may write them to the base this node moved to (record-log.ts does).
+ * caller may write them to the base this node moved to (log-writer.ts does).
  */
 export class BaseClosedError extends Error {
   constructor() {
@@ -198,7 +198,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
    * Whether the table has read the whole view once since it opened: not while an opening that
    * went on behind is still reading (`openingRead`). A table following the view as it grows is
    * a block or two behind at times, and counts as read: a compaction carries what lands after
-   * its snapshot (record-log.ts).
+   * its snapshot (log-moves.ts).
    */
   readAll(): boolean {
     return this.reader?.caughtUpOnce ?? false

@@ -24,7 +24,7 @@ export interface AppendOptions {
 
 export type Scribe = (key: string, op: RecordOp) => Promise<boolean> | null
 
-/** What a write needs of the record log it writes to (record-log.ts). */
+/** What a write needs of the record log it writes to (log-moves.ts). */
 export interface WriterSeat {
   /** Resolves once no move to another base, nor a reopen, is under way. */
   afterMoves(): Promise<void>

@@ -1,18 +1,14 @@
 /**
  * The replicated record log: the base this node is on (log-base.ts), kept across restarts by
- * a pointer in the data directory, and the move from one base to another.
+ * a pointer in the data directory, what is written to it, and when it moves to another.
  *
  * A fresh node starts on a base of its own. When it meets a cluster on a better one (see
  * cluster/log-election.ts) it adopts that one: its records are merged into the new table at
  * once and appended to the new base as soon as the cluster has made this node a writer.
  * Compaction is the same move to a base this node creates, one generation on, seeded with the
  * live records only; the others adopt it because it is later. See DESIGN.md, "Compaction".
- *
- * The pointer moves only once what was carried has landed on the new base: a node that stops
- * in between reopens the old base, which still holds everything, and moves again.
- *
- * A base whose update stops for good (apply-watch.ts) is closed and opened again in place
- * (`reopen`), in the same queue as the moves. See DESIGN.md, "A log that stops applying".
+ * How a move is made, and a base whose update stops for good opened again in place, is
+ * log-moves.ts.
  *
  * What is written goes through log-writer.ts, which waits out a move and writes again on the
  * base this node moved to what the one it left closed on.
@@ -21,16 +17,15 @@ import { EventEmitter } from 'node:events'
 import type Corestore from 'corestore'
 import { nanoid } from 'nanoid'
 import type { RecordOp } from './record.ts'
-import { PointerFile, type LogPointer } from './log-pointer.ts'
-import { carriedOps, unexpired, type RecordTable } from './record-table.ts'
-import { carryOver } from './carry-over.ts'
-import { EarlyOps } from './early-ops.ts'
-import { LeftBases } from './left-bases.ts'
-import { writerDeleted } from './writer-alias.ts'
+import type { RecordTable } from './record-table.ts'
+import type { RecordLogEvents } from './log-events.ts'
 import type { LogAdvert } from './log-advert.ts'
-import { BaseClosedError, LogBase, type LogBaseOptions } from './log-base.ts'
-import { LogWriter, type AppendOptions, type Scribe, type WriterSeat } from './log-writer.ts'
-import { delay, systemClock, within, type Clock } from '../clock.ts'
+import type { LogBase, LogBaseOptions } from './log-base.ts'
+import { LogMoves, type Stream } from './log-moves.ts'
+import { LogWriter, type AppendOptions, type Scribe } from './log-writer.ts'
+import { systemClock, type Clock } from '../clock.ts'
+
+export type { RecordLogEvents } from './log-events.ts'
 
 /**
  * The longest a step of a move to another base may take: opening the new one fails the move
@@ -39,13 +34,6 @@ import { delay, systemClock, within, type Clock } from '../clock.ts'
  * chaos soaks left a node compactions behind after its store was reopened).
  */
 const MOVE_STEP_MS = 30_000
-/** The pause before carrying records to a new log again after it failed. */
-const CARRY_RETRY_MS = 1000
-/** How long, and how many, of peers' operations on another base are kept (early-ops.ts). */
-const EARLY_KEEP_MS = 60_000
-const EARLY_MAX_OPS = 10_000
-/** How many of the bases this node left it still merges peers' operations on (`mergeEarly`). */
-const LEFT_KEPT = 8
 /**
  * How long closing waits for a move under way: a move waits on peers (a base to open, writes
  * to drain), and with none left, as when every node of a cluster stops, it would wait for ever.
@@ -87,120 +75,33 @@ export interface RecordLogOptions {
   apply?: LogBaseOptions['apply']
 }
 
-export interface RecordLogEvents {
-  /** Records were merged; the argument holds the ids they touched. */
-  change: [ids: Set<string>]
-  /** The advert changed: another log was adopted, this node became writable, a writer joined. */
-  advert: []
-  /**
-   * The log this node is on failed for good (log-base.ts, `onFailed`): writes no longer land,
-   * and only opening the store again recovers (node-runner.ts).
-   */
-  failed: [err: Error]
-  /**
-   * This node is on another base for good: what it carried landed there and the pointer says
-   * so. The cores of the bases it left may now be deleted (core-sweep.ts).
-   */
-  settled: [pointer: LogPointer]
-  /** This node starts writing an operation to the base `key` (hex): peers may be told. */
-  writing: [key: string, op: RecordOp]
-  /** This node wrote an operation to the base `key` (hex). */
-  written: [key: string, op: RecordOp]
-  /** A write that started ('writing') failed for good. */
-  unwritten: [op: RecordOp]
-  /** Record operations read from the log this node is on. */
-  landed: [ops: RecordOp[]]
-  /** Autobase fast-forwarded the log this node is on (log-base.ts). */
-  'fast-forward': [to: number, from: number]
-  /**
-   * This node adopts again the base `key` (hex) after its sweep deleted its writer there, and
-   * writes under a new one: the old one, if an indexer, stays silent until the next compaction.
-   */
-  'writer-renewed': [key: string]
-  /**
-   * The update of the base `key` (hex) stopped for good (apply-watch.ts): this node closes it
-   * and opens it again, which starts its update afresh.
-   */
-  stalled: [key: string, err: Error]
-  /** The base `key` (hex) was opened again after it stalled. */
-  reopened: [key: string]
-}
-
-/** Where a move goes: an existing base (an adoption) or a new one (a compaction, key null). */
-interface Target {
-  key: string | null
-  namespace: string
-  generation: number
-  /** How long a peer said the base was: what to read of it before carrying what it lacks. */
-  length: number
-}
-
-/** Replication streams stay open across a move; a stream only needs `close` to be tracked. */
-interface Stream {
-  once(event: 'close', listener: () => void): void
-}
-
 export class RecordLog extends EventEmitter<RecordLogEvents> {
-  private base!: LogBase
-  /** Where the base this node is on was opened from (its key, once known), to open it again. */
-  private target!: Target
-  /** Bases closed because their update stalled: a write that fails there is written again. */
-  private readonly abandoned = new WeakSet<LogBase>()
-  /**
-   * Why the base this node is on could not be opened again after it stalled: every write is
-   * refused with it (the node opens its whole store again, node-runner.ts), none retried.
-   */
-  private broken: Error | null = null
-  /** When the base this node is on began to open here (this node's clock). */
-  private baseSince = 0
-  private switching: Promise<void> = Promise.resolve()
-  private readonly streams = new Set<Stream>()
-  /** What the pointer in the data directory says; the base may be ahead of it while it carries. */
-  private readonly pointer: PointerFile
-  private moving = false
-  /** How many moves this node made: a carry belongs to one (`carry`). */
-  private moves = 0
-  /** The step of the move under way, for a move that takes too long to say where it is. */
-  private step: string | null = null
-  private closing: Promise<void> | null = null
-  private lastAdvert: LogAdvert | null = null
-  /** Peers' operations on bases this node is not on (yet): merged if it moves there. */
-  private readonly early = new EarlyOps({ keepMs: EARLY_KEEP_MS, maxOps: EARLY_MAX_OPS })
-  private readonly left = new LeftBases(LEFT_KEPT)
+  private readonly moves: LogMoves
   private readonly writer: LogWriter
-  private readonly o: Required<Omit<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>> &
-    Pick<RecordLogOptions, 'onSlowRead' | 'stallMs' | 'apply'>
+  private lastAdvert: LogAdvert | null = null
 
   constructor(o: RecordLogOptions) {
     super()
     const clock = o.clock ?? systemClock
-    this.o = {
-      ackIntervalMs: o.ackIntervalMs ?? 1000,
-      batchMs: o.batchMs ?? 0,
-      writableTimeoutMs: o.writableTimeoutMs ?? 10_000,
-      carryOverTimeoutMs: o.carryOverTimeoutMs ?? 60_000,
-      moveStepMs: o.moveStepMs ?? MOVE_STEP_MS,
-      clock,
-      recordTime: o.recordTime ?? clock,
-      onError: o.onError ?? (() => {}),
+    const onError = o.onError ?? (() => {})
+    this.moves = new LogMoves({
       store: o.store,
       dataDir: o.dataDir,
+      ackIntervalMs: o.ackIntervalMs ?? 1000,
+      batchMs: o.batchMs ?? 0,
+      moveStepMs: o.moveStepMs ?? MOVE_STEP_MS,
+      carryOverTimeoutMs: o.carryOverTimeoutMs ?? 60_000,
+      clock,
+      recordTime: o.recordTime ?? clock,
+      onError,
       onSlowRead: o.onSlowRead,
       stallMs: o.stallMs,
       apply: o.apply,
-    }
-    this.pointer = new PointerFile(o.dataDir)
-    const seat: WriterSeat = {
-      afterMoves: () => this.switching,
-      base: () => this.base,
-      closing: () => this.closing !== null,
-      broken: () => this.broken,
-      moving: () => this.moving,
-      abandoned: (base) => this.abandoned.has(base),
-    }
-    this.writer = new LogWriter(seat, {
-      writableTimeoutMs: this.o.writableTimeoutMs,
-      onError: this.o.onError,
+      events: this,
+    })
+    this.writer = new LogWriter(this.moves, {
+      writableTimeoutMs: o.writableTimeoutMs ?? 10_000,
+      onError,
       tell: {
         writing: (key, op) => this.emit('writing', key, op),
         written: (key, op) => this.emit('written', key, op),
@@ -209,83 +110,29 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     })
   }
 
+  /** The base this node is on (undefined until `ready`). */
+  private get base(): LogBase | undefined {
+    return this.moves.base()
+  }
+
   get table(): RecordTable {
-    return this.base.table
+    return this.moves.base().table
   }
 
   get key(): Buffer {
-    return this.base.key
+    return this.moves.base().key
   }
 
   get writable(): boolean {
-    return this.base.writable
+    return this.moves.base().writable
   }
 
   get generation(): number {
-    return this.pointer.current?.generation ?? 0
+    return this.moves.pointer.current?.generation ?? 0
   }
 
-  async ready(): Promise<void> {
-    this.baseSince = this.o.clock.now()
-    const pointer = await this.pointer.read()
-    const namespace = pointer?.namespace ?? 'origin'
-    const generation = pointer?.generation ?? 0
-    this.base = await this.open({ key: pointer?.key ?? null, namespace, generation, length: 0 }, [])
-    const key = this.base.key.toString('hex')
-    this.target = { key, namespace, generation, length: 0 }
-    await this.pointer.save({ key, namespace, generation })
-  }
-
-  private async open(target: Target, seed: RecordOp[], bounded = false): Promise<LogBase> {
-    const base = new LogBase({
-      store: this.o.store.namespace(target.namespace),
-      key: target.key === null ? null : Buffer.from(target.key, 'hex'),
-      seed,
-      generation: target.generation,
-      ackIntervalMs: this.o.ackIntervalMs,
-      batchMs: this.o.batchMs,
-      clock: this.o.clock,
-      onError: this.o.onError,
-      onFailed: (err) => {
-        if (base === this.base && !this.closing) this.emit('failed', err)
-        else this.o.onError(err)
-      },
-      onSlowRead: this.o.onSlowRead,
-      stallMs: this.o.stallMs,
-      apply: this.o.apply,
-      onStalled: (err) => {
-        if (base === this.base && !this.closing) void this.reopen(base, err)
-        else this.o.onError(err)
-      },
-    })
-    base.on('change', (ids) => {
-      if (base === this.base) this.emit('change', ids)
-    })
-    base.on('advert', () => {
-      if (base === this.base) this.emit('advert')
-    })
-    base.on('landed', (ops) => {
-      if (base === this.base) this.emit('landed', ops)
-    })
-    base.on('fast-forward', (to, from) => {
-      if (base === this.base) this.emit('fast-forward', to, from)
-    })
-    try {
-      // Bounded in a move only: at start there is nothing else to be on.
-      await (bounded
-        ? within(
-            this.o.clock,
-            this.o.moveStepMs,
-            `opening the log ${target.key?.slice(0, 12)}`,
-            base.ready(),
-          )
-        : base.ready())
-    } catch (err) {
-      // Waited for a while only: a base whose opening hangs may hang closing too.
-      await within(this.o.clock, 5000, 'closing', base.close()).catch(() => {})
-      throw err
-    }
-    return base
+  ready(): Promise<void> {
+    return this.moves.start()
   }
 
   /**
@@ -293,17 +140,18 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * the cores of other bases be deleted.
    */
   settled(): boolean {
+    const { pointer } = this.moves
     return (
-      !this.moving &&
-      !this.closing &&
-      this.pointer.current !== null &&
-      this.pointer.current.key === this.base?.key.toString('hex')
+      !this.moves.moving() &&
+      !this.moves.closing() &&
+      pointer.current !== null &&
+      pointer.current.key === this.base?.key.toString('hex')
     )
   }
 
   /** The keys of the writers of the base this node is on, its creator's included. */
   writerKeys(): string[] {
-    return [this.base.key.toString('hex'), ...this.base.writerKeys()]
+    return [this.key.toString('hex'), ...this.moves.base().writerKeys()]
   }
 
   /**
@@ -311,7 +159,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * (the sweep keeps them, core-births.ts).
    */
   openedSince(): number {
-    return this.baseSince
+    return this.moves.openedSince()
   }
 
   /**
@@ -320,7 +168,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * lets them go.
    */
   returnableWriters(): string[] {
-    return this.left.writersOf(this.base.generation)
+    return this.moves.returnableWriters()
   }
 
   /** The last append that failed, until one succeeds. */
@@ -330,7 +178,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** Why the log this node is on failed for good, if it did. */
   failure(): Error | null {
-    return this.broken ?? this.base?.failure ?? null
+    return this.moves.broken() ?? this.base?.failure ?? null
   }
 
   /** How long reading the log has been waiting for a block (0 when it is not). */
@@ -350,7 +198,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** The step of the move under way, or null (log-sync.ts: a move that takes too long). */
   moveStep(): string | null {
-    return this.step
+    return this.moves.step()
   }
 
   /** How many blocks of the view the table has read (log-sync.ts: a restarted node's rejoin). */
@@ -372,22 +220,20 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
 
   /** Replicates the log over an admitted peer connection (and every log adopted later). */
   replicate(stream: Stream): void {
-    this.streams.add(stream)
-    stream.once('close', () => this.streams.delete(stream))
-    if (!this.closing) this.base.replicate(stream)
+    this.moves.replicate(stream)
   }
 
   /** Makes a peer's local writer a writer of this log (this node must be writable). */
   async addWriter(writerKey: string): Promise<void> {
-    await this.switching
-    const base = this.base
-    if (!base.writable || this.closing) return
+    await this.moves.afterMoves()
+    const base = this.moves.base()
+    if (!base.writable || this.moves.closing()) return
     try {
       await base.append([{ type: 'add-writer', key: writerKey }], 0)
     } catch (err) {
       // This node moved to another log meanwhile (or reopened this one, and the writer's
       // next advert asks again): a writer added to the old one is of no use.
-      if (base !== this.base || this.abandoned.has(base) || this.closing) return
+      if (!this.moves.isCurrent(base) || this.moves.abandoned(base) || this.moves.closing()) return
       throw err
     }
   }
@@ -416,16 +262,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * not on yet: those are kept and merged if it moves there (early-ops.ts).
    */
   mergeEarly(key: string, ops: RecordOp[]): boolean {
-    if (this.closing || !this.base) return false
-    const here = this.base.key.toString('hex')
-    if (here === key || this.left.has(key)) {
-      // While the base is reopened (`reopen`), kept for the one it opens.
-      if (this.abandoned.has(this.base)) this.early.keep(here, ops, this.o.clock.now())
-      else this.base.merge(ops)
-      return true
-    }
-    this.early.keep(key, ops, this.o.clock.now())
-    return false
+    return this.moves.mergeEarly(key, ops)
   }
 
   /**
@@ -433,8 +270,8 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * records that log lacks.
    */
   adopt(key: string, generation: number, length: number): Promise<void> {
-    return this.move(() =>
-      this.base.key.toString('hex') === key
+    return this.moves.move(() =>
+      this.key.toString('hex') === key
         ? null
         : { key, namespace: `log-${key.slice(0, 32)}`, generation, length },
     )
@@ -445,200 +282,17 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
    * only. The others follow because a later generation wins (cluster/log-election.ts).
    */
   compact(): Promise<void> {
-    return this.move(() => {
+    return this.moves.move(() => {
       // One on from the log this node is on, not only from the last one it settled on: a log
       // adopted but never settled (its carry waits for a writer: an orphaned log) is a
       // generation on already, and a fresh log of the same generation would not outrank it.
-      const generation = Math.max(this.base.generation, this.generation) + 1
+      const generation = Math.max(this.moves.base().generation, this.generation) + 1
       return { key: null, namespace: `gen-${generation}-${nanoid(10)}`, generation, length: 0 }
     })
   }
 
-  private move(target: () => Target | null): Promise<void> {
-    const run = this.switching.then(() => {
-      const to = this.closing ? null : target()
-      return to ? this.switchTo(to) : undefined
-    })
-    this.switching = run.catch((err: Error) => this.o.onError(err))
-    return run
-  }
-
-  private async switchTo(to: Target): Promise<void> {
-    this.moving = true
-    const since = this.o.clock.now()
-    try {
-      let target = to
-      const old = this.base
-      const now = () => this.o.recordTime.now()
-      const snapshot = carriedOps(old.table, now())
-      const key = target.key?.slice(0, 12) ?? 'a new log'
-      this.step = `looking up this node's writer on ${key}`
-      const deleted =
-        target.key !== null &&
-        (await within(
-          this.o.clock,
-          this.o.moveStepMs,
-          this.step,
-          writerDeleted(this.o.store, target.namespace),
-        ))
-      if (deleted) {
-        // This node was on that log before, left it, and its sweep deleted its writer there (a
-        // restart forgets which writers to keep: `returnableWriters`): a new name
-        // (writer-alias.ts).
-        target = { ...to, namespace: `${to.namespace}-${nanoid(8)}` }
-        this.emit('writer-renewed', to.key!)
-      }
-      // The new base opens before the old one closes: if it cannot, this node stays where it was.
-      this.step = `opening ${key}`
-      const next = await this.open(target, snapshot, true)
-      try {
-        if (this.closing) throw new BaseClosedError()
-        // A new base holds the records before any peer hears of it, so they carry only the rest.
-        if (target.key === null) {
-          await next.append(unexpired(snapshot, now()), this.o.carryOverTimeoutMs)
-        }
-        // A pointer being written for the base being left lands before the move (`settle`).
-        await this.pointer.written()
-        if (this.closing) throw new BaseClosedError()
-      } catch (err) {
-        // Not moved to: closed here, or nothing would close it (nor watch it: a stall of a base
-        // this node is not on is only logged).
-        await next.close().catch(() => {})
-        if (this.closing) return
-        throw err
-      }
-      const move = ++this.moves
-      this.base = next
-      this.broken = null
-      this.target = { ...target, key: next.key.toString('hex'), length: 0 }
-      this.baseSince = since
-      this.left.add({
-        key: old.key.toString('hex'),
-        generation: old.generation,
-        writer: old.advert()?.writer ?? null,
-      })
-      const early = this.early.take(next.key.toString('hex'))
-      if (early.length > 0) next.merge(early)
-      for (const stream of this.streams) next.replicate(stream)
-      // What the old base was still writing lands there, then is carried like the rest; an
-      // append it had not taken yet is written to the new base (`append`).
-      // Bounded: a base whose update loop is stuck neither writes nor fails (a chaos soak met
-      // one after its store was reopened), and waiting for it held this node off every later
-      // log. What it held is in its table, merged as each write started, and carried all the
-      // same; a write it lands after all is a copy, which changes nothing.
-      await this.leaving(old, 'draining the log left', () => old.drain())
-      const carried = carriedOps(old.table, now())
-      next.merge(carried)
-      const oldIds = new Set(old.table.entries.keys())
-      await this.leaving(old, 'closing the log left', () => old.close())
-      this.emit('change', new Set([...oldIds, ...next.table.entries.keys()]))
-      this.emit('advert')
-      const pointer = { ...target, key: next.key.toString('hex') }
-      void this.carry(move, unexpired(carried, now()), pointer, target.length)
-    } finally {
-      this.moving = false
-      this.step = null
-    }
-  }
-
-  /**
-   * Closes the base this node is on and opens it again, after its update stalled (log-base.ts,
-   * apply-watch.ts): what was waited for is cancelled, and the new autobase starts its update
-   * afresh from what is on disk. The table it starts with holds what the old one held (merged
-   * operations that are not in the view among them); writes under way on the old base are
-   * written again on the new one (log-writer.ts). A base that fails to open fails the log, as a
-   * store that fails does.
-   */
-  private reopen(stuck: LogBase, err: Error): Promise<void> {
-    const run = this.switching.then(async () => {
-      if (stuck !== this.base || this.closing) return
-      const key = stuck.key.toString('hex')
-      this.moving = true
-      this.step = 'reopening the log'
-      try {
-        // From here what peers send for this base waits in `early` for the one opened next.
-        this.abandoned.add(stuck)
-        const snapshot = carriedOps(stuck.table, this.o.recordTime.now())
-        const ids = new Set(stuck.table.entries.keys())
-        this.emit('stalled', key, err)
-        await stuck.close().catch((e: Error) => this.o.onError(e))
-        const next = await this.open(this.target, snapshot, true).catch((e: Error) => {
-          this.broken = new Error(`could not open the log again: ${e.message}`)
-          this.emit('failed', this.broken)
-          throw e
-        })
-        if (this.closing) return void (await next.close().catch(() => {}))
-        this.base = next
-        next.merge(this.early.take(key))
-        for (const stream of this.streams) next.replicate(stream)
-        this.emit('change', new Set([...ids, ...next.table.entries.keys()]))
-        this.emit('advert')
-        this.emit('reopened', key)
-      } finally {
-        this.moving = false
-        this.step = null
-      }
-    })
-    this.switching = run.catch((e: Error) => this.o.onError(e))
-    return run
-  }
-
-  /** A step of leaving `old`, given `moveStepMs`; one that fails or hangs is told, not waited on. */
-  private async leaving(old: LogBase, step: string, run: () => Promise<void>): Promise<void> {
-    this.step = step
-    try {
-      await within(this.o.clock, this.o.moveStepMs, step, run())
-    } catch (err) {
-      const key = old.key.toString('hex').slice(0, 12)
-      this.o.onError(new Error(`leaving the log ${key}: ${(err as Error).message}; moved on`))
-    }
-  }
-
-  /**
-   * Carries what the base of move `move` lacks, then moves the pointer; tries again until it
-   * can, and ends once another move has begun. A reopen of the same base is not another move
-   * (`reopen`): the carry writes on the base opened again what the instance closed under it had
-   * not written.
-   */
-  private async carry(move: number, carried: RecordOp[], pointer: LogPointer, length: number) {
-    for (;;) {
-      await this.switching
-      if (!this.onMove(move) || this.broken) return
-      const base = this.base
-      try {
-        await carryOver(base, carried, length, this.o.carryOverTimeoutMs)
-        return await this.settle(move, pointer)
-      } catch (err) {
-        if (!this.onMove(move)) return
-        // Closed under the carry for a reopen, which is queued: the next turn waits for it.
-        if (this.abandoned.has(base)) continue
-        this.o.onError(new Error(`could not carry records to the log: ${(err as Error).message}`))
-        await delay(this.o.clock, CARRY_RETRY_MS)
-      }
-    }
-  }
-
-  private async settle(move: number, pointer: LogPointer): Promise<void> {
-    if (!this.onMove(move)) return
-    await this.pointer.save(pointer, () => this.onMove(move))
-    if (this.pointer.current === pointer) this.emit('settled', pointer)
-  }
-
-  /** Whether move `move` is the last one this node made, and the log is not closing. */
-  private onMove(move: number): boolean {
-    return !this.closing && this.moves === move
-  }
-
   /** Safe to call twice. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      const moved = this.switching.catch(() => {})
-      await Promise.race([moved, delay(this.o.clock, CLOSE_MOVE_WAIT_MS)])
-      const drained = this.base?.drain().catch(() => {})
-      await Promise.race([drained, delay(this.o.clock, CLOSE_DRAIN_WAIT_MS)])
-      await this.base?.close()
-      await this.pointer.written()
-    })()
-    return this.closing
+    return this.moves.close(CLOSE_MOVE_WAIT_MS, CLOSE_DRAIN_WAIT_MS)
   }
 }

@@ -2,7 +2,7 @@
  * Whether this node's writer in a corestore namespace was made, then deleted. Autobase names a
  * node's writer 'local'; corestore keeps that name's alias when the sweep deletes the core
  * (core-sweep.ts), so opening the name again would fail (`STORAGE_EMPTY`), and a core made
- * again under it would have the old key and fork what peers hold of it (record-log.ts renews
+ * again under it would have the old key and fork what peers hold of it (log-moves.ts renews
  * the writer under a new namespace instead).
  */
 import type Corestore from 'corestore'
