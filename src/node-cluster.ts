@@ -162,14 +162,15 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     log,
   })
   closers.add('quorum', quorum, (q) => q.stop())
-  // One member writes the log for the cluster (scribe.ts): the writer of it with the smallest id.
+  // One member writes the log for the cluster (scribe.ts): the writer of it with the smallest
+  // id, one with room on its disk first.
   const scribeFor = (key: string): string | null => {
     const onLog = new Set(logSync.writersOf(key))
     const peers = cluster.live().filter((m) => m.id !== self.id && onLog.has(m.id))
     const writable = recordLog.writable && recordLog.key.toString('hex') === key
     return chooseScribe(
-      { id: self.id, writable },
-      peers.map((m) => ({ id: m.id, writable: true })),
+      { id: self.id, writable, full: o.full?.() },
+      peers.map((m) => ({ id: m.id, writable: true, full: !cluster.takesWork(m.id) })),
     )
   }
   // Undefined when no scribe applies: with --log-writers each, or before this node is a writer

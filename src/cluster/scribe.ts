@@ -16,19 +16,26 @@ import { opKey } from './kept-ops.ts'
 export interface ScribeCandidate {
   id: string
   writable: boolean
+  /** Its disk is low (its last beat said so, cluster.ts `takesWork`). */
+  full?: boolean
 }
 
 /**
- * The scribe: the writable candidate with the smallest id, this node included. Null when that
- * is this node (it writes its own), or when no one is writable. Nodes that disagree for a
- * moment (one has not heard an advert yet) only write in two places, as every node did before.
+ * The scribe: the writable candidate with the smallest id, this node included, passing over
+ * those whose disk is low while one has room (the scribe's store holds every block it writes,
+ * and the log's growth should go to a disk that can take it; a low node asked to write would
+ * also fail the writes it was handed). Null when that is this node (it writes its own), or
+ * when no one is writable. Nodes that disagree for a moment (one has not heard an advert or a
+ * beat yet) only write in two places, as every node did before.
  */
 export function chooseScribe(
   self: ScribeCandidate,
   peers: readonly ScribeCandidate[],
 ): string | null {
-  let best: string | null = self.writable ? self.id : null
-  for (const p of peers) if (p.writable && (best === null || p.id < best)) best = p.id
+  const writable = [self, ...peers].filter((c) => c.writable)
+  const roomy = writable.filter((c) => !c.full)
+  let best: string | null = null
+  for (const c of roomy.length > 0 ? roomy : writable) if (best === null || c.id < best) best = c.id
   return best === self.id ? null : best
 }
 

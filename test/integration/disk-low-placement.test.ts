@@ -43,4 +43,43 @@ test('new downloads go past a member whose disk is low, and to it again once it 
   }
 })
 
+test('the scribe is a member with room: a low one hands the log over, and takes it back once it has room', async () => {
+  const free = [10_000 * MB, 10_000 * MB, 10_000 * MB]
+  const c = await createCluster(3, { workMs: 300 }, (i) => ({ freeBytes: async () => free[i]! }))
+  try {
+    await c.oneLog()
+    const nodes = c.nodes as RunningNode[]
+    const byId = [...nodes].sort((a, b) => (a.id < b.id ? -1 : 1))
+    const [first, second] = byId as [RunningNode, RunningNode]
+    // Whom each node hands its writes to: null for the scribe itself.
+    const scribes = () => nodes.map((n) => n.health().log.scribe ?? n.id)
+    await eventually(
+      () => scribes().every((s) => s === first.id),
+      'the smallest id writes for all',
+      10_000,
+    )
+    free[nodes.indexOf(first)] = 1 * MB
+    await eventually(
+      () => scribes().every((s) => s === second.id),
+      `every node hands its writes to ${second.name}, ${first.name}'s disk being low`,
+      10_000,
+    )
+    // Writes still land: a request made on the low node's peer is read back everywhere.
+    const d = await second.manager.request('user-scribe')
+    await eventually(
+      () => nodes.every((n) => n.manager.current('user-scribe')?.id === d.id),
+      'the request on every node',
+      10_000,
+    )
+    free[nodes.indexOf(first)] = 10_000 * MB
+    await eventually(
+      () => scribes().every((s) => s === first.id),
+      `${first.name} writes for all again`,
+      10_000,
+    )
+  } finally {
+    await c.teardown()
+  }
+})
+
 test.run()

@@ -31,6 +31,36 @@ test('the scribe is the writable member with the smallest id; none when that is 
   assert.is(chooseScribe({ id: 'a', writable: true }, []), null, 'a node alone writes its own')
 })
 
+test('a member whose disk is low is passed over while a writable one has room', () => {
+  const low = { writable: true, full: true }
+  assert.is(
+    chooseScribe({ id: 'm', writable: true }, [
+      { id: 'a', ...low },
+      { id: 'c', writable: true },
+    ]),
+    'c',
+    'the smallest id with room',
+  )
+  assert.is(
+    chooseScribe({ id: 'a', ...low }, [{ id: 'c', writable: true }]),
+    'c',
+    'a low node hands its own writes over',
+  )
+  assert.is(
+    chooseScribe({ id: 'm', writable: true }, [{ id: 'a', ...low }]),
+    null,
+    'this node, with room, writes its own',
+  )
+  assert.is(
+    chooseScribe({ id: 'm', ...low }, [
+      { id: 'a', ...low },
+      { id: 'b', writable: false },
+    ]),
+    'a',
+    'every writer low: the smallest id, as before',
+  )
+})
+
 test('an answer settles what was asked of that scribe, written or not', async () => {
   const d = new DelegatedOps()
   const [x, y, z] = [put(), put(), put()]
