@@ -27,6 +27,10 @@ export interface MetricSources {
   logBehind(): number
   /** Bytes the data directory takes on disk (cheap to ask: cached by the caller). */
   dataBytes(): Promise<number>
+  /** Bytes free on the data directory's file system, as last measured (NaN before). */
+  diskFree(): number
+  /** Whether that is below the node's reserve (--min-free-mb): it takes no new downloads. */
+  diskLow(): boolean
   websocketConnections(): number
 }
 
@@ -146,6 +150,22 @@ export class Metrics implements DownloadObserver {
       registers,
       async collect() {
         this.set(await sources.dataBytes().catch(() => NaN))
+      },
+    })
+    new Gauge({
+      name: 'pdfcluster_disk_free_bytes',
+      help: 'Bytes free on the file system of the data directory, as last measured (each second)',
+      registers,
+      collect() {
+        this.set(sources.diskFree())
+      },
+    })
+    new Gauge({
+      name: 'pdfcluster_disk_low',
+      help: '1 while free disk is below --min-free-mb: no new downloads here, workers paused',
+      registers,
+      collect() {
+        this.set(sources.diskLow() ? 1 : 0)
       },
     })
     new Gauge({

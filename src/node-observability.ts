@@ -37,6 +37,8 @@ export interface ObservabilityOptions {
   quorum(): QuorumState
   /** Whether its disk is below its reserve (disk-space.ts). */
   diskLow(): boolean
+  /** The free bytes last measured there (Infinity before the first). */
+  diskFree(): number
 }
 
 export function observability(o: ObservabilityOptions) {
@@ -48,6 +50,8 @@ export function observability(o: ObservabilityOptions) {
     logLength: () => o.recordLog.ops(),
     logBehind: () => o.logSync.behind(),
     dataBytes,
+    diskFree: () => (Number.isFinite(o.diskFree()) ? o.diskFree() : NaN),
+    diskLow: o.diskLow,
     websocketConnections: o.connections,
   })
   o.cluster.on('rtt', (_member, ms) => metrics.heartbeat(ms / 1000))

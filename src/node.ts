@@ -22,6 +22,7 @@ import { openCluster } from './node-cluster.ts'
 import type { Cluster } from './cluster/cluster.ts'
 import type { Relay } from './cluster/relay.ts'
 import { loadIdentity } from './identity.ts'
+import { markRun } from './run-marker.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
@@ -109,6 +110,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   const self = { id, name: config.name }
   const closers = new Closers(log)
   try {
+    // First opened, last closed: its removal says the whole stop was made (run-marker.ts).
+    closers.add('run marker', await markRun({ dataDir: config.dataDir, clock, log }), (m) =>
+      m.stop(),
+    )
     const http = await listen(config.port, config.host).catch((err: Error) => {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)
     })
@@ -175,6 +180,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       scribe: () => part.isScribe(),
       quorum: () => quorum.state(),
       diskLow: () => disk.state.low,
+      diskFree: () => disk.state.free,
     })
     const { metrics } = seen
 

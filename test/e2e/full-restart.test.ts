@@ -50,6 +50,10 @@ test('after a full-cluster SIGKILL and a staggered restart, each download is mad
       n1!.lines.some((l) => / waiting-for-cluster /.test(l)),
       'n1 said it waits',
     )
+    assert.ok(
+      n1!.lines.some((l) => / WARN unclean-stop .*did not stop cleanly/.test(l)),
+      'n1 said its last run was killed',
+    )
     await c.start(1)
     await eventually(async () => (await statusOf(n1!.url, 'n2')) === 'alive', 'n1 sees n2', 15_000)
     await c.start(2)

@@ -107,6 +107,8 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
       assert.is(value(m, 'pdfcluster_downloads', { state: 'processing' }), 0)
       assert.ok(value(m, 'pdfcluster_websocket_connections') >= 1)
       assert.ok(value(m, 'pdfcluster_data_bytes') > 0)
+      assert.ok(value(m, 'pdfcluster_disk_free_bytes') > 0, 'the real disk, measured')
+      assert.is(value(m, 'pdfcluster_disk_low'), 0)
       assert.ok(value(m, 'pdfcluster_relay_latency_seconds') >= 0)
     }
     // Operations are counted as each node's view reads them, which may trail what a page saw

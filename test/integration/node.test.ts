@@ -128,7 +128,9 @@ test('a node stopped mid-download resumes it after a restart on the same data di
     await node.close()
     await client.closed
 
-    node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 3000 })
+    const log = recordingLogger()
+    node = await startTestNode({ name: 'n1', dataDir: dir.path, workMs: 3000 }, { log })
+    assert.equal(log.events('unclean-stop'), [], 'it was stopped, not killed (run-marker.ts)')
     client = await Client.connect(node.url, cookie)
     const first = await client.next((m) => m.type === 'download')
     const after = (first as { download: Record<string, any> }).download

@@ -28,6 +28,7 @@ function sources() {
       state: DownloadState
     }[],
     members: [{ status: 'alive' }, { status: 'alive' }, { status: 'dead' }],
+    free: 5_000_000,
   }
 }
 
@@ -40,6 +41,8 @@ test('counters and histograms move with what the downloads layer tells; gauges r
     logLength: () => 42,
     logBehind: () => 3,
     dataBytes: async () => 123_456,
+    diskFree: () => s.free,
+    diskLow: () => s.free < 1000,
     websocketConnections: () => 7,
   })
   m.requested()
@@ -71,11 +74,16 @@ test('counters and histograms move with what the downloads layer tells; gauges r
   assert.is(sample(f, 'pdfcluster_log_behind_operations'), 3)
   assert.is(sample(f, 'pdfcluster_data_bytes'), 123_456)
   assert.is(sample(f, 'pdfcluster_websocket_connections'), 7)
+  assert.is(sample(f, 'pdfcluster_disk_free_bytes'), 5_000_000)
+  assert.is(sample(f, 'pdfcluster_disk_low'), 0)
   assert.ok(f.has('process_resident_memory_bytes'), 'default process metrics')
 
   // The gauges follow their sources at the next scrape.
   s.downloads = [{ state: 'error' }]
+  s.free = 10
   const g = await families(m)
+  assert.is(sample(g, 'pdfcluster_disk_free_bytes'), 10)
+  assert.is(sample(g, 'pdfcluster_disk_low'), 1)
   assert.is(sample(g, 'pdfcluster_downloads', { state: 'ready' }), 0)
   assert.is(sample(g, 'pdfcluster_downloads', { state: 'error' }), 1)
 })
@@ -89,6 +97,8 @@ test('two nodes in one process keep separate figures', async () => {
       logLength: () => 0,
       logBehind: () => 0,
       dataBytes: async () => 0,
+      diskFree: () => NaN,
+      diskLow: () => false,
       websocketConnections: () => 0,
     })
   const a = make()

@@ -1,0 +1,101 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { markRun } from '../../src/run-marker.ts'
+import { fakeClock } from '../helpers/clock.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+import { tempDir } from '../helpers/node.ts'
+
+const START = Date.UTC(2026, 11, 5, 3, 0, 0)
+
+test('a node that stopped cleanly starts again without a word; one that was killed says so, with when it was last alive', async () => {
+  const dir = await tempDir()
+  try {
+    const clock = fakeClock(START)
+    const log = recordingLogger()
+    const first = await markRun({ dataDir: dir.path, clock, log, pid: 4242 })
+    assert.equal(log.entries, [], 'a fresh data directory: nothing to say')
+    await first.stop()
+    const second = await markRun({ dataDir: dir.path, clock, log, pid: 4243 })
+    assert.equal(log.entries, [], 'the last run stopped cleanly')
+    // Alive for 95 s, then killed: no stop.
+    await clock.tick(95_000)
+    await second.written()
+    const third = await markRun({ dataDir: dir.path, clock, log, pid: 4244 })
+    const [told, ...more] = log.events('unclean-stop')
+    assert.equal(more, [])
+    assert.is(told!.level, 'warn')
+    assert.is(told!.fields.pid, 4243)
+    assert.is(told!.fields.startedAt, '2026-12-05T03:00:00.000Z')
+    assert.is(told!.fields.aliveAt, '2026-12-05T03:01:30.000Z', 'its last rewrite, at 90 s')
+    assert.match(String(told!.fields.message), /did not stop cleanly: it was killed/)
+    assert.match(String(told!.fields.message), /last known alive at 2026-12-05T03:01:30.000Z/)
+    await third.stop()
+    await third.stop()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('a marker that cannot be read still says the last run did not stop cleanly', async () => {
+  const dir = await tempDir()
+  try {
+    const log = recordingLogger()
+    // A run killed between the write of its marker's copy and its rename leaves a whole
+    // marker; a marker damaged otherwise is read as a run that ended without a stop.
+    await writeFile(join(dir.path, 'running.json'), '{"pid": 12')
+    const run = await markRun({ dataDir: dir.path, clock: fakeClock(START), log })
+    const [told] = log.events('unclean-stop')
+    assert.match(String(told!.fields.message), /did not stop cleanly/)
+    assert.is(told!.fields.pid, undefined, 'nothing made up')
+    await run.stop()
+    const again = await markRun({ dataDir: dir.path, clock: fakeClock(START), log })
+    assert.is(log.events('unclean-stop').length, 1)
+    await again.stop()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('a marker that cannot be written is a warning, once, and the node starts all the same', async () => {
+  const dir = await tempDir()
+  try {
+    const clock = fakeClock(START)
+    const log = recordingLogger()
+    // Its temporary file's name taken by a directory: every write fails.
+    await mkdir(join(dir.path, 'running.json.tmp'))
+    const run = await markRun({ dataDir: dir.path, clock, log })
+    for (let i = 0; i < 4; i++) {
+      await clock.tick(30_000)
+      await run.written()
+    }
+    const [told, ...more] = log.events('run-marker-failed')
+    assert.equal(more, [], 'said once, not every half minute')
+    assert.match(String(told!.fields.message), /its next start will not say so/)
+    await run.stop()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('the marker says which run it is while the node runs', async () => {
+  const dir = await tempDir()
+  try {
+    const clock = fakeClock(START)
+    const run = await markRun({ dataDir: dir.path, clock, log: recordingLogger(), pid: 7 })
+    await clock.tick(30_000)
+    await run.written()
+    const marker = JSON.parse(await readFile(join(dir.path, 'running.json'), 'utf8'))
+    assert.equal(marker, { pid: 7, startedAt: START, aliveAt: START + 30_000 })
+    await run.stop()
+    await readFile(join(dir.path, 'running.json')).then(
+      () => assert.unreachable('a clean stop removes it'),
+      (err: NodeJS.ErrnoException) => assert.is(err.code, 'ENOENT'),
+    )
+  } finally {
+    await dir.remove()
+  }
+})
+
+test.run()
