@@ -76,6 +76,8 @@ export interface WarningSignals {
   skewedClocks: { name: string; aheadMs: number; self: boolean }[]
   /** This node's quorum (cluster/quorum.ts); absent where none is kept. */
   quorum?: QuorumState
+  /** Bootstrap nodes that answer while this node meets no member (cluster/alone-watch.ts). */
+  island?: string[]
 }
 
 /**
@@ -90,6 +92,10 @@ export function healthWarnings(s: WarningSignals): string[] {
       ? `this node's clock is ${describeSkew(aheadMs)} the cluster's: records use the cluster's time, but fix this machine's clock (NTP)`
       : `${name}'s clock is ${describeSkew(aheadMs)} the cluster's`,
   )
+  if (s.island && s.island.length > 0)
+    warnings.push(
+      `alone: the DHT of its --bootstrap (${s.island.join(', ')}) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs`,
+    )
   const q = s.quorum
   if (q && q.ok && q.voters > 1 && q.reachable === q.needed)
     warnings.push(

@@ -22,7 +22,7 @@ import { openCluster } from './node-cluster.ts'
 import type { Cluster } from './cluster/cluster.ts'
 import type { Relay } from './cluster/relay.ts'
 import { loadIdentity } from './identity.ts'
-import { markRun } from './run-marker.ts'
+import { RunMarker } from './run-marker.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
@@ -111,8 +111,10 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
   const closers = new Closers(log)
   try {
     // First opened, last closed: its removal says the whole stop was made (run-marker.ts).
-    closers.add('run marker', await markRun({ dataDir: config.dataDir, clock, log }), (m) =>
-      m.stop(),
+    const marker = closers.add(
+      'run marker',
+      new RunMarker({ dataDir: config.dataDir, clock, log }),
+      (m) => m.stop(),
     )
     const http = await listen(config.port, config.host).catch((err: Error) => {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${err.message}`)
@@ -147,6 +149,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       closers,
     })
     const { recordLog, files, repo, disk } = storage
+    // The data directory is this node's now (its store is locked): an unclean last run is told.
+    await marker.start()
 
     const part = await openCluster(config, {
       self: { ...self, url },
@@ -219,6 +223,19 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     closers.add('downloads', manager, (m) => m.close())
 
     storage.onProblem((problem) => manager.storage(problem))
+    // Before /healthz is served: it asks whether this node is an island.
+    const alone = watchAlone({
+      met: () => cluster.members().length > 1,
+      secretFrom: config.secret ? '--secret or CLUSTER_SECRET' : machineSecretPath(),
+      bootstrap: config.bootstrap,
+      registry: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
+      knownBefore: () => part.known.namesBefore(),
+      reached: () => part.transport.bootstrapReached(),
+      dhtPort: config.dhtPort,
+      clock,
+      log,
+    })
+    closers.add('alone-watch', alone, (a) => a.stop())
     const health = (): Health => {
       const quorumNow = quorum.state()
       const problems = healthProblems({
@@ -229,7 +246,11 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       return {
         ok: problems.length === 0,
         problems,
-        warnings: healthWarnings({ skewedClocks: cluster.skewedClocks(), quorum: quorumNow }),
+        warnings: healthWarnings({
+          skewedClocks: cluster.skewedClocks(),
+          quorum: quorumNow,
+          island: alone.island(),
+        }),
         id,
         name: config.name,
         uptimeMs: clock.now() - started,
@@ -304,17 +325,6 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       watchRejoin(rejoin, clock, log, () => manager.membershipChanged()),
       (stop) => stop(),
     )
-    const alone = watchAlone({
-      met: () => cluster.members().length > 1,
-      secretFrom: config.secret ? '--secret or CLUSTER_SECRET' : machineSecretPath(),
-      bootstrap: config.bootstrap,
-      registry: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
-      knownBefore: () => part.known.namesBefore(),
-      dhtPort: config.dhtPort,
-      clock,
-      log,
-    })
-    closers.add('alone-watch', alone, (stop) => stop())
     // Quiet long enough for the log to show any takeover that happened while we stood still.
     cluster.on('stalled', () => manager.fence(2 * (config.suspectAfterMs + config.suspicionMs)))
 

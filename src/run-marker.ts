@@ -9,6 +9,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock, Timer } from './clock.ts'
 import type { Logger } from './logger.ts'
+import { nanoid } from 'nanoid'
 
 /** How often the marker says the node is still alive. */
 const ALIVE_EVERY_MS = 30_000
@@ -24,61 +25,79 @@ export interface RunMarkerOptions {
 /** What a run's marker says of it. */
 interface Run {
   pid: number
+  /** This run's own, told apart from a later run in the same process (node-runner.ts). */
+  run: string
   startedAt: number
   aliveAt: number
 }
 
-export interface RunMarker {
-  /** Resolves once the marker's writes so far are through (tests). */
-  written(): Promise<void>
-  /** Removes the marker: this run stopped cleanly. Safe to call twice. */
-  stop(): Promise<void>
-}
+export class RunMarker {
+  private readonly path: string
+  private readonly run: Run
+  private timer: Timer | null = null
+  private writing = Promise.resolve()
+  private told = false
+  private stopping: Promise<void> | null = null
 
-/**
- * Says so (`WARN unclean-stop`) if the last run in `dataDir` did not stop cleanly, then marks
- * this one. A marker that cannot be read or written is logged, never fatal: the node starts
- * all the same (a full disk is a `disk-low` matter of its own).
- */
-export async function markRun(o: RunMarkerOptions): Promise<RunMarker> {
-  const path = join(o.dataDir, 'running.json')
-  const last = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) =>
-    err.code === 'ENOENT' ? null : err,
-  )
-  if (last !== null) o.log.warn('unclean-stop', uncleanFields(last))
-  const run: Run = { pid: o.pid ?? process.pid, startedAt: o.clock.now(), aliveAt: o.clock.now() }
-  let told = false
-  let writing = Promise.resolve()
-  const write = () => {
-    run.aliveAt = o.clock.now()
-    const tmp = `${path}.tmp`
+  constructor(private readonly o: RunMarkerOptions) {
+    this.path = join(o.dataDir, 'running.json')
+    const now = o.clock.now()
+    this.run = { pid: o.pid ?? process.pid, run: nanoid(10), startedAt: now, aliveAt: now }
+  }
+
+  /**
+   * Says so (`WARN unclean-stop`) if the last run in the data directory did not stop cleanly,
+   * then marks this one. Only once this node holds the directory (its store's lock): a node
+   * refused a directory in use must neither read the running node's marker as a dead run's nor
+   * replace it. A marker that cannot be read or written is logged, never fatal: the node starts
+   * all the same (a full disk is a `disk-low` matter of its own).
+   */
+  async start(): Promise<void> {
+    const last = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' ? null : err,
+    )
+    if (last !== null) this.o.log.warn('unclean-stop', uncleanFields(last))
+    await this.write()
+    this.timer = this.o.clock.setInterval(() => void this.write(), ALIVE_EVERY_MS)
+  }
+
+  /** Resolves once the marker's writes so far are through (tests). */
+  written(): Promise<void> {
+    return this.writing
+  }
+
+  /** Removes this run's marker: it stopped cleanly. Safe to call twice, and before `start`. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.timer === null) return
+      this.o.clock.clearInterval(this.timer)
+      await this.writing
+      // Another node may hold the directory by now (this one's store is closed): its marker stays.
+      const text = await readFile(this.path, 'utf8').catch(() => null)
+      if (text !== null && parseRun(text)?.run === this.run.run)
+        await rm(this.path, { force: true })
+    })()
+    return this.stopping
+  }
+
+  private write(): Promise<void> {
+    this.run.aliveAt = this.o.clock.now()
+    const tmp = `${this.path}.tmp`
     // Written aside and renamed, so a run killed while writing leaves a whole marker.
-    writing = writing
-      .then(() => writeFile(tmp, JSON.stringify(run) + '\n'))
-      .then(() => rename(tmp, path))
+    this.writing = this.writing
+      .then(() => writeFile(tmp, JSON.stringify(this.run) + '\n'))
+      .then(() => rename(tmp, this.path))
       .catch((err: Error) => {
-        if (told) return
-        told = true
-        o.log.warn('run-marker-failed', {
-          path,
+        if (this.told) return
+        this.told = true
+        this.o.log.warn('run-marker-failed', {
+          path: this.path,
           error: err.message,
           message:
             'could not mark this node as running in its data directory: if it is killed, its next start will not say so',
         })
       })
-    return writing
-  }
-  await write()
-  const timer: Timer = o.clock.setInterval(() => void write(), ALIVE_EVERY_MS)
-  let stopped: Promise<void> | null = null
-  return {
-    written: () => writing,
-    stop: () =>
-      (stopped ??= (async () => {
-        o.clock.clearInterval(timer)
-        await writing
-        await rm(path, { force: true })
-      })()),
+    return this.writing
   }
 }
 
@@ -106,7 +125,8 @@ function parseRun(text: string): Run | null {
   try {
     const run = JSON.parse(text) as Partial<Run>
     const numbers = [run.pid, run.startedAt, run.aliveAt]
-    return numbers.every((n) => typeof n === 'number' && Number.isFinite(n)) ? (run as Run) : null
+    const whole = numbers.every((n) => typeof n === 'number' && Number.isFinite(n))
+    return whole && typeof run.run === 'string' ? (run as Run) : null
   } catch {
     return null
   }

@@ -40,6 +40,11 @@ export class BootstrapProber {
     this.timer = null
   }
 
+  /** The candidates (host:port) that answered their last ping. */
+  reachedNow(): string[] {
+    return [...this.reached]
+  }
+
   /** One round: pings every candidate not already being pinged. */
   async probe(): Promise<void> {
     await Promise.all(this.candidates().map((c) => this.probeOne(c)))

@@ -157,6 +157,11 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
     this.prober.start()
   }
 
+  /** The bootstrap nodes (host:port) whose DHT answered the last ping (bootstrap-prober.ts). */
+  bootstrapReached(): string[] {
+    return this.prober?.reachedNow() ?? []
+  }
+
   /** Looks the topic up again: peers that joined at the same moment can miss each other. */
   refresh(restart = false): void {
     // A new refresh cancels the lookup in flight; with dead bootstrap entries a lookup takes

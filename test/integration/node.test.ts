@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import { rejects } from 'node:assert/strict'
 import { createServer } from 'node:net'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freeTcpPort, freeUdpPorts } from '../../scripts/lib/ports.ts'
 import { eventually } from '../helpers/cluster.ts'
@@ -172,10 +172,18 @@ test('a node that cannot start says why, and leaves nothing open behind it', asy
     )
     // The data directory belongs to a running node: said in those words, its port given back.
     const port = await freeTcpPort()
+    const refusedLog = recordingLogger()
+    const runOf = async () =>
+      JSON.parse(await readFile(join(a.path, 'running.json'), 'utf8').catch(() => '{}')).run
+    const markerBefore = await runOf()
+    assert.type(markerBefore, 'string')
     await rejects(
-      () => startTestNode({ name: 'n2', dataDir: a.path, port }),
+      () => startTestNode({ name: 'n2', dataDir: a.path, port }, { log: refusedLog }),
       new RegExp(`the data directory ${a.path} is in use by another running node`),
     )
+    // Nor did it take the running node's marker for a dead run's, or remove it (run-marker.ts).
+    assert.equal(refusedLog.events('unclean-stop'), [])
+    assert.is(await runOf(), markerBefore, "n1's marker stays")
     const probe = createServer()
     await new Promise<void>((resolve, reject) => {
       probe.once('error', reject)

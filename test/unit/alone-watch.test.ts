@@ -4,20 +4,25 @@ import { watchAlone } from '../../src/cluster/alone-watch.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 
-const options = (met: () => boolean, knownBefore: string[] = []) => {
+const options = (
+  met: () => boolean,
+  knownBefore: string[] = [],
+  more: { reached?: string[]; registry?: string | null } = {},
+) => {
   const clock = fakeClock()
   const log = recordingLogger()
-  const stop = watchAlone({
+  const watch = watchAlone({
     met,
     secretFrom: '/root/.pdf-cluster/cluster-secret',
     bootstrap: [{ host: '127.0.0.1', port: 14000 }],
-    registry: '/root/.pdf-cluster/nodes',
+    registry: more.registry === undefined ? '/root/.pdf-cluster/nodes' : more.registry,
     knownBefore: () => knownBefore,
+    reached: () => more.reached ?? [],
     dhtPort: 14004,
     clock,
     log,
   })
-  return { clock, log, stop }
+  return { clock, log, stop: () => watch.stop(), watch }
 }
 
 test('a node that met nobody in five seconds says so once, with what to check', async () => {
@@ -57,6 +62,48 @@ test('a restarted node that has not met its members yet says whom it waits for, 
   // A restart may come with another secret (a tester's did): where it came from is named.
   assert.is(told!.fields.secret, '/root/.pdf-cluster/cluster-secret')
   assert.is(told!.fields.bootstrap, '127.0.0.1:14000')
+})
+
+test('a node whose bootstrap answers but that meets no member there says its secret is most likely not theirs', async () => {
+  const { clock, log } = options(() => false, [], { reached: ['127.0.0.1:14000'] })
+  await clock.tick(5000)
+  const [told] = log.events('alone')
+  assert.match(
+    String(told!.fields.message),
+    /the DHT at 127.0.0.1:14000 answers \(nodes are up there\), yet no node with this node's secret was found through it/,
+  )
+  assert.match(String(told!.fields.message), /if this node should join them, give it theirs/)
+  assert.is(told!.fields.answering, '127.0.0.1:14000')
+  // Restarted with another secret: said too.
+  const again = options(() => false, ['n1'], { reached: ['127.0.0.1:14000'] })
+  await again.clock.tick(5000)
+  assert.match(
+    String(again.log.events('alone')[0]!.fields.message),
+    /n1\): the DHT at 127.0.0.1:14000 answers.*this node's secret is not theirs/,
+  )
+})
+
+test('a node whose --bootstrap does not answer says so, and where to look', async () => {
+  const { clock, log } = options(() => false, [], { registry: null })
+  await clock.tick(5000)
+  assert.match(
+    String(log.events('alone')[0]!.fields.message),
+    /no DHT answers at 127.0.0.1:14000 \(--bootstrap\): check the addresses.*this node's, 14004/,
+  )
+})
+
+test('an island (an explicit --bootstrap that answers, no member met) is told to /healthz until it meets one', async () => {
+  let met = false
+  const { clock, watch } = options(() => met, [], { registry: null, reached: ['10.0.0.1:14000'] })
+  assert.equal(watch.island(), [], 'not in its first seconds: members may still come')
+  await clock.tick(5000)
+  assert.equal(watch.island(), ['10.0.0.1:14000'])
+  met = true
+  assert.equal(watch.island(), [])
+  // The machine's registry lists the nodes of every cluster on it: not a sign of a mistake.
+  const local = options(() => false, [], { reached: ['127.0.0.1:14000'] })
+  await local.clock.tick(5000)
+  assert.equal(local.watch.island(), [])
 })
 
 test.run()

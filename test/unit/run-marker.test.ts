@@ -2,12 +2,18 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { markRun } from '../../src/run-marker.ts'
+import { RunMarker, type RunMarkerOptions } from '../../src/run-marker.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { tempDir } from '../helpers/node.ts'
 
 const START = Date.UTC(2026, 11, 5, 3, 0, 0)
+
+async function markRun(o: RunMarkerOptions): Promise<RunMarker> {
+  const marker = new RunMarker(o)
+  await marker.start()
+  return marker
+}
 
 test('a node that stopped cleanly starts again without a word; one that was killed says so, with when it was last alive', async () => {
   const dir = await tempDir()
@@ -87,12 +93,32 @@ test('the marker says which run it is while the node runs', async () => {
     await clock.tick(30_000)
     await run.written()
     const marker = JSON.parse(await readFile(join(dir.path, 'running.json'), 'utf8'))
-    assert.equal(marker, { pid: 7, startedAt: START, aliveAt: START + 30_000 })
+    assert.equal(marker, { pid: 7, run: marker.run, startedAt: START, aliveAt: START + 30_000 })
+    assert.type(marker.run, 'string')
     await run.stop()
     await readFile(join(dir.path, 'running.json')).then(
       () => assert.unreachable('a clean stop removes it'),
       (err: NodeJS.ErrnoException) => assert.is(err.code, 'ENOENT'),
     )
+  } finally {
+    await dir.remove()
+  }
+})
+
+test("a marker another run wrote since is not this run's to remove, and a marker never started removes nothing", async () => {
+  const dir = await tempDir()
+  try {
+    const log = recordingLogger()
+    const clock = fakeClock(START)
+    const first = await markRun({ dataDir: dir.path, clock, log, pid: 1 })
+    // Its store closed, another node took the directory before this one's last step.
+    const second = await markRun({ dataDir: dir.path, clock, log, pid: 2 })
+    await first.stop()
+    const left = JSON.parse(await readFile(join(dir.path, 'running.json'), 'utf8'))
+    assert.is(left.pid, 2, "the running node's marker stays")
+    await new RunMarker({ dataDir: dir.path, clock, log, pid: 3 }).stop()
+    assert.is(JSON.parse(await readFile(join(dir.path, 'running.json'), 'utf8')).pid, 2)
+    await second.stop()
   } finally {
     await dir.remove()
   }
