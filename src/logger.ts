@@ -22,20 +22,38 @@ export interface LoggerOptions {
   format?: LogFormat
   /** Where each line goes (without its newline). @default stdout */
   write?: (line: string) => void
+  /** The time of a text line (tests). @default Date.now */
+  now?: () => number
 }
 
-export function createLogger(name: string, { format = 'text', write }: LoggerOptions = {}): Logger {
-  return format === 'json' ? jsonLogger(name, write) : textLogger(name, write ?? defaultWrite)
+export function createLogger(
+  name: string,
+  { format = 'text', write, now = Date.now }: LoggerOptions = {},
+): Logger {
+  return format === 'json' ? jsonLogger(name, write) : textLogger(name, write ?? defaultWrite, now)
 }
 
-function textLogger(name: string, write: (line: string) => void): Logger {
+/** The day each node's text lines were last dated with, by where they are written. */
+const daysDated = new WeakMap<(line: string) => void, Map<string, string>>()
+
+/**
+ * A readable line: the time of day (UTC, to the millisecond), the node, the level unless info,
+ * the event and its fields. The date has a line of its own (`date utc=…`), before the first
+ * line and the first of each new day: on every line it would be ten characters of noise, and
+ * without it a log kept for months could not say which day a line was of.
+ */
+function textLogger(name: string, write: (line: string) => void, now: () => number): Logger {
+  // Per destination and node: the loggers of one node (main.ts, node-runner.ts, node.ts) write
+  // one date line between them.
+  const days = daysDated.get(write) ?? new Map<string, string>()
+  daysDated.set(write, days)
   const line = (level: string, event: string, fields: Fields = {}) => {
-    const parts = [
-      new Date().toISOString().slice(11, 23),
-      name,
-      level === 'info' ? '' : level.toUpperCase(),
-      event,
-    ]
+    const at = new Date(now()).toISOString()
+    if (at.slice(0, 10) !== days.get(name)) {
+      days.set(name, at.slice(0, 10))
+      write(`${at.slice(11, 23)} ${name} date utc=${at.slice(0, 10)}`)
+    }
+    const parts = [at.slice(11, 23), name, level === 'info' ? '' : level.toUpperCase(), event]
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue
       const s = String(v)

@@ -350,7 +350,11 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     const event = this.membership.apply(report)
     if (!event) return
     if (event.type === 'refuted') {
-      this.o.log.info('refuted', { incarnation: event.member.incarnation })
+      this.o.log.info('refuted', {
+        incarnation: event.member.incarnation,
+        message:
+          'a member took this node for suspect or dead (its beats came late); it says it is alive, and the others take its word',
+      })
       this.broadcast('both')
       return
     }
@@ -371,6 +375,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       member: event.member.name,
       id: event.member.id.slice(0, 8),
       url: event.member.url,
+      // A return: the status page says "came back".
+      ...(event.was && { back: true, was: event.was }),
     })
     this.emit('member', event)
     if (event.type === 'dead') this.dropLinks(event.member.id)

@@ -10,6 +10,8 @@ export type MembershipEventType = 'joined' | 'suspect' | 'alive' | 'dead' | 'lef
 export interface MembershipEvent {
   type: MembershipEventType
   member: Member
+  /** A member that joins again: what it was before (dead, or left), so a return reads as one. */
+  was?: 'dead' | 'left'
 }
 
 export class Membership {
@@ -56,7 +58,11 @@ export class Membership {
     if (!supersedes(report, known)) return null
     this.members.set(report.id, report)
     const type = transition(known?.status, report.status)
-    return type ? { type, member: report } : null
+    if (!type) return null
+    const was = known?.status
+    return type === 'joined' && (was === 'dead' || was === 'left')
+      ? { type, member: report, was }
+      : { type, member: report }
   }
 
   /** This node's own verdict (from its failure detector) about a member it knows. */

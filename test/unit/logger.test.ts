@@ -7,8 +7,39 @@ test('text: one readable line with the node, the level when not info, and the fi
   const log = createLogger('n1', { write: (l) => lines.push(l) })
   log.info('request', { id: 'abc', user: 'u 1' })
   log.warn('retry', { id: 'abc', inMs: 500 })
-  assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} n1 request id=abc user="u 1"$/)
-  assert.match(lines[1]!, / n1 WARN retry id=abc inMs=500$/)
+  assert.match(lines[0]!, /^\d\d:\d\d:\d\d\.\d{3} n1 date utc=\d{4}-\d\d-\d\d$/)
+  assert.match(lines[1]!, /^\d\d:\d\d:\d\d\.\d{3} n1 request id=abc user="u 1"$/)
+  assert.match(lines[2]!, / n1 WARN retry id=abc inMs=500$/)
+})
+
+test('text: the date has a line of its own, before the first line and the first of each day', () => {
+  const lines: string[] = []
+  let now = Date.UTC(2026, 11, 5, 23, 59, 59, 500)
+  const log = createLogger('n1', { write: (l) => lines.push(l), now: () => now })
+  log.info('request', { id: 'a' })
+  log.info('ready', { id: 'a' })
+  now += 600
+  log.info('request', { id: 'b' })
+  assert.equal(lines, [
+    '23:59:59.500 n1 date utc=2026-12-05',
+    '23:59:59.500 n1 request id=a',
+    '23:59:59.500 n1 ready id=a',
+    '00:00:00.100 n1 date utc=2026-12-06',
+    '00:00:00.100 n1 request id=b',
+  ])
+  // A second logger of the node, to the same place (main.ts and node.ts each have one).
+  const write = (l: string) => lines.push(l)
+  lines.length = 0
+  createLogger('n1', { write, now: () => now }).info('starting')
+  createLogger('n1', { write, now: () => now }).info('started')
+  createLogger('n2', { write, now: () => now }).info('started')
+  assert.equal(lines, [
+    '00:00:00.100 n1 date utc=2026-12-06',
+    '00:00:00.100 n1 starting',
+    '00:00:00.100 n1 started',
+    '00:00:00.100 n2 date utc=2026-12-06',
+    '00:00:00.100 n2 started',
+  ])
 })
 
 test('json: one object per line with time, node, level, event and the fields', () => {

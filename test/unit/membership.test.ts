@@ -63,11 +63,16 @@ test('events: joined, suspect, alive after a refutation, dead, left, joined agai
   assert.is(m.mark('b', 'suspect')?.type, 'suspect')
   assert.is(m.mark('b', 'dead')?.type, 'dead')
   assert.is(m.mark('b', 'suspect'), null, 'the dead are not suspected again')
-  assert.is(m.apply(member('b', 9))?.type, 'joined', 'a restart rejoins')
+  const back = m.apply(member('b', 9))
+  assert.is(back?.type, 'joined', 'a restart rejoins')
+  assert.is(back && 'was' in back ? back.was : null, 'dead', 'said to be a return')
   assert.is(m.apply(member('b', 9, 'left'))?.type, 'left')
+  const again = m.apply(member('b', 10))
+  assert.is(again && 'was' in again ? again.was : null, 'left')
+  assert.not.ok('was' in m.apply(member('c', 1))!, 'a first join is none')
   assert.equal(
     m.live().map((x) => x.id),
-    ['a'],
+    ['a', 'b', 'c'],
   )
 })
 
