@@ -94,7 +94,7 @@ export function healthWarnings(s: WarningSignals): string[] {
   )
   if (s.island && s.island.length > 0)
     warnings.push(
-      `alone: the DHT of its --bootstrap (${s.island.join(', ')}) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs`,
+      `alone: the DHT of its --bootstrap (${s.island.join(', ')}) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs (or UDP between other ports is blocked, which the links need)`,
     )
   const q = s.quorum
   if (q && q.ok && q.voters > 1 && q.reachable === q.needed)

@@ -162,7 +162,7 @@ export class Metrics implements DownloadObserver {
     })
     new Gauge({
       name: 'pdfcluster_disk_low',
-      help: '1 while free disk is below --min-free-mb: no new downloads here, workers paused',
+      help: '1 from when free disk falls below --min-free-mb until it is back above 1.5 times that: no new downloads here, workers paused',
       registers,
       collect() {
         this.set(sources.diskLow() ? 1 : 0)

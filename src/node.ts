@@ -231,6 +231,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       registry: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
       knownBefore: () => part.known.namesBefore(),
       reached: () => part.transport.bootstrapReached(),
+      candidates: () => part.transport.bootstrapCandidates(),
       dhtPort: config.dhtPort,
       clock,
       log,
@@ -355,7 +356,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       health,
       failed: storage.failed,
       close: () =>
-        (stopping ??= closers.closeAll().finally(() => {
+        (stopping ??= (marker.stopping(), closers.closeAll()).finally(() => {
           log.close()
           log.info('stopped')
         })),

@@ -5,6 +5,7 @@
  * operator looking at a restarted node could not tell a clean restart from one after a kill.
  * It is rewritten every half minute, so it also says when that run was last alive.
  */
+import { renameSync, writeFileSync } from 'node:fs'
 import { readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock, Timer } from './clock.ts'
@@ -29,6 +30,8 @@ interface Run {
   run: string
   startedAt: number
   aliveAt: number
+  /** When its stop began: a marker left with it is a stop that did not finish. */
+  stoppingAt?: number
 }
 
 export class RunMarker {
@@ -37,7 +40,7 @@ export class RunMarker {
   private timer: Timer | null = null
   private writing = Promise.resolve()
   private told = false
-  private stopping: Promise<void> | null = null
+  private removing: Promise<void> | null = null
 
   constructor(private readonly o: RunMarkerOptions) {
     this.path = join(o.dataDir, 'running.json')
@@ -56,9 +59,31 @@ export class RunMarker {
     const last = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) =>
       err.code === 'ENOENT' ? null : err,
     )
-    if (last !== null) this.o.log.warn('unclean-stop', uncleanFields(last))
+    if (last !== null) {
+      this.o.log.warn('unclean-stop', uncleanFields(last, this.run.pid))
+      // Told once: if this run's own marker cannot be written (a full disk), the old one would
+      // be told again at every start.
+      await rm(this.path, { force: true }).catch(() => {})
+    }
     await this.write()
     this.timer = this.o.clock.setInterval(() => void this.write(), ALIVE_EVERY_MS)
+  }
+
+  /**
+   * The stop begins (first thing, before any part closes): a stop that does not finish, cut
+   * short by its time limit (main.ts) or a kill, is then told as such at the next start, not as
+   * a run that was killed while it worked. Written at once, synchronously: the limit may end the
+   * process at any moment from here.
+   */
+  stopping(): void {
+    if (this.timer === null || this.run.stoppingAt !== undefined) return
+    this.run.stoppingAt = this.o.clock.now()
+    try {
+      writeFileSync(`${this.path}.tmp`, JSON.stringify(this.run) + '\n')
+      renameSync(`${this.path}.tmp`, this.path)
+    } catch {
+      // Told by write() already, if the disk refuses it.
+    }
   }
 
   /** Resolves once the marker's writes so far are through (tests). */
@@ -68,16 +93,22 @@ export class RunMarker {
 
   /** Removes this run's marker: it stopped cleanly. Safe to call twice, and before `start`. */
   stop(): Promise<void> {
-    this.stopping ??= (async () => {
+    this.removing ??= (async () => {
       if (this.timer === null) return
       this.o.clock.clearInterval(this.timer)
       await this.writing
       // Another node may hold the directory by now (this one's store is closed): its marker stays.
       const text = await readFile(this.path, 'utf8').catch(() => null)
-      if (text !== null && parseRun(text)?.run === this.run.run)
-        await rm(this.path, { force: true })
+      if (text === null || parseRun(text)?.run !== this.run.run) return
+      await rm(this.path, { force: true }).catch((err: Error) =>
+        this.o.log.warn('run-marker-failed', {
+          path: this.path,
+          error: err.message,
+          message: 'could not remove the run marker: the next start will take this stop for a kill',
+        }),
+      )
     })()
-    return this.stopping
+    return this.removing
   }
 
   private write(): Promise<void> {
@@ -101,23 +132,35 @@ export class RunMarker {
   }
 }
 
-/** The `unclean-stop` line's fields for what the last run's marker held (or why it could not be read). */
-function uncleanFields(last: string | Error): Record<string, string | number> {
-  const what =
-    'killed (SIGKILL, out of memory), crashed, or its machine went down; its lines up to then may say why'
+/**
+ * The `unclean-stop` line's fields for what the last run's marker held (or why it could not be
+ * read); `pid` is this run's.
+ */
+function uncleanFields(last: string | Error, pid: number): Record<string, string | number> {
+  const killed =
+    'it was killed (SIGKILL, out of memory), crashed, or its machine went down; its lines up to then may say why'
   const run = last instanceof Error ? null : parseRun(last)
   if (!run) {
     return {
-      message: `the last run of this node did not stop cleanly: it was ${what}`,
+      message: `the last run of this node did not stop cleanly: ${killed}`,
       ...(last instanceof Error && { error: last.message }),
     }
   }
   const at = (ms: number) => new Date(ms).toISOString()
+  const which =
+    run.pid === pid
+      ? `an earlier start in this same process (pid ${pid}, up since ${at(run.startedAt)}), restarted after its store failed,`
+      : `the last run of this node (pid ${run.pid}, up since ${at(run.startedAt)})`
+  const how =
+    run.stoppingAt !== undefined
+      ? `began to stop at ${at(run.stoppingAt)} but did not finish: its stop took longer than allowed (its last lines say stop-timed-out), or it was killed while stopping`
+      : `did not stop cleanly: ${killed}; it was last known alive at ${at(run.aliveAt)}, within ${ALIVE_EVERY_MS / 1000} s of its end`
   return {
     pid: run.pid,
     startedAt: at(run.startedAt),
     aliveAt: at(run.aliveAt),
-    message: `the last run of this node (pid ${run.pid}, up since ${at(run.startedAt)}) did not stop cleanly: it was ${what}; it was last known alive at ${at(run.aliveAt)}, within ${ALIVE_EVERY_MS / 1000} s of its end; the downloads it was making were resumed by the other members, if any were up, from their last checkpoint`,
+    ...(run.stoppingAt !== undefined && { stoppingAt: at(run.stoppingAt) }),
+    message: `${which} ${how}; the downloads it was making were resumed by the other members, if any were up, from their last checkpoint`,
   }
 }
 
@@ -126,7 +169,8 @@ function parseRun(text: string): Run | null {
     const run = JSON.parse(text) as Partial<Run>
     const numbers = [run.pid, run.startedAt, run.aliveAt]
     const whole = numbers.every((n) => typeof n === 'number' && Number.isFinite(n))
-    return whole && typeof run.run === 'string' ? (run as Run) : null
+    const stopping = run.stoppingAt === undefined || Number.isFinite(run.stoppingAt)
+    return whole && stopping && typeof run.run === 'string' ? (run as Run) : null
   } catch {
     return null
   }

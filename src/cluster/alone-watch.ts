@@ -20,6 +20,8 @@ export interface AloneWatchOptions {
    * so a node that meets no member through them most likely has another secret.
    */
   reached?: () => string[]
+  /** The bootstrap nodes (host:port) it pings, itself left out. @default bootstrap */
+  candidates?: () => string[]
   /** The names of the members this node knew before it started (a restart): none when new. */
   knownBefore?: () => string[]
   dhtPort: number
@@ -54,7 +56,7 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
     const reached = o.reached?.() ?? []
     const answering =
       reached.length > 0
-        ? `the DHT at ${reached.join(', ')} answers (nodes are up there), yet no node with this node's secret was found through it`
+        ? `the DHT at ${reached.join(', ')} answers (nodes are up there), yet no node with this node's secret was found through it (another secret, most likely; or UDP between other ports blocked, which the links need)`
         : null
     // Restarted: its cluster was found before. Most likely they are down; but a restart may
     // also have come with another secret or bootstrap (a tester's did), so both are named.
@@ -69,12 +71,13 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
       })
       return
     }
-    const silent = !answering && !o.registry && o.bootstrap.length > 0
+    const others = o.candidates?.() ?? where.bootstrap.split(',').filter(Boolean)
+    const silent = !answering && !o.registry && others.length > 0
     o.log.warn('alone', {
       message: answering
         ? `no other node found: ${answering}. Nodes join one cluster only with the same secret: if this node should join them, give it theirs; alone, this node works by itself`
         : silent
-          ? `no other node found: no DHT answers at ${where.bootstrap} (--bootstrap): check the addresses, that those nodes are up, and that their DHT ports are open to this node (and this node's, ${o.dhtPort}, to them); alone, this node works by itself`
+          ? `no other node found: no DHT answers at ${others.join(', ')} (--bootstrap): check the addresses, that those nodes are up, and that their DHT ports are open to this node (and this node's, ${o.dhtPort}, to them); alone, this node works by itself`
           : 'no other node found: nodes join one cluster only with the same secret, through a ' +
             '--bootstrap they can reach, with their DHT ports open to each other; alone, this node ' +
             'works by itself',

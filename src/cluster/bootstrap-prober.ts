@@ -5,6 +5,7 @@
  * persistent node starts alone, and this pings every candidate each second: one that answers
  * enters our table (and we enter its), one that stops answering is dropped at once.
  */
+import { networkInterfaces } from 'node:os'
 import type HyperDHT from 'hyperdht'
 import type { HostPort } from '../config.ts'
 
@@ -69,6 +70,30 @@ export class BootstrapProber {
       this.probing.delete(key)
     }
   }
+}
+
+/**
+ * Whether the bootstrap entry `b` names this node's own DHT, on `port` bound to `host`: a node
+ * pings every other, and its own DHT answers a ping like any (a lone node bound to 0.0.0.0 with
+ * itself in its --bootstrap took that for a peer). Bound to every address, any of this
+ * machine's is its own. A host name is not resolved: it is another node's.
+ */
+export function isOwnAddress(
+  b: HostPort,
+  host: string,
+  port: number,
+  local: ReadonlySet<string> = localAddresses(),
+): boolean {
+  if (b.port !== port) return false
+  if (isSameHost(b.host, host)) return true
+  const wildcard = host === '0.0.0.0' || host === '::'
+  return wildcard && (isSameHost(b.host, '127.0.0.1') || b.host === '::1' || local.has(b.host))
+}
+
+/** This machine's network addresses, as its interfaces have them now. */
+export function localAddresses(): Set<string> {
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? [])
+  return new Set(all.map((a) => a.address))
 }
 
 export function isSameHost(a: string, b: string): boolean {

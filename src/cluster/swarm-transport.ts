@@ -11,7 +11,12 @@ import HyperDHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
 import { admissionKey } from './admission.ts'
 import { openLink, type NoiseStream } from './swarm-link.ts'
-import { BootstrapProber, PROBE_INTERVAL_MS, isSameHost } from './bootstrap-prober.ts'
+import {
+  BootstrapProber,
+  PROBE_INTERVAL_MS,
+  isOwnAddress,
+  localAddresses,
+} from './bootstrap-prober.ts'
 import { MachineRegistry } from './machine-registry.ts'
 import type { Link, Transport, TransportEvents } from './transport.ts'
 import type { HostPort } from '../config.ts'
@@ -56,6 +61,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
   private registry: MachineRegistry | null = null
   private registryTimer: NodeJS.Timeout | null = null
   private prober: BootstrapProber | null = null
+  private candidates: () => HostPort[] = () => []
 
   constructor(private readonly o: TransportOptions) {
     super()
@@ -112,13 +118,15 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
         PROBE_INTERVAL_MS,
       )
     }
-    const notOwn = (b: HostPort) => !(b.port === own.port && isSameHost(b.host, host))
+    const local = localAddresses()
+    const notOwn = (b: HostPort) => !isOwnAddress(b, host, own.port, local)
     const candidates = () => {
       const all = [...bootstrap, ...(this.registry?.list() ?? [])].filter(notOwn)
       return all.filter(
         (b, i) => all.findIndex((o) => o.port === b.port && o.host === b.host) === i,
       )
     }
+    this.candidates = candidates
     this.prober = new BootstrapProber(
       boot,
       () => (this.dht ? [boot, this.dht] : [boot]),
@@ -155,6 +163,11 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
       refresh(): Promise<void>
     }
     this.prober.start()
+  }
+
+  /** The bootstrap nodes (host:port) other than this one, from --bootstrap or the registry. */
+  bootstrapCandidates(): string[] {
+    return this.candidates().map(({ host, port }) => `${host}:${port}`)
   }
 
   /** The bootstrap nodes (host:port) whose DHT answered the last ping (bootstrap-prober.ts). */

@@ -49,8 +49,14 @@ run(
       c.signal(2, 'SIGTERM')
       await eventually(() => n3.child === null, 'n3 stopped')
       skewed = true
+      const before = n3.lines.length
       await c.start(2)
       await waitForCluster(c.nodes)
+      // Stopped, not killed: its restart does not say it was (run-marker.ts).
+      const unclean = n3.lines
+        .slice(before)
+        .filter((l) => / unclean-stop .*did not stop cleanly/.test(l))
+      assert.equal(unclean, [])
 
       // Alice's download, made on n1 with a right clock: on n3's clock it expired 50 min ago.
       const alice = await sessionCookie(n1.url)

@@ -82,7 +82,7 @@ test('a quorum with no member to spare is a warning, not a problem; one with a m
 test('an island is a warning naming the bootstrap that answers', () => {
   assert.equal(healthWarnings({ skewedClocks: [], island: [] }), [])
   assert.equal(healthWarnings({ skewedClocks: [], island: ['10.0.0.1:14000'] }), [
-    'alone: the DHT of its --bootstrap (10.0.0.1:14000) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs',
+    'alone: the DHT of its --bootstrap (10.0.0.1:14000) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs (or UDP between other ports is blocked, which the links need)',
   ])
 })
 

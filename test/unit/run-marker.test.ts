@@ -124,4 +124,67 @@ test("a marker another run wrote since is not this run's to remove, and a marker
   }
 })
 
+test('a stop that began but did not finish is told as such, not as a kill', async () => {
+  const dir = await tempDir()
+  try {
+    const clock = fakeClock(START)
+    const log = recordingLogger()
+    const first = await markRun({ dataDir: dir.path, clock, log, pid: 11 })
+    await clock.tick(10_000)
+    // SIGTERM: the stop begins, and the process is ended by its time limit before it is through.
+    first.stopping()
+    first.stopping()
+    const next = await markRun({ dataDir: dir.path, clock, log, pid: 12 })
+    const [told] = log.events('unclean-stop')
+    assert.is(told!.fields.stoppingAt, '2026-12-05T03:00:10.000Z')
+    assert.match(
+      String(told!.fields.message),
+      /^the last run of this node \(pid 11, up since 2026-12-05T03:00:00.000Z\) began to stop at 2026-12-05T03:00:10.000Z but did not finish: its stop took longer than allowed/,
+    )
+    await next.stop()
+    // A stop that finishes removes the marker all the same.
+    const clean = await markRun({ dataDir: dir.path, clock, log, pid: 13 })
+    clean.stopping()
+    await clean.stop()
+    await markRun({ dataDir: dir.path, clock, log, pid: 14 }).then((m) => m.stop())
+    assert.is(log.events('unclean-stop').length, 1)
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('an earlier start in the same process is named so', async () => {
+  const dir = await tempDir()
+  try {
+    const clock = fakeClock(START)
+    const log = recordingLogger()
+    await markRun({ dataDir: dir.path, clock, log, pid: 21 })
+    const next = await markRun({ dataDir: dir.path, clock, log, pid: 21 })
+    assert.match(
+      String(log.events('unclean-stop')[0]!.fields.message),
+      /^an earlier start in this same process \(pid 21, up since .*\), restarted after its store failed, did not stop cleanly/,
+    )
+    await next.stop()
+  } finally {
+    await dir.remove()
+  }
+})
+
+test('an old marker is told once, even when this run cannot write its own', async () => {
+  const dir = await tempDir()
+  try {
+    const log = recordingLogger()
+    await writeFile(join(dir.path, 'running.json'), '{}')
+    await mkdir(join(dir.path, 'running.json.tmp'))
+    const first = await markRun({ dataDir: dir.path, clock: fakeClock(START), log })
+    assert.is(log.events('unclean-stop').length, 1)
+    assert.is(log.events('run-marker-failed').length, 1)
+    await first.stop()
+    await markRun({ dataDir: dir.path, clock: fakeClock(START), log }).then((m) => m.stop())
+    assert.is(log.events('unclean-stop').length, 1, 'not told again')
+  } finally {
+    await dir.remove()
+  }
+})
+
 test.run()
