@@ -9,15 +9,24 @@ import { tempDir } from '../helpers/node.ts'
 
 const START = Date.UTC(2026, 11, 5, 3, 0, 0)
 
+/** Runs `fn` in a fresh directory, removed after. */
+async function inTempDir(fn: (dir: { path: string }) => Promise<void>): Promise<void> {
+  const dir = await tempDir()
+  try {
+    await fn(dir)
+  } finally {
+    await dir.remove()
+  }
+}
+
 async function markRun(o: RunMarkerOptions): Promise<RunMarker> {
   const marker = new RunMarker(o)
   await marker.start()
   return marker
 }
 
-test('a node that stopped cleanly starts again without a word; one that was killed says so, with when it was last alive', async () => {
-  const dir = await tempDir()
-  try {
+test('a node that stopped cleanly starts again without a word; one that was killed says so, with when it was last alive', () =>
+  inTempDir(async (dir) => {
     const clock = fakeClock(START)
     const log = recordingLogger()
     const first = await markRun({ dataDir: dir.path, clock, log, pid: 4242 })
@@ -39,14 +48,10 @@ test('a node that stopped cleanly starts again without a word; one that was kill
     assert.match(String(told!.fields.message), /last known alive at 2026-12-05T03:01:30.000Z/)
     await third.stop()
     await third.stop()
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('a marker that cannot be read still says the last run did not stop cleanly', async () => {
-  const dir = await tempDir()
-  try {
+test('a marker that cannot be read still says the last run did not stop cleanly', () =>
+  inTempDir(async (dir) => {
     const log = recordingLogger()
     // A run killed between the write of its marker's copy and its rename leaves a whole
     // marker; a marker damaged otherwise is read as a run that ended without a stop.
@@ -59,14 +64,10 @@ test('a marker that cannot be read still says the last run did not stop cleanly'
     const again = await markRun({ dataDir: dir.path, clock: fakeClock(START), log })
     assert.is(log.events('unclean-stop').length, 1)
     await again.stop()
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('a marker that cannot be written is a warning, once, and the node starts all the same', async () => {
-  const dir = await tempDir()
-  try {
+test('a marker that cannot be written is a warning, once, and the node starts all the same', () =>
+  inTempDir(async (dir) => {
     const clock = fakeClock(START)
     const log = recordingLogger()
     // Its temporary file's name taken by a directory: every write fails.
@@ -80,14 +81,10 @@ test('a marker that cannot be written is a warning, once, and the node starts al
     assert.equal(more, [], 'said once, not every half minute')
     assert.match(String(told!.fields.message), /its next start will not say so/)
     await run.stop()
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('the marker says which run it is while the node runs', async () => {
-  const dir = await tempDir()
-  try {
+test('the marker says which run it is while the node runs', () =>
+  inTempDir(async (dir) => {
     const clock = fakeClock(START)
     const run = await markRun({ dataDir: dir.path, clock, log: recordingLogger(), pid: 7 })
     await clock.tick(30_000)
@@ -100,14 +97,10 @@ test('the marker says which run it is while the node runs', async () => {
       () => assert.unreachable('a clean stop removes it'),
       (err: NodeJS.ErrnoException) => assert.is(err.code, 'ENOENT'),
     )
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test("a marker another run wrote since is not this run's to remove, and a marker never started removes nothing", async () => {
-  const dir = await tempDir()
-  try {
+test("a marker another run wrote since is not this run's to remove, and a marker never started removes nothing", () =>
+  inTempDir(async (dir) => {
     const log = recordingLogger()
     const clock = fakeClock(START)
     const first = await markRun({ dataDir: dir.path, clock, log, pid: 1 })
@@ -119,14 +112,10 @@ test("a marker another run wrote since is not this run's to remove, and a marker
     await new RunMarker({ dataDir: dir.path, clock, log, pid: 3 }).stop()
     assert.is(JSON.parse(await readFile(join(dir.path, 'running.json'), 'utf8')).pid, 2)
     await second.stop()
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('a stop that began but did not finish is told as such, not as a kill', async () => {
-  const dir = await tempDir()
-  try {
+test('a stop that began but did not finish is told as such, not as a kill', () =>
+  inTempDir(async (dir) => {
     const clock = fakeClock(START)
     const log = recordingLogger()
     const first = await markRun({ dataDir: dir.path, clock, log, pid: 11 })
@@ -148,14 +137,10 @@ test('a stop that began but did not finish is told as such, not as a kill', asyn
     await clean.stop()
     await markRun({ dataDir: dir.path, clock, log, pid: 14 }).then((m) => m.stop())
     assert.is(log.events('unclean-stop').length, 1)
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('an earlier start in the same process is named so', async () => {
-  const dir = await tempDir()
-  try {
+test('an earlier start in the same process is named so', () =>
+  inTempDir(async (dir) => {
     const clock = fakeClock(START)
     const log = recordingLogger()
     await markRun({ dataDir: dir.path, clock, log, pid: 21 })
@@ -165,14 +150,10 @@ test('an earlier start in the same process is named so', async () => {
       /^an earlier start in this same process \(pid 21, up since .*\), restarted after its store failed, did not stop cleanly/,
     )
     await next.stop()
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
-test('an old marker is told once, even when this run cannot write its own', async () => {
-  const dir = await tempDir()
-  try {
+test('an old marker is told once, even when this run cannot write its own', () =>
+  inTempDir(async (dir) => {
     const log = recordingLogger()
     await writeFile(join(dir.path, 'running.json'), '{}')
     await mkdir(join(dir.path, 'running.json.tmp'))
@@ -182,9 +163,6 @@ test('an old marker is told once, even when this run cannot write its own', asyn
     await first.stop()
     await markRun({ dataDir: dir.path, clock: fakeClock(START), log }).then((m) => m.stop())
     assert.is(log.events('unclean-stop').length, 1, 'not told again')
-  } finally {
-    await dir.remove()
-  }
-})
+  }))
 
 test.run()
