@@ -1,7 +1,8 @@
 /**
  * Who runs each user's worker, from this node's membership view alone: a new download goes
  * to the first alive member in the user's rendezvous ranking; a download whose owner is gone
- * goes to the first live member in the same ranking. Every node computes the same answer
+ * goes to the first live member in the same ranking (in both, a member whose disk is low comes
+ * after those that take work). Every node computes the same answer
  * without asking anyone; when views briefly differ and two nodes both take over, the log's
  * epoch rule keeps exactly one of them.
  */
@@ -73,17 +74,33 @@ export class Placement {
    * first if this node died, the second if the first died with it. They get its checkpoints.
    */
   successorsOf(userId: string, count: number): string[] {
-    const live = this.o
-      .members()
-      .filter((m) => isLiveStatus(m.status) && m.id !== this.o.self.id)
-      .map((m) => m.id)
-    return rank(userId, live).slice(0, count)
+    return this.inLine(userId)
+      .filter((id) => id !== this.o.self.id)
+      .slice(0, count)
   }
 
-  /** Who should take over a download of this user whose owner is gone, or null while it is not. */
+  /**
+   * Who should take over a download of this user whose owner is gone, or null while it is not:
+   * the first of the live members in line (`inLine`). One whose disk is low comes after those
+   * that take work: its workers are paused, and a download it took over would wait there with
+   * nothing said (an operator's trial lost one so, its bar frozen until the record expired).
+   */
   successorFor(userId: string, ownerId: string): NodeRef | null {
     if (!this.ownerGone(ownerId)) return null
-    return this.ref(owner(userId, this.liveIds()))
+    return this.ref(this.inLine(userId)[0] ?? null)
+  }
+
+  /**
+   * The live members in the order they would take this user's download over: the user's
+   * ranking among those that take work, then among those that do not (their disk is low).
+   * Nodes whose views of who is low differ for a moment may both take a download over; the
+   * log's epoch rule keeps one of them, as when their views of who is alive differ.
+   */
+  private inLine(userId: string): string[] {
+    const live = this.liveIds()
+    const taking = live.filter((id) => this.o.takesWork?.(id) ?? true)
+    const low = live.filter((id) => !taking.includes(id))
+    return [...rank(userId, taking), ...rank(userId, low)]
   }
 
   /**

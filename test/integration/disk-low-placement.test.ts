@@ -43,6 +43,43 @@ test('new downloads go past a member whose disk is low, and to it again once it 
   }
 })
 
+test('a download whose owner leaves is taken over past a successor whose disk is low', async () => {
+  const disk = { free: 1 * MB }
+  const c = await createCluster(3, { workMs: 8000 }, (i) =>
+    i === 2 ? { freeBytes: async () => disk.free } : {},
+  )
+  try {
+    await c.oneLog()
+    const [n1, n2, n3] = c.nodes as RunningNode[]
+    const ids = c.nodes.map((n) => n.id)
+    await eventually(() => !n1!.cluster.takesWork(n3!.id), 'n1 hears n3 is low', 10_000)
+    await eventually(() => !n2!.cluster.takesWork(n3!.id), 'n2 hears n3 is low', 10_000)
+    // A user whose ranking is n1, n3, n2: n3 would take it over, but its workers are paused.
+    let user = ''
+    for (let i = 0; !user; i++) {
+      const order = rank(`user-${i}`, ids)
+      if (order[0] === n1!.id && order[1] === n3!.id) user = `user-${i}`
+    }
+    const d = await n1!.manager.request(user)
+    assert.is(d.owner, n1!.id)
+    await eventually(
+      () => (n1!.manager.current(user)?.progress ?? 0) >= 10,
+      'it runs on n1',
+      10_000,
+    )
+    await n1!.close()
+    await eventually(
+      () => n2!.manager.current(user)?.owner === n2!.id,
+      'n2 takes it over, not n3 whose disk is low',
+      15_000,
+    )
+    await eventually(() => n2!.manager.current(user)?.state === 'ready', 'made on n2', 20_000)
+    assert.is(n3!.manager.current(user)?.owner, n2!.id, 'as n3 sees it too')
+  } finally {
+    await c.teardown()
+  }
+})
+
 test('the scribe is a member with room: a low one hands the log over, and takes it back once it has room', async () => {
   const free = [10_000 * MB, 10_000 * MB, 10_000 * MB]
   const c = await createCluster(3, { workMs: 300 }, (i) => ({ freeBytes: async () => free[i]! }))

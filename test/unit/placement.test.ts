@@ -82,6 +82,27 @@ test('the successor of a gone owner is the first live member of the ranking, sus
   assert.is(placement([member('a'), member('b'), member('c')]).successorFor(user, 'b'), null)
 })
 
+test('a member whose disk is low comes last in line to take a download over, and to hold its checkpoints', () => {
+  const user = userRanked('b', 'c', 'a')
+  const ready = { ready: true, unheardGone: true }
+  const bGone = [member('a'), member('b', 'dead'), member('c')]
+  // c is next in the ranking, but low: a takes it over, and c only if a were low too.
+  assert.equal(placement(bGone, ready, new Set(['c'])).successorFor(user, 'b'), {
+    id: 'a',
+    name: 'A',
+  })
+  assert.is(placement(bGone, ready, new Set(['a', 'c'])).successorFor(user, 'b')!.id, 'c')
+  // Seen from the owner b: its checkpoints go to a, then c.
+  const fromB = new Placement({
+    self: { id: 'b', name: 'B' },
+    members: () => [member('a'), member('b'), member('c')],
+    rejoin: { ready: () => true, unheardOwnerGone: () => true },
+    takesWork: (id) => id !== 'c',
+  })
+  assert.equal(fromB.successorsOf(user, 2), ['a', 'c'])
+  assert.equal(fromB.successorsOf(user, 1), ['a'])
+})
+
 test('a file is kept by the next members of its user’s ranking after its maker, no others', () => {
   const all = [member('a'), member('b'), member('c')]
   // Self is a. Ranking b, a, c: a comes first after the maker b.
