@@ -22,6 +22,7 @@ export interface HealthSignals {
 
 import { describeSkew } from './cluster/clock-skew.ts'
 import { describeQuorum, type QuorumState } from './cluster/quorum.ts'
+import type { AloneState } from './cluster/alone-watch.ts'
 
 /** Reading may wait this long for a block before the node counts as stuck. */
 export const READ_STALL_MS = 5000
@@ -76,8 +77,8 @@ export interface WarningSignals {
   skewedClocks: { name: string; aheadMs: number; self: boolean }[]
   /** This node's quorum (cluster/quorum.ts); absent where none is kept. */
   quorum?: QuorumState
-  /** Bootstrap nodes that answer while this node meets no member (cluster/alone-watch.ts). */
-  island?: string[]
+  /** A fresh node alone (cluster/alone-watch.ts). */
+  alone?: AloneState | null
 }
 
 /**
@@ -92,9 +93,13 @@ export function healthWarnings(s: WarningSignals): string[] {
       ? `this node's clock is ${describeSkew(aheadMs)} the cluster's: records use the cluster's time, but fix this machine's clock (NTP)`
       : `${name}'s clock is ${describeSkew(aheadMs)} the cluster's`,
   )
-  if (s.island && s.island.length > 0)
+  if (s.alone && 'answering' in s.alone)
     warnings.push(
-      `alone: the DHT of its --bootstrap (${s.island.join(', ')}) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs (or UDP between other ports is blocked, which the links need)`,
+      `alone: the DHT of its --bootstrap (${s.alone.answering.join(', ')}) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs (or UDP between other ports is blocked, which the links need)`,
+    )
+  if (s.alone && 'silent' in s.alone)
+    warnings.push(
+      `alone: none of its --bootstrap (${s.alone.silent.join(', ')}) answers, and it has met no member since it started; it serves its users by itself until it meets its cluster. Check the addresses, that those nodes are up, and that UDP to their DHT ports is open`,
     )
   const q = s.quorum
   if (q && q.ok && q.voters > 1 && q.reachable === q.needed)

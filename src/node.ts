@@ -250,7 +250,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
         warnings: healthWarnings({
           skewedClocks: cluster.skewedClocks(),
           quorum: quorumNow,
-          island: alone.island(),
+          alone: alone.state(),
         }),
         id,
         name: config.name,
@@ -332,6 +332,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     await disk.start()
     await part.start()
     manager.start()
+    alone.start()
     log.info('started', {
       id,
       url,

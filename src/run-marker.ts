@@ -160,7 +160,7 @@ function uncleanFields(last: string | Error, pid: number): Record<string, string
     startedAt: at(run.startedAt),
     aliveAt: at(run.aliveAt),
     ...(run.stoppingAt !== undefined && { stoppingAt: at(run.stoppingAt) }),
-    message: `${which} ${how}; the downloads it was making were resumed by the other members, if any were up, from their last checkpoint`,
+    message: `${which} ${how}; the downloads it was making are the other members' to take over from their last checkpoint (their lines say takeover)`,
   }
 }
 

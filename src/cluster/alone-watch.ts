@@ -31,21 +31,33 @@ export interface AloneWatchOptions {
   afterMs?: number
 }
 
+/** A fresh node alone, as /healthz tells it (health.ts); see `AloneWatch.state`. */
+export type AloneState =
+  | { answering: string[] }
+  /** None of its --bootstrap answers. */
+  | { silent: string[] }
+
 export interface AloneWatch {
+  /** Starts the count, once the node has started: a slow start is not time alone. */
+  start(): void
   stop(): void
   /**
-   * The nodes of an explicit --bootstrap whose DHT answers while this node has met no member
-   * since `afterMs` after its start: an island, most likely of another secret, that serves its
-   * users alone (a /healthz warning, health.ts). Empty otherwise, and with the machine's
-   * registry, which lists the nodes of every cluster on the machine.
+   * A fresh node with an explicit --bootstrap that has met no member since `afterMs` after it
+   * started: `answering` names the bootstrap nodes whose DHT answers (an island, most likely of
+   * another secret, serving its users apart from that cluster), `silent` those that do not.
+   * Null otherwise: a node that met a member, a restarted node (whether it reaches its members
+   * is the quorum's to say), and one on the machine's registry, which lists the nodes of every
+   * cluster on the machine whatever their secret.
    */
-  island(): string[]
+  state(): AloneState | null
 }
 
 export function watchAlone(o: AloneWatchOptions): AloneWatch {
   const afterMs = o.afterMs ?? 5000
-  const since = o.clock.now()
-  const timer = o.clock.setTimeout(() => {
+  let since: number | null = null
+  let timer: unknown = null
+  const others = () => o.candidates?.() ?? o.bootstrap.map(({ host, port }) => `${host}:${port}`)
+  const tell = () => {
     if (o.met()) return
     const where = {
       secret: o.secretFrom,
@@ -56,38 +68,50 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
     const reached = o.reached?.() ?? []
     const answering =
       reached.length > 0
-        ? `the DHT at ${reached.join(', ')} answers (nodes are up there), yet no node with this node's secret was found through it (another secret, most likely; or UDP between other ports blocked, which the links need)`
+        ? `the DHT at ${reached.join(', ')} answers (nodes are up there), yet no node with this node's secret was found through it`
         : null
-    // Restarted: its cluster was found before. Most likely they are down; but a restart may
+    const answered = answering ? { answering: reached.join(',') } : {}
+    // Restarted: its cluster was found before. Most likely they are down, stopping or starting
+    // (a tester restarting several saw this line a second before they met); but a restart may
     // also have come with another secret or bootstrap (a tester's did), so both are named.
     const before = o.knownBefore?.() ?? []
     if (before.length > 0) {
       o.log.warn('alone', {
-        message: answering
-          ? `none of the members this node knew before has answered yet (${before.join(', ')}): ${answering}; if they are the same nodes, this node's secret is not theirs (changed since its last run?)`
-          : `none of the members this node knew before has answered yet (${before.join(', ')}): still looking; they may be down, or, if they are up, this node's secret or bootstrap is not theirs (changed since its last run?)`,
+        message: `none of the members this node knew before has answered yet (${before.join(', ')}): ${answering ? `${answering} yet` : 'still looking'}; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs (changed since its last run?)`,
         ...where,
-        ...(answering && { answering: reached.join(',') }),
+        ...answered,
       })
       return
     }
-    const others = o.candidates?.() ?? where.bootstrap.split(',').filter(Boolean)
-    const silent = !answering && !o.registry && others.length > 0
+    const silent = !answering && !o.registry && others().length > 0
     o.log.warn('alone', {
       message: answering
-        ? `no other node found: ${answering}. Nodes join one cluster only with the same secret: if this node should join them, give it theirs; alone, this node works by itself`
+        ? `no other node found: ${answering} (another secret, most likely; or UDP between other ports blocked, which the links need). Nodes join one cluster only with the same secret: if this node should join them, give it theirs; alone, this node works by itself`
         : silent
-          ? `no other node found: no DHT answers at ${others.join(', ')} (--bootstrap): check the addresses, that those nodes are up, and that their DHT ports are open to this node (and this node's, ${o.dhtPort}, to them); alone, this node works by itself`
+          ? `no other node found: no DHT answers at ${others().join(', ')} (--bootstrap): check the addresses, that those nodes are up, and that UDP to their DHT ports is open to this node (and to this node's, ${o.dhtPort}, from them); alone, this node works by itself`
           : 'no other node found: nodes join one cluster only with the same secret, through a ' +
             '--bootstrap they can reach, with their DHT ports open to each other; alone, this node ' +
             'works by itself',
       ...where,
-      ...(answering && { answering: reached.join(',') }),
+      ...answered,
     })
-  }, afterMs)
+  }
   return {
-    stop: () => o.clock.clearTimeout(timer),
-    island: () =>
-      o.registry || o.clock.now() - since < afterMs || o.met() ? [] : (o.reached?.() ?? []),
+    start: () => {
+      if (since !== null) return
+      since = o.clock.now()
+      timer = o.clock.setTimeout(tell, afterMs)
+    },
+    stop: () => {
+      if (timer !== null) o.clock.clearTimeout(timer)
+    },
+    state: () => {
+      if (since === null || o.clock.now() - since < afterMs || o.met()) return null
+      if (o.registry || (o.knownBefore?.() ?? []).length > 0) return null
+      const reached = o.reached?.() ?? []
+      if (reached.length > 0) return { answering: reached }
+      const silent = others()
+      return silent.length > 0 ? { silent } : null
+    },
   }
 }

@@ -22,6 +22,7 @@ const options = (
     clock,
     log,
   })
+  watch.start()
   return { clock, log, stop: () => watch.stop(), watch }
 }
 
@@ -57,7 +58,7 @@ test('a restarted node that has not met its members yet says whom it waits for, 
   const [told] = log.events('alone')
   assert.is(
     told!.fields.message,
-    "none of the members this node knew before has answered yet (n1, n3): still looking; they may be down, or, if they are up, this node's secret or bootstrap is not theirs (changed since its last run?)",
+    "none of the members this node knew before has answered yet (n1, n3): still looking; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs (changed since its last run?)",
   )
   // A restart may come with another secret (a tester's did): where it came from is named.
   assert.is(told!.fields.secret, '/root/.pdf-cluster/cluster-secret')
@@ -79,7 +80,7 @@ test('a node whose bootstrap answers but that meets no member there says its sec
   await again.clock.tick(5000)
   assert.match(
     String(again.log.events('alone')[0]!.fields.message),
-    /n1\): the DHT at 127.0.0.1:14000 answers.*this node's secret is not theirs/,
+    /n1\): the DHT at 127.0.0.1:14000 answers .* yet; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs/,
   )
 })
 
@@ -88,22 +89,51 @@ test('a node whose --bootstrap does not answer says so, and where to look', asyn
   await clock.tick(5000)
   assert.match(
     String(log.events('alone')[0]!.fields.message),
-    /no DHT answers at 127.0.0.1:14000 \(--bootstrap\): check the addresses.*this node's, 14004/,
+    /no DHT answers at 127.0.0.1:14000 \(--bootstrap\): check the addresses.*UDP to their DHT ports.*this node's, 14004/,
   )
 })
 
-test('an island (an explicit --bootstrap that answers, no member met) is told to /healthz until it meets one', async () => {
+test('a fresh node alone with an explicit --bootstrap is told to /healthz until it meets a member', async () => {
   let met = false
   const { clock, watch } = options(() => met, [], { registry: null, reached: ['10.0.0.1:14000'] })
-  assert.equal(watch.island(), [], 'not in its first seconds: members may still come')
+  assert.is(watch.state(), null, 'not in its first seconds: members may still come')
   await clock.tick(5000)
-  assert.equal(watch.island(), ['10.0.0.1:14000'])
+  assert.equal(watch.state(), { answering: ['10.0.0.1:14000'] }, 'an island')
   met = true
-  assert.equal(watch.island(), [])
+  assert.is(watch.state(), null)
+  // None answers: said too.
+  const silent = options(() => false, [], { registry: null })
+  await silent.clock.tick(5000)
+  assert.equal(silent.watch.state(), { silent: ['127.0.0.1:14000'] })
   // The machine's registry lists the nodes of every cluster on it: not a sign of a mistake.
   const local = options(() => false, [], { reached: ['127.0.0.1:14000'] })
   await local.clock.tick(5000)
-  assert.equal(local.watch.island(), [])
+  assert.is(local.watch.state(), null)
+  // A restarted node: whether it reaches its members is its quorum's to say.
+  const restarted = options(() => false, ['n1'], { registry: null, reached: ['10.0.0.1:14000'] })
+  await restarted.clock.tick(5000)
+  assert.is(restarted.watch.state(), null)
+})
+
+test('the count starts once the node has started: a slow start is not time alone', async () => {
+  const clock = fakeClock()
+  const log = recordingLogger()
+  const watch = watchAlone({
+    met: () => false,
+    secretFrom: 's',
+    bootstrap: [{ host: '10.0.0.1', port: 14000 }],
+    registry: null,
+    dhtPort: 14004,
+    clock,
+    log,
+  })
+  await clock.tick(60_000)
+  assert.equal(log.events('alone'), [])
+  assert.is(watch.state(), null)
+  watch.start()
+  await clock.tick(5000)
+  assert.is(log.events('alone').length, 1)
+  watch.stop()
 })
 
 test.run()

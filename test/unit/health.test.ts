@@ -80,8 +80,11 @@ test('a quorum with no member to spare is a warning, not a problem; one with a m
 })
 
 test('an island is a warning naming the bootstrap that answers', () => {
-  assert.equal(healthWarnings({ skewedClocks: [], island: [] }), [])
-  assert.equal(healthWarnings({ skewedClocks: [], island: ['10.0.0.1:14000'] }), [
+  assert.equal(healthWarnings({ skewedClocks: [], alone: null }), [])
+  assert.equal(healthWarnings({ skewedClocks: [], alone: { silent: ['10.0.0.1:14000'] } }), [
+    'alone: none of its --bootstrap (10.0.0.1:14000) answers, and it has met no member since it started; it serves its users by itself until it meets its cluster. Check the addresses, that those nodes are up, and that UDP to their DHT ports is open',
+  ])
+  assert.equal(healthWarnings({ skewedClocks: [], alone: { answering: ['10.0.0.1:14000'] } }), [
     'alone: the DHT of its --bootstrap (10.0.0.1:14000) answers, yet this node has met no member there since it started; it serves its users by itself, apart from that cluster. Most likely its secret is not theirs (or UDP between other ports is blocked, which the links need)',
   ])
 })
