@@ -35,6 +35,7 @@ import { Placement } from './cluster/placement.ts'
 import { watchRejoin } from './cluster/rejoin.ts'
 import { formatQuorumRule } from './cluster/quorum.ts'
 import { watchAlone } from './cluster/alone-watch.ts'
+import { topicFor } from './cluster/swarm-transport.ts'
 import type { Metrics } from './metrics.ts'
 import { observability } from './node-observability.ts'
 import { serveMetrics } from './web/metrics-server.ts'
@@ -108,6 +109,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       throw new Error(`cannot use the data directory ${config.dataDir} (--data): ${err.message}`)
     })
   const self = { id, name: config.name }
+  // The secret's swarm topic, already public on the DHT: nodes that show the same one can meet.
+  const fingerprint = (deps.topic ?? topicFor(secret)).toString('hex').slice(0, 8)
   const closers = new Closers(log)
   try {
     // First opened, last closed: its removal says the whole stop was made (run-marker.ts).
@@ -227,6 +230,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     const alone = watchAlone({
       met: () => cluster.members().length > 1,
       secretFrom: config.secret ? '--secret or CLUSTER_SECRET' : machineSecretPath(),
+      fingerprint,
       bootstrap: config.bootstrap,
       registry: usesDefaultBootstrap(config) ? machineRegistryDir() : null,
       knownBefore: () => part.known.namesBefore(),
@@ -336,6 +340,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     log.info('started', {
       id,
       url,
+      cluster: fingerprint,
       data: config.dataDir,
       dht: config.dhtPort,
       metrics: metricsUrl,

@@ -12,6 +12,8 @@ export interface AloneWatchOptions {
   met: () => boolean
   /** Where the secret came from, in words: "--secret or CLUSTER_SECRET", or the machine's file. */
   secretFrom: string
+  /** The cluster's fingerprint (node.ts, the `started` line's `cluster=`): equal for one secret. */
+  fingerprint?: string
   bootstrap: HostPort[]
   /** This machine's registry of nodes, when it is looked in (no --bootstrap given). */
   registry?: string | null
@@ -61,6 +63,7 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
     if (o.met()) return
     const where = {
       secret: o.secretFrom,
+      ...(o.fingerprint && { cluster: o.fingerprint }),
       bootstrap: o.bootstrap.map(({ host, port }) => `${host}:${port}`).join(','),
       ...(o.registry && { registry: o.registry }),
       dhtPort: o.dhtPort,
@@ -86,7 +89,7 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
     const silent = !answering && !o.registry && others().length > 0
     o.log.warn('alone', {
       message: answering
-        ? `no other node found: ${answering} (another secret, most likely; or UDP between other ports blocked, which the links need). Nodes join one cluster only with the same secret: if this node should join them, give it theirs; alone, this node works by itself`
+        ? `no other node found: ${answering} (another secret, most likely; or UDP between other ports blocked, which the links need). Nodes join one cluster only with the same secret, which shows as the same cluster= in their started lines: if this node should join them, give it theirs; alone, this node works by itself`
         : silent
           ? `no other node found: no DHT answers at ${others().join(', ')} (--bootstrap): check the addresses, that those nodes are up, and that UDP to their DHT ports is open to this node (and to this node's, ${o.dhtPort}, from them); alone, this node works by itself`
           : 'no other node found: nodes join one cluster only with the same secret, through a ' +

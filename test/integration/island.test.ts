@@ -11,6 +11,7 @@ import { eventually } from '../helpers/cluster.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { startTestNode, tempDir, TEST_SECRET } from '../helpers/node.ts'
 import type { RunningNode } from '../../src/node.ts'
+import { topicFor } from '../../src/cluster/swarm-transport.ts'
 
 test('a node of another secret whose bootstrap answers is told an island, on /healthz and in its log; one of the same secret joins', async () => {
   const dirs = [await tempDir(), await tempDir(), await tempDir()]
@@ -51,6 +52,9 @@ test('a node of another secret whose bootstrap answers is told an island, on /he
     assert.ok(island.health().ok, 'a warning: it works, alone')
     const [line] = islandLog.events('alone')
     assert.is(line!.fields.answering, `127.0.0.1:${dhtA}`)
+    // Its fingerprint is not its cluster's: what an operator compares with the others' lines.
+    assert.is(line!.fields.cluster, topicFor(`${TEST_SECRET}-another`).toString('hex').slice(0, 8))
+    assert.is.not(line!.fields.cluster, topicFor(TEST_SECRET).toString('hex').slice(0, 8))
     assert.match(String(line!.fields.message), /no node with this node's secret was found/)
 
     await eventually(() => joined.cluster.live().length === 2, 'joined meets a', 15_000)
