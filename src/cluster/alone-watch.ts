@@ -56,10 +56,12 @@ export interface AloneWatch {
 
 export function watchAlone(o: AloneWatchOptions): AloneWatch {
   const afterMs = o.afterMs ?? 5000
-  let since: number | null = null
   let timer: unknown = null
   const others = () => o.candidates?.() ?? o.bootstrap.map(({ host, port }) => `${host}:${port}`)
+  // Past `afterMs`, as its timer says: /healthz tells it no sooner than the line does.
+  let due = false
   const tell = () => {
+    due = true
     if (o.met()) return
     const where = {
       secret: o.secretFrom,
@@ -101,15 +103,13 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
   }
   return {
     start: () => {
-      if (since !== null) return
-      since = o.clock.now()
-      timer = o.clock.setTimeout(tell, afterMs)
+      timer ??= o.clock.setTimeout(tell, afterMs)
     },
     stop: () => {
       if (timer !== null) o.clock.clearTimeout(timer)
     },
     state: () => {
-      if (since === null || o.clock.now() - since < afterMs || o.met()) return null
+      if (!due || o.met()) return null
       if (o.registry || (o.knownBefore?.() ?? []).length > 0) return null
       const reached = o.reached?.() ?? []
       if (reached.length > 0) return { answering: reached }
