@@ -31,6 +31,8 @@ export interface MetricSources {
   diskFree(): number
   /** Whether that is below the node's reserve (--min-free-mb): it takes no new downloads. */
   diskLow(): boolean
+  /** The reserve, in bytes (--min-free-mb). */
+  diskReserve(): number
   websocketConnections(): number
 }
 
@@ -158,6 +160,14 @@ export class Metrics implements DownloadObserver {
       registers,
       collect() {
         this.set(sources.diskFree())
+      },
+    })
+    new Gauge({
+      name: 'pdfcluster_disk_reserve_bytes',
+      help: 'The free disk the node keeps (--min-free-mb): below it, it takes no new downloads',
+      registers,
+      collect() {
+        this.set(sources.diskReserve())
       },
     })
     new Gauge({

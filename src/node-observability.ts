@@ -39,6 +39,8 @@ export interface ObservabilityOptions {
   diskLow(): boolean
   /** The free bytes last measured there (Infinity before the first). */
   diskFree(): number
+  /** The reserve it keeps (--min-free-mb), in bytes. */
+  diskReserve(): number
 }
 
 export function observability(o: ObservabilityOptions) {
@@ -52,6 +54,7 @@ export function observability(o: ObservabilityOptions) {
     dataBytes,
     diskFree: () => (Number.isFinite(o.diskFree()) ? o.diskFree() : NaN),
     diskLow: o.diskLow,
+    diskReserve: o.diskReserve,
     websocketConnections: o.connections,
   })
   o.cluster.on('rtt', (_member, ms) => metrics.heartbeat(ms / 1000))

@@ -188,6 +188,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       quorum: () => quorum.state(),
       diskLow: () => disk.state.low,
       diskFree: () => disk.state.free,
+      diskReserve: () => disk.state.reserve,
     })
     const { metrics } = seen
 

@@ -109,6 +109,7 @@ test('metrics move as downloads run, complete and fail over; JSON logs follow a 
       assert.ok(value(m, 'pdfcluster_data_bytes') > 0)
       assert.ok(value(m, 'pdfcluster_disk_free_bytes') > 0, 'the real disk, measured')
       assert.is(value(m, 'pdfcluster_disk_low'), 0)
+      assert.is(value(m, 'pdfcluster_disk_reserve_bytes'), 64 * 1024 * 1024, 'the default reserve')
       assert.ok(value(m, 'pdfcluster_relay_latency_seconds') >= 0)
     }
     // Operations are counted as each node's view reads them, which may trail what a page saw

@@ -43,6 +43,7 @@ test('counters and histograms move with what the downloads layer tells; gauges r
     dataBytes: async () => 123_456,
     diskFree: () => s.free,
     diskLow: () => s.free < 1000,
+    diskReserve: () => 1000,
     websocketConnections: () => 7,
   })
   m.requested()
@@ -76,6 +77,7 @@ test('counters and histograms move with what the downloads layer tells; gauges r
   assert.is(sample(f, 'pdfcluster_websocket_connections'), 7)
   assert.is(sample(f, 'pdfcluster_disk_free_bytes'), 5_000_000)
   assert.is(sample(f, 'pdfcluster_disk_low'), 0)
+  assert.is(sample(f, 'pdfcluster_disk_reserve_bytes'), 1000)
   assert.ok(f.has('process_resident_memory_bytes'), 'default process metrics')
 
   // The gauges follow their sources at the next scrape.
@@ -99,6 +101,7 @@ test('two nodes in one process keep separate figures', async () => {
       dataBytes: async () => 0,
       diskFree: () => NaN,
       diskLow: () => false,
+      diskReserve: () => 0,
       websocketConnections: () => 0,
     })
   const a = make()
