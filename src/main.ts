@@ -36,25 +36,33 @@ async function main(): Promise<void> {
       message: 'a promise failed with nobody to handle it (a bug: please report this line)',
     }),
   )
-  // Stopped while it starts (its store opening, its log read): said, rather than gone silently.
-  const whileStarting = (signal: string) => {
-    log.info('stopping', { signal, message: 'stopped while starting' })
-    process.exit(1)
+  // One handler for the process's life, and a signal that repeats is ignored: a node under
+  // `npm run node` (which execs it) gets a supervisor's SIGTERM, or a terminal's Ctrl-C, twice,
+  // from the process group and again from npm, and with no handler left for the second, Node's
+  // default action ended it in the middle of its clean stop.
+  let runner: Awaited<ReturnType<typeof runNode>> | null = null
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return
+    signalled = true
+    // Stopped while it starts (its store opening, its log read): said, rather than gone silently.
+    if (!runner) {
+      log.info('stopping', { signal, message: 'stopped while starting' })
+      process.exit(1)
+    }
+    stop(runner, signal)
   }
-  process.once('SIGINT', whileStarting)
-  process.once('SIGTERM', whileStarting)
-  let runner
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
   try {
     runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
-    process.off('SIGINT', whileStarting)
-    process.off('SIGTERM', whileStarting)
   } catch (err) {
     // A log shipper reading JSON lines learns why the node did not start, too.
     if (config.logFormat === 'json') log.error('start-failed', { error: (err as Error).message })
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)
   }
-  const stop = (signal: string) => {
+  function stop(runner: { close(): Promise<void> }, signal: string): void {
     log.info('stopping', { signal })
     setTimeout(() => {
       log.error('stop-timed-out', {
@@ -70,8 +78,6 @@ async function main(): Promise<void> {
       },
     )
   }
-  process.once('SIGINT', () => stop('SIGINT'))
-  process.once('SIGTERM', () => stop('SIGTERM'))
 }
 
 function beforeLogger(err: unknown): void {

@@ -61,48 +61,56 @@ test('nodes on any ports of one machine find each other with no flag', async () 
   }
 })
 
-test('a node under npm stops cleanly when npm alone is sent SIGTERM, as a supervisor does', async () => {
-  const [home, data] = await Promise.all([tempDir(), tempDir()])
-  const port = 23_000 + Math.floor(Math.random() * 2000)
-  const env: NodeJS.ProcessEnv = { ...process.env, PDF_CLUSTER_HOME: home.path }
-  const child = spawn(
-    'npm',
-    [
-      'run',
-      'node',
-      '--',
-      '--port',
-      String(port),
-      '--data',
-      data.path,
-      '--secret',
-      'npm-signal-test',
-    ],
-    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  )
-  let output = ''
-  for (const s of [child.stdout!, child.stderr!]) s.on('data', (b) => (output += String(b)))
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  try {
-    await eventually(() => / started /.test(output), 'the node started', 30_000)
-    // npm's own pid, not its process group: npm ran the script through a shell, which died
-    // without passing the signal on, and the node ran on, orphaned, holding its port and data.
-    process.kill(child.pid!, 'SIGTERM')
-    await exited
-    await eventually(() => / stopped\b/.test(output), `the node stopped:\n${output}`, 10_000)
-    await eventually(
-      async () =>
-        !(await fetch(`http://127.0.0.1:${port}/healthz`).then(
-          () => true,
-          () => false,
-        )),
-      'its port is free',
-      10_000,
+for (const [to, signal] of [
+  ['npm alone', 'SIGTERM'],
+  ['its process group', 'SIGINT'],
+] as const)
+  test(`a node under npm stops cleanly when ${to} is sent ${signal}, as a supervisor or a terminal does`, async () => {
+    const [home, data] = await Promise.all([tempDir(), tempDir()])
+    const port = 23_000 + Math.floor(Math.random() * 2000)
+    const env: NodeJS.ProcessEnv = { ...process.env, PDF_CLUSTER_HOME: home.path }
+    const child = spawn(
+      'npm',
+      [
+        'run',
+        'node',
+        '--',
+        '--port',
+        String(port),
+        '--data',
+        data.path,
+        '--secret',
+        'npm-signal-test',
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     )
-  } finally {
-    kill(child)
-    await Promise.all([home, data].map((d) => d.remove()))
-  }
-})
+    let output = ''
+    for (const s of [child.stdout!, child.stderr!]) s.on('data', (b) => (output += String(b)))
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    )
+    try {
+      await eventually(() => / started /.test(output), 'the node started', 30_000)
+      // npm's own pid, not its process group: npm ran the script through a shell, which died
+      // without passing the signal on, and the node ran on, orphaned, holding its port and data.
+      // The group (a terminal's Ctrl-C, systemd's stop) signals npm and the node: npm signals the
+      // node again, and a node with no handler left for the second died in its clean stop.
+      process.kill(to === 'npm alone' ? child.pid! : -child.pid!, signal)
+      await exited
+      await eventually(() => / stopped\b/.test(output), `the node stopped:\n${output}`, 10_000)
+      await eventually(
+        async () =>
+          !(await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            () => true,
+            () => false,
+          )),
+        'its port is free',
+        10_000,
+      )
+    } finally {
+      kill(child)
+      await Promise.all([home, data].map((d) => d.remove()))
+    }
+  })
 
 test.run()
