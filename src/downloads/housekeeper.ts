@@ -90,6 +90,13 @@ export class Housekeeper {
             id: d.id,
             user: d.userId,
             state: dismissed ? 'dismissed' : d.state,
+            // The record says pending while its worker runs (progress travels beside the log):
+            // one that expires so was never made, and how far it got is worth a line.
+            ...(!dismissed &&
+              d.state === 'pending' && {
+                progress: `${d.progress}%`,
+                message: 'expired before it was made: its user did not get it',
+              }),
           })
         this.o.onPurged(d)
       }

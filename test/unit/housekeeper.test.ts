@@ -95,6 +95,11 @@ test('a purge says what it released: dismissed as dismissed, and what expired lo
       dismissed: false,
     },
     { download: download({ id: 'gone', state: 'pending', expiresAt: now - 500 }), dismissed: true },
+    // Expired unfinished: how far it got is said.
+    {
+      download: download({ id: 'lost', state: 'pending', progress: 30, expiresAt: now - 500 }),
+      dismissed: false,
+    },
     // Read from the log after a restart, expired an hour ago: purged before, here or elsewhere.
     ...['old1', 'old2', 'old3'].map((id) => ({
       download: download({ id, state: 'ready' as const, expiresAt: now - 3_600_000 }),
@@ -118,15 +123,20 @@ test('a purge says what it released: dismissed as dismissed, and what expired lo
     onSweep: () => {},
   })
   h.sweep()
-  assert.equal(purged, ['done', 'gone', 'old1', 'old2', 'old3'], 'every one is released')
+  assert.equal(purged, ['done', 'gone', 'lost', 'old1', 'old2', 'old3'], 'every one is released')
   assert.equal(removed, [(FILE_REF as DiskFileRef).name])
   assert.equal(
     log.events('purged').map((e) => [e.fields.id, e.fields.state]),
     [
       ['done', 'ready'],
       ['gone', 'dismissed'],
+      ['lost', 'pending'],
     ],
   )
+  const [lost] = log.events('purged').filter((e) => e.fields.id === 'lost')
+  assert.is(lost!.fields.progress, '30%')
+  assert.match(String(lost!.fields.message), /expired before it was made/)
+  assert.is(log.events('purged')[1]!.fields.message, undefined, 'a dismissal is no loss')
   assert.equal(
     log.events('purged-expired-before').map((e) => e.fields.count),
     [3],
