@@ -82,7 +82,7 @@ export function watchAlone(o: AloneWatchOptions): AloneWatch {
     const before = o.knownBefore?.() ?? []
     if (before.length > 0) {
       o.log.warn('alone', {
-        message: `none of the members this node knew before has answered yet (${before.join(', ')}): ${answering ? `${answering} yet` : 'still looking'}; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs (changed since its last run?)`,
+        message: `none of the members this node knew before has answered yet (${before.join(', ')}): ${answering ? `${answering} so far` : 'still looking'}; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs (changed since its last run?)`,
         ...where,
         ...answered,
       })

@@ -2,9 +2,9 @@
  * Who runs each user's worker, from this node's membership view alone: a new download goes
  * to the first alive member in the user's rendezvous ranking; a download whose owner is gone
  * goes to the first live member in the same ranking (in both, a member whose disk is low comes
- * after those that take work). Every node computes the same answer
- * without asking anyone; when views briefly differ and two nodes both take over, the log's
- * epoch rule keeps exactly one of them.
+ * after those that take work). Every node computes the same answer without asking anyone; when
+ * views briefly differ and two nodes both take over, the log's epoch rule keeps exactly one of
+ * them.
  */
 import { isLiveStatus, type Member } from './member.ts'
 import { owner, rank } from './rendezvous.ts'

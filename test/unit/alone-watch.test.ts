@@ -80,7 +80,7 @@ test('a node whose bootstrap answers but that meets no member there says its sec
   await again.clock.tick(5000)
   assert.match(
     String(again.log.events('alone')[0]!.fields.message),
-    /n1\): the DHT at 127.0.0.1:14000 answers .* yet; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs/,
+    /n1\): the DHT at 127.0.0.1:14000 answers .* so far; they may be down, stopping or starting, or, if this lasts while they are up, this node's secret or bootstrap is not theirs/,
   )
 })
 
