@@ -13,6 +13,10 @@ import { runNode } from './node-runner.ts'
 import type { RunningNode } from './node.ts'
 import type { Generator } from './downloads/generator.ts'
 import type { Params } from './store/record.ts'
+import { InvalidUserError } from './downloads/errors.ts'
+import { isUserId } from './downloads/request-admission.ts'
+import { UserWatchers } from './user-watchers.ts'
+import { callAll } from './call-all.ts'
 import { toPublic, type PublicDownload } from './web/protocol.ts'
 import { BUILT_IN_JOBS, loadGeneratorModule, shapeProblem } from './downloads/generator-module.ts'
 
@@ -21,7 +25,19 @@ export type { Checkpoint, Params } from './store/record.ts'
 export type { PublicDownload } from './web/protocol.ts'
 export type { Logger, Fields } from './logger.ts'
 export type { QuorumRule, HostPort } from './config.ts'
-export { RefusalError } from './downloads/errors.ts'
+export {
+  RefusalError,
+  DownloadConflictError,
+  InvalidUserError,
+  InvalidParamsError,
+  TooManyActionsError,
+  CutOffError,
+  JoiningError,
+  ShuttingDownError,
+  StorageLowError,
+  StorageFailedError,
+} from './downloads/errors.ts'
+export { ConfigError } from './config.ts'
 
 export interface NodeOptions extends Partial<Omit<Config, 'generator'>> {
   /** The job: a generator object, a module's path, or 'pdf' (the default) or 'failing'. */
@@ -64,8 +80,17 @@ export interface ClusterNode {
   readonly url: string
   /** Every member this node knows of, itself included, with its status. */
   members(): MemberInfo[]
-  /** Calls `listener` on every change to any download of the cluster; returns the unsubscribe. */
+  /**
+   * Calls `listener` on every change to any download's record in the cluster (requested, taken
+   * over, ready, failed, dismissed, gone); returns the unsubscribe. A worker's progress does
+   * not change the record: `watch` a user for that.
+   */
   onDownload(listener: (change: DownloadChange) => void): () => void
+  /**
+   * Calls `watcher` with the user's download now and on every change, its live progress
+   * included, as the page's socket gets it (a progress bar of your own); returns the unwatch.
+   */
+  watch(userId: string, watcher: (download: PublicDownload | null) => void): () => void
   /** The user's download now, as a client sees it, or null. */
   current(userId: string): PublicDownload | null
   /** Starts a download for a user; rejects with a RefusalError saying why it cannot. */
@@ -98,8 +123,19 @@ function loggerProblem(log: unknown): string | null {
   return missing.length > 0 ? `log must be ${expected} (missing: ${missing.join(', ')})` : null
 }
 
+/**
+ * A user id, checked where the app hands it in: not a string (42, undefined) it got as far as
+ * the record's own validation before; `current` and `dismiss` answered null for any.
+ */
+function user(userId: unknown): string {
+  if (!isUserId(userId)) throw new InvalidUserError()
+  return userId
+}
+
 /** Starts a node. Rejects with a one-line message when a setting or the job cannot be used. */
 export async function createNode(options: NodeOptions = {}): Promise<ClusterNode> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError(`createNode takes an object of options, got ${JSON.stringify(options)}`)
   const { generator: job, log: logOption, ...settings } = options
   if (typeof job === 'object' && job !== null) {
     const problem = shapeProblem(job)
@@ -123,25 +159,14 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
         : undefined
   const listeners = new Set<(change: DownloadChange) => void>()
   let unwatch: () => void = () => {}
+  const userWatchers = new UserWatchers()
   const started = (node: RunningNode) => {
+    userWatchers.attach(node.manager)
     unwatch()
     unwatch = node.manager.watch((userId) => {
       const change = { userId, download: toPublic(node.manager.current(userId)) }
-      // One listener that throws keeps none of the others from hearing of the change; what it
-      // threw is logged by the node (`watcher-failed`, with where).
-      const thrown: unknown[] = []
-      for (const listener of listeners) {
-        try {
-          listener(change)
-        } catch (err) {
-          thrown.push(err)
-        }
-      }
-      if (thrown.length === 1) throw thrown[0]
-      if (thrown.length > 1) {
-        const each = thrown.map((e) => (e instanceof Error ? e.message : String(e)))
-        throw new AggregateError(thrown, `${thrown.length} listeners threw: ${each.join('; ')}`)
-      }
+      // What a listener threw is logged by the node (`watcher-failed`, with where).
+      callAll(listeners, change, 'listeners')
     })
   }
   let gaveUp = false
@@ -179,11 +204,16 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    current: (userId) => toPublic(node().manager.current(userId)),
+    watch: (userId, watcher) => {
+      node()
+      return userWatchers.watch(user(userId), watcher)
+    },
+    current: (userId) => toPublic(node().manager.current(user(userId))),
     request: async (userId, params) =>
-      toPublic(await node().manager.request(userId, params)) as PublicDownload,
+      toPublic(await node().manager.request(user(userId), params)) as PublicDownload,
     file: async (userId) => {
       const manager = node().manager
+      user(userId)
       const d = manager.current(userId)
       if (!d || d.state !== 'ready') return null
       const found = await manager.openFile(d.id, userId)
@@ -193,10 +223,11 @@ export async function createNode(options: NodeOptions = {}): Promise<ClusterNode
       const { id, filename, contentType } = found
       return { id, filename, contentType, size: content.size, stream: () => content.stream() }
     },
-    dismiss: async (userId) => toPublic(await node().manager.dismiss(userId)),
+    dismiss: async (userId) => toPublic(await node().manager.dismiss(user(userId))),
     close: async () => {
       unwatch()
       listeners.clear()
+      userWatchers.clear()
       await runner.close()
       closed = true
     },

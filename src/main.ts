@@ -3,7 +3,7 @@
 import { ConfigError } from './config.ts'
 import { helpText, parseConfig } from './flags.ts'
 import { runNode } from './node-runner.ts'
-import { bugFields, createLogger } from './logger.ts'
+import { bugFields, createLogger, type Fields } from './logger.ts'
 import { lowerV8Helpers } from './thread-priority.ts'
 
 // Compiling and collecting in the background wait for the event loop (thread-priority.ts).
@@ -11,6 +11,8 @@ lowerV8Helpers()
 
 /** A clean shutdown must not take longer than this; past it the process exits anyway. */
 const SHUTDOWN_LIMIT_MS = 1000
+/** How often a node started by npm looks whether its parent is still there. */
+const PARENT_CHECK_MS = 1000
 
 async function main(): Promise<void> {
   let config
@@ -42,18 +44,31 @@ async function main(): Promise<void> {
   // default action ended it in the middle of its clean stop.
   let runner: Awaited<ReturnType<typeof runNode>> | null = null
   let signalled = false
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stopFor = (why: Fields) => {
     if (signalled) return
     signalled = true
     // Stopped while it starts (its store opening, its log read): said, rather than gone silently.
     if (!runner) {
-      log.info('stopping', { signal, message: 'stopped while starting' })
+      log.info('stopping', { ...why, message: 'stopped while starting' })
       process.exit(1)
     }
-    stop(runner, signal)
+    stop(runner, why)
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', () => stopFor({ signal: 'SIGINT' }))
+  process.on('SIGTERM', () => stopFor({ signal: 'SIGTERM' }))
+  // Started by npm (`npx pdf-cluster`, or `npm run node` where its script cannot exec), the
+  // node's parent is npm's shell, which a signal to npm ends without passing it on: the node
+  // ran on, orphaned, on its port and data (a library user's trial). Its parent gone, it stops.
+  if (process.env.npm_command || process.env.npm_lifecycle_event) {
+    const parent = process.ppid
+    setInterval(() => {
+      if (process.ppid !== parent)
+        stopFor({
+          reason: 'parent-gone',
+          message: `npm, which started this node (parent pid ${parent}), is gone: stopping with it`,
+        })
+    }, PARENT_CHECK_MS).unref()
+  }
   try {
     runner = await runNode(config, { log }, { onGiveUp: () => process.exit(1) })
   } catch (err) {
@@ -62,8 +77,8 @@ async function main(): Promise<void> {
     process.stderr.write(`error: ${(err as Error).message}\n`)
     process.exit(1)
   }
-  function stop(runner: { close(): Promise<void> }, signal: string): void {
-    log.info('stopping', { signal })
+  function stop(runner: { close(): Promise<void> }, why: Fields): void {
+    log.info('stopping', why)
     setTimeout(() => {
       log.error('stop-timed-out', {
         message: `did not stop within ${SHUTDOWN_LIMIT_MS} ms; exiting`,

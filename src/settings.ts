@@ -38,6 +38,8 @@ export function parseSettings(settings: Record<string, unknown>): Partial<Config
       out[key] = []
       continue
     }
+    const wrong = shapeProblem(key, value)
+    if (wrong) throw new ConfigError(wrong)
     try {
       out[key] = flag.parse(asText(value))
     } catch (err) {
@@ -46,6 +48,23 @@ export function parseSettings(settings: Record<string, unknown>): Partial<Config
     }
   }
   return out as Partial<Config>
+}
+
+/**
+ * Why a value cannot be a setting's, before it is made text: `String()` made an object
+ * "[object Object]" and a list its items joined, so `secret: {…}` or `secret: ['…']` was taken,
+ * a secret anyone could guess.
+ */
+function shapeProblem(key: string, value: unknown): string | null {
+  const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value
+  if (key === 'secret' && typeof value !== 'string')
+    return `secret must be a string (at least 8 characters), got ${got}`
+  if (Array.isArray(value)) return Array.isArray(DEFAULTS_OF[key]) ? null : `${key} takes no list`
+  if (typeof value === 'object' && value !== null && !(key === 'quorum' && 'kind' in value))
+    return `${key} must be ${key === 'quorum' ? "'majority', a number or { kind: … }" : 'a string or a number as its flag takes'}, got an object`
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    return `${key} cannot be ${got}`
+  return null
 }
 
 /** A setting's value as its flag would be written. */

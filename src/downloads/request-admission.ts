@@ -24,6 +24,11 @@ import {
 /** A user id a record can hold (store/record.ts). */
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
+/** Whether `userId` is a user id: a string (a regular expression would take 42 for "42"). */
+export function isUserId(userId: unknown): userId is string {
+  return typeof userId === 'string' && USER_ID.test(userId)
+}
+
 /** Why the node cannot write now: the disk is under its reserve, or the store failed. */
 export type StorageProblem = 'low' | 'failed'
 
@@ -51,7 +56,7 @@ export class RequestAdmission {
   async check(userId: string, params: Params, node: NodeState): Promise<void> {
     if (node.closed) throw new ShuttingDownError()
     // Bad parameters stay bad wherever and whenever they are sent: said first.
-    if (!USER_ID.test(userId)) throw new InvalidUserError()
+    if (!isUserId(userId)) throw new InvalidUserError()
     const refused = await this.refusal(userId, params)
     if (refused) throw new InvalidParamsError(refused)
     // The refusal that is true whatever state this node is in comes first. (The insert checks

@@ -5,6 +5,7 @@
  * SIGKILLed finds the one still running.
  */
 import { test } from 'uvu'
+import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { eventually } from '../../scripts/lib/eventually.ts'
 import { tempDir } from '../../scripts/lib/temp-dir.ts'
@@ -112,5 +113,37 @@ for (const [to, signal] of [
       await Promise.all([home, data].map((d) => d.remove()))
     }
   })
+
+test('a node started by npm whose parent is gone stops (npx: the shell npm ran it in died with npm)', async () => {
+  const [home, data] = await Promise.all([tempDir(), tempDir()])
+  const port = 25_000 + Math.floor(Math.random() * 2000)
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PDF_CLUSTER_HOME: home.path,
+    npm_command: 'exec',
+  }
+  // As npm exec runs a package's bin: through a shell, which does not exec the node (the
+  // `; true` keeps any shell from doing so) and does not pass a signal on.
+  const node = `${process.execPath} --import tsx src/main.ts --port ${port} --data ${data.path} --secret npm-parent-test`
+  const shell = spawn('sh', ['-c', `${node}; true`], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let output = ''
+  for (const s of [shell.stdout!, shell.stderr!]) s.on('data', (b) => (output += String(b)))
+  try {
+    await eventually(() => / started /.test(output), 'the node started', 30_000)
+    process.kill(shell.pid!, 'SIGKILL')
+    await eventually(() => / stopped\b/.test(output), `the node stopped:\n${output}`, 10_000)
+    assert.match(
+      output,
+      /stopping reason=parent-gone message="npm, which started this node \(parent pid \d+\), is gone/,
+    )
+  } finally {
+    kill(shell)
+    await Promise.all([home, data].map((d) => d.remove()))
+  }
+})
 
 test.run()

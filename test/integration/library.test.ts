@@ -3,7 +3,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { rejects } from 'node:assert/strict'
 import { recordingLogger } from '../helpers/recording-logger.ts'
-import { createNode, type Generator } from '../../src/index.ts'
+import {
+  ConfigError,
+  createNode,
+  InvalidUserError,
+  RefusalError,
+  type Generator,
+  type NodeOptions,
+} from '../../src/index.ts'
 import { tempDir } from '../helpers/node.ts'
 
 const base = { port: 0, dhtPort: 0, bootstrap: [], secret: 'library-test', log: false as const }
@@ -33,7 +40,58 @@ test('createNode refuses a bad setting, an unknown option, a generator without r
       'log must be false or an object with info, warn and error functions (missing: warn, error)',
     )
     assert.match(await refusal({ log: 'stdout' }), /^log must be false or an object/)
+    assert.match(await refusal({ secret: { s: 'abcdefghij' } }), /^secret must be a string/)
+    await rejects(
+      createNode(null as unknown as NodeOptions),
+      (err: Error) => err instanceof ConfigError && /takes an object of options/.test(err.message),
+    )
   } finally {
+    await dir.remove()
+  }
+})
+
+test("a watcher of a user gets its download's every progress report, as a page does", async () => {
+  const dir = await tempDir()
+  let go: () => void = () => {}
+  const job: Generator = {
+    name: 'steps',
+    async run(_, ctx) {
+      for (const p of [20, 40, 60, 80]) {
+        ctx.report(p, { at: p })
+        await new Promise<void>((resolve) => (go = resolve))
+      }
+      return { bytes: Buffer.from('done'), filename: 'd.txt', contentType: 'text/plain' }
+    },
+  }
+  const node = await createNode({ ...base, log: false, dataDir: dir.path, generator: job })
+  try {
+    const seen: (string | number)[] = []
+    const unwatch = node.watch('user-w', (d) => seen.push(d ? `${d.state} ${d.progress}` : 'none'))
+    await node.request('user-w')
+    // Step by step: each report reaches the watcher before the job goes on.
+    for (const p of [20, 40, 60, 80]) {
+      const at = Date.now()
+      while (!seen.includes(`processing ${p}`)) {
+        if (Date.now() - at > 10_000) assert.unreachable(`${p} % never seen: ${seen.join(', ')}`)
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      go()
+    }
+    const at = Date.now()
+    while (!seen.some((x) => String(x).startsWith('ready'))) {
+      if (Date.now() - at > 10_000) assert.unreachable(`never ready: ${seen.join(', ')}`)
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.is(seen[0], 'none', 'first, the download now: none yet')
+    unwatch()
+    await node.dismiss('user-w')
+    assert.not.ok(seen.includes('none', 1), 'unwatched: the dismissal is not told')
+    assert.throws(
+      () => node.watch('bad user!', () => {}),
+      (err: Error) => err instanceof InvalidUserError,
+    )
+  } finally {
+    await node.close()
     await dir.remove()
   }
 })
@@ -88,6 +146,17 @@ test('createNode runs a job object; the handle requests, reports changes, hands 
     assert.is(Buffer.concat(chunks).toString(), 'QUIET')
     assert.is(await node.file('someone-else'), null, 'no download, no file')
     await rejects(node.request('bad user!'), /A user id is 1-64 letters/)
+    // Not a string: refused where it is handed in, as a refusal the app can tell (it reached
+    // the record's validation before; current and dismiss answered null).
+    for (const bad of [42, undefined, null, '', 'x'.repeat(65)] as unknown as string[]) {
+      await rejects(node.request(bad), InvalidUserError)
+      await rejects(node.dismiss(bad), InvalidUserError)
+      await rejects(node.file(bad), InvalidUserError)
+      assert.throws(
+        () => node.current(bad),
+        (err: Error) => err instanceof RefusalError,
+      )
+    }
     assert.is((await node.dismiss('user-1'))?.id, requested.id)
   } finally {
     await node.close()

@@ -161,7 +161,22 @@ test('settings given as values are checked by the same rules, naming the option'
   refused({ attempts: 0 }, /^attempts must be a whole number above 0, got "0"$/)
   refused({ logFormat: 'xml' }, /^logFormat must be 'text' or 'json'/)
   refused({ workMs: -5 }, /^workMs must be/)
-  refused({ port: { no: 1 } }, /^port must be a port number/)
+  refused(
+    { port: { no: 1 } },
+    /^port must be a string or a number as its flag takes, got an object$/,
+  )
+  // Made text, an object or a list was taken as a secret anyone could guess.
+  refused(
+    { secret: { s: 'abcdefghij' } },
+    /^secret must be a string \(at least 8 characters\), got object$/,
+  )
+  refused({ secret: ['aaaaaaaaa'] }, /^secret must be a string .*, got a list$/)
+  refused({ secret: 12345678 }, /^secret must be a string .*, got number$/)
+  refused({ name: ['a', 'b'] }, /^name takes no list$/)
+  refused(
+    { quorum: { count: 2 } },
+    /^quorum must be 'majority', a number or \{ kind: … \}, got an object$/,
+  )
   refused({ data: '/tmp/x' }, /^unknown option "data"; the options are: port, host, name, dataDir/)
   refused({ checkpointStep: 0 }, /^checkpointStep must be a whole percent/)
   const ok = parseSettings({
