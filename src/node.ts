@@ -299,8 +299,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
           .filter((m) => m.status === 'alive')
           .map(({ id, name, url, status }) => ({ id, name, url, status })),
       cutOff: () => {
+        if (!quorum.cutOff()) return null
         const state = quorum.state()
-        if (state.ok) return null
         return {
           message: `This server is cut off from most of its cluster (it reaches ${state.reachable} of ${state.voters} servers).`,
           members: part.unreached(),

@@ -184,7 +184,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       if (lateMs >= this.t.suspectAfterMs + this.t.suspicionMs) {
         this.o.log.warn('stalled', {
           ms: lateMs,
-          message: `this node's event loop stood still ${lateMs} ms, longer than peers wait before declaring a member dead: its downloads may have been taken over (look for CPU starvation, swapping or long garbage collections)`,
+          message: `this node's event loop stood still ${lateMs} ms, longer than peers wait before declaring a member dead: any downloads it ran may have been taken over, and its workers are fenced (look for a paused process or machine: SIGSTOP, docker pause, a suspended VM; or CPU starvation, swapping, long garbage collections)`,
         })
         this.emit('stalled', lateMs)
       }

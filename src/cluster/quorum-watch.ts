@@ -57,12 +57,18 @@ export interface QuorumWatchEvents {
   change: [state: QuorumState]
 }
 
+/** How long a node that starts may take to meet its members before it is cut off (`cutOff`). */
+const JOIN_GRACE_MS = 3000
+
 export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   /**
    * Whether this node acted for the cluster at the last check; null before the first. Lost
    * with the quorum; back only once the quorum is and the log has caught up.
    */
   private held: boolean | null = null
+  /** Whether it ever held since it started, and when it started. */
+  private heldOnce = false
+  private startedAt: number | null = null
   /** Since when the quorum is back while the log catches up. */
   private catchingUpSince: number | null = null
   /** A loss was logged: the regain is worth a line too. */
@@ -93,6 +99,18 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   }
 
   /**
+   * Is this node cut off from its cluster: it does not reach its quorum, and it did since it
+   * started, or has been trying for `JOIN_GRACE_MS`. A node starting, which has not met its
+   * members yet, is joining, not cut off: its pages were told "cut off" for the moment a
+   * restarted node took to meet its peers. One restarted on the small side of a partition is
+   * told cut off after the grace, so its pages move to a member that can serve them.
+   */
+  cutOff(): boolean {
+    if (this.holds()) return false
+    return this.heldOnce || this.o.clock.now() - (this.startedAt ?? Infinity) >= JOIN_GRACE_MS
+  }
+
+  /**
    * May this node act for the cluster (run workers, take over, accept downloads) at this
    * moment: it reaches its quorum, and after a cut its log has caught up.
    */
@@ -116,6 +134,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
 
   start(): void {
     if (this.timer) return
+    this.startedAt = this.o.clock.now()
     this.timer = this.o.clock.setInterval(() => this.check(), this.o.intervalMs)
     this.check()
   }
@@ -182,6 +201,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
       // A node that starts without its quorum (restarted while its cluster is away) is not cut
       // off from anything yet: rejoin.ts says what it waits for.
       if (this.held === null) this.held = state.ok
+      if (this.held) this.heldOnce = true
       if (!state.ok) {
         this.catchingUpSince = null
         if (this.held && !confirmed) this.confirmSoon()
@@ -196,6 +216,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
         }
       } else if (!this.held && this.caughtUp()) {
         this.held = true
+        this.heldOnce = true
         if (this.told) {
           this.told = false
           this.o.log.info('quorum-regained', { message: describeQuorum(state) })

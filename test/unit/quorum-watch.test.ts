@@ -119,11 +119,13 @@ test('a member cut off from two others stops before they declare it dead, and th
   await start(nodes, clock)
 
   const cutAt = clock.now()
+  assert.not.ok(n3.watch.cutOff())
   cuts.get('n1-n3')!()
   cuts.get('n2-n3')!()
   await until(clock, () => deadAt(n1, 'n3') && deadAt(n2, 'n3'))
   const declared = clock.now() - cutAt
   assert.is(n3.lost.length, 1, 'n3 lost its quorum')
+  assert.ok(n3.watch.cutOff(), 'its pages are told it is cut off')
   const stopped = n3.lost[0]! - cutAt
   assert.ok(
     stopped <= TIMINGS.suspectAfterMs + TIMINGS.heartbeatMs,
@@ -172,6 +174,30 @@ test('a member cut off from two others stops before they declare it dead, and th
     assert.equal(deaths, ['n3'], `${viewer.name} never declared ${other} dead`)
   }
   for (const n of [n1, n2]) assert.equal(n.lost, [], `${n.name} kept its quorum at the heal`)
+  close(nodes)
+})
+
+test('a node that starts before it meets its members is joining, not cut off, for a grace; once it held its quorum, a loss is a cut', async () => {
+  const clock = fakeClock()
+  const nodes = members(['n1', 'n2', 'n3'], clock)
+  const [n1] = nodes as [Member]
+  // Restarted: it knows its voters, and has met none of them yet.
+  n1.watch.start()
+  assert.not.ok(n1.watch.holds())
+  assert.not.ok(n1.watch.cutOff(), 'a restarted node that has not met them yet')
+  // Still alone after the grace (restarted on the small side of a partition): cut off, so its
+  // pages move to a member that can serve them.
+  await clock.tick(3000)
+  assert.ok(n1.watch.cutOff())
+  const cuts = mesh(nodes)
+  for (const n of nodes) n.cluster.start()
+  await until(clock, () => n1.watch.holds())
+  await clock.tick(200)
+  assert.not.ok(n1.watch.cutOff())
+  cuts.get('n1-n2')!()
+  cuts.get('n1-n3')!()
+  await until(clock, () => n1.lost.length === 1)
+  assert.ok(n1.watch.cutOff())
   close(nodes)
 })
 
