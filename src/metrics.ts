@@ -45,6 +45,7 @@ export class Metrics implements DownloadObserver {
   private readonly failedTotal: Counter
   private readonly takeoversTotal: Counter
   private readonly logReopensTotal: Counter
+  private readonly stallsTotal: Counter
   private readonly jobDuration: Histogram
   private readonly jobWait: Histogram
   private readonly heartbeatRtt: Histogram
@@ -74,6 +75,10 @@ export class Metrics implements DownloadObserver {
     this.logReopensTotal = counter({
       name: 'pdfcluster_log_reopens_total',
       help: "Times this node's log stopped applying for good and was closed and opened again",
+    })
+    this.stallsTotal = counter({
+      name: 'pdfcluster_stalls_total',
+      help: "Times this node's event loop stood still longer than peers wait before declaring a member dead (a paused process, CPU starvation): its workers were fenced",
     })
     this.jobDuration = new Histogram({
       name: 'pdfcluster_job_duration_seconds',
@@ -207,6 +212,9 @@ export class Metrics implements DownloadObserver {
   /** The log's update stalled and the node opened it again (record-log.ts, 'reopened'). */
   logReopened(): void {
     this.logReopensTotal.inc()
+  }
+  stalled(): void {
+    this.stallsTotal.inc()
   }
   relayed(seconds: number): void {
     this.relayLatency.observe(seconds)

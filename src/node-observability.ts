@@ -59,6 +59,7 @@ export function observability(o: ObservabilityOptions) {
   })
   o.cluster.on('rtt', (_member, ms) => metrics.heartbeat(ms / 1000))
   o.recordLog.on('reopened', () => metrics.logReopened())
+  o.cluster.on('stalled', () => metrics.stalled())
 
   const events = new StatusEvents()
   const startedAt = o.cluster.self.incarnation

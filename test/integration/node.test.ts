@@ -283,4 +283,24 @@ test('a failure that repeats every second is written five times, then with how m
   assert.ok(Number(held?.fields.repeats) >= 2, `repeats=${held?.fields.repeats}`)
 })
 
+test('a node whose loop stood still says so and counts it (pdfcluster_stalls_total)', async () => {
+  const dir = await tempDir()
+  const log = recordingLogger()
+  const node = await startTestNode({ name: 'n1', dataDir: dir.path }, { log })
+  try {
+    // Longer than peers wait before declaring a member dead (800 ms by default): as a paused
+    // process, or a starved one.
+    const until = Date.now() + 1200
+    while (Date.now() < until) {
+      // Busy: the loop stands still.
+    }
+    await eventually(() => log.events('stalled').length > 0, 'the stall is told', 5000)
+    const { body } = await node.metrics.scrape()
+    assert.match(body, /^pdfcluster_stalls_total 1$/m)
+  } finally {
+    await node.close()
+    await dir.remove()
+  }
+})
+
 test.run()
