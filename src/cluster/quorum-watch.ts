@@ -201,7 +201,6 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
       // A node that starts without its quorum (restarted while its cluster is away) is not cut
       // off from anything yet: rejoin.ts says what it waits for.
       if (this.held === null) this.held = state.ok
-      if (this.held) this.heldOnce = true
       if (!state.ok) {
         this.catchingUpSince = null
         if (this.held && !confirmed) this.confirmSoon()
@@ -216,13 +215,13 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
         }
       } else if (!this.held && this.caughtUp()) {
         this.held = true
-        this.heldOnce = true
         if (this.told) {
           this.told = false
           this.o.log.info('quorum-regained', { message: describeQuorum(state) })
         }
         this.emit('change', state)
       }
+      this.heldOnce ||= this.held === true
       this.forgetLongDead(state.ok)
     } catch (err) {
       this.o.log.error('quorum-check-failed', {
