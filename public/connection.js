@@ -1,5 +1,6 @@
 // The page's one WebSocket to the cluster. When it drops, it is opened again, to this node or
-// another live member, as the policy in reconnect.js says; the page only hears the status.
+// another live member, as the policy in reconnect.js says; one that falls silent (a paused or
+// hung node, liveness.js) is left as one that closed. The page only hears the status.
 
 import {
   afterCutOff,
@@ -14,6 +15,7 @@ import {
   withMembers,
   withTicket,
 } from './reconnect.js'
+import * as liveness from './liveness.js'
 
 /** @typedef {'connecting' | 'open' | 'reconnecting'} Status */
 
@@ -23,6 +25,8 @@ import {
  * (`cut-off-ended`); a member the browser reaches and the node does not is found by this.
  */
 const CUT_OFF_LOOK_AGAIN_MS = 30_000
+
+const PING = JSON.stringify({ type: 'ping' })
 
 /**
  * The HTTP base of a socket URL: files are fetched from the node the page is connected to.
@@ -78,27 +82,47 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     socket = ws
     /** @type {number | null} */
     let openedAt = null
+    let live = liveness.started(Date.now())
+    const look = setInterval(() => {
+      if (ws !== socket) return clearInterval(look)
+      const step = liveness.nextStep(live, Date.now())
+      if (step === 'ping') {
+        ws.send(PING)
+        live = liveness.pinged(live, Date.now())
+      } else if (step === 'leave') {
+        // Not closed first: the close handshake with a silent node waits as long as it does.
+        dropped()
+        ws.close()
+      }
+    }, liveness.LOOK_EVERY_MS)
 
     ws.addEventListener('open', () => {
       if (ws !== socket) return
       openedAt = Date.now()
+      live = liveness.opened(live, openedAt)
       policy = opened(policy)
       onStatus('open', url)
     })
 
     ws.addEventListener('message', (event) => {
       if (ws !== socket) return
+      live = liveness.heard(live, Date.now())
       receive(event.data)
     })
 
     ws.addEventListener('close', () => {
-      if (ws !== socket) return
+      if (ws === socket) dropped()
+    })
+
+    /** The socket closed, or the page left it for its silence: the next one is opened. */
+    function dropped() {
+      clearInterval(look)
       socket = null
       stopLookingAgain()
       policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
       onDrop()
       scheduleReconnect()
-    })
+    }
 
     // An error is always followed by close, which does the work.
     ws.addEventListener('error', () => {})
@@ -144,6 +168,7 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
       return
     }
     if (!message || typeof message !== 'object') return
+    if (message.type === 'pong') return
     if (message.type === 'members') {
       policy = withMembers(policy, message.members)
       const members = Array.isArray(message.members) ? message.members : []

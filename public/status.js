@@ -5,6 +5,7 @@
 // main page's reconnection policy, reconnect.js), as the main page does.
 
 import { closed, createPolicy, nextRetry, opened, startAttempt, withMembers } from './reconnect.js'
+import * as liveness from './liveness.js'
 
 /** @param {string} id */
 const $ = (id) => {
@@ -187,12 +188,28 @@ function connect() {
   /** @type {number | null} */
   let openedAt = null
   const ws = new WebSocket(url.replace(/\/ws$/, '/status/ws'))
+  let live = liveness.started(Date.now())
+  let left = false
+  // A paused or hung node keeps the socket open and silent (liveness.js). Its node sends twice
+  // a second unasked, so a quiet is the question already: no ping is sent.
+  const look = setInterval(() => {
+    const step = liveness.nextStep(live, Date.now())
+    if (step === 'ping') live = liveness.pinged(live, Date.now())
+    else if (step === 'leave') {
+      dropped()
+      ws.close()
+    }
+  }, liveness.LOOK_EVERY_MS)
   ws.addEventListener('open', () => {
+    if (left) return
     openedAt = Date.now()
+    live = liveness.opened(live, openedAt)
     policy = opened(policy)
     connection('open')
   })
   ws.addEventListener('message', (event) => {
+    if (left) return
+    live = liveness.heard(live, Date.now())
     let message
     try {
       message = JSON.parse(String(event.data))
@@ -209,14 +226,18 @@ function connect() {
       nodes.filter((/** @type {any} */ n) => n?.status === 'alive'),
     )
   })
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', dropped)
+  function dropped() {
+    if (left) return
+    left = true
+    clearInterval(look)
     policy = closed(policy, { endpoint: url, openedAt, closedAt: Date.now() })
     connection('reconnecting')
     showStale(true)
     const retry = nextRetry(policy, Math.random)
     policy = retry.policy
     setTimeout(connect, retry.delay)
-  })
+  }
 }
 
 connect()

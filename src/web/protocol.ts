@@ -6,7 +6,11 @@
 import type { DownloadView } from '../downloads/service.ts'
 import { checkParams, type Params } from '../store/record.ts'
 
-export type ClientMessage = { type: 'request'; params: Params } | { type: 'dismiss' }
+export type ClientMessage =
+  | { type: 'request'; params: Params }
+  | { type: 'dismiss' }
+  /** Whether the node still answers: a paused or hung node keeps its socket open, silent. */
+  | { type: 'ping' }
 
 /** Where a ready download's file is served; only the web layer knows this route. */
 export const DOWNLOADS_PATH = '/downloads/'
@@ -68,8 +72,10 @@ export type ServerMessage =
   | { type: 'cut-off'; message: string; members: PublicMember[] }
   /** It can again: a page that stayed on it (none of the members answered) carries on here. */
   | { type: 'cut-off-ended' }
+  /** The answer to a `ping`, at once. */
+  | { type: 'pong' }
 
-export const CLIENT_TYPES = ['request', 'dismiss'] as const
+export const CLIENT_TYPES = ['request', 'dismiss', 'ping'] as const
 
 export function parseClientMessage(
   data: Buffer | ArrayBuffer | Buffer[],
@@ -99,7 +105,7 @@ export function parseClientMessage(
     if (!params.ok) return { ok: false, error: params.error }
     return { ok: true, message: { type, params: params.params } }
   }
-  if (type === 'dismiss') return { ok: true, message: { type } }
+  if (type === 'dismiss' || type === 'ping') return { ok: true, message: { type } }
   return {
     ok: false,
     error: `Unknown message type ${JSON.stringify(type ?? null).slice(0, 40)}; expected one of: ${CLIENT_TYPES.join(', ')}.`,

@@ -192,6 +192,9 @@ class ClientSocket implements Bucket {
     const parsed = parseClientMessage(data, isBinary)
     if (!parsed.ok) return this.send({ type: 'error', message: parsed.error })
     const message = parsed.message
+    // At once, not behind a request still being written: the page asks whether the node's
+    // loop turns, not whether its log is quick.
+    if (message.type === 'ping') return this.sendText(PONG)
     this.queue = (this.queue ?? Promise.resolve()).then(async () => {
       try {
         if (message.type === 'request') await o.downloads.request(this.userId, message.params)
@@ -227,6 +230,8 @@ class ClientSocket implements Bucket {
     this.hub.closed(this)
   }
 }
+
+const PONG = encode({ type: 'pong' })
 
 /** An event goes to every socket of its user here: encoded once, for all of them. */
 const encoded = new WeakMap<DownloadEvent, string>()

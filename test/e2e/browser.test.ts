@@ -171,6 +171,44 @@ test('the page survives the death of its node and of the worker, on other hosts,
   )
 })
 
+test('a page whose node is paused (SIGSTOP) leaves it within seconds for another member, where the bar goes on to the file', async () => {
+  await scenario('paused', async (c, browser) => {
+    const page = await browser.newPage()
+    await page.goto(c.nodes[0]!.url)
+    await page.waitForSelector('#connection[data-status="open"]')
+    await page.click('#request')
+    await page.waitForSelector('#download[data-state="processing"]')
+    await eventually(async () => (await progressOf(page)) >= 10, 'the bar moves')
+    // Its socket stays open and says nothing: only the page's own asking tells.
+    const first = (await attr(page, '#connection', 'data-endpoint'))!
+    const pageNode = c.nodes.findIndex((n) => n.port === portOf(first))
+    // And a status page on the same node.
+    const status = await browser.newPage()
+    await status.goto(`${c.nodes[pageNode]!.url}/status`)
+    await status.waitForSelector('main[data-stale="false"]')
+    c.signal(pageNode, 'SIGSTOP')
+    try {
+      await status.waitForSelector('#stale:not([hidden])', { timeout: 15_000 })
+      assert.match(
+        (await status.textContent('#stale')) ?? '',
+        new RegExp(`^${c.nodes[pageNode]!.name}, which served this page, stopped answering`),
+      )
+      await status.waitForSelector('main[data-stale="false"]', { timeout: 15_000 })
+      await page.waitForFunction(
+        `document.querySelector('#connection').dataset.status === 'open' && document.querySelector('#connection').dataset.endpoint !== ${JSON.stringify(first)}`,
+        undefined,
+        { timeout: 20_000 },
+      )
+      await shot(page, 'left-paused-node')
+      const before = await progressOf(page)
+      await eventually(async () => (await progressOf(page)) > before, 'the bar goes on', 20_000)
+    } finally {
+      c.signal(pageNode, 'SIGCONT')
+    }
+    await page.waitForSelector('#download[data-state="ready"]', { timeout: 60_000 })
+  })
+})
+
 test('a refresh mid-download and a second tab show the same download; a dismissal clears both', async () => {
   await scenario('tabs', async (c, browser) => {
     const context = await browser.newContext()

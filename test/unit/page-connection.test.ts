@@ -6,6 +6,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import FakeTimers from '@sinonjs/fake-timers'
+import * as liveness from '../../public/liveness.js'
 
 /** A socket the test opens, fails and speaks through. */
 class FakeSocket {
@@ -35,7 +36,11 @@ class FakeSocket {
     this.readyState = 3
     this.emit('close')
   }
-  send(): void {}
+  /** What the page sent on it, parsed. */
+  sent: unknown[] = []
+  send(text: string): void {
+    this.sent.push(JSON.parse(text))
+  }
   close(): void {
     this.closedByPage = true
     this.fail()
@@ -46,7 +51,17 @@ const OWN = 'ws://own:4000/ws'
 const B = 'ws://b:4002/ws'
 const CUT_OFF = { type: 'cut-off', message: 'Cut off.', members: [{ url: 'http://b:4002' }] }
 
-test('on a cut-off node whose named members did not answer, the page looks again 30 s after it first stayed, however often the node repeats that it is cut off', async () => {
+/** The page's connection in Node: the browser's globals faked, its timers on a clock the test moves. */
+async function withPage(
+  body: (t: {
+    clock: ReturnType<typeof FakeTimers.install>
+    connection: ReturnType<typeof import('../../public/connection.js').createConnection>
+    messages: Record<string, unknown>[]
+    statuses: string[]
+    latest: () => FakeSocket
+    nextSocket: () => FakeSocket
+  }) => void,
+): Promise<void> {
   const g = globalThis as Record<string, unknown>
   const saved = Object.fromEntries(['location', 'WebSocket', 'fetch'].map((k) => [k, g[k]]))
   Object.assign(g, {
@@ -54,20 +69,19 @@ test('on a cut-off node whose named members did not answer, the page looks again
     WebSocket: FakeSocket,
     fetch: async () => new Response(null),
   })
-  // The page's timers and Date.now on a clock the test moves.
-  const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+  const clock = FakeTimers.install({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+  })
   FakeSocket.all = []
   try {
     const { createConnection } = await import('../../public/connection.js')
-    const moving: boolean[] = []
+    const messages: Record<string, unknown>[] = []
+    const statuses: string[] = []
     const connection = createConnection({
-      onStatus: () => {},
+      onStatus: (status: string) => statuses.push(status),
       onDrop: () => {},
-      onMessage: (m: Record<string, unknown>) => {
-        if (m.type === 'cut-off') moving.push(m.moving as boolean)
-      },
+      onMessage: (m: Record<string, unknown>) => messages.push(m),
     })
-    connection.connect()
     const latest = () => FakeSocket.all.at(-1)!
     /** Moves the clock until the page opens a socket (its backoff is random). */
     const nextSocket = () => {
@@ -78,22 +92,36 @@ test('on a cut-off node whose named members did not answer, the page looks again
       }
       return latest()
     }
+    connection.connect()
+    body({ clock, connection, messages, statuses, latest, nextSocket })
+  } finally {
+    clock.uninstall()
+    Object.assign(g, saved)
+  }
+}
+
+const MEMBERS = {
+  type: 'members',
+  members: [{ url: 'http://own:4000' }, { url: 'http://b:4002' }],
+}
+
+test('on a cut-off node whose named members did not answer, the page looks again 30 s after it first stayed, however often the node repeats that it is cut off', async () => {
+  await withPage(({ clock, messages, latest, nextSocket }) => {
+    const moving = () =>
+      messages.filter((m) => m.type === 'cut-off').map((m) => m.moving as boolean)
     latest().open()
-    latest().receive({
-      type: 'members',
-      members: [{ url: 'http://own:4000' }, { url: 'http://b:4002' }],
-    })
+    latest().receive(MEMBERS)
 
     // Cut off: it moves to b, which does not answer, and back to its own node, cut off still.
     latest().receive(CUT_OFF)
-    assert.equal(moving, [true])
+    assert.equal(moving(), [true])
     assert.is(nextSocket().url, B)
     latest().fail()
     const own = nextSocket()
     assert.is(own.url, OWN)
     own.open()
     own.receive(CUT_OFF)
-    assert.equal(moving, [true, false], 'it stays: b did not answer')
+    assert.equal(moving(), [true, false], 'it stays: b did not answer')
 
     // The node says it again at each change of its members; the look again stays where it was.
     for (let i = 0; i < 5; i++) {
@@ -103,12 +131,72 @@ test('on a cut-off node whose named members did not answer, the page looks again
     assert.not.ok(own.closedByPage, 'still there at 25 s')
     clock.tick(5000)
     assert.ok(own.closedByPage, 'at 30 s it leaves to try b again')
-    assert.equal(moving.at(-1), true)
+    assert.equal(moving().at(-1), true)
     assert.is(nextSocket().url, B)
-  } finally {
-    clock.uninstall()
-    Object.assign(g, saved)
-  }
+  })
+})
+
+test('a page whose node falls silent (paused, hung) asks after 4 s of quiet and, unanswered 4 s on, leaves for another member', async () => {
+  await withPage(({ clock, statuses, latest, nextSocket }) => {
+    const own = latest()
+    own.open()
+    own.receive(MEMBERS)
+    clock.tick(3900)
+    assert.equal(own.sent, [], 'nothing asked while it was heard lately')
+    clock.tick(200)
+    assert.equal(own.sent, [{ type: 'ping' }])
+    own.receive({ type: 'pong' })
+    // Answered: it stays, and asks again after each quiet, 20 s long.
+    let silentFrom = Date.now()
+    for (let answered = 1, t = 0; t < 20_000; t += 100) {
+      clock.tick(100)
+      for (; answered < own.sent.length; answered++) {
+        own.receive({ type: 'pong' })
+        silentFrom = Date.now()
+      }
+    }
+    assert.not.ok(own.closedByPage, 'a node that answers is kept')
+    assert.ok(own.sent.length >= 4, 'asked again at each quiet')
+
+    // Silent from its last pong on: left within 4 s of quiet, a look and 4 s unanswered.
+    while (!own.closedByPage) {
+      assert.ok(Date.now() - silentFrom <= 9000, 'left within 9 s of its last word')
+      clock.tick(100)
+    }
+    assert.ok(Date.now() - silentFrom >= 8000, 'not before a ping went unanswered 4 s')
+    assert.is(statuses.at(-1), 'reconnecting')
+    assert.is(nextSocket().url, B, 'another member, not the silent one')
+  })
+})
+
+test('a look that comes late (a throttled background tab) finds the answer that came meanwhile and stays', async () => {
+  await withPage(({ clock, latest }) => {
+    const own = latest()
+    own.open()
+    clock.tick(4000)
+    assert.equal(own.sent, [{ type: 'ping' }])
+    // The answer comes at once; the page's next looks run minutes late.
+    own.receive({ type: 'pong' })
+    const { nextStep, pinged, heard, opened, started } = liveness
+    const late = heard(pinged(opened(started(0), 0), 4000), 4001)
+    assert.is(nextStep(late, 60_000), 'ping', 'it asks again, it does not leave')
+    assert.not.ok(own.closedByPage)
+  })
+})
+
+test('a socket that does not open in 10 s (a paused node still accepts the connection) is given up for another member', async () => {
+  await withPage(({ clock, latest, nextSocket }) => {
+    latest().open()
+    latest().receive(MEMBERS)
+    latest().fail()
+    // Wherever it goes next never answers the upgrade.
+    const hanging = nextSocket()
+    clock.tick(9900)
+    assert.not.ok(hanging.closedByPage, 'waited while it may still open')
+    clock.tick(200)
+    assert.ok(hanging.closedByPage, 'given up at 10 s')
+    assert.not.equal(nextSocket().url, hanging.url, 'the next attempt goes elsewhere')
+  })
 })
 
 test.run()

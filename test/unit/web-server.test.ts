@@ -395,6 +395,31 @@ test('a node cut off from its cluster tells its pages on connect and when it hap
   }
 })
 
+test('a ping is answered with a pong at once, even while a request of the same socket is still being written', async () => {
+  const userId = new Sessions('a-test-secret').issue().userId
+  let requested = 0
+  const downloads: DownloadService = {
+    ...fakeDownloads(userId, { id: 'x', filename: 'x', contentType: 'x', content: null }),
+    // A request whose write never ends (a log that stalls): the socket's queue waits on it.
+    request: () => {
+      requested++
+      return new Promise(() => {})
+    },
+  }
+  const s = await serve(downloads, { members: () => [] })
+  try {
+    const page = await openPage(s, userId)
+    await waitFor(page.messages, 'download')
+    page.ws.send(JSON.stringify({ type: 'request' }))
+    page.ws.send(JSON.stringify({ type: 'ping' }))
+    assert.equal(await waitFor(page.messages, 'pong'), { type: 'pong' })
+    assert.is(requested, 1, 'the request is under way, unanswered')
+    page.ws.close()
+  } finally {
+    await s.close()
+  }
+})
+
 test('a page that arrived while its node was cut off hears when it is over, though no change was told while it was connected', async () => {
   const userId = new Sessions('a-test-secret').issue().userId
   let cut: CutOff | null = { message: 'This server is cut off.', members: [] }
