@@ -54,7 +54,31 @@ export function mergeRecord(current, next) {
   }
   if (current.state === 'ready' && next.state !== 'ready' && next.state !== 'error') return current
   const progress = next.state === 'ready' ? 100 : Math.max(current.progress, next.progress)
-  return { ...next, progress }
+  return {
+    ...next,
+    progress,
+    state: sameRunStillPending(current, next) ? current.state : next.state,
+  }
+}
+
+/**
+ * A running download told as pending by a node that has not heard its worker yet: a page that
+ * just moved there gets the log's copy first, which says pending while a worker runs (its
+ * ticks say it runs, and come a moment later). The same run (epoch and attempt) with no retry
+ * waiting is no step back: the page keeps "processing" rather than flash "Resuming…". A
+ * takeover or a retry is a new run, told as it is.
+ *
+ * @param {Download} current
+ * @param {Download} next
+ */
+function sameRunStillPending(current, next) {
+  return (
+    current.state === 'processing' &&
+    next.state === 'pending' &&
+    next.retryAt == null &&
+    next.epoch === current.epoch &&
+    next.attempt === current.attempt
+  )
 }
 
 /**

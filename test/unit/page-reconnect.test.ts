@@ -339,6 +339,21 @@ test('progress never moves back for the same download', () => {
   assert.is(mergeRecord(current, record({ state: 'pending', progress: 0 }))!.progress, 60)
 })
 
+test('a running download told as pending by a node that has not heard its worker yet stays processing; a takeover or a retry is told as it is', () => {
+  const running = record({ state: 'processing', progress: 31, epoch: 1, attempt: 1 })
+  // A page that moved to another node: the log's copy comes first, pending at its checkpoint.
+  const logCopy = record({ state: 'pending', progress: 0, epoch: 1, attempt: 1, retryAt: null })
+  const merged = mergeRecord(running, logCopy)!
+  assert.is(merged.state, 'processing')
+  assert.is(merged.progress, 31)
+  const takenOver = record({ state: 'pending', progress: 20, epoch: 2, attempt: 1 })
+  assert.is(mergeRecord(running, takenOver)!.state, 'pending', 'a new owner: resuming')
+  const retry = record({ state: 'pending', progress: 0, epoch: 1, attempt: 2, retryAt: 5000 })
+  assert.is(mergeRecord(running, retry)!.state, 'pending', 'a retry waits')
+  const done = record({ state: 'error', progress: 31, epoch: 1, attempt: 1, error: 'x' })
+  assert.is(mergeRecord(running, done)!.state, 'error')
+})
+
 test('a running download’s node is gone once it leaves the live members, pending or processing', () => {
   const live = new Set(['n1', 'n2'])
   // Running, but pending in the log until its first checkpoint there.
