@@ -155,6 +155,10 @@ export interface Health {
      * its own (it is the scribe, alone, not yet a writer, or --log-writers each).
      */
     scribe: string | null
+    /** That member's name (null with `scribe`, or while it is not a known member). */
+    scribeName: string | null
+    /** This node is the scribe: its peers hand it what they write, and it writes its own. */
+    isScribe: boolean
     /** Record operations a scribe wrote for this node, and this node wrote for peers, since start. */
     handed: number
     writtenFor: number

@@ -242,6 +242,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       log,
     })
     closers.add('alone-watch', alone, (a) => a.stop())
+    const nameOf = (id: string | null) =>
+      id === null ? null : (cluster.members().find((m) => m.id === id)?.name ?? null)
     const health = (): Health => {
       const quorumNow = quorum.state()
       const problems = healthProblems({
@@ -271,6 +273,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
           blocks: length,
           generation,
           scribe: part.scribe(),
+          scribeName: nameOf(part.scribe()),
+          isScribe: part.isScribe(),
           handed: part.records.stats.handed,
           writtenFor: part.records.stats.scribed,
         }))(recordLog.advert()),

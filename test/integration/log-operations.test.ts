@@ -53,8 +53,11 @@ test('a download no failure touched is at most three operations in the log, on e
     const logs = nodes.map((n) => n.health().log)
     const scribe = logs.find((l) => l.scribe !== null)!.scribe
     const writer = nodes.find((n) => n.health().id === scribe)!
-    for (const [i, l] of logs.entries())
+    for (const [i, l] of logs.entries()) {
       assert.is(l.scribe, nodes[i] === writer ? null : scribe, `${nodes[i]!.name} names the scribe`)
+      assert.is(l.scribeName, nodes[i] === writer ? null : writer.name, 'by its name too')
+      assert.is(l.isScribe, nodes[i] === writer, `${nodes[i]!.name} says whether it is the scribe`)
+    }
     const handed = logs.reduce((sum, l) => sum + l.handed, 0)
     // At least the requests and dismissals of the users whose page is on the other two nodes.
     const theirs = nodes.filter((n) => n !== writer).length * (USERS / nodes.length)
