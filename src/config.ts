@@ -95,7 +95,10 @@ export interface Config {
 }
 
 /** A setting that cannot be used; the message is one line naming the flag. */
-export class ConfigError extends Error {}
+/** Settings that cannot be used; `code` for apps that cannot use `instanceof`. */
+export class ConfigError extends Error {
+  readonly code = 'config' as const
+}
 
 /** With no --dht-port, a node's DHT listens here above its HTTP port. */
 export const DHT_PORT_OFFSET = 10_000

@@ -4,7 +4,8 @@ import WebSocket from 'ws'
 const CONNECT_TIMEOUT_MS = 10_000
 
 export type Message =
-  { type: 'download'; download: Record<string, any> | null } | { type: 'error'; message: string }
+  | { type: 'download'; download: Record<string, any> | null }
+  | { type: 'error'; message: string; code?: string }
 
 /** GETs the page and returns the session cookie the node set. */
 export async function sessionCookie(baseUrl: string): Promise<string> {

@@ -1,9 +1,27 @@
 /** The refusals a user can meet, as errors whose message is meant for the user. */
 import type { Download } from '../store/record.ts'
 
+/**
+ * What kind of refusal it is, for apps and socket clients that cannot use `instanceof` (another
+ * copy of the package, a script on the WebSocket): stable, unlike the message's words.
+ */
+export type RefusalCode =
+  | 'conflict'
+  | 'cut-off'
+  | 'joining'
+  | 'shutting-down'
+  | 'storage-low'
+  | 'storage-failed'
+  | 'invalid-params'
+  | 'invalid-user'
+  | 'too-many-actions'
+
 /** A refusal that is part of normal service: the user is told, nothing is logged as wrong. */
 export class RefusalError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: RefusalCode,
+  ) {
     super(message)
     this.name = new.target.name
   }
@@ -18,6 +36,7 @@ export class DownloadConflictError extends RefusalError {
         : existing.state === 'error'
           ? 'You already have a download, and it failed: dismiss it before requesting another.'
           : 'You already have a download in progress: cancel it before requesting another.',
+      'conflict',
     )
   }
 }
@@ -27,6 +46,7 @@ export class CutOffError extends RefusalError {
   constructor(readonly quorum: { reachable: number; voters: number }) {
     super(
       `This server is cut off from most of its cluster (it reaches ${quorum.reachable} of ${quorum.voters} servers) and cannot start a download now; try again in a moment.`,
+      'cut-off',
     )
   }
 }
@@ -34,41 +54,47 @@ export class CutOffError extends RefusalError {
 /** The node has not yet checked its clock against its cluster's (cluster/cluster-time.ts). */
 export class JoiningError extends RefusalError {
   constructor() {
-    super('This node is still joining its cluster; try again in a moment.')
+    super('This node is still joining its cluster; try again in a moment.', 'joining')
   }
 }
 
 export class ShuttingDownError extends RefusalError {
   constructor() {
-    super('This node is shutting down; try again in a moment.')
+    super('This node is shutting down; try again in a moment.', 'shutting-down')
   }
 }
 
 /** This node must not write now: its disk is nearly full. */
 export class StorageLowError extends RefusalError {
   constructor() {
-    super('This server is low on disk space and cannot start a download now; try again shortly.')
+    super(
+      'This server is low on disk space and cannot start a download now; try again shortly.',
+      'storage-low',
+    )
   }
 }
 
 /** The store failed (a write did not reach the disk) and the node is reopening it. */
 export class StorageFailedError extends RefusalError {
   constructor() {
-    super("This server's storage failed and is being reopened; try again in a moment.")
+    super(
+      "This server's storage failed and is being reopened; try again in a moment.",
+      'storage-failed',
+    )
   }
 }
 
 /** Parameters the generator refused (its `validate`), or not a JSON object of at most 2 KiB. */
 export class InvalidParamsError extends RefusalError {
   constructor(reason: string) {
-    super(`Invalid parameters: ${reason}`)
+    super(`Invalid parameters: ${reason}`, 'invalid-params')
   }
 }
 
 /** A user id no record can hold: an app's mistake (createNode), never a session's. */
 export class InvalidUserError extends RefusalError {
   constructor() {
-    super('A user id is 1-64 letters, digits, "_" or "-".')
+    super('A user id is 1-64 letters, digits, "_" or "-".', 'invalid-user')
   }
 }
 
@@ -77,6 +103,7 @@ export class TooManyActionsError extends RefusalError {
   constructor(readonly retryAfterMs: number) {
     super(
       `Too many requests and dismissals; try again in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s.`,
+      'too-many-actions',
     )
   }
 }

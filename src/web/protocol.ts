@@ -4,6 +4,7 @@
  * explicit allow-list of fields, so a field added to the record never leaks by default.
  */
 import type { DownloadView } from '../downloads/service.ts'
+import type { RefusalCode } from '../downloads/errors.ts'
 import { checkParams, type Params } from '../store/record.ts'
 
 export type ClientMessage =
@@ -64,7 +65,7 @@ export interface CutOff {
 
 export type ServerMessage =
   | { type: 'download'; download: PublicDownload | null }
-  | { type: 'error'; message: string; code?: 'conflict' }
+  | { type: 'error'; message: string; code?: RefusalCode }
   | { type: 'members'; members: PublicMember[] }
   /** What the page presents to a node on another host, where its cookie is not sent. */
   | { type: 'ticket'; ticket: string; expiresAt: number }

@@ -9,7 +9,7 @@
  */
 import type { WebSocket } from 'ws'
 import type { DownloadEvent, DownloadService } from '../downloads/service.ts'
-import { DownloadConflictError, RefusalError } from '../downloads/errors.ts'
+import { RefusalError } from '../downloads/errors.ts'
 import { refill, take, type Bucket } from '../token-bucket.ts'
 import type { Logger } from '../logger.ts'
 import type { Clock, Timer } from '../clock.ts'
@@ -210,12 +210,11 @@ class ClientSocket implements Bucket {
             message: 'the request failed for a reason other than a refusal; the user was told',
           })
         }
-        // The user already has a download (another tab's, say): the page shows that one.
-        const conflict = err instanceof DownloadConflictError
+        // A refusal says which (the page shows a conflict as the other tab's download).
         this.send({
           type: 'error',
           message: (err as Error).message,
-          ...(conflict && { code: 'conflict' as const }),
+          ...(err instanceof RefusalError && { code: err.code }),
         })
       }
     })

@@ -256,8 +256,10 @@ test('a socket flooding requests and dismissals costs a bounded number of writes
     for (let i = 0; i < 12 && refusal === null; i++) {
       calm.send({ type: 'dismiss' })
       const answer = await calm.wait((m) => m.type === 'error' || m.type === 'download')
-      if (answer.type === 'error' && /^Too many requests and dismissals/.test(answer.message))
+      if (answer.type === 'error' && /^Too many requests and dismissals/.test(answer.message)) {
         refusal = answer.message
+        assert.is(answer.code, 'too-many-actions', 'a script tells the refusal by its code')
+      }
     }
     assert.match(refusal ?? '', /^Too many requests and dismissals; try again in \d+ s\.$/)
     const requests = log.events('request').length

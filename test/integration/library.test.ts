@@ -43,7 +43,10 @@ test('createNode refuses a bad setting, an unknown option, a generator without r
     assert.match(await refusal({ secret: { s: 'abcdefghij' } }), /^secret must be a string/)
     await rejects(
       createNode(null as unknown as NodeOptions),
-      (err: Error) => err instanceof ConfigError && /takes an object of options/.test(err.message),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.code === 'config' &&
+        /takes an object of options/.test(err.message),
     )
   } finally {
     await dir.remove()
@@ -149,6 +152,7 @@ test('createNode runs a job object; the handle requests, reports changes, hands 
     // Not a string: refused where it is handed in, as a refusal the app can tell (it reached
     // the record's validation before; current and dismiss answered null).
     for (const bad of [42, undefined, null, '', 'x'.repeat(65)] as unknown as string[]) {
+      await rejects(node.request(bad), { code: 'invalid-user' })
       await rejects(node.request(bad), InvalidUserError)
       await rejects(node.dismiss(bad), InvalidUserError)
       await rejects(node.file(bad), InvalidUserError)
