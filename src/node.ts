@@ -23,6 +23,7 @@ import type { Cluster } from './cluster/cluster.ts'
 import type { Relay } from './cluster/relay.ts'
 import { loadIdentity } from './identity.ts'
 import { RunMarker } from './run-marker.ts'
+import { isLive } from './store/record.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
 import { DownloadManager } from './downloads/manager.ts'
 import type { Generator } from './downloads/generator.ts'
@@ -153,7 +154,12 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
     const { recordLog, files, repo, disk } = storage
     // The data directory is this node's now (its store is locked): an unclean last run is told.
-    await marker.start()
+    await marker.start(() =>
+      repo
+        .all()
+        .filter((d) => d.owner === id && isLive(d))
+        .map((d) => d.id),
+    )
 
     const part = await openCluster(config, {
       self: { ...self, url },

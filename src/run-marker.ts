@@ -50,17 +50,23 @@ export class RunMarker {
 
   /**
    * Says so (`WARN unclean-stop`) if the last run in the data directory did not stop cleanly,
-   * then marks this one. Only once this node holds the directory (its store's lock): a node
+   * with the downloads `held` names (the ids its store says it ran; their progress is in the
+   * takeover lines, its store's copy lags the worker's), then marks this one. Only once this node holds the directory (its store's lock): a node
    * refused a directory in use must neither read the running node's marker as a dead run's nor
    * replace it. A marker that cannot be read or written is logged, never fatal: the node starts
    * all the same (a full disk is a `disk-low` matter of its own).
    */
-  async start(): Promise<void> {
+  async start(held: () => string[] = () => []): Promise<void> {
     const last = await readFile(this.path, 'utf8').catch((err: NodeJS.ErrnoException) =>
       err.code === 'ENOENT' ? null : err,
     )
     if (last !== null) {
-      this.o.log.warn('unclean-stop', uncleanFields(last, this.run.pid))
+      // What it was making, as its own store last knew: the ids to find in the takeover lines.
+      const downloads = held()
+      this.o.log.warn('unclean-stop', {
+        ...uncleanFields(last, this.run.pid),
+        downloads: downloads.length > 0 ? downloads.join(',') : 'none',
+      })
       // Told once: if this run's own marker cannot be written (a full disk), the old one would
       // be told again at every start.
       await rm(this.path, { force: true }).catch(() => {})

@@ -29,7 +29,7 @@ test('after a full-cluster SIGKILL and a staggered restart, each download is mad
         client.send({ type: 'request' })
         const d = await client.seen((x) => x?.state === 'processing' && x.progress >= 10, 30_000)
         client.close()
-        return { cookie, id: d!.id as string, home: i % 3 }
+        return { cookie, id: d!.id as string, home: i % 3, owner: d!.ownerName as string }
       }),
     )
     for (let i = 0; i < 3; i++) c.signal(i, 'SIGKILL')
@@ -54,6 +54,14 @@ test('after a full-cluster SIGKILL and a staggered restart, each download is mad
       n1!.lines.some((l) => / WARN unclean-stop .*did not stop cleanly/.test(l)),
       'n1 said its last run was killed',
     )
+    // With the downloads it was making, by id: those its peers' takeover lines will name.
+    assert.ok(
+      users.some((u) => u.owner === 'n1'),
+      'n1 was making some',
+    )
+    const told = n1!.lines.find((l) => / WARN unclean-stop /.test(l))!
+    for (const u of users)
+      assert.is(told.includes(u.id), u.owner === 'n1', `${u.id} of ${u.owner} in: ${told}`)
     await c.start(1)
     await eventually(async () => (await statusOf(n1!.url, 'n2')) === 'alive', 'n1 sees n2', 15_000)
     await c.start(2)

@@ -37,7 +37,8 @@ test('a node that stopped cleanly starts again without a word; one that was kill
     // Alive for 95 s, then killed: no stop.
     await clock.tick(95_000)
     await second.written()
-    const third = await markRun({ dataDir: dir.path, clock, log, pid: 4244 })
+    const third = new RunMarker({ dataDir: dir.path, clock, log, pid: 4244 })
+    await third.start(() => ['d1', 'd2'])
     const [told, ...more] = log.events('unclean-stop')
     assert.equal(more, [])
     assert.is(told!.level, 'warn')
@@ -46,6 +47,7 @@ test('a node that stopped cleanly starts again without a word; one that was kill
     assert.is(told!.fields.aliveAt, '2026-12-05T03:01:30.000Z', 'its last rewrite, at 90 s')
     assert.match(String(told!.fields.message), /did not stop cleanly: it was killed/)
     assert.match(String(told!.fields.message), /last known alive at 2026-12-05T03:01:30.000Z/)
+    assert.is(told!.fields.downloads, 'd1,d2', 'what its store says it was making')
     await third.stop()
     await third.stop()
   }))
