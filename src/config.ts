@@ -94,8 +94,10 @@ export interface Config {
   forgetDeadMs: number
 }
 
-/** A setting that cannot be used; the message is one line naming the flag. */
-/** Settings that cannot be used; `code` for apps that cannot use `instanceof`. */
+/**
+ * A setting that cannot be used; the message is one line naming the flag, `code` is for apps
+ * that cannot use `instanceof`.
+ */
 export class ConfigError extends Error {
   readonly code = 'config' as const
 }
