@@ -331,6 +331,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       manager.quorumChanged(state)
       web.membersChanged()
     })
+    // Joining or rejoining without its quorum for too long: its pages are told it is cut off.
+    quorum.on('grace-over', () => web.membersChanged())
     cluster.on('member', (event) => {
       if (event.type !== 'suspect') manager.membershipChanged()
       if (event.type === 'joined' || event.type === 'alive') manager.memberBack(event.member.id)

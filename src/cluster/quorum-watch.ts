@@ -55,10 +55,18 @@ export interface QuorumWatchOptions {
 
 export interface QuorumWatchEvents {
   change: [state: QuorumState]
+  /** A grace (starting, or back from standing still) ended without the quorum: now cut off. */
+  'grace-over': []
 }
 
 /** How long a node that starts may take to meet its members before it is cut off (`cutOff`). */
 const JOIN_GRACE_MS = 3000
+/**
+ * And one back from standing still longer than its lease: its members took it for dead and
+ * dropped its links, which it dials again (measured: at once, or 3.1 s when its DHT lookup is
+ * what finds them, after 12 and 20 s of SIGSTOP).
+ */
+const REJOIN_GRACE_MS = 5000
 
 export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   /**
@@ -66,9 +74,16 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
    * with the quorum; back only once the quorum is and the log has caught up.
    */
   private held: boolean | null = null
-  /** Whether it ever held since it started, and when it started. */
-  private heldOnce = false
-  private startedAt: number | null = null
+  /**
+   * Since when this node is joining (it started) or rejoining (its loop stood still longer than
+   * its lease: its members declared it dead and dropped its links), until it holds its quorum;
+   * null otherwise. Within `graceMs` of it, it is not cut off.
+   */
+  private graceFrom: number | null = null
+  private graceMs = JOIN_GRACE_MS
+  /** A loss during a grace was told as `rejoining`: if the grace ends without it, a cut. */
+  private rejoinTold = false
+  private started = false
   /** Since when the quorum is back while the log catches up. */
   private catchingUpSince: number | null = null
   /** A loss was logged: the regain is worth a line too. */
@@ -103,11 +118,18 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
    * started, or has been trying for `JOIN_GRACE_MS`. A node starting, which has not met its
    * members yet, is joining, not cut off: its pages were told "cut off" for the moment a
    * restarted node took to meet its peers. One restarted on the small side of a partition is
-   * told cut off after the grace, so its pages move to a member that can serve them.
+   * told cut off after the grace, so its pages move to a member that can serve them. So is a
+   * node back from standing still (a paused process): its members declared it dead and dropped
+   * its links, which take a moment to come back (a trial: 3 s after 10 to 20 s of SIGSTOP, a
+   * false `quorum-lost` error each time, and pages told to move).
    */
   cutOff(): boolean {
-    if (this.holds()) return false
-    return this.heldOnce || this.o.clock.now() - (this.startedAt ?? Infinity) >= JOIN_GRACE_MS
+    if (!this.started || this.holds()) return false
+    return !this.inGrace(this.o.clock.now())
+  }
+
+  private inGrace(now: number): boolean {
+    return this.graceFrom !== null && now - this.graceFrom < this.graceMs
   }
 
   /**
@@ -134,7 +156,8 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
 
   start(): void {
     if (this.timer) return
-    this.startedAt = this.o.clock.now()
+    this.started = true
+    this.graceFrom = this.o.clock.now()
     this.timer = this.o.clock.setInterval(() => this.check(), this.o.intervalMs)
     this.check()
   }
@@ -160,9 +183,28 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
     if (this.lastCheckAt !== null && now - this.lastCheckAt > 2 * this.o.intervalMs) {
       this.stalledAt = now
       this.stallMs = now - this.lastCheckAt
+      if (this.started && this.stallMs > (this.o.leaseMs ?? Infinity)) {
+        this.graceFrom = now
+        this.graceMs = REJOIN_GRACE_MS
+      }
     }
     this.lastCheckAt = now
     this.judge(false)
+    if (this.graceFrom !== null && !this.inGrace(now) && !this.holds()) this.graceOver()
+  }
+
+  /** Still without its quorum at the grace's end: cut off, told now (`quorum-lost` if rejoining). */
+  private graceOver(): void {
+    this.graceFrom = null
+    if (this.rejoinTold && this.held === false) {
+      this.rejoinTold = false
+      this.told = true
+      this.o.log.error('quorum-lost', {
+        message: `cut off: ${describeQuorum(this.state())}; back from standing still, it has not met its members again within ${REJOIN_GRACE_MS / 1000} s; its workers stay stopped, it takes nothing over and refuses new downloads until it reaches them`,
+        ...this.silences(),
+      })
+    }
+    this.emit('grace-over')
   }
 
   /**
@@ -206,22 +248,30 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
         if (this.held && !confirmed) this.confirmSoon()
         else if (this.held) {
           this.held = false
-          this.told = true
-          this.o.log.error('quorum-lost', {
-            message: `cut off: ${describeQuorum(state)}; its workers stop, it takes nothing over and refuses new downloads until it reaches them again`,
-            ...this.silences(),
-          })
+          if (this.inGrace(this.o.clock.now())) {
+            this.rejoinTold = true
+            this.o.log.warn('rejoining', {
+              message: `back from standing still ${this.stallMs} ms, longer than its members wait: they took it for dead and dropped its links; it reaches ${state.reachable} of ${state.voters} while they come back, and its workers stop meanwhile (cut off if not within ${REJOIN_GRACE_MS / 1000} s)`,
+              ...this.silences(),
+            })
+          } else {
+            this.told = true
+            this.o.log.error('quorum-lost', {
+              message: `cut off: ${describeQuorum(state)}; its workers stop, it takes nothing over and refuses new downloads until it reaches them again`,
+              ...this.silences(),
+            })
+          }
           this.emit('change', state)
         }
       } else if (!this.held && this.caughtUp()) {
         this.held = true
-        if (this.told) {
-          this.told = false
+        if (this.told || this.rejoinTold) {
+          this.told = this.rejoinTold = false
           this.o.log.info('quorum-regained', { message: describeQuorum(state) })
         }
         this.emit('change', state)
       }
-      this.heldOnce ||= this.held === true
+      if (state.ok && this.held) this.graceFrom = null
       this.forgetLongDead(state.ok)
     } catch (err) {
       this.o.log.error('quorum-check-failed', {

@@ -26,6 +26,15 @@ import type { Logger } from '../logger.ts'
 const FIRST_PROBE_MS = 300
 /** A shutdown step that takes longer than this is abandoned (the process is exiting). */
 const DESTROY_LIMIT_MS = 200
+/**
+ * Hyperswarm's waits before it dials a peer again whose connection closed: 0.25 s, 1 s and 5 s
+ * (its own are 1, 5 and 15 s, each with up to a second of jitter, on timers that fire in bulk;
+ * the last, for peers given by hand, is its own 10 minutes). A member back from standing
+ * still (a paused process) found its links dropped by peers that took it for dead, and waited
+ * 3 s for them, cut off meanwhile; on a LAN a dial is cheap.
+ */
+const REDIAL_BACKOFFS_MS = [250, 1000, 5000, 10 * 60_000]
+const REDIAL_JITTER_MS = 100
 
 export interface TransportOptions {
   secret: string
@@ -142,7 +151,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> implements Tra
     const dht = new HyperDHT({ host, firewalled: false, bootstrap: [own] })
     this.dht = dht
     await dht.ready()
-    const swarm = new Hyperswarm({ dht })
+    const swarm = new Hyperswarm({ dht, backoffs: REDIAL_BACKOFFS_MS, jitter: REDIAL_JITTER_MS })
     this.swarm = swarm
     swarm.on('connection', (conn: NoiseStream) =>
       openLink(conn, {

@@ -8,6 +8,11 @@ import { systemClock, type Clock } from '../../src/clock.ts'
 export interface FakeClock extends Clock {
   /** Moves time on by `ms`, running every timer due, and the promises they settle. */
   tick(ms: number): Promise<void>
+  /**
+   * This process stands still for `ms` (SIGSTOP, a long pause): time moves on and no timer
+   * runs meanwhile; each runs after, as late as the pause.
+   */
+  stall(ms: number): void
 }
 
 export function fakeClock(start = 1_700_000_000_000): FakeClock {
@@ -21,6 +26,7 @@ export function fakeClock(start = 1_700_000_000_000): FakeClock {
     tick: async (ms) => {
       await fake.tickAsync(ms)
     },
+    stall: (ms) => fake.setSystemTime(fake.now + ms),
   }
 }
 

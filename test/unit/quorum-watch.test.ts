@@ -408,6 +408,61 @@ test('right after its own loop stood still, a node waits for beats the stall dro
   assert.equal(told, [false])
 })
 
+test('back from standing still longer than its lease, a node is rejoining, not cut off, for a grace: a warning, not an error; cut off, and told, if its members stay out of reach', async () => {
+  const { watch, reached, readSockets, told, log, clock } = bareWatch()
+  watch.start()
+  let graceOver = 0
+  watch.on('grace-over', () => graceOver++)
+  /** Ticks `ms` in 10 ms steps, reading the sockets at each: its timer judges every 100 ms. */
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      await clock.tick(10)
+      readSockets()
+    }
+  }
+  await run(500)
+  // Paused 20 s: its members took it for dead and dropped its links.
+  clock.stall(20_000)
+  reached.clear()
+  await run(600)
+  assert.equal(told, [false], 'its workers stop')
+  assert.is(log.events('quorum-lost').length, 0, 'no error: it was away, not cut')
+  const [rejoining] = log.events('rejoining')
+  assert.is(rejoining!.level, 'warn')
+  assert.match(String(rejoining!.fields.message), /back from standing still 20\d{3} ms/)
+  assert.not.ok(watch.cutOff(), 'its pages are not sent away meanwhile')
+  // Its links come back within the grace.
+  reached.add('a').add('b')
+  await run(200)
+  assert.equal(told, [false, true])
+  assert.is(log.events('quorum-regained').length, 1)
+  assert.not.ok(watch.cutOff())
+
+  // Paused again, and this time its members stay out of reach: cut off at the grace's end.
+  clock.stall(20_000)
+  reached.clear()
+  await run(4500)
+  assert.not.ok(watch.cutOff(), 'still within the grace')
+  assert.is(graceOver, 0)
+  await run(600)
+  assert.ok(watch.cutOff(), 'cut off after 5 s')
+  assert.is(graceOver, 1, 'told once, so its pages hear of it')
+  const lost = log.events('quorum-lost')
+  assert.is(lost.length, 1, 'an error now')
+  assert.match(String(lost[0]!.fields.message), /has not met its members again within 5 s/)
+  await run(1000)
+  assert.is(graceOver, 1)
+  assert.is(log.events('quorum-lost').length, 1)
+  // A loss with no stall before it is a cut at once, as before.
+  reached.add('a').add('b')
+  await run(200)
+  reached.clear()
+  await run(200)
+  assert.ok(watch.cutOff())
+  assert.is(log.events('quorum-lost').length, 2)
+  watch.stop()
+})
+
 test('a loss still there once the sockets are read is told, once', async () => {
   const { watch, reached, readSockets, told, log } = bareWatch()
   reached.clear()
