@@ -16,8 +16,6 @@ import { mergeRecord, normalize, ownerGone, takeoverOf } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
-/** Reconnecting for this long: no server can be reached, and the page says so. */
-const UNREACHABLE_AFTER_MS = 1500
 /** If the server has not answered a request or dismiss by then, give the controls back. */
 const ANSWER_TIMEOUT_MS = 10_000
 
@@ -47,6 +45,10 @@ let liveNames = /** @type {Set<string> | null} */ (null)
 let nodeName = /** @type {string | null} */ (null)
 /** Since when the page has been without a socket, and when it tries again. */
 let droppedAt = /** @type {number | null} */ (null)
+/** Every server the page knows failed to answer since its socket dropped: it says so. */
+let unreachable = false
+/** The notice says the page moves to another server: said until it is there. */
+let movingOn = false
 let retryAt = /** @type {number | null} */ (null)
 /** A dismissal sent by "Try again": the request follows once it is answered. */
 let requestAfterDismiss = false
@@ -83,6 +85,11 @@ const connection = createConnection({
     if (next === 'open') {
       droppedAt = null
       retryAt = null
+      unreachable = false
+      // "Moving to another server…" is done once the page is on one (a trial: the notice
+      // stayed 7.7 s over "Live · n3").
+      if (movingOn) notice.hide()
+      movingOn = false
     } else droppedAt ??= Date.now()
     renderConnection(el, next, endpoint)
     render()
@@ -97,8 +104,9 @@ const connection = createConnection({
     nodeName = self
     render()
   },
-  onRetry(at) {
+  onRetry(at, everyOneFailed) {
     retryAt = at
+    unreachable = everyOneFailed
     render()
   },
 })
@@ -131,6 +139,7 @@ function onMessage(message) {
     cutOff = message.moving === false
     const said = cutOffNotice(message, !cutOff)
     notice.show(said.text, said.tone)
+    movingOn = !cutOff
     render()
   } else if (message.type === 'cut-off-ended') {
     if (cutOff) notice.hide()
@@ -253,7 +262,7 @@ function render() {
   renderReach(el, {
     node: status === 'open' ? nodeName : null,
     cutOff: status === 'open' && cutOff,
-    unreachable: droppedAt !== null && now - droppedAt >= UNREACHABLE_AFTER_MS,
+    unreachable: status !== 'open' && unreachable,
     retryInMs: retryAt === null ? null : Math.max(0, retryAt - now),
   })
   renderTitle(current)

@@ -5,6 +5,7 @@
 import {
   afterCutOff,
   closed,
+  everyOneFailed,
   forgetUnanswered,
   createPolicy,
   nextRetry,
@@ -45,7 +46,9 @@ const toHttpBase = (wsUrl) => wsUrl.replace(/^ws/, 'http').replace(/\/ws$/, '')
  * @param {() => void} handlers.onDrop  the socket closed; runs before the retry is scheduled
  * @param {(members: { id: string, name: string, url: string }[], self: string | null) => void}
  *   [handlers.onMembers]  the live members, and the name of the node in use if among them
- * @param {(retryAt: number) => void} [handlers.onRetry]  when the next attempt will be made
+ * @param {(retryAt: number, everyOneFailed: boolean) => void} [handlers.onRetry]  when the
+ *   next attempt will be made, and whether every endpoint the page knows has failed since the
+ *   socket dropped (reconnect.js, `everyOneFailed`)
  */
 export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRetry }) {
   let policy = createPolicy(
@@ -134,7 +137,7 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     const retry = nextRetry(policy, Math.random)
     policy = retry.policy
     retryTimer = setTimeout(reconnect, retry.delay)
-    onRetry?.(Date.now() + retry.delay)
+    onRetry?.(Date.now() + retry.delay, everyOneFailed(policy))
   }
 
   async function reconnect() {

@@ -191,6 +191,18 @@ export function closed(policy, { endpoint, openedAt, closedAt }) {
 }
 
 /**
+ * Whether every endpoint the page knows has failed to open since its last connection: only
+ * then is no server reachable. Said sooner (1.5 s after the drop, before), it was false while
+ * the first attempt at another member was still under way (a trial at 30 % loss: "No server
+ * reachable", then "Live · n3" 1.7 to 3 s later).
+ *
+ * @param {Policy} policy
+ */
+export function everyOneFailed(policy) {
+  return policy.endpoints.every((u) => policy.tried.includes(u))
+}
+
+/**
  * The wait before the next attempt, and the policy with the backoff grown one step.
  *
  * @param {Policy} policy

@@ -21,7 +21,11 @@ import { Sweeper } from './store/sweeper.ts'
 import { CoreBirths } from './store/core-births.ts'
 import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
+import { watchDataDir } from './data-dir-watch.ts'
 import type { StorageProblem } from './downloads/manager.ts'
+
+/** An open of the store that takes longer than this is told, with what to do. */
+const STORE_OPEN_SLOW_MS = 30_000
 
 export interface StorageOptions {
   /** This node's member id. */
@@ -150,7 +154,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   closers.add('disk-space', disk, (d) => d.stop())
   // Listening before the log opens: a failure while it opens is not missed.
-  const failed = new Promise<Error>((resolve) =>
+  let dirGone: Error | null = null
+  const failed = new Promise<Error>((resolve) => {
     recordLog.on('failed', (err) => {
       log.error('store-failed', {
         message:
@@ -161,12 +166,37 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       })
       tell('failed')
       resolve(err)
-    }),
-  )
-
-  await recordLog.ready().catch((err: Error) => {
-    throw new Error(`cannot open the store in ${dir}: ${err.message}`)
+    })
+    const stopWatching = watchDataDir(dir, clock, (how) => {
+      dirGone = new Error(`the data directory ${dir} was ${how} while the node ran`)
+      log.error('data-dir-gone', {
+        dir,
+        message: `the data directory was ${how} while the node ran: its store, files and identity are no longer on the disk; the node stops its work and starts again there, as a new member if its node-id went too (the others take its downloads over)`,
+      })
+      tell('failed')
+      resolve(dirGone)
+    })
+    closers.add('data-dir-watch', stopWatching, (stop) => stop())
   })
+
+  // An open that never ends (a store restored from an older copy of this node's, whose own
+  // writer is behind what its peers hold: a trial saw autobase wait for a block of it for good)
+  // says so, with what to do, rather than answer 503 "starting" without a line.
+  const slowOpen = clock.setTimeout(
+    () =>
+      log.warn('store-open-slow', {
+        dir,
+        waitedMs: STORE_OPEN_SLOW_MS,
+        message: `the store in ${dir} has not opened in ${STORE_OPEN_SLOW_MS / 1000} s: if this directory was restored from a backup or snapshot, or copied from another node's, its log is behind what the cluster holds of it; stop the node, delete ${join(dir, 'store')} and ${join(dir, 'log.json')} (keep node-id), and start it: it copies the log back from its peers (README, "Backups, snapshots and copies")`,
+      }),
+    STORE_OPEN_SLOW_MS,
+  )
+  await recordLog
+    .ready()
+    .catch((err: Error) => {
+      throw new Error(`cannot open the store in ${dir}: ${err.message}`)
+    })
+    .finally(() => clock.clearTimeout(slowOpen))
   const onUnreachable = (fields: Fields) => log.warn('file-fetch-timeout', fields)
   // The files of records written before v8, blobs in the nodes' hyperblobs cores.
   const blobs = new BlobFileStore(store, { clock, onUnreachable })
@@ -296,7 +326,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       writeError: recordLog.writeError(),
       disk: disk.state,
       dataDir: dir,
-      storeFailure: recordLog.failure(),
+      storeFailure: recordLog.failure() ?? dirGone,
     }),
   }
 }

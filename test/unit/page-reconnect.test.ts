@@ -8,6 +8,7 @@ import {
   afterCutOff,
   closed,
   createPolicy,
+  everyOneFailed,
   forgetUnanswered,
   nextRetry,
   opened,
@@ -152,6 +153,27 @@ test('with a single endpoint, the retry goes back to it; with a single member na
   const back = startAttempt(one, always(0.5))
   assert.is(back.current, OWN)
   assert.is(startAttempt(refused(back), always(0.5)).current, A)
+})
+
+test('no server is reachable only once every endpoint failed since the drop, not while one is still to try', () => {
+  let policy = opened(connectedTo(A))
+  policy = closed(policy, { endpoint: A, openedAt: 0, closedAt: 10_000 })
+  assert.not.ok(everyOneFailed(policy), 'its node dropped: the others are still to try')
+  const tried: string[] = []
+  for (let i = 0; i < 3; i++) {
+    policy = startAttempt(policy, always(0))
+    tried.push(policy.current)
+    assert.not.ok(everyOneFailed(policy), `${i} failed so far`)
+    policy = closed(policy, { endpoint: policy.current, openedAt: null, closedAt: 10_100 + i })
+  }
+  assert.equal(tried.sort(), [A, B, C], 'each tried once')
+  assert.ok(everyOneFailed(policy), 'all three failed')
+  // One opens: the page is reachable again, and a later drop starts over.
+  policy = opened(startAttempt(policy, always(0)))
+  assert.not.ok(everyOneFailed(policy))
+  // A page whose only server is down says so at its first failure.
+  const alone = closed(createPolicy(OWN), { endpoint: OWN, openedAt: null, closedAt: 1 })
+  assert.ok(everyOneFailed(alone))
 })
 
 test('a page tries every endpoint before one again', () => {

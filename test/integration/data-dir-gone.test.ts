@@ -1,0 +1,40 @@
+/**
+ * A data directory deleted under a running node: the node says so within seconds, is unhealthy
+ * meanwhile, and starts again on the path (a trial: `/healthz` said ok for two minutes while
+ * every worker failed on its file).
+ */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { rm } from 'node:fs/promises'
+import { runNode } from '../../src/node-runner.ts'
+import { eventually } from '../helpers/cluster.ts'
+import { tempDir, testConfig } from '../helpers/node.ts'
+import { recordingLogger } from '../helpers/recording-logger.ts'
+
+test('a node whose data directory is deleted under it says so, stops answering healthy, and starts again there as a new member', async () => {
+  const data = await tempDir('pdf-dir-gone-')
+  const log = recordingLogger()
+  const runner = await runNode(testConfig({ dataDir: data.path, name: 'n1' }), { log })
+  try {
+    const first = runner.node!
+    const id = first.health().id
+    assert.ok(first.health().ok)
+    await rm(data.path, { recursive: true, force: true })
+    await eventually(() => log.events('data-dir-gone').length === 1, 'told', 5000)
+    const [gone] = log.events('data-dir-gone')
+    assert.is(gone!.level, 'error')
+    assert.match(String(gone!.fields.message), /was deleted while the node ran/)
+    const problems = first.health().problems.join(' ')
+    assert.match(problems, /data directory .* was deleted/, 'unhealthy, and says why')
+    // Started again on the path: a fresh directory, a new identity, healthy.
+    await eventually(() => runner.restarts === 1 && runner.node !== null, 'started again', 15_000)
+    const again = runner.node!
+    assert.is.not(again.health().id, id, 'its node-id went with the directory')
+    await eventually(() => again.health().ok, 'healthy again', 10_000)
+  } finally {
+    await runner.close()
+    await data.remove()
+  }
+})
+
+test.run()
