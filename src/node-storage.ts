@@ -102,7 +102,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
           `the data directory ${dir} is in use by another running node (its store is locked): ` +
             'stop that node first, or give this one a --data directory of its own',
         )
-      : new Error(`cannot open the store in ${dir}: ${err.message}`)
+      : cannotOpen(dir, err)
   })
   const store = closers.add('store', new Corestore(storage), (s) => s.close())
   // Before anything opens a core: every core is born in this process (core-births.ts).
@@ -194,7 +194,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   await recordLog
     .ready()
     .catch((err: Error) => {
-      throw new Error(`cannot open the store in ${dir}: ${err.message}`)
+      throw cannotOpen(dir, err)
     })
     .finally(() => clock.clearTimeout(slowOpen))
   const onUnreachable = (fields: Fields) => log.warn('file-fetch-timeout', fields)
@@ -329,4 +329,14 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       storeFailure: recordLog.failure() ?? dirGone,
     }),
   }
+}
+
+/** Why the store in `dir` did not open; a store copied or put back says what to do instead. */
+function cannotOpen(dir: string, err: Error & { code?: unknown }): Error {
+  // hypercore-storage's guard against a store copied or restored (device-file).
+  const copied =
+    err.code === 'DEVICE_FILE' || /^Invalid device file/.test(err.message)
+      ? ` (this store was copied, moved or restored from elsewhere, which a store must not be; to have the node copy the log from its peers instead, delete ${join(dir, 'store')} and ${join(dir, 'log.json')}, keeping node-id, or node-id too for a new member: README, "Backups, snapshots and copies")`
+      : ''
+  return new Error(`cannot open the store in ${dir}: ${err.message}${copied}`)
 }

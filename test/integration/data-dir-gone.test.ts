@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert'
 import { rm } from 'node:fs/promises'
 import { runNode } from '../../src/node-runner.ts'
 import { eventually } from '../helpers/cluster.ts'
-import { tempDir, testConfig } from '../helpers/node.ts'
+import { startTestNode, tempDir, testConfig } from '../helpers/node.ts'
+import { execFileSync } from 'node:child_process'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 
 test('a node whose data directory is deleted under it says so, stops answering healthy, and starts again there as a new member', async () => {
@@ -33,6 +34,29 @@ test('a node whose data directory is deleted under it says so, stops answering h
     await eventually(() => again.health().ok, 'healthy again', 10_000)
   } finally {
     await runner.close()
+    await data.remove()
+  }
+})
+
+test('a copy of a data directory is refused with what to do instead', async () => {
+  const data = await tempDir('pdf-dir-copy-')
+  const copy = `${data.path}-copy`
+  try {
+    const node = await startTestNode({ dataDir: data.path, name: 'n1' })
+    await node.close()
+    execFileSync('cp', ['-a', data.path, copy])
+    const refused = await startTestNode({ dataDir: copy, name: 'n1' }).then(
+      async (n) => {
+        await n.close()
+        return null
+      },
+      (err: Error) => err.message,
+    )
+    assert.ok(refused, 'refused')
+    assert.match(refused!, /this store was copied, moved or restored from elsewhere/)
+    assert.match(refused!, /delete .*store and .*log\.json, keeping node-id/)
+  } finally {
+    await rm(copy, { recursive: true, force: true })
     await data.remove()
   }
 })
