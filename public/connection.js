@@ -28,6 +28,8 @@ import * as liveness from './liveness.js'
 const CUT_OFF_LOOK_AGAIN_MS = 30_000
 
 const PING = JSON.stringify({ type: 'ping' })
+/** The session refresh's HEAD is given up after this. */
+const SESSION_REFRESH_WITHIN_MS = 3000
 
 /**
  * The HTTP base of a socket URL: files are fetched from the node the page is connected to.
@@ -144,11 +146,21 @@ export function createConnection({ onStatus, onMessage, onDrop, onMembers, onRet
     retryTimer = 0
     if (shouldRefreshSession(policy)) {
       // Loading the page's headers gets a fresh session cookie if ours is the reason for the
-      // refusals (see shouldRefreshSession).
+      // refusals (see shouldRefreshSession). Bounded: a paused node accepts the connection and
+      // never answers, and the page would wait on it, not reconnecting, as long as TCP does.
+      const abort = new AbortController()
+      const giveUp = setTimeout(() => abort.abort(), SESSION_REFRESH_WITHIN_MS)
       try {
-        await fetch('/', { method: 'HEAD', credentials: 'same-origin', cache: 'no-store' })
+        await fetch('/', {
+          method: 'HEAD',
+          credentials: 'same-origin',
+          cache: 'no-store',
+          signal: abort.signal,
+        })
       } catch {
-        // The server is down; the next attempt will fail and back off again.
+        // The server is down, or silent; the next attempt will fail and back off again.
+      } finally {
+        clearTimeout(giveUp)
       }
     }
     if (!socket) connect()

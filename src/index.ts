@@ -23,6 +23,7 @@ import { BUILT_IN_JOBS, loadGeneratorModule, shapeProblem } from './downloads/ge
 export type { GeneratedFile, Generator, Job, RunContext, BytesFile } from './downloads/generator.ts'
 export type { Checkpoint, Params } from './store/record.ts'
 export type { PublicDownload } from './web/protocol.ts'
+export type { RefusalCode } from './downloads/errors.ts'
 export type { Logger, Fields } from './logger.ts'
 export type { QuorumRule, HostPort } from './config.ts'
 export {

@@ -158,6 +158,7 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     caughtUp: (members, since) => logSync.caughtUpSince(members, since),
     intervalMs: config.heartbeatMs,
     leaseMs: config.suspectAfterMs,
+    deadAfterMs: config.suspectAfterMs + config.suspicionMs,
     clock,
     log,
   })

@@ -142,7 +142,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
           message: diskLowMessage(config.minFreeMb, totalMb),
         })
       else log.info('disk-ok', { freeMb: mb(free) })
-      if (!recordLog.failure()) tell(low ? 'low' : null)
+      if (!recordLog.failure() && !dirGone) tell(low ? 'low' : null)
     },
     // Blind, the guard keeps its last reading: a disk that fills meanwhile fails the store.
     onError: (err) =>
@@ -155,6 +155,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   closers.add('disk-space', disk, (d) => d.stop())
   // Listening before the log opens: a failure while it opens is not missed.
   let dirGone: Error | null = null
+  let lost: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => {
     recordLog.on('failed', (err) => {
       log.error('store-failed', {
@@ -167,17 +168,22 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       tell('failed')
       resolve(err)
     })
-    const stopWatching = watchDataDir(dir, clock, (how) => {
-      dirGone = new Error(`the data directory ${dir} was ${how} while the node ran`)
-      log.error('data-dir-gone', {
-        dir,
-        message: `the data directory was ${how} while the node ran: its store, files and identity are no longer on the disk; the node stops its work and starts again there, as a new member if its node-id went too (the others take its downloads over)`,
-      })
-      tell('failed')
-      resolve(dirGone)
-    })
-    closers.add('data-dir-watch', stopWatching, (stop) => stop())
+    lost = resolve
   })
+  const dirLost = (how: 'deleted' | 'replaced') => {
+    dirGone = new Error(`the data directory ${dir} was ${how} while the node ran`)
+    log.error('data-dir-gone', {
+      dir,
+      message: `the data directory was ${how} while the node ran: its store, files and identity are no longer on the disk; the node stops its work and starts again there, as a new member if its node-id went too (the others take its downloads over)`,
+    })
+    tell('failed')
+    lost(dirGone)
+  }
+  try {
+    closers.add('data-dir-watch', watchDataDir(dir, clock, dirLost), (stop) => stop())
+  } catch {
+    dirLost('deleted') // gone already, between the store's opening and here
+  }
 
   // An open that never ends (a store restored from an older copy of this node's, whose own
   // writer is behind what its peers hold: a trial saw autobase wait for a block of it for good)

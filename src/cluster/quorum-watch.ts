@@ -42,6 +42,11 @@ export interface QuorumWatchOptions {
   catchUpMaxMs?: number
   /** How long a member's heartbeat counts (--suspect-after-ms): the longest a loss waits. */
   leaseMs?: number
+  /**
+   * How long members wait before they declare a silent member dead (--suspect-after-ms plus
+   * --suspicion-ms): this node back from standing still longer is rejoining. @default never
+   */
+  deadAfterMs?: number
   /** How often the quorum is judged besides membership changes: the heartbeat. */
   intervalMs: number
   /**
@@ -62,9 +67,10 @@ export interface QuorumWatchEvents {
 /** How long a node that starts may take to meet its members before it is cut off (`cutOff`). */
 const JOIN_GRACE_MS = 3000
 /**
- * And one back from standing still longer than its lease: its members took it for dead and
- * dropped its links, which it dials again (measured: at once, or 3.1 s when its DHT lookup is
- * what finds them, after 12 and 20 s of SIGSTOP).
+ * And one that held its quorum, back from standing still longer than its members wait before
+ * declaring it dead: they did, and dropped its links if it was 3 s, which it dials again
+ * (measured: at once, or 3.1 s when its DHT lookup is what finds them, after 12 and 20 s of
+ * SIGSTOP).
  */
 const REJOIN_GRACE_MS = 5000
 
@@ -76,7 +82,8 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   private held: boolean | null = null
   /**
    * Since when this node is joining (it started) or rejoining (its loop stood still longer than
-   * its lease: its members declared it dead and dropped its links), until it holds its quorum;
+   * its members wait before declaring it dead: they did, and may have dropped its links), until
+   * it holds its quorum;
    * null otherwise. Within `graceMs` of it, it is not cut off.
    */
   private graceFrom: number | null = null
@@ -183,7 +190,8 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
     if (this.lastCheckAt !== null && now - this.lastCheckAt > 2 * this.o.intervalMs) {
       this.stalledAt = now
       this.stallMs = now - this.lastCheckAt
-      if (this.started && this.stallMs > (this.o.leaseMs ?? Infinity)) {
+      // Only a node that held its quorum: one cut off already stays cut off, its pages told.
+      if (this.started && this.held === true && this.stallMs > (this.o.deadAfterMs ?? Infinity)) {
         this.graceFrom = now
         this.graceMs = REJOIN_GRACE_MS
       }
@@ -251,7 +259,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
           if (this.inGrace(this.o.clock.now())) {
             this.rejoinTold = true
             this.o.log.warn('rejoining', {
-              message: `back from standing still ${this.stallMs} ms, longer than its members wait: they took it for dead and dropped its links; it reaches ${state.reachable} of ${state.voters} while they come back, and its workers stop meanwhile (cut off if not within ${REJOIN_GRACE_MS / 1000} s)`,
+              message: `back from standing still ${this.stallMs} ms, longer than its members wait before declaring it dead: they took it for dead (and dropped its links if it was 3 s); it reaches ${state.reachable} of ${state.voters} while they come back, and its workers stop meanwhile (cut off if not within ${REJOIN_GRACE_MS / 1000} s)`,
               ...this.silences(),
             })
           } else {

@@ -6,6 +6,8 @@ import type { Download } from '../store/record.ts'
  * copy of the package, a script on the WebSocket): stable, unlike the message's words.
  */
 export type RefusalCode =
+  /** A refusal of an app's own (a subclass that names no code). */
+  | 'refused'
   | 'conflict'
   | 'cut-off'
   | 'joining'
@@ -20,7 +22,7 @@ export type RefusalCode =
 export class RefusalError extends Error {
   constructor(
     message: string,
-    readonly code: RefusalCode,
+    readonly code: RefusalCode = 'refused',
   ) {
     super(message)
     this.name = new.target.name

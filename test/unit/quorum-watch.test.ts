@@ -344,6 +344,7 @@ function bareWatch() {
     forgetDeadMs: 3_600_000,
     intervalMs: 100,
     leaseMs: 500,
+    deadAfterMs: 800,
     afterIo: (f) => afterIo.push(f),
     clock,
     log,
@@ -453,13 +454,27 @@ test('back from standing still longer than its lease, a node is rejoining, not c
   await run(1000)
   assert.is(graceOver, 1)
   assert.is(log.events('quorum-lost').length, 1)
+  // A stall while cut off already leaves it cut off: its pages stay told.
+  clock.stall(2000)
+  await run(200)
+  assert.ok(watch.cutOff(), 'no grace for a node that did not hold its quorum')
   // A loss with no stall before it is a cut at once, as before.
   reached.add('a').add('b')
   await run(200)
   reached.clear()
-  await run(200)
+  await run(700)
   assert.ok(watch.cutOff())
   assert.is(log.events('quorum-lost').length, 2)
+  // Nor after a stall shorter than the members' death verdict (600 ms): they did not drop it,
+  // and a silence then is a cut, told as one.
+  reached.add('a').add('b')
+  await run(200)
+  clock.stall(600)
+  reached.clear()
+  await run(700)
+  assert.ok(watch.cutOff())
+  assert.is(log.events('quorum-lost').length, 3)
+  assert.is(log.events('rejoining').length, 2, 'the two long stalls only')
   watch.stop()
 })
 
