@@ -83,8 +83,7 @@ export class QuorumWatch extends EventEmitter<QuorumWatchEvents> {
   /**
    * Since when this node is joining (it started) or rejoining (its loop stood still longer than
    * its members wait before declaring it dead: they did, and may have dropped its links), until
-   * it holds its quorum;
-   * null otherwise. Within `graceMs` of it, it is not cut off.
+   * it holds its quorum; null otherwise. Within `graceMs` of it, it is not cut off.
    */
   private graceFrom: number | null = null
   private graceMs = JOIN_GRACE_MS
