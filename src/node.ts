@@ -228,6 +228,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       actionIntervalMs: 60_000 / config.actionsPerMinute,
       timeTrusted,
       quorum: () => quorum.state(),
+      cutOff: () => quorum.cutOff(),
       log,
     })
     closers.add('downloads', manager, (m) => m.close())

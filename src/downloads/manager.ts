@@ -80,6 +80,8 @@ export interface ManagerOptions extends Omit<
   backFromCutGraceMs?: number
   /** This node's quorum now (cluster/quorum-watch.ts). @default always held */
   quorum?: () => QuorumState
+  /** Without its quorum, whether it is cut off or still (re)joining (request-admission.ts). */
+  cutOff?: () => boolean
   /** How many attempts a download requested here may take in all (--attempts). @default 3 */
   attempts?: number
 }

@@ -41,6 +41,11 @@ export interface RequestAdmissionOptions {
   timeTrusted?: () => boolean
   /** This node's quorum now (cluster/quorum-watch.ts). @default always held */
   quorum?: () => QuorumState
+  /**
+   * Whether a node without its quorum is cut off, or still joining it (just started, or back
+   * from standing still: quorum-watch.ts, `cutOff`). @default cut off
+   */
+  cutOff?: () => boolean
 }
 
 /** What the manager knows of itself that admission asks about. */
@@ -71,7 +76,8 @@ export class RequestAdmission {
     // A loss seen now may be this node's own stall, before it read the heartbeats waiting.
     if (quorum && !quorum.ok && (await this.o.placement.mayWorkSettled?.()))
       quorum = this.o.quorum?.()
-    if (quorum && !quorum.ok) throw new CutOffError(quorum)
+    if (quorum && !quorum.ok)
+      throw this.o.cutOff?.() === false ? new JoiningError() : new CutOffError(quorum)
     // Restarted, or back from a cut, it does not yet know what its cluster did meanwhile.
     if (!this.o.placement.mayWork()) throw new JoiningError()
     if (node.storage === 'low') throw new StorageLowError()

@@ -23,6 +23,8 @@ interface World {
   /** What the quorum says once a loss seen is settled (a stall of this node's own loop). */
   settlesOk?: boolean
   mayWork?: boolean
+  /** Without its quorum: cut off (the default), or still joining it. */
+  cutOff?: boolean
 }
 
 function admission(w: World = {}) {
@@ -41,6 +43,7 @@ function admission(w: World = {}) {
     log,
     timeTrusted: () => w.trusted ?? true,
     quorum: () => ({ ok: quorumOk, reachable: quorumOk ? 3 : 1, voters: 3, needed: 2 }),
+    cutOff: () => w.cutOff ?? true,
   })
   return { a, log }
 }
@@ -80,6 +83,8 @@ test('then the node’s own state, each with its own error', async () => {
   assert.instance(await check({}, { closed: true, storage: null }), ShuttingDownError)
   assert.instance(await check({ trusted: false, quorumOk: false }), JoiningError)
   assert.instance(await check({ quorumOk: false, mayWork: false }), CutOffError)
+  // Started a moment ago, or back from standing still: joining, not cut off (quorum-watch.ts).
+  assert.instance(await check({ quorumOk: false, cutOff: false }), JoiningError)
   assert.instance(await check({ mayWork: false }, { closed: false, storage: 'low' }), JoiningError)
   assert.instance(await check({}, { closed: false, storage: 'low' }), StorageLowError)
   assert.instance(await check({}, { closed: false, storage: 'failed' }), StorageFailedError)
