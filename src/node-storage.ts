@@ -22,10 +22,8 @@ import { CoreBirths } from './store/core-births.ts'
 import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import { watchDataDir } from './data-dir-watch.ts'
+import { cannotOpen, toldIfSlow } from './store-opening.ts'
 import type { StorageProblem } from './downloads/manager.ts'
-
-/** An open of the store that takes longer than this is told, with what to do. */
-const STORE_OPEN_SLOW_MS = 30_000
 
 export interface StorageOptions {
   /** This node's member id. */
@@ -185,24 +183,9 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     dirLost('deleted') // gone already, between the store's opening and here
   }
 
-  // An open that never ends (a store restored from an older copy of this node's, whose own
-  // writer is behind what its peers hold: a trial saw autobase wait for a block of it for good)
-  // says so, with what to do, rather than answer 503 "starting" without a line.
-  const slowOpen = clock.setTimeout(
-    () =>
-      log.warn('store-open-slow', {
-        dir,
-        waitedMs: STORE_OPEN_SLOW_MS,
-        message: `the store in ${dir} has not opened in ${STORE_OPEN_SLOW_MS / 1000} s: if this directory was restored from a backup or snapshot, or copied from another node's, its log is behind what the cluster holds of it; stop the node, delete ${join(dir, 'store')} and ${join(dir, 'log.json')} (keep node-id), and start it: it copies the log back from its peers (README, "Backups, snapshots and copies")`,
-      }),
-    STORE_OPEN_SLOW_MS,
-  )
-  await recordLog
-    .ready()
-    .catch((err: Error) => {
-      throw cannotOpen(dir, err)
-    })
-    .finally(() => clock.clearTimeout(slowOpen))
+  await toldIfSlow(recordLog.ready(), { dir, clock, log }).catch((err: Error) => {
+    throw cannotOpen(dir, err)
+  })
   const onUnreachable = (fields: Fields) => log.warn('file-fetch-timeout', fields)
   // The files of records written before v8, blobs in the nodes' hyperblobs cores.
   const blobs = new BlobFileStore(store, { clock, onUnreachable })
@@ -335,14 +318,4 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       storeFailure: recordLog.failure() ?? dirGone,
     }),
   }
-}
-
-/** Why the store in `dir` did not open; a store copied or put back says what to do instead. */
-function cannotOpen(dir: string, err: Error & { code?: unknown }): Error {
-  // hypercore-storage's guard against a store copied or restored (device-file).
-  const copied =
-    err.code === 'DEVICE_FILE' || /^Invalid device file/.test(err.message)
-      ? ` (this store was copied, moved or restored from elsewhere, which a store must not be; to have the node copy the log from its peers instead, delete ${join(dir, 'store')} and ${join(dir, 'log.json')}, keeping node-id, or node-id too for a new member: README, "Backups, snapshots and copies")`
-      : ''
-  return new Error(`cannot open the store in ${dir}: ${err.message}${copied}`)
 }
