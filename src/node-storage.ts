@@ -23,6 +23,7 @@ import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import { watchDataDir } from './data-dir-watch.ts'
 import { cannotOpen, toldIfSlow } from './store-opening.ts'
+import { startOverIfAsked, startOverWhenBehind } from './start-over.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
@@ -91,6 +92,7 @@ const ORPHAN_GRACE_MS = 60 * 60_000
 export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
   const { clock, log, closers } = o
   const dir = config.dataDir
+  await startOverIfAsked(dir, log)
   // RocksDB's memtables default to 64 MB each, two of them: most of a busy node's memory.
   const storage = new RetiringStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
   await storage.ready().catch(async (err: Error) => {
@@ -116,6 +118,9 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       done
         ? log.info('log-read-recovered', { block: index, waitedMs })
         : log.warn('log-read-slow', { block: index, length, waitedMs }),
+    onOwnWriter: {
+      onBehind: startOverWhenBehind({ dir, clock, log, stop: (err) => stopUsing(err) }),
+    },
   })
   closers.add('log', recordLog, (l) => l.close())
 
@@ -140,7 +145,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
           message: diskLowMessage(config.minFreeMb, totalMb),
         })
       else log.info('disk-ok', { freeMb: mb(free) })
-      if (!recordLog.failure() && !dirGone) tell(low ? 'low' : null)
+      if (!recordLog.failure() && !outOfUse) tell(low ? 'low' : null)
     },
     // Blind, the guard keeps its last reading: a disk that fills meanwhile fails the store.
     onError: (err) =>
@@ -152,7 +157,8 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
   })
   closers.add('disk-space', disk, (d) => d.stop())
   // Listening before the log opens: a failure while it opens is not missed.
-  let dirGone: Error | null = null
+  /** Why the store is out of use, its directory gone or the node starting over. */
+  let outOfUse: Error | null = null
   let lost: (err: Error) => void = () => {}
   const failed = new Promise<Error>((resolve) => {
     recordLog.on('failed', (err) => {
@@ -168,14 +174,17 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     })
     lost = resolve
   })
+  const stopUsing = (err: Error) => {
+    outOfUse = err
+    tell('failed')
+    lost(err)
+  }
   const dirLost = (how: 'deleted' | 'replaced') => {
-    dirGone = new Error(`the data directory ${dir} was ${how} while the node ran`)
     log.error('data-dir-gone', {
       dir,
       message: `the data directory was ${how} while the node ran: its store, files and identity are no longer on the disk; the node stops its work and starts again there, as a new member if its node-id went too (the others take its downloads over)`,
     })
-    tell('failed')
-    lost(dirGone)
+    stopUsing(new Error(`the data directory ${dir} was ${how} while the node ran`))
   }
   try {
     closers.add('data-dir-watch', watchDataDir(dir, clock, dirLost), (stop) => stop())
@@ -315,7 +324,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       writeError: recordLog.writeError(),
       disk: disk.state,
       dataDir: dir,
-      storeFailure: recordLog.failure() ?? dirGone,
+      storeFailure: recordLog.failure() ?? outOfUse,
     }),
   }
 }

@@ -6,6 +6,8 @@ declare module 'hypercore' {
     key: Buffer
     discoveryKey: Buffer
     length: number
+    /** Bumped by each truncation. */
+    fork: number
     /** Blocks held here from 0 without a gap. */
     contiguousLength: number
     byteLength: number
@@ -18,6 +20,8 @@ declare module 'hypercore' {
     has(start: number, end?: number): Promise<boolean>
     download(range: { start: number; end: number }): { done(): Promise<void>; destroy(): void }
     clear(start: number, end?: number): Promise<void>
+    /** Another session of the same core; an active one is replicated on every stream. */
+    session(opts?: { active?: boolean }): Hypercore
     close(): Promise<void>
     static discoveryKey(key: Buffer): Buffer
   }

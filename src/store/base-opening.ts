@@ -28,6 +28,7 @@ export interface BaseOpeningOptions {
   clock: Clock
   onError: (err: Error) => void
   onSlowRead?: LogBaseOptions['onSlowRead']
+  onOwnWriter?: LogBaseOptions['onOwnWriter']
   stallMs?: number
   apply?: LogBaseOptions['apply']
 }
@@ -66,6 +67,7 @@ export async function openBase(
     onError: o.onError,
     onFailed: (err) => holder.failed(base, err),
     onSlowRead: o.onSlowRead,
+    onOwnWriter: o.onOwnWriter,
     stallMs: o.stallMs,
     apply: o.apply,
     onStalled: (err) => holder.stalled(base, err),

@@ -15,6 +15,7 @@ import { delay, settlesWithin, within, type Clock } from '../clock.ts'
 import { WriterWait } from './writer-wait.ts'
 import { GroupCommit } from './group-commit.ts'
 import { ApplyWatch } from './apply-watch.ts'
+import { OwnWriter, type OwnWriterOptions } from './own-writer.ts'
 
 /** How long an update pass of autobase may go without headway before it is taken as stuck. */
 export const APPLY_STALL_MS = 10_000
@@ -32,6 +33,11 @@ const CLOSE_WAIT_MS = 5000
  * no end (a node killed right after a fast-forward answered 503 "starting" for good).
  */
 const OPEN_READ_STALL_MS = 2000
+/**
+ * How long a write waits for this node's own writer to be whole (own-writer.ts) before it
+ * fails: past the 15 s after which a write under way is a /healthz problem.
+ */
+const OWN_WRITER_WAIT_MS = 30_000
 
 export interface LogBaseOptions {
   /** The corestore namespace that holds this node's writer for the base; closed with it. */
@@ -67,6 +73,10 @@ export interface LogBaseOptions {
   stallMs?: number
   /** Autobase's apply function (tests give one that waits). @default applyNodes */
   apply?: typeof applyNodes
+  /** This node's store lacks blocks of its own writer that its peers hold (own-writer.ts). */
+  onOwnWriter?: Pick<OwnWriterOptions, 'onBehind'>
+  /** @default OWN_WRITER_CONFIRM_MS */
+  ownWriterConfirmMs?: number
 }
 
 export interface LogBaseEvents {
@@ -113,6 +123,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   private readonly watch: ApplyWatch
   /** Set once the watch found the update stuck. */
   private stalled = false
+  /** Nothing is appended to this node's writer before it is known whole (own-writer.ts). */
+  private readonly ownWriter: OwnWriter
 
   constructor(private readonly o: LogBaseOptions) {
     super()
@@ -122,6 +134,17 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       open: (viewStore) => viewStore.get({ name: 'records', valueEncoding: 'json' }),
       apply: o.apply ?? applyNodes,
     })
+    this.ownWriter = new OwnWriter({
+      core: () => this.base.local ?? null,
+      known: o.key === null,
+      clock: o.clock,
+      confirmMs: o.ownWriterConfirmMs,
+      onBehind: o.onOwnWriter?.onBehind,
+    })
+    // Autobase appends its acknowledgements to this node's writer on a timer of its own: held
+    // back too while the writer is not known whole, as an append of ours would spin there.
+    const ack = this.base.ack.bind(this.base)
+    this.base.ack = (bg?: boolean) => (this.ownWriter.mayAppend() ? ack(bg) : Promise.resolve())
     // Autobase closes itself before it emits an error: every one is the end of this base.
     this.base.on('error', (err: Error) => {
       if (this.closing) return
@@ -171,6 +194,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
 
   async ready(): Promise<void> {
     await this.base.ready()
+    // Not admitted and never written: a writer no peer can hold more of.
+    this.ownWriter.opened(!this.base.writable && this.base.local.length === 0)
     const table = createTable()
     for (const op of this.o.seed) applyOp(table, op)
     this.reader = new ViewReader({
@@ -313,6 +338,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     const since = { at: this.o.clock.now() }
     this.writesSince.add(since)
     try {
+      await this.ownWriter.until(OWN_WRITER_WAIT_MS, () => this.closing !== null)
       await this.base.append(blocks)
       this.writeStats.batches++
       this.writeStats.ops += ops.length
@@ -364,6 +390,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.watch.stop()
+      this.ownWriter.close()
       this.writerWait.fail(new BaseClosedError())
       this.commit.cancel(new BaseClosedError())
       await this.reader?.close()

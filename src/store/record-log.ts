@@ -69,6 +69,8 @@ export interface RecordLogOptions {
   onError?: (err: Error) => void
   /** Reading the view waited long for a block (`done`: it was read at last). */
   onSlowRead?: LogBaseOptions['onSlowRead']
+  /** This node's store lacks blocks of its own writer that its peers hold (own-writer.ts). */
+  onOwnWriter?: LogBaseOptions['onOwnWriter']
   /** How long an update pass may go without headway before the base is reopened. @default APPLY_STALL_MS */
   stallMs?: number
   /** Autobase's apply function (tests). @default applyNodes */
@@ -95,6 +97,7 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
       recordTime: o.recordTime ?? clock,
       onError,
       onSlowRead: o.onSlowRead,
+      onOwnWriter: o.onOwnWriter,
       stallMs: o.stallMs,
       apply: o.apply,
       events: this,

@@ -9,8 +9,12 @@ import type { Fields } from '../logger.ts'
 /** What this project touches of a peer of hypercore's replicator (lib/replicator.js). */
 export interface ReplicationPeer {
   remotePublicKey?: Buffer
+  /** The peer has said anything of the core yet (its first sync message). */
+  remoteSynced: boolean
   /** The length the peer last said its core has. */
   remoteLength: number
+  /** The fork (truncation count) of the peer's copy. */
+  remoteFork: number
   /** It holds every block below this, as far as this node knows (a getter over the field). */
   remoteContiguousLength: number
   _remoteContiguousLength: number
