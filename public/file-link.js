@@ -4,9 +4,17 @@
 
 /** A node that does not have the file yet answers 503 + Retry-After; retry this many times. */
 const FILE_RETRIES = 5
+/**
+ * A check that got no answer (a dropped packet's retransmissions, a node that stopped
+ * answering) is tried again this many times, after 1 s, then 2 s: on a lossy link a trial's
+ * first check failed after 13 s, and the user was told to try again by hand. A check under way
+ * after `CHECK_TIMEOUT_MS` counts as unanswered: a paused node holds it open for good.
+ */
+const UNANSWERED_RETRIES = 2
+const CHECK_TIMEOUT_MS = 8000
 
 /** @param {number} ms */
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * How long to wait before asking again: the server's Retry-After, within reason.
@@ -31,8 +39,12 @@ function retryAfterMs(response) {
  * @param {() => void} o.render
  * @param {(id: string) => void} o.downloaded  the browser has been let through to the file
  * @param {(id: string) => void} o.gone  the file no longer exists: its card should go
+ * @param {typeof fetch} [o.fetch]  (tests)
+ * @param {(ms: number) => Promise<unknown>} [o.sleep]  (tests)
  */
 export function createFileLink(o) {
+  const request = o.fetch ?? ((url, init) => fetch(url, init))
+  const sleep = o.sleep ?? wait
   /** The file link is being checked / retried; holds the download id. */
   let fetchingFor = /** @type {string | null} */ (null)
   /** A click on the file link that should go through to the browser (after the check). */
@@ -56,15 +68,23 @@ export function createFileLink(o) {
     fetchingFor = d.id
     o.render()
     try {
-      for (let i = 0; ; i++) {
+      for (let i = 0, unanswered = 0; ;) {
         let response
         try {
-          response = await fetch(o.href(d), {
+          response = await request(o.href(d), {
             method: 'HEAD',
             credentials: 'include',
             cache: 'no-store',
+            signal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
           })
         } catch {
+          if (fetchingFor !== d.id) return
+          if (unanswered++ < UNANSWERED_RETRIES) {
+            // Asked again where the page is by then: it may have moved to another member.
+            await sleep(1000 * unanswered)
+            if (fetchingFor !== d.id) return
+            continue
+          }
           o.notify(
             'Couldn’t reach the server to fetch your file. Check your connection and try again.',
           )
@@ -76,7 +96,7 @@ export function createFileLink(o) {
           o.link.click()
           return
         }
-        if (response.status === 503 && i < FILE_RETRIES) {
+        if (response.status === 503 && i++ < FILE_RETRIES) {
           await sleep(retryAfterMs(response))
           if (fetchingFor !== d.id) return
           continue
