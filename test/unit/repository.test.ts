@@ -112,4 +112,19 @@ test('records are stamped and judged in the time it is given; it purges only onc
   )
 })
 
+test('nothing is purged while the log is still being read (a node catching up)', async () => {
+  const clock = fakeClock()
+  const log = Object.assign(new MemoryLog(), { readAll: () => read })
+  let read = false
+  const repo = new LogRepository({ log, time: clock, tombstoneMs: 1000 })
+  await repo.insert(download({ id: 'one', createdAt: clock.now(), expiresAt: clock.now() + 5000 }))
+  await clock.tick(10_000)
+  assert.equal(repo.purge(), [], 'its outcome and dismissal may be further on')
+  read = true
+  assert.equal(
+    repo.purge().map((x) => x.download.id),
+    ['one'],
+  )
+})
+
 test.run()
