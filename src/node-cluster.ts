@@ -23,6 +23,7 @@ import { RecordBroadcast } from './cluster/record-broadcast.ts'
 import { chooseScribe } from './cluster/scribe.ts'
 import { machineRegistryDir } from './cluster/machine-registry.ts'
 import type { PublicMember } from './web/protocol.ts'
+import type { StartOverReason } from './start-over.ts'
 
 export interface ClusterPartOptions {
   self: { id: string; name: string; url: string }
@@ -44,6 +45,8 @@ export interface ClusterPartOptions {
   job?: string
   /** Whether this node takes no new downloads now (its disk is low), told to the others. */
   full?: () => boolean
+  /** Stops the node, to start again as a new member (a twin gives its id up: cluster/twin.ts). */
+  startOver: (reason: StartOverReason) => void
 }
 
 export interface ClusterPart {
@@ -106,6 +109,19 @@ export async function openCluster(config: Config, o: ClusterPartOptions): Promis
     log,
   })
   closers.add('cluster', cluster, (c) => c.close())
+  cluster.on('twin', ({ url, yields }) => {
+    const what = `another process runs with this node's id, at ${url}: two nodes started from one data directory (a cloned machine, or a copy of the directory started beside it)`
+    if (!yields)
+      return log.warn('twin-node', {
+        url,
+        message: `${what}; it started later, and gives the id up to start over as a new member`,
+      })
+    log.error('twin-node', {
+      url,
+      message: `${what}; it started first, so this node gives the id up and starts over as a new member (its store and node-id set aside)`,
+    })
+    o.startOver({ why: `another process runs with this node's id, at ${url}`, newIdentity: true })
+  })
   const logSync = new LogSync({
     transport,
     log: recordLog,

@@ -23,7 +23,7 @@ import { RetiringStorage } from './store/retiring-storage.ts'
 import { trimInfoLog } from './store/info-log.ts'
 import { watchDataDir } from './data-dir-watch.ts'
 import { cannotOpen, toldIfSlow } from './store-opening.ts'
-import { startOverIfAsked, startOverWhenBehind } from './start-over.ts'
+import { startingOver, startOverWhenBehind, type StartOverReason } from './start-over.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
@@ -49,6 +49,8 @@ export interface NodeStorage {
   disk: DiskSpace
   /** Settles with the error if the store fails for good: only opening it again recovers. */
   failed: Promise<Error>
+  /** Stops using the store, so that the node starts again and starts over (start-over.ts). */
+  startOver(reason: StartOverReason): void
   /** Tells `listener` what keeps the node from writing, now and at every change. */
   onProblem(listener: (problem: StorageProblem | null) => void): void
   /** What health.ts needs to know of the storage. */
@@ -92,7 +94,6 @@ const ORPHAN_GRACE_MS = 60 * 60_000
 export async function openStorage(config: Config, o: StorageOptions): Promise<NodeStorage> {
   const { clock, log, closers } = o
   const dir = config.dataDir
-  await startOverIfAsked(dir, log)
   // RocksDB's memtables default to 64 MB each, two of them: most of a busy node's memory.
   const storage = new RetiringStorage(join(dir, 'store'), { writeBufferSize: WRITE_BUFFER_BYTES })
   await storage.ready().catch(async (err: Error) => {
@@ -118,9 +119,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       done
         ? log.info('log-read-recovered', { block: index, waitedMs })
         : log.warn('log-read-slow', { block: index, length, waitedMs }),
-    onOwnWriter: {
-      onBehind: startOverWhenBehind({ dir, clock, log, stop: (err) => stopUsing(err) }),
-    },
+    onOwnWriter: { onBehind: startOverWhenBehind(log, (reason) => startOver(reason)) },
   })
   closers.add('log', recordLog, (l) => l.close())
 
@@ -179,6 +178,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     tell('failed')
     lost(err)
   }
+  const startOver = startingOver({ dir, clock, log, stop: stopUsing })
   const dirLost = (how: 'deleted' | 'replaced') => {
     log.error('data-dir-gone', {
       dir,
@@ -314,6 +314,7 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
     repo,
     disk,
     failed,
+    startOver,
     onProblem(next) {
       listener = next
       if (problem) next(problem)

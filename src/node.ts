@@ -22,6 +22,7 @@ import { openCluster } from './node-cluster.ts'
 import type { Cluster } from './cluster/cluster.ts'
 import type { Relay } from './cluster/relay.ts'
 import { loadIdentity } from './identity.ts'
+import { startOverIfAsked } from './start-over.ts'
 import { RunMarker } from './run-marker.ts'
 import { isLive } from './store/record.ts'
 import { loadMachineSecret, machineSecretPath } from './machine-secret.ts'
@@ -105,6 +106,8 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
     })
   }
   const id = await mkdir(config.dataDir, { recursive: true })
+    // Before the identity is read: a twin's start over gives it up.
+    .then(() => startOverIfAsked(config.dataDir, log))
     .then(() => loadIdentity(config.dataDir))
     .catch((err: Error) => {
       throw new Error(`cannot use the data directory ${config.dataDir} (--data): ${err.message}`)
@@ -173,6 +176,7 @@ export async function startNode(config: Config, deps: NodeDeps = {}): Promise<Ru
       protocol: deps.protocol,
       compactIdleMs: deps.compactIdleMs,
       job: ownJob?.name ?? config.generator,
+      startOver: storage.startOver,
       full: () => disk.state.low,
     })
     const { cluster, relay, rejoin, quorum } = part

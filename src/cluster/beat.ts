@@ -26,6 +26,11 @@ export interface Beat {
    */
   seq?: number
   /**
+   * When the sender's process started: of two processes on one id (cluster/twin.ts), the later
+   * gives it up. Absent from older nodes.
+   */
+  startedAt?: number
+  /**
    * The sender takes no new downloads now (its disk is below its reserve): new ones go to
    * another member (placement.ts). Absent from older nodes, and when it does.
    */
@@ -62,6 +67,8 @@ export function parseBeat(v: unknown): Beat | null {
   }
   const job = typeof o.job === 'string' && o.job.length <= 100 ? o.job : undefined
   const seq = Number.isSafeInteger(o.seq) && (o.seq as number) >= 0 ? (o.seq as number) : undefined
+  const startedAt =
+    typeof o.startedAt === 'number' && Number.isFinite(o.startedAt) ? o.startedAt : undefined
   return {
     type: 'beat',
     now,
@@ -71,6 +78,7 @@ export function parseBeat(v: unknown): Beat | null {
     echo,
     ...(job !== undefined && { job }),
     ...(seq !== undefined && { seq }),
+    ...(startedAt !== undefined && { startedAt }),
     ...(o.full === true && { full: true as const }),
   }
 }

@@ -17,6 +17,7 @@ import { SkewReport, type SkewedClock } from './clock-skew.ts'
 import { Membership, type MembershipEvent } from './membership.ts'
 import { parseBeat, type Beat } from './beat.ts'
 import { BeatOrder } from './beat-order.ts'
+import { twinYields } from './twin.ts'
 import { badMessage, type Link, type Transport } from './transport.ts'
 
 export interface ClusterTimings {
@@ -45,6 +46,8 @@ export interface ClusterEvents {
   stalled: [ms: number]
   /** A heartbeat's round trip to a member and back (its echo), in ms. */
   rtt: [memberId: string, ms: number]
+  /** Another live process runs with this node's id (twin.ts); told once a link. */
+  twin: [twin: { url: string; yields: boolean }]
 }
 
 export interface ClusterOptions {
@@ -98,6 +101,10 @@ export class Cluster extends EventEmitter<ClusterEvents> {
   private readonly order = new BeatOrder()
   private lastRefresh = 0
   private closed = false
+  /** When this process started (Beat.startedAt). */
+  private readonly startedAt: number
+  /** Links a twin's heartbeat came over, told already. */
+  private readonly twins = new WeakSet<Link>()
 
   constructor(private readonly o: ClusterOptions) {
     super()
@@ -107,7 +114,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     this.refreshMs = refreshMs
     // A restart must outrank everything said about the previous run: the clock does that.
     this.echoes = new HeartbeatEcho(o.self.id)
-    this.membership = new Membership({ ...o.self, incarnation: this.now(), status: 'alive' })
+    this.startedAt = this.now()
+    this.membership = new Membership({ ...o.self, incarnation: this.startedAt, status: 'alive' })
     this.time = o.time ?? new ClusterTime(clock)
     this.skewReport = new SkewReport({
       alarm: { selfId: o.self.id, toleranceMs: o.maxClockSkewMs ?? 1000 },
@@ -230,6 +238,7 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       type: 'beat',
       now,
       seq: this.seq++,
+      startedAt: this.startedAt,
       self: this.self,
       members: this.membership.all(),
       heard: this.detector.ages(now),
@@ -282,6 +291,16 @@ export class Cluster extends EventEmitter<ClusterEvents> {
     }
   }
 
+  private twin(link: Link, beat: Beat): void {
+    // This very process, looped back to itself: not a twin.
+    if (beat.startedAt === this.startedAt && beat.self.url === this.self.url) return
+    if (this.twins.has(link)) return
+    this.twins.add(link)
+    const mine = { url: this.self.url, startedAt: this.startedAt }
+    const theirs = { url: beat.self.url, startedAt: beat.startedAt }
+    this.emit('twin', { url: beat.self.url, yields: twinYields(mine, theirs) })
+  }
+
   private onClose(link: Link): void {
     if (link.memberId)
       this.o.log.info('link-closed', { member: this.membership.get(link.memberId)?.name })
@@ -295,6 +314,8 @@ export class Cluster extends EventEmitter<ClusterEvents> {
       return badMessage(this.o.log, link, 'beat')
     }
     if (this.order.stale(beat)) return
+    // Not a member: this node itself, in another process. Heard, it is told; nothing else.
+    if (beat.self.id === this.self.id) return this.twin(link, beat)
     const now = this.now()
     link.memberId = beat.self.id
     const before = this.membership.get(beat.self.id)

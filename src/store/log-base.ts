@@ -141,10 +141,18 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       confirmMs: o.ownWriterConfirmMs,
       onBehind: o.onOwnWriter?.onBehind,
     })
-    // Autobase appends its acknowledgements to this node's writer on a timer of its own: held
-    // back too while the writer is not known whole, as an append of ours would spin there.
-    const ack = this.base.ack.bind(this.base)
-    this.base.ack = (bg?: boolean) => (this.ownWriter.mayAppend() ? ack(bg) : Promise.resolve())
+    // Every append to this node's writer goes through autobase's `_appendBatch`: ours, after
+    // `write` waited for the writer to be whole, and its acknowledgements (`append(null)` on a
+    // timer of its own), each after awaits in which the peers' word may land. Held back here
+    // too, where no await follows before autobase's update loop: an acknowledgement dropped,
+    // an append refused (written again by log-writer.ts, or by its peers).
+    const inner = this.base as unknown as { _appendBatch(value: unknown, o?: unknown): unknown }
+    const appendBatch = inner._appendBatch.bind(this.base)
+    inner._appendBatch = (value, opts) => {
+      if (this.ownWriter.mayAppend()) return appendBatch(value, opts)
+      if (value === null) return Promise.resolve(this.base.local.length)
+      return Promise.reject(this.ownWriter.refusal())
+    }
     // Autobase closes itself before it emits an error: every one is the end of this base.
     this.base.on('error', (err: Error) => {
       if (this.closing) return
@@ -338,7 +346,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     const since = { at: this.o.clock.now() }
     this.writesSince.add(since)
     try {
-      await this.ownWriter.until(OWN_WRITER_WAIT_MS, () => this.closing !== null)
+      const may = await this.ownWriter.until(OWN_WRITER_WAIT_MS, () => this.closing !== null)
+      if (!may || this.closing) throw new BaseClosedError()
       await this.base.append(blocks)
       this.writeStats.batches++
       this.writeStats.ops += ops.length

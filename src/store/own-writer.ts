@@ -13,9 +13,11 @@
  * rest of such a store (autobase's system and view cores) is as old: fetching the writer's
  * blocks back and opening the base again let it write, but one restore in ten left its view
  * stuck for good (the copy was made while an indexer was being added). So nothing is
- * appended, autobase's own acknowledgements included, until a peer has said how much of the
- * writer it holds (or none has within `confirmMs`: nothing to compare with), and a store
- * found behind is told once (`onBehind`): the node then starts over from its peers
+ * appended (ours or autobase's acknowledgements: log-base.ts holds back autobase's
+ * `_appendBatch`) until every peer linked has said how much of the writer it holds, half a
+ * second after the open at the least (or none has within `confirmMs`: nothing to compare with);
+ * and a store found behind (hypercore took a peer's longer length, or blocks of the writer came
+ * from a peer, whenever) is told once (`onBehind`): the node then starts over from its peers
  * (start-over.ts), as an operator would.
  */
 import type Hypercore from 'hypercore'
@@ -23,11 +25,17 @@ import { delay, type Clock, type Timer } from '../clock.ts'
 import type { ReplicationPeer } from './replication-state.ts'
 
 /**
- * How long a base's first append waits for a peer to say how much of this node's writer it
- * holds; a restarted node's links are up well within it, and it refuses requests for its first
- * 3 s anyway while it joins its quorum.
+ * How long a base's first append waits for its peers to say how much of this node's writer they
+ * hold, when not every peer has; a restarted node's links are up well within it, and it refuses
+ * requests for its first 3 s anyway while it joins its quorum.
  */
 export const OWN_WRITER_CONFIRM_MS = 3000
+/**
+ * The least a restarted node waits after the open even once every peer linked so far has
+ * answered: the first to answer may be one that was down while this node wrote (it holds less),
+ * and the others' links come up within milliseconds of it.
+ */
+export const OWN_WRITER_SETTLE_MS = 500
 /** How often the writer is looked at while it is not known whole. */
 const POLL_MS = 50
 
@@ -40,12 +48,14 @@ export interface PeerLength {
 }
 
 export interface OwnWriterFacts {
+  /** The base has opened (before it, nothing is known of the writer). */
+  opened: boolean
   /** The core's length here: a peer's longer length is taken once hypercore has verified it. */
   length: number
   /** Blocks this store holds from 0 without a gap. */
   contiguousLength: number
-  /** The length it had when the base opened (from the disk). */
-  openLength: number
+  /** The first block of it that came from a peer, if any did: the peer held what this lacked. */
+  fetchedFrom: number | null
   fork: number
   peers: PeerLength[]
   /** Appending is known safe already: a writer made here, or one confirmed before. */
@@ -53,46 +63,63 @@ export interface OwnWriterFacts {
   /** How long the base has been open. */
   openForMs: number
   confirmMs: number
+  settleMs: number
 }
 
 export type OwnWriterVerdict =
   /** Safe to append. */
   | { kind: 'ok' }
-  /** No peer has said what it holds yet, and the wait for one is not over. */
+  /** Its peers have not all said what they hold yet, and the wait for them is not over. */
   | { kind: 'wait' }
   /** A peer says it holds more of the writer (`held`): not verified yet, nothing is appended. */
   | { kind: 'claimed'; held: number }
-  /** Hypercore verified a longer writer (`held`) than the blocks this store holds (`have`). */
+  /** Peers held blocks of it (up to `held`) that this store lacks from `have` on. */
   | { kind: 'behind'; have: number; held: number }
 
 /** Whether appending to this node's writer is safe now (pure). */
 export function ownWriterVerdict(f: OwnWriterFacts): OwnWriterVerdict {
-  if (f.contiguousLength < f.length)
-    return { kind: 'behind', have: f.contiguousLength, held: f.length }
-  // Nothing was appended here since the open, so blocks that came since are the peers': fetched
-  // back whole or not, autobase read its writer as it opened, and its appends after such a fetch
-  // forked the writer all the same (a trial: "conflict detected").
-  if (!f.known && f.length > f.openLength)
-    return { kind: 'behind', have: f.openLength, held: f.length }
+  if (!f.opened) return { kind: 'wait' }
+  // Hypercore took a peer's longer signed length without its blocks, or blocks came from a
+  // peer: only this node writes its writer, so a peer that held any this store lacked held
+  // writes this store lost. Fetched back whole or not, autobase read its writer as it opened,
+  // and its appends after such a fetch forked the writer all the same (a trial).
+  if (f.contiguousLength < f.length || f.fetchedFrom !== null)
+    return {
+      kind: 'behind',
+      have: Math.min(f.contiguousLength, f.fetchedFrom ?? Infinity),
+      held: f.length,
+    }
   // A peer on another fork (a truncation) holds another history: its length says nothing here.
   const told = f.peers.filter((p) => p.synced && p.fork === f.fork)
   const held = Math.max(f.length, ...told.map((p) => p.length))
-  // A sync message is the peer's word only; a peer's longer length is believed once hypercore
-  // has checked its signature (then `length` above has grown).
+  // A sync message is the peer's word only; believed once hypercore has checked its signature.
   if (held > f.length) return { kind: 'claimed', held }
-  if (f.known || told.length > 0 || f.openForMs >= f.confirmMs) return { kind: 'ok' }
-  return { kind: 'wait' }
+  if (f.known || f.openForMs >= f.confirmMs) return { kind: 'ok' }
+  const allTold = told.length > 0 && told.length === f.peers.length
+  return allTold && f.openForMs >= f.settleMs ? { kind: 'ok' } : { kind: 'wait' }
 }
 
-/** Nothing more is written to this node's writer here. */
-export class OwnWriterBehindError extends Error {
-  constructor(have: number, held: number) {
-    super(
+/** Nothing is written to this node's writer here: found behind, or its peers never said. */
+export class OwnWriterError extends Error {
+  static behind(have: number, held: number): OwnWriterError {
+    return new OwnWriterError(
       `this node's store holds ${have} blocks of its own log writer and its peers ${held}: ` +
         'it lost writes its peers have (a power cut, or a data directory restored from an ' +
         'older copy), and it writes nothing to the log until it has started over from its peers',
     )
-    this.name = 'OwnWriterBehindError'
+  }
+
+  static unconfirmed(have: number, claimed: number | null): OwnWriterError {
+    return new OwnWriterError(
+      claimed === null
+        ? `no peer said how much of this node's log writer it holds (${have} blocks here), so nothing is written to it yet`
+        : `a peer says it holds ${claimed} blocks of this node's log writer and this store ${have}, not verified yet: nothing is written to it until it is`,
+    )
+  }
+
+  private constructor(message: string) {
+    super(message)
+    this.name = 'OwnWriterError'
   }
 }
 
@@ -104,17 +131,24 @@ export interface OwnWriterOptions {
   clock: Clock
   /** @default OWN_WRITER_CONFIRM_MS */
   confirmMs?: number
+  /** @default OWN_WRITER_SETTLE_MS */
+  settleMs?: number
   /**
-   * The store lacks blocks of its own writer (`have` held here) that peers hold (`held`),
-   * verified: told once, and the base appends nothing more.
+   * The store lacks blocks of its own writer (from `have` on) that peers held (up to `held`):
+   * told once, and the base appends nothing more.
    */
   onBehind?: (have: number, held: number) => void
 }
 
 export class OwnWriter {
-  private openedAt: number
-  private openLength = 0
+  private openedAt: number | null = null
   private known: boolean
+  private closed = false
+  /** The first block of the writer that came from a peer (hypercore's 'download'). */
+  private fetchedFrom: number | null = null
+  private readonly onDownload = (index: number) => {
+    this.fetchedFrom = Math.min(this.fetchedFrom ?? index, index)
+  }
   /** Found behind: this base appends nothing more. */
   private behind: { have: number; held: number } | null = null
   /**
@@ -123,34 +157,31 @@ export class OwnWriter {
    * when an acknowledgement had already forked the writer).
    */
   private probe: Hypercore | null = null
-  /** Asks for the peers' longer length, so that hypercore verifies it. */
-  private update: { end: number; range: { destroy(): void } } | null = null
   /** Looks again while the probe is out: a store behind is told with nothing appending. */
   private looking: Timer | null = null
 
   constructor(private readonly o: OwnWriterOptions) {
-    this.openedAt = o.clock.now()
     this.known = o.known
   }
 
   /**
-   * The base opened (the wait for a peer's word counts from here); `fresh`: a writer never
+   * The base opened (the wait for the peers' word counts from here); `fresh`: a writer never
    * written. Peers are asked at once, so that a store behind is told before anything is written.
    */
   opened(fresh: boolean): void {
     this.openedAt = this.o.clock.now()
-    this.openLength = this.o.core()?.length ?? 0
     if (fresh) this.known = true
+    this.o.core()?.on('download', this.onDownload)
     this.mayAppend()
   }
 
   /** Whether an append may go to autobase now. */
   mayAppend(): boolean {
-    if (this.behind) return false
+    if (this.behind || this.closed) return false
     const verdict = this.verdict()
     if (verdict.kind === 'ok') {
       this.endProbe()
-      // Confirmed once, it stays so: a peer's later, longer word still stops appends above.
+      // Confirmed once, it stays so: blocks that come from a peer later still stop appends.
       this.known = true
       return true
     }
@@ -161,29 +192,36 @@ export class OwnWriter {
       return false
     }
     this.ask()
-    if (verdict.kind === 'claimed') this.verify(verdict.held)
     return false
   }
 
-  /** Resolves once an append may go; fails when it never will, or after `timeoutMs`. */
-  async until(timeoutMs: number, closed: () => boolean): Promise<void> {
+  /**
+   * Resolves true once an append may go, false if the base closed meanwhile; fails when it
+   * never will (OwnWriterError), or after `timeoutMs`.
+   */
+  async until(timeoutMs: number, closed: () => boolean): Promise<boolean> {
     const deadline = this.o.clock.now() + timeoutMs
-    while (!this.mayAppend()) {
-      if (closed()) return
-      const core = this.o.core()
-      if (this.behind) throw new OwnWriterBehindError(this.behind.have, this.behind.held)
-      if (this.o.clock.now() >= deadline) {
-        const verdict = this.verdict()
-        throw new OwnWriterBehindError(
-          core?.contiguousLength ?? 0,
-          verdict.kind === 'claimed' ? verdict.held : (core?.length ?? 0),
-        )
-      }
+    for (;;) {
+      if (this.closed || closed()) return false
+      if (this.mayAppend()) return true
+      if (this.behind || this.o.clock.now() >= deadline) throw this.refusal()
       await delay(this.o.clock, POLL_MS)
     }
   }
 
+  /** Why an append may not go now. */
+  refusal(): OwnWriterError {
+    if (this.behind) return OwnWriterError.behind(this.behind.have, this.behind.held)
+    const verdict = this.verdict()
+    return OwnWriterError.unconfirmed(
+      this.o.core()?.contiguousLength ?? 0,
+      verdict.kind === 'claimed' ? verdict.held : null,
+    )
+  }
+
   close(): void {
+    this.closed = true
+    this.o.core()?.off('download', this.onDownload)
     this.endProbe()
   }
 
@@ -195,35 +233,24 @@ export class OwnWriter {
   private endProbe(): void {
     if (this.looking !== null) this.o.clock.clearInterval(this.looking)
     this.looking = null
-    this.update?.range.destroy()
-    this.update = null
     void this.probe?.close().catch(() => {})
     this.probe = null
   }
 
-  /** Asks for the blocks a peer says it holds: hypercore takes its length once verified. */
-  private verify(held: number): void {
-    const core = this.o.core()
-    if (!core || !this.probe || (this.update && this.update.end >= held)) return
-    this.update?.range.destroy()
-    const range = this.probe.download({ start: core.contiguousLength, end: held })
-    // A request cut short (the base closing) is asked again at the next look.
-    range.done().catch(() => {})
-    this.update = { end: held, range }
-  }
-
   private verdict(): OwnWriterVerdict {
     const core = this.o.core()
-    if (!core) return { kind: 'wait' }
+    if (!core || this.openedAt === null) return { kind: 'wait' }
     return ownWriterVerdict({
+      opened: true,
       length: core.length,
       contiguousLength: core.contiguousLength,
-      openLength: this.openLength,
+      fetchedFrom: this.fetchedFrom,
       fork: core.fork,
       peers: peerLengths(core),
       known: this.known,
       openForMs: this.o.clock.now() - this.openedAt,
       confirmMs: this.o.confirmMs ?? OWN_WRITER_CONFIRM_MS,
+      settleMs: this.o.settleMs ?? OWN_WRITER_SETTLE_MS,
     })
   }
 }

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Cluster } from '../../src/cluster/cluster.ts'
+import { twinYields } from '../../src/cluster/twin.ts'
 import type { Clock } from '../../src/clock.ts'
 import { fakeClock, type FakeClock } from '../helpers/clock.ts'
 import { MemoryTransport, connect } from '../helpers/memory-transport.ts'
@@ -208,6 +209,47 @@ test('heartbeats that cannot be parsed are logged and ignored', async () => {
   await clock.tick(TIMINGS.heartbeatMs)
   assert.is(n1!.log.events('bad-message').length, 1)
   assert.is(n1!.cluster.members().length, 3)
+})
+
+test('a second process on this node’s id is told on both sides, once a link, and the one started later gives it up', async () => {
+  const clock = fakeClock()
+  const [n1, n2] = [member('n1', clock), member('n2', clock)]
+  connect(n1.transport, n2.transport)
+  for (const n of [n1, n2]) n.cluster.start()
+  await clock.tick(1000)
+  // n1's data directory started again elsewhere (a cloned machine): same id, another URL.
+  const transport = new MemoryTransport('n1-clone')
+  const clone = new Cluster({
+    self: { id: 'id-n1', name: 'n1', url: 'http://127.0.0.1:9/n1' },
+    transport,
+    timings: TIMINGS,
+    clock,
+    log: recordingLogger(),
+  })
+  const told: Record<string, unknown[]> = { n1: [], clone: [] }
+  n1.cluster.on('twin', (t) => told.n1!.push(t))
+  clone.on('twin', (t) => told.clone!.push(t))
+  connect(transport, n1.transport)
+  connect(transport, n2.transport)
+  clone.start()
+  await clock.tick(1000)
+  assert.equal(told.n1, [{ url: 'http://127.0.0.1:9/n1', yields: false }], 'n1 keeps its id')
+  assert.equal(told.clone, [{ url: 'http://127.0.0.1:1/n1', yields: true }], 'the later one')
+  assert.equal(
+    n1.cluster.members().map((m) => m.url),
+    ['http://127.0.0.1:1/n1', 'http://127.0.0.1:1/n2'],
+    'its twin is not a member in its eyes',
+  )
+  for (const c of [n1.cluster, n2.cluster, clone]) void c.close()
+})
+
+test('of two twins, the one that started later gives the id up; on a tie, the later URL', () => {
+  const mine = { url: 'http://b:1', startedAt: 2000 }
+  assert.is(twinYields(mine, { url: 'http://a:1', startedAt: 1000 }), true)
+  assert.is(twinYields(mine, { url: 'http://c:1', startedAt: 3000 }), false)
+  assert.is(twinYields(mine, { url: 'http://a:1', startedAt: 2000 }), true)
+  assert.is(twinYields(mine, { url: 'http://c:1', startedAt: 2000 }), false)
+  assert.is(twinYields(mine, { url: 'http://a:1' }), true, 'an older node says no start')
 })
 
 test('a member running another job is named once, with both jobs; the same job says nothing', async () => {
