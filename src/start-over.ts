@@ -12,7 +12,8 @@
  * peers hold all the store held, but a wrong verdict must not cost data, and an operator can
  * delete it once the node is back.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { renameSync, writeFileSync } from 'node:fs'
+import { mkdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Clock } from './clock.ts'
 import type { Logger } from './logger.ts'
@@ -46,17 +47,18 @@ export function startingOver(o: {
     if (asked) return
     asked = true
     const path = join(o.dir, MARKER)
-    const marker = JSON.stringify({ ...reason, at: o.clock.now() }) + '\n'
-    writeFile(`${path}.tmp`, marker)
-      .then(() => rename(`${path}.tmp`, path))
-      .then(
-        () => o.stop(new Error(`${reason.why}: it starts over`)),
-        (err: Error) =>
-          o.log.error('start-over-failed', {
-            error: err.message,
-            message: `could not ask for a start over in ${o.dir} (${reason.why}): stop the node, move its store/ aside, delete its log.json${reason.newIdentity ? ' and node-id' : ' (keep node-id)'} and start it again`,
-          }),
-      )
+    // Written at once, before the store can fail on its own (a writer in conflict is closed
+    // by hypercore right after it says so) and the runner start it again without the marker.
+    try {
+      writeFileSync(`${path}.tmp`, JSON.stringify({ ...reason, at: o.clock.now() }) + '\n')
+      renameSync(`${path}.tmp`, path)
+    } catch (err) {
+      return o.log.error('start-over-failed', {
+        error: (err as Error).message,
+        message: `could not ask for a start over in ${o.dir} (${reason.why}): stop the node, move its store/ aside, delete its log.json${reason.newIdentity ? ' and node-id' : ' (keep node-id)'} and start it again`,
+      })
+    }
+    o.stop(new Error(`${reason.why}: it starts over`))
   }
 }
 

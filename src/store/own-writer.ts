@@ -56,6 +56,11 @@ export interface OwnWriterFacts {
   contiguousLength: number
   /** The first block of it that came from a peer, if any did: the peer held what this lacked. */
   fetchedFrom: number | null
+  /**
+   * Hypercore found two signed versions of it (its 'conflict'): this store appended where its
+   * peers held other blocks (a node restored alone, that wrote before it met them).
+   */
+  conflicted: boolean
   fork: number
   peers: PeerLength[]
   /** Appending is known safe already: a writer made here, or one confirmed before. */
@@ -79,19 +84,15 @@ export type OwnWriterVerdict =
 /** Whether appending to this node's writer is safe now (pure). */
 export function ownWriterVerdict(f: OwnWriterFacts): OwnWriterVerdict {
   if (!f.opened) return { kind: 'wait' }
-  // Hypercore took a peer's longer signed length without its blocks, or blocks came from a
-  // peer: only this node writes its writer, so a peer that held any this store lacked held
-  // writes this store lost. Fetched back whole or not, autobase read its writer as it opened,
-  // and its appends after such a fetch forked the writer all the same (a trial).
-  if (f.contiguousLength < f.length || f.fetchedFrom !== null)
-    return {
-      kind: 'behind',
-      have: Math.min(f.contiguousLength, f.fetchedFrom ?? Infinity),
-      held: f.length,
-    }
   // A peer on another fork (a truncation) holds another history: its length says nothing here.
   const told = f.peers.filter((p) => p.synced && p.fork === f.fork)
   const held = Math.max(f.length, ...told.map((p) => p.length))
+  // Hypercore took a peer's longer signed length without its blocks, or blocks came from a
+  // peer, or it found two versions: only this node writes its writer, so a peer that held any
+  // block this store lacked held writes it lost. Fetched back whole or not, autobase read its
+  // writer as it opened, and its appends after such a fetch forked the writer all the same.
+  if (f.contiguousLength < f.length || f.fetchedFrom !== null || f.conflicted)
+    return { kind: 'behind', have: Math.min(f.contiguousLength, f.fetchedFrom ?? Infinity), held }
   // A sync message is the peer's word only; believed once hypercore has checked its signature.
   if (held > f.length) return { kind: 'claimed', held }
   if (f.known || f.openForMs >= f.confirmMs) return { kind: 'ok' }
@@ -149,6 +150,12 @@ export class OwnWriter {
   private readonly onDownload = (index: number) => {
     this.fetchedFrom = Math.min(this.fetchedFrom ?? index, index)
   }
+  private conflicted = false
+  /** Told at once: hypercore closes every session of a core in conflict right after. */
+  private readonly onConflict = () => {
+    this.conflicted = true
+    this.mayAppend()
+  }
   /** Found behind: this base appends nothing more. */
   private behind: { have: number; held: number } | null = null
   /**
@@ -172,6 +179,7 @@ export class OwnWriter {
     this.openedAt = this.o.clock.now()
     if (fresh) this.known = true
     this.o.core()?.on('download', this.onDownload)
+    this.o.core()?.on('conflict', this.onConflict)
     this.mayAppend()
   }
 
@@ -222,6 +230,7 @@ export class OwnWriter {
   close(): void {
     this.closed = true
     this.o.core()?.off('download', this.onDownload)
+    this.o.core()?.off('conflict', this.onConflict)
     this.endProbe()
   }
 
@@ -245,6 +254,7 @@ export class OwnWriter {
       length: core.length,
       contiguousLength: core.contiguousLength,
       fetchedFrom: this.fetchedFrom,
+      conflicted: this.conflicted,
       fork: core.fork,
       peers: peerLengths(core),
       known: this.known,

@@ -20,6 +20,7 @@ const facts = (over: Partial<OwnWriterFacts> = {}): OwnWriterFacts => ({
   length: 5,
   contiguousLength: 5,
   fetchedFrom: null,
+  conflicted: false,
   fork: 0,
   peers: [],
   known: false,
@@ -195,6 +196,16 @@ test('blocks of its writer that come from a peer, even after it was confirmed, a
   events.emit('download', 4)
   assert.is(w.mayAppend(), false)
   assert.equal(told, ['behind 4 6'])
+})
+
+test('hypercore’s conflict on its writer (it wrote where its peers held other blocks): behind at once', async () => {
+  const { w, state, told, events } = ownWriter(16, true)
+  w.opened(false)
+  assert.is(w.mayAppend(), true, 'restored alone, it wrote')
+  state.peers.push({ remoteSynced: true, remoteLength: 22, remoteFork: 0 })
+  events.emit('conflict', 22, 0)
+  assert.equal(told, ['behind 16 22'], 'told as hypercore says it, before it closes the core')
+  assert.is(w.mayAppend(), false)
 })
 
 test('a word never checked fails the wait with what it says; a closed base ends it and asks no more', async () => {
