@@ -78,9 +78,9 @@ export async function runNode(
   }
 
   const watch = (running: RunningNode): void => {
-    void running.failed.then(() => {
+    void running.failed.then((why) => {
       if (stop.signal.aborted || node !== running) return
-      restarting = restart(running)
+      restarting = restart(running, why)
         // Not a start that failed (those are tried again, below): the restarting itself threw,
         // and nothing would bring the node back; a supervisor outside can.
         .catch((err: Error) => {
@@ -95,7 +95,7 @@ export async function runNode(
     })
   }
 
-  const restart = async (failed: RunningNode): Promise<void> => {
+  const restart = async (failed: RunningNode, why: Error): Promise<void> => {
     node = null
     // What fails to close is logged by the node; what hangs is left behind after a while.
     const closed = failed.close().then(
@@ -131,7 +131,8 @@ export async function runNode(
           restarts++
           watch(started)
           onStarted(started)
-          log.info('restarted', { attempt, message: 'the store is open again' })
+          // Why it stopped: a failed store, a data directory gone, a start over.
+          log.info('restarted', { attempt, after: why.message, message: 'started again' })
           return
         } catch (err) {
           failures++

@@ -76,6 +76,7 @@ test('a node whose store failed is closed and started again on the port it had',
   assert.is(runner.node, s.starts.started[1]!.node)
   assert.is(runner.restarts, 1)
   assert.is(s.log.events('restarted').length, 1)
+  assert.is(s.log.events('restarted')[0]!.fields.after, 'Batch was not applied', 'says after what')
 
   // And again, each time it fails.
   s.starts.started[1]!.fail(new Error('again'))
