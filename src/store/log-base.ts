@@ -261,6 +261,11 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     return this.o.generation
   }
 
+  /** How many blocks the view holds here. */
+  get viewLength(): number {
+    return this.base.view?.length ?? 0
+  }
+
   /** How many blocks of the view the table has read (the advert's length may be ahead). */
   get readLength(): number {
     return this.reader?.position ?? 0

@@ -209,6 +209,15 @@ export class RecordLog extends EventEmitter<RecordLogEvents> {
     return this.base?.readLength ?? 0
   }
 
+  /**
+   * Whether the table has read the whole view once and follows it now within a couple of blocks:
+   * not after a fast-forward moved the view far ahead of what it read (repository.ts, purge).
+   */
+  caughtUp(): boolean {
+    const base = this.base
+    return !!base && base.readAll() && base.viewLength - base.readLength <= 2
+  }
+
   /** Whether the table has read the whole view this node holds (log-base.ts). */
   readAll(): boolean {
     return this.base?.readAll() ?? false

@@ -76,12 +76,13 @@ export interface OpLog {
   append(op: RecordOp, o?: { until?: 'written' | 'merged'; onMerged?: () => void }): Promise<void>
   on(event: 'change', listener: (ids: Set<string>) => void): unknown
   /**
-   * Whether the table has read the whole log once (record-log.ts). A node catching up reads a
-   * record's request long before its outcome and its dismissal: purged between the two, a
-   * download its user had made was told as "expired before it was made" (an operator trial,
-   * a wiped node). @default always
+   * Whether the table has read the log about as far as it goes now (record-log.ts). A node
+   * catching up reads a record's request long before its outcome and its dismissal: purged
+   * between the two, a download its user had made was told as "expired before it was made"
+   * (operator trials: a wiped node; a node back as a new member, just after a fast-forward of
+   * its view by 253 blocks). @default always
    */
-  readAll?(): boolean
+  caughtUp?(): boolean
 }
 
 export interface LogRepositoryOptions {
@@ -196,7 +197,7 @@ export class LogRepository extends EventEmitter<RepositoryEvents> implements Dow
   }
 
   purge(): Released[] {
-    if (!this.mayPurge() || this.log.readAll?.() === false) return []
+    if (!this.mayPurge() || this.log.caughtUp?.() === false) return []
     return purge(this.log.table, this.now())
   }
 }

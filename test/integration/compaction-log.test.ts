@@ -80,6 +80,7 @@ test('an append is told with the key of the log it landed on; a peer’s operati
     assert.equal(told, [], 'before it is written')
     await appended
     assert.equal(told, [[key, 'mine']], 'after it landed, with its log')
+    assert.ok(a.log.caughtUp(), 'its table follows its view: purges may go on')
 
     const theirs = download({ id: 'theirs', userId: 'u2', expiresAt: NOW + 10_000 })
     assert.is(a.log.mergeEarly('f'.repeat(64), [{ type: 'put', download: theirs }]), false)

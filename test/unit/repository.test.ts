@@ -114,7 +114,7 @@ test('records are stamped and judged in the time it is given; it purges only onc
 
 test('nothing is purged while the log is still being read (a node catching up)', async () => {
   const clock = fakeClock()
-  const log = Object.assign(new MemoryLog(), { readAll: () => read })
+  const log = Object.assign(new MemoryLog(), { caughtUp: () => read })
   let read = false
   const repo = new LogRepository({ log, time: clock, tombstoneMs: 1000 })
   await repo.insert(download({ id: 'one', createdAt: clock.now(), expiresAt: clock.now() + 5000 }))
