@@ -141,18 +141,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       confirmMs: o.ownWriterConfirmMs,
       onBehind: o.onOwnWriter?.onBehind,
     })
-    // Every append to this node's writer goes through autobase's `_appendBatch`: ours, after
-    // `write` waited for the writer to be whole, and its acknowledgements (`append(null)` on a
-    // timer of its own), each after awaits in which the peers' word may land. Held back here
-    // too, where no await follows before autobase's update loop: an acknowledgement dropped,
-    // an append refused (written again by log-writer.ts, or by its peers).
-    const inner = this.base as unknown as { _appendBatch(value: unknown, o?: unknown): unknown }
-    const appendBatch = inner._appendBatch.bind(this.base)
-    inner._appendBatch = (value, opts) => {
-      if (this.ownWriter.mayAppend()) return appendBatch(value, opts)
-      if (value === null) return Promise.resolve(this.base.local.length)
-      return Promise.reject(this.ownWriter.refusal())
-    }
+    this.ownWriter.holdBack(this.base)
     // Autobase closes itself before it emits an error: every one is the end of this base.
     this.base.on('error', (err: Error) => {
       if (this.closing) return

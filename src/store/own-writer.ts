@@ -21,6 +21,7 @@
  * (start-over.ts), as an operator would.
  */
 import type Hypercore from 'hypercore'
+import type Autobase from 'autobase'
 import { delay, type Clock, type Timer } from '../clock.ts'
 import type { ReplicationPeer } from './replication-state.ts'
 
@@ -214,6 +215,23 @@ export class OwnWriter {
       if (this.mayAppend()) return true
       if (this.behind || this.o.clock.now() >= deadline) throw this.refusal()
       await delay(this.o.clock, POLL_MS)
+    }
+  }
+
+  /**
+   * Every append to this node's writer goes through autobase's `_appendBatch`: ours, after
+   * `write` waited for the writer to be whole (log-base.ts), and its acknowledgements
+   * (`append(null)` on a timer of its own), each after awaits in which the peers' word may land.
+   * Held back there too, where no await follows before autobase's update loop: an
+   * acknowledgement dropped, an append refused (written again by log-writer.ts, or by peers).
+   */
+  holdBack(base: Autobase): void {
+    const inner = base as unknown as { _appendBatch(value: unknown, o?: unknown): unknown }
+    const appendBatch = inner._appendBatch.bind(base)
+    inner._appendBatch = (value, opts) => {
+      if (this.mayAppend()) return appendBatch(value, opts)
+      if (value === null) return Promise.resolve(base.local.length)
+      return Promise.reject(this.refusal())
     }
   }
 

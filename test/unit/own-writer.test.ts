@@ -208,6 +208,29 @@ test('hypercore’s conflict on its writer (it wrote where its peers held other 
   assert.is(w.mayAppend(), false)
 })
 
+test('autobase’s own appends are held back while the writer is not known whole: an acknowledgement dropped, a value refused', async () => {
+  const { w, clock, state } = ownWriter(5)
+  const reached: unknown[] = []
+  const base = {
+    local: { length: 5 },
+    _appendBatch: async (value: unknown) => void reached.push(value),
+  }
+  w.holdBack(base as never)
+  w.opened(false)
+  await base._appendBatch(null)
+  const refused = await base._appendBatch(['op']).then(
+    () => null,
+    (e: Error) => e,
+  )
+  assert.instance(refused, OwnWriterError)
+  assert.equal(reached, [], 'nothing reached autobase')
+  state.peers.push({ remoteSynced: true, remoteLength: 5, remoteFork: 0 })
+  await clock.tick(500)
+  await base._appendBatch(null)
+  await base._appendBatch(['op'])
+  assert.equal(reached, [null, ['op']], 'once its peers answered')
+})
+
 test('a word never checked fails the wait with what it says; a closed base ends it and asks no more', async () => {
   const { w, clock, state } = ownWriter(4)
   w.opened(false)
