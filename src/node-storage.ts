@@ -24,6 +24,7 @@ import { trimInfoLog } from './store/info-log.ts'
 import { watchDataDir } from './data-dir-watch.ts'
 import { cannotOpen, toldIfSlow } from './store-opening.ts'
 import { startingOver, startOverWhenBehind, type StartOverReason } from './start-over.ts'
+import { KnownMembers } from './cluster/known-members.ts'
 import type { StorageProblem } from './downloads/manager.ts'
 
 export interface StorageOptions {
@@ -119,7 +120,15 @@ export async function openStorage(config: Config, o: StorageOptions): Promise<No
       done
         ? log.info('log-read-recovered', { block: index, waitedMs })
         : log.warn('log-read-slow', { block: index, length, waitedMs }),
-    onOwnWriter: { onBehind: startOverWhenBehind(log, (reason) => startOver(reason)) },
+    onOwnWriter: {
+      onBehind: startOverWhenBehind(log, (reason) => startOver(reason)),
+      // A node that knew other members writes nothing alone until one has said what it holds
+      // of its writer, for as long as it waits to rejoin them: a restored node that wrote
+      // alone after 3 s forked its writer, and the peer that took the block stayed "joining"
+      // for 58 s (a trial). One that knew none has nobody to ask.
+      confirmMs:
+        (await KnownMembers.load(dir, o.self)).before.size > 1 ? config.rejoinWaitMs : undefined,
+    },
   })
   closers.add('log', recordLog, (l) => l.close())
 

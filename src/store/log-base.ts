@@ -74,9 +74,7 @@ export interface LogBaseOptions {
   /** Autobase's apply function (tests give one that waits). @default applyNodes */
   apply?: typeof applyNodes
   /** This node's store lacks blocks of its own writer that its peers hold (own-writer.ts). */
-  onOwnWriter?: Pick<OwnWriterOptions, 'onBehind'>
-  /** @default OWN_WRITER_CONFIRM_MS */
-  ownWriterConfirmMs?: number
+  onOwnWriter?: Pick<OwnWriterOptions, 'onBehind' | 'confirmMs'>
 }
 
 export interface LogBaseEvents {
@@ -138,7 +136,7 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
       core: () => this.base.local ?? null,
       known: o.key === null,
       clock: o.clock,
-      confirmMs: o.ownWriterConfirmMs,
+      confirmMs: o.onOwnWriter?.confirmMs,
       onBehind: o.onOwnWriter?.onBehind,
     })
     this.ownWriter.holdBack(this.base)
@@ -340,7 +338,8 @@ export class LogBase extends EventEmitter<LogBaseEvents> {
     const since = { at: this.o.clock.now() }
     this.writesSince.add(since)
     try {
-      const may = await this.ownWriter.until(OWN_WRITER_WAIT_MS, () => this.closing !== null)
+      const waitMs = Math.max(OWN_WRITER_WAIT_MS, this.o.onOwnWriter?.confirmMs ?? 0)
+      const may = await this.ownWriter.until(waitMs, () => this.closing !== null)
       if (!may || this.closing) throw new BaseClosedError()
       await this.base.append(blocks)
       this.writeStats.batches++

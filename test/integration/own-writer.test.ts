@@ -14,6 +14,7 @@ import { tempDir, testConfig } from '../helpers/node.ts'
 import { runNode } from '../../src/node-runner.ts'
 import { recordingLogger } from '../helpers/recording-logger.ts'
 import { Client, sessionCookie } from '../../scripts/lib/client.ts'
+import { download } from '../helpers/records.ts'
 
 /** Every file under `dir`. */
 function files(dir: string): string[] {
@@ -138,6 +139,29 @@ test('a node restored from an older copy of its data directory writes nothing to
   } finally {
     await c.teardown()
     await copy.remove()
+  }
+})
+
+test('a restarted node that knew other members writes nothing to its own writer alone, until one has said what it holds of it', async () => {
+  const c = await createCluster(2, { workMs: 100, logWriters: 'each' })
+  try {
+    await c.oneLog()
+    await downloads(c.nodes[0]!.url, 2)
+    // n1 first: a member that leaves cleanly is forgotten by those that see it go.
+    await c.nodes[0]!.close()
+    await c.nodes[1]!.close()
+    const alone = await c.start(0)
+    let written = false
+    const op = { type: 'put' as const, download: download({ id: 'alone', userId: 'u-alone' }) }
+    const appended = alone.recordLog.append(op).then(() => (written = true))
+    // Past the 3 s a node that knew nobody waits: a restored node wrote there, and forked.
+    await new Promise((r) => setTimeout(r, 4000))
+    assert.is(written, false, 'not written while no peer can say what it holds')
+    await c.start(1)
+    await eventually(() => written, 'written once its peer answered', 15_000)
+    await appended
+  } finally {
+    await c.teardown()
   }
 })
 
