@@ -7,9 +7,15 @@ import { systemClock, type Clock } from '../../src/clock.ts'
 import { fakeClock } from '../helpers/clock.ts'
 import { tempDir } from '../helpers/node.ts'
 import { download } from '../helpers/records.ts'
+import { eventually } from '../../scripts/lib/eventually.ts'
 
-async function open(batchMs = 0, clock: Clock = systemClock, key: Buffer | null = null) {
-  const dir = await tempDir()
+async function open(
+  batchMs = 0,
+  clock: Clock = systemClock,
+  key: Buffer | null = null,
+  at?: { path: string; remove: () => Promise<void> },
+) {
+  const dir = at ?? (await tempDir())
   const store = new Corestore(dir.path)
   const errors: Error[] = []
   const base = new LogBase({
@@ -28,6 +34,12 @@ async function open(batchMs = 0, clock: Clock = systemClock, key: Buffer | null 
     base,
     store,
     errors,
+    dir,
+    /** Closes the base and its store, and leaves the directory for a reopen. */
+    shut: async () => {
+      await base.close()
+      await store.close()
+    },
     close: async () => {
       await base.close()
       await store.close()
@@ -193,6 +205,50 @@ test('an append waiting to become a writer goes through once it is one, though a
     await again
     assert.ok(b.base.table.entries.has('again'))
     assert.equal([...a.errors, ...b.errors], [])
+  } finally {
+    wire.destroy()
+    await b.close()
+    await a.close()
+  }
+})
+
+test('a reopened base has in its table what it applied and no quorum had signed yet', async () => {
+  // A whole cluster stopped at once leaves writes no quorum of indexers signed: each node's next
+  // start must still find them in its table, which its supervisor resumes from and its
+  // unclean-stop line names its downloads from (before the first update pass, not after).
+  let a = await open()
+  const b = await open(0, systemClock, a.base.key)
+  const key = a.base.key!
+  const wire = a.store.replicate(true) as Duplex
+  wire.pipe(b.store.replicate(false) as Duplex).pipe(wire)
+  const inner = (x: typeof a) =>
+    (
+      x.base as unknown as {
+        base: {
+          view: { length: number; signedLength: number }
+          system: { indexers: unknown[] }
+        }
+      }
+    ).base
+  const view = (x: typeof a) => inner(x).view
+  try {
+    await a.base.append([put('signed')], 1000)
+    await a.base.append([{ type: 'add-writer', key: b.base.advert()!.writer }], 1000)
+    await eventually(
+      () => inner(a).system.indexers.length === 2 && inner(b).system.indexers.length === 2,
+      'b is a writer, and an indexer',
+    )
+    await b.base.append([put('from-b')], 5000)
+    await eventually(() => a.base.table.entries.has('from-b'), "a has b's write")
+    wire.destroy()
+    // The other indexer gone: nothing more can be signed.
+    await a.base.append([put('unsigned')], 5000)
+    assert.ok(a.base.table.entries.has('unsigned'))
+    assert.ok(view(a).signedLength < view(a).length, 'not signed')
+    await a.shut()
+    a = await open(0, systemClock, key, a.dir)
+    assert.ok(a.base.table.entries.has('signed'), 'what was signed')
+    assert.ok(a.base.table.entries.has('unsigned'), 'what was applied but not signed')
   } finally {
     wire.destroy()
     await b.close()
