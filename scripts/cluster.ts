@@ -169,6 +169,19 @@ function jobProblem(path: string): Promise<string | null> {
   })
 }
 
+const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
+const quoted = (f: string) => (/[\s"'$]/.test(f) ? JSON.stringify(f) : f)
+
+/**
+ * The command that runs node `name` by hand: the same job and settings as the others (a node
+ * running another job would make other files), its data beside theirs. For a node to add, and
+ * for one of the launcher's own to start again when no terminal can press its key.
+ */
+function byHand(name: string, port: number): string {
+  const flags = ['--port', String(port), '--name', name, '--data', join(o.dataRoot, name)]
+  return `${sameSecret}npm run node -- ${[...flags, ...o.passThrough].map(quoted).join(' ')}`
+}
+
 function start(i: number): void {
   const n = nodes[i]!
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...flagsOf(n)], {
@@ -197,8 +210,21 @@ function start(i: number): void {
       console.log('None of the nodes could start; their errors are above.')
       process.exit(1)
     }
-    const restart = process.stdin.isTTY ? `; press ${i + 1} to restart it` : ''
+    const restart = process.stdin.isTTY
+      ? `; press ${i + 1} to restart it`
+      : `; to start it again: ${byHand(n.name, n.port)}`
     console.log(`${prefix} | ${how}${restart}`)
+    if (nodes.some((x) => x.child)) return
+    // With no terminal there is no key to press, and nothing would keep the launcher up: it
+    // says so rather than vanish.
+    if (process.stdin.isTTY)
+      console.log(`Every node has exited: press 1-${nodes.length} to restart one, q to quit.`)
+    else {
+      console.log(
+        'Every node has exited; the launcher stops (npm start again, or the commands above).',
+      )
+      process.exit(1)
+    }
   })
 }
 
@@ -225,19 +251,7 @@ console.log(
   `Cluster status: ${first}/status (on any node)` +
     (ownMetricsPort ? '' : `; Prometheus metrics: <node>/metrics, e.g. ${first}/metrics`),
 )
-const nextPort = o.firstPort + o.count
-const sameSecret = process.env.CLUSTER_SECRET ? 'CLUSTER_SECRET=… ' : ''
-// The same job and settings as the others (a node running another job would make other
-// files), its data beside theirs.
-const quoted = (f: string) => (/[\s"'$]/.test(f) ? JSON.stringify(f) : f)
-const nextName = `n${o.count + 1}`
-const next = [
-  ...['--port', String(nextPort), '--name', nextName, '--data', join(o.dataRoot, nextName)],
-  ...o.passThrough,
-]
-console.log(
-  `To add a node to this cluster: ${sameSecret}npm run node -- ${next.map(quoted).join(' ')}`,
-)
+console.log(`To add a node to this cluster: ${byHand(`n${o.count + 1}`, o.firstPort + o.count)}`)
 if (process.stdin.isTTY) console.log('Keys: 1-9 kill/restart a node, q quits.\n')
 nodes.forEach((_, i) => start(i))
 

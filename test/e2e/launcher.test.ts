@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { eventually } from '../../scripts/lib/eventually.ts'
@@ -164,6 +164,67 @@ test('a mistyped node flag, a bad value or a job module that does not load is re
     await data.remove()
     await home.remove()
     await job.remove()
+  }
+})
+
+/** The pid of the launcher's node `name` on `port` (asked without a shell, whose own command line would match). */
+function nodePid(name: string, port: number): number {
+  const out = spawnSync('pgrep', ['-f', `src/main.ts --name ${name} --port ${port} `]).stdout
+  const pid = Number(String(out).trim().split('\n')[0])
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no process for ${name} on ${port}`)
+  return pid
+}
+
+test('without a terminal, a killed node is told with the command that starts it again, which does; the launcher says when no node of its own is left, and exits 1', async () => {
+  const data = await tempDir()
+  const home = await tempDir()
+  const port = firstPort()
+  const l = launch(data.path, port, home.path, ['--work-ms', '1000'])
+  const [n1, n2] = [`http://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`]
+  const said = () => l.output.join('')
+  let byHand: ChildProcess | null = null
+  try {
+    await eventually(
+      async () => (await statusOf(n1, 'n2')) === 'alive',
+      'the launcher formed its two-node cluster',
+      30_000,
+    )
+    process.kill(nodePid('n1', port), 'SIGKILL')
+    await eventually(() => /n1 +\| exited \(SIGKILL\)/.test(said()), 'the launcher told the kill')
+    const hint = said().match(/n1 +\| exited \(SIGKILL\); to start it again: (.*)/)?.[1]
+    assert.is(
+      hint,
+      `CLUSTER_SECRET=… npm run node -- --port ${port} --name n1 --data ${join(data.path, 'n1')} --work-ms 1000`,
+    )
+    assert.not.match(said(), /Every node has exited/, 'n2 still runs')
+    // Suspect, not dead: one of two cannot tell a dead peer from a cut link.
+    await eventually(async () => (await statusOf(n2, 'n1')) !== 'alive', 'n2 lost n1')
+
+    // The command as told (but the secret, which it leaves out), from the project's root.
+    const [cmd, ...args] = hint!.replace('CLUSTER_SECRET=… ', '').split(' ')
+    byHand = spawn(cmd!, args, {
+      env: { ...process.env, CLUSTER_SECRET: 'launcher-test-secret', PDF_CLUSTER_HOME: home.path },
+      stdio: 'ignore',
+      detached: true,
+    })
+    await eventually(
+      async () => (await statusOf(n2, 'n1')) === 'alive',
+      'n1 started by hand is back in the cluster',
+      30_000,
+    )
+
+    // The launcher's last node of its own gone: it says so and exits, though n1 runs by hand.
+    process.kill(nodePid('n2', port + 1), 'SIGKILL')
+    const timer = setTimeout(() => l.child.kill('SIGKILL'), 15_000)
+    const code = await l.exited
+    clearTimeout(timer)
+    assert.is(code, 1, `the launcher exits 1:\n${said().slice(-2000)}`)
+    assert.match(said(), /Every node has exited; the launcher stops/)
+  } finally {
+    l.child.kill('SIGKILL')
+    if (byHand?.pid) process.kill(-byHand.pid, 'SIGTERM')
+    await data.remove()
+    await home.remove()
   }
 })
 
