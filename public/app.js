@@ -81,7 +81,11 @@ const fileLink = createFileLink({
 const connection = createConnection({
   onStatus(next, endpoint) {
     status = next
-    if (next !== 'open') cutOff = false
+    if (next !== 'open') {
+      cutOff = false
+      // The cut-off it said is no longer known: the next node says its own.
+      notice.ended()
+    }
     if (next === 'open') {
       droppedAt = null
       retryAt = null
@@ -138,7 +142,8 @@ function onMessage(message) {
   } else if (message.type === 'cut-off') {
     cutOff = message.moving === false
     const said = cutOffNotice(message, !cutOff)
-    notice.show(said.text, said.tone)
+    // Staying, it lasts until the cut-off ends: the pill alone did not say why nothing runs.
+    notice.show(said.text, said.tone, { lasting: cutOff })
     movingOn = !cutOff
     render()
   } else if (message.type === 'cut-off-ended') {

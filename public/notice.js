@@ -1,6 +1,8 @@
 // The notice: a toast for what the card cannot say (errors, "not connected"). It goes away by
 // itself, but not while the pointer or keyboard focus is on it, so it is not pulled from under
-// someone reading it; its close button and Escape dismiss it at once.
+// someone reading it, nor while what it says lasts (a node cut off from its cluster: a user's
+// trial found the page, 8 s on, with only a small pill and a button that could do nothing);
+// its close button and Escape dismiss it at once.
 
 /** How long a notice stays up unless hovered or focused. */
 const NOTICE_MS = 8000
@@ -13,10 +15,11 @@ const NOTICE_MS = 8000
 export function createNotice(box, text, close) {
   let timer = 0
   let held = false
+  let lasting = false
 
   function arm() {
     clearTimeout(timer)
-    if (held) return
+    if (held || lasting) return
     timer = setTimeout(hide, NOTICE_MS)
   }
 
@@ -24,16 +27,26 @@ export function createNotice(box, text, close) {
    * @param {string} message
    * @param {'error' | 'warning' | 'info'} [tone]  warning: the service is impaired, and the
    *   page waits it out by itself; info: nothing went wrong, something the user should know
+   * @param {{ lasting?: boolean }} [o]  lasting: it stays until hidden, replaced or `ended`
    */
-  function show(message, tone = 'error') {
+  function show(message, tone = 'error', o = {}) {
     text.textContent = message
     box.dataset.tone = tone
     box.hidden = false
+    lasting = o.lasting === true
     arm()
+  }
+
+  /** What a lasting notice said is over, or no longer known: it goes away by itself now. */
+  function ended() {
+    if (!lasting) return
+    lasting = false
+    if (!box.hidden) arm()
   }
 
   function hide() {
     clearTimeout(timer)
+    lasting = false
     box.hidden = true
   }
 
@@ -53,5 +66,5 @@ export function createNotice(box, text, close) {
     if (event.key === 'Escape' && !box.hidden) hide()
   })
 
-  return { show, hide }
+  return { show, hide, ended }
 }
