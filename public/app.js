@@ -12,7 +12,7 @@ import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
 import { readParams } from './page-params.js'
 import { cutOffNotice, errorNotice } from './server-notice.js'
-import { mergeRecord, normalize, ownerGone, takeoverOf } from './record.js'
+import { mergeRecord, normalize, ownerGone, rerunOf, takeoverOf } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
@@ -38,8 +38,15 @@ let awaitingTimer = 0
 let pendingDismissId = /** @type {string | null} */ (null)
 /** Id of the download whose file the user fetched: its card says so (it stays until cleared). */
 let downloadedId = /** @type {string | null} */ (null)
-/** The last takeover of the download shown: who stopped, who resumed it, from where. */
-let takeover = /** @type {{ from: string, to: string, at: number } | null} */ (null)
+/**
+ * The last takeover of the download shown: who stopped, who resumed it, from where; or its
+ * run started again by its own node (`rerun`).
+ */
+let takeover = /** @type {{ from: string, to: string, at: number, rerun?: boolean } | null} */ (
+  null
+)
+/** When the last tick of the download shown was measured (its `progressAt`). */
+let measuredAt = -Infinity
 /** The live members' names, and the node the page is connected to (if it is one). */
 let liveNames = /** @type {Set<string> | null} */ (null)
 let nodeName = /** @type {string | null} */ (null)
@@ -164,14 +171,18 @@ function apply(next) {
   // The "your download has started" note outlives its card (the idle view shows it), until
   // another download comes along.
   if (merged && merged.id !== downloadedId) downloadedId = null
-  const took = takeoverOf(current, next)
+  const took = takeoverOf(current, next) ?? (takeover ? null : rerunOf(current, next, measuredAt))
   if (!merged || !current || merged.id !== current.id) {
     fileLink.reset()
     takeover = null
+    measuredAt = -Infinity
   } else if (took) {
-    // Another node took it over: the card says so until the download is gone.
+    // Another node took it over, or its own started it again: the card says so until the
+    // download is gone.
     takeover = took
   }
+  const at = Number(next?.progressAt)
+  if (Number.isFinite(at)) measuredAt = Math.max(measuredAt, at)
   current = merged
 }
 

@@ -106,6 +106,29 @@ export function takeoverOf(current, next) {
 }
 
 /**
+ * A run of the download started again by the node that runs it, behind the bar the page holds:
+ * a tick measured after the last one seen (`lastAt`) and lower than the bar. One run's ticks
+ * only grow, so this is another run: its node restarted (a whole cluster stopped at once, and
+ * the checkpoint copies its successors held with it) and resumed from the log's checkpoint. A
+ * takeover (another node) is `takeoverOf`'s, a retry says so itself. Before, the page's bar
+ * stood still and said nothing while the work was made again (a user's trial: 3.5 s at 42 %).
+ *
+ * @param {Download | null | undefined} current
+ * @param {Download | null} next
+ * @param {number} lastAt  when the last tick seen of this download was measured
+ * @returns {{ from: string, to: string, at: number, rerun: true } | null}
+ */
+export function rerunOf(current, next, lastAt) {
+  if (!current || !next || current.id !== next.id) return null
+  if (current.state !== 'processing' || next.state !== 'processing') return null
+  if (next.ownerName !== current.ownerName) return null
+  const at = Number(next.progressAt)
+  if (!Number.isFinite(at) || !(at > lastAt) || !(next.progress < current.progress)) return null
+  const node = String(next.ownerName ?? '')
+  return { from: node, to: node, at: Math.floor(next.progress), rerun: true }
+}
+
+/**
  * Whether the node running this download has left the live members, before a takeover says
  * who resumes it. A running download is `pending` in the log until its first checkpoint there
  * (its ticks say it runs), so both states count: a pending one named its dead node as the one

@@ -15,8 +15,9 @@
  * @property {boolean} fetching  the file link is being checked
  * @property {string | null} fileHref  where the file is, once it is ready
  * @property {boolean} focusInCard  keyboard focus was last inside the card
- * @property {{ from: string, to: string, at: number } | null} takeover  the download's last
- *   takeover: the node that stopped, the one that resumed it, from what progress
+ * @property {{ from: string, to: string, at: number, rerun?: boolean } | null} takeover  the
+ *   download's last takeover: the node that stopped, the one that resumed it, from what
+ *   progress; `rerun`: its own node started it again (record.js, `rerunOf`)
  * @property {boolean} ownerGone  the node running it is no longer a live member
  * @property {boolean} [cutOff]  the node in use is cut off from most of its cluster: what it
  *   knows of a running download may be old, and no node on its side runs it
@@ -174,7 +175,10 @@ export function renderCard(el, s) {
       // Between a node's death and its successor's takeover: no "Running on" a dead node.
       setDetail(el.detail, 'Node ', node, ' stopped; another node is resuming it…')
     } else if (took && (d.state === 'processing' || d.state === 'pending') && node) {
-      setDetail(el.detail, `${took.from} stopped; resumed on node `, node, ` from ${took.at} %`)
+      if (took.rerun)
+        setDetail(el.detail, 'Started again on node ', node, ' from its last checkpoint')
+      else
+        setDetail(el.detail, `${took.from} stopped; resumed on node `, node, ` from ${took.at} %`)
     } else if (retrying) {
       // The last attempt's failure, and when the next one starts (from where it stopped).
       const at = formatClock(d.retryAt)
@@ -196,7 +200,11 @@ export function renderCard(el, s) {
     } else if (d.state === 'ready') {
       const until = formatTime(d.expiresAt)
       const after = until ? ` · available until ${until}` : ''
-      const from = took ? ` after ${took.from} stopped` : ''
+      const from = took
+        ? took.rerun
+          ? ' after it was started again'
+          : ` after ${took.from} stopped`
+        : ''
       setDetail(el.detail, node ? 'Built on node ' : 'Built', node, from + after)
     } else setDetail(el.detail, node ? 'Stopped on node ' : '', node)
 

@@ -20,7 +20,7 @@ import {
 } from '../../public/reconnect.js'
 import { readParams } from '../../public/page-params.js'
 import { cutOffNotice, errorNotice } from '../../public/server-notice.js'
-import { mergeRecord, normalize, ownerGone, takeoverOf } from '../../public/record.js'
+import { mergeRecord, normalize, ownerGone, rerunOf, takeoverOf } from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
 const A = 'ws://a:4001/ws'
@@ -405,6 +405,30 @@ test('a takeover says the progress its new node resumed from, behind the bar the
   assert.is(takeoverOf(shown, sameNode), null, 'its own node again (after a restart)')
   assert.is(takeoverOf(shown, record({ id: 'd2', epoch: 2, ownerName: 'n1' })), null)
   assert.is(takeoverOf(undefined, resumed), null)
+})
+
+test('a run its own node started again behind the bar is told; a stale tick, a takeover, a retry or a tick ahead are not', () => {
+  // The bar held at 42 % by n2's last tick, measured at t=1000; the whole cluster restarted.
+  const shown = record({ state: 'processing', progress: 42, ownerName: 'n2', progressAt: 1000 })
+  const again = record({ state: 'processing', progress: 5, ownerName: 'n2', progressAt: 9000 })
+  assert.equal(rerunOf(shown, again, 1000), { from: 'n2', to: 'n2', at: 5, rerun: true })
+  // A tick measured before the last one seen: a node's stale copy of the same run.
+  const stale = record({ state: 'processing', progress: 30, ownerName: 'n2', progressAt: 800 })
+  assert.is(rerunOf(shown, stale, 1000), null)
+  // Another node: a takeover, told by takeoverOf.
+  assert.is(rerunOf(shown, { ...again, ownerName: 'n1' }, 1000), null)
+  // A held value (not measured) or a log copy says nothing of a new run.
+  assert.is(
+    rerunOf(shown, record({ state: 'processing', progress: 5, ownerName: 'n2' }), 1000),
+    null,
+  )
+  assert.is(rerunOf(shown, { ...again, state: 'pending' }, 1000), null)
+  // A retry waiting (pending, with retryAt) says so itself.
+  assert.is(rerunOf({ ...shown, state: 'pending' }, again, 1000), null)
+  // The same run going on, and another download.
+  assert.is(rerunOf(shown, { ...again, progress: 44 }, 1000), null)
+  assert.is(rerunOf(shown, { ...again, id: 'd2' }, 1000), null)
+  assert.is(rerunOf(undefined, again, -Infinity), null)
 })
 
 test('a download seen ready stays ready against a late processing copy', () => {
