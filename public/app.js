@@ -12,7 +12,7 @@ import { createFileLink } from './file-link.js'
 import { createNotice } from './notice.js'
 import { readParams } from './page-params.js'
 import { cutOffNotice, errorNotice } from './server-notice.js'
-import { mergeRecord, normalize, ownerGone, rerunOf, takeoverOf } from './record.js'
+import { followRun, mergeRecord, normalize, NO_RUN, ownerGone } from './record.js'
 import { findElements, renderCard } from './view.js'
 import { renderConnection, renderReach, renderTitle } from './indicators.js'
 
@@ -38,15 +38,8 @@ let awaitingTimer = 0
 let pendingDismissId = /** @type {string | null} */ (null)
 /** Id of the download whose file the user fetched: its card says so (it stays until cleared). */
 let downloadedId = /** @type {string | null} */ (null)
-/**
- * The last takeover of the download shown: who stopped, who resumed it, from where; or its
- * run started again by its own node (`rerun`).
- */
-let takeover = /** @type {{ from: string, to: string, at: number, rerun?: boolean } | null} */ (
-  null
-)
-/** When the last tick of the download shown was measured (its `progressAt`). */
-let measuredAt = -Infinity
+/** Who runs the download shown and how it got there (record.js, `followRun`). */
+let run = NO_RUN
 /** The live members' names, and the node the page is connected to (if it is one). */
 let liveNames = /** @type {Set<string> | null} */ (null)
 let nodeName = /** @type {string | null} */ (null)
@@ -171,18 +164,8 @@ function apply(next) {
   // The "your download has started" note outlives its card (the idle view shows it), until
   // another download comes along.
   if (merged && merged.id !== downloadedId) downloadedId = null
-  const took = takeoverOf(current, next) ?? (takeover ? null : rerunOf(current, next, measuredAt))
-  if (!merged || !current || merged.id !== current.id) {
-    fileLink.reset()
-    takeover = null
-    measuredAt = -Infinity
-  } else if (took) {
-    // Another node took it over, or its own started it again: the card says so until the
-    // download is gone.
-    takeover = took
-  }
-  const at = Number(next?.progressAt)
-  if (Number.isFinite(at)) measuredAt = Math.max(measuredAt, at)
+  if (!merged || !current || merged.id !== current.id) fileLink.reset()
+  run = followRun(run, current, next)
   current = merged
 }
 
@@ -270,7 +253,7 @@ function render() {
     fetching: current ? fileLink.isFetching(current.id) : false,
     fileHref: current && current.state === 'ready' && current.fileUrl ? fileHref(current) : null,
     focusInCard,
-    takeover,
+    takeover: run.takeover,
     // Its node has left the live members: the page says so before the takeover arrives.
     ownerGone: ownerGone(current, liveNames),
     cutOff: status === 'open' && cutOff,

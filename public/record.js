@@ -129,6 +129,39 @@ export function rerunOf(current, next, lastAt) {
 }
 
 /**
+ * @typedef {{ from: string, to: string, at: number, rerun?: boolean }} Takeover
+ * @typedef {{ takeover: Takeover | null, measuredAt: number }} RunStory  who runs the download
+ *   shown and how it got there: its last takeover, or its run started again by its own node
+ *   (told once), and when its last tick was measured
+ */
+
+/** @type {RunStory} */
+export const NO_RUN = { takeover: null, measuredAt: -Infinity }
+
+/**
+ * The story of the download shown once `next` arrives: the card says a takeover or a run
+ * started again until the download is gone; another download starts afresh.
+ *
+ * @param {RunStory} run
+ * @param {Download | null | undefined} current
+ * @param {Download | null} next
+ * @returns {RunStory}
+ */
+export function followRun(run, current, next) {
+  const from = next && current && next.id === current.id ? run : NO_RUN
+  const took =
+    from === NO_RUN
+      ? null
+      : (takeoverOf(current, next) ??
+        (from.takeover ? null : rerunOf(current, next, from.measuredAt)))
+  const at = Number(next?.progressAt)
+  return {
+    takeover: took ?? from.takeover,
+    measuredAt: Number.isFinite(at) ? Math.max(from.measuredAt, at) : from.measuredAt,
+  }
+}
+
+/**
  * Whether the node running this download has left the live members, before a takeover says
  * who resumes it. A running download is `pending` in the log until its first checkpoint there
  * (its ticks say it runs), so both states count: a pending one named its dead node as the one

@@ -15,9 +15,9 @@
  * @property {boolean} fetching  the file link is being checked
  * @property {string | null} fileHref  where the file is, once it is ready
  * @property {boolean} focusInCard  keyboard focus was last inside the card
- * @property {{ from: string, to: string, at: number, rerun?: boolean } | null} takeover  the
- *   download's last takeover: the node that stopped, the one that resumed it, from what
- *   progress; `rerun`: its own node started it again (record.js, `rerunOf`)
+ * @property {import('./record.js').Takeover | null} takeover  the download's last takeover:
+ *   the node that stopped, the one that resumed it, from what progress; `rerun`: its own node
+ *   started it again (record.js, `followRun`)
  * @property {boolean} ownerGone  the node running it is no longer a live member
  * @property {boolean} [cutOff]  the node in use is cut off from most of its cluster: what it
  *   knows of a running download may be old, and no node on its side runs it

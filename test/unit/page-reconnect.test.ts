@@ -20,7 +20,15 @@ import {
 } from '../../public/reconnect.js'
 import { readParams } from '../../public/page-params.js'
 import { cutOffNotice, errorNotice } from '../../public/server-notice.js'
-import { mergeRecord, normalize, ownerGone, rerunOf, takeoverOf } from '../../public/record.js'
+import {
+  followRun,
+  mergeRecord,
+  normalize,
+  NO_RUN,
+  ownerGone,
+  rerunOf,
+  takeoverOf,
+} from '../../public/record.js'
 
 const OWN = 'ws://own:4000/ws'
 const A = 'ws://a:4001/ws'
@@ -429,6 +437,36 @@ test('a run its own node started again behind the bar is told; a stale tick, a t
   assert.is(rerunOf(shown, { ...again, progress: 44 }, 1000), null)
   assert.is(rerunOf(shown, { ...again, id: 'd2' }, 1000), null)
   assert.is(rerunOf(undefined, again, -Infinity), null)
+})
+
+test('the page follows a download from message to message: a run started again is told once, a takeover after it replaces it, another download starts afresh', () => {
+  const tick = (progress: number, progressAt: number, o: Record<string, unknown> = {}) =>
+    record({ state: 'processing', progress, progressAt, ownerName: 'n2', epoch: 1, ...o })
+  let run = NO_RUN
+  let shown: ReturnType<typeof mergeRecord> | undefined = undefined
+  const see = (next: ReturnType<typeof record> | null) => {
+    run = followRun(run, shown, next)
+    shown = mergeRecord(shown, next)
+  }
+  see(tick(40, 1000))
+  see(tick(42, 1200))
+  assert.equal(run, { takeover: null, measuredAt: 1200 })
+  // The whole cluster restarted: its own node's run from 0 %, told at its first tick, and only then.
+  see(tick(3, 9000))
+  assert.equal(run.takeover, { from: 'n2', to: 'n2', at: 3, rerun: true })
+  see(tick(5, 9200))
+  assert.is(run.takeover!.at, 3, 'told once, at its first tick')
+  assert.is(run.measuredAt, 9200)
+  // A held value (no tick) changes nothing; a takeover by another node replaces the story.
+  see(record({ state: 'processing', progress: 42, ownerName: 'n2', epoch: 1 }))
+  assert.is(run.measuredAt, 9200)
+  see(tick(10, 9800, { ownerName: 'n1', epoch: 2 }))
+  assert.equal(run.takeover, { from: 'n2', to: 'n1', at: 10 })
+  // Another download, or none: nothing carried over.
+  see(tick(1, 500, { id: 'd2' }))
+  assert.equal(run, { takeover: null, measuredAt: 500 })
+  see(null)
+  assert.equal(run, NO_RUN)
 })
 
 test('a download seen ready stays ready against a late processing copy', () => {
